@@ -1,0 +1,90 @@
+"""Translate botocore's exceptions into iamlayer's (see iamlayer.errors for the tree).
+
+Every boto3 call in iamlayer runs inside `aws_call(...)`, which names what was being attempted,
+so a failure reads "creating user jane.doe in account security (222222222222): AccessDenied: ...".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+)
+
+from iamlayer.errors import (
+    AccessDeniedError,
+    AlreadyExistsError,
+    AwsError,
+    CredentialsError,
+    EndpointError,
+    NotFoundError,
+    ThrottledError,
+)
+
+NOT_FOUND_CODES = frozenset({"NoSuchEntity", "NoSuchEntityException", "ResourceNotFoundException", "NotFound"})
+ACCESS_DENIED_CODES = frozenset(
+    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
+)
+ALREADY_EXISTS_CODES = frozenset({"EntityAlreadyExists", "EntityAlreadyExistsException"})
+THROTTLE_CODES = frozenset({"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"})
+# IAM is eventually consistent: right after a create, or while another change settles, these
+# codes mean "try again shortly", not "failed" (see iamlayer.aws.retry).
+TRANSIENT_CODES = frozenset({"EntityTemporarilyUnmodifiable", "ConcurrentModification", "ServiceFailure"})
+
+
+def error_code(exc: BaseException) -> str:
+    """AWS's error code of a botocore ClientError, or '' for anything else."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def translate(exc: Exception, attempted: str) -> Exception:
+    """Map a botocore exception to an iamlayer error whose message starts with `attempted`."""
+    if isinstance(exc, ClientError):
+        code = error_code(exc)
+        msg = exc.response.get("Error", {}).get("Message", "") or str(exc)
+        op = getattr(exc, "operation_name", "")
+        text = f"{attempted}: {code}: {msg}"
+        cls: type[AwsError] = AwsError
+        if code in ACCESS_DENIED_CODES:
+            cls = AccessDeniedError
+        elif code in NOT_FOUND_CODES:
+            cls = NotFoundError
+        elif code in ALREADY_EXISTS_CODES:
+            cls = AlreadyExistsError
+        elif code in THROTTLE_CODES:
+            cls = ThrottledError
+        return cls(text, code=code, operation=op)
+    if isinstance(exc, EndpointConnectionError):
+        return EndpointError(
+            f"{attempted}: cannot reach {exc.kwargs.get('endpoint_url', 'the AWS endpoint')}"
+            " (is AWS_ENDPOINT_URL right, and is the sandbox running?)",
+            code="EndpointConnectionError",
+        )
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+        return CredentialsError(
+            f"{attempted}: no AWS credentials found. Set AWS_PROFILE or pass --profile, or export "
+            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (for the sandbox: see `iamlayer sandbox`)."
+        )
+    if isinstance(exc, NoRegionError):
+        return CredentialsError(f"{attempted}: no AWS region set; set AWS_REGION or `region:` in the spec.")
+    if isinstance(exc, BotoCoreError):
+        return AwsError(f"{attempted}: {exc}", code=type(exc).__name__)
+    return exc
+
+
+@contextmanager
+def aws_call(attempted: str) -> Iterator[None]:
+    """Run boto3 calls, re-raising botocore errors as iamlayer errors that name `attempted`."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, attempted) from exc

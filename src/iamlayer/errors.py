@@ -1,0 +1,118 @@
+"""iamlayer's exception tree. Everything the CLI reports to a person derives from IamlayerError.
+
+    IamlayerError
+    ├── SpecError            the spec (or a file it names) is invalid; carries every Diagnostic
+    ├── KeyFileError         a PGP public key cannot be used for encryption
+    ├── PlanError            a plan cannot be made or used
+    │   └── StalePlanError   a saved plan's accounts changed since it was made
+    ├── ApplyError           an apply step failed; says what was being attempted
+    │   └── InconsistentResultError  after apply, the re-read still differs from the spec
+    ├── OwnershipError       a resource in the spec exists but is not owned by this project
+    ├── AwsError             an AWS call failed (mapped from botocore in iamlayer.aws only)
+    │   ├── AccessDeniedError
+    │   ├── NotFoundError
+    │   ├── AlreadyExistsError
+    │   ├── ThrottledError
+    │   └── EndpointError    the endpoint could not be reached (network, sandbox not running)
+    ├── CredentialsError     no usable AWS credentials, or an account cannot be reached
+    └── UserAbort            the person answered "no"
+
+The CLI maps SpecError to exit code 2 and every other IamlayerError to exit code 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class IamlayerError(Exception):
+    """Base of every error iamlayer reports on purpose."""
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem in the spec: where it is, what is wrong, and how to fix it."""
+
+    file: str
+    line: int | None
+    key: str  # dotted key path, e.g. "users.jane.doe.groups[0]"
+    message: str
+    hint: str | None = None  # e.g. "did you mean 'devops'?" or "valid values: a, b"
+    severity: str = "error"  # "error" or "warning"
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        text = f"{where}: {self.severity}: {self.key}: {self.message}"
+        return f"{text} ({self.hint})" if self.hint else text
+
+
+@dataclass
+class SpecError(IamlayerError):
+    """The spec is invalid. `diagnostics` holds every problem found, not just the first."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        errors = [d for d in self.diagnostics if d.severity == "error"]
+        return f"{len(errors)} error(s) in the spec:\n" + "\n".join(str(d) for d in self.diagnostics)
+
+
+class KeyFileError(IamlayerError):
+    """A public key file is unreadable, or has no usable (valid, unexpired, unrevoked) encryption key."""
+
+
+class PlanError(IamlayerError):
+    """A plan cannot be made or used."""
+
+
+class StalePlanError(PlanError):
+    """A saved plan was made from account state that has since changed."""
+
+
+class ApplyError(IamlayerError):
+    """An apply step failed. The message says what was being attempted, where."""
+
+
+class InconsistentResultError(ApplyError):
+    """After apply, re-reading the accounts still shows changes to make."""
+
+
+class OwnershipError(IamlayerError):
+    """A resource named in the spec exists but is not owned by this project."""
+
+
+class AwsError(IamlayerError):
+    """An AWS API call failed. `code` is AWS's error code, `operation` the API operation."""
+
+    def __init__(self, message: str, *, code: str = "", operation: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.operation = operation
+
+
+class AccessDeniedError(AwsError):
+    pass
+
+
+class NotFoundError(AwsError):
+    pass
+
+
+class AlreadyExistsError(AwsError):
+    pass
+
+
+class ThrottledError(AwsError):
+    pass
+
+
+class EndpointError(AwsError):
+    pass
+
+
+class CredentialsError(IamlayerError):
+    """No usable AWS credentials, or an account could not be reached."""
+
+
+class UserAbort(IamlayerError):
+    """The person declined a confirmation."""

@@ -1,0 +1,150 @@
+"""The spec model: what the user asked for, resolved and validated.
+
+A `Spec` is produced only by `iamlayer.spec.load.load_spec`, after validation, so every
+reference in it is known to resolve: group names in users, role names in groups, account names in
+roles, policy names in groups. Defaults are already applied (alias, password policy per account,
+`accounts: all` expanded), so downstream code never re-derives them.
+
+Everything is frozen: the spec is a value that the planner reads and never mutates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+# A policy document as JSON-compatible data (a dict with Version and Statement).
+PolicyDocument = Mapping[str, Any]
+
+AWS_MANAGED_PREFIX = "arn:aws:iam::aws:policy/"
+
+#: character classes a password policy can require, as spelled in the spec
+PASSWORD_CLASSES = ("upper", "lower", "numbers", "symbols")
+
+
+class SelfManagement(StrEnum):
+    """What a group's members may do to their own credentials (issue: organization)."""
+
+    NONE = "none"
+    ENFORCE_MFA = "enforce_mfa"  # own password, MFA and access keys; deny all else until MFA
+    RESTRICTED = "restricted"  # as enforce_mfa, but without access-key management
+
+
+@dataclass(frozen=True)
+class PasswordPolicy:
+    """The account password policy; every field GetAccountPasswordPolicy knows."""
+
+    minimum_length: int = 14
+    require: frozenset[str] = frozenset(PASSWORD_CLASSES)
+    allow_users_to_change: bool = True
+    max_age_days: int | None = None  # None: passwords never expire
+    reuse_prevention: int | None = None  # None: no reuse prevention
+    hard_expiry: bool = False
+
+
+@dataclass(frozen=True)
+class Account:
+    """One AWS account of the layer, with its per-account settings resolved."""
+
+    name: str
+    id: str
+    alias: str | None  # None: leave the alias alone
+    password_policy: PasswordPolicy | None  # None: leave the password policy alone
+    profile: str | None = None  # a named AWS profile to reach it, instead of assuming access_role
+
+
+@dataclass(frozen=True)
+class ManagedPolicy:
+    """A customer-managed policy, created in the people account."""
+
+    name: str
+    document: PolicyDocument
+    description: str = ""
+    path: str = "/"
+
+
+@dataclass(frozen=True)
+class Role:
+    """An assumable role, created in each of `accounts`, trusting `trusted_account`."""
+
+    name: str
+    accounts: tuple[str, ...]  # account names, `all` already expanded
+    trusted_account: str  # account name whose principals may assume it (people account by default)
+    policies: tuple[str, ...] = ()  # managed policy ARNs
+    inline_policies: Mapping[str, PolicyDocument] = field(default_factory=dict)
+    mfa_max_age: int | None = None  # seconds; None: no MFA condition in the trust policy
+    max_session_duration: int = 3600
+    source_identity: bool = False
+    tag_session: bool = False
+    permissions_boundary: str | None = None
+    description: str = ""
+    path: str = "/"
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Group:
+    """An IAM group in the people account."""
+
+    name: str
+    policies: tuple[str, ...] = ()  # ARNs, or names of `Spec.policies` entries
+    inline_policies: Mapping[str, PolicyDocument] = field(default_factory=dict)
+    assume: tuple[str, ...] = ()  # role names
+    self_management: SelfManagement = SelfManagement.NONE
+    path: str = "/"
+
+
+@dataclass(frozen=True)
+class User:
+    """An IAM user in the people account."""
+
+    name: str
+    groups: tuple[str, ...] = ()
+    pgp_key: Path | None = None  # absolute path, resolved against the spec file's folder
+    console: bool = False  # login profile; defaults to True when pgp_key is set
+    access_key: bool = False
+    password_reset_required: bool = True  # create-time value: never diffed
+    path: str = "/"
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """The whole identities layer, validated and with defaults applied."""
+
+    path: Path  # the spec file
+    project: str
+    project_long: str
+    region: str
+    accounts: Mapping[str, Account]  # in spec order
+    people_account: str
+    management_account: str | None  # the account named `management`, or `management_account:`
+    access_role: str = "OrganizationAccountAccessRole"
+    policies: Mapping[str, ManagedPolicy] = field(default_factory=dict)
+    roles: Mapping[str, Role] = field(default_factory=dict)
+    groups: Mapping[str, Group] = field(default_factory=dict)
+    users: Mapping[str, User] = field(default_factory=dict)
+    regions_in_use: tuple[str, ...] = ()  # for sts-regions; defaults to (region,)
+    outputs_dir: Path | None = None  # encrypted secrets; default <spec dir>/outputs
+
+    @property
+    def root(self) -> Path:
+        """The folder the spec lives in; relative paths in the spec are relative to it."""
+        return self.path.parent
+
+    @property
+    def people(self) -> Account:
+        return self.accounts[self.people_account]
+
+    def policy_arn(self, ref: str) -> str:
+        """Resolve a policy reference (ARN or name of a spec policy) to its ARN."""
+        if ref.startswith("arn:"):
+            return ref
+        pol = self.policies[ref]
+        return f"arn:aws:iam::{self.people.id}:policy{pol.path}{pol.name}"
+
+    def account_by_id(self, account_id: str) -> Account | None:
+        return next((a for a in self.accounts.values() if a.id == account_id), None)
