@@ -1,0 +1,3 @@
+from iamlayer.cli.main import main
+
+main()

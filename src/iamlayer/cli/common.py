@@ -1,0 +1,62 @@
+"""What every command shares: options, the console, error reporting and exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from iamlayer.errors import IamlayerError, SpecError, UserAbort
+
+#: exit codes: 0 ok, 1 error, 2 invalid spec/usage (also "changes present" with --detailed-exitcode)
+EXIT_OK, EXIT_ERROR, EXIT_INVALID = 0, 1, 2
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+spec_option = click.option(
+    "-f",
+    "--file",
+    "spec_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default="iamlayer.yaml",
+    show_default=True,
+    help="The spec file.",
+)
+profile_option = click.option(
+    "--profile",
+    envvar="AWS_PROFILE",
+    default=None,
+    help="AWS profile for the operator's credentials (default: AWS_PROFILE, then the standard chain).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout (no secrets).")
+
+
+def run_guarded(cli: click.Group, args: list[str] | None = None) -> int:
+    """Run the CLI, turning our errors into messages and exit codes instead of tracebacks."""
+    try:
+        rv: Any = cli.main(args=args, standalone_mode=False)
+    except SpecError as exc:
+        for d in exc.diagnostics:
+            style = "red" if d.severity == "error" else "yellow"
+            err_console.print(f"[{style}]{d}[/]", soft_wrap=True)
+        n = sum(1 for d in exc.diagnostics if d.severity == "error")
+        err_console.print(f"[red]{n} error(s); nothing was applied.[/]")
+        return EXIT_INVALID
+    except UserAbort as exc:
+        err_console.print(str(exc) or "Aborted; nothing was changed.")
+        return EXIT_ERROR
+    except IamlayerError as exc:
+        err_console.print(f"[red]Error:[/] {exc}", soft_wrap=True)
+        return EXIT_ERROR
+    except click.exceptions.Abort:
+        err_console.print("Aborted.")
+        return EXIT_ERROR
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_INVALID if isinstance(exc, click.UsageError) else exc.exit_code
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    return int(rv) if isinstance(rv, int) else EXIT_OK
