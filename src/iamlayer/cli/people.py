@@ -1,0 +1,398 @@
+"""The people's commands: credentials configure, mfa enable/logout, exec, credential-process, whoami.
+
+Register with `commands()`. Prompts (MFA codes, secret keys) go to the terminal or stderr, never
+stdout: `credential-process` prints the credential JSON there, which is its protocol, and the AWS
+CLI captures that command's stderr, so its prompt goes to /dev/tty.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from iamlayer.aws.people import InvalidMfaCodeError, make_client_factory
+from iamlayer.cli.common import console, err_console, json_option, profile_option, spec_option
+from iamlayer.errors import CredentialsError, IamlayerError
+from iamlayer.profiles.configure import ConfigureResult, configure, read_access_key_csv
+from iamlayer.profiles.credentials import Credentials
+from iamlayer.profiles.mfa import enrol, is_code
+from iamlayer.profiles.session import (
+    MAX_CODE_TRIES,
+    AwsFiles,
+    CodeProvider,
+    SessionBroker,
+    SessionCache,
+    child_env,
+    credential_process_output,
+    locate_files,
+    read_config_profiles,
+)
+
+aws_dir_option = click.option(
+    "--aws-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder of the config/credentials files (default: AWS_CONFIG_FILE's folder, or ~/.aws/<project>).",
+)
+mfa_code_option = click.option(
+    "--mfa-code",
+    envvar="IAMLAYER_MFA_CODE",
+    default=None,
+    help="A TOTP code, for scripts and CI (default: IAMLAYER_MFA_CODE, else asked on the terminal).",
+)
+
+
+def _ask(prompt: str, *, hide: bool = False) -> str:
+    """Ask on the terminal: stdin when it is one, else /dev/tty, else read a line from stdin."""
+    if sys.stdin.isatty():
+        return str(click.prompt(prompt, hide_input=hide, err=True)).strip()
+    try:
+        with open("/dev/tty", "r+", encoding="utf-8") as tty:
+            tty.write(prompt + ": ")
+            tty.flush()
+            return tty.readline().strip()
+    except OSError:
+        pass
+    sys.stderr.write(prompt + ": ")
+    sys.stderr.flush()
+    line = sys.stdin.readline()
+    if not line:
+        raise CredentialsError(f"{prompt}: no terminal to ask on; pass --mfa-code or set IAMLAYER_MFA_CODE")
+    return line.strip()
+
+
+def _ask_code(prompt: str) -> str:
+    for _ in range(5):
+        code = _ask(prompt)
+        if is_code(code):
+            return code
+        err_console.print("An MFA code is 6 digits.")
+    raise CredentialsError("no valid 6-digit MFA code was entered")
+
+
+def code_provider(fixed: str | None) -> CodeProvider:
+    """MFA codes from --mfa-code/IAMLAYER_MFA_CODE (one try) or the terminal (up to 3 tries)."""
+
+    def provide(serial: str, attempt: int, why: str | None) -> str:
+        if fixed:
+            if attempt > 1:
+                raise InvalidMfaCodeError(
+                    f"{why}; a code given with --mfa-code or IAMLAYER_MFA_CODE is not retried",
+                    code="AccessDenied",
+                )
+            return fixed.strip()
+        if why:
+            err_console.print(f"[yellow]{why}[/]. Try {attempt} of {MAX_CODE_TRIES}.", soft_wrap=True)
+        return _ask_code(f"MFA code for {serial}")
+
+    return provide
+
+
+def _default_aws_dir(project: str) -> Path:
+    return Path.home() / ".aws" / project
+
+
+def _configure_json(res: ConfigureResult, exports: list[str]) -> dict[str, Any]:
+    return {
+        "user": res.rendered.user,
+        "account": res.account,
+        "arn": res.arn,
+        "source_profile": res.rendered.source_profile,
+        "mfa_serial": res.mfa_serial,
+        "profiles": [
+            {
+                "profile": r.profile,
+                "account": r.account,
+                "account_id": r.account_id,
+                "role": r.role,
+                "role_arn": r.role_arn,
+                "mfa": r.mfa_required,
+            }
+            for r in res.rendered.roles
+        ],
+        "files": {
+            kind: {
+                "path": str(ch.path),
+                "changed": ch.changed,
+                "backup": str(ch.backup) if ch.backup else None,
+                "added": list(ch.added),
+                "updated": list(ch.updated),
+                "removed": list(ch.removed),
+            }
+            for kind, ch in (("config", res.config), ("credentials", res.credentials))
+        },
+        "exports": exports,
+        "warnings": list(res.warnings),
+    }
+
+
+@click.group("credentials")
+def credentials_group() -> None:
+    """A person's own AWS credentials and profiles."""
+
+
+@credentials_group.command("configure")
+@spec_option
+@click.option("--user", required=True, help="Your IAM user name in the spec.")
+@click.option(
+    "--credentials-file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="accessKeys.csv as downloaded from the AWS console.",
+)
+@click.option(
+    "--mfa-serial", default=None, help="Which of your MFA devices the profiles use (when you have several)."
+)
+@aws_dir_option
+@json_option
+def configure_cmd(
+    spec_file: Path,
+    user: str,
+    credentials_file: Path | None,
+    mfa_serial: str | None,
+    aws_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """Write ~/.aws/<project>/credentials and config: one profile per role you may assume.
+
+    The access key comes from --credentials-file, else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
+    else a prompt (the secret is not echoed). It is checked to be yours before anything is
+    written. Only sections marked "# managed by iamlayer (<project>)" are changed; the previous
+    file is kept as .bak. Rerunning changes nothing.
+    """
+    from iamlayer.spec.load import load_spec
+
+    spec = load_spec(spec_file, check_keys=False)
+    if credentials_file is not None:
+        key = read_access_key_csv(credentials_file)
+    elif os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY"):
+        key = Credentials(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
+    else:
+        key = Credentials(_ask("Access key ID"), _ask("Secret access key", hide=True))
+    folder = aws_dir.expanduser() if aws_dir else _default_aws_dir(spec.project)
+    files = AwsFiles(folder / "config", folder / "credentials")
+
+    def ask_serial(serials: list[str]) -> str:
+        for i, s in enumerate(serials, 1):
+            err_console.print(f"  {i}. {s}")
+        choice = click.prompt("Which MFA device", type=click.IntRange(1, len(serials)), err=True)
+        return serials[int(choice) - 1]
+
+    res = configure(
+        spec,
+        user,
+        key,
+        files,
+        factory=make_client_factory(),
+        mfa_serial=mfa_serial,
+        ask_serial=ask_serial if sys.stdin.isatty() else None,
+    )
+    exports = [
+        f"export AWS_CONFIG_FILE={files.config}",
+        f"export AWS_SHARED_CREDENTIALS_FILE={files.credentials}",
+    ]
+    for w in res.warnings:
+        err_console.print(f"[yellow]Warning:[/] {w}", soft_wrap=True)
+    if as_json:
+        click.echo(json.dumps(_configure_json(res, exports), indent=2))
+        return
+    console.print(f"Access key checked: {res.arn}")
+    for ch in (res.config, res.credentials):
+        state = (
+            f"updated (previous kept in {ch.backup})"
+            if ch.backup
+            else "written"
+            if ch.changed
+            else "unchanged"
+        )
+        console.print(f"{ch.path}: {state}")
+    for r in res.rendered.roles:
+        mfa = "  (MFA)" if r.mfa_required else ""
+        console.print(f"  [bold]{r.profile}[/]  {r.role} in {r.account} ({r.account_id}){mfa}")
+    console.print("To use these profiles, run:")
+    for line in exports:
+        click.echo(line)
+
+
+@click.group("mfa")
+def mfa_group() -> None:
+    """Your MFA device and MFA session."""
+
+
+@mfa_group.command("enable")
+@profile_option
+@click.option("--name", default=None, help="Name of the virtual MFA device (default: your user name).")
+@click.option(
+    "--png",
+    "png",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Where to save the QR code PNG (mode 0600; default: next to AWS_CONFIG_FILE, or ~/.aws).",
+)
+@click.option("--show-secret", is_flag=True, help="Also print the otpauth:// URI, which contains the seed.")
+@json_option
+def mfa_enable_cmd(
+    profile: str | None, name: str | None, png: Path | None, show_secret: bool, as_json: bool
+) -> None:
+    """Create a virtual MFA device for yourself, show its QR code, enable it with two codes."""
+
+    def png_path(user: str) -> Path:
+        if png is not None:
+            return png.expanduser()
+        cfg = os.environ.get("AWS_CONFIG_FILE")
+        folder = Path(cfg).expanduser().parent if cfg else Path.home() / ".aws"
+        return folder / f"mfa-{name or user}.png"
+
+    def show(qr: str, path: str) -> None:
+        err_console.print("Scan this QR code with your authenticator app:")
+        sys.stderr.write(qr)
+        sys.stderr.flush()
+        err_console.print(
+            f"(also saved as {path}, mode 0600: it holds the device's secret; delete it once scanned)"
+        )
+
+    def read_codes() -> tuple[str, str]:
+        first = _ask_code("First MFA code")
+        second = _ask_code("Next MFA code (wait for it to change)")
+        if first == second:
+            raise CredentialsError("the two codes must be consecutive, not the same one twice")
+        return first, second
+
+    res = enrol(make_client_factory(profile), name=name, png_path=png_path, show=show, read_codes=read_codes)
+    if as_json:
+        out: dict[str, Any] = {
+            "user": res.user,
+            "account": res.account,
+            "serial": res.serial,
+            "png": str(res.png),
+        }
+        if show_secret:
+            out["otpauth_uri"] = res.uri
+        click.echo(json.dumps(out, indent=2))
+        return
+    console.print(f"MFA device {res.serial} enabled for {res.user}.")
+    if show_secret:
+        console.print(f"otpauth URI (contains the seed): {res.uri}", soft_wrap=True)
+    console.print(
+        f"Now run `iamlayer credentials configure --user {res.user}` again so your profiles use it."
+    )
+
+
+@mfa_group.command("logout")
+@aws_dir_option
+@click.option(
+    "--profile", "profile", default=None, help="A profile name, to find ~/.aws/<project> from its prefix."
+)
+def mfa_logout_cmd(aws_dir: Path | None, profile: str | None) -> None:
+    """Forget every cached MFA session and role credential."""
+    files = locate_files(aws_dir, profile)
+    n = SessionCache(files.cache_dir).clear()
+    console.print(f"Removed {n} cached session file(s) from {files.cache_dir}.")
+
+
+def _broker(aws_dir: Path | None, profile: str, mfa_code: str | None) -> SessionBroker:
+    return SessionBroker(
+        locate_files(aws_dir, profile), factory=make_client_factory(), code_provider=code_provider(mfa_code)
+    )
+
+
+@click.command("exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@aws_dir_option
+@mfa_code_option
+@click.argument("profile")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def exec_cmd(aws_dir: Path | None, mfa_code: str | None, profile: str, command: tuple[str, ...]) -> int:
+    """Run COMMAND with PROFILE's credentials: iamlayer exec acme-apps-prd-devops -- terraform plan.
+
+    Asks for an MFA code once per session; later runs, for any role, reuse the session.
+    """
+    p, creds = _broker(aws_dir, profile, mfa_code).credentials(profile)
+    env = child_env(creds, p.region, profile=p.name)
+    try:
+        return subprocess.call(list(command), env=env)
+    except FileNotFoundError as exc:
+        raise IamlayerError(f"command not found: {command[0]}") from exc
+
+
+@click.command("credential-process")
+@aws_dir_option
+@mfa_code_option
+@click.argument("profile")
+def credential_process_cmd(aws_dir: Path | None, mfa_code: str | None, profile: str) -> None:
+    """Print PROFILE's credentials as credential_process JSON (for `credential_process = ...`)."""
+    _, creds = _broker(aws_dir, profile, mfa_code).credentials(profile)
+    click.echo(credential_process_output(creds))
+
+
+def _when(dt: datetime | None) -> str | None:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if dt else None
+
+
+@click.command("whoami")
+@profile_option
+@aws_dir_option
+@json_option
+def whoami_cmd(profile: str | None, aws_dir: Path | None, as_json: bool) -> None:
+    """Which user or role, in which account, your credentials are; MFA session and expiry."""
+    from iamlayer.aws.people import caller_identity
+
+    name = profile or os.environ.get("IAMLAYER_PROFILE")
+    files: AwsFiles | None = None
+    if name:
+        try:
+            files = locate_files(aws_dir, name)
+        except CredentialsError:
+            files = None
+    info: dict[str, Any]
+    if files is not None and name in read_config_profiles(files.config):
+        broker = SessionBroker(files, factory=make_client_factory(), code_provider=code_provider(None))
+        st = broker.status(name)
+        info = {
+            "profile": name,
+            "account": st.identity.account,
+            "arn": st.identity.arn,
+            "type": st.identity.kind,
+            "name": st.identity.name,
+            "credentials": st.using,
+            "mfa_session": st.mfa_session_expires is not None,
+            "mfa_session_expires": _when(st.mfa_session_expires),
+            "expires": _when(st.credentials_expire),
+        }
+    else:
+        ident = caller_identity(make_client_factory(profile), None)
+        exp = os.environ.get("AWS_CREDENTIAL_EXPIRATION")
+        info = {
+            "profile": profile,
+            "account": ident.account,
+            "arn": ident.arn,
+            "type": ident.kind,
+            "name": ident.name,
+            "credentials": "standard chain",
+            "mfa_session": None,  # not knowable from the credentials alone
+            "mfa_session_expires": None,
+            "expires": exp,
+        }
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    mfa = {True: f"active until {info['mfa_session_expires']}", False: "none", None: "unknown"}[
+        info["mfa_session"]
+    ]
+    console.print(f"{info['type']} {info['name']} in account {info['account']}")
+    console.print(f"  arn:         {info['arn']}")
+    console.print(
+        f"  credentials: {info['credentials']}" + (f", expire {info['expires']}" if info["expires"] else "")
+    )
+    console.print(f"  MFA session: {mfa}")
+
+
+def commands() -> list[click.Command]:
+    """The people's commands, for the lead to register in cli/commands.py."""
+    return [credentials_group, mfa_group, exec_cmd, credential_process_cmd, whoami_cmd]

@@ -1,0 +1,137 @@
+"""`credentials configure`: check a person's access key, then write their AWS CLI files.
+
+The key comes from the CSV the AWS console downloads, the environment, or a prompt (the CLI's
+job). It is checked with sts:GetCallerIdentity to really be that user in the people account
+before anything is written, so a wrong or admin key never lands in someone's profile.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from iamlayer.aws.people import ClientFactory, MfaDevice, caller_identity, list_mfa_devices
+from iamlayer.errors import AccessDeniedError, CredentialsError
+from iamlayer.profiles.credentials import Credentials
+from iamlayer.profiles.inifile import FileChange, sync_file
+from iamlayer.profiles.render import RenderedProfiles, render_profiles
+from iamlayer.profiles.session import AwsFiles
+from iamlayer.spec.model import Spec
+
+
+def read_access_key_csv(path: Path) -> Credentials:
+    """The access key in the console's accessKeys.csv ("Access key ID","Secret access key").
+
+    Tolerates a UTF-8 BOM (the console writes one), extra columns and CRLF line ends.
+    """
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise CredentialsError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise CredentialsError(f"{path} is not a text CSV file") from exc
+    rows = list(csv.DictReader(io.StringIO(text)))
+    for row in rows:
+        norm = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+        key, secret = norm.get("access key id", ""), norm.get("secret access key", "")
+        if key and secret:
+            return Credentials(key, secret)
+    raise CredentialsError(
+        f"{path} has no row with 'Access key ID' and 'Secret access key' columns "
+        "(expected the CSV the AWS console offers when creating an access key)"
+    )
+
+
+def user_name_of(arn: str) -> str | None:
+    """The user name of an IAM user ARN (paths dropped), or None for any other principal."""
+    resource = arn.split(":", 5)[-1]
+    return resource.rsplit("/", 1)[-1] if resource.startswith("user/") else None
+
+
+def choose_mfa_serial(
+    devices: Sequence[MfaDevice], wanted: str | None, ask: Callable[[list[str]], str] | None
+) -> str | None:
+    """The MFA device for mfa_serial: `wanted` (must be the user's), the only one, or asked for."""
+    serials = [d.serial for d in devices]
+    if wanted:
+        if serials and wanted not in serials:
+            raise CredentialsError(f"MFA device {wanted} is not one of the user's: {', '.join(serials)}")
+        return wanted
+    if len(serials) <= 1:
+        return serials[0] if serials else None
+    if ask is None:
+        raise CredentialsError(
+            f"the user has {len(serials)} MFA devices; pick one with --mfa-serial: {', '.join(serials)}"
+        )
+    return ask(serials)
+
+
+@dataclass(frozen=True)
+class ConfigureResult:
+    rendered: RenderedProfiles
+    files: AwsFiles
+    account: str
+    arn: str
+    mfa_serial: str | None
+    config: FileChange
+    credentials: FileChange
+    warnings: tuple[str, ...]
+
+
+def configure(
+    spec: Spec,
+    user: str,
+    key: Credentials,
+    files: AwsFiles,
+    *,
+    factory: ClientFactory,
+    mfa_serial: str | None = None,
+    ask_serial: Callable[[list[str]], str] | None = None,
+) -> ConfigureResult:
+    """Verify `key` belongs to `user` in the people account, find the MFA device, write both files.
+
+    Raises CredentialsError when the key is someone else's or another account's, AwsError when AWS
+    cannot be asked.
+    """
+    if user not in spec.users:
+        render_profiles(spec, user, access_key_id="", secret_access_key="", mfa_serial=None)  # raises
+    ident = caller_identity(factory, key, spec.region)
+    people = spec.people
+    if ident.account != people.id or user_name_of(ident.arn) != user:
+        raise CredentialsError(
+            f"the access key {key.access_key_id} is {ident.arn}, not user {user} of the people account "
+            f"{people.name} ({people.id}); use the key created for {user}"
+        )
+    warnings: list[str] = []
+    try:
+        devices = list_mfa_devices(factory, key, user)
+    except AccessDeniedError as exc:
+        if not mfa_serial:
+            warnings.append(f"cannot list MFA devices ({exc}); pass --mfa-serial to set mfa_serial")
+        devices = []
+    serial = choose_mfa_serial(devices, mfa_serial, ask_serial)
+    rendered = render_profiles(
+        spec,
+        user,
+        access_key_id=key.access_key_id,
+        secret_access_key=key.secret_access_key,
+        mfa_serial=serial,
+    )
+    warnings.extend(rendered.warnings)
+    config_change = sync_file(files.config, spec.project, rendered.config)
+    creds_change = sync_file(files.credentials, spec.project, rendered.credentials)
+    for change in (config_change, creds_change):
+        warnings.extend(f"{change.path}: took over hand-written section [{s}]" for s in change.adopted)
+    return ConfigureResult(
+        rendered=rendered,
+        files=files,
+        account=ident.account,
+        arn=ident.arn,
+        mfa_serial=serial,
+        config=config_change,
+        credentials=creds_change,
+        warnings=tuple(warnings),
+    )
