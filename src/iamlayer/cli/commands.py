@@ -6,5 +6,7 @@ import click
 
 
 def all_commands() -> list[click.Command]:
-    commands: list[click.Command] = []
+    from iamlayer.cli import core
+
+    commands: list[click.Command] = [*core.commands()]
     return commands

@@ -1,0 +1,244 @@
+"""Bulk reads of an account into an AccountState: a constant number of calls, whatever its size.
+
+One paginated GetAccountAuthorizationDetails gives users (groups, tags, policies), groups, roles
+(trust policies, tags) and customer-managed policies with their versions. It lacks a role's
+MaxSessionDuration and Description, so ListRoles (paginated, bulk too) fills those. Login profiles
+and access keys come from the credential report, used as a hint only: `confirm_users` asks per
+user, for just those users whose hint disagrees with the spec.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from iamlayer.aws.errors import aws_call, error_code
+from iamlayer.aws.session import AccountClients
+from iamlayer.spec.model import PasswordPolicy
+from iamlayer.state.model import (
+    GROUP_MARKER_PREFIX,
+    AccessKey,
+    AccountState,
+    GroupState,
+    PolicyState,
+    RoleState,
+    UserState,
+)
+from iamlayer.state.normalize import normalize
+
+PAGE_SIZE = 1000
+CREDENTIAL_REPORT_WAIT_S = 60.0
+
+
+def _tags(items: Iterable[dict[str, str]] | None) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in items or ()}
+
+
+def _where(clients: AccountClients, account_id: str) -> str:
+    return f"in account {clients.label} ({account_id})"
+
+
+def read_authorization_details(clients: AccountClients, account_id: str) -> AccountState:
+    iam = clients.client("iam")
+    state = AccountState(account_id=account_id)
+    members: dict[str, set[str]] = {}
+    pages = iam.get_paginator("get_account_authorization_details").paginate(
+        Filter=["User", "Group", "Role", "LocalManagedPolicy"], PaginationConfig={"PageSize": PAGE_SIZE}
+    )
+    with aws_call(f"reading IAM (GetAccountAuthorizationDetails) {_where(clients, account_id)}"):
+        for page in pages:
+            for u in page.get("UserDetailList", []):
+                name = u["UserName"]
+                state.users[name] = UserState(
+                    name=name,
+                    path=u.get("Path", "/"),
+                    tags=_tags(u.get("Tags")),
+                    groups=frozenset(u.get("GroupList", [])),
+                    attached=frozenset(p["PolicyArn"] for p in u.get("AttachedManagedPolicies", [])),
+                    inline={
+                        p["PolicyName"]: normalize(p["PolicyDocument"]) for p in u.get("UserPolicyList", [])
+                    },
+                )
+                for g in u.get("GroupList", []):
+                    members.setdefault(g, set()).add(name)
+            for g in page.get("GroupDetailList", []):
+                inline = {
+                    p["PolicyName"]: normalize(p["PolicyDocument"]) for p in g.get("GroupPolicyList", [])
+                }
+                owner = next(
+                    (n[len(GROUP_MARKER_PREFIX) :] for n in inline if n.startswith(GROUP_MARKER_PREFIX)), None
+                )
+                state.groups[g["GroupName"]] = GroupState(
+                    name=g["GroupName"],
+                    path=g.get("Path", "/"),
+                    attached=frozenset(p["PolicyArn"] for p in g.get("AttachedManagedPolicies", [])),
+                    inline={k: v for k, v in inline.items() if not k.startswith(GROUP_MARKER_PREFIX)},
+                    owner=owner,
+                )
+            for r in page.get("RoleDetailList", []):
+                if r.get("Path", "/").startswith("/aws-service-role/"):
+                    continue  # service-linked roles belong to AWS services, never to us
+                boundary = (r.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+                state.roles[r["RoleName"]] = RoleState(
+                    name=r["RoleName"],
+                    path=r.get("Path", "/"),
+                    trust=normalize(r.get("AssumeRolePolicyDocument")),
+                    permissions_boundary=boundary,
+                    attached=frozenset(p["PolicyArn"] for p in r.get("AttachedManagedPolicies", [])),
+                    inline={
+                        p["PolicyName"]: normalize(p["PolicyDocument"]) for p in r.get("RolePolicyList", [])
+                    },
+                    tags=_tags(r.get("Tags")),
+                    instance_profiles=tuple(
+                        ip["InstanceProfileName"] for ip in r.get("InstanceProfileList", [])
+                    ),
+                )
+            for p in page.get("Policies", []):
+                versions = p.get("PolicyVersionList", [])
+                default = next((v for v in versions if v.get("IsDefaultVersion")), None)
+                others = sorted(
+                    (v for v in versions if not v.get("IsDefaultVersion")),
+                    key=lambda v: str(v.get("CreateDate", "")),
+                )
+                # The emulator omits PolicyName here; the ARN's last segment is the name either way.
+                pname = p.get("PolicyName") or str(p["Arn"]).rsplit("/", 1)[-1]
+                state.policies[pname] = PolicyState(
+                    name=pname,
+                    path=p.get("Path", "/"),
+                    description=p.get("Description", "") or "",
+                    document=normalize(default["Document"]) if default else {},
+                    arn=p["Arn"],
+                    default_version=p.get("DefaultVersionId", "v1"),
+                    versions=tuple(v["VersionId"] for v in others),
+                    attachments=int(p.get("AttachmentCount", 0)),
+                )
+    for g, names in members.items():
+        if g in state.groups:
+            state.groups[g].members = frozenset(names)
+    if state.roles:
+        with aws_call(f"listing roles (ListRoles) {_where(clients, account_id)}"):
+            for page in iam.get_paginator("list_roles").paginate(PaginationConfig={"PageSize": PAGE_SIZE}):
+                for r in page.get("Roles", []):
+                    if r["RoleName"] in state.roles:
+                        role = state.roles[r["RoleName"]]
+                        role.max_session_duration = int(r.get("MaxSessionDuration", 3600))
+                        role.description = r.get("Description", "") or ""
+    return state
+
+
+def read_password_policy(clients: AccountClients, account_id: str) -> PasswordPolicy | None:
+    iam = clients.client("iam")
+    try:
+        with aws_call(f"reading the password policy {_where(clients, account_id)}"):
+            p = iam.get_account_password_policy()["PasswordPolicy"]
+    except Exception as exc:
+        if error_code(exc.__cause__ or exc) == "NoSuchEntity":
+            return None  # no policy set: AWS answers NoSuchEntity
+        raise
+    require = {
+        cls
+        for cls, key in (
+            ("upper", "RequireUppercaseCharacters"),
+            ("lower", "RequireLowercaseCharacters"),
+            ("numbers", "RequireNumbers"),
+            ("symbols", "RequireSymbols"),
+        )
+        if p.get(key)
+    }
+    return PasswordPolicy(
+        minimum_length=int(p.get("MinimumPasswordLength", 6)),
+        require=frozenset(require),
+        allow_users_to_change=bool(p.get("AllowUsersToChangePassword", False)),
+        max_age_days=int(p["MaxPasswordAge"]) if p.get("MaxPasswordAge") else None,
+        reuse_prevention=int(p["PasswordReusePrevention"]) if p.get("PasswordReusePrevention") else None,
+        hard_expiry=bool(p.get("HardExpiry", False)),
+    )
+
+
+def read_alias(clients: AccountClients, account_id: str) -> str | None:
+    with aws_call(f"reading the account alias {_where(clients, account_id)}"):
+        aliases = clients.client("iam").list_account_aliases().get("AccountAliases", [])
+    return str(aliases[0]) if aliases else None
+
+
+def read_credential_report(clients: AccountClients, account_id: str) -> tuple[str, dict[str, dict[str, str]]]:
+    """The credential report (generated time, rows by user name). Waits while AWS generates it."""
+    iam = clients.client("iam")
+    deadline = time.monotonic() + CREDENTIAL_REPORT_WAIT_S
+    delay = 0.5
+    with aws_call(f"generating the credential report {_where(clients, account_id)}"):
+        while iam.generate_credential_report().get("State") != "COMPLETE":
+            if time.monotonic() > deadline:
+                break
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+        resp = iam.get_credential_report()
+    content = resp["Content"]
+    text = content.decode() if isinstance(content, bytes) else str(content)
+    rows = {r["user"]: r for r in csv.DictReader(io.StringIO(text))}
+    generated = resp.get("GeneratedTime")
+    return (generated.isoformat() if hasattr(generated, "isoformat") else str(generated or "")), rows
+
+
+def apply_credential_report(state: AccountState, generated: str, rows: dict[str, dict[str, str]]) -> None:
+    """Fill login profile and access key hints from the report; users missing from it stay unknown."""
+    state.credential_report_time = generated
+    for name, user in state.users.items():
+        row = rows.get(name)
+        if row is None:
+            continue  # created after the report was generated
+        user.login_profile = row.get("password_enabled") == "true"
+        active = [row.get(f"access_key_{i}_active") == "true" for i in (1, 2)]
+        # The report has no key ids; ids are filled in when a user is confirmed.
+        user.access_keys = tuple(AccessKey(id="", active=True) for a in active if a)
+
+
+def confirm_user(clients: AccountClients, account_id: str, user: UserState, *, mfa: bool = False) -> None:
+    """Replace a user's credential hints with the truth (GetLoginProfile, ListAccessKeys, ListMFADevices)."""
+    iam = clients.client("iam")
+    where = f"user {user.name} {_where(clients, account_id)}"
+    try:
+        with aws_call(f"reading the login profile of {where}"):
+            iam.get_login_profile(UserName=user.name)
+        user.login_profile = True
+    except Exception as exc:
+        if error_code(exc.__cause__ or exc) != "NoSuchEntity":
+            raise
+        user.login_profile = False
+    with aws_call(f"listing access keys of {where}"):
+        keys = iam.list_access_keys(UserName=user.name).get("AccessKeyMetadata", [])
+    user.access_keys = tuple(
+        AccessKey(id=k["AccessKeyId"], active=k.get("Status") == "Active")
+        for k in sorted(keys, key=lambda k: str(k.get("CreateDate", "")))
+    )
+    if mfa:
+        with aws_call(f"listing MFA devices of {where}"):
+            devices = iam.list_mfa_devices(UserName=user.name).get("MFADevices", [])
+        user.mfa_devices = tuple(d["SerialNumber"] for d in devices)
+
+
+def whole_state_read(clients: AccountClients, account_id: str, *, credential_report: bool) -> AccountState:
+    """Everything iamlayer manages in one account, in a constant number of calls."""
+    state = read_authorization_details(clients, account_id)
+    state.password_policy = read_password_policy(clients, account_id)
+    state.alias = read_alias(clients, account_id)
+    if credential_report and state.users:
+        generated, rows = read_credential_report(clients, account_id)
+        apply_credential_report(state, generated, rows)
+    return state
+
+
+def describe_user_for_delete(clients: AccountClients, account_id: str, user: UserState) -> dict[str, Any]:
+    """What must go before a user can be deleted (shown in the plan)."""
+    confirm_user(clients, account_id, user, mfa=True)
+    return {
+        "groups": sorted(user.groups),
+        "login_profile": user.login_profile,
+        "access_keys": [k.id for k in user.access_keys or ()],
+        "mfa_devices": list(user.mfa_devices or ()),
+        "attached_policies": sorted(user.attached),
+        "inline_policies": sorted(user.inline),
+    }

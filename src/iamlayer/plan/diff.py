@@ -1,0 +1,355 @@
+"""diff(desired, live) -> changes. Pure: no I/O, so it is tested from tables.
+
+Rules that shape the result:
+- Only owned resources are changed or deleted. A resource the spec names that exists but is not
+  owned is a collision: reported as an error with how to adopt it, never modified.
+- Create-time values are never diffed: a login profile's password (people change it), a policy's
+  description, a user's password_reset_required.
+- Tags: the spec's tags are added or corrected; tags others added (the console tags access keys,
+  for example) are left alone.
+- A deleted user, group or role is one change that lists, in `before`, everything that must go
+  first; its handler removes those in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from iamlayer.plan.model import Action, Address, Change, Kind
+from iamlayer.spec.model import PasswordPolicy
+from iamlayer.state.model import (
+    OWNER_TAG,
+    AccountState,
+    GroupState,
+    RoleState,
+    UserState,
+    group_marker_name,
+)
+
+
+@dataclass(frozen=True)
+class SecretIntent:
+    """What a login profile or access key create needs: who to encrypt to and the password rules."""
+
+    pgp_key: str  # absolute path of the key file
+    fingerprint: str
+    password_reset_required: bool = True
+
+
+@dataclass
+class DiffResult:
+    changes: list[Change] = field(default_factory=list)
+    collisions: list[str] = field(default_factory=list)  # errors: unowned resources named by the spec
+    notices: list[str] = field(default_factory=list)
+
+
+def password_policy_json(p: PasswordPolicy | None) -> dict[str, Any] | None:
+    if p is None:
+        return None
+    d = asdict(p)
+    d["require"] = sorted(p.require)
+    return d
+
+
+def _adopt_hint(kind: str, name: str, project: str) -> str:
+    if kind == "group":
+        return (
+            f"group {name} exists but was not created by iamlayer project {project!r}. To adopt it, add the "
+            f"ownership marker: aws iam put-group-policy --group-name {name} --policy-name "
+            f"{group_marker_name(project)} --policy-document "
+            '\'{"Version":"2012-10-17","Statement":[{"Sid":"IamlayerOwnershipMarker",'
+            '"Effect":"Deny","NotAction":"*","Resource":"*"}]}\'; or rename it in the spec'
+        )
+    if kind == "policy":
+        return (
+            f"policy {name} exists but was not created by iamlayer project {project!r}; iamlayer never "
+            "modifies a policy it did not create: rename it in the spec, or delete the existing one"
+        )
+    return (
+        f"{kind} {name} exists but is not owned by iamlayer project {project!r}. To adopt it: "
+        f"aws iam tag-{kind} --{kind}-name {name} --tags Key={OWNER_TAG},Value={project}; or rename it in the spec"
+    )
+
+
+class _Differ:
+    def __init__(self, account: str, project: str, desired: AccountState, live: AccountState) -> None:
+        self.account = account
+        self.project = project
+        self.desired = desired
+        self.live = live
+        self.out = DiffResult()
+
+    def add(
+        self,
+        kind: Kind,
+        name: str,
+        action: Action,
+        before: Any = None,
+        after: Any = None,
+        sub: str = "",
+        note: str = "",
+    ) -> None:
+        self.out.changes.append(Change(Address(self.account, kind, name, sub), action, before, after, note))
+
+    # -- account settings -------------------------------------------------------------------
+    def account_settings(self) -> None:
+        d, lv = self.desired, self.live
+        if d.alias is not None and d.alias != lv.alias:
+            self.add(
+                Kind.ACCOUNT_ALIAS,
+                d.alias,
+                Action.CREATE if lv.alias is None else Action.UPDATE,
+                {"alias": lv.alias} if lv.alias else None,
+                {"alias": d.alias},
+            )
+        if d.password_policy is not None and d.password_policy != lv.password_policy:
+            self.add(
+                Kind.PASSWORD_POLICY,
+                "account",
+                Action.CREATE if lv.password_policy is None else Action.UPDATE,
+                password_policy_json(lv.password_policy),
+                password_policy_json(d.password_policy),
+            )
+
+    # -- pairs: attachments and inline policies -----------------------------------------------
+    def attachments(self, kind: Kind, name: str, want: frozenset[str], have: frozenset[str]) -> None:
+        for arn in sorted(want - have):
+            self.add(kind, name, Action.CREATE, None, {"policy_arn": arn}, sub=arn)
+        for arn in sorted(have - want):
+            self.add(kind, name, Action.DELETE, {"policy_arn": arn}, None, sub=arn)
+
+    def inline(self, kind: Kind, name: str, want: Mapping[str, Any], have: Mapping[str, Any]) -> None:
+        for pol in sorted(want):
+            if pol not in have:
+                self.add(kind, name, Action.CREATE, None, {"document": want[pol]}, sub=pol)
+            elif want[pol] != have[pol]:
+                self.add(kind, name, Action.UPDATE, {"document": have[pol]}, {"document": want[pol]}, sub=pol)
+        for pol in sorted(set(have) - set(want)):
+            self.add(kind, name, Action.DELETE, {"document": have[pol]}, None, sub=pol)
+
+    # -- policies ----------------------------------------------------------------------------
+    def policies(self) -> None:
+        for name, want in self.desired.policies.items():
+            have = self.live.policies.get(name)
+            if have is None:
+                self.add(
+                    Kind.POLICY,
+                    name,
+                    Action.CREATE,
+                    None,
+                    {
+                        "path": want.path,
+                        "description": want.description,
+                        "document": want.document,
+                        "tags": {OWNER_TAG: self.project},
+                    },
+                )
+            elif not have.owned_by(self.project):
+                self.out.collisions.append(_adopt_hint("policy", name, self.project))
+            else:
+                if want.document != have.document:
+                    self.add(
+                        Kind.POLICY,
+                        name,
+                        Action.UPDATE,
+                        {"document": have.document},
+                        {"document": want.document, "arn": have.arn, "versions": list(have.versions)},
+                    )
+                if want.path != have.path:
+                    self.out.notices.append(
+                        f"policy {name}: path {have.path} -> {want.path} needs a new policy (IAM cannot move "
+                        "one); rename it in the spec to replace it"
+                    )
+        for name, have in self.live.policies.items():
+            if name not in self.desired.policies and have.owned_by(self.project):
+                self.add(
+                    Kind.POLICY,
+                    name,
+                    Action.DELETE,
+                    {"arn": have.arn, "document": have.document, "attachments": have.attachments},
+                    None,
+                )
+
+    # -- roles -------------------------------------------------------------------------------
+    def _role_fields(self, r: RoleState) -> dict[str, Any]:
+        return {
+            "path": r.path,
+            "trust": r.trust,
+            "max_session_duration": r.max_session_duration,
+            "description": r.description,
+            "permissions_boundary": r.permissions_boundary,
+            "tags": dict(sorted(r.tags.items())),
+        }
+
+    def roles(self) -> None:
+        for name, want in self.desired.roles.items():
+            have = self.live.roles.get(name)
+            if have is None:
+                self.add(Kind.ROLE, name, Action.CREATE, None, self._role_fields(want))
+                self.attachments(Kind.ROLE_POLICY_ATTACHMENT, name, want.attached, frozenset())
+                self.inline(Kind.ROLE_INLINE_POLICY, name, want.inline, {})
+                continue
+            if not have.owned_by(self.project):
+                self.out.collisions.append(_adopt_hint("role", name, self.project))
+                continue
+            w, h = self._role_fields(want), self._role_fields(have)
+            h["tags"] = {k: v for k, v in have.tags.items() if k in want.tags}
+            changed = {k for k in w if w[k] != h[k] and k != "path"}
+            if changed:
+                self.add(
+                    Kind.ROLE,
+                    name,
+                    Action.UPDATE,
+                    {k: h[k] for k in sorted(changed)},
+                    {k: w[k] for k in sorted(changed)},
+                )
+            if want.path != have.path:
+                self.out.notices.append(
+                    f"role {name}: path {have.path} -> {want.path} needs a new role "
+                    "(IAM cannot move one); rename it to replace it"
+                )
+            self.attachments(Kind.ROLE_POLICY_ATTACHMENT, name, want.attached, have.attached)
+            self.inline(Kind.ROLE_INLINE_POLICY, name, want.inline, have.inline)
+        for name, have in self.live.roles.items():
+            if name not in self.desired.roles and have.owned_by(self.project):
+                self.add(
+                    Kind.ROLE,
+                    name,
+                    Action.DELETE,
+                    {
+                        "attached_policies": sorted(have.attached),
+                        "inline_policies": sorted(have.inline),
+                        "instance_profiles": list(have.instance_profiles),
+                    },
+                    None,
+                )
+
+    # -- groups ------------------------------------------------------------------------------
+    def groups(self, adopt: frozenset[str]) -> None:
+        for name, want in self.desired.groups.items():
+            have = self.live.groups.get(name)
+            if have is None:
+                self.add(
+                    Kind.GROUP,
+                    name,
+                    Action.CREATE,
+                    None,
+                    {"path": want.path, "marker": group_marker_name(self.project)},
+                )
+                self.attachments(Kind.GROUP_POLICY_ATTACHMENT, name, want.attached, frozenset())
+                self.inline(Kind.GROUP_INLINE_POLICY, name, want.inline, {})
+                continue
+            if not have.owned_by(self.project):
+                if name not in adopt:
+                    self.out.collisions.append(_adopt_hint("group", name, self.project))
+                    continue
+                # Created by an interrupted apply of ours (journal), before its marker was written.
+                self.add(
+                    Kind.GROUP,
+                    name,
+                    Action.UPDATE,
+                    {"path": have.path, "marker": None},
+                    {"path": want.path, "marker": group_marker_name(self.project)},
+                    note="finishing a group creation that an interrupted apply left unmarked",
+                )
+            elif want.path != have.path:
+                self.add(Kind.GROUP, name, Action.UPDATE, {"path": have.path}, {"path": want.path})
+            self.attachments(Kind.GROUP_POLICY_ATTACHMENT, name, want.attached, have.attached)
+            self.inline(Kind.GROUP_INLINE_POLICY, name, want.inline, have.inline)
+        for name, have in self.live.groups.items():
+            if name not in self.desired.groups and have.owned_by(self.project):
+                self.add(
+                    Kind.GROUP,
+                    name,
+                    Action.DELETE,
+                    {
+                        "members": sorted(have.members),
+                        "attached_policies": sorted(have.attached),
+                        "inline_policies": sorted(have.inline),
+                        "marker": group_marker_name(self.project),
+                    },
+                    None,
+                )
+
+    # -- users -------------------------------------------------------------------------------
+    def users(self, intents: Mapping[str, SecretIntent], deleted: Mapping[str, dict[str, Any]]) -> None:
+        managed_groups = set(self.desired.groups)
+        for name, want in self.desired.users.items():
+            have = self.live.users.get(name)
+            if have is not None and not have.owned_by(self.project):
+                self.out.collisions.append(_adopt_hint("user", name, self.project))
+                continue
+            if have is None:
+                self.add(
+                    Kind.USER,
+                    name,
+                    Action.CREATE,
+                    None,
+                    {"path": want.path, "tags": dict(sorted(want.tags.items()))},
+                )
+                have = UserState(name=name, login_profile=False, access_keys=())
+            else:
+                self._user_update(want, have)
+            for g in sorted(want.groups - have.groups):
+                self.add(Kind.GROUP_MEMBERSHIP, name, Action.CREATE, None, {"group": g}, sub=g)
+            for g in sorted((have.groups - want.groups) & managed_groups):
+                self.add(Kind.GROUP_MEMBERSHIP, name, Action.DELETE, {"group": g}, None, sub=g)
+            self._credentials(want, have, intents.get(name))
+        for name, have in self.live.users.items():
+            if name not in self.desired.users and have.owned_by(self.project):
+                before = deleted.get(name) or {"groups": sorted(have.groups)}
+                self.add(Kind.USER, name, Action.DELETE, before, None)
+
+    def _user_update(self, want: UserState, have: UserState) -> None:
+        before: dict[str, Any] = {}
+        after: dict[str, Any] = {}
+        if want.path != have.path:
+            before["path"], after["path"] = have.path, want.path
+        tags = {k: v for k, v in want.tags.items() if have.tags.get(k) != v}
+        if tags:
+            before["tags"] = {k: have.tags[k] for k in tags if k in have.tags}
+            after["tags"] = dict(sorted(tags.items()))
+        if after:
+            self.add(Kind.USER, want.name, Action.UPDATE, before, after)
+
+    def _credentials(self, want: UserState, have: UserState, intent: SecretIntent | None) -> None:
+        name = want.name
+        secret = asdict(intent) if intent else None
+        if want.login_profile and not have.login_profile:
+            after = {**(secret or {}), "password_policy": password_policy_json(self.desired.password_policy)}
+            self.add(Kind.LOGIN_PROFILE, name, Action.CREATE, None, after)
+        elif not want.login_profile and have.login_profile:
+            self.add(Kind.LOGIN_PROFILE, name, Action.DELETE, {"exists": True}, None)
+        keys = have.access_keys or ()
+        if want.access_keys and not keys:
+            self.add(Kind.ACCESS_KEY, name, Action.CREATE, None, secret)
+        elif not want.access_keys:
+            for k in keys:
+                self.add(Kind.ACCESS_KEY, name, Action.DELETE, {"access_key_id": k.id}, None, sub=k.id)
+
+
+def diff(
+    account: str,
+    project: str,
+    desired: AccountState,
+    live: AccountState,
+    *,
+    secret_intents: Mapping[str, SecretIntent] | None = None,
+    deleted_users: Mapping[str, dict[str, Any]] | None = None,
+    adopt_groups: frozenset[str] = frozenset(),
+) -> DiffResult:
+    """Changes that turn `live` into `desired` in one account, in execution order."""
+    d = _Differ(account, project, desired, live)
+    d.account_settings()
+    d.policies()
+    d.roles()
+    d.groups(adopt_groups)
+    d.users(secret_intents or {}, deleted_users or {})
+    d.out.changes.sort(key=lambda c: (c.stage, c.address))
+    return d.out
+
+
+def group_members_note(g: GroupState) -> str:
+    return ", ".join(sorted(g.members))

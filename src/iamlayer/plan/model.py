@@ -1,0 +1,161 @@
+"""The plan as a value: ordered changes, each with an address, an action, before and after.
+
+Apply consumes a Plan and nothing else, so each Change carries everything its handler needs in
+`after` (and `before` for deletes). `note` is for people only and never drives apply. A plan made
+from live state carries each account's state fingerprint; applying it after the state moved is
+refused as stale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+PLAN_FORMAT_VERSION = 1
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+    @property
+    def symbol(self) -> str:
+        return {"create": "+", "update": "~", "delete": "-"}[self.value]
+
+
+class Kind(StrEnum):
+    """Resource kinds, in the order they are created (deletes run in reverse)."""
+
+    ACCOUNT_ALIAS = "account_alias"
+    PASSWORD_POLICY = "password_policy"
+    POLICY = "policy"
+    ROLE = "role"
+    GROUP = "group"
+    ROLE_POLICY_ATTACHMENT = "role_policy_attachment"
+    ROLE_INLINE_POLICY = "role_inline_policy"
+    GROUP_POLICY_ATTACHMENT = "group_policy_attachment"
+    GROUP_INLINE_POLICY = "group_inline_policy"
+    USER = "user"
+    GROUP_MEMBERSHIP = "group_membership"
+    LOGIN_PROFILE = "login_profile"
+    ACCESS_KEY = "access_key"
+
+
+#: creation stage of each kind: a stage starts only when the previous one is done
+STAGE: dict[Kind, int] = {
+    Kind.ACCOUNT_ALIAS: 0,
+    Kind.PASSWORD_POLICY: 0,
+    Kind.POLICY: 1,
+    Kind.ROLE: 2,
+    Kind.GROUP: 2,
+    Kind.ROLE_POLICY_ATTACHMENT: 3,
+    Kind.ROLE_INLINE_POLICY: 3,
+    Kind.GROUP_POLICY_ATTACHMENT: 3,
+    Kind.GROUP_INLINE_POLICY: 3,
+    Kind.USER: 4,
+    Kind.GROUP_MEMBERSHIP: 5,
+    Kind.LOGIN_PROFILE: 6,
+    Kind.ACCESS_KEY: 6,
+}
+LAST_STAGE = max(STAGE.values())
+
+
+@dataclass(frozen=True, order=True)
+class Address:
+    """Where a change applies: `security/user.jane.doe`, `shared/role_inline_policy.DevOps/extra`."""
+
+    account: str
+    kind: Kind
+    name: str
+    sub: str = ""  # the second part of a pair: policy ARN, inline policy name, group of a membership
+
+    def __str__(self) -> str:
+        tail = f"{self.name}/{self.sub}" if self.sub else self.name
+        return f"{self.account}/{self.kind.value}.{tail}"
+
+    def to_json(self) -> dict[str, str]:
+        return {"account": self.account, "kind": self.kind.value, "name": self.name, "sub": self.sub}
+
+    @classmethod
+    def from_json(cls, d: dict[str, str]) -> Address:
+        return cls(d["account"], Kind(d["kind"]), d["name"], d.get("sub", ""))
+
+
+@dataclass(frozen=True)
+class Change:
+    address: Address
+    action: Action
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    note: str = ""  # for people: why, or what else goes with it
+
+    @property
+    def stage(self) -> int:
+        """Execution stage: creates/updates in kind order, deletes after them in reverse order."""
+        s = STAGE[self.address.kind]
+        return LAST_STAGE + 1 + (LAST_STAGE - s) if self.action is Action.DELETE else s
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "address": str(self.address),
+            **self.address.to_json(),
+            "action": self.action.value,
+            "before": self.before,
+            "after": self.after,
+            "note": self.note,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Change:
+        return cls(
+            address=Address.from_json(d),
+            action=Action(d["action"]),
+            before=d.get("before"),
+            after=d.get("after"),
+            note=d.get("note", ""),
+        )
+
+
+@dataclass(frozen=True)
+class AccountPlan:
+    """One account's part of the plan."""
+
+    account: str
+    account_id: str
+    identity: str  # who iamlayer acted as there (ARN), and how: "role arn:...", "caller", "profile x"
+    via: str
+    fingerprint: str  # of the live state the changes were computed from
+    changes: tuple[Change, ...] = ()
+    error: str | None = None  # the account could not be planned
+    notices: tuple[str, ...] = ()  # things a person should know that are not changes
+    api_calls: int = 0
+
+    def counts(self) -> dict[str, int]:
+        return {a.value: sum(1 for c in self.changes if c.action is a) for a in Action}
+
+
+@dataclass(frozen=True)
+class Plan:
+    project: str
+    spec_path: str
+    spec_digest: str
+    accounts: tuple[AccountPlan, ...]
+    created_at: str
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def changes(self) -> tuple[Change, ...]:
+        return tuple(c for a in self.accounts for c in a.changes)
+
+    @property
+    def errors(self) -> list[AccountPlan]:
+        return [a for a in self.accounts if a.error]
+
+    def counts(self) -> dict[str, int]:
+        return {a.value: sum(1 for c in self.changes if c.action is a) for a in Action}
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes

@@ -1,0 +1,164 @@
+"""Make a plan: connect to every account in scope, read each in bulk, diff, assemble.
+
+Accounts are read concurrently (bounded). A per-user call is made only for users whose
+credential-report hint disagrees with the spec, or who are about to be deleted, so the number of
+calls follows the number of changes, not of users.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from iamlayer.aws.accounts import Connection, connect_accounts
+from iamlayer.aws.read import confirm_user, describe_user_for_delete, whole_state_read
+from iamlayer.aws.session import ApiStats
+from iamlayer.errors import IamlayerError, PlanError
+from iamlayer.plan.desired import desired_state
+from iamlayer.plan.diff import SecretIntent, diff
+from iamlayer.state.journal import Journal
+from iamlayer.plan.model import AccountPlan, Plan
+from iamlayer.spec.model import Spec
+from iamlayer.state.model import AccountState, UserState
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class AccountRead:
+    """The live state of one account, with the per-user details the diff needs."""
+
+    state: AccountState
+    deleted_users: dict[str, dict[str, Any]]
+
+
+def spec_digest(spec: Spec) -> str:
+    return hashlib.sha256(spec.path.read_bytes()).hexdigest() if spec.path.exists() else ""
+
+
+def secret_intents(spec: Spec) -> dict[str, SecretIntent]:
+    """Who each user's secrets are encrypted to. Key files were checked by validation already."""
+    from iamlayer.secrets.keys import load_public_key
+
+    out: dict[str, SecretIntent] = {}
+    for u in spec.users.values():
+        if u.pgp_key is not None and (u.console or u.access_key):
+            key = load_public_key(u.pgp_key)
+            out[u.name] = SecretIntent(str(u.pgp_key), key.fingerprint, u.password_reset_required)
+    return out
+
+
+def _needs_confirmation(want: UserState, have: UserState) -> bool:
+    if have.login_profile is None or have.access_keys is None:
+        return True  # not in the credential report (created after it was generated)
+    if bool(want.login_profile) != have.login_profile:
+        return True
+    return bool(want.access_keys) != bool(have.access_keys)
+
+
+def read_account(spec: Spec, account: str, conn: Connection) -> AccountRead:
+    """Read one account and settle the credential hints that matter for this spec."""
+    assert conn.clients is not None
+    desired = desired_state(spec, account)
+    owned_users = [u for u in desired.users if u in spec.users]
+    state = whole_state_read(conn.clients, conn.account.id, credential_report=bool(owned_users))
+    for name, want in desired.users.items():
+        have = state.users.get(name)
+        if have is not None and have.owned_by(spec.project) and _needs_confirmation(want, have):
+            confirm_user(conn.clients, conn.account.id, have)
+    deleted: dict[str, dict[str, Any]] = {}
+    for name, have in state.users.items():
+        if name not in desired.users and have.owned_by(spec.project):
+            deleted[name] = describe_user_for_delete(conn.clients, conn.account.id, have)
+    return AccountRead(state, deleted)
+
+
+def plan_account(
+    spec: Spec,
+    account: str,
+    conn: Connection,
+    stats: ApiStats,
+    intents: dict[str, SecretIntent],
+    journal: Journal,
+) -> tuple[AccountPlan, AccountState | None]:
+    if conn.error is not None or conn.reach is None:
+        return AccountPlan(account, conn.account.id, "", "", "", error=str(conn.error)), None
+    try:
+        read = read_account(spec, account, conn)
+    except IamlayerError as exc:
+        return AccountPlan(
+            account, conn.account.id, conn.reach.identity, conn.reach.via, "", error=str(exc)
+        ), None
+    result = diff(
+        account,
+        spec.project,
+        desired_state(spec, account),
+        read.state,
+        secret_intents=intents if account == spec.people_account else {},
+        deleted_users=read.deleted_users,
+        adopt_groups=journal.pending_groups(account),
+    )
+    error = "; ".join(result.collisions) if result.collisions else None
+    ap = AccountPlan(
+        account=account,
+        account_id=conn.account.id,
+        identity=conn.reach.identity,
+        via=conn.reach.via,
+        fingerprint=read.state.fingerprint(),
+        changes=tuple(result.changes),
+        error=error,
+        notices=tuple(result.notices),
+        api_calls=sum(stats.by_operation(account).values()),
+    )
+    return ap, read.state
+
+
+def make_plan(
+    spec: Spec,
+    *,
+    profile: str | None,
+    only: Iterable[str] | None = None,
+    stats: ApiStats | None = None,
+    progress: Progress | None = None,
+    max_workers: int = 5,
+) -> Plan:
+    """Plan every account in scope. Accounts that cannot be planned carry an `error`."""
+    stats = stats or ApiStats()
+    scope = list(only) if only else list(spec.accounts)
+    unknown = [a for a in scope if a not in spec.accounts]
+    if unknown:
+        raise PlanError(f"unknown account(s) {', '.join(unknown)}; the spec has: {', '.join(spec.accounts)}")
+    intents = secret_intents(spec)
+    journal = Journal.for_spec(spec)
+    if progress:
+        progress(f"connecting to {len(scope)} account(s)")
+    conns = connect_accounts(spec, profile=profile, stats=stats, only=scope)
+
+    def one(name: str) -> AccountPlan:
+        ap, _ = plan_account(spec, name, conns[name], stats, intents, journal)
+        if progress:
+            progress(f"read {name}")
+        return ap
+
+    with ThreadPoolExecutor(max_workers=max_workers) as pool:
+        plans = list(pool.map(one, scope))
+    # Call counts are final only once every account is read (assume-role calls count too).
+    plans = [_with_calls(p, stats) for p in plans]
+    return Plan(
+        project=spec.project,
+        spec_path=str(spec.path),
+        spec_digest=spec_digest(spec),
+        accounts=tuple(plans),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        stats=stats.as_json(),
+    )
+
+
+def _with_calls(p: AccountPlan, stats: ApiStats) -> AccountPlan:
+    from dataclasses import replace
+
+    return replace(p, api_calls=stats.by_account().get(p.account, 0))

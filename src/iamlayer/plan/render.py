@@ -1,0 +1,184 @@
+"""Show a plan: Terraform-like text for people, a documented JSON document for machines.
+
+JSON plan document (format_version 1):
+
+    {
+      "format_version": 1,
+      "project": "acme", "spec": "/path/iamlayer.yaml", "spec_digest": "<sha256>", "created_at": "...",
+      "summary": {"create": 3, "update": 1, "delete": 0},
+      "accounts": [
+        {"account": "security", "account_id": "222222222222", "identity": "<ARN acted as>",
+         "via": "caller | profile NAME | role ARN", "fingerprint": "<sha256 of the state read>",
+         "error": null, "notices": [...], "api_calls": 7,
+         "summary": {...},
+         "changes": [{"address": "security/user.jane.doe", "account": "security", "kind": "user",
+                      "name": "jane.doe", "sub": "", "action": "create", "before": null,
+                      "after": {...}, "note": ""}]}
+      ],
+      "stats": {"total": 9, "by_account": {...}, "by_operation": {...}}
+    }
+
+No secret is ever part of a plan: passwords and keys are made during apply.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Any
+
+from iamlayer.plan.model import PLAN_FORMAT_VERSION, AccountPlan, Action, Change, Plan
+
+_COLORS = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red"}
+
+
+def plan_to_json(plan: Plan) -> dict[str, Any]:
+    return {
+        "format_version": PLAN_FORMAT_VERSION,
+        "project": plan.project,
+        "spec": plan.spec_path,
+        "spec_digest": plan.spec_digest,
+        "created_at": plan.created_at,
+        "summary": plan.counts(),
+        "accounts": [
+            {
+                "account": a.account,
+                "account_id": a.account_id,
+                "identity": a.identity,
+                "via": a.via,
+                "fingerprint": a.fingerprint,
+                "error": a.error,
+                "notices": list(a.notices),
+                "api_calls": a.api_calls,
+                "summary": a.counts(),
+                "changes": [c.to_json() for c in a.changes],
+            }
+            for a in plan.accounts
+        ],
+        "stats": plan.stats,
+    }
+
+
+def plan_from_json(data: dict[str, Any]) -> Plan:
+    if data.get("format_version") != PLAN_FORMAT_VERSION:
+        from iamlayer.errors import PlanError
+
+        raise PlanError(f"unsupported plan format {data.get('format_version')!r}; make a new plan")
+    return Plan(
+        project=data["project"],
+        spec_path=data["spec"],
+        spec_digest=data["spec_digest"],
+        created_at=data["created_at"],
+        stats=data.get("stats", {}),
+        accounts=tuple(
+            AccountPlan(
+                account=a["account"],
+                account_id=a["account_id"],
+                identity=a["identity"],
+                via=a["via"],
+                fingerprint=a["fingerprint"],
+                error=a.get("error"),
+                notices=tuple(a.get("notices", [])),
+                api_calls=a.get("api_calls", 0),
+                changes=tuple(Change.from_json(c) for c in a["changes"]),
+            )
+            for a in data["accounts"]
+        ),
+    )
+
+
+def _summary(counts: dict[str, int]) -> str:
+    return f"{counts['create']} to add, {counts['update']} to change, {counts['delete']} to destroy."
+
+
+def _pretty(v: Any) -> str:
+    return json.dumps(v, indent=2, sort_keys=False) if isinstance(v, dict | list) else json.dumps(v)
+
+
+def _doc_diff(before: Any, after: Any, indent: str) -> list[str]:
+    a = json.dumps(before, indent=2).splitlines() if before is not None else []
+    b = json.dumps(after, indent=2).splitlines() if after is not None else []
+    out = []
+    for line in difflib.unified_diff(a, b, lineterm="", n=3):
+        if line.startswith(("---", "+++", "@@")):
+            continue
+        color = "green" if line.startswith("+") else "red" if line.startswith("-") else "dim"
+        out.append(f"{indent}[{color}]{_esc(line)}[/]")
+    return out
+
+
+def _esc(s: str) -> str:
+    return s.replace("[", "\\[")
+
+
+def _fields(change: Change, indent: str) -> list[str]:
+    b, a = change.before or {}, change.after or {}
+    lines: list[str] = []
+    if change.action is Action.CREATE:
+        for k, v in a.items():
+            if k in ("document", "trust"):
+                lines.append(f"{indent}{k}:")
+                lines += [f"{indent}  [green]+ {_esc(x)}[/]" for x in json.dumps(v, indent=2).splitlines()]
+            elif v not in (None, "", {}, []):
+                lines.append(f"{indent}{k}: {_esc(_pretty(v))}")
+    elif change.action is Action.UPDATE:
+        for k in sorted(set(a) | set(b)):
+            if k in ("document", "trust"):
+                lines.append(f"{indent}{k}:")
+                lines += _doc_diff(b.get(k), a.get(k), indent + "  ")
+            elif k in ("arn", "versions"):
+                continue
+            elif b.get(k) != a.get(k):
+                lines.append(f"{indent}{k}: {_esc(_pretty(b.get(k)))} -> {_esc(_pretty(a.get(k)))}")
+    else:
+        for k, v in b.items():
+            if k == "document":
+                continue
+            if v not in (None, "", {}, [], False):
+                lines.append(f"{indent}[red]- {k}: {_esc(_pretty(v))}[/]")
+    return lines
+
+
+def render_account(ap: AccountPlan, *, detail: bool = True) -> list[str]:
+    head = f"[bold]Account {ap.account}[/] ({ap.account_id})"
+    if ap.via:
+        head += f" via {_esc(ap.via)}"
+    if ap.api_calls:
+        head += f" [dim]- {ap.api_calls} API calls[/]"
+    lines = [head]
+    if ap.error:
+        lines.append(f"  [red]Error: {_esc(ap.error)}[/]")
+    for n in ap.notices:
+        lines.append(f"  [yellow]Note: {_esc(n)}[/]")
+    for c in ap.changes:
+        color = _COLORS[c.action]
+        addr = str(c.address)[len(ap.account) + 1:]
+        lines.append(f"  [{color}]{c.action.symbol} {_esc(addr)}[/]" + (f" [dim]({_esc(c.note)})[/]" if c.note else ""))
+        if detail:
+            lines += _fields(c, "      ")
+    if not ap.changes and not ap.error:
+        lines.append("  [dim]no changes[/]")
+    elif ap.changes:
+        lines.append(f"  Plan for {ap.account}: {_summary(ap.counts())}")
+    return lines
+
+
+def render_plan(plan: Plan, *, detail: bool = True) -> str:
+    """The plan as rich markup (print it with a rich Console; plain text with markup stripped)."""
+    lines: list[str] = []
+    for ap in plan.accounts:
+        lines += render_account(ap, detail=detail)
+        lines.append("")
+    if plan.errors:
+        lines.append(f"[red]{len(plan.errors)} account(s) could not be planned: "
+                     f"{', '.join(a.account for a in plan.errors)}[/]")
+    if plan.empty:
+        lines.append("[green]No changes.[/] The accounts match the spec.")
+    else:
+        lines.append(f"[bold]Plan:[/] {_summary(plan.counts())}")
+    return "\n".join(lines)
+
+
+def render_stats(stats: dict[str, Any]) -> str:
+    ops = ", ".join(f"{k} {v}" for k, v in stats.get("by_operation", {}).items())
+    return f"API calls: {stats.get('total', 0)} ({ops})"

@@ -1,0 +1,145 @@
+"""Account state in the spec's vocabulary: what is live in AWS, and what the spec wants.
+
+The same classes describe both sides. `iamlayer.aws.read` builds the live `AccountState` from bulk
+reads; `iamlayer.plan.desired` renders the wanted one from the Spec. `diff` compares the two, so
+every policy document here is already normalised (`iamlayer.state.normalize`).
+
+Ownership: users, roles and customer-managed policies carry the tag `iamlayer:project = <project>`
+(policies also a description marker, since GetAccountAuthorizationDetails returns no policy tags);
+groups cannot be tagged, so an owned group carries an inline marker policy named
+`iamlayer-owner-<project>` that denies nothing (`Deny NotAction * Resource *` matches no action).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from iamlayer.spec.model import PasswordPolicy
+
+OWNER_TAG = "iamlayer:project"
+GROUP_MARKER_PREFIX = "iamlayer-owner-"
+POLICY_MARKER = "[iamlayer:{project}]"
+
+Doc = dict[str, Any]
+
+
+def group_marker_name(project: str) -> str:
+    return f"{GROUP_MARKER_PREFIX}{project}"
+
+
+def group_marker_document() -> Doc:
+    """The ownership marker's document: a statement that matches no action, so it changes nothing."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "IamlayerOwnershipMarker", "Effect": "Deny", "NotAction": "*", "Resource": "*"}
+        ],
+    }
+
+
+def policy_marker(project: str) -> str:
+    return POLICY_MARKER.format(project=project)
+
+
+@dataclass(frozen=True)
+class AccessKey:
+    id: str
+    active: bool
+
+
+@dataclass
+class UserState:
+    name: str
+    path: str = "/"
+    tags: dict[str, str] = field(default_factory=dict)
+    groups: frozenset[str] = frozenset()
+    attached: frozenset[str] = frozenset()
+    inline: dict[str, Doc] = field(default_factory=dict)
+    # From the credential report (a hint) or per-user confirmation; None = not known.
+    login_profile: bool | None = None
+    access_keys: tuple[AccessKey, ...] | None = None
+    mfa_devices: tuple[str, ...] | None = None
+
+    def owned_by(self, project: str) -> bool:
+        return self.tags.get(OWNER_TAG) == project
+
+
+@dataclass
+class GroupState:
+    name: str
+    path: str = "/"
+    attached: frozenset[str] = frozenset()
+    inline: dict[str, Doc] = field(default_factory=dict)  # without the ownership marker
+    owner: str | None = None  # project named by the marker policy
+    members: frozenset[str] = frozenset()
+
+    def owned_by(self, project: str) -> bool:
+        return self.owner == project
+
+
+@dataclass
+class RoleState:
+    name: str
+    path: str = "/"
+    trust: Doc = field(default_factory=dict)
+    max_session_duration: int = 3600
+    description: str = ""
+    permissions_boundary: str | None = None
+    attached: frozenset[str] = frozenset()
+    inline: dict[str, Doc] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    instance_profiles: tuple[str, ...] = ()
+
+    def owned_by(self, project: str) -> bool:
+        return self.tags.get(OWNER_TAG) == project
+
+
+@dataclass
+class PolicyState:
+    name: str
+    path: str = "/"
+    description: str = ""
+    document: Doc = field(default_factory=dict)
+    arn: str = ""
+    default_version: str = "v1"
+    versions: tuple[str, ...] = ()  # non-default version ids, oldest first
+    attachments: int = 0
+
+    def owned_by(self, project: str) -> bool:
+        return self.description.endswith(policy_marker(project))
+
+
+@dataclass
+class AccountState:
+    """One account: the resources iamlayer may manage, keyed by name."""
+
+    account_id: str
+    alias: str | None = None
+    password_policy: PasswordPolicy | None = None
+    users: dict[str, UserState] = field(default_factory=dict)
+    groups: dict[str, GroupState] = field(default_factory=dict)
+    roles: dict[str, RoleState] = field(default_factory=dict)
+    policies: dict[str, PolicyState] = field(default_factory=dict)
+    # When the credential report used as a hint was generated (ISO), or None if none was read.
+    credential_report_time: str | None = None
+
+    def fingerprint(self) -> str:
+        """A digest of everything a plan depends on: a saved plan is stale when this changes."""
+        data = asdict(self)
+        data.pop("credential_report_time")
+        # Key ids are known only for users confirmed one by one; what the plan rests on is the
+        # number of active and inactive keys, which the credential report also gives.
+        for u in data["users"].values():
+            keys = u.pop("access_keys")
+            u["access_keys"] = None if keys is None else sorted(k["active"] for k in keys)
+        blob = json.dumps(data, sort_keys=True, default=_json_default, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _json_default(o: object) -> object:
+    if isinstance(o, frozenset | set):
+        return sorted(o)  # type: ignore[type-var]
+    raise TypeError(type(o).__name__)
