@@ -1,0 +1,266 @@
+"""The outbox: where encrypted onboarding secrets wait for the people they belong to.
+
+Layout, one folder per person and account (folders 0700, files 0600)::
+
+    <root>/<account>/<user>/password.asc                  the console password
+    <root>/<account>/<user>/password.asc.pending          a password staged, not yet known to be live
+    <root>/<account>/<user>/access-key-<KEYID>.asc        an access key's secret
+
+Every file is an armored OpenPGP message whose `Comment:` headers carry its metadata (kind,
+account, user, recipient fingerprint, access key ID, creation time). The ciphertext file is thus
+its own record: writing it (temp file, fsync, rename, fsync folder) is the single atomic step, and
+no separate index can disagree with the files after a crash. Nothing here ever holds plaintext.
+
+Passwords are chosen by iamlayer, so the ciphertext is written *before* the AWS call that makes
+the password live, as `.pending`; `commit` promotes it once the call succeeded and `discard`
+drops it when the call failed. After a crash, `pending_passwords` lists what is left and
+`resolve_pending` settles each one once the caller has checked AWS. Access key secrets are made by
+AWS, so they can only be written after CreateAccessKey returns, at once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from iamlayer.errors import IamlayerError
+from iamlayer.secrets.crypto import armor_comments, encrypt_armored
+from iamlayer.secrets.files import make_private_dir, remove_durably, rename_durably, write_private_file
+from iamlayer.secrets.keys import PublicKey
+
+SecretKind = Literal["password", "access_key"]
+
+PASSWORD_FILE = "password.asc"
+PENDING_SUFFIX = ".pending"
+_ACCESS_KEY_FILE = re.compile(r"^access-key-([A-Z0-9]{16,128})\.asc$")
+_ACCESS_KEY_ID = re.compile(r"^[A-Z0-9]{16,128}$")
+_META_PREFIX = "iamlayer-"
+
+
+@dataclass(frozen=True)
+class SecretRecord:
+    """One stored ciphertext: whose it is, what it holds, and to which key it was encrypted."""
+
+    account: str
+    user: str
+    kind: SecretKind
+    path: Path
+    fingerprint: str  # recipient's primary key fingerprint; "" if the file does not say
+    created_at: str  # ISO 8601, UTC
+    access_key_id: str | None = None  # for kind == "access_key"
+
+
+@dataclass(frozen=True)
+class PendingSecret:
+    """A password encrypted and on disk as `.pending`, not yet known to be live in AWS."""
+
+    account: str
+    user: str
+    path: Path  # the .pending file
+    fingerprint: str
+    created_at: str
+
+    @property
+    def final_path(self) -> Path:
+        return self.path.with_name(PASSWORD_FILE)
+
+
+#: what `stage_password` hands back; the same thing a crash leaves behind.
+StagedSecret = PendingSecret
+
+
+class Outbox:
+    """The encrypted secrets under `root` (the spec's outputs folder)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def user_dir(self, account: str, user: str) -> Path:
+        """The folder holding `user`'s secrets for `account` (it may not exist yet)."""
+        return self.root / _component(account, "account") / _component(user, "user")
+
+    # -- passwords --------------------------------------------------------------------------
+
+    def stage_password(self, account: str, user: str, key: PublicKey, password: str) -> StagedSecret:
+        """Encrypt `password` to `key` and write it as `password.asc.pending`, durably.
+
+        Call before the AWS call that sets the password. Refuses (IamlayerError) while an earlier
+        pending password of this user is unresolved: it may be the live one.
+        """
+        folder = self.user_dir(account, user)
+        pending = folder / (PASSWORD_FILE + PENDING_SUFFIX)
+        if pending.exists():
+            raise IamlayerError(
+                f"An earlier password for {user} in {account} is still pending ({pending}), left by an "
+                "interrupted apply; resolve it before setting a new one"
+            )
+        created = _now()
+        meta = {
+            "kind": "password",
+            "account": account,
+            "user": user,
+            "recipient": key.fingerprint,
+            "created": created,
+        }
+        self._write(
+            pending, key, password, f"iamlayer console password for {user} in account {account}", meta
+        )
+        return PendingSecret(account, user, pending, key.fingerprint, created)
+
+    def commit(self, staged: StagedSecret) -> Path:
+        """The AWS call succeeded: promote the pending password to `password.asc` (atomic rename).
+
+        Committing twice is harmless. Raises IamlayerError if the pending file has vanished and
+        was not committed before.
+        """
+        final = staged.final_path
+        if not staged.path.exists():
+            done = self._read_meta(final) if final.exists() else {}
+            if done.get("created") == staged.created_at:
+                return final
+            raise IamlayerError(f"The staged password {staged.path} has vanished; it was never committed")
+        rename_durably(staged.path, final)
+        return final
+
+    def discard(self, staged: StagedSecret) -> None:
+        """The AWS call failed for good: delete the pending password (a missing file is fine)."""
+        remove_durably(staged.path)
+
+    def pending_passwords(self) -> list[PendingSecret]:
+        """Passwords staged but neither committed nor discarded: leftovers of an interrupted apply."""
+        found: list[PendingSecret] = []
+        for path in sorted(self.root.glob(f"*/*/{PASSWORD_FILE}{PENDING_SUFFIX}")):
+            meta = self._read_meta(path)
+            found.append(
+                PendingSecret(
+                    account=path.parent.parent.name,
+                    user=path.parent.name,
+                    path=path,
+                    fingerprint=meta.get("recipient", ""),
+                    created_at=meta.get("created") or _mtime(path),
+                )
+            )
+        return found
+
+    def resolve_pending(self, pending: PendingSecret, *, live: bool) -> None:
+        """Settle a leftover: `live` (AWS has this password) promotes it, otherwise it is deleted."""
+        if live:
+            self.commit(pending)
+        else:
+            self.discard(pending)
+
+    # -- access keys ------------------------------------------------------------------------
+
+    def store_access_key(
+        self, account: str, user: str, key: PublicKey, access_key_id: str, secret: str
+    ) -> Path:
+        """Encrypt an access key's secret to `key` and write `access-key-<ID>.asc` atomically.
+
+        The plaintext is the secret access key alone; its ID is in the file name and headers.
+        """
+        if not _ACCESS_KEY_ID.match(access_key_id):
+            raise ValueError(f"not an access key ID: {access_key_id!r}")
+        path = self.user_dir(account, user) / f"access-key-{access_key_id}.asc"
+        meta = {
+            "kind": "access_key",
+            "account": account,
+            "user": user,
+            "recipient": key.fingerprint,
+            "access-key-id": access_key_id,
+            "created": _now(),
+        }
+        self._write(
+            path, key, secret, f"iamlayer access key {access_key_id} for {user} in account {account}", meta
+        )
+        return path
+
+    def forget_access_key(self, account: str, user: str, access_key_id: str) -> None:
+        """The key was deleted in AWS: remove its ciphertext. Forgetting an unknown key is fine."""
+        if not _ACCESS_KEY_ID.match(access_key_id):
+            raise ValueError(f"not an access key ID: {access_key_id!r}")
+        remove_durably(self.user_dir(account, user) / f"access-key-{access_key_id}.asc")
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def records(self) -> list[SecretRecord]:
+        """Every committed secret in the outbox, sorted by account, user and file name."""
+        out: list[SecretRecord] = []
+        for path in sorted(self.root.glob("*/*/*.asc")):
+            if path.name == PASSWORD_FILE:
+                kind: SecretKind = "password"
+                key_id = None
+            elif m := _ACCESS_KEY_FILE.match(path.name):
+                kind, key_id = "access_key", m.group(1)
+            else:
+                continue
+            meta = self._read_meta(path)
+            out.append(
+                SecretRecord(
+                    account=path.parent.parent.name,
+                    user=path.parent.name,
+                    kind=kind,
+                    path=path,
+                    fingerprint=meta.get("recipient", ""),
+                    created_at=meta.get("created") or _mtime(path),
+                    access_key_id=key_id,
+                )
+            )
+        return out
+
+    def record_for(
+        self, account: str, user: str, kind: SecretKind, access_key_id: str | None = None
+    ) -> SecretRecord | None:
+        """The stored secret of that kind (and access key ID) for `user` in `account`, if any."""
+        for r in self.records():
+            if (r.account, r.user, r.kind) == (account, user, kind) and (
+                access_key_id is None or r.access_key_id == access_key_id
+            ):
+                return r
+        return None
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _write(self, path: Path, key: PublicKey, secret: str, title: str, meta: dict[str, str]) -> None:
+        comments = [title, *(f"{_META_PREFIX}{k}: {v}" for k, v in meta.items())]
+        armored = encrypt_armored(key, secret, comments=comments)
+        make_private_dir(self.root)
+        make_private_dir(path.parent)
+        write_private_file(path, armored.encode("ascii"))
+
+    @staticmethod
+    def _read_meta(path: Path) -> dict[str, str]:
+        try:
+            text = path.read_text("ascii", errors="replace")
+        except FileNotFoundError:
+            return {}
+        meta: dict[str, str] = {}
+        for c in armor_comments(text):
+            if c.startswith(_META_PREFIX):
+                name, _, value = c[len(_META_PREFIX) :].partition(": ")
+                meta[name] = value
+        return meta
+
+
+def _component(name: str, what: str) -> str:
+    """`name` as one path component; refuses anything that could escape the outbox or break headers."""
+    if (
+        not name
+        or name in (".", "..")
+        or "/" in name
+        or "\\" in name
+        or not name.isprintable()
+        or " " in name
+    ):
+        raise ValueError(f"invalid {what} name for the outbox: {name!r}")
+    return name
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _mtime(path: Path) -> str:
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds")
