@@ -1,0 +1,244 @@
+"""What an audit reads from one account, as typed values.
+
+Every input may instead be `Unavailable(why)`: the read was denied or failed. Controls that need
+such an input report ERROR with that reason instead of passing silently (Prowler swallows
+AccessDenied and reports nothing; we say what we could not see and why).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TypeVar
+
+T = TypeVar("T")
+
+#: the credential report's name for the account's root user
+ROOT_ROW = "<root_account>"
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """An input that could not be read, with why (e.g. "AccessDenied: iam:GetCredentialReport")."""
+
+    why: str
+
+    def __str__(self) -> str:
+        return self.why
+
+
+class MissingInput(Exception):
+    """Raised by `need()` when a control needs an input that is unavailable."""
+
+    def __init__(self, what: str, unavailable: Unavailable) -> None:
+        super().__init__(f"{what} unavailable: {unavailable.why}")
+        self.what = what
+        self.unavailable = unavailable
+
+
+def need(value: T | Unavailable, what: str) -> T:
+    """The value, or raise MissingInput naming `what` (the runner turns it into an ERROR finding)."""
+    if isinstance(value, Unavailable):
+        raise MissingInput(what, value)
+    return value
+
+
+# --- credential report -------------------------------------------------------------------------
+
+
+def _ts(text: str) -> datetime | None:
+    """A report timestamp, or None for AWS's placeholders (N/A, no_information, not_supported)."""
+    text = text.strip()
+    if not text or text in ("N/A", "no_information", "not_supported"):
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _flag(text: str) -> bool:
+    return text.strip().lower() == "true"
+
+
+@dataclass(frozen=True)
+class AccessKeySlot:
+    """One of the two access-key columns of a credential report row."""
+
+    slot: int  # 1 or 2
+    active: bool
+    last_rotated: datetime | None  # creation (or last rotation) time
+    last_used: datetime | None  # None: never used (AWS granularity is 15 minutes)
+
+
+@dataclass(frozen=True)
+class CredentialRow:
+    """One user's row of the credential report (the root user's row is `<root_account>`)."""
+
+    user: str
+    arn: str
+    created: datetime | None
+    password_enabled: bool  # the root row says not_supported: read as True (root always has one)
+    password_last_used: datetime | None
+    password_last_changed: datetime | None
+    mfa_active: bool
+    keys: tuple[AccessKeySlot, AccessKeySlot]
+
+    @property
+    def is_root(self) -> bool:
+        return self.user == ROOT_ROW
+
+    @property
+    def active_keys(self) -> tuple[AccessKeySlot, ...]:
+        return tuple(k for k in self.keys if k.active)
+
+
+@dataclass(frozen=True)
+class CredentialReport:
+    """The IAM credential report. AWS regenerates it at most every 4 hours: `generated` says when."""
+
+    generated: datetime
+    rows: tuple[CredentialRow, ...]
+
+    @property
+    def root(self) -> CredentialRow | None:
+        return next((r for r in self.rows if r.is_root), None)
+
+    @property
+    def users(self) -> tuple[CredentialRow, ...]:
+        return tuple(r for r in self.rows if not r.is_root)
+
+    @classmethod
+    def parse(cls, content: str, generated: datetime) -> CredentialReport:
+        """Parse the report's CSV (GetCredentialReport's Content, decoded)."""
+        rows: list[CredentialRow] = []
+        for rec in csv.DictReader(io.StringIO(content)):
+
+            def get(key: str, rec: dict[str, str] = rec) -> str:
+                return rec.get(key) or ""
+
+            keys = tuple(
+                AccessKeySlot(
+                    slot=n,
+                    active=_flag(get(f"access_key_{n}_active")),
+                    last_rotated=_ts(get(f"access_key_{n}_last_rotated")),
+                    last_used=_ts(get(f"access_key_{n}_last_used_date")),
+                )
+                for n in (1, 2)
+            )
+            pw = get("password_enabled").strip().lower()
+            rows.append(
+                CredentialRow(
+                    user=get("user"),
+                    arn=get("arn"),
+                    created=_ts(get("user_creation_time")),
+                    password_enabled=pw in ("true", "not_supported"),
+                    password_last_used=_ts(get("password_last_used")),
+                    password_last_changed=_ts(get("password_last_changed")),
+                    mfa_active=_flag(get("mfa_active")),
+                    keys=(keys[0], keys[1]),
+                )
+            )
+        gen = generated if generated.tzinfo else generated.replace(tzinfo=UTC)
+        return cls(generated=gen, rows=tuple(rows))
+
+
+# --- other reads ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PasswordPolicyState:
+    """The account password policy as GetAccountPasswordPolicy reports it."""
+
+    minimum_length: int | None = None
+    reuse_prevention: int | None = None
+    max_age_days: int | None = None
+    require_symbols: bool = False
+    require_numbers: bool = False
+    require_upper: bool = False
+    require_lower: bool = False
+    allow_users_to_change: bool = False
+    hard_expiry: bool = False
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A user, group or role from GetAccountAuthorizationDetails."""
+
+    kind: str  # "user", "group" or "role"
+    name: str
+    arn: str
+    attached: tuple[str, ...] = ()  # managed policy ARNs
+    inline: tuple[str, ...] = ()  # inline policy names
+    groups: tuple[str, ...] = ()  # users only
+
+
+@dataclass(frozen=True)
+class CustomerPolicy:
+    """A customer-managed policy with its default version's document."""
+
+    name: str
+    arn: str
+    attachment_count: int
+    document: Mapping[str, object]
+
+
+@dataclass(frozen=True)
+class AuthorizationDetails:
+    users: tuple[Principal, ...] = ()
+    groups: tuple[Principal, ...] = ()
+    roles: tuple[Principal, ...] = ()
+    policies: tuple[CustomerPolicy, ...] = ()
+
+    @property
+    def principals(self) -> tuple[Principal, ...]:
+        return self.users + self.groups + self.roles
+
+
+@dataclass(frozen=True)
+class VirtualMfaDevice:
+    serial: str
+    user_arn: str | None  # the assigned user; the root user's ARN ends in ":root"
+
+
+@dataclass(frozen=True)
+class ServerCertificate:
+    name: str
+    arn: str
+    expiration: datetime
+
+
+@dataclass(frozen=True)
+class Analyzer:
+    name: str
+    type: str  # ACCOUNT, ORGANIZATION, ...
+    status: str  # ACTIVE, CREATING, DISABLED, FAILED
+
+
+@dataclass(frozen=True)
+class AuditInput:
+    """Everything the IAM controls read from one account, each part possibly Unavailable."""
+
+    account: str
+    account_id: str
+    credential_report: CredentialReport | Unavailable
+    summary: Mapping[str, int] | Unavailable
+    password_policy: PasswordPolicyState | Unavailable | None  # None: the account has no policy
+    authorization: AuthorizationDetails | Unavailable
+    virtual_mfa_devices: tuple[VirtualMfaDevice, ...] | Unavailable
+    server_certificates: tuple[ServerCertificate, ...] | Unavailable
+    #: IAM Access Analyzer analyzers per region (an account-wide Unavailable when no region was read)
+    analyzers: Mapping[str, tuple[Analyzer, ...] | Unavailable] = field(default_factory=dict)
+    read_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @classmethod
+    def unreachable(
+        cls, account: str, account_id: str, why: str, regions: tuple[str, ...] = ()
+    ) -> AuditInput:
+        """An account that could not be reached at all: every control reports ERROR with `why`."""
+        u = Unavailable(why)
+        return cls(account, account_id, u, u, u, u, u, u, {r: u for r in regions})

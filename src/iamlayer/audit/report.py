@@ -1,0 +1,299 @@
+"""Rendering audit findings: a terminal table (rich), JSON, and one self-contained HTML file.
+
+JSON shape (`iamlayer audit --format json`)::
+
+    {
+      "benchmark": "cis-4.0",
+      "generated_at": "2025-01-01T12:00:00+00:00",
+      "totals": {"PASS": 10, "FAIL": 2, "ERROR": 1},
+      "accounts": [{"account": "security", "account_id": "222222222222",
+                    "credential_report": {"generated_at": "...", "age_seconds": 600, "age": "10m",
+                                          "error": null},
+                    "counts": {"PASS": 10, "FAIL": 2, "ERROR": 1}}],
+      "controls": [{"control_id": "1.8", "control": "password-length", "title": "...",
+                    "account": "security", "PASS": 1, "FAIL": 0, "ERROR": 0}],
+      "findings": [{"control_id": "1.8", "control": "password-length", "title": "...",
+                    "status": "FAIL", "account": "security", "resource": "password-policy",
+                    "detail": "MinimumPasswordLength = 8", "fix": "...",
+                    "spec_field": "password_policy.minimum_length"}]
+    }
+"""
+
+from __future__ import annotations
+
+import html
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from iamlayer.audit.controls import Finding, Status
+from iamlayer.audit.model import AuditInput, CredentialReport
+
+STATUSES = (Status.PASS, Status.FAIL, Status.ERROR)
+_STYLE = {Status.PASS: "green", Status.FAIL: "red", Status.ERROR: "yellow"}
+
+
+@dataclass(frozen=True)
+class AccountMeta:
+    account: str
+    account_id: str
+    report_generated: datetime | None  # the credential report's GeneratedTime
+    report_error: str | None = None  # why there is no credential report
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    benchmark: str
+    generated_at: datetime
+    accounts: tuple[AccountMeta, ...]
+    findings: tuple[Finding, ...]
+
+    @classmethod
+    def build(
+        cls, inputs: Iterable[AuditInput], findings: Iterable[Finding], benchmark: str, now: datetime
+    ) -> AuditReport:
+        metas = []
+        for inp in inputs:
+            cr = inp.credential_report
+            if isinstance(cr, CredentialReport):
+                metas.append(AccountMeta(inp.account, inp.account_id, cr.generated))
+            else:
+                metas.append(AccountMeta(inp.account, inp.account_id, None, cr.why))
+        return cls(benchmark, now, tuple(metas), tuple(findings))
+
+    def counts(self, account: str | None = None) -> dict[str, int]:
+        c = Counter(f.status.value for f in self.findings if account is None or f.account == account)
+        return {s.value: c.get(s.value, 0) for s in STATUSES}
+
+    def control_rows(self) -> list[dict[str, Any]]:
+        """Per control and account: PASS/FAIL/ERROR counts, in report order."""
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+        for f in self.findings:
+            row = rows.setdefault(
+                (f.control_id, f.account),
+                {"control_id": f.control_id, "control": f.control, "title": f.title, "account": f.account}
+                | {s.value: 0 for s in STATUSES},
+            )
+            row[f.status.value] += 1
+        return list(rows.values())
+
+    def report_age_seconds(self, meta: AccountMeta) -> int | None:
+        if meta.report_generated is None:
+            return None
+        return max(0, int((self.generated_at - meta.report_generated).total_seconds()))
+
+    @property
+    def failed(self) -> bool:
+        return any(f.status is Status.FAIL for f in self.findings)
+
+    @property
+    def errored(self) -> bool:
+        return any(f.status is Status.ERROR for f in self.findings)
+
+
+def human_age(seconds: int | None) -> str:
+    if seconds is None:
+        return "unavailable"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m"
+
+
+def _worst(row: dict[str, Any]) -> Status:
+    if row["FAIL"]:
+        return Status.FAIL
+    if row["ERROR"]:
+        return Status.ERROR
+    return Status.PASS
+
+
+# --- JSON ----------------------------------------------------------------------------------------
+
+
+def report_json(report: AuditReport) -> dict[str, Any]:
+    """The documented JSON shape (see the module docstring)."""
+    accounts = []
+    for m in report.accounts:
+        age = report.report_age_seconds(m)
+        accounts.append(
+            {
+                "account": m.account,
+                "account_id": m.account_id,
+                "credential_report": {
+                    "generated_at": m.report_generated.isoformat() if m.report_generated else None,
+                    "age_seconds": age,
+                    "age": human_age(age),
+                    "error": m.report_error,
+                },
+                "counts": report.counts(m.account),
+            }
+        )
+    return {
+        "benchmark": report.benchmark,
+        "generated_at": report.generated_at.isoformat(),
+        "totals": report.counts(),
+        "accounts": accounts,
+        "controls": report.control_rows(),
+        "findings": [
+            {
+                "control_id": f.control_id,
+                "control": f.control,
+                "title": f.title,
+                "status": f.status.value,
+                "account": f.account,
+                "resource": f.resource,
+                "detail": f.detail,
+                "fix": f.fix,
+                "spec_field": f.spec_field,
+            }
+            for f in report.findings
+        ],
+    }
+
+
+# --- terminal ------------------------------------------------------------------------------------
+
+
+def render_table(report: AuditReport, console: Console, *, show_pass: bool = False) -> None:
+    """Summary per account, then every FAIL and ERROR (and PASS with `show_pass`)."""
+    summary = Table(title=f"iamlayer audit ({report.benchmark})", title_justify="left")
+    for col in ("account", "credential report age", "PASS", "FAIL", "ERROR"):
+        summary.add_column(col, justify="right" if col in ("PASS", "FAIL", "ERROR") else "left")
+    for m in report.accounts:
+        c = report.counts(m.account)
+        age = human_age(report.report_age_seconds(m))
+        summary.add_row(
+            m.account, age, f"[green]{c['PASS']}[/]", f"[red]{c['FAIL']}[/]", f"[yellow]{c['ERROR']}[/]"
+        )
+    console.print(summary)
+    details = Table(show_lines=False)
+    for col in ("id", "status", "account", "resource", "detail", "fix"):
+        details.add_column(col, overflow="fold")
+    shown = [f for f in report.findings if show_pass or f.status is not Status.PASS]
+    for f in shown:
+        fix = _esc(f.fix) + (f" [dim](spec: {_esc(f.spec_field)})[/]" if f.spec_field else "")
+        details.add_row(
+            f.control_id,
+            f"[{_STYLE[f.status]}]{f.status.value}[/]",
+            _esc(f.account),
+            _esc(f.resource),
+            _esc(f.detail),
+            fix,
+        )
+    if shown:
+        console.print(details)
+    else:
+        console.print("[green]Every control passed.[/]")
+
+
+def _esc(text: str) -> str:
+    return escape(text)
+
+
+# --- HTML ----------------------------------------------------------------------------------------
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1f2328;background:#fff}
+h1{font-size:1.5rem;margin:0 0 .25rem} h2{font-size:1.2rem;margin:2rem 0 .5rem}
+.meta{color:#57606a;margin-bottom:1rem}
+table{border-collapse:collapse;margin:.5rem 0 1rem;font-size:.9rem}
+th,td{border:1px solid #d0d7de;padding:.3rem .6rem;text-align:left;vertical-align:top}
+th{background:#f6f8fa} td.n{text-align:right}
+.PASS{background:#dafbe1;color:#116329;font-weight:600}
+.FAIL{background:#ffebe9;color:#a40e26;font-weight:600}
+.ERROR{background:#fff8c5;color:#7d4e00;font-weight:600}
+.totals span{display:inline-block;margin-right:1rem;padding:.2rem .6rem;border-radius:.3rem}
+code{font-family:ui-monospace,monospace;font-size:.85em}
+"""
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def render_html(report: AuditReport) -> str:
+    """One self-contained HTML page: totals, summary per account, control x account, then details."""
+    t = report.counts()
+    accounts = [m.account for m in report.accounts]
+    out: list[str] = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>iamlayer audit {_e(report.benchmark)}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>iamlayer audit: CIS AWS Foundations IAM controls ({_e(report.benchmark)})</h1>",
+        f'<p class="meta">Generated {_e(report.generated_at.strftime("%Y-%m-%d %H:%M:%S %Z"))}</p>',
+        '<p class="totals" id="totals">'
+        + "".join(f'<span class="{s.value}">{s.value} {t[s.value]}</span>' for s in STATUSES)
+        + "</p>",
+        '<h2 id="summary">Summary per account</h2>',
+        "<table><thead><tr><th>Account</th><th>Account id</th><th>Credential report age</th>"
+        "<th>PASS</th><th>FAIL</th><th>ERROR</th></tr></thead><tbody>",
+    ]
+    for m in report.accounts:
+        c = report.counts(m.account)
+        age = human_age(report.report_age_seconds(m))
+        age_cell = _e(age) if m.report_error is None else f"{_e(age)}: {_e(m.report_error)}"
+        out.append(
+            f"<tr><td>{_e(m.account)}</td><td>{_e(m.account_id)}</td><td>{age_cell}</td>"
+            + "".join(f'<td class="n {s.value}">{c[s.value]}</td>' for s in STATUSES)
+            + "</tr>"
+        )
+    out.append("</tbody></table>")
+    out.append('<h2 id="controls">Summary per control</h2>')
+    out.append(
+        "<table><thead><tr><th>Id</th><th>Control</th>"
+        + "".join(f"<th>{_e(a)}</th>" for a in accounts)
+        + "</tr></thead><tbody>"
+    )
+    by_control: dict[str, dict[str, dict[str, Any]]] = {}
+    titles: dict[str, str] = {}
+    for row in report.control_rows():
+        by_control.setdefault(row["control_id"], {})[row["account"]] = row
+        titles[row["control_id"]] = row["title"]
+    for cid, per_account in by_control.items():
+        cells = []
+        for a in accounts:
+            cell = per_account.get(a)
+            if cell is None:
+                cells.append("<td></td>")
+                continue
+            worst = _worst(cell)
+            counts = ", ".join(f"{cell[s.value]} {s.value}" for s in STATUSES if cell[s.value])
+            cells.append(f'<td class="{worst.value}">{worst.value} <small>({_e(counts)})</small></td>')
+        out.append(f"<tr><td>{_e(cid)}</td><td>{_e(titles[cid])}</td>{''.join(cells)}</tr>")
+    out.append("</tbody></table>")
+    out.append('<h2 id="details">Details</h2>')
+    for a in accounts:
+        findings = [f for f in report.findings if f.account == a]
+        out.append(f"<h3>{_e(a)}</h3>")
+        out.append(
+            "<table><thead><tr><th>Id</th><th>Status</th><th>Resource</th><th>Detail</th>"
+            "<th>Fix</th><th>Spec field</th></tr></thead><tbody>"
+        )
+        for f in _order(findings):
+            out.append(
+                f'<tr><td>{_e(f.control_id)}</td><td class="{f.status.value}">{f.status.value}</td>'
+                f"<td><code>{_e(f.resource)}</code></td><td>{_e(f.detail)}</td><td>{_e(f.fix)}</td>"
+                f"<td>{'<code>' + _e(f.spec_field) + '</code>' if f.spec_field else ''}</td></tr>"
+            )
+        out.append("</tbody></table>")
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+def _order(findings: Sequence[Finding]) -> list[Finding]:
+    """FAIL first, then ERROR, then PASS; stable within each."""
+    rank = {Status.FAIL: 0, Status.ERROR: 1, Status.PASS: 2}
+    return sorted(findings, key=lambda f: rank[f.status])

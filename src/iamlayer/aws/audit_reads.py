@@ -1,0 +1,395 @@
+"""Bulk reads for `iamlayer audit` and `iamlayer sts-regions`: the only AWS calls the audit makes.
+
+Per account: the credential report (generated, then fetched), GetAccountSummary,
+GetAccountPasswordPolicy, one paginated GetAccountAuthorizationDetails, ListVirtualMFADevices,
+ListServerCertificates and, per region, accessanalyzer ListAnalyzers. A read that fails becomes
+`Unavailable(why)` in the AuditInput, so the controls that need it say ERROR with why.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.parse
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, TypeVar
+
+from botocore.config import Config
+from botocore.parsers import ResponseParserError
+
+from iamlayer.audit.model import (
+    Analyzer,
+    AuditInput,
+    AuthorizationDetails,
+    CredentialReport,
+    CustomerPolicy,
+    PasswordPolicyState,
+    Principal,
+    ServerCertificate,
+    Unavailable,
+    VirtualMfaDevice,
+)
+from iamlayer.audit.sts import RegionProbe, RegionStatus, StsInput, regions_to_probe
+from iamlayer.aws.errors import aws_call
+from iamlayer.aws.session import AccountClients
+from iamlayer.errors import AwsError, IamlayerError
+
+T = TypeVar("T")
+
+#: How long to wait for AWS to generate the credential report (usually seconds).
+REPORT_WAIT_SECONDS = 60.0
+REPORT_POLL_SECONDS = 2.0
+PROBE_SESSION_NAME = "iamlayer-sts-probe"
+#: The shortest session STS issues; a probe's credentials are dropped at once anyway.
+PROBE_DURATION = 900
+
+# Optional, non-IAM reads (Access Analyzer, STS probes) fail fast: a region that does not answer
+# must not stall the audit for the minutes the adaptive retry mode would spend on it.
+QUICK_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5, read_timeout=20)
+_quick_lock = threading.Lock()
+_quick_clients: weakref.WeakKeyDictionary[AccountClients, dict[tuple[str, str], Any]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def quick_client(clients: AccountClients, service: str, region: str) -> Any:
+    """A fail-fast client for an account (cached per service and region), counting into its stats."""
+    with _quick_lock:  # sessions are not thread-safe; clients are
+        cache = _quick_clients.setdefault(clients, {})
+        if (service, region) not in cache:
+            session: Any = clients.session
+            c = session.client(service, region_name=region, config=QUICK_CONFIG)
+            label, stats = clients.label, clients.stats
+
+            def count(model: Any, **_: Any) -> None:
+                stats.record(label, model.name)
+
+            c.meta.events.register("before-call", count)
+            cache[(service, region)] = c
+        return cache[(service, region)]
+
+
+def brief(text: str, limit: int = 300) -> str:
+    """An error message fit for a report line: one line, no HTML error page, bounded length."""
+    lowered = text.lower()
+    cut = min((i for i in (lowered.find("<!doctype"), lowered.find("<html")) if i >= 0), default=-1)
+    if cut >= 0:
+        # An endpoint that does not implement the API (e.g. the sandbox) answers with an HTML page.
+        text = (
+            text[:cut].rstrip(": ") + ": the endpoint answered with an HTML error page (API not implemented?)"
+        )
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _read(fn: Callable[[], T]) -> T | Unavailable:
+    """Run one read; any AWS failure (AccessDenied, throttled past retries...) becomes Unavailable."""
+    try:
+        return fn()
+    except IamlayerError as exc:
+        return Unavailable(brief(str(exc)))
+
+
+def _ts(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# --- credential report --------------------------------------------------------------------------
+
+
+def read_credential_report(
+    clients: AccountClients,
+    *,
+    wait: float = REPORT_WAIT_SECONDS,
+    poll: float = REPORT_POLL_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> CredentialReport:
+    """Ask AWS for a fresh report (it regenerates at most every 4 hours) and fetch it.
+
+    Raises AwsError when the report is not ready within `wait` seconds, or a call fails.
+    """
+    iam = clients.client("iam")
+    where = f"account {clients.label}"
+    deadline = time.monotonic() + wait
+    while True:
+        with aws_call(f"generating the IAM credential report in {where}"):
+            state = iam.generate_credential_report().get("State")
+        if state == "COMPLETE":
+            break
+        if time.monotonic() >= deadline:
+            raise AwsError(
+                f"generating the IAM credential report in {where}: still {state} after {wait:.0f}s",
+                code="ReportInProgress",
+            )
+        sleep(poll)
+    with aws_call(f"fetching the IAM credential report of {where}"):
+        resp = iam.get_credential_report()
+    content = resp["Content"]
+    text = content.decode("utf-8") if isinstance(content, bytes) else str(content)
+    return CredentialReport.parse(text, _ts(resp["GeneratedTime"]))
+
+
+# --- other IAM reads -----------------------------------------------------------------------------
+
+
+def read_account_summary(clients: AccountClients) -> dict[str, int]:
+    with aws_call(f"reading the account summary of {clients.label}"):
+        resp = clients.client("iam").get_account_summary()
+    return {str(k): int(v) for k, v in resp["SummaryMap"].items()}
+
+
+def read_password_policy(clients: AccountClients) -> PasswordPolicyState | None:
+    """The password policy, or None when the account has none (NoSuchEntity)."""
+    try:
+        with aws_call(f"reading the password policy of {clients.label}"):
+            p = clients.client("iam").get_account_password_policy()["PasswordPolicy"]
+    except AwsError as exc:
+        if exc.code in ("NoSuchEntity", "NoSuchEntityException"):
+            return None
+        raise
+    return PasswordPolicyState(
+        minimum_length=p.get("MinimumPasswordLength"),
+        reuse_prevention=p.get("PasswordReusePrevention"),
+        max_age_days=p.get("MaxPasswordAge"),
+        require_symbols=bool(p.get("RequireSymbols")),
+        require_numbers=bool(p.get("RequireNumbers")),
+        require_upper=bool(p.get("RequireUppercaseCharacters")),
+        require_lower=bool(p.get("RequireLowercaseCharacters")),
+        allow_users_to_change=bool(p.get("AllowUsersToChangePassword")),
+        hard_expiry=bool(p.get("HardExpiry")),
+    )
+
+
+def _document(doc: Any) -> Mapping[str, object]:
+    # botocore decodes IAM policy documents itself; the raw API sends them URL-encoded JSON.
+    if isinstance(doc, str):
+        loaded = json.loads(urllib.parse.unquote(doc))
+        return loaded if isinstance(loaded, dict) else {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _principal(kind: str, d: Mapping[str, Any], name_key: str, inline_key: str) -> Principal:
+    return Principal(
+        kind=kind,
+        name=str(d[name_key]),
+        arn=str(d.get("Arn", "")),
+        attached=tuple(str(a["PolicyArn"]) for a in d.get("AttachedManagedPolicies", [])),
+        inline=tuple(str(p["PolicyName"]) for p in d.get(inline_key, [])),
+        groups=tuple(str(g) for g in d.get("GroupList", [])),
+    )
+
+
+def read_authorization_details(clients: AccountClients) -> AuthorizationDetails:
+    """Users, groups, roles and customer-managed policies in one paginated read."""
+    users: list[Principal] = []
+    groups: list[Principal] = []
+    roles: list[Principal] = []
+    policies: list[CustomerPolicy] = []
+    paginator = clients.client("iam").get_paginator("get_account_authorization_details")
+    with aws_call(f"reading users, groups, roles and policies of {clients.label}"):
+        # LocalManagedPolicy only: AWS-managed policies (over a thousand) are never "customer" ones.
+        for page in paginator.paginate(Filter=["User", "Group", "Role", "LocalManagedPolicy"]):
+            users += [
+                _principal("user", u, "UserName", "UserPolicyList") for u in page.get("UserDetailList", [])
+            ]
+            groups += [
+                _principal("group", g, "GroupName", "GroupPolicyList")
+                for g in page.get("GroupDetailList", [])
+            ]
+            roles += [
+                _principal("role", r, "RoleName", "RolePolicyList") for r in page.get("RoleDetailList", [])
+            ]
+            for p in page.get("Policies", []):
+                default = next(
+                    (v for v in p.get("PolicyVersionList", []) if v.get("IsDefaultVersion")),
+                    None,
+                )
+                policies.append(
+                    CustomerPolicy(
+                        name=str(p["PolicyName"]),
+                        arn=str(p["Arn"]),
+                        attachment_count=int(p.get("AttachmentCount", 0)),
+                        document=_document(default.get("Document")) if default else {},
+                    )
+                )
+    return AuthorizationDetails(tuple(users), tuple(groups), tuple(roles), tuple(policies))
+
+
+def read_virtual_mfa_devices(clients: AccountClients) -> tuple[VirtualMfaDevice, ...]:
+    out: list[VirtualMfaDevice] = []
+    paginator = clients.client("iam").get_paginator("list_virtual_mfa_devices")
+    with aws_call(f"listing virtual MFA devices of {clients.label}"):
+        for page in paginator.paginate(AssignmentStatus="Assigned"):
+            for d in page.get("VirtualMFADevices", []):
+                user = d.get("User") or {}
+                out.append(VirtualMfaDevice(str(d["SerialNumber"]), user.get("Arn")))
+    return tuple(out)
+
+
+def read_server_certificates(clients: AccountClients) -> tuple[ServerCertificate, ...]:
+    out: list[ServerCertificate] = []
+    paginator = clients.client("iam").get_paginator("list_server_certificates")
+    with aws_call(f"listing server certificates of {clients.label}"):
+        for page in paginator.paginate():
+            for c in page.get("ServerCertificateMetadataList", []):
+                out.append(
+                    ServerCertificate(str(c["ServerCertificateName"]), str(c["Arn"]), _ts(c["Expiration"]))
+                )
+    return tuple(out)
+
+
+def read_analyzers(clients: AccountClients, region: str) -> tuple[Analyzer, ...]:
+    client = quick_client(clients, "accessanalyzer", region)
+    out: list[Analyzer] = []
+    with aws_call(f"listing IAM Access Analyzer analyzers of {clients.label} in {region}"):
+        for page in client.get_paginator("list_analyzers").paginate():
+            for a in page.get("analyzers", []):
+                out.append(Analyzer(str(a["name"]), str(a.get("type", "")), str(a.get("status", ""))))
+    return tuple(out)
+
+
+def read_audit_input(
+    clients: AccountClients,
+    account_name: str,
+    regions: Sequence[str],
+    *,
+    account_id: str = "",
+    report_wait: float = REPORT_WAIT_SECONDS,
+) -> AuditInput:
+    """Everything the IAM controls need from one account. Never raises for a failed read."""
+    analyzers: dict[str, tuple[Analyzer, ...] | Unavailable] = {}
+    for region in dict.fromkeys(regions):
+        analyzers[region] = _read(partial(read_analyzers, clients, region))
+    return AuditInput(
+        account=account_name,
+        account_id=account_id,
+        credential_report=_read(lambda: read_credential_report(clients, wait=report_wait)),
+        summary=_read(lambda: read_account_summary(clients)),
+        password_policy=_read(lambda: read_password_policy(clients)),
+        authorization=_read(lambda: read_authorization_details(clients)),
+        virtual_mfa_devices=_read(lambda: read_virtual_mfa_devices(clients)),
+        server_certificates=_read(lambda: read_server_certificates(clients)),
+        analyzers=analyzers,
+        read_at=datetime.now(UTC),
+    )
+
+
+# --- STS ----------------------------------------------------------------------------------------
+
+
+def read_enabled_regions(clients: AccountClients) -> dict[str, str]:
+    """account:ListRegions: the account's enabled regions with their opt status."""
+    out: dict[str, str] = {}
+    client = quick_client(clients, "account", clients.region)
+    with aws_call(f"listing the enabled regions of {clients.label} (account:ListRegions)"):
+        paginator = client.get_paginator("list_regions")
+        for page in paginator.paginate(RegionOptStatusContains=["ENABLED", "ENABLED_BY_DEFAULT"]):
+            for r in page.get("Regions", []):
+                out[str(r["RegionName"])] = str(r.get("RegionOptStatus", ""))
+    return out
+
+
+def probe_sts_region(
+    clients: AccountClients, region: str, *, assume_role_arn: str | None = None
+) -> RegionProbe:
+    """Ask region's STS endpoint for credentials; RegionDisabledException means STS is off there.
+
+    With `assume_role_arn`, `clients` are the operator's and the probe is AssumeRole into the
+    audited account (STS checks the *target* account's regional setting); otherwise
+    GetSessionToken with the account's own long-term credentials. The credentials a probe gets
+    are discarded unread.
+    """
+    client = quick_client(clients, "sts", region)
+    host = urllib.parse.urlparse(str(client.meta.endpoint_url)).hostname or ""
+    if host in ("sts.amazonaws.com", "sts.amazonaws.com.cn"):
+        # sts_regional_endpoints=legacy sends this region's calls to the global endpoint.
+        return RegionProbe(
+            region,
+            RegionStatus.UNKNOWN,
+            f"requests go to the global endpoint {host} (sts_regional_endpoints=legacy in the AWS config?)",
+        )
+    call = "AssumeRole" if assume_role_arn else "GetSessionToken"
+    try:
+        with aws_call(f"probing STS in {region} for {clients.label} ({call})"):
+            if assume_role_arn:
+                client.assume_role(
+                    RoleArn=assume_role_arn,
+                    RoleSessionName=PROBE_SESSION_NAME,
+                    DurationSeconds=PROBE_DURATION,
+                )
+            else:
+                client.get_session_token(DurationSeconds=PROBE_DURATION)
+    except AwsError as exc:
+        if exc.code == "RegionDisabledException":
+            return RegionProbe(region, RegionStatus.INACTIVE, f"{call}: RegionDisabledException")
+        why = str(exc)
+        if call == "GetSessionToken" and "session credentials" in why.lower():
+            why = (
+                "GetSessionToken needs long-term credentials, and this account is reached with temporary "
+                "ones; probe through the access role instead"
+            )
+        return RegionProbe(region, RegionStatus.UNKNOWN, brief(why))
+    except IamlayerError as exc:
+        return RegionProbe(region, RegionStatus.UNKNOWN, brief(str(exc)))
+    return RegionProbe(region, RegionStatus.ACTIVE, f"{call} succeeded")
+
+
+def read_sts_input(
+    clients: AccountClients,
+    account_name: str,
+    regions_in_use: Sequence[str],
+    *,
+    account_id: str = "",
+    probe_clients: AccountClients | None = None,
+    probe_role_arn: str | None = None,
+    max_workers: int = 8,
+) -> StsInput:
+    """Token version, enabled regions and one probe per candidate region, for one account."""
+
+    def version() -> int:
+        return int(read_account_summary(clients).get("GlobalEndpointTokenVersion", 1))
+
+    token_version = _read(version)
+    enabled = _read(lambda: read_enabled_regions(clients))
+    regions = regions_to_probe(enabled, regions_in_use)
+    prober = probe_clients or clients
+    with ThreadPoolExecutor(max_workers=max_workers) as pool:
+        probes = list(
+            pool.map(lambda r: probe_sts_region(prober, r, assume_role_arn=probe_role_arn), regions)
+        )
+    return StsInput(account_name, account_id, token_version, enabled, tuple(probes))
+
+
+def set_token_version(clients: AccountClients, version: str = "v2") -> None:
+    """SetSecurityTokenServicePreferences: make the global endpoint issue v1 or v2 tokens."""
+    if version not in ("v1", "v2"):
+        raise ValueError(f"token version must be v1 or v2, not {version!r}")
+    attempted = f"setting the STS global endpoint token version to {version} in {clients.label}"
+    try:
+        with aws_call(attempted):
+            clients.client("iam").set_security_token_service_preferences(
+                GlobalEndpointTokenVersion=f"{version}Token"
+            )
+    except ResponseParserError as exc:
+        # Not a BotoCoreError, so aws_call lets it through: an endpoint that does not implement the
+        # API (the sandbox) answers with an HTML page botocore cannot parse.
+        raise AwsError(f"{attempted}: {brief(str(exc))}", code="ResponseParserError") from exc
+
+
+__all__ = [
+    "probe_sts_region",
+    "quick_client",
+    "read_audit_input",
+    "read_credential_report",
+    "read_enabled_regions",
+    "read_sts_input",
+    "set_token_version",
+]
