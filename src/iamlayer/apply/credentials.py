@@ -38,32 +38,52 @@ def password_policy_from(d: dict[str, Any] | None) -> PasswordPolicy | None:
     return PasswordPolicy(**{**d, "require": frozenset(d.get("require", ()))})
 
 
-def issue_password(ctx: HandlerContext, user: str, key: PublicKey, policy: PasswordPolicy | None,
-                   *, reset_required: bool, replace: bool) -> Path:
+def issue_password(
+    ctx: HandlerContext,
+    user: str,
+    key: PublicKey,
+    policy: PasswordPolicy | None,
+    *,
+    reset_required: bool,
+    replace: bool,
+) -> Path:
     """Generate, stage the ciphertext, make it live in AWS, promote the ciphertext. Returns its path."""
     password = generate_password(policy, DEFAULT_PASSWORD_LENGTH)
     staged = ctx.outbox.stage_password(ctx.account, user, key, password)
     try:
-        with aws_call(f"{'resetting' if replace else 'creating'} the console password of user {user} {ctx.where()}"):
+        with aws_call(
+            f"{'resetting' if replace else 'creating'} the console password of user {user} {ctx.where()}"
+        ):
             if replace:
-                settle(lambda: ctx.iam.update_login_profile(
-                    UserName=user, Password=password, PasswordResetRequired=reset_required))
+                settle(
+                    lambda: ctx.iam.update_login_profile(
+                        UserName=user, Password=password, PasswordResetRequired=reset_required
+                    )
+                )
             else:
-                settle(lambda: ctx.iam.create_login_profile(
-                    UserName=user, Password=password, PasswordResetRequired=reset_required), not_found_too=True)
+                settle(
+                    lambda: ctx.iam.create_login_profile(
+                        UserName=user, Password=password, PasswordResetRequired=reset_required
+                    ),
+                    not_found_too=True,
+                )
     except BaseException:
         ctx.outbox.discard(staged)
         raise
-    finally:
-        del password
     return Path(ctx.outbox.commit(staged))
 
 
 @handles(Kind.LOGIN_PROFILE, Action.CREATE, permissions=("iam:CreateLoginProfile",))
 def create_login_profile(ctx: HandlerContext, ch: Change) -> None:
     a = ch.after or {}
-    issue_password(ctx, ch.address.name, _key(ch), password_policy_from(a.get("password_policy")),
-                   reset_required=bool(a.get("password_reset_required", True)), replace=False)
+    issue_password(
+        ctx,
+        ch.address.name,
+        _key(ch),
+        password_policy_from(a.get("password_policy")),
+        reset_required=bool(a.get("password_reset_required", True)),
+        replace=False,
+    )
 
 
 @handles(Kind.LOGIN_PROFILE, Action.DELETE, permissions=("iam:DeleteLoginProfile",))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,10 +64,8 @@ def handles(kind: Kind, *actions: Action, permissions: tuple[str, ...]) -> Calla
 @contextmanager
 def gone_is_fine() -> Iterator[None]:
     """Deletes are idempotent: NoSuchEntity means it is already gone."""
-    try:
+    with suppress(NotFoundError):
         yield
-    except NotFoundError:
-        pass
 
 
 def _tags(tags: dict[str, str]) -> list[dict[str, str]]:

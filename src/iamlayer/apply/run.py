@@ -1,12 +1,13 @@
 """The apply workflow around the executor: stale check, contexts, execute, re-read and verify.
 
-    plan (fresh or saved) --stale check--> execute --> re-plan --> must be empty
+plan (fresh or saved) --stale check--> execute --> re-plan --> must be empty
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+
 from iamlayer.apply.executor import ApplyResult, OnChange, execute
 from iamlayer.apply.handlers import HandlerContext
 from iamlayer.aws.accounts import connect_accounts
@@ -14,13 +15,9 @@ from iamlayer.aws.session import ApiStats
 from iamlayer.errors import ApplyError, InconsistentResultError, PlanError, StalePlanError
 from iamlayer.plan.model import Plan
 from iamlayer.plan.planner import make_plan
-from iamlayer.secrets.outbox import Outbox
 from iamlayer.spec.model import Spec
 from iamlayer.state.journal import Journal
-
-
-def outbox_for(spec: Spec) -> Outbox:
-    return Outbox(spec.outputs_dir or spec.root / "outputs")
+from iamlayer.state.outputs import outbox_for
 
 
 def check_applicable(plan: Plan, spec: Spec) -> None:
@@ -71,7 +68,9 @@ def apply_plan(
     for name, conn in conns.items():
         if conn.clients is None:
             raise ApplyError(f"cannot reach account {name}: {conn.error}")
-        contexts[name] = HandlerContext(name, conn.account.id, spec.project, conn.clients.client("iam"), outbox, journal)
+        contexts[name] = HandlerContext(
+            name, conn.account.id, spec.project, conn.clients.client("iam"), outbox, journal
+        )
     result = execute(plan, contexts, on_change=on_change)
     if not result.ok:
         return ApplyOutcome(result, None)

@@ -92,7 +92,7 @@ class AccountClients:
         key = (service, region or self.region)
         with self._lock:
             if key not in self._clients:
-                c = self.session.client(service, region_name=key[1], config=RETRY_CONFIG)
+                c = self.session.client(service, region_name=key[1], config=RETRY_CONFIG)  # type: ignore[call-overload]
                 label = self.label
                 stats = self.stats
 

@@ -32,7 +32,10 @@ from iamlayer.spec.load import load_spec, load_spec_with_warnings
 from iamlayer.spec.model import Spec
 
 account_option = click.option(
-    "--account", "accounts", multiple=True, metavar="NAME",
+    "--account",
+    "accounts",
+    multiple=True,
+    metavar="NAME",
     help="Limit the run to this account (repeatable). Default: every account in the spec.",
 )
 
@@ -47,8 +50,11 @@ def _print_json(data: Any) -> None:
 
 @click.command()
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False), default=".")
-@click.option("--no-example-keys", is_flag=True,
-              help="Do not generate throwaway example PGP keys (add real people's keys to keys/ instead).")
+@click.option(
+    "--no-example-keys",
+    is_flag=True,
+    help="Do not generate throwaway example PGP keys (add real people's keys to keys/ instead).",
+)
 def init(directory: Path, no_example_keys: bool) -> None:
     """Scaffold a working layer in DIRECTORY: iamlayer.yaml, keys/ and a README.
 
@@ -75,16 +81,24 @@ def validate(spec_file: Path, as_json: bool) -> int:
     """
     spec, warnings = load_spec_with_warnings(spec_file)
     if as_json:
-        _print_json({"valid": True, "spec": str(spec.path), "warnings": [w.__dict__ for w in warnings],
-                     "keys": _key_summary(spec)})
+        _print_json(
+            {
+                "valid": True,
+                "spec": str(spec.path),
+                "warnings": [w.__dict__ for w in warnings],
+                "keys": _key_summary(spec),
+            }
+        )
         return EXIT_OK
     for w in warnings:
         err_console.print(f"[yellow]{w}[/]", soft_wrap=True)
     for user, fpr in _key_summary(spec).items():
         console.print(f"  key for {user}: {fpr}")
-    console.print(f"[green]{spec.path} is valid[/]: {len(spec.accounts)} account(s), {len(spec.users)} user(s), "
-                  f"{len(spec.groups)} group(s), {len(spec.roles)} role(s), {len(spec.policies)} policy(ies)"
-                  + (f", {len(warnings)} warning(s)" if warnings else ""))
+    console.print(
+        f"[green]{spec.path} is valid[/]: {len(spec.accounts)} account(s), {len(spec.users)} user(s), "
+        f"{len(spec.groups)} group(s), {len(spec.roles)} role(s), {len(spec.policies)} policy(ies)"
+        + (f", {len(warnings)} warning(s)" if warnings else "")
+    )
     return EXIT_OK
 
 
@@ -94,22 +108,40 @@ def _key_summary(spec: Spec) -> dict[str, str]:
     return {u.name: load_public_key(u.pgp_key).label for u in spec.users.values() if u.pgp_key}
 
 
-def _make_plan(spec: Spec, profile: str | None, accounts: tuple[str, ...], stats: ApiStats, quiet: bool) -> Plan:
-    return make_plan(spec, profile=profile, only=accounts or None, stats=stats, progress=None if quiet else _status)
+def _make_plan(
+    spec: Spec, profile: str | None, accounts: tuple[str, ...], stats: ApiStats, quiet: bool
+) -> Plan:
+    return make_plan(
+        spec, profile=profile, only=accounts or None, stats=stats, progress=None if quiet else _status
+    )
 
 
 @click.command()
 @spec_option
 @profile_option
 @account_option
-@click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False),
-              help="Save the plan to this file, for `iamlayer apply FILE`.")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Save the plan to this file, for `iamlayer apply FILE`.",
+)
 @json_option
 @click.option("--stats", "show_stats", is_flag=True, help="Print the API calls made, by operation.")
-@click.option("--detailed-exitcode", is_flag=True,
-              help="Exit 0 when there are no changes, 2 when there are, 1 on errors (as terraform).")
-def plan(spec_file: Path, profile: str | None, accounts: tuple[str, ...], out: Path | None, as_json: bool,
-         show_stats: bool, detailed_exitcode: bool) -> int:
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when there are no changes, 2 when there are, 1 on errors (as terraform).",
+)
+def plan(
+    spec_file: Path,
+    profile: str | None,
+    accounts: tuple[str, ...],
+    out: Path | None,
+    as_json: bool,
+    show_stats: bool,
+    detailed_exitcode: bool,
+) -> int:
     """Show what apply would change in every account, without changing anything.
 
     Reads each account in bulk (GetAccountAuthorizationDetails, the credential report), compares
@@ -142,7 +174,9 @@ def _confirm(p: Plan, auto_approve: bool) -> None:
     deletes = p.counts()["delete"]
     if not sys.stdin.isatty():
         raise UserAbort("Not applying: no terminal to confirm on. Review the plan and pass --auto-approve.")
-    question = "Apply these changes?" + (f" [red]{deletes} resource(s) will be destroyed.[/]" if deletes else "")
+    question = "Apply these changes?" + (
+        f" [red]{deletes} resource(s) will be destroyed.[/]" if deletes else ""
+    )
     console.print(question)
     answer = click.prompt("Only 'yes' will be accepted", default="", show_default=False)
     if answer.strip() != "yes":
@@ -156,8 +190,14 @@ def _confirm(p: Plan, auto_approve: bool) -> None:
 @account_option
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation (for CI).")
 @json_option
-def apply(planfile: Path | None, spec_file: Path, profile: str | None, accounts: tuple[str, ...],
-          auto_approve: bool, as_json: bool) -> int:
+def apply(
+    planfile: Path | None,
+    spec_file: Path,
+    profile: str | None,
+    accounts: tuple[str, ...],
+    auto_approve: bool,
+    as_json: bool,
+) -> int:
     """Make the accounts match the spec: plan, confirm, apply, then verify.
 
     With PLANFILE (from `iamlayer plan --out`), applies exactly that plan, refusing it if any of
@@ -184,8 +224,15 @@ def apply(planfile: Path | None, spec_file: Path, profile: str | None, accounts:
         return EXIT_OK
     _confirm(p, auto_approve)
     failures: list[str] = []
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, disable=as_json, transient=False) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=as_json,
+        transient=False,
+    ) as bar:
         task = bar.add_task("Applying", total=len(p.changes))
 
         def on_change(change: Change, error: str | None) -> None:
@@ -194,22 +241,34 @@ def apply(planfile: Path | None, spec_file: Path, profile: str | None, accounts:
                 failures.append(error)
                 bar.console.print(f"[red]x {change.address}: {error}[/]", soft_wrap=True)
 
-        outcome = apply_plan(p, spec, profile=profile, stats=stats, on_change=on_change,
-                             progress=None if as_json else _status)
+        outcome = apply_plan(
+            p, spec, profile=profile, stats=stats, on_change=on_change, progress=None if as_json else _status
+        )
     r = outcome.result
     if as_json:
-        _print_json({"applied": len(r.done), "failed": [{"address": str(c.address), "error": e} for c, e in r.failed],
-                     "skipped": [str(c.address) for c in r.skipped], "summary": p.counts(), "stats": stats.as_json()})
+        _print_json(
+            {
+                "applied": len(r.done),
+                "failed": [{"address": str(c.address), "error": e} for c, e in r.failed],
+                "skipped": [str(c.address) for c in r.skipped],
+                "summary": p.counts(),
+                "stats": stats.as_json(),
+            }
+        )
     if not r.ok:
         if not as_json:
-            err_console.print(f"[red]Apply failed:[/] {len(r.done)} done, {len(r.failed)} failed, "
-                              f"{len(r.skipped)} not started. Fix the cause and run `iamlayer apply` again: "
-                              "it continues from where this stopped.")
+            err_console.print(
+                f"[red]Apply failed:[/] {len(r.done)} done, {len(r.failed)} failed, "
+                f"{len(r.skipped)} not started. Fix the cause and run `iamlayer apply` again: "
+                "it continues from where this stopped."
+            )
         return EXIT_ERROR
     if not as_json:
         c = p.counts()
-        console.print(f"[green]Apply complete![/] Resources: {c['create']} added, {c['update']} changed, "
-                      f"{c['delete']} destroyed. Verified: the accounts match the spec.")
+        console.print(
+            f"[green]Apply complete![/] Resources: {c['create']} added, {c['update']} changed, "
+            f"{c['delete']} destroyed. Verified: the accounts match the spec."
+        )
         console.print(render_stats(stats.as_json()), style="dim")
     return EXIT_OK
 
@@ -220,16 +279,27 @@ def operator_policy() -> None:
 
     Built from the permissions each apply handler declares, plus the bulk reads.
     """
-    reads = ["iam:GetAccountAuthorizationDetails", "iam:ListRoles", "iam:GetAccountPasswordPolicy",
-             "iam:ListAccountAliases", "iam:GenerateCredentialReport", "iam:GetCredentialReport",
-             "iam:GetLoginProfile", "iam:ListAccessKeys", "iam:ListMFADevices", "sts:GetCallerIdentity"]
-    doc = {"Version": "2012-10-17", "Statement": [
-        {"Sid": "IamlayerRead", "Effect": "Allow", "Action": sorted(reads), "Resource": "*"},
-        {"Sid": "IamlayerWrite", "Effect": "Allow", "Action": required_permissions(), "Resource": "*"},
-    ]}
+    reads = [
+        "iam:GetAccountAuthorizationDetails",
+        "iam:ListRoles",
+        "iam:GetAccountPasswordPolicy",
+        "iam:ListAccountAliases",
+        "iam:GenerateCredentialReport",
+        "iam:GetCredentialReport",
+        "iam:GetLoginProfile",
+        "iam:ListAccessKeys",
+        "iam:ListMFADevices",
+        "sts:GetCallerIdentity",
+    ]
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "IamlayerRead", "Effect": "Allow", "Action": sorted(reads), "Resource": "*"},
+            {"Sid": "IamlayerWrite", "Effect": "Allow", "Action": required_permissions(), "Resource": "*"},
+        ],
+    }
     _print_json(doc)
 
 
 def commands() -> list[click.Command]:
     return [init, validate, plan, apply, operator_policy]
-

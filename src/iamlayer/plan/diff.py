@@ -22,7 +22,6 @@ from iamlayer.spec.model import PasswordPolicy
 from iamlayer.state.model import (
     OWNER_TAG,
     AccountState,
-    GroupState,
     RoleState,
     UserState,
     group_marker_name,
@@ -274,7 +273,12 @@ class _Differ:
                 )
 
     # -- users -------------------------------------------------------------------------------
-    def users(self, intents: Mapping[str, SecretIntent], deleted: Mapping[str, dict[str, Any]]) -> None:
+    def users(
+        self,
+        intents: Mapping[str, SecretIntent],
+        deleted: Mapping[str, dict[str, Any]],
+        issued: Mapping[str, frozenset[str]],
+    ) -> None:
         managed_groups = set(self.desired.groups)
         for name, want in self.desired.users.items():
             have = self.live.users.get(name)
@@ -296,7 +300,7 @@ class _Differ:
                 self.add(Kind.GROUP_MEMBERSHIP, name, Action.CREATE, None, {"group": g}, sub=g)
             for g in sorted((have.groups - want.groups) & managed_groups):
                 self.add(Kind.GROUP_MEMBERSHIP, name, Action.DELETE, {"group": g}, None, sub=g)
-            self._credentials(want, have, intents.get(name))
+            self._credentials(want, have, intents.get(name), issued.get(name, frozenset()))
         for name, have in self.live.users.items():
             if name not in self.desired.users and have.owned_by(self.project):
                 before = deleted.get(name) or {"groups": sorted(have.groups)}
@@ -314,7 +318,10 @@ class _Differ:
         if after:
             self.add(Kind.USER, want.name, Action.UPDATE, before, after)
 
-    def _credentials(self, want: UserState, have: UserState, intent: SecretIntent | None) -> None:
+    def _credentials(
+        self, want: UserState, have: UserState, intent: SecretIntent | None, issued: frozenset[str]
+    ) -> None:
+        """Login profile and access key. `issued`: ids of the keys iamlayer holds a ciphertext for."""
         name = want.name
         secret = asdict(intent) if intent else None
         if want.login_profile and not have.login_profile:
@@ -323,11 +330,28 @@ class _Differ:
         elif not want.login_profile and have.login_profile:
             self.add(Kind.LOGIN_PROFILE, name, Action.DELETE, {"exists": True}, None)
         keys = have.access_keys or ()
-        if want.access_keys and not keys:
-            self.add(Kind.ACCESS_KEY, name, Action.CREATE, None, secret)
-        elif not want.access_keys:
+        if want.access_keys:
+            # A key on an iamlayer-managed machine user with no ciphertext on record is either left
+            # by an apply killed between CreateAccessKey and the write, or made by hand: nobody
+            # can read its secret from the outputs, so it is replaced.
+            unrecorded = [k for k in keys if k.id and k.id not in issued]
+            for k in unrecorded:
+                self.add(
+                    Kind.ACCESS_KEY,
+                    name,
+                    Action.DELETE,
+                    {"access_key_id": k.id},
+                    None,
+                    sub=k.id,
+                    note="no encrypted secret on record for this key",
+                )
+            if len(keys) - len(unrecorded) == 0:
+                self.add(Kind.ACCESS_KEY, name, Action.CREATE, None, secret)
+        else:
+            # Only keys iamlayer issued are removed; people create their own keys after onboarding.
             for k in keys:
-                self.add(Kind.ACCESS_KEY, name, Action.DELETE, {"access_key_id": k.id}, None, sub=k.id)
+                if k.id in issued:
+                    self.add(Kind.ACCESS_KEY, name, Action.DELETE, {"access_key_id": k.id}, None, sub=k.id)
 
 
 def diff(
@@ -339,6 +363,7 @@ def diff(
     secret_intents: Mapping[str, SecretIntent] | None = None,
     deleted_users: Mapping[str, dict[str, Any]] | None = None,
     adopt_groups: frozenset[str] = frozenset(),
+    issued_keys: Mapping[str, frozenset[str]] | None = None,
 ) -> DiffResult:
     """Changes that turn `live` into `desired` in one account, in execution order."""
     d = _Differ(account, project, desired, live)
@@ -346,10 +371,6 @@ def diff(
     d.policies()
     d.roles()
     d.groups(adopt_groups)
-    d.users(secret_intents or {}, deleted_users or {})
+    d.users(secret_intents or {}, deleted_users or {}, issued_keys or {})
     d.out.changes.sort(key=lambda c: (c.stage, c.address))
     return d.out
-
-
-def group_members_note(g: GroupState) -> str:
-    return ", ".join(sorted(g.members))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,10 +20,13 @@ from iamlayer.aws.session import ApiStats
 from iamlayer.errors import IamlayerError, PlanError
 from iamlayer.plan.desired import desired_state
 from iamlayer.plan.diff import SecretIntent, diff
-from iamlayer.state.journal import Journal
 from iamlayer.plan.model import AccountPlan, Plan
+from iamlayer.secrets.keys import load_public_key
+from iamlayer.secrets.outbox import Outbox
 from iamlayer.spec.model import Spec
+from iamlayer.state.journal import Journal
 from iamlayer.state.model import AccountState, UserState
+from iamlayer.state.outputs import outbox_for
 
 Progress = Callable[[str], None]
 
@@ -33,7 +36,9 @@ class AccountRead:
     """The live state of one account, with the per-user details the diff needs."""
 
     state: AccountState
-    deleted_users: dict[str, dict[str, Any]]
+    deleted_users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    issued_keys: dict[str, frozenset[str]] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
 
 
 def spec_digest(spec: Spec) -> str:
@@ -42,8 +47,6 @@ def spec_digest(spec: Spec) -> str:
 
 def secret_intents(spec: Spec) -> dict[str, SecretIntent]:
     """Who each user's secrets are encrypted to. Key files were checked by validation already."""
-    from iamlayer.secrets.keys import load_public_key
-
     out: dict[str, SecretIntent] = {}
     for u in spec.users.values():
         if u.pgp_key is not None and (u.console or u.access_key):
@@ -52,29 +55,81 @@ def secret_intents(spec: Spec) -> dict[str, SecretIntent]:
     return out
 
 
-def _needs_confirmation(want: UserState, have: UserState) -> bool:
+def _needs_confirmation(want: UserState, have: UserState, issued: int) -> bool:
     if have.login_profile is None or have.access_keys is None:
         return True  # not in the credential report (created after it was generated)
     if bool(want.login_profile) != have.login_profile:
         return True
-    return bool(want.access_keys) != bool(have.access_keys)
+    if want.access_keys:
+        return len(have.access_keys) != issued  # no key, or one without a ciphertext on record
+    return issued > 0  # iamlayer issued keys that must now go
+
+
+def _settle_pending(
+    outbox: Outbox, account: str, state: AccountState, conn: Connection, notices: list[str]
+) -> None:
+    """Finish what an interrupted apply left in the outbox, now that AWS can be asked."""
+    assert conn.clients is not None
+    for p in outbox.pending_passwords():
+        if p.account != account:
+            continue
+        user = state.users.get(p.user)
+        if user is None:
+            outbox.resolve_pending(p, live=False)
+            continue
+        confirm_user(conn.clients, conn.account.id, user)
+        if not user.login_profile:
+            outbox.resolve_pending(p, live=False)  # killed before CreateLoginProfile: never live
+        elif not p.final_path.exists():
+            outbox.resolve_pending(p, live=True)  # killed after CreateLoginProfile: this is the password
+        else:
+            notices.append(
+                f"a password reset of {p.user} was interrupted, so the live password may not be "
+                f"the one in {p.final_path}: run `iamlayer password reset {p.user}`"
+            )
 
 
 def read_account(spec: Spec, account: str, conn: Connection) -> AccountRead:
     """Read one account and settle the credential hints that matter for this spec."""
     assert conn.clients is not None
     desired = desired_state(spec, account)
-    owned_users = [u for u in desired.users if u in spec.users]
-    state = whole_state_read(conn.clients, conn.account.id, credential_report=bool(owned_users))
+    state = whole_state_read(conn.clients, conn.account.id, credential_report=bool(desired.users))
+    read = AccountRead(state)
+    if account != spec.people_account:
+        return read
+    outbox = outbox_for(spec)
+    _settle_pending(outbox, account, state, conn, read.notices)
+    intents = secret_intents(spec)
+    issued: dict[str, set[str]] = {}
+    for r in outbox.records():
+        if r.account != account:
+            continue
+        if r.kind == "access_key" and r.access_key_id:
+            issued.setdefault(r.user, set()).add(r.access_key_id)
+        intent = intents.get(r.user)
+        if intent and r.fingerprint and r.fingerprint != intent.fingerprint:
+            fix = (
+                f"iamlayer password reset {r.user}"
+                if r.kind == "password"
+                else f"iamlayer access-key rotate {r.user} --delete-old"
+            )
+            read.notices.append(
+                f"{r.user}: {r.path.name} is encrypted to an older key {r.fingerprint}; "
+                f"the key file now holds {intent.fingerprint}. Re-issue it: {fix}"
+            )
+    read.issued_keys = {u: frozenset(ids) for u, ids in issued.items()}
     for name, want in desired.users.items():
         have = state.users.get(name)
-        if have is not None and have.owned_by(spec.project) and _needs_confirmation(want, have):
+        if (
+            have is not None
+            and have.owned_by(spec.project)
+            and _needs_confirmation(want, have, len(issued.get(name, ())))
+        ):
             confirm_user(conn.clients, conn.account.id, have)
-    deleted: dict[str, dict[str, Any]] = {}
     for name, have in state.users.items():
         if name not in desired.users and have.owned_by(spec.project):
-            deleted[name] = describe_user_for_delete(conn.clients, conn.account.id, have)
-    return AccountRead(state, deleted)
+            read.deleted_users[name] = describe_user_for_delete(conn.clients, conn.account.id, have)
+    return read
 
 
 def plan_account(
@@ -84,15 +139,13 @@ def plan_account(
     stats: ApiStats,
     intents: dict[str, SecretIntent],
     journal: Journal,
-) -> tuple[AccountPlan, AccountState | None]:
+) -> AccountPlan:
     if conn.error is not None or conn.reach is None:
-        return AccountPlan(account, conn.account.id, "", "", "", error=str(conn.error)), None
+        return AccountPlan(account, conn.account.id, "", "", "", error=str(conn.error))
     try:
         read = read_account(spec, account, conn)
     except IamlayerError as exc:
-        return AccountPlan(
-            account, conn.account.id, conn.reach.identity, conn.reach.via, "", error=str(exc)
-        ), None
+        return AccountPlan(account, conn.account.id, conn.reach.identity, conn.reach.via, "", error=str(exc))
     result = diff(
         account,
         spec.project,
@@ -101,20 +154,18 @@ def plan_account(
         secret_intents=intents if account == spec.people_account else {},
         deleted_users=read.deleted_users,
         adopt_groups=journal.pending_groups(account),
+        issued_keys=read.issued_keys,
     )
-    error = "; ".join(result.collisions) if result.collisions else None
-    ap = AccountPlan(
+    return AccountPlan(
         account=account,
         account_id=conn.account.id,
         identity=conn.reach.identity,
         via=conn.reach.via,
         fingerprint=read.state.fingerprint(),
         changes=tuple(result.changes),
-        error=error,
-        notices=tuple(result.notices),
-        api_calls=sum(stats.by_operation(account).values()),
+        error="; ".join(result.collisions) if result.collisions else None,
+        notices=tuple(read.notices + result.notices),
     )
-    return ap, read.state
 
 
 def make_plan(
@@ -139,7 +190,7 @@ def make_plan(
     conns = connect_accounts(spec, profile=profile, stats=stats, only=scope)
 
     def one(name: str) -> AccountPlan:
-        ap, _ = plan_account(spec, name, conns[name], stats, intents, journal)
+        ap = plan_account(spec, name, conns[name], stats, intents, journal)
         if progress:
             progress(f"read {name}")
         return ap
@@ -147,7 +198,8 @@ def make_plan(
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
         plans = list(pool.map(one, scope))
     # Call counts are final only once every account is read (assume-role calls count too).
-    plans = [_with_calls(p, stats) for p in plans]
+    calls = stats.by_account()
+    plans = [replace(p, api_calls=calls.get(p.account, 0)) for p in plans]
     return Plan(
         project=spec.project,
         spec_path=str(spec.path),
@@ -156,9 +208,3 @@ def make_plan(
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         stats=stats.as_json(),
     )
-
-
-def _with_calls(p: AccountPlan, stats: ApiStats) -> AccountPlan:
-    from dataclasses import replace
-
-    return replace(p, api_calls=stats.by_account().get(p.account, 0))

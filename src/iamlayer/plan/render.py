@@ -152,8 +152,10 @@ def render_account(ap: AccountPlan, *, detail: bool = True) -> list[str]:
         lines.append(f"  [yellow]Note: {_esc(n)}[/]")
     for c in ap.changes:
         color = _COLORS[c.action]
-        addr = str(c.address)[len(ap.account) + 1:]
-        lines.append(f"  [{color}]{c.action.symbol} {_esc(addr)}[/]" + (f" [dim]({_esc(c.note)})[/]" if c.note else ""))
+        addr = str(c.address)[len(ap.account) + 1 :]
+        lines.append(
+            f"  [{color}]{c.action.symbol} {_esc(addr)}[/]" + (f" [dim]({_esc(c.note)})[/]" if c.note else "")
+        )
         if detail:
             lines += _fields(c, "      ")
     if not ap.changes and not ap.error:
@@ -170,8 +172,10 @@ def render_plan(plan: Plan, *, detail: bool = True) -> str:
         lines += render_account(ap, detail=detail)
         lines.append("")
     if plan.errors:
-        lines.append(f"[red]{len(plan.errors)} account(s) could not be planned: "
-                     f"{', '.join(a.account for a in plan.errors)}[/]")
+        lines.append(
+            f"[red]{len(plan.errors)} account(s) could not be planned: "
+            f"{', '.join(a.account for a in plan.errors)}[/]"
+        )
     if plan.empty:
         lines.append("[green]No changes.[/] The accounts match the spec.")
     else:

@@ -21,7 +21,7 @@ from iamlayer.errors import IamlayerError
 
 #: credentials the emulator accepts; moto maps any key to its default account unless told otherwise
 SANDBOX_ACCESS_KEY = "testing"
-SANDBOX_SECRET_KEY = "testing"  # noqa: S105 - a well-known dummy value for the emulator
+SANDBOX_SECRET_KEY = "testing"  # a well-known dummy value for the emulator
 DEFAULT_ACCOUNT_ID = "123456789012"
 
 

@@ -183,6 +183,18 @@ class Outbox:
             raise ValueError(f"not an access key ID: {access_key_id!r}")
         remove_durably(self.user_dir(account, user) / f"access-key-{access_key_id}.asc")
 
+    def forget_password(self, account: str, user: str) -> None:
+        """The login profile was deleted in AWS: remove its ciphertext (a missing file is fine)."""
+        remove_durably(self.user_dir(account, user) / PASSWORD_FILE)
+
+    def forget_user(self, account: str, user: str) -> None:
+        """The user was deleted in AWS: remove every ciphertext of theirs, then their folder."""
+        folder = self.user_dir(account, user)
+        for path in sorted(folder.glob("*.asc*")) if folder.is_dir() else ():
+            remove_durably(path)
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+
     # -- reading ----------------------------------------------------------------------------
 
     def records(self) -> list[SecretRecord]:

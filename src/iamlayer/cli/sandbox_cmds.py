@@ -1,0 +1,119 @@
+"""`iamlayer sandbox` and `iamlayer demo`: the whole flow with no AWS account."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+import threading
+from pathlib import Path
+
+import click
+
+from iamlayer.cli.common import EXIT_OK, console, run_guarded
+from iamlayer.sandbox.emulator import SANDBOX_ACCESS_KEY, SANDBOX_SECRET_KEY, start_emulator
+
+
+@click.command()
+@click.option("--port", type=int, default=None, help="Port on 127.0.0.1 (default: a free one).")
+def sandbox(port: int | None) -> None:
+    """Run the embedded AWS emulator until Ctrl-C, and print how to use it.
+
+    The emulator (moto server, with AWS-managed policies loaded) listens on 127.0.0.1 only.
+    Every iamlayer command, the aws CLI and Terraform reach it through AWS_ENDPOINT_URL. Any
+    account id can be reached by assuming OrganizationAccountAccessRole in it, so the
+    five-account example of `iamlayer init` applies as written.
+    """
+    emu = start_emulator(port=port)
+    console.print("[green]AWS emulator running.[/] In another shell:\n")
+    console.print(f"  export AWS_ENDPOINT_URL={emu.url}")
+    console.print(
+        f"  export AWS_ACCESS_KEY_ID={SANDBOX_ACCESS_KEY} AWS_SECRET_ACCESS_KEY={SANDBOX_SECRET_KEY}"
+    )
+    console.print("  export AWS_REGION=us-east-1\n")
+    console.print("Press Ctrl-C to stop it (everything in it is forgotten).")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(1.0):
+            if emu.process is not None and emu.process.poll() is not None:
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emu.stop()
+        console.print("Emulator stopped.")
+
+
+@click.command()
+@click.option(
+    "--keep",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Scaffold the layer into this folder and keep it (default: a temporary folder).",
+)
+def demo(keep: Path | None) -> int:
+    """Run init, validate, plan, apply and outputs against an emulator it starts, then clean up.
+
+    No AWS account needed: this is what a person sees on the first day, end to end.
+    """
+    from iamlayer.cli.main import cli
+
+    workdir = keep or Path(tempfile.mkdtemp(prefix="iamlayer-demo-"))
+    emu = start_emulator()
+    saved = {
+        k: os.environ.get(k)
+        for k in (
+            "AWS_ENDPOINT_URL",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_REGION",
+            "AWS_PROFILE",
+            "AWS_SESSION_TOKEN",
+        )
+    }
+    old_cwd = Path.cwd()
+    try:
+        os.environ.update(emu.env())
+        for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+            os.environ.pop(k, None)
+        steps: list[tuple[str, list[str]]] = [
+            ("Scaffold a five-account layer", ["init", str(workdir)]),
+            ("Validate the spec, its policies and keys", ["validate", "-f", str(workdir / "iamlayer.yaml")]),
+            ("Plan: what would change", ["plan", "-f", str(workdir / "iamlayer.yaml"), "--stats"]),
+            ("Apply it", ["apply", "-f", str(workdir / "iamlayer.yaml"), "--auto-approve"]),
+            ("Plan again: nothing left to do", ["plan", "-f", str(workdir / "iamlayer.yaml"), "--stats"]),
+            ("What each person receives (encrypted)", ["outputs", "-f", str(workdir / "iamlayer.yaml")]),
+        ]
+        for title, args in steps:
+            console.rule(
+                f"[bold]$ iamlayer {' '.join(a if not a.startswith('/') else _short(a, workdir) for a in args)}"
+            )
+            console.print(f"[dim]{title}[/]")
+            rc = run_guarded(cli, args)
+            if rc != EXIT_OK:
+                console.print(f"[red]demo step failed (exit {rc})[/]")
+                return rc
+        console.rule()
+        console.print("[green]Demo complete.[/] The layer was applied to the emulator and verified.")
+        if keep:
+            console.print(f"The layer is kept in {workdir}.")
+        return EXIT_OK
+    finally:
+        os.chdir(old_cwd)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        emu.stop()
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _short(arg: str, workdir: Path) -> str:
+    return arg.replace(str(workdir), "<layer>")
+
+
+def commands() -> list[click.Command]:
+    return [sandbox, demo]
