@@ -1,0 +1,165 @@
+"""Edit a spec file in place without disturbing what people wrote in it.
+
+`update_accounts` records account ids (e.g. discovered from an AWS Organization, or created by
+the sandbox) in the `accounts:` block. It edits only the id values and appends new accounts, by
+text position taken from the YAML parser, so comments, quoting, flow mappings and the order of
+everything else stay byte-for-byte. Only when the block cannot be edited that way (a flow-style
+or empty `accounts:`) does it fall back to a ruamel.yaml round-trip dump, which keeps comments and
+keys but may re-wrap long flow mappings.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+from iamlayer.errors import IamlayerError
+from iamlayer.spec.files import write_atomic
+from iamlayer.spec.load import parse_yaml
+
+_SCALAR_TOKEN = re.compile(r""""(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s,}\]#]+""")
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+_ACCOUNT_ID = re.compile(r"\d{12}")
+
+
+def update_accounts(spec_path: Path, accounts: dict[str, str]) -> bool:
+    """Set `accounts.<name>.id` for each entry, adding missing accounts; True if the file changed.
+
+    Accounts already in the spec but absent from `accounts` are kept, with every per-account
+    field (alias, password_policy, profile). Raises SpecError when the file is not valid YAML,
+    IamlayerError when an id is not 12 digits.
+    """
+    for name, account_id in accounts.items():
+        if not _ACCOUNT_ID.fullmatch(account_id):
+            raise IamlayerError(f"account {name}: {account_id!r} is not a 12-digit AWS account id")
+    text = spec_path.read_text(encoding="utf-8")
+    data = parse_yaml(text, str(spec_path))
+    if not isinstance(data, CommentedMap):
+        raise IamlayerError(f"{spec_path}: the spec is not a mapping; cannot update accounts")
+
+    block = data.get("accounts")
+    if isinstance(block, CommentedMap) and len(block) > 0 and not block.fa.flow_style():
+        new_text = _edit_in_place(text, data, block, accounts)
+    else:
+        new_text = _round_trip(data, accounts)
+    if new_text is None or new_text == text:
+        return False
+    _check_result(new_text, spec_path, accounts)
+    _write_atomic(spec_path, new_text)
+    return True
+
+
+def _edit_in_place(
+    text: str, top: CommentedMap, block: CommentedMap, accounts: Mapping[str, str]
+) -> str | None:
+    lines = text.splitlines(keepends=True)
+    edits: list[tuple[int, int, int, str]] = []  # line, start col, end col, replacement
+    missing: dict[str, str] = {}
+    for name, account_id in accounts.items():
+        entry = block.get(name)
+        if not isinstance(entry, CommentedMap):
+            if name in block:
+                # `name:` with no mapping (or a scalar): rewritten through the fallback path.
+                return None
+            missing[name] = account_id
+            continue
+        if "id" not in entry:
+            return None
+        if _normalise_id(entry["id"]) == account_id:
+            continue
+        line, col = entry.lc.value("id")
+        token = _SCALAR_TOKEN.match(lines[line], col)
+        if token is None:
+            return None
+        edits.append((line, col, token.end(), f'"{account_id}"'))
+    for line, start, end, replacement in sorted(edits, reverse=True):
+        lines[line] = lines[line][:start] + replacement + lines[line][end:]
+    if missing:
+        indent = block.lc.key(next(iter(block)))[1]
+        at = _end_of_block(lines, top, "accounts")
+        if at > 0 and not lines[at - 1].endswith("\n"):
+            lines[at - 1] += "\n"
+        added = [f'{" " * indent}{_yaml_key(name)}: {{id: "{aid}"}}\n' for name, aid in missing.items()]
+        lines[at:at] = added
+    return "".join(lines)
+
+
+def _end_of_block(lines: list[str], top: CommentedMap, key: str) -> int:
+    """Index of the line after the last content line of top-level `key`'s block."""
+    keys = list(top)
+    following = keys[keys.index(key) + 1 :]
+    end = top.lc.key(following[0])[0] if following else len(lines)
+    while end > 0 and (not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")):
+        end -= 1
+    return end
+
+
+def _round_trip(data: CommentedMap, accounts: Mapping[str, str]) -> str | None:
+    block = data.get("accounts")
+    if not isinstance(block, CommentedMap):
+        block = CommentedMap()
+        data["accounts"] = block
+    changed = False
+    for name, account_id in accounts.items():
+        entry = block.get(name)
+        if isinstance(entry, CommentedMap):
+            if _normalise_id(entry.get("id")) != account_id:
+                entry["id"] = DoubleQuotedScalarString(account_id)
+                changed = True
+        else:
+            new = CommentedMap(id=DoubleQuotedScalarString(account_id))
+            new.fa.set_flow_style()
+            block[name] = new
+            changed = True
+    if not changed:
+        return None
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 4096
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue()
+
+
+def _normalise_id(value: Any) -> str | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        width = getattr(value, "_width", None) or 0
+        return str(int(value)).zfill(width)
+    return str(value)
+
+
+def _yaml_key(name: str) -> str:
+    return name if _PLAIN_NAME.fullmatch(name) else json.dumps(name)
+
+
+def _check_result(new_text: str, spec_path: Path, accounts: Mapping[str, str]) -> None:
+    """Re-read the edited text: every requested id must be there, or nothing is written."""
+    try:
+        data = YAML(typ="rt").load(new_text)
+    except YAMLError as e:  # a bug in the editing above, never the user's input
+        raise IamlayerError(
+            f"{spec_path}: updating accounts would produce invalid YAML ({e}); file left as is"
+        ) from e
+    block = data.get("accounts") if isinstance(data, Mapping) else None
+    for name, account_id in accounts.items():
+        entry = block.get(name) if isinstance(block, Mapping) else None
+        got = _normalise_id(entry.get("id")) if isinstance(entry, Mapping) else None
+        if got != account_id:
+            raise IamlayerError(
+                f"{spec_path}: could not record account {name} = {account_id}; file left as is"
+            )
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    write_atomic(path, text.encode("utf-8"), path.stat().st_mode & 0o777)

@@ -1,0 +1,107 @@
+"""Warnings about a valid spec: things AWS accepts that are probably not what was meant.
+
+Lint runs only on a spec that validated, so every reference resolves. Its findings have
+severity "warning" and never make loading fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from iamlayer.spec import policy_grammar as grammar
+from iamlayer.spec.model import PolicyDocument, Spec
+from iamlayer.spec.nodes import Reader, doc_path_suffix
+
+#: IAM's default quota of managed policies attached to one group (raisable to 20).
+GROUP_MANAGED_POLICY_QUOTA = 10
+
+_ADMIN_HINT = (
+    "full administrator access belongs in an assumable role with MFA (see roles:), not on people directly"
+)
+
+
+def lint(spec: Spec, reader: Reader) -> None:
+    """Append a warning to `reader` for each suspicious construct in `spec`."""
+    for name, policy in spec.policies.items():
+        at = f"policies.{name}.document"
+        if grammar.grants_full_admin(policy.document):
+            reader.warn(at, f"policy {name} allows every action on every resource", _ADMIN_HINT)
+        _mfa_bool(reader, at, policy.document)
+
+    for name, role in spec.roles.items():
+        if role.mfa_max_age is not None and role.mfa_max_age < role.max_session_duration:
+            reader.warn(
+                f"roles.{name}.mfa_max_age",
+                f"mfa_max_age ({role.mfa_max_age}s) is shorter than max_session_duration "
+                f"({role.max_session_duration}s)",
+                "role sessions outlive the MFA age the trust policy demands, and a cached MFA "
+                "session older than mfa_max_age can no longer assume the role, so people are asked "
+                "for MFA codes more often than sessions last; make mfa_max_age >= max_session_duration",
+            )
+        _inline(reader, f"roles.{name}.inline_policies", role.inline_policies)
+
+    for name, group in spec.groups.items():
+        base = f"groups.{name}"
+        for i, ref in enumerate(group.policies):
+            at = f"{base}.policies[{i}]"
+            if ref.startswith("arn:") and grammar.is_admin_policy_arn(ref):
+                reader.warn(at, f"group {name} gets AdministratorAccess directly", _ADMIN_HINT)
+        if len(group.policies) > GROUP_MANAGED_POLICY_QUOTA:
+            reader.warn(
+                f"{base}.policies",
+                f"group {name} attaches {len(group.policies)} managed policies; IAM's default quota "
+                f"is {GROUP_MANAGED_POLICY_QUOTA} per group",
+                "request a quota increase (up to 20) or merge policies",
+            )
+        for pname, doc in group.inline_policies.items():
+            if grammar.grants_full_admin(doc):
+                reader.warn(
+                    f"{base}.inline_policies.{pname}",
+                    f"inline policy {pname} of group {name} allows every action on every resource",
+                    _ADMIN_HINT,
+                )
+        _inline(reader, f"{base}.inline_policies", group.inline_policies)
+        for i, role_name in enumerate(group.assume):
+            role = spec.roles[role_name]
+            at = f"{base}.assume[{i}]"
+            if not role.accounts:
+                reader.warn(
+                    at,
+                    f"role {role_name} is in no account, so group {name} can assume nothing",
+                    f"list accounts under roles.{role_name}.accounts (or: all)",
+                )
+            if role.trusted_account != spec.people_account:
+                reader.warn(
+                    at,
+                    f"role {role_name} trusts account {role.trusted_account}, not the people "
+                    f"account {spec.people_account}, so members of group {name} cannot assume it",
+                    f"remove trusted: from role {role_name}, or drop it from this group",
+                )
+
+
+def _inline(reader: Reader, base: str, docs: Mapping[str, PolicyDocument]) -> None:
+    for pname, doc in docs.items():
+        _mfa_bool(reader, f"{base}.{pname}", doc)
+
+
+def _mfa_bool(reader: Reader, at: str, doc: PolicyDocument) -> None:
+    for use in grammar.mfa_bool_conditions(doc):
+        where = at + doc_path_suffix(use.path)
+        if use.effect == "Deny":
+            reader.warn(
+                where,
+                "plain Bool on aws:MultiFactorAuthPresent in a Deny fails open: requests signed "
+                "with long-term access keys carry no such key, so the Deny never applies to them",
+                'use BoolIfExists: {"aws:MultiFactorAuthPresent": "false"} to deny whenever '
+                "MFA is not proven",
+            )
+        else:
+            reader.warn(
+                where,
+                "plain Bool on aws:MultiFactorAuthPresent in an Allow fails closed for requests "
+                "signed with long-term access keys (the key is absent), and is the pattern whose "
+                "Deny form fails open",
+                'prefer a Deny with BoolIfExists: {"aws:MultiFactorAuthPresent": "false"}, or '
+                'aws:MultiFactorAuthAge with NumericLessThan; keep Bool "true" in an Allow only if '
+                "CLI users always go through an MFA session",
+            )

@@ -1,0 +1,101 @@
+"""`iamlayer init DIR`: a working, commented example layer to start from.
+
+The scaffold is the five-account layout of an AWS Organization (management, security as the
+people account, shared, apps-devstg, apps-prd) with four roles, four groups, a person and a
+machine user. With `example_keys`, it also generates throwaway OpenPGP keys for the two users so
+the example validates, plans and applies end to end (e.g. against the sandbox) before any real
+key exists: a Curve25519 key in armored form and an RSA key in base64-of-binary form, the two
+forms people export (`gpg --export --armor`, `gpg --export | base64`).
+"""
+
+from __future__ import annotations
+
+import base64
+from importlib import resources
+from pathlib import Path
+from typing import Final
+
+import pysequoia
+
+from iamlayer.errors import IamlayerError
+from iamlayer.spec.files import write_atomic
+from iamlayer.spec.load import DEFAULT_SPEC_FILE
+
+#: template name -> path written, relative to the target folder
+_TEMPLATES: Final = {
+    "iamlayer.yaml": DEFAULT_SPEC_FILE,
+    "README.md": "README.md",
+    "keys-README.md": "keys/README.md",
+}
+_SECRET_README: Final = ("example-secret-keys-README.md", "example-secret-keys/README.md")
+
+#: example key name -> (user id, cipher suite, public key form)
+EXAMPLE_KEYS: Final = {
+    "jane.doe": ("Jane Doe (iamlayer example key) <jane.doe@example.com>", "Cv25519", "armored"),
+    "machine.infra": ("machine.infra (iamlayer example key) <machine.infra@example.com>", "RSA3k", "base64"),
+}
+
+
+def _template(name: str) -> bytes:
+    return (resources.files("iamlayer") / "spec" / "templates" / name).read_bytes()
+
+
+def scaffold(target_dir: Path, *, example_keys: bool = True) -> list[Path]:
+    """Write an example layer into `target_dir` (created if needed); return the files written.
+
+    Refuses (IamlayerError) when `target_dir` already has an iamlayer.yaml, or any other file it
+    would write: it never overwrites someone's spec or keys.
+    """
+    target = Path(target_dir)
+    if (target / DEFAULT_SPEC_FILE).exists():
+        raise IamlayerError(
+            f"{target / DEFAULT_SPEC_FILE} already exists; iamlayer init never overwrites a spec"
+        )
+    planned = [target / rel for rel in _TEMPLATES.values()]
+    if example_keys:
+        planned += [target / "keys" / name for name in EXAMPLE_KEYS]
+        planned += [target / "example-secret-keys" / f"{name}.asc" for name in EXAMPLE_KEYS]
+        planned.append(target / _SECRET_README[1])
+    existing = [str(p) for p in planned if p.exists()]
+    if existing:
+        raise IamlayerError(f"iamlayer init would overwrite: {', '.join(existing)}; move them away first")
+
+    (target / "keys").mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for name, rel in _TEMPLATES.items():
+        if rel == DEFAULT_SPEC_FILE:
+            continue  # written last: a spec only appears once its keys are in place
+        write_atomic(target / rel, _template(name))
+        written.append(target / rel)
+    if example_keys:
+        written += _write_example_keys(target)
+    write_atomic(target / DEFAULT_SPEC_FILE, _template("iamlayer.yaml"))
+    written.append(target / DEFAULT_SPEC_FILE)
+    return written
+
+
+def _write_example_keys(target: Path) -> list[Path]:
+    secret_dir = target / "example-secret-keys"
+    secret_dir.mkdir(mode=0o700, exist_ok=True)
+    secret_dir.chmod(0o700)
+    written: list[Path] = []
+    for name, (user_id, suite, form) in EXAMPLE_KEYS.items():
+        # RFC 4880 (v4) keys: GnuPG 2.2, still common, cannot use the v6 keys of RFC 9580.
+        tsk = pysequoia.Tsk.generate(
+            user_id, profile=pysequoia.Profile.RFC4880, cipher_suite=getattr(pysequoia.CipherSuite, suite)
+        )
+        cert = tsk.extract_certificate()
+        public = str(cert).encode("ascii") if form == "armored" else _base64_lines(bytes(cert))
+        write_atomic(target / "keys" / name, public)
+        write_atomic(secret_dir / f"{name}.asc", str(tsk).encode("ascii"), mode=0o600)
+        written += [target / "keys" / name, secret_dir / f"{name}.asc"]
+    readme = secret_dir / "README.md"
+    write_atomic(readme, _template(_SECRET_README[0]))
+    written.append(readme)
+    return written
+
+
+def _base64_lines(data: bytes) -> bytes:
+    """Base64 wrapped at 76 columns, as `gpg --export NAME | base64` writes it."""
+    text = base64.b64encode(data).decode("ascii")
+    return ("\n".join(text[i : i + 76] for i in range(0, len(text), 76)) + "\n").encode("ascii")

@@ -1,0 +1,677 @@
+"""From a parsed YAML tree to a validated `Spec`, reporting every problem at once.
+
+`build_spec` walks the tree section by section. Each section's names are collected first, so
+references (user -> group, group -> role or policy, role -> account) are checked with a
+did-you-mean whatever order the sections appear in. Wrong values are reported and replaced by
+harmless placeholders so the walk continues; the caller raises when any error was reported, so a
+`Spec` built from placeholders never escapes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from iamlayer.errors import KeyFileError
+from iamlayer.spec import policy_grammar as grammar
+from iamlayer.spec.model import (
+    PASSWORD_CLASSES,
+    Account,
+    Group,
+    ManagedPolicy,
+    PasswordPolicy,
+    PolicyDocument,
+    Role,
+    SelfManagement,
+    Spec,
+    User,
+)
+from iamlayer.spec.nodes import Node, Reader, doc_path_suffix, to_plain
+
+# --- fields of each mapping, in the order the scaffold documents them ---------------------------
+TOP_FIELDS: Final = (
+    "project", "project_long", "region", "accounts", "people_account", "management_account",
+    "access_role", "password_policy", "policies", "roles", "groups", "users", "regions_in_use",
+    "outputs_dir",
+)  # fmt: skip
+ACCOUNT_FIELDS: Final = ("id", "alias", "password_policy", "profile")
+PASSWORD_POLICY_FIELDS: Final = (
+    "minimum_length", "require", "allow_users_to_change", "max_age_days", "reuse_prevention", "hard_expiry",
+)  # fmt: skip
+POLICY_FIELDS: Final = ("description", "document", "path")
+ROLE_FIELDS: Final = (
+    "accounts", "trusted", "policies", "inline_policies", "mfa_max_age", "max_session_duration",
+    "source_identity", "tag_session", "permissions_boundary", "description", "path", "tags",
+)  # fmt: skip
+GROUP_FIELDS: Final = ("policies", "inline_policies", "assume", "self_management", "path")
+USER_FIELDS: Final = ("pgp_key", "groups", "console", "access_key", "password_reset_required", "path", "tags")
+TRUSTED_CHOICES: Final = ("people", "management")
+SELF_MANAGEMENT_CHOICES: Final = tuple(m.value for m in SelfManagement)
+
+# --- IAM and AWS naming rules (re.ASCII: IAM's \w is [A-Za-z0-9_]) -----------------------------
+_NAME_CHARS = r"[\w+=,.@-]"
+USER_NAME: Final = re.compile(_NAME_CHARS + "{1,64}", re.ASCII)
+ROLE_NAME: Final = USER_NAME
+GROUP_NAME: Final = re.compile(_NAME_CHARS + "{1,128}", re.ASCII)
+POLICY_NAME: Final = re.compile(_NAME_CHARS + "{1,128}", re.ASCII)
+NAME_RULE: Final = "IAM names use letters, digits and + = , . @ _ - ({} characters at most)"
+IAM_PATH: Final = re.compile(r"/|/[\x21-\x7e]{1,510}/")
+PATH_RULE: Final = (
+    "an IAM path is / or starts and ends with / (e.g. /people/), printable ASCII, 512 characters at most"
+)
+# The CreateAccountAlias pattern: no leading, trailing or doubled hyphen.
+ALIAS: Final = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]")
+ALIAS_RULE: Final = (
+    "an account alias is 3-63 characters of a-z, 0-9 and -, not starting or ending with - (and no --)"
+)
+PROJECT: Final = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?")
+PROJECT_RULE: Final = "a short name of a-z, 0-9 and - (at most 32 characters, no leading or trailing -)"
+ACCOUNT_ID: Final = re.compile(r"\d{12}")
+# Account names become parts of profile names and of folders under outputs_dir.
+ACCOUNT_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+ACCOUNT_NAME_RULE: Final = (
+    "letters, digits, _ . and -, starting with a letter or digit (63 characters at most)"
+)
+REGION: Final = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
+REGION_RULE: Final = "an AWS region name such as us-east-1 or eu-west-2"
+POLICY_ARN: Final = re.compile(r"arn:aws(?:-[a-z]+)*:iam::(?:aws|\d{12}):policy/[\w+=,.@/-]+", re.ASCII)
+POLICY_ARN_RULE: Final = "a managed policy ARN such as arn:aws:iam::aws:policy/ReadOnlyAccess"
+TAG_KEY: Final = re.compile(r"[\w\s+=.:/@-]{1,128}")
+TAG_VALUE: Final = re.compile(r"[\w\s+=.:/@-]{0,256}")
+MAX_GROUPS_PER_USER: Final = 10  # IAM hard limit
+MAX_TAGS: Final = 50
+MAX_DESCRIPTION: Final = 1000
+DEFAULT_REGION: Final = "us-east-1"
+DEFAULT_ACCESS_ROLE: Final = "OrganizationAccountAccessRole"
+
+
+def _missing_key_hint(rel: str) -> str:
+    armored = f"gpg --export --armor NAME > {rel}"
+    return f"add it with: gpg --export NAME | base64 > {rel} (or an armored export: {armored})"
+
+
+@dataclass
+class _Names:
+    """Names defined in each section, known before any reference is checked."""
+
+    accounts: list[str]
+    policies: list[str]
+    roles: list[str]
+    groups: list[str]
+
+
+def _keys(top: dict[str, Node], section: str) -> list[str]:
+    node = top.get(section)
+    if node is None or not isinstance(node.value, Mapping):
+        return []
+    return [k for k in node.value if isinstance(k, str)]
+
+
+class SpecBuilder:
+    """One validation run over one spec file."""
+
+    def __init__(self, reader: Reader, spec_path: Path, *, check_keys: bool) -> None:
+        self.r = reader
+        self.spec_path = spec_path.resolve()
+        self.root = self.spec_path.parent
+        self.check_keys = check_keys
+        self._key_errors: dict[Path, str | None] = {}
+
+    # --- top level ------------------------------------------------------------------------------
+
+    def build(self, doc: Node) -> Spec | None:
+        top = self.r.fields(doc, TOP_FIELDS, required=("project", "accounts"), what="the spec")
+        if top is None:
+            return None
+        names = _Names(*(_keys(top, s) for s in ("accounts", "policies", "roles", "groups")))
+
+        def string(key: str, default: str, pattern: re.Pattern[str] | None = None, rule: str = "") -> str:
+            node = top.get(key)
+            return (self.r.string(node, pattern=pattern, rule=rule) if node is not None else None) or default
+
+        project = string("project", "", PROJECT, PROJECT_RULE)
+        project_long = string("project_long", project)
+        region = string("region", DEFAULT_REGION, REGION, REGION_RULE)
+        access_role = string("access_role", DEFAULT_ACCESS_ROLE, ROLE_NAME, NAME_RULE.format(64))
+        default_pw = self._password_fields(top["password_policy"]) if "password_policy" in top else None
+
+        accounts = self._accounts(top.get("accounts"), project_long, default_pw)
+        people = self._people_account(top, doc, names.accounts)
+        management = self._management_account(top, names.accounts)
+
+        policies = self._policies(top["policies"]) if "policies" in top else {}
+        roles = self._roles(top["roles"], names, people, management) if "roles" in top else {}
+        groups = self._groups(top["groups"], names, policies) if "groups" in top else {}
+        users = self._users(top["users"], names) if "users" in top else {}
+
+        regions: tuple[str, ...] = (region,)
+        if "regions_in_use" in top:
+            listed = [self._region(n) for n in self.r.items(top["regions_in_use"], "region names")]
+            regions = tuple(r for r in listed if r) or (region,)
+        outputs_dir = self.root / "outputs"
+        if "outputs_dir" in top:
+            out = self.r.string(top["outputs_dir"])
+            outputs_dir = (self.root / out).resolve() if out else outputs_dir
+
+        if self.r.has_errors:
+            return None
+        return Spec(
+            path=self.spec_path, project=project, project_long=project_long, region=region,
+            accounts=accounts, people_account=people or "", management_account=management,
+            access_role=access_role, policies=policies, roles=roles, groups=groups, users=users,
+            regions_in_use=regions, outputs_dir=outputs_dir,
+        )  # fmt: skip
+
+    def _region(self, node: Node) -> str | None:
+        return self.r.string(node, pattern=REGION, rule=REGION_RULE)
+
+    # --- accounts -------------------------------------------------------------------------------
+
+    def _accounts(
+        self, node: Node | None, project_long: str, default_pw: dict[str, Any] | None
+    ) -> dict[str, Account]:
+        if node is None:
+            return {}
+        entries = self.r.named(node, "account")
+        if not entries and (node.value is None or isinstance(node.value, Mapping)):
+            self.r.error(
+                node, "at least one account is required", 'e.g. accounts: {security: {id: "222222222222"}}'
+            )
+        accounts: dict[str, Account] = {}
+        ids: dict[str, str] = {}
+        aliases: dict[str, str] = {}
+        for name, acct in entries:
+            if not ACCOUNT_NAME.fullmatch(name):
+                self.r.error(acct, f"invalid account name {name!r}", ACCOUNT_NAME_RULE)
+            f = self.r.fields(acct, ACCOUNT_FIELDS, required=("id",), what=f"account {name}")
+            if f is None:
+                continue
+            account_id = self._account_id(f["id"]) if "id" in f else None
+            if account_id is not None:
+                if account_id in ids:
+                    self.r.error(
+                        f["id"],
+                        f"account id {account_id} is also used by account {ids[account_id]!r}",
+                        "account ids must be unique",
+                    )
+                ids.setdefault(account_id, name)
+            alias = self._alias(f.get("alias"), acct, name, project_long)
+            if alias is not None:
+                if alias in aliases:
+                    self.r.error(
+                        f.get("alias", acct),
+                        f"alias {alias!r} is also the alias of account {aliases[alias]!r}",
+                        "account aliases are unique across all of AWS",
+                    )
+                aliases.setdefault(alias, name)
+            pw = self._account_password_policy(f.get("password_policy"), default_pw)
+            profile = self.r.string(f["profile"]) if "profile" in f else None
+            accounts[name] = Account(
+                name=name, id=account_id or "", alias=alias, password_policy=pw, profile=profile
+            )
+        return accounts
+
+    def _account_id(self, node: Node) -> str | None:
+        value = node.value
+        hint = 'write the 12-digit id in quotes, e.g. id: "012345678901"'
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            self.r.error(node, f"an account id must be 12 digits, got {grammar.type_name(value)}", hint)
+            return None
+        if isinstance(value, int):
+            # ruamel remembers the written width of an unquoted integer, so 012345678901 read
+            # as an int can get its leading zero back; any other short number is a typo.
+            width = getattr(value, "_width", None) or 0
+            text = str(int(value)).zfill(width) if width else str(int(value))
+        else:
+            text = str(value)
+        if not ACCOUNT_ID.fullmatch(text):
+            self.r.error(
+                node, f"an account id is exactly 12 digits, got {text!r} ({len(text)} characters)", hint
+            )
+            return None
+        return text
+
+    def _alias(self, node: Node | None, acct: Node, name: str, project_long: str) -> str | None:
+        if node is None:
+            alias = f"{project_long}-{name}"
+            if project_long and not ALIAS.fullmatch(alias):
+                self.r.error(
+                    acct,
+                    f"the default alias {alias!r} (<project_long>-<account>) is not a valid account alias",
+                    f"{ALIAS_RULE}; set alias: explicitly, or alias: false to leave it alone",
+                )
+                return None
+            return alias
+        if node.value is False:
+            return None
+        if node.value is True:
+            self.r.error(node, "alias must be a string, or false to leave the alias alone")
+            return None
+        return self.r.string(node, pattern=ALIAS, rule=ALIAS_RULE)
+
+    def _password_fields(self, node: Node) -> dict[str, Any] | None:
+        """The fields set in a password_policy mapping, validated (None when not a mapping)."""
+        f = self.r.fields(node, PASSWORD_POLICY_FIELDS, what="password_policy")
+        if f is None:
+            return None
+        out: dict[str, Any] = {}
+        if "minimum_length" in f:
+            out["minimum_length"] = self.r.integer(f["minimum_length"], 6, 128)
+        if "require" in f:
+            classes: list[str] = []
+            for item in self.r.items(f["require"], "character classes"):
+                cls = self.r.choice(item, PASSWORD_CLASSES)
+                if cls:
+                    classes.append(cls)
+            out["require"] = frozenset(classes)
+        if "allow_users_to_change" in f:
+            out["allow_users_to_change"] = self.r.boolean(f["allow_users_to_change"])
+        if "hard_expiry" in f:
+            out["hard_expiry"] = self.r.boolean(f["hard_expiry"])
+        for key, low, high in (("max_age_days", 1, 1095), ("reuse_prevention", 1, 24)):
+            if key in f:
+                out[key] = None if f[key].value is None else self.r.integer(f[key], low, high)
+        # A wrong value was reported; drop it so building the policy still works.
+        return {k: v for k, v in out.items() if v is not None or k in ("max_age_days", "reuse_prevention")}
+
+    def _account_password_policy(
+        self, node: Node | None, default: dict[str, Any] | None
+    ) -> PasswordPolicy | None:
+        if node is None:
+            return PasswordPolicy(**default) if default is not None else None
+        if node.value is False:
+            return None
+        own = self._password_fields(node)
+        return PasswordPolicy(**{**(default or {}), **(own or {})})
+
+    def _people_account(self, top: dict[str, Node], doc: Node, accounts: list[str]) -> str | None:
+        if "people_account" in top:
+            return self.r.reference(top["people_account"], accounts, "account", "accounts")
+        if len(accounts) == 1:
+            return accounts[0]
+        if accounts:
+            self.r.error(
+                doc,
+                "people_account is required when there are several accounts",
+                f"the account where IAM users and groups live, one of: {', '.join(accounts)}",
+                path="people_account",
+            )
+        return None
+
+    def _management_account(self, top: dict[str, Node], accounts: list[str]) -> str | None:
+        if "management_account" in top:
+            return self.r.reference(top["management_account"], accounts, "account", "accounts")
+        return "management" if "management" in accounts else None
+
+    # --- names ----------------------------------------------------------------------------------
+
+    def _name(self, name: str, node: Node, pattern: re.Pattern[str], limit: int, what: str) -> None:
+        if not pattern.fullmatch(name):
+            self.r.error(node, f"invalid {what} name {name!r}", NAME_RULE.format(limit))
+
+    def _unique_ci(self, entries: list[tuple[str, Node]], what: str) -> None:
+        seen: dict[str, tuple[str, Node]] = {}
+        for name, node in entries:
+            first = seen.setdefault(name.lower(), (name, node))
+            if first[0] != name:
+                self.r.error(
+                    node,
+                    f"{what} {name!r} differs from {first[0]!r} (line {first[1].line}) only in case",
+                    "IAM names are unique case-insensitively",
+                )
+
+    def _path(self, fields: dict[str, Node]) -> str:
+        if "path" not in fields:
+            return "/"
+        return self.r.string(fields["path"], pattern=IAM_PATH, rule=PATH_RULE) or "/"
+
+    def _description(self, fields: dict[str, Node]) -> str:
+        if "description" not in fields:
+            return ""
+        node = fields["description"]
+        text = self.r.string(node) or ""
+        if len(text) > MAX_DESCRIPTION:
+            self.r.error(node, f"description is {len(text)} characters; IAM allows {MAX_DESCRIPTION}")
+        return text
+
+    def _tags(self, fields: dict[str, Node]) -> dict[str, str]:
+        node = fields.get("tags")
+        if node is None or node.value is None:
+            return {}
+        if not isinstance(node.value, Mapping):
+            self.r.error(node, f"tags must be a mapping of key to value, got {grammar.type_name(node.value)}")
+            return {}
+        tags: dict[str, str] = {}
+        for key in node.value:
+            child = self.r.seen(node.child(key))
+            value = child.value
+            if not isinstance(key, str) or not TAG_KEY.fullmatch(key) or key.lower().startswith("aws:"):
+                self.r.error(
+                    child,
+                    f"invalid tag key {key!r}",
+                    "1-128 letters, digits, spaces and + - = . _ : / @, not starting with aws:",
+                )
+                continue
+            if isinstance(value, bool) or not isinstance(value, str | int):
+                self.r.error(child, f"tag {key!r} must have a string value, got {grammar.type_name(value)}")
+                continue
+            if not TAG_VALUE.fullmatch(str(value)):
+                self.r.error(
+                    child, f"invalid tag value {value!r}", "0-256 letters, digits, spaces and + - = . _ : / @"
+                )
+                continue
+            tags[key] = str(value)
+        if len(tags) > MAX_TAGS:
+            self.r.error(node, f"{len(tags)} tags; IAM allows {MAX_TAGS} per resource")
+        return tags
+
+    def _policy_arns(self, node: Node, spec_policies: list[str] | None) -> tuple[str, ...]:
+        """Managed policy references: ARNs, or (when spec_policies is given) spec policy names."""
+        refs: list[str] = []
+        for item in self.r.items(node, "policy ARNs"):
+            value = self.r.string(item)
+            if value is None:
+                continue
+            if value in refs:
+                self.r.error(item, f"policy {value!r} is listed twice")
+                continue
+            if value.startswith("arn:"):
+                if POLICY_ARN.fullmatch(value):
+                    refs.append(value)
+                else:
+                    self.r.error(item, f"invalid policy ARN {value!r}", POLICY_ARN_RULE)
+            elif spec_policies is None:
+                self.r.error(
+                    item,
+                    f"{value!r} is not a policy ARN",
+                    "roles live in every account and can only attach managed policies by ARN; "
+                    "spec policies exist in the people account only (use inline_policies)",
+                )
+            elif value in spec_policies:
+                refs.append(value)
+            else:
+                guess = grammar.did_you_mean(value, spec_policies)
+                hint = (
+                    f"did you mean {guess!r}?"
+                    if guess
+                    else "a group policy is an ARN (arn:aws:iam::aws:policy/...) "
+                    "or the name of a policy under policies:"
+                )
+                self.r.error(item, f"unknown policy {value!r}", hint)
+        return tuple(refs)
+
+    # --- policy documents -----------------------------------------------------------------------
+
+    def _document(self, node: Node) -> PolicyDocument | None:
+        """A policy document: an inline mapping, or a path to a JSON file next to the spec."""
+        value = node.value
+        source = ""
+        if isinstance(value, str):
+            file = (self.root / value).resolve()
+            source = f" (in {value})"
+            if not file.is_file():
+                self.r.error(
+                    node,
+                    f"policy document file {value!r} not found",
+                    f"looked for {file}; paths are relative to the spec's folder",
+                )
+                return None
+            try:
+                doc: Any = json.loads(file.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError) as e:
+                self.r.error(node, f"cannot read policy document file {value!r}: {e}")
+                return None
+            except json.JSONDecodeError as e:
+                self.r.error(
+                    node,
+                    f"policy document file {value!r} is not valid JSON: {e.msg} "
+                    f"(line {e.lineno}, column {e.colno})",
+                )
+                return None
+            located = Node(doc, node.path, node.line)
+        elif isinstance(value, Mapping):
+            doc = to_plain(value)
+            located = node
+            self.r.record_tree(node)
+        else:
+            self.r.error(
+                node,
+                f"a policy document must be a mapping or a path to a JSON file, "
+                f"got {grammar.type_name(value)}",
+            )
+            return None
+        problems = grammar.check_policy_document(doc)
+        for p in problems:
+            self.r.error(
+                node,
+                p.message + source,
+                p.hint,
+                path=node.path + doc_path_suffix(p.path),
+                line=located.line_at(p.path),
+            )
+        return None if problems else doc  # type: ignore[no-any-return]
+
+    def _flag(self, fields: dict[str, Node], key: str, default: bool) -> bool:
+        if key not in fields:
+            return default
+        value = self.r.boolean(fields[key])
+        return default if value is None else value
+
+    def _inline_of(self, fields: dict[str, Node], limit: int, owner: str) -> dict[str, PolicyDocument]:
+        if "inline_policies" not in fields:
+            return {}
+        return self._inline_policies(fields["inline_policies"], limit, owner)
+
+    def _inline_policies(self, node: Node, limit: int, owner: str) -> dict[str, PolicyDocument]:
+        docs: dict[str, PolicyDocument] = {}
+        sizes: list[tuple[Node, int]] = []
+        for name, child in self.r.named(node, "inline policy"):
+            self._name(name, child, POLICY_NAME, 128, "inline policy")
+            doc = self._document(child)
+            if doc is not None:
+                docs[name] = doc
+                sizes.append((child, grammar.policy_size(doc)))
+        self._unique_ci(self.r.named(node, "inline policy"), "inline policy")
+        total = sum(size for _, size in sizes)
+        for child, size in sizes:
+            if size > limit:
+                self.r.error(
+                    child,
+                    f"policy document is {size:,} characters; IAM allows {limit:,} "
+                    f"for all inline policies of a {owner} together (whitespace not counted)",
+                    "move statements to a managed policy",
+                )
+        if total > limit and all(size <= limit for _, size in sizes):
+            self.r.error(
+                node,
+                f"inline policies total {total:,} characters; IAM allows {limit:,} per {owner} "
+                "(whitespace not counted)",
+                "move some of them to managed policies",
+            )
+        return docs
+
+    # --- sections -------------------------------------------------------------------------------
+
+    def _policies(self, node: Node) -> dict[str, ManagedPolicy]:
+        entries = self.r.named(node, "policy")
+        self._unique_ci(entries, "policy")
+        out: dict[str, ManagedPolicy] = {}
+        for name, pnode in entries:
+            self._name(name, pnode, POLICY_NAME, 128, "policy")
+            f = self.r.fields(pnode, POLICY_FIELDS, required=("document",), what=f"policy {name}")
+            if f is None:
+                continue
+            doc = self._document(f["document"]) if "document" in f else None
+            if doc is not None:
+                size = grammar.policy_size(doc)
+                if size > grammar.MANAGED_POLICY_LIMIT:
+                    self.r.error(
+                        f["document"],
+                        f"policy document is {size:,} characters; IAM allows "
+                        f"{grammar.MANAGED_POLICY_LIMIT:,} for a managed policy "
+                        "(whitespace not counted)",
+                        "split it into several policies",
+                    )
+            out[name] = ManagedPolicy(
+                name=name, document=doc or {}, description=self._description(f), path=self._path(f)
+            )
+        return out
+
+    def _roles(
+        self, node: Node, names: _Names, people: str | None, management: str | None
+    ) -> dict[str, Role]:
+        entries = self.r.named(node, "role")
+        self._unique_ci(entries, "role")
+        out: dict[str, Role] = {}
+        for name, rnode in entries:
+            self._name(name, rnode, ROLE_NAME, 64, "role")
+            f = self.r.fields(rnode, ROLE_FIELDS, what=f"role {name}") if rnode.value is not None else {}
+            if f is None:
+                continue
+            accounts = tuple(names.accounts)
+            if "accounts" in f and f["accounts"].value != "all":
+                listed = [
+                    self.r.reference(i, names.accounts, "account", "accounts")
+                    for i in self.r.items(f["accounts"], "account names (or: all)")
+                ]
+                accounts = tuple(dict.fromkeys(a for a in listed if a))
+            trusted = "people"
+            if "trusted" in f:
+                trusted = self.r.choice(f["trusted"], TRUSTED_CHOICES) or "people"
+            trusted_account = people or ""
+            if trusted == "management":
+                if management is None:
+                    self.r.error(
+                        f["trusted"],
+                        "trusted: management needs a management account",
+                        "name an account `management`, or set management_account:",
+                    )
+                trusted_account = management or ""
+            max_session = 3600
+            if "max_session_duration" in f:
+                max_session = self.r.integer(f["max_session_duration"], 3600, 43200) or 3600
+            mfa_max_age = self.r.integer(f["mfa_max_age"], 1) if "mfa_max_age" in f else None
+            boundary = None
+            if "permissions_boundary" in f:
+                boundary = self.r.string(f["permissions_boundary"], pattern=POLICY_ARN, rule=POLICY_ARN_RULE)
+            out[name] = Role(
+                name=name, accounts=accounts, trusted_account=trusted_account,
+                policies=self._policy_arns(f["policies"], None) if "policies" in f else (),
+                inline_policies=self._inline_of(f, grammar.ROLE_INLINE_LIMIT, "role"),
+                mfa_max_age=mfa_max_age, max_session_duration=max_session,
+                source_identity=self._flag(f, "source_identity", False),
+                tag_session=self._flag(f, "tag_session", False),
+                permissions_boundary=boundary, description=self._description(f), path=self._path(f),
+                tags=self._tags(f),
+            )  # fmt: skip
+        return out
+
+    def _groups(self, node: Node, names: _Names, policies: Mapping[str, ManagedPolicy]) -> dict[str, Group]:
+        entries = self.r.named(node, "group")
+        self._unique_ci(entries, "group")
+        out: dict[str, Group] = {}
+        for name, gnode in entries:
+            self._name(name, gnode, GROUP_NAME, 128, "group")
+            f = self.r.fields(gnode, GROUP_FIELDS, what=f"group {name}") if gnode.value is not None else {}
+            if f is None:
+                continue
+            assume: list[str] = []
+            if "assume" in f:
+                for item in self.r.items(f["assume"], "role names"):
+                    role = self.r.reference(item, names.roles, "role", "roles")
+                    if role:
+                        assume.append(role)
+            mode = SelfManagement.NONE
+            if "self_management" in f:
+                chosen = self.r.choice(f["self_management"], SELF_MANAGEMENT_CHOICES)
+                mode = SelfManagement(chosen) if chosen else mode
+            out[name] = Group(
+                name=name,
+                policies=self._policy_arns(f["policies"], names.policies) if "policies" in f else (),
+                inline_policies=self._inline_of(f, grammar.GROUP_INLINE_LIMIT, "group"),
+                assume=tuple(dict.fromkeys(assume)), self_management=mode, path=self._path(f),
+            )  # fmt: skip
+        return out
+
+    def _users(self, node: Node, names: _Names) -> dict[str, User]:
+        entries = self.r.named(node, "user")
+        self._unique_ci(entries, "user")
+        out: dict[str, User] = {}
+        for name, unode in entries:
+            self._name(name, unode, USER_NAME, 64, "user")
+            f = self.r.fields(unode, USER_FIELDS, what=f"user {name}") if unode.value is not None else {}
+            if f is None:
+                continue
+            groups: list[str] = []
+            if "groups" in f:
+                items = self.r.items(f["groups"], "group names")
+                for item in items:
+                    group = self.r.reference(item, names.groups, "group", "groups")
+                    if group:
+                        groups.append(group)
+                if len(items) > MAX_GROUPS_PER_USER:
+                    self.r.error(
+                        f["groups"], f"user is in {len(items)} groups; IAM allows {MAX_GROUPS_PER_USER}"
+                    )
+            key_path = self._pgp_key(f["pgp_key"]) if "pgp_key" in f else None
+            has_key = "pgp_key" in f
+            console = has_key
+            if "console" in f:
+                console = bool(self.r.boolean(f["console"]))
+                if console and not has_key:
+                    self.r.error(
+                        f["console"],
+                        f"user {name} has a console password but no pgp_key",
+                        f"its password is encrypted to the user's key: add pgp_key: keys/{name}, "
+                        "or set console: false",
+                    )
+            access_key = self._flag(f, "access_key", False)
+            if access_key and not has_key:
+                self.r.error(
+                    f["access_key"],
+                    f"user {name} has an access key but no pgp_key",
+                    f"its secret key is encrypted to the user's key: add pgp_key: keys/{name}, "
+                    "or set access_key: false",
+                )
+            out[name] = User(
+                name=name, groups=tuple(dict.fromkeys(groups)), pgp_key=key_path, console=console,
+                access_key=access_key,
+                password_reset_required=self._flag(f, "password_reset_required", True),
+                path=self._path(f), tags=self._tags(f),
+            )  # fmt: skip
+        return out
+
+    def _pgp_key(self, node: Node) -> Path | None:
+        rel = self.r.string(node)
+        if rel is None:
+            return None
+        path = (self.root / rel).resolve()
+        if not path.exists():
+            self.r.error(node, f"PGP public key file {rel!r} not found", _missing_key_hint(rel))
+            return path
+        if not path.is_file():
+            self.r.error(node, f"PGP public key {rel!r} is not a file", _missing_key_hint(rel))
+            return path
+        if self.check_keys:
+            problem = self._key_problem(path)
+            if problem is not None:
+                self.r.error(node, problem, _missing_key_hint(rel))
+        return path
+
+    def _key_problem(self, path: Path) -> str | None:
+        """Why the key at `path` cannot be used, or None; each file is loaded once per run."""
+        if path not in self._key_errors:
+            # Imported here: the secrets package pulls in the OpenPGP library, which a spec
+            # load without key checks does not need.
+            from iamlayer.secrets.keys import load_public_key
+
+            try:
+                load_public_key(path)
+                self._key_errors[path] = None
+            except KeyFileError as e:
+                self._key_errors[path] = str(e)
+        return self._key_errors[path]

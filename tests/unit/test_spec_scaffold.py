@@ -1,0 +1,164 @@
+"""`iamlayer init`: the scaffold validates as written, its example keys work with real gpg."""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from spec_support import needs_key_loader
+
+from iamlayer.errors import IamlayerError, SpecError
+from iamlayer.spec import validate
+from iamlayer.spec.load import load_spec, load_spec_with_warnings
+from iamlayer.spec.scaffold import scaffold
+
+
+@pytest.fixture(scope="module")
+def layer(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
+    """One scaffold for the module: generating the RSA example key takes a couple of seconds."""
+    target = tmp_path_factory.mktemp("init") / "acme"
+    return target, scaffold(target)
+
+
+def test_writes_the_documented_files(layer: tuple[Path, list[Path]]) -> None:
+    target, written = layer
+    assert sorted(p.relative_to(target).as_posix() for p in written) == [
+        "README.md",
+        "example-secret-keys/README.md",
+        "example-secret-keys/jane.doe.asc",
+        "example-secret-keys/machine.infra.asc",
+        "iamlayer.yaml",
+        "keys/README.md",
+        "keys/jane.doe",
+        "keys/machine.infra",
+    ]
+    assert all(p.is_file() for p in written)
+    for secret in (target / "example-secret-keys").glob("*.asc"):
+        assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+        assert secret.read_text().startswith("-----BEGIN PGP PRIVATE KEY BLOCK-----")
+    assert stat.S_IMODE((target / "example-secret-keys").stat().st_mode) == 0o700
+    keys_readme = (target / "keys" / "README.md").read_text()
+    assert "gpg --export NAME | base64 > keys/NAME" in keys_readme
+    assert "gpg --export --armor NAME > keys/NAME" in keys_readme
+    secret_readme = (target / "example-secret-keys" / "README.md").read_text()
+    assert "only so that the example layer works end to end" in secret_readme
+    assert "must be\nreplaced" in secret_readme
+    readme = (target / "README.md").read_text()
+    for command in ("iamlayer validate", "iamlayer plan", "iamlayer apply", "iamlayer outputs"):
+        assert command in readme
+
+
+def test_scaffold_validates_cleanly(layer: tuple[Path, list[Path]]) -> None:
+    target, _ = layer
+    spec, warnings = load_spec_with_warnings(target / "iamlayer.yaml", check_keys=False)
+    assert warnings == []
+    assert {n: a.id for n, a in spec.accounts.items()} == {
+        "management": "111111111111", "security": "222222222222", "shared": "333333333333",
+        "apps-devstg": "444444444444", "apps-prd": "555555555555"}
+    assert (spec.project, spec.project_long, spec.people_account) == ("acme", "acme-corp", "security")
+    assert set(spec.roles) == {"DevOps", "Auditor", "DeployMaster", "FinOps"}
+    deploy = spec.roles["DeployMaster"]
+    assert deploy.source_identity and deploy.tag_session and deploy.mfa_max_age is None
+    assert spec.groups["devops"].assume == ("DevOps",)
+    assert spec.groups["devops"].self_management.value == "enforce_mfa"
+    assert spec.groups["deploymaster"].self_management.value == "none"
+    assert set(spec.groups) == {"devops", "auditors", "deploymaster", "finops"}
+    jane, ci = spec.users["jane.doe"], spec.users["machine.ci"]
+    assert jane.groups == ("devops",) and jane.console and jane.pgp_key == (target / "keys/jane.doe").resolve()
+    assert (ci.console, ci.access_key) == (False, True)
+    assert ci.pgp_key == (target / "keys/machine.infra").resolve()
+
+
+@needs_key_loader
+def test_scaffold_keys_pass_the_key_checks(layer: tuple[Path, list[Path]]) -> None:
+    from iamlayer.secrets.keys import load_public_key
+
+    target, _ = layer
+    load_spec(target / "iamlayer.yaml")  # check_keys=True
+    jane = load_public_key(target / "keys" / "jane.doe")
+    infra = load_public_key(target / "keys" / "machine.infra")
+    assert (jane.form, infra.form) == ("armored", "base64")
+
+
+def test_template_documents_every_field(layer: tuple[Path, list[Path]]) -> None:
+    text = (layer[0] / "iamlayer.yaml").read_text()
+    fields = (validate.TOP_FIELDS + validate.ACCOUNT_FIELDS + validate.PASSWORD_POLICY_FIELDS
+              + validate.POLICY_FIELDS + validate.ROLE_FIELDS + validate.GROUP_FIELDS + validate.USER_FIELDS)
+    assert [f for f in fields if f not in text] == []
+    comments = [line for line in text.splitlines() if line.lstrip().startswith("#") or " # " in line]
+    assert len(comments) > 60
+
+
+def test_refuses_to_overwrite(tmp_path: Path) -> None:
+    spec = tmp_path / "iamlayer.yaml"
+    spec.write_text("project: mine\n")
+    with pytest.raises(IamlayerError, match="already exists"):
+        scaffold(tmp_path, example_keys=False)
+    assert spec.read_text() == "project: mine\n"
+    other = tmp_path / "other"
+    (other / "keys").mkdir(parents=True)
+    (other / "keys" / "jane.doe").write_text("someone's real key")
+    with pytest.raises(IamlayerError, match=r"keys/jane\.doe"):
+        scaffold(other)
+    assert (other / "keys" / "jane.doe").read_text() == "someone's real key"
+    assert not (other / "iamlayer.yaml").exists()
+
+
+def test_without_example_keys_the_spec_says_how_to_add_them(tmp_path: Path) -> None:
+    written = scaffold(tmp_path / "x", example_keys=False)
+    assert not any("example-secret-keys" in str(p) for p in written)
+    with pytest.raises(SpecError) as info:
+        load_spec(tmp_path / "x" / "iamlayer.yaml")
+    assert {d.key for d in info.value.diagnostics} == {"users.jane.doe.pgp_key", "users.machine.ci.pgp_key"}
+    assert all("gpg --export NAME | base64 > keys/" in (d.hint or "") for d in info.value.diagnostics)
+
+
+@pytest.fixture
+def gnupghome() -> Iterator[dict[str, str]]:
+    """A throwaway GNUPGHOME (short path: gpg-agent's socket path is length-limited)."""
+    home = tempfile.mkdtemp(prefix="gpg-")
+    env = {**os.environ, "GNUPGHOME": home}
+    try:
+        yield env
+    finally:
+        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, capture_output=True, check=False)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _gpg(env: dict[str, str], *args: str, stdin: bytes | None = None) -> bytes:
+    proc = subprocess.run(["gpg", "--batch", "--yes", "--quiet", "--no-tty", "--pinentry-mode", "loopback", *args],
+                          input=stdin, env=env, capture_output=True, check=False)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    return proc.stdout
+
+
+@pytest.mark.skipif(shutil.which("gpg") is None or shutil.which("gpgconf") is None, reason="gpg is not installed")
+def test_example_keys_work_with_real_gpg(layer: tuple[Path, list[Path]], gnupghome: dict[str, str]) -> None:
+    """A message gpg encrypts to each public key file is decrypted with its example secret key."""
+    target, _ = layer
+    public = {
+        "jane.doe": (target / "keys" / "jane.doe").read_bytes(),  # armored
+        "machine.infra": base64.b64decode((target / "keys" / "machine.infra").read_bytes()),  # base64 form
+    }
+    listing = _gpg(gnupghome, "--with-colons", "--show-keys", stdin=public["jane.doe"]).decode()
+    assert any(line.startswith("sub:") and ":18:" in line for line in listing.splitlines())  # ECDH = cv25519
+    listing = _gpg(gnupghome, "--with-colons", "--show-keys", stdin=public["machine.infra"]).decode()
+    assert any(line.startswith("pub:") and ":3072:1:" in line for line in listing.splitlines())  # RSA 3072
+    for name, key in public.items():
+        recipients = tempfile.mkdtemp(prefix="rcpt-")
+        try:
+            keyring = Path(recipients) / "pub.gpg"
+            keyring.write_bytes(key)
+            ciphertext = _gpg(gnupghome, "--trust-model", "always", "--armor", "--encrypt",
+                              "--recipient-file", str(keyring), stdin=f"hello {name}".encode())
+        finally:
+            shutil.rmtree(recipients, ignore_errors=True)
+        _gpg(gnupghome, "--import", str(target / "example-secret-keys" / f"{name}.asc"))
+        assert _gpg(gnupghome, "--decrypt", stdin=ciphertext) == f"hello {name}".encode()
