@@ -93,6 +93,9 @@ def _read(fn: Callable[[], T]) -> T | Unavailable:
         return fn()
     except IamlayerError as exc:
         return Unavailable(brief(str(exc)))
+    except (KeyError, TypeError, ValueError) as exc:
+        # A response without a field AWS documents: report it, do not crash the whole audit.
+        return Unavailable(f"unexpected response: {type(exc).__name__}: {brief(str(exc))}")
 
 
 def _ts(value: Any) -> datetime:
@@ -214,7 +217,8 @@ def read_authorization_details(clients: AccountClients) -> AuthorizationDetails:
                 )
                 policies.append(
                     CustomerPolicy(
-                        name=str(p["PolicyName"]),
+                        # moto leaves PolicyName out; the ARN's last segment is the name.
+                        name=str(p.get("PolicyName") or str(p["Arn"]).rsplit("/", 1)[-1]),
                         arn=str(p["Arn"]),
                         attachment_count=int(p.get("AttachmentCount", 0)),
                         document=_document(default.get("Document")) if default else {},

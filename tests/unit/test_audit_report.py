@@ -1,0 +1,67 @@
+"""Report rendering: the documented JSON shape, escaping in HTML and in the terminal table."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import replace
+from datetime import timedelta
+
+from rich.console import Console
+from test_audit_controls import NOW, good_input
+
+from iamlayer.audit.controls import Status, evaluate
+from iamlayer.audit.model import AuditInput, AuthorizationDetails, Principal
+from iamlayer.audit.report import AuditReport, human_age, render_html, render_table, report_json
+
+
+def _report() -> AuditReport:
+    evil = "<script>alert(1)</script>"
+    auth = good_input().authorization
+    assert isinstance(auth, AuthorizationDetails)
+    bad = replace(
+        good_input(),
+        account="apps",
+        authorization=replace(auth, users=(Principal("user", evil, "arn", inline=("[bold]x",)),)),
+    )
+    down = AuditInput.unreachable("shared", "333333333333", "AccessDenied <b>role</b>", ("us-east-1",))
+    inputs = [good_input(), bad, down]
+    return AuditReport.build(inputs, evaluate(inputs, NOW), "cis-4.0", NOW)
+
+
+def test_json_shape_and_credential_report_age() -> None:
+    doc = report_json(_report())
+    json.dumps(doc)  # serialisable
+    assert set(doc) == {"benchmark", "generated_at", "totals", "accounts", "controls", "findings"}
+    sec = doc["accounts"][0]
+    assert sec["credential_report"]["age_seconds"] == 3600 and sec["credential_report"]["age"] == "1h 0m"
+    assert doc["accounts"][2]["credential_report"]["error"].startswith("AccessDenied")
+    assert doc["totals"]["FAIL"] == 1 and doc["totals"]["ERROR"] == len(
+        [f for f in doc["findings"] if f["account"] == "shared"]
+    )
+    fail = next(f for f in doc["findings"] if f["status"] == "FAIL")
+    assert fail["control_id"] == "1.15" and fail["spec_field"] == "groups.<group>.policies" and fail["fix"]
+    row = next(r for r in doc["controls"] if r["control_id"] == "1.15" and r["account"] == "apps")
+    assert (row["PASS"], row["FAIL"], row["ERROR"]) == (0, 1, 0)
+
+
+def test_html_is_self_contained_and_escaped() -> None:
+    html = render_html(_report())
+    assert "<script>" not in html and "&lt;script&gt;" in html and "&lt;b&gt;role" in html
+    assert "http://" not in html and "https://" not in html and "<link" not in html and "src=" not in html
+    assert html.index('id="summary"') < html.index('id="controls"') < html.index('id="details"')
+
+
+def test_table_escapes_markup_and_shows_failures() -> None:
+    out = io.StringIO()
+    render_table(_report(), Console(file=out, width=200, highlight=False))
+    text = out.getvalue()
+    assert "[bold]x" in text and "<script>alert(1)</script>" in text
+    assert "1h 0m" in text and "FAIL" in text
+
+
+def test_human_age() -> None:
+    assert human_age(None) == "unavailable"
+    assert human_age(int(timedelta(days=2, hours=3).total_seconds())) == "2d 3h"
+    assert human_age(59) == "0m"
+    assert Status.PASS.value == "PASS"
