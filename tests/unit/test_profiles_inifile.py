@@ -118,3 +118,10 @@ def test_sync_file_mode_backup_and_no_rewrite(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert path.read_bytes().startswith(HAND_WRITTEN.encode())
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_extra_blank_lines_after_an_owned_section_are_the_persons() -> None:
+    once = merge("", "acme", sections("acme-a")).text
+    edited = once + "\n\n[profile mine]\nregion = x\n"
+    res = merge(edited, "acme", sections("acme-a"))
+    assert res.text == edited and not res.changed

@@ -91,7 +91,10 @@ def make_client_factory(profile: str | None = None) -> ClientFactory:
                     aws_session_token=creds.session_token,
                     region_name=region or "us-east-1",
                 )
-            client: Any = session.client(service, config=RETRY_CONFIG)  # type: ignore[call-overload]
+            # IAM is global and STS answers everywhere: a person with no region set still works.
+            client: Any = session.client(  # type: ignore[call-overload]
+                service, region_name=session.region_name or "us-east-1", config=RETRY_CONFIG
+            )
             return client
 
     return factory

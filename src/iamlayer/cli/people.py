@@ -250,10 +250,12 @@ def mfa_enable_cmd(
         folder = Path(cfg).expanduser().parent if cfg else Path.home() / ".aws"
         return folder / f"mfa-{name or user}.png"
 
-    def show(qr: str, path: str) -> None:
+    def show(qr: str, path: str, uri: str) -> None:
         err_console.print("Scan this QR code with your authenticator app:")
         sys.stderr.write(qr)
         sys.stderr.flush()
+        if show_secret:
+            err_console.print(f"otpauth URI (contains the seed): {uri}", soft_wrap=True)
         err_console.print(
             f"(also saved as {path}, mode 0600: it holds the device's secret; delete it once scanned)"
         )
@@ -278,8 +280,6 @@ def mfa_enable_cmd(
         click.echo(json.dumps(out, indent=2))
         return
     console.print(f"MFA device {res.serial} enabled for {res.user}.")
-    if show_secret:
-        console.print(f"otpauth URI (contains the seed): {res.uri}", soft_wrap=True)
     console.print(
         f"Now run `iamlayer credentials configure --user {res.user}` again so your profiles use it."
     )
@@ -313,12 +313,16 @@ def exec_cmd(aws_dir: Path | None, mfa_code: str | None, profile: str, command: 
 
     Asks for an MFA code once per session; later runs, for any role, reuse the session.
     """
+    # Options stop at PROFILE (so COMMAND's own options pass through), which leaves a "--" in.
+    argv = list(command[1:] if command[:1] == ("--",) else command)
+    if not argv:
+        raise click.UsageError("no COMMAND given: iamlayer exec PROFILE -- COMMAND [ARGS]...")
     p, creds = _broker(aws_dir, profile, mfa_code).credentials(profile)
     env = child_env(creds, p.region, profile=p.name)
     try:
-        return subprocess.call(list(command), env=env)
+        return subprocess.call(argv, env=env)
     except FileNotFoundError as exc:
-        raise IamlayerError(f"command not found: {command[0]}") from exc
+        raise IamlayerError(f"command not found: {argv[0]}") from exc
 
 
 @click.command("credential-process")

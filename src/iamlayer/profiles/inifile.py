@@ -89,13 +89,13 @@ def _parse(text: str, mark: str) -> list[_Block]:
             i += 1
         body = lines[start:i]
         # Comments after a section's last key (and the blank lines after them) belong to whatever
-        # follows: that is where a person writes them. The blank lines right after the keys stay.
+        # follows: that is where a person writes them. One blank line after the keys stays.
         cut = 2 if owned else 1
         for k in range(cut, len(body)):
             if body[k].strip() and not _is_comment(body[k]):
                 cut = k + 1
-        while cut < len(body) and not body[cut].strip():
-            cut += 1
+        if cut < len(body) and not body[cut].strip():
+            cut += 1  # the one blank line we write after a section; any more are the person's
         blocks.append(_Block(body[:cut], header=header, owned=owned))
         blocks.append(_Block(body[cut:]))
     return [b for b in blocks if b.lines]

@@ -72,12 +72,13 @@ def enrol(
     *,
     name: str | None,
     png_path: Callable[[str], Path],
-    show: Callable[[str, str], None],
+    show: Callable[[str, str, str], None],
     read_codes: Callable[[], tuple[str, str]],
 ) -> Enrolment:
     """Create a virtual MFA device for the caller (an IAM user), show it, enable it with two codes.
 
-    `png_path(user)` says where to save the QR PNG, `show(qr_text, png_path)` displays it and
+    `png_path(user)` says where to save the QR PNG, `show(qr_text, png_path, uri)` displays it (the
+    URI holds the seed: show it only when asked, for typing into an app that cannot scan) and
     `read_codes()` returns two consecutive codes. If enabling fails the unused device is deleted,
     so the person can simply run the command again.
     """
@@ -93,7 +94,7 @@ def enrol(
     try:
         uri = otpauth_uri(dev.seed, user, ident.account)
         write_private_file(png, qr_png(uri))
-        show(qr_terminal(uri), str(png))
+        show(qr_terminal(uri), str(png), uri)
         code1, code2 = read_codes()
         enable_mfa(factory, None, user, dev.serial, code1, code2)
     except BaseException:
