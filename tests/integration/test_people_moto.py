@@ -166,3 +166,47 @@ def test_console_csv_with_bom(tmp_path: Path) -> None:
     (tmp_path / "bad.csv").write_text("User,Password\nx,y\n")
     with pytest.raises(CredentialsError, match="Access key ID"):
         read_access_key_csv(tmp_path / "bad.csv")
+
+
+def test_whoami_on_the_standard_chain_and_human_configure_output(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from iamlayer.cli.people import commands
+
+    cmds = {c.name: c for c in commands()}
+    r = CliRunner().invoke(cmds["whoami"], ["--json"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    who = json.loads(r.output)
+    assert who["account"] == PEOPLE and who["mfa_session"] is None and who["credentials"] == "standard chain"
+    r = CliRunner().invoke(cmds["whoami"], [], catch_exceptions=False)
+    assert r.exit_code == 0 and f"in account {PEOPLE}" in r.output and "MFA session: unknown" in r.output
+
+    (tmp_path / "iamlayer.yaml").write_text(
+        "project: acme\nproject_long: acme-corp\nregion: us-east-1\n"
+        f'accounts:\n  security: {{id: "{PEOPLE}"}}\n  apps-prd: {{id: "{PRD}"}}\n'
+        "people_account: security\nroles:\n  DevOps: {accounts: [apps-prd], mfa_max_age: 3600}\n"
+        "groups:\n  devops: {assume: [DevOps]}\nusers:\n  jane.doe: {groups: [devops], console: false}\n"
+    )
+    key: Credentials = world["key"]
+    env = {"AWS_ACCESS_KEY_ID": key.access_key_id, "AWS_SECRET_ACCESS_KEY": key.secret_access_key}
+    args = [
+        "configure",
+        "-f",
+        str(tmp_path / "iamlayer.yaml"),
+        "--user",
+        "jane.doe",
+        "--aws-dir",
+        str(tmp_path / "a"),
+    ]
+    r = CliRunner().invoke(cmds["credentials"], args, env=env, catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert (
+        "acme-apps-prd-devops" in r.output
+        and f"export AWS_CONFIG_FILE={tmp_path / 'a' / 'config'}" in r.output
+    )
+    assert key.secret_access_key not in r.output
+    assert (
+        "requires MFA" in r.output
+    )  # no device yet: the profile is written without mfa_serial, with a warning
