@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from iamlayer.sandbox.emulator import Emulator, start_emulator
+from layer import Keys, Layer, make_keys, make_layer
 
 
 @pytest.fixture(scope="session")
@@ -40,3 +41,19 @@ def aws_env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
 def iam(aws_env: dict[str, str]) -> object:
     """A boto3 IAM client for the emulator's default account (123456789012)."""
     return boto3.client("iam", region_name="us-east-1")
+
+
+@pytest.fixture(scope="session")
+def gpg_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keys]:
+    """Two real keys made by gpg: Curve25519 (armored) for jane.doe, RSA (base64) for machine users."""
+    keys = make_keys(Path(tmp_path_factory.mktemp("gnupg")))
+    try:
+        yield keys
+    finally:
+        keys.gpg.close()
+
+
+@pytest.fixture
+def layer(tmp_path: Path, gpg_keys: Keys, aws_env: dict[str, str]) -> Layer:
+    """The DESIGN.md example layer, in fresh account ids of the shared emulator."""
+    return make_layer(tmp_path / "layer", gpg_keys)

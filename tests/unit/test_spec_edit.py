@@ -31,7 +31,9 @@ def test_changes_only_the_ids_and_keeps_comments(spec_file: Path) -> None:
     assert changed is True
     after = spec_file.read_text()
     # exactly the two id tokens differ; every other byte (comments, flow maps, spacing) is kept
-    assert after == before.replace('"333333333333"', '"999999999999"').replace('"555555555555"', '"012345678901"')
+    assert after == before.replace('"333333333333"', '"999999999999"').replace(
+        '"555555555555"', '"012345678901"'
+    )
     spec = load_spec(spec_file, check_keys=False)
     assert spec.accounts["shared"].id == "999999999999"
     assert spec.accounts["apps-prd"].id == "012345678901"
@@ -65,8 +67,15 @@ def test_adds_new_accounts_in_the_block_and_keeps_other_fields(tmp_path: Path) -
         "people_account: security\n"
     )
     path.chmod(0o640)
-    changed = update_accounts(path, {"security": "222222222222", "dev": "333333333334", "prod": "444444444444",
-                                     "odd name": "555555555555"})
+    changed = update_accounts(
+        path,
+        {
+            "security": "222222222222",
+            "dev": "333333333334",
+            "prod": "444444444444",
+            "odd name": "555555555555",
+        },
+    )
     assert changed is True
     text = path.read_text()
     assert text == (
@@ -87,8 +96,11 @@ def test_adds_new_accounts_in_the_block_and_keeps_other_fields(tmp_path: Path) -
     )
     assert stat.S_IMODE(path.stat().st_mode) == 0o640  # the file keeps its mode
     data = YAML(typ="safe").load(text)
-    assert data["accounts"]["security"] == {"id": 222222222222, "alias": "acme-sec",
-                                            "password_policy": {"minimum_length": 20}}
+    assert data["accounts"]["security"] == {
+        "id": 222222222222,
+        "alias": "acme-sec",
+        "password_policy": {"minimum_length": 20},
+    }
     assert data["accounts"]["odd name"] == {"id": "555555555555"}
     assert update_accounts(path, {"prod": "444444444444", "odd name": "555555555555"}) is False
 
@@ -97,8 +109,9 @@ def test_accounts_block_last_in_file_without_newline(tmp_path: Path) -> None:
     path = tmp_path / "iamlayer.yaml"
     path.write_text('project: acme\npeople_account: a\naccounts:\n  a: {id: "111111111111"}')
     assert update_accounts(path, {"b": "222222222222"}) is True
-    assert path.read_text() == ('project: acme\npeople_account: a\naccounts:\n  a: {id: "111111111111"}\n'
-                                '  b: {id: "222222222222"}\n')
+    assert path.read_text() == (
+        'project: acme\npeople_account: a\naccounts:\n  a: {id: "111111111111"}\n  b: {id: "222222222222"}\n'
+    )
 
 
 def test_flow_or_empty_accounts_fall_back_to_round_trip(tmp_path: Path) -> None:

@@ -103,11 +103,13 @@ def test_names_are_unique_case_insensitively(tmp_path: Path) -> None:
 
 
 def test_reference_errors_with_did_you_mean(tmp_path: Path) -> None:
-    text = (BASE.replace("groups: [devops]}", "groups: [devopz]}")
-            .replace("assume: [DevOps]", "assume: [Devops]")
-            .replace("policies: [billing]", "policies: [biling]")
-            .replace("accounts: [management]", "accounts: [managment]")
-            .replace("people_account: security", "people_account: secrity"))
+    text = (
+        BASE.replace("groups: [devops]}", "groups: [devopz]}")
+        .replace("assume: [DevOps]", "assume: [Devops]")
+        .replace("policies: [billing]", "policies: [biling]")
+        .replace("accounts: [management]", "accounts: [managment]")
+        .replace("people_account: security", "people_account: secrity")
+    )
     path = write_spec(tmp_path, text, keys=["jane.doe"])
     diags = load_errors(path)
     cases = {
@@ -142,7 +144,9 @@ def test_management_account_reference_and_trusted_management(tmp_path: Path) -> 
 
 
 def test_account_ids_and_aliases(tmp_path: Path) -> None:
-    path = write_spec(tmp_path, """\
+    path = write_spec(
+        tmp_path,
+        """\
         project: acme
         project_long: Acme_Corp
         accounts:
@@ -152,7 +156,8 @@ def test_account_ids_and_aliases(tmp_path: Path) -> None:
           d: {id: "222222222222", alias: shared-alias}
           e: {id: "333333333333"}
         people_account: a
-        """)
+        """,
+    )
     diags = load_errors(path)
     short = only(diags, "accounts.a.id")
     assert "exactly 12 digits" in short.message and "quotes" in (short.hint or "")
@@ -167,8 +172,11 @@ def test_account_ids_and_aliases(tmp_path: Path) -> None:
 
 
 def test_password_policy_ranges_and_classes(tmp_path: Path) -> None:
-    path = write_spec(tmp_path, MINIMAL + "password_policy: {minimum_length: 4, require: [upper, digits], "
-                                          "max_age_days: 2000, reuse_prevention: 25, hard_expiry: maybe}\n")
+    path = write_spec(
+        tmp_path,
+        MINIMAL + "password_policy: {minimum_length: 4, require: [upper, digits], "
+        "max_age_days: 2000, reuse_prevention: 25, hard_expiry: maybe}\n",
+    )
     diags = load_errors(path)
     assert "6..128" in only(diags, "password_policy.minimum_length").message
     req = only(diags, "password_policy.require[1]")
@@ -179,9 +187,12 @@ def test_password_policy_ranges_and_classes(tmp_path: Path) -> None:
 
 
 def test_role_settings(tmp_path: Path) -> None:
-    path = spec_with(tmp_path, "policies: [arn:aws:iam::aws:policy/AdministratorAccess]}",
-                     "policies: [billing, arn:aws:iam:::policy/x], max_session_duration: 600, "
-                     "trusted: peoples, permissions_boundary: boundary}")
+    path = spec_with(
+        tmp_path,
+        "policies: [arn:aws:iam::aws:policy/AdministratorAccess]}",
+        "policies: [billing, arn:aws:iam:::policy/x], max_session_duration: 600, "
+        "trusted: peoples, permissions_boundary: boundary}",
+    )
     diags = load_errors(path)
     assert "only attach managed policies by ARN" in (only(diags, "roles.DevOps.policies[0]").hint or "")
     assert "invalid policy ARN" in only(diags, "roles.DevOps.policies[1]").message
@@ -201,17 +212,23 @@ def test_missing_pgp_key_file_hint(tmp_path: Path) -> None:
     d = only(load_errors(path), "users.jane.doe.pgp_key")
     assert d.line == line_of(path, "jane.doe:")
     assert "not found" in d.message
-    assert d.hint == ("add it with: gpg --export NAME | base64 > keys/jane.doe "
-                      "(or an armored export: gpg --export --armor NAME > keys/jane.doe)")
+    assert d.hint == (
+        "add it with: gpg --export NAME | base64 > keys/jane.doe "
+        "(or an armored export: gpg --export --armor NAME > keys/jane.doe)"
+    )
 
 
 def test_secrets_need_a_pgp_key(tmp_path: Path) -> None:
-    path = write_spec(tmp_path, MINIMAL + dedent("""\
+    path = write_spec(
+        tmp_path,
+        MINIMAL
+        + dedent("""\
         users:
           a: {console: true}
           b: {access_key: true, console: false}
           c: {console: false}
-        """))
+        """),
+    )
     diags = load_errors(path)
     a = only(diags, "users.a.console")
     assert "no pgp_key" in a.message and "pgp_key: keys/a" in (a.hint or "")
@@ -220,7 +237,10 @@ def test_secrets_need_a_pgp_key(tmp_path: Path) -> None:
 
 
 def test_policy_grammar_errors_point_inside_the_document(tmp_path: Path) -> None:
-    path = write_spec(tmp_path, MINIMAL + dedent("""\
+    path = write_spec(
+        tmp_path,
+        MINIMAL
+        + dedent("""\
         policies:
           p:
             document:
@@ -235,7 +255,8 @@ def test_policy_grammar_errors_point_inside_the_document(tmp_path: Path) -> None
                   NotAction: "*"
                   Resource: bucket
                   Condition: {StringEqual: {"aws:username": x}}
-        """))
+        """),
+    )
     diags = load_errors(path)
     effect = only(diags, "policies.p.document.Statement[0].Effect")
     assert effect.line == line_of(path, "Effect: Alow")
@@ -251,13 +272,17 @@ def test_policy_grammar_errors_point_inside_the_document(tmp_path: Path) -> None
 
 
 def test_policy_document_shapes(tmp_path: Path) -> None:
-    path = write_spec(tmp_path, MINIMAL + dedent("""\
+    path = write_spec(
+        tmp_path,
+        MINIMAL
+        + dedent("""\
         policies:
           empty: {document: {Version: "2012-10-17", Statement: []}}
           noversion: {document: {Statement: {Effect: Deny, Action: "*", Resource: "*"}}}
           oldversion: {document: {Version: "2012-10-18", Statement: {Effect: Deny, Action: "*"}}}
           scalar: {document: 42}
-        """))
+        """),
+    )
     diags = load_errors(path)
     assert "must not be empty" in only(diags, "policies.empty.document.Statement").message
     assert 'Version: "2012-10-17"' in (only(diags, "policies.noversion.document").hint or "")
@@ -269,29 +294,39 @@ def test_policy_document_shapes(tmp_path: Path) -> None:
 def test_policy_document_files(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text('{"Version": "2012-10-17",\n "Statement": [}')
     (tmp_path / "wrong.json").write_text('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow"}]}')
-    path = write_spec(tmp_path, MINIMAL + dedent("""\
+    path = write_spec(
+        tmp_path,
+        MINIMAL
+        + dedent("""\
         policies:
           a: {document: missing.json}
           b: {document: bad.json}
           c: {document: wrong.json}
-        """))
+        """),
+    )
     diags = load_errors(path)
     a = only(diags, "policies.a.document")
     assert a.line == line_of(path, "missing.json") and "not found" in a.message
     b = only(diags, "policies.b.document")
     assert "not valid JSON" in b.message and "(line 2" in b.message
     c = [d for d in diags if d.key == "policies.c.document.Statement[0]"]
-    assert [d.message for d in c] == ["missing Action (or NotAction) (in wrong.json)",
-                                      "missing Resource (or NotResource) (in wrong.json)"]
+    assert [d.message for d in c] == [
+        "missing Action (or NotAction) (in wrong.json)",
+        "missing Resource (or NotResource) (in wrong.json)",
+    ]
     assert {d.line for d in c} == {line_of(path, "wrong.json")}
 
 
 def _doc_of_size(size: int) -> dict[str, object]:
     """A valid document whose whitespace-free JSON is exactly `size` characters."""
-    doc: dict[str, object] = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/"}]}
+    doc: dict[str, object] = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/"}],
+    }
     pad = size - grammar.policy_size(doc)
-    doc["Statement"] = [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/" + "x" * pad}]
+    doc["Statement"] = [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/" + "x" * pad}
+    ]
     assert grammar.policy_size(doc) == size
     return doc
 
@@ -302,8 +337,9 @@ def test_managed_policy_size_limit_counts_without_whitespace(tmp_path: Path) -> 
     (tmp_path / "at-limit.json").write_text(json.dumps(_doc_of_size(limit), indent=8))
     (tmp_path / "over.json").write_text(json.dumps(_doc_of_size(limit + 1)))
     assert (tmp_path / "at-limit.json").stat().st_size > limit
-    path = write_spec(tmp_path, MINIMAL + "policies:\n  ok: {document: at-limit.json}\n"
-                                          "  big: {document: over.json}\n")
+    path = write_spec(
+        tmp_path, MINIMAL + "policies:\n  ok: {document: at-limit.json}\n  big: {document: over.json}\n"
+    )
     diags = load_errors(path)
     d = only(diags, "policies.big.document")
     assert f"{limit + 1:,} characters" in d.message and f"{limit:,}" in d.message
@@ -315,7 +351,10 @@ def test_inline_limits_per_group_and_role(tmp_path: Path) -> None:
     group_doc = json.dumps(_doc_of_size(half))
     role_doc = json.dumps(_doc_of_size(grammar.ROLE_INLINE_LIMIT + 1))
     ok_role_doc = json.dumps(_doc_of_size(grammar.ROLE_INLINE_LIMIT))
-    path = write_spec(tmp_path, MINIMAL + f"""\
+    path = write_spec(
+        tmp_path,
+        MINIMAL
+        + f"""\
 groups:
   g:
     inline_policies:
@@ -328,7 +367,8 @@ roles:
   fits:
     inline_policies:
       exact: {ok_role_doc}
-""")
+""",
+    )
     diags = load_errors(path)
     g = only(diags, "groups.g.inline_policies")  # each fits, together they do not
     assert f"total {2 * half:,} characters" in g.message and f"{grammar.GROUP_INLINE_LIMIT:,}" in g.message
@@ -351,14 +391,21 @@ def test_duplicate_yaml_key(tmp_path: Path) -> None:
 
 
 def test_every_error_is_reported_at_once_in_line_order(tmp_path: Path) -> None:
-    text = (BASE.replace("project: acme", "project: Acme")
-            .replace('{id: "222222222222"}', '{id: "22222222222"}')
-            .replace("assume: [DevOps]", "assume: [DevOpz]")
-            .replace("groups: [devops]}", "groups: [devops], colour: blue}"))
+    text = (
+        BASE.replace("project: acme", "project: Acme")
+        .replace('{id: "222222222222"}', '{id: "22222222222"}')
+        .replace("assume: [DevOps]", "assume: [DevOpz]")
+        .replace("groups: [devops]}", "groups: [devops], colour: blue}")
+    )
     path = write_spec(tmp_path, text)  # and no key file
     diags = load_errors(path)
-    assert {d.key for d in diags} == {"project", "accounts.security.id", "groups.devops.assume[0]",
-                                      "users.jane.doe.pgp_key", "users.jane.doe.colour"}
+    assert {d.key for d in diags} == {
+        "project",
+        "accounts.security.id",
+        "groups.devops.assume[0]",
+        "users.jane.doe.pgp_key",
+        "users.jane.doe.colour",
+    }
     assert len(diags) == 5
     lines = [d.line for d in diags]
     assert lines == sorted(lines)
@@ -368,8 +415,9 @@ def test_every_error_is_reported_at_once_in_line_order(tmp_path: Path) -> None:
 def test_spec_error_renders_file_line_key_and_hint(tmp_path: Path) -> None:
     path = spec_with(tmp_path, "groups: [devops]}", "groups: [devopz]}")
     d = only(load_errors(path), "users.jane.doe.groups[0]")
-    assert str(d) == (f"{path}:{d.line}: error: users.jane.doe.groups[0]: unknown group 'devopz' "
-                      "(did you mean 'devops'?)")
+    assert str(d) == (
+        f"{path}:{d.line}: error: users.jane.doe.groups[0]: unknown group 'devopz' (did you mean 'devops'?)"
+    )
 
 
 def test_account_names_are_safe_for_paths_and_profiles(tmp_path: Path) -> None:

@@ -19,7 +19,10 @@ def warnings_of(path: Path) -> list[str]:
 
 
 def test_full_admin_outside_roles(tmp_path: Path) -> None:
-    path = write_spec(tmp_path, MINIMAL + dedent(f"""\
+    path = write_spec(
+        tmp_path,
+        MINIMAL
+        + dedent(f"""\
         policies:
           god: {{document: {{Version: "2012-10-17", Statement: [{{Effect: Allow, Action: "*", Resource: "*"}}]}}}}
         roles:
@@ -29,7 +32,8 @@ def test_full_admin_outside_roles(tmp_path: Path) -> None:
           ops:
             inline_policies:
               all: {{Version: "2012-10-17", Statement: {{Effect: Allow, Action: ["*"], Resource: ["*"]}}}}
-        """))
+        """),
+    )
     spec, warnings = load_spec_with_warnings(path, check_keys=False)
     assert spec.groups["admins"].policies == (ADMIN,)  # still loads
     keys = [w.key for w in warnings]
@@ -41,12 +45,16 @@ def test_full_admin_outside_roles(tmp_path: Path) -> None:
 
 
 def test_mfa_max_age_shorter_than_session(tmp_path: Path) -> None:
-    path = write_spec(tmp_path, MINIMAL + dedent("""\
+    path = write_spec(
+        tmp_path,
+        MINIMAL
+        + dedent("""\
         roles:
           Short: {mfa_max_age: 900, max_session_duration: 7200}
           Fine: {mfa_max_age: 43200, max_session_duration: 3600}
           NoMfa: {max_session_duration: 43200}
-        """))
+        """),
+    )
     _, warnings = load_spec_with_warnings(path, check_keys=False)
     w = only(warnings, "roles.Short.mfa_max_age", "warning")
     assert w.line == line_of(path, "Short:") and "900s" in w.message and "7200s" in w.message
@@ -54,7 +62,9 @@ def test_mfa_max_age_shorter_than_session(tmp_path: Path) -> None:
 
 
 def test_assumed_role_in_no_account_and_trusting_management(tmp_path: Path) -> None:
-    path = write_spec(tmp_path, dedent("""\
+    path = write_spec(
+        tmp_path,
+        dedent("""\
         project: acme
         accounts:
           management: {id: "111111111111"}
@@ -66,7 +76,8 @@ def test_assumed_role_in_no_account_and_trusting_management(tmp_path: Path) -> N
         groups:
           g:
             assume: [Nowhere, Payer]
-        """))
+        """),
+    )
     _, warnings = load_spec_with_warnings(path, check_keys=False)
     nowhere = only(warnings, "groups.g.assume[0]", "warning")
     assert "in no account" in nowhere.message and nowhere.line == line_of(path, "assume:")
@@ -75,7 +86,10 @@ def test_assumed_role_in_no_account_and_trusting_management(tmp_path: Path) -> N
 
 
 def test_plain_bool_on_mfa_present(tmp_path: Path) -> None:
-    path = write_spec(tmp_path, MINIMAL + dedent("""\
+    path = write_spec(
+        tmp_path,
+        MINIMAL
+        + dedent("""\
         groups:
           g:
             inline_policies:
@@ -97,7 +111,8 @@ def test_plain_bool_on_mfa_present(tmp_path: Path) -> None:
                     Resource: "*"
                     Condition:
                       BoolIfExists: {"aws:MultiFactorAuthPresent": "false"}
-        """))
+        """),
+    )
     _, warnings = load_spec_with_warnings(path, check_keys=False)
     base = "groups.g.inline_policies.mfa.Statement"
     deny = only(warnings, f"{base}[0].Condition.Bool.aws:MultiFactorAuthPresent", "warning")
@@ -116,8 +131,7 @@ def test_too_many_group_policies_warns(tmp_path: Path) -> None:
 
 
 def test_warnings_travel_with_errors(tmp_path: Path) -> None:
-    path = write_spec(tmp_path, MINIMAL + "users:\n  bob: {console: true}\n"
-                      "roles:\n  R: {mfa_max_age: 60}\n")
+    path = write_spec(tmp_path, MINIMAL + "users:\n  bob: {console: true}\nroles:\n  R: {mfa_max_age: 60}\n")
     diags = load_errors(path)
     # lint runs on valid specs only: the error stands alone
     assert [d.severity for d in diags] == ["error"]

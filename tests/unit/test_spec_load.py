@@ -43,14 +43,17 @@ def test_design_example_loads_as_written(design_spec: Path) -> None:
     assert spec.accounts["shared"].alias == "acme-corp-shared"
     assert spec.people_account == "security" and spec.management_account == "management"
     assert spec.access_role == "OrganizationAccountAccessRole"
-    expected_pw = PasswordPolicy(minimum_length=30, max_age_days=60, reuse_prevention=24,
-                                 require=frozenset(PASSWORD_CLASSES))
+    expected_pw = PasswordPolicy(
+        minimum_length=30, max_age_days=60, reuse_prevention=24, require=frozenset(PASSWORD_CLASSES)
+    )
     assert all(a.password_policy == expected_pw for a in spec.accounts.values())
 
     billing = spec.policies["billing-read"]
     assert billing.description == "Read billing data"
-    assert billing.document == {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["ce:Get*", "cur:Describe*"], "Resource": "*"}]}
+    assert billing.document == {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["ce:Get*", "cur:Describe*"], "Resource": "*"}],
+    }
     assert type(billing.document) is dict  # plain JSON data, not ruamel objects
 
     devops = spec.roles["DevOps"]
@@ -97,7 +100,9 @@ def test_single_account_without_roles_and_defaults(tmp_path: Path) -> None:
 
 
 def test_password_policy_defaults_and_account_overrides(tmp_path: Path) -> None:
-    path = write_spec(tmp_path, """\
+    path = write_spec(
+        tmp_path,
+        """\
         project: acme
         accounts:
           security: {id: "222222222222"}
@@ -105,18 +110,22 @@ def test_password_policy_defaults_and_account_overrides(tmp_path: Path) -> None:
           legacy: {id: "444444444444", password_policy: false, alias: false}
         people_account: security
         password_policy: {max_age_days: 90}
-        """)
+        """,
+    )
     spec = load_spec(path)
     assert spec.accounts["security"].password_policy == PasswordPolicy(max_age_days=90)
     assert spec.accounts["dev"].password_policy == PasswordPolicy(
-        minimum_length=20, require=frozenset({"lower"}), max_age_days=90)
+        minimum_length=20, require=frozenset({"lower"}), max_age_days=90
+    )
     assert spec.accounts["legacy"].password_policy is None
     assert spec.accounts["legacy"].alias is None
 
 
 def test_unquoted_account_id_with_leading_zero_keeps_it(tmp_path: Path) -> None:
-    path = write_spec(tmp_path, "project: acme\naccounts:\n  a: {id: 012345678901}\n  b: {id: 123456789012}\n"
-                                "people_account: a\n")
+    path = write_spec(
+        tmp_path,
+        "project: acme\naccounts:\n  a: {id: 012345678901}\n  b: {id: 123456789012}\npeople_account: a\n",
+    )
     spec = load_spec(path)
     assert spec.accounts["a"].id == "012345678901"
     assert spec.accounts["b"].id == "123456789012"
@@ -125,8 +134,11 @@ def test_unquoted_account_id_with_leading_zero_keeps_it(tmp_path: Path) -> None:
 def test_role_options_and_paths(tmp_path: Path) -> None:
     (tmp_path / "policies").mkdir()
     (tmp_path / "policies" / "read.json").write_text(
-        '{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:List*", "Resource": "*"}}')
-    path = write_spec(tmp_path, """\
+        '{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:List*", "Resource": "*"}}'
+    )
+    path = write_spec(
+        tmp_path,
+        """\
         project: acme
         region: eu-west-1
         regions_in_use: [eu-west-1, eu-central-1]
@@ -148,7 +160,8 @@ def test_role_options_and_paths(tmp_path: Path) -> None:
             tags: {owner: finance, cost-center: 42}
             inline_policies:
               read: policies/read.json
-        """)
+        """,
+    )
     spec = load_spec(path)
     assert spec.regions_in_use == ("eu-west-1", "eu-central-1")
     assert spec.outputs_dir == (tmp_path / ".." / "secrets-out").resolve()
@@ -163,20 +176,25 @@ def test_role_options_and_paths(tmp_path: Path) -> None:
 
 
 def test_unquoted_version_date_becomes_the_version_string(tmp_path: Path) -> None:
-    path = write_spec(tmp_path, MINIMAL + dedent("""\
+    path = write_spec(
+        tmp_path,
+        MINIMAL
+        + dedent("""\
         policies:
           p:
             document:
               Version: 2012-10-17
               Statement: [{Effect: Allow, Action: "s3:*", Resource: "*"}]
-        """))
+        """),
+    )
     assert load_spec(path).policies["p"].document["Version"] == "2012-10-17"
 
 
 @needs_key_loader
 def test_unusable_key_file_is_reported_at_its_line(tmp_path: Path) -> None:
-    path = write_spec(tmp_path, MINIMAL + "users:\n  jane: {pgp_key: keys/jane}\n  bob: {pgp_key: keys/bob}\n",
-                      keys=["bob"])
+    path = write_spec(
+        tmp_path, MINIMAL + "users:\n  jane: {pgp_key: keys/jane}\n  bob: {pgp_key: keys/bob}\n", keys=["bob"]
+    )
     (tmp_path / "keys" / "jane").write_text("this is not a key\n")
     diags = load_errors(path, check_keys=True)
     d = only(diags, "users.jane.pgp_key")

@@ -73,8 +73,14 @@ def test_invalid_documents(document: Any, path: tuple[Any, ...], message: str) -
 
 
 def test_every_problem_is_reported() -> None:
-    problems = check_policy_document(doc({"Effect": "Maybe"}, {"Effect": "Allow", "Action": "nope", "Resource": "*"}))
-    assert {p.path for p in problems} == {("Statement", 0, "Effect"), ("Statement", 0), ("Statement", 1, "Action")}
+    problems = check_policy_document(
+        doc({"Effect": "Maybe"}, {"Effect": "Allow", "Action": "nope", "Resource": "*"})
+    )
+    assert {p.path for p in problems} == {
+        ("Statement", 0, "Effect"),
+        ("Statement", 0),
+        ("Statement", 1, "Action"),
+    }
     assert len(problems) == 4  # Effect, missing Action, missing Resource, invalid action
 
 
@@ -87,7 +93,9 @@ def test_condition_operator_forms() -> None:
 
 def test_size_is_whitespace_free_json() -> None:
     d = doc(ALLOW_ALL)
-    assert policy_size(d) == len('{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}')
+    assert policy_size(d) == len(
+        '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
+    )
     # characters, not bytes: IAM counts characters
     assert policy_size({"Id": "é"}) == len('{"Id":"é"}')
 
@@ -100,11 +108,17 @@ def test_lint_helpers() -> None:
     assert is_admin_policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
     assert is_admin_policy_arn("arn:aws-us-gov:iam::aws:policy/AdministratorAccess")
     assert not is_admin_policy_arn("arn:aws:iam::aws:policy/AdministratorAccess-Amplify")
-    uses = mfa_bool_conditions(doc(
-        {**ALLOW_ALL, "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}},
-        {**ALLOW_ALL, "Effect": "Deny", "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}},
-        {**ALLOW_ALL, "Effect": "Deny", "Condition": {"Bool": {"aws:MultiFactorAuthPresent": False}}},
-    ))
+    uses = mfa_bool_conditions(
+        doc(
+            {**ALLOW_ALL, "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}},
+            {
+                **ALLOW_ALL,
+                "Effect": "Deny",
+                "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}},
+            },
+            {**ALLOW_ALL, "Effect": "Deny", "Condition": {"Bool": {"aws:MultiFactorAuthPresent": False}}},
+        )
+    )
     assert [(u.path, u.effect) for u in uses] == [
         (("Statement", 0, "Condition", "Bool", "aws:MultiFactorAuthPresent"), "Allow"),
         (("Statement", 2, "Condition", "Bool", "aws:MultiFactorAuthPresent"), "Deny"),

@@ -60,8 +60,12 @@ def test_scaffold_validates_cleanly(layer: tuple[Path, list[Path]]) -> None:
     spec, warnings = load_spec_with_warnings(target / "iamlayer.yaml", check_keys=False)
     assert warnings == []
     assert {n: a.id for n, a in spec.accounts.items()} == {
-        "management": "111111111111", "security": "222222222222", "shared": "333333333333",
-        "apps-devstg": "444444444444", "apps-prd": "555555555555"}
+        "management": "111111111111",
+        "security": "222222222222",
+        "shared": "333333333333",
+        "apps-devstg": "444444444444",
+        "apps-prd": "555555555555",
+    }
     assert (spec.project, spec.project_long, spec.people_account) == ("acme", "acme-corp", "security")
     assert set(spec.roles) == {"DevOps", "Auditor", "DeployMaster", "FinOps"}
     deploy = spec.roles["DeployMaster"]
@@ -71,7 +75,9 @@ def test_scaffold_validates_cleanly(layer: tuple[Path, list[Path]]) -> None:
     assert spec.groups["deploymaster"].self_management.value == "none"
     assert set(spec.groups) == {"devops", "auditors", "deploymaster", "finops"}
     jane, ci = spec.users["jane.doe"], spec.users["machine.ci"]
-    assert jane.groups == ("devops",) and jane.console and jane.pgp_key == (target / "keys/jane.doe").resolve()
+    assert (
+        jane.groups == ("devops",) and jane.console and jane.pgp_key == (target / "keys/jane.doe").resolve()
+    )
     assert (ci.console, ci.access_key) == (False, True)
     assert ci.pgp_key == (target / "keys/machine.infra").resolve()
 
@@ -89,8 +95,15 @@ def test_scaffold_keys_pass_the_key_checks(layer: tuple[Path, list[Path]]) -> No
 
 def test_template_documents_every_field(layer: tuple[Path, list[Path]]) -> None:
     text = (layer[0] / "iamlayer.yaml").read_text()
-    fields = (validate.TOP_FIELDS + validate.ACCOUNT_FIELDS + validate.PASSWORD_POLICY_FIELDS
-              + validate.POLICY_FIELDS + validate.ROLE_FIELDS + validate.GROUP_FIELDS + validate.USER_FIELDS)
+    fields = (
+        validate.TOP_FIELDS
+        + validate.ACCOUNT_FIELDS
+        + validate.PASSWORD_POLICY_FIELDS
+        + validate.POLICY_FIELDS
+        + validate.ROLE_FIELDS
+        + validate.GROUP_FIELDS
+        + validate.USER_FIELDS
+    )
     assert [f for f in fields if f not in text] == []
     comments = [line for line in text.splitlines() if line.lstrip().startswith("#") or " # " in line]
     assert len(comments) > 60
@@ -133,13 +146,20 @@ def gnupghome() -> Iterator[dict[str, str]]:
 
 
 def _gpg(env: dict[str, str], *args: str, stdin: bytes | None = None) -> bytes:
-    proc = subprocess.run(["gpg", "--batch", "--yes", "--quiet", "--no-tty", "--pinentry-mode", "loopback", *args],
-                          input=stdin, env=env, capture_output=True, check=False)
+    proc = subprocess.run(
+        ["gpg", "--batch", "--yes", "--quiet", "--no-tty", "--pinentry-mode", "loopback", *args],
+        input=stdin,
+        env=env,
+        capture_output=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
     return proc.stdout
 
 
-@pytest.mark.skipif(shutil.which("gpg") is None or shutil.which("gpgconf") is None, reason="gpg is not installed")
+@pytest.mark.skipif(
+    shutil.which("gpg") is None or shutil.which("gpgconf") is None, reason="gpg is not installed"
+)
 def test_example_keys_work_with_real_gpg(layer: tuple[Path, list[Path]], gnupghome: dict[str, str]) -> None:
     """A message gpg encrypts to each public key file is decrypted with its example secret key."""
     target, _ = layer
@@ -156,8 +176,16 @@ def test_example_keys_work_with_real_gpg(layer: tuple[Path, list[Path]], gnupgho
         try:
             keyring = Path(recipients) / "pub.gpg"
             keyring.write_bytes(key)
-            ciphertext = _gpg(gnupghome, "--trust-model", "always", "--armor", "--encrypt",
-                              "--recipient-file", str(keyring), stdin=f"hello {name}".encode())
+            ciphertext = _gpg(
+                gnupghome,
+                "--trust-model",
+                "always",
+                "--armor",
+                "--encrypt",
+                "--recipient-file",
+                str(keyring),
+                stdin=f"hello {name}".encode(),
+            )
         finally:
             shutil.rmtree(recipients, ignore_errors=True)
         _gpg(gnupghome, "--import", str(target / "example-secret-keys" / f"{name}.asc"))

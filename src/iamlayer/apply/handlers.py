@@ -15,7 +15,7 @@ from typing import Any
 
 from iamlayer.aws.errors import aws_call
 from iamlayer.aws.retry import settle
-from iamlayer.errors import AlreadyExistsError, ApplyError, NotFoundError
+from iamlayer.errors import AlreadyExistsError, ApplyError, AwsError, NotFoundError
 from iamlayer.plan.model import Action, Change, Kind
 from iamlayer.state.model import OWNER_TAG, group_marker_document
 
@@ -546,7 +546,6 @@ def delete_user(ctx: HandlerContext, ch: Change) -> None:
             inline = iam.list_user_policies(UserName=name)["PolicyNames"]
             certs = iam.list_signing_certificates(UserName=name)["Certificates"]
             ssh = iam.list_ssh_public_keys(UserName=name)["SSHPublicKeys"]
-            svc = iam.list_service_specific_credentials(UserName=name)["ServiceSpecificCredentials"]
         for k in keys:
             with gone_is_fine(), aws_call(f"deleting access key {k['AccessKeyId']} of {w}"):
                 iam.delete_access_key(UserName=name, AccessKeyId=k["AccessKeyId"])
@@ -572,14 +571,28 @@ def delete_user(ctx: HandlerContext, ch: Change) -> None:
         for s in ssh:
             with gone_is_fine(), aws_call(f"deleting SSH key of {w}"):
                 iam.delete_ssh_public_key(UserName=name, SSHPublicKeyId=s["SSHPublicKeyId"])
-        for s in svc:
-            with gone_is_fine(), aws_call(f"deleting service credential of {w}"):
-                iam.delete_service_specific_credential(
-                    UserName=name, ServiceSpecificCredentialId=s["ServiceSpecificCredentialId"]
-                )
-        with aws_call(f"deleting {w}"):
-            settle(lambda: iam.delete_user(UserName=name))
+        try:
+            with aws_call(f"deleting {w}"):
+                settle(lambda: iam.delete_user(UserName=name))
+        except AwsError as exc:
+            if exc.code != "DeleteConflict":
+                raise
+            # Rare: service-specific credentials (CodeCommit, Keyspaces) are only looked for when
+            # DeleteUser says something is still attached.
+            _delete_service_credentials(ctx, name, w)
+            with aws_call(f"deleting {w}"):
+                settle(lambda: iam.delete_user(UserName=name))
     ctx.outbox.forget_user(ctx.account, name)
+
+
+def _delete_service_credentials(ctx: HandlerContext, name: str, w: str) -> None:
+    with aws_call(f"listing service-specific credentials of {w}"):
+        creds = ctx.iam.list_service_specific_credentials(UserName=name)["ServiceSpecificCredentials"]
+    for c in creds:
+        with gone_is_fine(), aws_call(f"deleting service-specific credential of {w}"):
+            ctx.iam.delete_service_specific_credential(
+                UserName=name, ServiceSpecificCredentialId=c["ServiceSpecificCredentialId"]
+            )
 
 
 @handles(Kind.GROUP_MEMBERSHIP, Action.CREATE, permissions=("iam:AddUserToGroup",))

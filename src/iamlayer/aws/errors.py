@@ -17,6 +17,7 @@ from botocore.exceptions import (
     NoRegionError,
     PartialCredentialsError,
 )
+from botocore.parsers import ResponseParserError
 
 from iamlayer.errors import (
     AccessDeniedError,
@@ -28,12 +29,16 @@ from iamlayer.errors import (
     ThrottledError,
 )
 
-NOT_FOUND_CODES = frozenset({"NoSuchEntity", "NoSuchEntityException", "ResourceNotFoundException", "NotFound"})
+NOT_FOUND_CODES = frozenset(
+    {"NoSuchEntity", "NoSuchEntityException", "ResourceNotFoundException", "NotFound"}
+)
 ACCESS_DENIED_CODES = frozenset(
     {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
 )
 ALREADY_EXISTS_CODES = frozenset({"EntityAlreadyExists", "EntityAlreadyExistsException"})
-THROTTLE_CODES = frozenset({"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"})
+THROTTLE_CODES = frozenset(
+    {"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"}
+)
 # IAM is eventually consistent: right after a create, or while another change settles, these
 # codes mean "try again shortly", not "failed" (see iamlayer.aws.retry).
 TRANSIENT_CODES = frozenset({"EntityTemporarilyUnmodifiable", "ConcurrentModification", "ServiceFailure"})
@@ -76,6 +81,12 @@ def translate(exc: Exception, attempted: str) -> Exception:
         )
     if isinstance(exc, NoRegionError):
         return CredentialsError(f"{attempted}: no AWS region set; set AWS_REGION or `region:` in the spec.")
+    if isinstance(exc, ResponseParserError):
+        # What the endpoint answered is not AWS's protocol: the emulator answers an API it lacks
+        # with an HTML error page.
+        return AwsError(
+            f"{attempted}: the endpoint gave an unreadable answer ({exc})", code="InvalidResponse"
+        )
     if isinstance(exc, BotoCoreError):
         return AwsError(f"{attempted}: {exc}", code=type(exc).__name__)
     return exc
@@ -86,5 +97,5 @@ def aws_call(attempted: str) -> Iterator[None]:
     """Run boto3 calls, re-raising botocore errors as iamlayer errors that name `attempted`."""
     try:
         yield
-    except (ClientError, BotoCoreError) as exc:
+    except (ClientError, BotoCoreError, ResponseParserError) as exc:
         raise translate(exc, attempted) from exc

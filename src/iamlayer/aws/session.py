@@ -80,7 +80,9 @@ class AccountClients:
     created under a lock and then shared by the apply worker threads.
     """
 
-    def __init__(self, session: boto3.Session, label: str, stats: ApiStats, region: str | None = None) -> None:
+    def __init__(
+        self, session: boto3.Session, label: str, stats: ApiStats, region: str | None = None
+    ) -> None:
         self.session = session
         self.label = label
         self.stats = stats

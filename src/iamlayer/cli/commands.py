@@ -6,7 +6,13 @@ import click
 
 
 def all_commands() -> list[click.Command]:
-    from iamlayer.cli import core
+    from iamlayer.cli import audit_cmds, core, people, sandbox_cmds, secrets_cmds
 
-    commands: list[click.Command] = [*core.commands()]
+    commands: list[click.Command] = [
+        *core.commands(),  # init, validate, plan, apply, operator-policy
+        *secrets_cmds.commands(),  # outputs, decrypt, password reset, access-key rotate
+        *people.commands(),  # credentials configure, mfa, exec, credential-process, whoami
+        *audit_cmds.commands(),  # audit, sts-regions
+        *sandbox_cmds.commands(),  # sandbox, demo
+    ]
     return commands

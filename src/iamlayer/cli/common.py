@@ -13,7 +13,7 @@ from iamlayer.errors import IamlayerError, SpecError, UserAbort
 #: exit codes: 0 ok, 1 error, 2 invalid spec/usage (also "changes present" with --detailed-exitcode)
 EXIT_OK, EXIT_ERROR, EXIT_INVALID = 0, 1, 2
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False)
 
 spec_option = click.option(
@@ -31,7 +31,9 @@ profile_option = click.option(
     default=None,
     help="AWS profile for the operator's credentials (default: AWS_PROFILE, then the standard chain).",
 )
-json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout (no secrets).")
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout (no secrets)."
+)
 
 
 def run_guarded(cli: click.Group, args: list[str] | None = None) -> int:

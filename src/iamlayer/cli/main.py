@@ -10,7 +10,16 @@ from iamlayer import __version__
 from iamlayer.cli.common import run_guarded
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class WorkflowOrder(click.Group):
+    """Lists commands in the order a person uses them, not alphabetically."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+
+@click.group(
+    cls=WorkflowOrder, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.version_option(__version__, prog_name="iamlayer")
 def cli() -> None:
     """Your AWS identities layer as code.

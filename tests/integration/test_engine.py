@@ -1,0 +1,269 @@
+"""The core engine against the emulator over HTTP: plan, apply, converge, own, delete, refuse stale.
+
+Every test runs in account ids of its own (see tests/layer.py), through boto3 and AssumeRole,
+exactly as iamlayer reaches a real organization.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from iamlayer.apply.run import apply_plan, check_fresh
+from iamlayer.aws.session import ApiStats
+from iamlayer.errors import StalePlanError
+from iamlayer.plan.model import Action, Kind, Plan
+from iamlayer.plan.planner import make_plan
+from iamlayer.spec.load import load_spec
+from layer import Layer
+
+
+def plan_of(layer: Layer, **kw: object) -> Plan:
+    return make_plan(load_spec(layer.spec), profile=None, **kw)  # type: ignore[arg-type]
+
+
+def apply_all(layer: Layer) -> Plan:
+    spec = load_spec(layer.spec)
+    p = make_plan(spec, profile=None)
+    outcome = apply_plan(p, spec, profile=None, stats=ApiStats())
+    assert outcome.result.ok, outcome.result.failed
+    return p
+
+
+def addresses(p: Plan, action: Action | None = None) -> set[str]:
+    return {str(c.address) for c in p.changes if action is None or c.action is action}
+
+
+def test_plan_apply_plan_is_empty_and_second_apply_is_noop(layer: Layer) -> None:
+    first = plan_of(layer)
+    assert not first.errors
+    assert first.counts() == {"create": len(first.changes), "update": 0, "delete": 0}
+    assert "security/user.jane.doe" in addresses(first)
+    assert "security/login_profile.jane.doe" in addresses(first)
+    assert "security/access_key.machine.ci" in addresses(first)
+    # roles only in their accounts
+    assert "management/role.DevOps" not in addresses(first)
+    assert {f"{a}/role.DevOps" for a in ("shared", "apps-devstg", "apps-prd")} <= addresses(first)
+    assert {
+        f"{a}/role.Auditor" for a in ("management", "security", "shared", "apps-devstg", "apps-prd")
+    } <= addresses(first)
+
+    apply_all(layer)
+    again = plan_of(layer)
+    assert again.empty, [str(c.address) for c in again.changes]
+    # apply with nothing to do changes nothing
+    spec = load_spec(layer.spec)
+    outcome = apply_plan(again, spec, profile=None, stats=ApiStats())
+    assert outcome.result.done == [] and outcome.verify is None
+
+    iam = layer.iam("security")
+    assert set(u["UserName"] for u in iam.list_users()["Users"]) == {"jane.doe", "machine.ci"}
+    assert [k["AccessKeyId"] for k in iam.list_access_keys(UserName="machine.ci")["AccessKeyMetadata"]]
+    assert iam.list_account_aliases()["AccountAliases"] == ["acme-corp-security"]
+    pp = iam.get_account_password_policy()["PasswordPolicy"]
+    assert (
+        pp["MinimumPasswordLength"] == 30
+        and pp["PasswordReusePrevention"] == 24
+        and pp["MaxPasswordAge"] == 60
+    )
+
+
+def test_roles_trust_and_group_assume_policies(layer: Layer) -> None:
+    apply_all(layer)
+    ids = layer.ids
+    devops = layer.iam("apps-prd").get_role(RoleName="DevOps")["Role"]
+    st = devops["AssumeRolePolicyDocument"]["Statement"][0]
+    assert st["Principal"] == {"AWS": [f"arn:aws:iam::{ids['security']}:root"]} or st["Principal"] == {
+        "AWS": f"arn:aws:iam::{ids['security']}:root"
+    }
+    assert st["Condition"]["Bool"]["aws:MultiFactorAuthPresent"] in ("true", ["true"])
+    assert st["Condition"]["NumericLessThan"]["aws:MultiFactorAuthAge"] in ("43200", ["43200"])
+    for acc in ("management", "security"):
+        names = [r["RoleName"] for r in layer.iam(acc).list_roles()["Roles"]]
+        assert "DevOps" not in names and "Auditor" in names
+
+    sec = layer.iam("security")
+    doc = sec.get_group_policy(GroupName="devops", PolicyName="assume-roles")["PolicyDocument"]
+    resources = doc["Statement"][0]["Resource"]
+    assert sorted(resources) == sorted(
+        f"arn:aws:iam::{ids[a]}:role/DevOps" for a in ("shared", "apps-devstg", "apps-prd")
+    )
+    sm = sec.get_group_policy(GroupName="devops", PolicyName="self-management")["PolicyDocument"]
+    deny = next(s for s in sm["Statement"] if s["Effect"] == "Deny")
+    assert "BoolIfExists" in deny["Condition"]
+
+
+def test_adding_an_account_to_a_role_updates_the_group_in_the_same_plan(layer: Layer) -> None:
+    apply_all(layer)
+    layer.edit("accounts: [shared, apps-devstg, apps-prd]", "accounts: [shared, apps-prd]")
+    p = plan_of(layer)
+    assert addresses(p) == {"apps-devstg/role.DevOps", "security/group_inline_policy.devops/assume-roles"}
+    assert addresses(p, Action.DELETE) == {"apps-devstg/role.DevOps"}
+    apply_all(layer)
+    assert plan_of(layer).empty
+
+
+def test_removed_user_is_deleted_with_everything_that_must_go_first(layer: Layer) -> None:
+    apply_all(layer)
+    iam = layer.iam("security")
+    mfa = iam.create_virtual_mfa_device(VirtualMFADeviceName="jane.doe")["VirtualMFADevice"]["SerialNumber"]
+    iam.enable_mfa_device(
+        UserName="jane.doe", SerialNumber=mfa, AuthenticationCode1="123456", AuthenticationCode2="654321"
+    )
+    iam.create_access_key(UserName="jane.doe")  # made by the person herself
+    text = layer.spec.read_text()
+    layer.write(text.replace("  jane.doe:   {pgp_key: keys/jane.doe, groups: [devops]}\n", ""))
+
+    p = plan_of(layer)
+    deletes = [c for c in p.changes if c.action is Action.DELETE]
+    assert [str(c.address) for c in deletes] == ["security/user.jane.doe"]
+    before = deletes[0].before or {}
+    assert before["login_profile"] is True
+    assert before["groups"] == ["devops"]
+    assert before["mfa_devices"] == [mfa]
+    assert len(before["access_keys"]) == 1
+
+    apply_all(layer)
+    assert "jane.doe" not in {u["UserName"] for u in iam.list_users()["Users"]}
+    assert not (layer.root / "outputs" / "security" / "jane.doe" / "password.asc").exists()
+    assert plan_of(layer).empty
+
+
+def test_deletes_run_after_creates_and_in_reverse_dependency_order(layer: Layer) -> None:
+    apply_all(layer)
+    text = layer.spec.read_text()
+    text = text.replace("  finops:   {policies: [billing-read", "  money:    {policies: [billing-read")
+    layer.write(text)
+    p = plan_of(layer)
+    order = [(c.action, c.address.kind) for c in p.changes if c.address.account == "security"]
+    creates = [i for i, (a, _) in enumerate(order) if a is not Action.DELETE]
+    deletes = [i for i, (a, _) in enumerate(order) if a is Action.DELETE]
+    assert max(creates) < min(deletes)
+    assert (Action.CREATE, Kind.GROUP) in order and (Action.DELETE, Kind.GROUP) in order
+    apply_all(layer)
+    groups = {g["GroupName"] for g in layer.iam("security").list_groups()["Groups"]}
+    assert "money" in groups and "finops" not in groups
+
+
+def test_unowned_resources_are_never_touched(layer: Layer) -> None:
+    apply_all(layer)
+    iam = layer.iam("security")
+    iam.create_user(UserName="bob")
+    iam.create_group(GroupName="legacy")
+    iam.add_user_to_group(UserName="bob", GroupName="legacy")
+    iam.add_user_to_group(UserName="bob", GroupName="devops")
+    shared = layer.iam("shared")
+    shared.create_role(
+        RoleName="handmade",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "ec2.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )
+    assert plan_of(layer).empty
+
+    # naming an unowned user in the spec is a clear error, and nothing is planned for it
+    layer.edit("  machine.ci:", "  bob: {groups: [devops]}\n  machine.ci:")
+    p = plan_of(layer)
+    errs = {a.account: a.error for a in p.errors}
+    assert "security" in errs and "user bob exists but is not owned" in (errs["security"] or "")
+    assert "tag-user" in (errs["security"] or "")
+
+
+def test_unowned_group_collision_and_adoption(layer: Layer) -> None:
+    iam = layer.iam("security")
+    iam.create_group(GroupName="auditors")
+    p = plan_of(layer)
+    assert p.errors and "group auditors exists but was not created by iamlayer" in (p.errors[0].error or "")
+    iam.put_group_policy(
+        GroupName="auditors",
+        PolicyName="iamlayer-owner-acme",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Sid": "IamlayerOwnershipMarker", "Effect": "Deny", "NotAction": "*", "Resource": "*"}
+                ],
+            }
+        ),
+    )
+    p = plan_of(layer)
+    assert not p.errors
+    assert "security/group.auditors" not in addresses(p)  # adopted, not re-created
+
+
+def test_stale_saved_plan_is_refused(layer: Layer) -> None:
+    apply_all(layer)
+    layer.edit('Action: "s3:GetObject"', 'Action: ["s3:GetObject", "s3:ListBucket"]')
+    spec = load_spec(layer.spec)
+    saved = make_plan(spec, profile=None)
+    assert addresses(saved) == {"security/group_inline_policy.finops/reports"}
+    check_fresh(saved, spec, profile=None, stats=ApiStats())  # nothing moved yet
+    layer.iam("security").put_group_policy(
+        GroupName="devops",
+        PolicyName="extra",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+        ),
+    )
+    with pytest.raises(StalePlanError, match="security"):
+        check_fresh(saved, spec, profile=None, stats=ApiStats())
+
+
+def test_policy_document_change_is_an_update_with_readable_diff(layer: Layer) -> None:
+    apply_all(layer)
+    layer.edit('"cur:Describe*"', '"cur:Describe*", "budgets:View*"')
+    p = plan_of(layer)
+    [change] = p.changes
+    assert str(change.address) == "security/policy.billing-read" and change.action is Action.UPDATE
+    assert "budgets:View*" in json.dumps(change.after)
+    assert "budgets:View*" not in json.dumps(change.before)
+    apply_all(layer)
+    assert plan_of(layer).empty
+
+
+def test_no_op_plan_reads_with_a_constant_number_of_calls(layer: Layer) -> None:
+    apply_all(layer)
+    stats = ApiStats()
+    p = make_plan(load_spec(layer.spec), profile=None, stats=stats)
+    assert p.empty
+    per_account = stats.by_account()
+    # sts:AssumeRole, GetAccountAuthorizationDetails, ListRoles, GetAccountPasswordPolicy, ListAccountAliases;
+    # the people account adds the credential report (generate + get).
+    for acc in ("management", "shared", "apps-devstg", "apps-prd"):
+        assert per_account[acc] <= 5, stats.by_operation(acc)
+    assert per_account["security"] <= 7, stats.by_operation("security")
+    assert "GetLoginProfile" not in stats.by_operation() and "ListAccessKeys" not in stats.by_operation()
+
+
+def test_single_account_layer_uses_the_callers_credentials(
+    tmp_path: Path, gpg_keys: object, aws_env: dict[str, str]
+) -> None:
+    spec = tmp_path / "iamlayer.yaml"
+    project = f"solo{tmp_path.name[-6:].replace('_', '').lower()}"
+    spec.write_text(f"""project: {project}
+accounts:
+  main: {{id: "123456789012"}}
+users:
+  robot-{project}: {{console: false, groups: [bots-{project}]}}
+groups:
+  bots-{project}: {{policies: [arn:aws:iam::aws:policy/ReadOnlyAccess]}}
+""")
+    s = load_spec(spec)
+    stats = ApiStats()
+    p = make_plan(s, profile=None, stats=stats)
+    assert p.accounts[0].via == "caller"
+    assert "AssumeRole" not in stats.by_operation()
+    outcome = apply_plan(p, s, profile=None, stats=ApiStats())
+    assert outcome.result.ok
+    assert make_plan(s, profile=None).empty
