@@ -4,7 +4,7 @@ It forwards every request to the emulator, except where a rule matches the reque
 `Action=` in the form body, and optionally a substring of the body):
 - `throttle`: answer AWS's Throttling error instead of forwarding (the first `times` matches);
 - `deny`: answer AccessDenied instead of forwarding;
-- `hold_before`: block before forwarding (the call never reaches AWS) until released;
+- `hold_before`: block, then drop the request: the call never reaches AWS;
 - `hold_after`: forward, then block before answering (AWS did it, the caller never hears).
 Holding lets a test SIGKILL a real `iamlayer apply` at an exact point of its protocol.
 """
@@ -46,6 +46,7 @@ class FaultProxy:
         self.host, self.port_up = u.hostname or "127.0.0.1", u.port or 80
         self.rules: list[Rule] = []
         self.seen: list[str] = []
+        self.bodies: dict[str, list[str]] = {}  # action -> URL-decoded request bodies, in order
         self._lock = threading.Lock()
         proxy = self
 
@@ -85,6 +86,7 @@ class FaultProxy:
                 action = (params.get("Action") or [""])[0]
                 rule = proxy._match(action, text)
                 proxy.seen.append(action)
+                proxy.bodies.setdefault(action, []).append(text)
                 if rule and rule.mode == "throttle":
                     self._answer(400, [("Content-Type", "text/xml")], THROTTLE_XML.encode())
                     return
@@ -94,6 +96,8 @@ class FaultProxy:
                 if rule and rule.mode == "hold_before":
                     rule.reached.set()
                     rule.release.wait(120)
+                    self.close_connection = True
+                    return  # the call never reaches AWS, even once released
                 status, headers, data = self._forward(body)
                 if rule and rule.mode == "hold_after":
                     rule.reached.set()

@@ -6,10 +6,11 @@ import click
 
 
 def all_commands() -> list[click.Command]:
-    from iamlayer.cli import audit_cmds, core, people, sandbox_cmds, secrets_cmds
+    from iamlayer.cli import audit_cmds, core, org_cmds, people, sandbox_cmds, secrets_cmds
 
     commands: list[click.Command] = [
         *core.commands(),  # init, validate, plan, apply, operator-policy
+        *org_cmds.commands(),  # accounts discover
         *secrets_cmds.commands(),  # outputs, decrypt, password reset, access-key rotate
         *people.commands(),  # credentials configure, mfa, exec, credential-process, whoami
         *audit_cmds.commands(),  # audit, sts-regions

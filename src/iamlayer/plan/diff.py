@@ -346,7 +346,8 @@ class _Differ:
                     note="no encrypted secret on record for this key",
                 )
             if len(keys) - len(unrecorded) == 0:
-                self.add(Kind.ACCESS_KEY, name, Action.CREATE, None, secret)
+                after = {k: v for k, v in (secret or {}).items() if k in ("pgp_key", "fingerprint")}
+                self.add(Kind.ACCESS_KEY, name, Action.CREATE, None, after)
         else:
             # Only keys iamlayer issued are removed; people create their own keys after onboarding.
             for k in keys:

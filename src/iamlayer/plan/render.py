@@ -92,7 +92,8 @@ def _summary(counts: dict[str, int]) -> str:
 
 
 def _pretty(v: Any) -> str:
-    return json.dumps(v, indent=2, sort_keys=False) if isinstance(v, dict | list) else json.dumps(v)
+    """A value on one line; only policy documents get the multi-line treatment."""
+    return json.dumps(v, separators=(", ", ": "))
 
 
 def _doc_diff(before: Any, after: Any, indent: str) -> list[str]:

@@ -67,6 +67,9 @@ class PublicKey:
     algorithm: str  # of the encryption key used, e.g. "RSA 3072", "Cv25519"
     form: str  # "armored" | "binary" | "base64"
     expires_at: datetime | None = None  # when the encryption key stops being usable; None: never
+    # The key advertises SEIPDv2 (RFC 9580), so messages to it use that format, which GnuPG 2.2 to
+    # 2.4 cannot decrypt; its owner needs an RFC 9580 client (sq, `iamlayer decrypt --secret-key`).
+    rfc9580_only: bool = False
     # The pysequoia Cert trimmed to the live encryption subkeys; what `encrypt` is given.
     cert: Any = field(default=None, compare=False, repr=False)
 
@@ -148,7 +151,7 @@ def load_public_key(path: Path, *, now: datetime | None = None) -> PublicKey:
     try:
         usable = pysequoia.Cert.from_packets(keep)
         # A trial run: pysequoia applies its own policy (signature validity, weak algorithms).
-        pysequoia.encrypt(b"", [usable], armor=False)
+        trial = bytes(pysequoia.encrypt(b"", [usable], armor=False))
     except Exception as e:  # pysequoia raises bare RuntimeError with Rust text
         raise KeyFileError(f"{path}: the key {who} cannot be encrypted to: {_first_line(e)}") from e
 
@@ -161,8 +164,21 @@ def load_public_key(path: Path, *, now: datetime | None = None) -> PublicKey:
         algorithm=_algorithm_name(chosen.key),
         form=form,
         expires_at=min(expiries) if expiries else None,
+        rfc9580_only=_first_packet_version(trial) == 6,
         cert=usable,
     )
+
+
+def _first_packet_version(message: bytes) -> int | None:
+    """The version octet of a message's first packet (a PKESK: 3 for SEIPDv1, 6 for SEIPDv2)."""
+    if len(message) < 3 or not message[0] & 0x80:
+        return None
+    if message[0] & 0x40:  # new-format header: length octets follow the tag octet
+        first = message[1]
+        body = 2 if first < 192 else 3 if first < 224 else 6
+    else:  # old-format header: the low two bits say how many length octets follow
+        body = 1 + {0: 1, 1: 2, 2: 4}.get(message[0] & 0x03, 0)
+    return message[body] if body < len(message) else None
 
 
 def _decode(path: Path, raw: bytes) -> tuple[bytes, str]:

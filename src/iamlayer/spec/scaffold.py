@@ -15,9 +15,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Final
 
-import pysequoia
-
 from iamlayer.errors import IamlayerError
+from iamlayer.secrets.examplekeys import generate_example_key
 from iamlayer.spec.files import write_atomic
 from iamlayer.spec.load import DEFAULT_SPEC_FILE
 
@@ -80,14 +79,10 @@ def _write_example_keys(target: Path) -> list[Path]:
     secret_dir.chmod(0o700)
     written: list[Path] = []
     for name, (user_id, suite, form) in EXAMPLE_KEYS.items():
-        # RFC 4880 (v4) keys: GnuPG 2.2, still common, cannot use the v6 keys of RFC 9580.
-        tsk = pysequoia.Tsk.generate(
-            user_id, profile=pysequoia.Profile.RFC4880, cipher_suite=getattr(pysequoia.CipherSuite, suite)
-        )
-        cert = tsk.extract_certificate()
-        public = str(cert).encode("ascii") if form == "armored" else _base64_lines(bytes(cert))
+        key = generate_example_key(user_id, suite)
+        public = key.public_armored if form == "armored" else _base64_lines(key.public)
         write_atomic(target / "keys" / name, public)
-        write_atomic(secret_dir / f"{name}.asc", str(tsk).encode("ascii"), mode=0o600)
+        write_atomic(secret_dir / f"{name}.asc", key.secret_armored, mode=0o600)
         written += [target / "keys" / name, secret_dir / f"{name}.asc"]
     readme = secret_dir / "README.md"
     write_atomic(readme, _template(_SECRET_README[0]))

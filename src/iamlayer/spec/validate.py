@@ -120,6 +120,7 @@ class SpecBuilder:
         self.root = self.spec_path.parent
         self.check_keys = check_keys
         self._key_errors: dict[Path, str | None] = {}
+        self._rfc9580_keys: set[Path] = set()
 
     # --- top level ------------------------------------------------------------------------------
 
@@ -660,6 +661,14 @@ class SpecBuilder:
             problem = self._key_problem(path)
             if problem is not None:
                 self.r.error(node, problem, _missing_key_hint(rel))
+            elif path in self._rfc9580_keys:
+                self.r.warn(
+                    node.path,
+                    f"the key in {rel!r} asks for RFC 9580 messages (SEIPDv2), which GnuPG 2.2 to 2.4 "
+                    "cannot decrypt",
+                    "its owner decrypts with sq, or `iamlayer decrypt --secret-key`; a key made by gpg "
+                    "avoids this",
+                )
         return path
 
     def _key_problem(self, path: Path) -> str | None:
@@ -670,7 +679,8 @@ class SpecBuilder:
             from iamlayer.secrets.keys import load_public_key
 
             try:
-                load_public_key(path)
+                if load_public_key(path).rfc9580_only:
+                    self._rfc9580_keys.add(path)
                 self._key_errors[path] = None
             except KeyFileError as e:
                 self._key_errors[path] = str(e)

@@ -1,0 +1,240 @@
+"""The core workflow as a person runs it: `iamlayer init/validate/plan/apply` in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from faultproxy import FaultProxy, Rule
+from iamlayer.cli.main import cli
+from layer import Layer, run_cli
+
+
+def test_init_validate_plan_apply_then_no_changes(tmp_path: Path, aws_env: dict[str, str]) -> None:
+    r = run_cli("init", "acme", cwd=tmp_path, env=aws_env)
+    assert r.code == 0, r.err
+    layer = tmp_path / "acme"
+    assert (layer / "iamlayer.yaml").exists() and (layer / "keys" / "README.md").exists()
+
+    r = run_cli("validate", cwd=layer, env=aws_env)
+    assert r.code == 0, r.err
+    assert "is valid" in r.out
+
+    r = run_cli("plan", "--json", cwd=layer, env=aws_env)
+    assert r.code == 0, r.err
+    plan = r.json()
+    assert plan["format_version"] == 1
+    assert plan["summary"]["create"] > 0 and plan["summary"]["delete"] == 0
+    assert {a["account"] for a in plan["accounts"]} == {
+        "management",
+        "security",
+        "shared",
+        "apps-devstg",
+        "apps-prd",
+    }
+    assert plan["stats"]["total"] > 0
+
+    r = run_cli("plan", "--detailed-exitcode", cwd=layer, env=aws_env)
+    assert r.code == 2, r.err
+    assert "Plan: " in r.out and "to add" in r.out
+
+    r = run_cli("apply", "--auto-approve", cwd=layer, env=aws_env)
+    assert r.code == 0, r.err
+    assert "Apply complete!" in r.out
+
+    r = run_cli("plan", "--detailed-exitcode", cwd=layer, env=aws_env)
+    assert r.code == 0, r.out + r.err
+    assert "No changes." in r.out
+    r = run_cli("apply", "--auto-approve", cwd=layer, env=aws_env)
+    assert r.code == 0 and "No changes." in r.out
+
+    # the person's side of it: the example secret key decrypts the password with stock gpg
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    genv = {**os.environ, "GNUPGHOME": str(home)}
+    subprocess.run(
+        ["gpg", "--batch", "--import", str(layer / "example-secret-keys" / "jane.doe.asc")],
+        env=genv,
+        check=True,
+        capture_output=True,
+    )
+    pw = subprocess.run(
+        [
+            "gpg",
+            "--batch",
+            "--quiet",
+            "--decrypt",
+            str(layer / "outputs" / "security" / "jane.doe" / "password.asc"),
+        ],
+        env=genv,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert len(pw) >= 30
+    subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=genv, check=False)
+
+
+def test_invalid_spec_reports_every_error_with_line_and_applies_nothing(
+    layer: Layer, aws_env: dict[str, str]
+) -> None:
+    layer.edit("groups: [devops]}", "groups: [devopz]}")
+    layer.edit("assume: [Auditor]", "assume: [Auditer]")
+    layer.edit("  finops:   {policies:", "  finops:   {polices:")
+    for cmd in (["validate"], ["plan"], ["apply", "--auto-approve"]):
+        r = run_cli(*cmd, cwd=layer.root, env=aws_env)
+        assert r.code == 2, (cmd, r.out, r.err)
+        assert "iamlayer.yaml:" in r.err
+        assert "did you mean 'devops'" in r.err
+        assert "did you mean 'Auditor'" in r.err
+        assert "did you mean 'policies'" in r.err
+        assert "nothing was applied" in r.err
+    assert list(layer.iam("security").list_users()["Users"]) == []
+
+
+def test_apply_without_a_terminal_asks_instead_of_applying(layer: Layer, aws_env: dict[str, str]) -> None:
+    r = run_cli("apply", cwd=layer.root, env=aws_env, input="")
+    assert r.code == 1
+    assert "--auto-approve" in r.err
+    assert list(layer.iam("security").list_users()["Users"]) == []
+
+
+def test_saved_plan_applies_exactly_and_a_stale_one_is_refused(layer: Layer, aws_env: dict[str, str]) -> None:
+    r = run_cli("plan", "--out", "plan.json", cwd=layer.root, env=aws_env)
+    assert r.code == 0, r.err
+    assert oct((layer.root / "plan.json").stat().st_mode & 0o777) == "0o600"
+    r = run_cli("apply", "plan.json", "--auto-approve", cwd=layer.root, env=aws_env)
+    assert r.code == 0, r.err
+
+    layer.edit('"cur:Describe*"', '"cur:Describe*", "budgets:View*"')
+    r = run_cli("plan", "--out", "plan2.json", cwd=layer.root, env=aws_env)
+    assert r.code == 0, r.err
+    layer.iam("security").tag_user(UserName="jane.doe", Tags=[{"Key": "team", "Value": "x"}])
+    layer.iam("security").create_access_key(UserName="jane.doe")
+    r = run_cli("apply", "plan2.json", "--auto-approve", cwd=layer.root, env=aws_env)
+    assert r.code == 1
+    assert "stale plan" in r.err and "security" in r.err
+
+
+def test_every_command_explains_itself() -> None:
+    def walk(group: object, prefix: list[str]) -> list[list[str]]:
+        out = []
+        for name, cmd in getattr(group, "commands", {}).items():
+            out.append([*prefix, name])
+            out += walk(cmd, [*prefix, name])
+        return out
+
+    paths = walk(cli, [])
+    assert len(paths) >= 20
+    for path in [[], *paths]:
+        r = subprocess.run(
+            [sys.executable, "-m", "iamlayer", *path, "--help"], capture_output=True, text=True
+        )
+        assert r.returncode == 0, (path, r.stderr)
+        assert "Usage:" in r.stdout
+        # a docstring of more than a stub: the first paragraph says what it is for
+        body = r.stdout.split("\n\n", 2)[1].strip()
+        assert len(body) > 15, (path, body)
+
+
+def test_interrupted_apply_converges_with_nothing_duplicated(
+    layer: Layer, aws_env: dict[str, str], emulator: object
+) -> None:
+    """SIGKILL a real apply while a write is in flight, then run it again."""
+    with FaultProxy(aws_env["AWS_ENDPOINT_URL"]) as proxy:
+        env = {**aws_env, "AWS_ENDPOINT_URL": proxy.url}
+        hold = proxy.add(Rule("AddUserToGroup", "hold_after"))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "iamlayer", "apply", "--auto-approve"],
+            cwd=layer.root,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        assert hold.reached.wait(120), "apply never reached AddUserToGroup"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+        proxy.clear()
+    sec = layer.iam("security")
+    assert {u["UserName"] for u in sec.list_users()["Users"]} == {"jane.doe", "machine.ci"}
+    r = run_cli("apply", "--auto-approve", cwd=layer.root, env=aws_env)
+    assert r.code == 0, r.out + r.err
+    r = run_cli("plan", "--detailed-exitcode", cwd=layer.root, env=aws_env)
+    assert r.code == 0, r.out
+    assert len(sec.list_access_keys(UserName="machine.ci")["AccessKeyMetadata"]) == 1
+    assert len(list((layer.root / "outputs" / "security" / "machine.ci").glob("access-key-*.asc"))) == 1
+    assert sorted(g["GroupName"] for g in sec.list_groups()["Groups"]) == ["auditors", "devops", "finops"]
+
+
+def test_throttling_never_fails_a_plan_or_apply(layer: Layer, aws_env: dict[str, str]) -> None:
+    """AWS's Throttling answers, injected by a proxy in front of the emulator, are retried."""
+    with FaultProxy(aws_env["AWS_ENDPOINT_URL"]) as proxy:
+        env = {**aws_env, "AWS_ENDPOINT_URL": proxy.url}
+        rules = [
+            proxy.add(Rule(op, "throttle", times=2))
+            for op in (
+                "GetAccountAuthorizationDetails",
+                "AssumeRole",
+                "CreateUser",
+                "CreateRole",
+                "PutGroupPolicy",
+                "GenerateCredentialReport",
+            )
+        ]
+        t0 = time.monotonic()
+        r = run_cli("apply", "--auto-approve", cwd=layer.root, env=env)
+        assert r.code == 0, r.out + r.err
+        assert all(rule.hits == 2 for rule in rules), [(x.action, x.hits) for x in rules]
+        assert time.monotonic() - t0 < 120
+        r = run_cli("plan", "--detailed-exitcode", cwd=layer.root, env=env)
+        assert r.code == 0, r.out + r.err
+
+
+def test_unreachable_account_is_reported_and_the_others_are_planned(
+    layer: Layer, aws_env: dict[str, str]
+) -> None:
+    with FaultProxy(aws_env["AWS_ENDPOINT_URL"]) as proxy:
+        env = {**aws_env, "AWS_ENDPOINT_URL": proxy.url}
+        proxy.add(Rule("AssumeRole", "deny", contains=f"arn:aws:iam::{layer.ids['apps-prd']}:role/"))
+        r = run_cli("plan", "--json", cwd=layer.root, env=env)
+        assert r.code == 1
+        plan = r.json()
+        by = {a["account"]: a for a in plan["accounts"]}
+        assert "AccessDenied" in by["apps-prd"]["error"]
+        assert all(by[a]["error"] is None and by[a]["changes"] for a in by if a != "apps-prd")
+        r = run_cli("apply", "--auto-approve", cwd=layer.root, env=env)
+        assert r.code == 1
+        assert "could not be planned" in r.err and "apps-prd" in r.err
+    assert list(layer.iam("security").list_users()["Users"]) == []
+
+
+def test_plan_json_is_secret_free_and_documented(layer: Layer, aws_env: dict[str, str]) -> None:
+    r = run_cli("plan", "--json", cwd=layer.root, env=aws_env)
+    data = json.loads(r.out)
+    login = next(c for a in data["accounts"] for c in a["changes"] if c["kind"] == "login_profile")
+    assert set(login["after"]) >= {"pgp_key", "fingerprint", "password_policy"}
+    assert "password" not in login["after"]
+    assert data["summary"] == {k: sum(a["summary"][k] for a in data["accounts"]) for k in data["summary"]}
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    r = subprocess.run(
+        [sys.executable, "-m", "iamlayer", "demo"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "Apply complete!" in r.stdout and "Demo complete." in r.stdout
+    assert "No changes." in r.stdout

@@ -1,0 +1,225 @@
+"""Onboarding secrets end to end: apply, the person's gpg decrypts, reset, rotate, leaks, crashes.
+
+Keys are real gpg keys: jane.doe's is Curve25519 in armored form, the machine user's RSA 3072 in
+base64-of-binary form (Terraform's format). Decryption is stock `gpg --decrypt` in the GNUPGHOME
+holding the secret keys, as the person runs it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+
+from faultproxy import FaultProxy, Rule
+from iamlayer.secrets.passwords import check_password
+from iamlayer.spec.model import PasswordPolicy
+from layer import Layer, Run, run_cli
+
+POLICY = PasswordPolicy(minimum_length=30, max_age_days=60, reuse_prevention=24)
+
+
+def outputs(layer: Layer, user: str) -> Path:
+    return layer.root / "outputs" / "security" / user
+
+
+def decrypt(layer: Layer, path: Path) -> str:
+    return layer.keys.gpg.decrypt(path)
+
+
+def key_secret(layer: Layer) -> tuple[str, str]:
+    [f] = list(outputs(layer, "machine.ci").glob("access-key-*.asc"))
+    return f.name[len("access-key-") : -len(".asc")], decrypt(layer, f)
+
+
+class Transcript:
+    """Everything the CLI printed, for the leak scan."""
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+
+    def run(self, layer: Layer, env: dict[str, str], *args: str) -> Run:
+        r = run_cli(*args, cwd=layer.root, env=env)
+        self.text += [r.out, r.err]
+        assert r.code == 0, (args, r.out, r.err)
+        return r
+
+
+def test_onboarding_reset_rotation_and_no_plaintext_anywhere(layer: Layer, aws_env: dict[str, str]) -> None:
+    t = Transcript()
+    t.run(layer, aws_env, "validate")
+    t.run(layer, aws_env, "plan", "--json")
+    t.run(layer, aws_env, "plan", "--out", "plan.json")
+    t.run(layer, aws_env, "apply", "plan.json", "--auto-approve")
+    t.run(layer, aws_env, "outputs")
+    out = t.run(layer, aws_env, "outputs", "--json").json()
+    jane = next(u for u in out["users"] if u["user"] == "jane.doe")
+    assert jane["password"] is True
+    assert jane["signin_url"] == f"https://{layer.project}-corp-security.signin.aws.amazon.com/console"
+    [secret] = jane["secrets"]
+    assert secret["fingerprint"] == layer.keys.jane_fpr
+    assert secret["decrypt"] == f"gpg --decrypt {secret['path']}"
+    for f in outputs(layer, "jane.doe").iterdir():
+        assert f.stat().st_mode & 0o777 == 0o600
+
+    # the person decrypts: a password that satisfies the account's policy
+    pw1 = decrypt(layer, outputs(layer, "jane.doe") / "password.asc")
+    assert check_password(POLICY, pw1) == [] and len(pw1) >= 30
+    # the machine key's secret is the real one: it authenticates as machine.ci
+    key_id, secret1 = key_secret(layer)
+    ident = boto3.client("sts", aws_access_key_id=key_id, aws_secret_access_key=secret1).get_caller_identity()
+    assert ident["Arn"].endswith(":user/machine.ci")
+
+    # the person changes their password: the plan shows nothing (a create-time value)
+    layer.iam("security").update_login_profile(
+        UserName="jane.doe", Password="Changed-by-Jane-1234567890-abcdefgh!"
+    )
+    r = run_cli("plan", "--detailed-exitcode", cwd=layer.root, env=aws_env)
+    assert r.code == 0, r.out
+
+    # reset issues a new encrypted password
+    t.run(layer, aws_env, "password", "reset", "jane.doe")
+    pw2 = decrypt(layer, outputs(layer, "jane.doe") / "password.asc")
+    assert pw2 != pw1 and check_password(POLICY, pw2) == []
+
+    # rotation: a second key, encrypted; old one deleted only when asked; never more than two
+    t.run(layer, aws_env, "access-key", "rotate", "machine.ci")
+    keys = layer.iam("security").list_access_keys(UserName="machine.ci")["AccessKeyMetadata"]
+    assert len(keys) == 2 and all(k["Status"] == "Active" for k in keys)
+    assert len(list(outputs(layer, "machine.ci").glob("access-key-*.asc"))) == 2
+    rot = t.run(layer, aws_env, "access-key", "rotate", "machine.ci", "--delete-old", "--json").json()
+    keys = layer.iam("security").list_access_keys(UserName="machine.ci")["AccessKeyMetadata"]
+    assert [k["AccessKeyId"] for k in keys] == [rot["access_key_id"]]
+    key_id, secret3 = key_secret(layer)
+    assert key_id == rot["access_key_id"]
+    t.run(layer, aws_env, "access-key", "rotate", "machine.ci", "--deactivate-old")
+    statuses = sorted(
+        k["Status"]
+        for k in layer.iam("security").list_access_keys(UserName="machine.ci")["AccessKeyMetadata"]
+    )
+    assert statuses == ["Active", "Inactive"]
+    secrets_now = [decrypt(layer, f) for f in outputs(layer, "machine.ci").glob("access-key-*.asc")]
+    t.run(layer, aws_env, "plan")
+
+    # the leak scan: no generated password or secret key in anything printed or written
+    plaintexts = [pw1, pw2, secret1, secret3, *secrets_now]
+    printed = "\n".join(t.text)
+    for p in plaintexts:
+        assert p not in printed
+    for f in layer.root.rglob("*"):
+        if f.is_file():
+            data = f.read_bytes()
+            for p in plaintexts:
+                assert p.encode() not in data, f
+
+
+def test_a_new_key_file_is_noticed_and_reset_reissues(layer: Layer, aws_env: dict[str, str]) -> None:
+    assert run_cli("apply", "--auto-approve", cwd=layer.root, env=aws_env).code == 0
+    g = layer.keys.gpg
+    new = g.gen_key(f"Jane New <jane.new.{layer.ids['security']}@example.com>", "rsa3072", "encr")
+    g.export(new, "armored", layer.root / "keys" / "jane.doe")
+    r = run_cli("plan", cwd=layer.root, env=aws_env)
+    assert r.code == 0
+    assert "encrypted to an older key" in r.out and "iamlayer password reset jane.doe" in r.out
+    r = run_cli("password", "reset", "jane.doe", cwd=layer.root, env=aws_env)
+    assert r.code == 0, r.err
+    r = run_cli("plan", cwd=layer.root, env=aws_env)
+    assert "older key" not in r.out
+    assert len(decrypt(layer, outputs(layer, "jane.doe") / "password.asc")) >= 30
+
+
+def test_unusable_keys_fail_validation_and_nothing_is_applied(layer: Layer, aws_env: dict[str, str]) -> None:
+    g = layer.keys.gpg
+    sign_only = g.gen_key(f"Signer <s.{layer.ids['security']}@example.com>", "ed25519", "sign")
+    g.export(sign_only, "armored", layer.root / "keys" / "jane.doe")
+    expired = g.gen_key(
+        f"Old <o.{layer.ids['security']}@example.com>", "rsa2048", "encr", expire="1d", past=True
+    )
+    g.export(expired, "base64", layer.root / "keys" / "machine.infra")
+    for cmd in (["validate"], ["apply", "--auto-approve"]):
+        r = run_cli(*cmd, cwd=layer.root, env=aws_env)
+        assert r.code == 2, r.out + r.err
+        assert ("keys/jane.doe" in r.err and "no usable encryption" in r.err.lower()) or "sign" in r.err
+        assert "expired" in r.err
+    assert layer.iam("security").list_users()["Users"] == []
+
+
+def _killed_apply(layer: Layer, env: dict[str, str], rule: Rule, proxy: FaultProxy) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "iamlayer", "apply", "--auto-approve"],
+        cwd=layer.root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert rule.reached.wait(180), f"apply never reached {rule.action}"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(30)
+        proxy.clear()
+
+
+@pytest.mark.parametrize("mode", ["hold_before", "hold_after"])
+def test_killed_around_create_login_profile_converges_with_the_live_password(
+    layer: Layer, aws_env: dict[str, str], mode: str
+) -> None:
+    """hold_before: killed after the ciphertext is written, before AWS heard of the password.
+    hold_after: AWS made the password live, the process died before promoting the ciphertext."""
+    with FaultProxy(aws_env["AWS_ENDPOINT_URL"]) as proxy:
+        env = {**aws_env, "AWS_ENDPOINT_URL": proxy.url}
+        rule = proxy.add(Rule("CreateLoginProfile", mode))
+        _killed_apply(layer, env, rule, proxy)
+        folder = outputs(layer, "jane.doe")
+        assert (folder / "password.asc.pending").exists()
+        assert not (folder / "password.asc").exists()
+        has_profile = bool(_login_profile(layer))
+        assert has_profile == (mode == "hold_after")
+
+        r = run_cli("apply", "--auto-approve", cwd=layer.root, env=env)
+        assert r.code == 0, r.out + r.err
+        assert not (folder / "password.asc.pending").exists()
+        password = decrypt(layer, folder / "password.asc")
+        # the file holds the password AWS was given: the last CreateLoginProfile the proxy forwarded
+        # (hold_before: the killed run's call never reached AWS; the rerun made a new one)
+        assert f"Password={password}&" in proxy.bodies["CreateLoginProfile"][-1] + "&"
+        r = run_cli("plan", "--detailed-exitcode", cwd=layer.root, env=env)
+        assert r.code == 0, r.out
+
+
+def _login_profile(layer: Layer) -> dict[str, object] | None:
+    iam = layer.iam("security")
+    try:
+        return dict(iam.get_login_profile(UserName="jane.doe")["LoginProfile"])
+    except iam.exceptions.NoSuchEntityException:
+        return None
+
+
+def test_killed_after_create_access_key_replaces_the_unreadable_key(
+    layer: Layer, aws_env: dict[str, str]
+) -> None:
+    with FaultProxy(aws_env["AWS_ENDPOINT_URL"]) as proxy:
+        env = {**aws_env, "AWS_ENDPOINT_URL": proxy.url}
+        rule = proxy.add(Rule("CreateAccessKey", "hold_after"))
+        _killed_apply(layer, env, rule, proxy)
+    iam = layer.iam("security")
+    [orphan] = iam.list_access_keys(UserName="machine.ci")["AccessKeyMetadata"]
+    assert not list(outputs(layer, "machine.ci").glob("access-key-*.asc"))
+
+    r = run_cli("plan", cwd=layer.root, env=aws_env)
+    assert (
+        f"- access_key.machine.ci/{orphan['AccessKeyId']}" in r.out
+        and "no encrypted secret on record" in r.out
+    )
+    r = run_cli("apply", "--auto-approve", cwd=layer.root, env=aws_env)
+    assert r.code == 0, r.out + r.err
+    keys = iam.list_access_keys(UserName="machine.ci")["AccessKeyMetadata"]
+    assert len(keys) == 1 and keys[0]["AccessKeyId"] != orphan["AccessKeyId"]
+    key_id, _ = key_secret(layer)
+    assert key_id == keys[0]["AccessKeyId"]
+    assert run_cli("plan", "--detailed-exitcode", cwd=layer.root, env=aws_env).code == 0
