@@ -79,6 +79,28 @@ def test_init_validate_plan_apply_then_no_changes(tmp_path: Path, aws_env: dict[
         text=True,
     ).stdout
     assert len(pw) >= 30
+    # iamlayer decrypt: with the person's keyring (through gpg), or with a secret key file
+    pw_file = str(layer / "outputs" / "security" / "jane.doe" / "password.asc")
+    r = run_cli("decrypt", pw_file, cwd=layer, env={**aws_env, "GNUPGHOME": str(home)})
+    assert r.code == 0 and r.out == pw, r.err
+    r = run_cli(
+        "decrypt",
+        pw_file,
+        "--secret-key",
+        str(layer / "example-secret-keys" / "jane.doe.asc"),
+        cwd=layer,
+        env=aws_env,
+    )
+    assert r.code == 0 and r.out == pw, r.err
+    r = run_cli(
+        "decrypt",
+        pw_file,
+        "--secret-key",
+        str(layer / "example-secret-keys" / "machine.infra.asc"),
+        cwd=layer,
+        env=aws_env,
+    )
+    assert r.code == 1 and pw not in r.out + r.err
     subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=genv, check=False)
 
 

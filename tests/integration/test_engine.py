@@ -267,3 +267,22 @@ groups:
     outcome = apply_plan(p, s, profile=None, stats=ApiStats())
     assert outcome.result.ok
     assert make_plan(s, profile=None).empty
+
+
+def test_a_per_account_profile_is_used_instead_of_the_access_role(
+    layer: Layer, aws_env: dict[str, str]
+) -> None:
+    shared = layer.ids["shared"]
+    Path(aws_env["AWS_CONFIG_FILE"]).write_text(
+        "[profile shared-admin]\n"
+        f"role_arn = arn:aws:iam::{shared}:role/OrganizationAccountAccessRole\n"
+        "credential_source = Environment\nregion = us-east-1\n"
+    )
+    layer.edit(f'shared:      {{id: "{shared}"}}', f'shared:      {{id: "{shared}", profile: shared-admin}}')
+    p = plan_of(layer)
+    by = {a.account: a for a in p.accounts}
+    assert by["shared"].via == "profile shared-admin"
+    assert by["management"].via.startswith("role arn:aws:iam::")
+    apply_all(layer)
+    assert {r["RoleName"] for r in layer.iam("shared").list_roles()["Roles"]} >= {"DevOps", "Auditor"}
+    assert plan_of(layer).empty

@@ -73,7 +73,7 @@ def issue_password(
     return Path(ctx.outbox.commit(staged))
 
 
-@handles(Kind.LOGIN_PROFILE, Action.CREATE, permissions=("iam:CreateLoginProfile",))
+@handles(Kind.LOGIN_PROFILE, Action.CREATE, permissions=("iam:CreateLoginProfile", "iam:UpdateLoginProfile"))
 def create_login_profile(ctx: HandlerContext, ch: Change) -> None:
     a = ch.after or {}
     issue_password(

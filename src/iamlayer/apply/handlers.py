@@ -213,7 +213,9 @@ def delete_policy(ctx: HandlerContext, ch: Change) -> None:
 
 # -- roles ---------------------------------------------------------------------------------------
 @handles(
-    Kind.ROLE, Action.CREATE, permissions=("iam:CreateRole", "iam:TagRole", "iam:PutRolePermissionsBoundary")
+    Kind.ROLE,
+    Action.CREATE,
+    permissions=("iam:CreateRole", "iam:TagRole", "iam:PutRolePermissionsBoundary", "iam:ListRoleTags"),
 )
 def create_role(ctx: HandlerContext, ch: Change) -> None:
     a = ch.after

@@ -289,13 +289,21 @@ def operator_policy() -> None:
         "iam:GetLoginProfile",
         "iam:ListAccessKeys",
         "iam:ListMFADevices",
+        "iam:ListUserTags",
         "sts:GetCallerIdentity",
     ]
+    # `access-key rotate --deactivate-old`; the other secret commands reuse the apply handlers.
+    maintenance = ["iam:UpdateAccessKey"]
     doc = {
         "Version": "2012-10-17",
         "Statement": [
             {"Sid": "IamlayerRead", "Effect": "Allow", "Action": sorted(reads), "Resource": "*"},
-            {"Sid": "IamlayerWrite", "Effect": "Allow", "Action": required_permissions(), "Resource": "*"},
+            {
+                "Sid": "IamlayerWrite",
+                "Effect": "Allow",
+                "Action": sorted({*required_permissions(), *maintenance}),
+                "Resource": "*",
+            },
         ],
     }
     _print_json(doc)
