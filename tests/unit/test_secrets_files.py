@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from iamlayer.secrets.files import write_private_file
+from iamlayer.files import write_private_file
 
 
 def mode(p: Path) -> int:

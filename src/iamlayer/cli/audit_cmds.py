@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -28,6 +26,7 @@ from iamlayer.aws.audit_reads import set_token_version as apply_token_version
 from iamlayer.aws.session import AccountClients, ApiStats, base_session
 from iamlayer.cli.common import console, err_console, json_option, profile_option, spec_option
 from iamlayer.errors import IamlayerError
+from iamlayer.files import write_atomic
 from iamlayer.spec.model import Spec
 
 T = TypeVar("T")
@@ -81,19 +80,7 @@ def _for_each(
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    """Write a report file atomically (temp file in the same folder, fsync, rename)."""
-    path = path.expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path.expanduser(), text.encode("utf-8"))
 
 
 @click.command("audit")

@@ -24,10 +24,10 @@ from iamlayer.cli.common import (
     spec_option,
 )
 from iamlayer.errors import UserAbort
+from iamlayer.files import write_private_file
 from iamlayer.plan.model import Change, Plan
 from iamlayer.plan.planner import make_plan
 from iamlayer.plan.render import plan_from_json, plan_to_json, render_plan, render_stats
-from iamlayer.secrets.files import write_private_file
 from iamlayer.spec.load import load_spec, load_spec_with_warnings
 from iamlayer.spec.model import Spec
 

@@ -18,7 +18,7 @@ from iamlayer.apply.handlers import HandlerContext, gone_is_fine
 from iamlayer.aws.accounts import connect_accounts
 from iamlayer.aws.errors import aws_call
 from iamlayer.aws.read import confirm_user, whole_state_read
-from iamlayer.aws.session import ApiStats
+from iamlayer.aws.session import AccountClients, ApiStats
 from iamlayer.cli.common import EXIT_OK, console, err_console, json_option, profile_option, spec_option
 from iamlayer.errors import IamlayerError, NotFoundError
 from iamlayer.plan.diff import password_policy_json
@@ -44,17 +44,22 @@ def signin_url(spec: Spec) -> str:
     return f"https://{acc.alias or acc.id}.signin.aws.amazon.com/console"
 
 
-def _people_context(spec: Spec, profile: str | None, stats: ApiStats) -> HandlerContext:
+def _people_clients(spec: Spec, profile: str | None, stats: ApiStats) -> AccountClients:
     conn = connect_accounts(spec, profile=profile, stats=stats, only=[spec.people_account])[
         spec.people_account
     ]
     if conn.clients is None:
         raise IamlayerError(f"cannot reach the people account {spec.people_account}: {conn.error}")
+    return conn.clients
+
+
+def _people_context(spec: Spec, profile: str | None, stats: ApiStats) -> HandlerContext:
+    clients = _people_clients(spec, profile, stats)
     return HandlerContext(
         spec.people_account,
-        conn.account.id,
+        spec.people.id,
         spec.project,
-        conn.clients.client("iam"),
+        clients.client("iam"),
         outbox_for(spec),
         Journal.for_spec(spec),
     )
@@ -68,6 +73,21 @@ def _spec_user(spec: Spec, name: str) -> User:
         hint = f" Did you mean {close[0]!r}?" if close else f" Users: {', '.join(spec.users)}."
         raise click.BadParameter(f"no user {name!r} in the spec.{hint}", param_hint="USER")
     return spec.users[name]
+
+
+def _owned_user_with_key(
+    spec_file: Path, user: str, profile: str | None
+) -> tuple[Spec, Path, HandlerContext]:
+    """The spec, the user's key file and a context in the people account, for a user iamlayer owns."""
+    spec = load_spec(spec_file)
+    u = _spec_user(spec, user)
+    if u.pgp_key is None:
+        raise IamlayerError(
+            f"user {user} has no pgp_key in the spec; its secrets must be encrypted to someone"
+        )
+    ctx = _people_context(spec, profile, ApiStats())
+    _live_user(ctx, user, spec.project)
+    return spec, u.pgp_key, ctx
 
 
 def _live_user(ctx: HandlerContext, name: str, project: str) -> UserState:
@@ -97,18 +117,15 @@ def outputs(spec_file: Path, profile: str | None, users: tuple[str, ...], as_jso
     for n in names:
         _spec_user(spec, n)
     stats = ApiStats()
-    conn = connect_accounts(spec, profile=profile, stats=stats, only=[spec.people_account])[
-        spec.people_account
-    ]
-    if conn.clients is None:
-        raise IamlayerError(f"cannot reach the people account {spec.people_account}: {conn.error}")
-    state = whole_state_read(conn.clients, conn.account.id, credential_report=True)
+    clients = _people_clients(spec, profile, stats)
+    account_id = spec.people.id
+    state = whole_state_read(clients, account_id, credential_report=True)
     records = [r for r in outbox_for(spec).records() if r.account == spec.people_account]
     rows: list[dict[str, Any]] = []
     for n in names:
         live = state.users.get(n)
         if live is not None and (live.login_profile is None or live.access_keys is None):
-            confirm_user(conn.clients, conn.account.id, live)  # newer than the credential report
+            confirm_user(clients, account_id, live)  # newer than the credential report
         mine = [r for r in records if r.user == n]
         files = [
             {
@@ -124,7 +141,7 @@ def outputs(spec_file: Path, profile: str | None, users: tuple[str, ...], as_jso
         rows.append(
             {
                 "account": spec.people_account,
-                "account_id": conn.account.id,
+                "account_id": account_id,
                 "user": n,
                 "exists": live is not None,
                 "signin_url": signin_url(spec),
@@ -138,7 +155,7 @@ def outputs(spec_file: Path, profile: str | None, users: tuple[str, ...], as_jso
         sys.stdout.write(json.dumps({"users": rows, "stats": stats.as_json()}, indent=2) + "\n")
         return EXIT_OK
     console.print(
-        f"[bold]Onboarding for {spec.project}[/] (people account {spec.people_account}, {conn.account.id})\n"
+        f"[bold]Onboarding for {spec.project}[/] (people account {spec.people_account}, {account_id})\n"
     )
     for r in rows:
         state_note = "" if r["exists"] else " [red](not created yet: run iamlayer apply)[/]"
@@ -200,20 +217,12 @@ def password_reset(
     The person must set a new password at the next sign-in (unless --no-reset-required). Use it
     when someone lost their password, or after their PGP key changed.
     """
-    spec = load_spec(spec_file)
-    u = _spec_user(spec, user)
-    if u.pgp_key is None:
-        raise IamlayerError(
-            f"user {user} has no pgp_key in the spec; a password must be encrypted to someone"
-        )
-    stats = ApiStats()
-    ctx = _people_context(spec, profile, stats)
-    _live_user(ctx, user, spec.project)
+    spec, key_file, ctx = _owned_user_with_key(spec_file, user, profile)
     has_profile = _has_login_profile(ctx, user)
     for p in ctx.outbox.pending_passwords():
         if (p.account, p.user) == (ctx.account, user):
             ctx.outbox.resolve_pending(p, live=False)  # superseded by the password issued now
-    key = load_public_key(u.pgp_key)
+    key = load_public_key(key_file)
     policy = password_policy_from(password_policy_json(spec.people.password_policy))
     path = issue_password(ctx, user, key, policy, reset_required=not no_reset_required, replace=has_profile)
     result = {
@@ -268,15 +277,7 @@ def access_key_rotate(
     """
     if deactivate_old and delete_old:
         raise click.UsageError("choose one of --deactivate-old and --delete-old")
-    spec = load_spec(spec_file)
-    u = _spec_user(spec, user)
-    if u.pgp_key is None:
-        raise IamlayerError(
-            f"user {user} has no pgp_key in the spec; a key's secret must be encrypted to someone"
-        )
-    stats = ApiStats()
-    ctx = _people_context(spec, profile, stats)
-    _live_user(ctx, user, spec.project)
+    _, key_file, ctx = _owned_user_with_key(spec_file, user, profile)
     with aws_call(f"listing access keys of user {user} {ctx.where()}"):
         keys = sorted(
             ctx.iam.list_access_keys(UserName=user)["AccessKeyMetadata"], key=lambda k: str(k["CreateDate"])
@@ -290,7 +291,7 @@ def access_key_rotate(
             )
         _delete_key(ctx, user, old[0])
         old = old[1:]
-    key_id, path = issue_access_key(ctx, user, load_public_key(u.pgp_key))
+    key_id, path = issue_access_key(ctx, user, load_public_key(key_file))
     for k in old:
         if delete_old:
             _delete_key(ctx, user, k)

@@ -24,8 +24,8 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from iamlayer.files import write_private_file
 from iamlayer.profiles.render import Section
-from iamlayer.secrets.files import write_private_file
 
 _HEADER = re.compile(r"^\s*\[\s*([^\]]+?)\s*\]\s*$")
 

@@ -25,8 +25,8 @@ from iamlayer.aws.people import (
     enable_mfa,
 )
 from iamlayer.errors import AwsError, CredentialsError
+from iamlayer.files import remove_durably, write_private_file
 from iamlayer.profiles.configure import user_name_of
-from iamlayer.secrets.files import remove_durably, write_private_file
 
 ISSUER = "Amazon Web Services"
 _CODE = re.compile(r"^\d{6}$")

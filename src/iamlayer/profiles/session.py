@@ -35,8 +35,8 @@ from iamlayer.aws.people import (
     get_session_token,
 )
 from iamlayer.errors import AccessDeniedError, CredentialsError
+from iamlayer.files import make_private_dir, remove_durably, write_private_file
 from iamlayer.profiles.credentials import Credentials
-from iamlayer.secrets.files import make_private_dir, remove_durably, write_private_file
 
 #: refresh cached credentials that have less than this left
 REFRESH_MARGIN = timedelta(minutes=5)

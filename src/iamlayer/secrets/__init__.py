@@ -5,7 +5,6 @@ touch disk, and never printed or logged.
 """
 
 from iamlayer.secrets.crypto import decrypt_file, encrypt_armored
-from iamlayer.secrets.files import write_private_file
 from iamlayer.secrets.keys import PublicKey, load_public_key
 from iamlayer.secrets.outbox import Outbox, PendingSecret, SecretRecord, StagedSecret
 from iamlayer.secrets.passwords import check_password, generate_password
@@ -21,5 +20,4 @@ __all__ = [
     "encrypt_armored",
     "generate_password",
     "load_public_key",
-    "write_private_file",
 ]

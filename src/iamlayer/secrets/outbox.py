@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Literal
 
 from iamlayer.errors import IamlayerError
+from iamlayer.files import make_private_dir, remove_durably, rename_durably, write_private_file
 from iamlayer.secrets.crypto import armor_comments, encrypt_armored
-from iamlayer.secrets.files import make_private_dir, remove_durably, rename_durably, write_private_file
 from iamlayer.secrets.keys import PublicKey
 
 SecretKind = Literal["password", "access_key"]

@@ -23,7 +23,7 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from iamlayer.errors import IamlayerError
-from iamlayer.spec.files import write_atomic
+from iamlayer.files import write_atomic
 from iamlayer.spec.load import parse_yaml
 
 _SCALAR_TOKEN = re.compile(r""""(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s,}\]#]+""")

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Final
 
 from iamlayer.errors import IamlayerError
+from iamlayer.files import write_atomic
 from iamlayer.secrets.examplekeys import generate_example_key
-from iamlayer.spec.files import write_atomic
 from iamlayer.spec.load import DEFAULT_SPEC_FILE
 
 #: template name -> path written, relative to the target folder

@@ -9,10 +9,10 @@ cleared after the marker is written; the planner treats a journaled, unmarked gr
 from __future__ import annotations
 
 import json
-import os
 import threading
 from pathlib import Path
 
+from iamlayer.files import write_atomic
 from iamlayer.spec.model import Spec
 
 JOURNAL_DIR = ".iamlayer"
@@ -35,13 +35,8 @@ class Journal:
         return {k: list(v) for k, v in data.get("creating_groups", {}).items()}
 
     def _save(self, groups: dict[str, list[str]]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "w") as f:
-            json.dump({"creating_groups": {k: sorted(v) for k, v in groups.items() if v}}, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        data = {"creating_groups": {k: sorted(v) for k, v in groups.items() if v}}
+        write_atomic(self.path, json.dumps(data, indent=1).encode())
 
     def pending_groups(self, account: str) -> frozenset[str]:
         with self._lock:

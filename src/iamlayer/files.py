@@ -1,8 +1,9 @@
-"""Private files: written atomically, readable only by their owner.
+"""Every file iamlayer writes is written here: atomically and durably.
 
-Used for anything that holds ciphertext or credentials (the outbox of encrypted secrets,
-~/.aws/credentials, the MFA session cache). A reader never sees a half-written file, and a crash
-leaves either the old content or the new one, never a mix or an empty file.
+A reader never sees a half-written file, and a crash leaves either the old content or the new
+one, never a mix or an empty file. `write_private_file` is for anything that holds ciphertext or
+credentials (the outbox, ~/.aws/credentials, the MFA session cache, saved plans): mode 0600 in
+folders created 0700. `write_atomic` is the same for ordinary files (the spec, reports).
 """
 
 from __future__ import annotations
@@ -40,22 +41,25 @@ def make_private_dir(path: Path) -> None:
             fsync_dir(d.parent)
 
 
-def write_private_file(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` atomically, mode 0600, durable once this returns.
+def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Replace `path` with `data` atomically with `mode`, durable once this returns.
 
-    Writes a temporary file in the same folder (so the rename cannot cross filesystems), fsyncs
-    it, renames it over `path`, then fsyncs the folder so the rename itself survives a crash.
-    Missing parent folders are created with mode 0700. If `path` is a symlink (dotfile managers
-    link ~/.aws/config into a repository), its target is replaced and the link kept.
+    Writes a temporary file in the same folder (so the rename cannot cross filesystems), gives it
+    `mode` before it has its name (a secret is never readable by others, even briefly), fsyncs it,
+    renames it over `path`, then fsyncs the folder so the rename itself survives a crash. If
+    `path` is a symlink (dotfile managers link ~/.aws/config into a repository), its target is
+    replaced and the link kept. Missing parent folders are created (0700 for private files).
     """
     target = Path(os.path.realpath(path)) if path.is_symlink() else path
-    make_private_dir(target.parent)
+    if mode & 0o077:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        make_private_dir(target.parent)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as f:
-            # mkstemp already creates 0600; fchmod keeps that true whatever the platform does.
-            os.fchmod(f.fileno(), PRIVATE_FILE_MODE)
+            os.fchmod(f.fileno(), mode)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -65,6 +69,11 @@ def write_private_file(path: Path, data: bytes) -> None:
             tmp.unlink()
         raise
     fsync_dir(target.parent)
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """`write_atomic` with mode 0600, in folders created 0700: for ciphertext and credentials."""
+    write_atomic(path, data, PRIVATE_FILE_MODE)
 
 
 def rename_durably(src: Path, dst: Path) -> None:
