@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import boto3
 import pytest
 
 from faultproxy import FaultProxy, Rule
@@ -260,3 +261,69 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "Apply complete!" in r.stdout and "Demo complete." in r.stdout
     assert "No changes." in r.stdout
+
+
+def test_sandbox_prints_how_to_reach_it_and_stops_cleanly(tmp_path: Path) -> None:
+    from iamlayer.sandbox.emulator import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "iamlayer", "sandbox", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = []
+        assert proc.stdout is not None
+        while not any("Ctrl-C" in line for line in lines):
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read() if proc.stderr else ""
+            lines.append(line)
+        text = "".join(lines)
+        assert f"export AWS_ENDPOINT_URL=http://127.0.0.1:{port}" in text
+        assert "AWS_ACCESS_KEY_ID=testing" in text
+        sts = boto3.client(
+            "sts",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        assert sts.get_caller_identity()["Account"] == "123456789012"
+        iam = boto3.client(
+            "iam",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        assert iam.get_policy(PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")["Policy"]["PolicyName"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    with pytest.raises(Exception):  # noqa: B017 - any connection error: the emulator is gone
+        boto3.client(
+            "sts",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        ).get_caller_identity()
+
+
+def test_profile_option_and_aws_profile_select_the_operators_credentials(
+    layer: Layer, aws_env: dict[str, str]
+) -> None:
+    Path(aws_env["AWS_SHARED_CREDENTIALS_FILE"]).write_text(
+        "[ops]\naws_access_key_id = testing\naws_secret_access_key = testing\n"
+    )
+    env = {k: v for k, v in aws_env.items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    r = run_cli("plan", "--profile", "ops", "--detailed-exitcode", cwd=layer.root, env=env)
+    assert r.code == 2, r.err
+    r = run_cli("plan", "--detailed-exitcode", cwd=layer.root, env={**env, "AWS_PROFILE": "ops"})
+    assert r.code == 2, r.err
+    r = run_cli("plan", "--profile", "nope", cwd=layer.root, env=env)
+    assert r.code == 1 and "nope" in r.err and "Traceback" not in r.err

@@ -286,3 +286,63 @@ def test_a_per_account_profile_is_used_instead_of_the_access_role(
     apply_all(layer)
     assert {r["RoleName"] for r in layer.iam("shared").list_roles()["Roles"]} >= {"DevOps", "Auditor"}
     assert plan_of(layer).empty
+
+
+def test_role_options_and_per_account_settings(layer: Layer) -> None:
+    ids = layer.ids
+    text = layer.spec.read_text()
+    text = text.replace(
+        f'  apps-prd:    {{id: "{ids["apps-prd"]}"}}',
+        f'  apps-prd:    {{id: "{ids["apps-prd"]}", alias: prd-acme, password_policy: {{minimum_length: 40}}}}',
+    )
+    text = text.replace(
+        f'  shared:      {{id: "{ids["shared"]}"}}', f'  shared:      {{id: "{ids["shared"]}", alias: false}}'
+    )
+    text = text.replace(
+        "roles:\n",
+        """roles:
+  DeployMaster:
+    accounts: [apps-prd]
+    trusted: management
+    source_identity: true
+    tag_session: true
+    max_session_duration: 7200
+    description: CI deploys
+    permissions_boundary: arn:aws:iam::aws:policy/PowerUserAccess
+    tags: {team: platform}
+    inline_policies:
+      passrole: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "iam:PassRole", Resource: "*"}]}
+""",
+        1,
+    )
+    layer.write(text)
+    apply_all(layer)
+    prd = layer.iam("apps-prd")
+    role = prd.get_role(RoleName="DeployMaster")["Role"]
+    st = role["AssumeRolePolicyDocument"]["Statement"][0]
+    principal = st["Principal"]["AWS"]
+    assert principal in (f"arn:aws:iam::{ids['management']}:root", [f"arn:aws:iam::{ids['management']}:root"])
+    assert sorted(st["Action"]) == ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"]
+    assert "Condition" not in st
+    assert role["MaxSessionDuration"] == 7200 and role["Description"] == "CI deploys"
+    assert role["PermissionsBoundary"]["PermissionsBoundaryArn"] == "arn:aws:iam::aws:policy/PowerUserAccess"
+    assert {t["Key"]: t["Value"] for t in role["Tags"]} == {"team": "platform", "iamlayer:project": "acme"}
+    assert prd.list_role_policies(RoleName="DeployMaster")["PolicyNames"] == ["passrole"]
+    assert prd.list_account_aliases()["AccountAliases"] == ["prd-acme"]
+    pp = prd.get_account_password_policy()["PasswordPolicy"]
+    assert (
+        pp["MinimumPasswordLength"] == 40 and pp["PasswordReusePrevention"] == 24
+    )  # merged over the default
+    assert layer.iam("shared").list_account_aliases()["AccountAliases"] == []
+    assert plan_of(layer).empty
+
+    # changing role settings is an in-place update
+    layer.edit("max_session_duration: 7200", "max_session_duration: 3600")
+    layer.edit("tag_session: true", "tag_session: false")
+    p = plan_of(layer)
+    [change] = p.changes
+    assert str(change.address) == "apps-prd/role.DeployMaster" and change.action is Action.UPDATE
+    assert set(change.after or {}) == {"description", "max_session_duration", "trust"}
+    assert (change.before or {})["description"] == (change.after or {})["description"] == "CI deploys"
+    apply_all(layer)
+    assert plan_of(layer).empty

@@ -78,7 +78,11 @@ def apply_plan(
         progress("re-reading the accounts to verify")
     verify = make_plan(spec, profile=profile, only=[a.account for a in plan.accounts], stats=stats)
     if not verify.empty:
-        left = ", ".join(str(c.address) for c in verify.changes[:10])
+        left = ", ".join(
+            f"{c.action.symbol}{c.address}"
+            + (f" [{', '.join(sorted(c.after))}]" if c.after and c.before else "")
+            for c in verify.changes[:10]
+        )
         raise InconsistentResultError(
             f"inconsistent result after apply: {len(verify.changes)} change(s) still planned ({left}). "
             "This is a bug in iamlayer or an eventual-consistency delay; run `iamlayer plan` to see them."

@@ -98,10 +98,10 @@ class AccountClients:
                 label = self.label
                 stats = self.stats
 
-                # Counted on every attempt, retries included: what AWS throttles on.
+                # Counted once per call (botocore retries inside it are not counted).
                 def count(model: Any, **_: Any) -> None:
                     stats.record(label, model.name)
 
-                c.meta.events.register("before-call", count)
+                c.meta.events.register("before-call.*.*", count)
                 self._clients[key] = c
             return self._clients[key]

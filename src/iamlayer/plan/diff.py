@@ -196,6 +196,10 @@ class _Differ:
             w, h = self._role_fields(want), self._role_fields(have)
             h["tags"] = {k: v for k, v in have.tags.items() if k in want.tags}
             changed = {k for k in w if w[k] != h[k] and k != "path"}
+            if changed & {"max_session_duration", "description"}:
+                # One UpdateRole call sets both; send both, so neither is reset (the emulator clears
+                # a description left out of the call).
+                changed |= {"max_session_duration", "description"}
             if changed:
                 self.add(
                     Kind.ROLE,

@@ -1,0 +1,130 @@
+"""The AWS boundary where the emulator cannot show it: pagination, error mapping, consistency retries.
+
+botocore's Stubber stands in for AWS here (moto ignores MaxItems/Marker and never answers
+EntityTemporarilyUnmodifiable), asserting the exact parameters sent.
+"""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.stub import Stubber
+
+from iamlayer.aws.errors import aws_call
+from iamlayer.aws.read import read_authorization_details
+from iamlayer.aws.retry import settle
+from iamlayer.aws.session import AccountClients, ApiStats
+from iamlayer.errors import AccessDeniedError, AwsError, EndpointError, NotFoundError
+
+FILTER = ["User", "Group", "Role", "LocalManagedPolicy"]
+
+
+def stubbed_clients() -> tuple[AccountClients, Stubber]:
+    session = boto3.Session(aws_access_key_id="x", aws_secret_access_key="y", region_name="us-east-1")
+    clients = AccountClients(session, "security", ApiStats())
+    stub = Stubber(clients.client("iam"))
+    return clients, stub
+
+
+def user(name: str, groups: list[str]) -> dict[str, object]:
+    return {
+        "Path": "/",
+        "UserName": name,
+        "UserId": "AIDA" + name.upper().ljust(16, "X")[:16],
+        "Arn": f"arn:aws:iam::222222222222:user/{name}",
+        "GroupList": groups,
+        "Tags": [{"Key": "iamlayer:project", "Value": "acme"}],
+    }
+
+
+def test_authorization_details_reads_every_page_with_max_items_1000() -> None:
+    clients, stub = stubbed_clients()
+    stub.add_response(
+        "get_account_authorization_details",
+        {
+            "UserDetailList": [user("a", ["g"])],
+            "GroupDetailList": [],
+            "RoleDetailList": [],
+            "Policies": [],
+            "IsTruncated": True,
+            "Marker": "page2",
+        },
+        {"Filter": FILTER, "MaxItems": 1000},
+    )
+    stub.add_response(
+        "get_account_authorization_details",
+        {
+            "UserDetailList": [user("b", ["g"])],
+            "GroupDetailList": [
+                {
+                    "Path": "/",
+                    "GroupName": "g",
+                    "GroupId": "AGPAXXXXXXXXXXXXXXXX",
+                    "Arn": "arn:aws:iam::222222222222:group/g",
+                    "GroupPolicyList": [],
+                    "AttachedManagedPolicies": [],
+                }
+            ],
+            "RoleDetailList": [],
+            "Policies": [],
+            "IsTruncated": False,
+        },
+        {"Filter": FILTER, "MaxItems": 1000, "Marker": "page2"},
+    )
+    with stub:
+        state = read_authorization_details(clients, "222222222222")
+    stub.assert_no_pending_responses()
+    assert set(state.users) == {"a", "b"}
+    assert state.groups["g"].members == frozenset({"a", "b"})
+    assert clients.stats.by_operation() == {"GetAccountAuthorizationDetails": 2}
+
+
+def test_client_errors_become_our_errors_naming_the_attempt() -> None:
+    denied = ClientError({"Error": {"Code": "AccessDenied", "Message": "not allowed"}}, "CreateUser")
+    with (
+        pytest.raises(AccessDeniedError) as info,
+        aws_call("creating user jane.doe in account security (2222)"),
+    ):
+        raise denied
+    assert str(info.value) == "creating user jane.doe in account security (2222): AccessDenied: not allowed"
+    assert info.value.__cause__ is denied
+    with pytest.raises(EndpointError, match="is the sandbox running"), aws_call("reading IAM"):
+        raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+
+
+def test_settle_retries_named_consistency_errors_only() -> None:
+    calls: list[int] = []
+    sleeps: list[float] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise AwsError("x", code="EntityTemporarilyUnmodifiable")
+        return "ok"
+
+    assert settle(flaky, sleep=sleeps.append) == "ok"
+    assert len(calls) == 3 and sleeps == [0.25, 0.5]
+
+    def missing() -> None:
+        raise NotFoundError("no such group", code="NoSuchEntity")
+
+    with pytest.raises(NotFoundError):
+        settle(missing, sleep=sleeps.append)  # NoSuchEntity is final unless asked for
+    calls.clear()
+
+    def new_then_visible() -> str:
+        calls.append(1)
+        if len(calls) < 2:
+            raise NotFoundError("not yet", code="NoSuchEntity")
+        return "ok"
+
+    assert settle(new_then_visible, not_found_too=True, sleep=sleeps.append) == "ok"
+
+    def denied() -> None:
+        raise AccessDeniedError("no", code="AccessDenied")
+
+    before = len(sleeps)
+    with pytest.raises(AccessDeniedError):
+        settle(denied, sleep=sleeps.append)
+    assert len(sleeps) == before
