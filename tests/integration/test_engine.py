@@ -103,6 +103,17 @@ def test_adding_an_account_to_a_role_updates_the_group_in_the_same_plan(layer: L
     assert addresses(p, Action.DELETE) == {"apps-devstg/role.DevOps"}
     apply_all(layer)
     assert plan_of(layer).empty
+    # and back: the role with its attachment, and the group's policy, in one plan
+    layer.edit("accounts: [shared, apps-prd]", "accounts: [shared, apps-devstg, apps-prd]")
+    p = plan_of(layer)
+    assert addresses(p) == {
+        "apps-devstg/role.DevOps",
+        "apps-devstg/role_policy_attachment.DevOps/arn:aws:iam::aws:policy/AdministratorAccess",
+        "security/group_inline_policy.devops/assume-roles",
+    }
+    assert addresses(p, Action.UPDATE) == {"security/group_inline_policy.devops/assume-roles"}
+    apply_all(layer)
+    assert plan_of(layer).empty
 
 
 def test_removed_user_is_deleted_with_everything_that_must_go_first(layer: Layer) -> None:

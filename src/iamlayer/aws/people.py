@@ -16,7 +16,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from iamlayer.aws.errors import aws_call, error_code
-from iamlayer.aws.session import RETRY_CONFIG
+from iamlayer.aws.session import RETRY_CONFIG, env_region
 from iamlayer.errors import AccessDeniedError, AwsError
 from iamlayer.profiles.credentials import Credentials, parse_time
 
@@ -82,14 +82,14 @@ def make_client_factory(profile: str | None = None) -> ClientFactory:
     def factory(service: str, creds: Credentials | None, region: str | None) -> Any:
         with aws_call(f"creating an AWS {service} client"):
             if creds is None:
-                session = boto3.Session(profile_name=profile, region_name=region)
+                session = boto3.Session(profile_name=profile, region_name=region or env_region())
             else:
                 # profile_name is left out on purpose: explicit keys must win over AWS_PROFILE.
                 session = boto3.Session(
                     aws_access_key_id=creds.access_key_id,
                     aws_secret_access_key=creds.secret_access_key,
                     aws_session_token=creds.session_token,
-                    region_name=region or "us-east-1",
+                    region_name=region or env_region() or "us-east-1",
                 )
             # IAM is global and STS answers everywhere: a person with no region set still works.
             client: Any = session.client(  # type: ignore[call-overload]

@@ -7,6 +7,7 @@ AWS_SHARED_CREDENTIALS_FILE. Nothing is created at import time.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -64,10 +65,15 @@ class ApiStats:
         }
 
 
+def env_region() -> str | None:
+    """AWS_REGION, as the AWS CLI and SDKs read it (botocore itself reads only AWS_DEFAULT_REGION)."""
+    return os.environ.get("AWS_REGION") or None
+
+
 def base_session(profile: str | None = None, region: str | None = None) -> boto3.Session:
     """The operator's session from the standard credential chain (profile, env, SSO, IMDS...)."""
     with aws_call(f"loading AWS profile {profile!r}" if profile else "loading AWS credentials"):
-        return boto3.Session(profile_name=profile, region_name=region)
+        return boto3.Session(profile_name=profile, region_name=region or env_region())
 
 
 ClientFactory = Callable[[str], Any]
