@@ -167,10 +167,11 @@ def test_every_command_explains_itself() -> None:
         assert len(body) > 15, (path, body)
 
 
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_interrupted_apply_converges_with_nothing_duplicated(
-    layer: Layer, aws_env: dict[str, str], emulator: object
+    layer: Layer, aws_env: dict[str, str], sig: signal.Signals
 ) -> None:
-    """SIGKILL a real apply while a write is in flight, then run it again."""
+    """Kill (or Ctrl-C) a real apply while a write is in flight, then run it again."""
     with FaultProxy(aws_env["AWS_ENDPOINT_URL"]) as proxy:
         env = {**aws_env, "AWS_ENDPOINT_URL": proxy.url}
         hold = proxy.add(Rule("AddUserToGroup", "hold_after"))
@@ -179,14 +180,19 @@ def test_interrupted_apply_converges_with_nothing_duplicated(
             cwd=layer.root,
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         assert hold.reached.wait(120), "apply never reached AddUserToGroup"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(30)
-        proxy.clear()
+        os.kill(proc.pid, sig)
+        time.sleep(0.5)
+        proxy.clear()  # the call in flight completes; with Ctrl-C, no new one starts
+        _, err = proc.communicate(timeout=60)
+        if sig == signal.SIGINT:
+            assert proc.returncode == 130 and "Interrupted" in err and "Traceback" not in err, err
     sec = layer.iam("security")
     assert {u["UserName"] for u in sec.list_users()["Users"]} == {"jane.doe", "machine.ci"}
+    assert not (layer.root / "outputs" / "security" / "jane.doe" / "password.asc").exists()  # a later stage
     r = run_cli("apply", "--auto-approve", cwd=layer.root, env=aws_env)
     assert r.code == 0, r.out + r.err
     r = run_cli("plan", "--detailed-exitcode", cwd=layer.root, env=aws_env)

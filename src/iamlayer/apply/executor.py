@@ -68,7 +68,8 @@ def execute(
             return change, str(exc)
         return change, None
 
-    with ThreadPoolExecutor(max_workers=max_workers) as pool:
+    pool = ThreadPoolExecutor(max_workers=max_workers)
+    try:
         for i, stage in enumerate(stages):
             for change, error in pool.map(run, stage):
                 if error is None:
@@ -80,6 +81,12 @@ def execute(
             if result.failed:
                 result.skipped = [c for later in stages[i + 1 :] for c in later]
                 break
+    except BaseException:
+        # Ctrl-C: let the calls already in flight finish (each is one idempotent AWS call or a
+        # staged secret), start no new one. A rerun continues from what is live.
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return result
 
 

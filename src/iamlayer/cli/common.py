@@ -53,7 +53,11 @@ def run_guarded(cli: click.Group, args: list[str] | None = None) -> int:
     except IamlayerError as exc:
         err_console.print(f"[red]Error:[/] {exc}", soft_wrap=True)
         return EXIT_ERROR
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
+        # click turns Ctrl-C into Abort; the KeyboardInterrupt stays as its context.
+        if isinstance(exc, KeyboardInterrupt) or isinstance(exc.__context__, KeyboardInterrupt):
+            err_console.print("Interrupted. What was done stays done; run the command again to continue.")
+            return 130
         err_console.print("Aborted.")
         return EXIT_ERROR
     except click.ClickException as exc:
