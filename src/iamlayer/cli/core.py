@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import sys
 from pathlib import Path
@@ -111,6 +112,14 @@ def _key_summary(spec: Spec) -> dict[str, str]:
 def _make_plan(
     spec: Spec, profile: str | None, accounts: tuple[str, ...], stats: ApiStats, quiet: bool
 ) -> Plan:
+    for name in accounts:
+        if name not in spec.accounts:
+            close = difflib.get_close_matches(name, list(spec.accounts), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise click.BadParameter(
+                f"no account {name!r} in the spec; {hint}valid: {', '.join(spec.accounts)}",
+                param_hint="--account",
+            )
     return make_plan(
         spec, profile=profile, only=accounts or None, stats=stats, progress=None if quiet else _status
     )
