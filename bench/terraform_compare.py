@@ -231,6 +231,7 @@ def run_terraform(
         # ru_maxrss is in KiB on Linux: terraform or the provider, whichever was larger
         "max_single_rss": usage.ru_maxrss * 1024,
         "stdout": stdout,
+        "stderr": stderr,
     }
 
 
@@ -361,8 +362,29 @@ def bench(
         if init_calls:
             raise SystemExit(f"terraform init made API calls: {dict(init_calls)}")
 
-        apply = run_terraform(["apply", "-auto-approve", "-input=false", "-no-color"], workdir, env, timeout)
+        apply = run_terraform(
+            ["apply", "-auto-approve", "-input=false", "-no-color"], workdir, env, timeout, ok_codes=(0, 1)
+        )
         apply_calls, apply_errors = proxy.take()
+        mib = 1024 * 1024
+        tool = f"terraform {terraform_version(env)} + hashicorp/aws {version}"
+        if apply["returncode"] != 0:
+            # Keep what was measured: how long it ran, what it called and why it failed.
+            messages = Counter(re.findall(r"Error: (.+?)(?: \(|:)", apply["stderr"]))
+            return {
+                "case": case,
+                "tool": tool,
+                "users": users,
+                "groups": groups,
+                "apply_failed": True,
+                "apply_seconds": round(apply["seconds"], 2),
+                "apply_api_calls": sum(apply_calls.values()),
+                "apply_calls_by_operation": dict(sorted(apply_calls.items())),
+                "apply_error_responses": dict(sorted(apply_errors.items())),
+                "apply_error_messages": dict(messages),
+                "apply_stderr_tail": apply["stderr"][-1500:],
+                "peak_memory_mib_apply": round(apply["peak_tree_rss"] / mib, 1),
+            }
         m = re.search(r"Resources: (\d+) added, (\d+) changed, (\d+) destroyed", apply["stdout"])
         changes = sum(int(x) for x in m.groups()) if m else None
 
@@ -373,10 +395,9 @@ def bench(
             timeout,
         )
         plan_calls, plan_errors = proxy.take()
-        mib = 1024 * 1024
         return {
             "case": case,
-            "tool": f"terraform {terraform_version(env)} + hashicorp/aws {version}",
+            "tool": tool,
             "users": users,
             "groups": groups,
             "membership_resource": (
@@ -443,6 +464,14 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="tf-bench-") as d:
             row = bench(case, n, args.groups, args.membership, Path(d), version, args.timeout)
         (RESULTS / f"terraform-{case}.json").write_text(json.dumps(row, indent=2) + "\n")
+        if row.get("apply_failed"):
+            print(
+                f"terraform-{case}: apply FAILED after {row['apply_seconds']} s "
+                f"({row['apply_api_calls']} calls, error responses {row['apply_error_responses']}, "
+                f"errors {row['apply_error_messages']}); no-op plan not run",
+                flush=True,
+            )
+            continue
         print(
             f"terraform-{case}: apply {row['apply_seconds']} s ({row['apply_changes']} changes, "
             f"{row['apply_api_calls']} calls); no-op plan {row['noop_plan_seconds']} s, "

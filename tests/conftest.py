@@ -14,7 +14,7 @@ from layer import Keys, Layer, make_keys, make_layer
 
 
 @pytest.fixture(scope="session")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+def shared_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     """A moto server on 127.0.0.1 for the whole test session (one per xdist worker)."""
     log = Path(tmp_path_factory.mktemp("moto")) / "moto.log"
     emu = start_emulator(log_path=log)
@@ -22,6 +22,24 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
         yield emu
     finally:
         emu.stop()
+
+
+@pytest.fixture(scope="module")
+def emulator(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    """The shared emulator; tests stay apart by using account ids of their own.
+
+    A module that needs the emulator's default account in a known state sets
+    `OWN_EMULATOR = "<why>"` and gets a fresh emulator for itself instead: resetting the shared
+    one would pull the state from under other tests, and is slow once it holds many accounts.
+    """
+    if getattr(request.module, "OWN_EMULATOR", None):
+        emu = start_emulator(log_path=Path(tmp_path_factory.mktemp("moto-own")) / "moto.log")
+        try:
+            yield emu
+        finally:
+            emu.stop()
+    else:
+        yield request.getfixturevalue("shared_emulator")
 
 
 @pytest.fixture

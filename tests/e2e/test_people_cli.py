@@ -15,15 +15,15 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pyotp
-import pytest
 
-from iamlayer.sandbox.emulator import Emulator, start_emulator
+from iamlayer.sandbox.emulator import Emulator
+
+OWN_EMULATOR = "the default account is the people account, reset per test"
 
 PEOPLE, DEVSTG, PRD = "123456789012", "444444444444", "555555555555"
 VENV_BIN = Path(sys.executable).parent
@@ -146,17 +146,6 @@ def enable_mfa(cli: list[str], env: dict[str, str], png: Path) -> pyotp.TOTP:
     assert result["otpauth_uri"] == uri  # asked for with --show-secret; the seed appears nowhere else
     assert out.count(totp.secret) == 1 and "".join(lines).count(totp.secret) == 1
     return totp
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    """These tests use the emulator's default account as the people account and reset it, so
-    they get an emulator of their own rather than resetting the one the suite shares."""
-    emu = start_emulator(log_path=Path(tmp_path_factory.mktemp("moto-people")) / "moto.log")
-    try:
-        yield emu
-    finally:
-        emu.stop()
 
 
 def identity(stdout: str) -> dict[str, Any]:

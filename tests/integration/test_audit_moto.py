@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -33,22 +31,12 @@ from iamlayer.audit.controls import Finding, Status, evaluate
 from iamlayer.audit.model import AuditInput, CredentialReport
 from iamlayer.aws.audit_reads import read_audit_input
 from iamlayer.aws.session import AccountClients, ApiStats
-from iamlayer.sandbox.emulator import Emulator, start_emulator
+
+OWN_EMULATOR = "account-wide controls need the default account in a known state"
 
 ADMIN_DOC = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 SUPPORT = "arn:aws:iam::aws:policy/AWSSupportAccess"
 CLOUDSHELL = "arn:aws:iam::aws:policy/AWSCloudShellFullAccess"
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    """Account-wide controls (password policy, support role) need a known start in the default
-    account, so this module gets a fresh emulator of its own instead of resetting the shared one."""
-    emu = start_emulator(log_path=Path(tmp_path_factory.mktemp("moto-audit")) / "moto.log")
-    try:
-        yield emu
-    finally:
-        emu.stop()
 
 
 @pytest.fixture

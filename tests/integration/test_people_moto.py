@@ -23,8 +23,10 @@ from iamlayer.profiles.configure import configure, read_access_key_csv
 from iamlayer.profiles.credentials import Credentials
 from iamlayer.profiles.mfa import enrol
 from iamlayer.profiles.session import AwsFiles, SessionBroker, read_config_profiles
-from iamlayer.sandbox.emulator import Emulator, start_emulator
+from iamlayer.sandbox.emulator import Emulator
 from iamlayer.spec.model import Account, Group, Role, Spec, User
+
+OWN_EMULATOR = "the default account is the people account, reset per test"
 
 PEOPLE = "123456789012"  # moto's default account acts as the people account
 DEVSTG, PRD = "444444444444", "555555555555"
@@ -73,17 +75,6 @@ def create_role(account: str) -> None:
         ],
     }
     iam.create_role(RoleName="DevOps", AssumeRolePolicyDocument=json.dumps(trust))
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    """These tests use the emulator's default account as the people account and reset it, so
-    they get an emulator of their own rather than resetting the one the suite shares."""
-    emu = start_emulator(log_path=Path(tmp_path_factory.mktemp("moto-people")) / "moto.log")
-    try:
-        yield emu
-    finally:
-        emu.stop()
 
 
 @pytest.fixture
