@@ -5,7 +5,9 @@ It forwards every request to the emulator, except where a rule matches the reque
 - `throttle`: answer AWS's Throttling error instead of forwarding (the first `times` matches);
 - `deny`: answer AccessDenied instead of forwarding;
 - `hold_before`: block, then drop the request: the call never reaches AWS;
-- `hold_after`: forward, then block before answering (AWS did it, the caller never hears).
+- `hold_after`: forward, then block before answering (AWS did it, the caller never hears);
+- `applied_then_conflict`: forward, then answer EntityAlreadyExists, as AWS answers a retried
+  create whose first attempt went through.
 Holding lets a test SIGKILL a real `iamlayer apply` at an exact point of its protocol.
 """
 
@@ -22,6 +24,11 @@ THROTTLE_XML = (
     "<Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>fault-proxy</RequestId>"
     "</ErrorResponse>"
 )
+CONFLICT_XML = (
+    '<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type>'
+    "<Code>EntityAlreadyExists</Code><Message>Login Profile for user already exists.</Message></Error>"
+    "<RequestId>fault-proxy</RequestId></ErrorResponse>"
+)
 DENY_XML = (
     '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
     "<Code>AccessDenied</Code><Message>User is not authorized to perform: sts:AssumeRole</Message></Error>"
@@ -32,7 +39,7 @@ DENY_XML = (
 @dataclass
 class Rule:
     action: str  # AWS query Action, e.g. "CreateLoginProfile"
-    mode: str  # throttle | deny | hold_before | hold_after
+    mode: str  # throttle | deny | hold_before | hold_after | applied_then_conflict
     contains: str = ""  # a substring the (URL-decoded) body must contain
     times: int = 1_000_000  # how many matches the rule applies to
     hits: int = 0
@@ -99,6 +106,9 @@ class FaultProxy:
                     self.close_connection = True
                     return  # the call never reaches AWS, even once released
                 status, headers, data = self._forward(body)
+                if rule and rule.mode == "applied_then_conflict":
+                    self._answer(409, [("Content-Type", "text/xml")], CONFLICT_XML.encode())
+                    return
                 if rule and rule.mode == "hold_after":
                     rule.reached.set()
                     rule.release.wait(120)

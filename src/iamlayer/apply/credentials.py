@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from iamlayer.apply.handlers import DEFAULT_PASSWORD_LENGTH, HandlerContext, gone_is_fine, handles
-from iamlayer.aws.errors import aws_call
+from iamlayer.aws.errors import aws_call, surely_not_applied
 from iamlayer.aws.retry import settle
-from iamlayer.errors import ApplyError
+from iamlayer.errors import ApplyError, AwsError
 from iamlayer.plan.model import Action, Change, Kind
 from iamlayer.secrets.keys import PublicKey, load_public_key
 from iamlayer.secrets.passwords import generate_password
@@ -67,7 +67,14 @@ def issue_password(
                     ),
                     not_found_too=True,
                 )
-    except BaseException:
+    except AwsError as exc:
+        if not surely_not_applied(exc):
+            # The password may be live (a retried request answered EntityAlreadyExists, a timeout
+            # after sending): keep the ciphertext as pending; the next plan settles it with AWS.
+            raise ApplyError(
+                f"{exc}. The call's outcome is unknown, so its encrypted password is kept "
+                f"({staged.path}); run `iamlayer plan` or `apply` again to settle it"
+            ) from exc
         ctx.outbox.discard(staged)
         raise
     return Path(ctx.outbox.commit(staged))

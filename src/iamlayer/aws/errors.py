@@ -44,6 +44,22 @@ THROTTLE_CODES = frozenset(
 TRANSIENT_CODES = frozenset({"EntityTemporarilyUnmodifiable", "ConcurrentModification", "ServiceFailure"})
 
 
+#: AWS answers that do not prove the call was not applied: botocore may have retried a request
+#: whose first attempt succeeded, so a create can answer "already exists" for its own work.
+AMBIGUOUS_CODES = frozenset(
+    {"EntityAlreadyExists", "EntityAlreadyExistsException", "ServiceFailure", "InternalFailure"}
+)
+
+
+def surely_not_applied(exc: AwsError) -> bool:
+    """True when AWS answered with an error that means the write did not happen.
+
+    Network failures, timeouts and unreadable answers leave the outcome unknown, as do the
+    ambiguous codes above; only an AWS error response (an operation is named) is proof.
+    """
+    return bool(exc.operation) and exc.code not in AMBIGUOUS_CODES
+
+
 def error_code(exc: BaseException) -> str:
     """AWS's error code of a botocore ClientError, or '' for anything else."""
     if isinstance(exc, ClientError):
