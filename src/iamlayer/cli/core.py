@@ -210,8 +210,8 @@ def apply(
     """Make the accounts match the spec: plan, confirm, apply, then verify.
 
     With PLANFILE (from `iamlayer plan --out`), applies exactly that plan, refusing it if any of
-    its accounts changed since it was made. Otherwise makes a fresh plan and asks before applying.
-    Nothing is destroyed without confirmation. After applying, every account is re-read: anything
+    its accounts changed since it was made; otherwise makes a fresh plan. Either way it shows the
+    plan and asks for "yes" unless --auto-approve: nothing is destroyed without confirmation. After applying, every account is re-read: anything
     left to do is reported as an error.
     """
     spec = load_spec(spec_file)
