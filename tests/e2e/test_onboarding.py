@@ -214,7 +214,7 @@ def test_killed_after_create_access_key_replaces_the_unreadable_key(
     r = run_cli("plan", cwd=layer.root, env=aws_env)
     assert (
         f"- access_key.machine.ci/{orphan['AccessKeyId']}" in r.out
-        and "no encrypted secret on record" in r.out
+        and "made by an interrupted apply" in r.out
     )
     r = run_cli("apply", "--auto-approve", cwd=layer.root, env=aws_env)
     assert r.code == 0, r.out + r.err
@@ -243,3 +243,17 @@ def test_a_create_whose_answer_was_lost_keeps_the_password_it_made_live(
     password = decrypt(layer, folder / "password.asc")
     assert f"Password={password}&" in sent + "&"
     assert not (folder / "password.asc.pending").exists()
+
+
+def test_a_removed_ciphertext_is_noted_not_rotated(layer: Layer, aws_env: dict[str, str]) -> None:
+    """The operator stored the machine key's secret in CI and deleted the .asc: the key stays."""
+    assert run_cli("apply", "--auto-approve", cwd=layer.root, env=aws_env).code == 0
+    [f] = list(outputs(layer, "machine.ci").glob("access-key-*.asc"))
+    key_id = f.name[len("access-key-") : -len(".asc")]
+    f.unlink()
+    r = run_cli("plan", "--detailed-exitcode", cwd=layer.root, env=aws_env)
+    assert r.code == 0, r.out
+    assert f"access key(s) {key_id} have no encrypted secret" in r.out
+    assert "iamlayer access-key rotate machine.ci --delete-old" in r.out
+    keys = layer.iam("security").list_access_keys(UserName="machine.ci")["AccessKeyMetadata"]
+    assert [k["AccessKeyId"] for k in keys] == [key_id]

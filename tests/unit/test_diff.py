@@ -174,30 +174,46 @@ INTENT = SecretIntent("/keys/u", "FPR", True)
 
 
 @pytest.mark.parametrize(
-    ("want_key", "live_keys", "issued", "expected"),
+    ("want_key", "live_keys", "issued", "in_flight", "expected"),
     [
-        (True, (), set(), [("create", "access_key", "u")]),
-        (True, (AccessKey("AK1", True),), {"AK1"}, []),
-        # left by a killed apply (or made by hand): replaced, never duplicated
+        (True, (), set(), False, [("create", "access_key", "u")]),
+        (True, (AccessKey("AK1", True),), {"AK1"}, False, []),
+        # left by an apply killed before its ciphertext was written: replaced, never duplicated
         (
             True,
             (AccessKey("AK1", True),),
             set(),
+            True,
             [("create", "access_key", "u"), ("delete", "access_key", "u/AK1")],
         ),
+        # made by hand, or its file was removed: only noted (someone may hold the secret)
+        (True, (AccessKey("AK1", True),), set(), False, []),
+        # an interrupted rotation: the orphan goes, the key on record stays, nothing new
+        (
+            True,
+            (AccessKey("AK1", True), AccessKey("AK2", True)),
+            {"AK1"},
+            True,
+            [("delete", "access_key", "u/AK2")],
+        ),
         # rotation in progress: two keys on record stay
-        (True, (AccessKey("AK1", True), AccessKey("AK2", True)), {"AK1", "AK2"}, []),
+        (True, (AccessKey("AK1", True), AccessKey("AK2", True)), {"AK1", "AK2"}, False, []),
         # turned off: only what iamlayer issued goes; the person's own key stays
         (
             False,
             (AccessKey("AK1", True), AccessKey("AK9", True)),
             {"AK1"},
+            False,
             [("delete", "access_key", "u/AK1")],
         ),
     ],
 )
 def test_access_keys(
-    want_key: bool, live_keys: tuple[AccessKey, ...], issued: set[str], expected: list[tuple[str, str, str]]
+    want_key: bool,
+    live_keys: tuple[AccessKey, ...],
+    issued: set[str],
+    in_flight: bool,
+    expected: list[tuple[str, str, str]],
 ) -> None:
     desired = acct(
         users={
@@ -210,8 +226,24 @@ def test_access_keys(
         }
     )
     live = acct(users={"u": UserState("u", tags=dict(OWN), login_profile=False, access_keys=live_keys)})
-    got = changes(desired, live, secret_intents={"u": INTENT}, issued_keys={"u": frozenset(issued)})
+    r = diff(
+        "security",
+        P,
+        desired,
+        live,
+        secret_intents={"u": INTENT},
+        issued_keys={"u": frozenset(issued)},
+        keys_in_flight=frozenset({"u"}) if in_flight else frozenset(),
+    )
+    got = [
+        (c.action.value, c.address.kind.value, f"{c.address.name}/{c.address.sub}".rstrip("/"))
+        for c in r.changes
+    ]
     assert got == expected
+    unrecorded = [k.id for k in live_keys if k.id not in issued]
+    if want_key and unrecorded and not in_flight:
+        [notice] = r.notices
+        assert unrecorded[0] in notice and "access-key rotate u --delete-old" in notice
 
 
 def test_login_profile_carries_what_apply_needs_and_no_secret() -> None:

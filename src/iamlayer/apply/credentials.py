@@ -101,7 +101,12 @@ def delete_login_profile(ctx: HandlerContext, ch: Change) -> None:
 
 
 def issue_access_key(ctx: HandlerContext, user: str, key: PublicKey) -> tuple[str, Path]:
-    """CreateAccessKey, then encrypt and store its secret at once. Returns (key id, file)."""
+    """CreateAccessKey, then encrypt and store its secret at once. Returns (key id, file).
+
+    Journaled around the call (see iamlayer.state.journal): if the process dies before the
+    ciphertext is written, the next plan knows the unreadable key is iamlayer's and replaces it.
+    """
+    ctx.journal.begin("access_keys", ctx.account, user)
     with aws_call(f"creating an access key for user {user} {ctx.where()}"):
         created = settle(lambda: ctx.iam.create_access_key(UserName=user), not_found_too=True)["AccessKey"]
     key_id = str(created["AccessKeyId"])
@@ -114,6 +119,7 @@ def issue_access_key(ctx: HandlerContext, user: str, key: PublicKey) -> tuple[st
         raise
     finally:
         created.pop("SecretAccessKey", None)
+    ctx.journal.end("access_keys", ctx.account, user)
     return key_id, Path(path)
 
 
@@ -128,3 +134,4 @@ def delete_access_key(ctx: HandlerContext, ch: Change) -> None:
     with gone_is_fine(), aws_call(f"deleting access key {key_id} of user {ch.address.name} {ctx.where()}"):
         ctx.iam.delete_access_key(UserName=ch.address.name, AccessKeyId=key_id)
     ctx.outbox.forget_access_key(ctx.account, ch.address.name, key_id)
+    ctx.journal.end("access_keys", ctx.account, ch.address.name)  # an unfinished creation is settled

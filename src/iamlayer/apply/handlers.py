@@ -377,7 +377,7 @@ def _mark_group(ctx: HandlerContext, name: str, marker: str) -> None:
             ),
             not_found_too=True,
         )
-    ctx.journal.end_group(ctx.account, name)
+    ctx.journal.end("groups", ctx.account, name)
 
 
 @handles(Kind.GROUP, Action.CREATE, permissions=("iam:CreateGroup", "iam:PutGroupPolicy"))
@@ -387,7 +387,7 @@ def create_group(ctx: HandlerContext, ch: Change) -> None:
     assert a is not None
     # Journaled first: groups cannot be tagged, and a kill before the marker is written must not
     # leave a group that the next plan would call foreign (see iamlayer.state.journal).
-    ctx.journal.begin_group(ctx.account, name)
+    ctx.journal.begin("groups", ctx.account, name)
     try:
         with aws_call(f"creating group {name} {ctx.where()}"):
             ctx.iam.create_group(GroupName=name, Path=a["path"])

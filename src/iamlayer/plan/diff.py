@@ -282,6 +282,7 @@ class _Differ:
         intents: Mapping[str, SecretIntent],
         deleted: Mapping[str, dict[str, Any]],
         issued: Mapping[str, frozenset[str]],
+        keys_in_flight: frozenset[str],
     ) -> None:
         managed_groups = set(self.desired.groups)
         for name, want in self.desired.users.items():
@@ -304,7 +305,9 @@ class _Differ:
                 self.add(Kind.GROUP_MEMBERSHIP, name, Action.CREATE, None, {"group": g}, sub=g)
             for g in sorted((have.groups - want.groups) & managed_groups):
                 self.add(Kind.GROUP_MEMBERSHIP, name, Action.DELETE, {"group": g}, None, sub=g)
-            self._credentials(want, have, intents.get(name), issued.get(name, frozenset()))
+            self._credentials(
+                want, have, intents.get(name), issued.get(name, frozenset()), name in keys_in_flight
+            )
         for name, have in self.live.users.items():
             if name not in self.desired.users and have.owned_by(self.project):
                 before = deleted.get(name) or {"groups": sorted(have.groups)}
@@ -323,9 +326,18 @@ class _Differ:
             self.add(Kind.USER, want.name, Action.UPDATE, before, after)
 
     def _credentials(
-        self, want: UserState, have: UserState, intent: SecretIntent | None, issued: frozenset[str]
+        self,
+        want: UserState,
+        have: UserState,
+        intent: SecretIntent | None,
+        issued: frozenset[str],
+        in_flight: bool,
     ) -> None:
-        """Login profile and access key. `issued`: ids of the keys iamlayer holds a ciphertext for."""
+        """Login profile and access key.
+
+        `issued`: ids of the keys iamlayer holds a ciphertext for; `in_flight`: the journal says an
+        access key creation for this user did not finish.
+        """
         name = want.name
         secret = asdict(intent) if intent else None
         if want.login_profile and not have.login_profile:
@@ -335,21 +347,29 @@ class _Differ:
             self.add(Kind.LOGIN_PROFILE, name, Action.DELETE, {"exists": True}, None)
         keys = have.access_keys or ()
         if want.access_keys:
-            # A key on an iamlayer-managed machine user with no ciphertext on record is either left
-            # by an apply killed between CreateAccessKey and the write, or made by hand: nobody
-            # can read its secret from the outputs, so it is replaced.
             unrecorded = [k for k in keys if k.id and k.id not in issued]
-            for k in unrecorded:
-                self.add(
-                    Kind.ACCESS_KEY,
-                    name,
-                    Action.DELETE,
-                    {"access_key_id": k.id},
-                    None,
-                    sub=k.id,
-                    note="no encrypted secret on record for this key",
+            if unrecorded and in_flight:
+                # Left by an apply killed between CreateAccessKey and writing its ciphertext (the
+                # journal says so): nobody can read its secret, so it is replaced.
+                for k in unrecorded:
+                    self.add(
+                        Kind.ACCESS_KEY,
+                        name,
+                        Action.DELETE,
+                        {"access_key_id": k.id},
+                        None,
+                        sub=k.id,
+                        note="made by an interrupted apply; no encrypted secret was written",
+                    )
+                keys = tuple(k for k in keys if k not in unrecorded)
+            elif unrecorded:
+                ids = ", ".join(k.id for k in unrecorded)
+                self.out.notices.append(
+                    f"user {name}: access key(s) {ids} have no encrypted secret in the outputs (made by hand, "
+                    f"or the file was removed); if nobody holds the secret: iamlayer access-key rotate {name} "
+                    "--delete-old"
                 )
-            if len(keys) - len(unrecorded) == 0:
+            if not keys:
                 after = {k: v for k, v in (secret or {}).items() if k in ("pgp_key", "fingerprint")}
                 self.add(Kind.ACCESS_KEY, name, Action.CREATE, None, after)
         else:
@@ -369,6 +389,7 @@ def diff(
     deleted_users: Mapping[str, dict[str, Any]] | None = None,
     adopt_groups: frozenset[str] = frozenset(),
     issued_keys: Mapping[str, frozenset[str]] | None = None,
+    keys_in_flight: frozenset[str] = frozenset(),
 ) -> DiffResult:
     """Changes that turn `live` into `desired` in one account, in execution order."""
     d = _Differ(account, project, desired, live)
@@ -376,6 +397,6 @@ def diff(
     d.policies()
     d.roles()
     d.groups(adopt_groups)
-    d.users(secret_intents or {}, deleted_users or {}, issued_keys or {})
+    d.users(secret_intents or {}, deleted_users or {}, issued_keys or {}, keys_in_flight)
     d.out.changes.sort(key=lambda c: (c.stage, c.address))
     return d.out

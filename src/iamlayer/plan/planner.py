@@ -153,7 +153,8 @@ def plan_account(
         read.state,
         secret_intents=intents if account == spec.people_account else {},
         deleted_users=read.deleted_users,
-        adopt_groups=journal.pending_groups(account),
+        adopt_groups=journal.pending("groups", account),
+        keys_in_flight=journal.pending("access_keys", account),
         issued_keys=read.issued_keys,
     )
     return AccountPlan(

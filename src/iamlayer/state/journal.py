@@ -1,9 +1,14 @@
-"""A small local record of creations in flight, for the one IAM resource that cannot be created owned.
+"""A small local record of creations in flight, where one AWS call cannot finish the job.
 
-A user, role or policy is created with its ownership tag in one call. A group cannot be tagged:
-it is created, then marked with an inline policy in a second call. An apply killed between the
-two would leave a group nobody owns. So the group's name is journaled before CreateGroup and
-cleared after the marker is written; the planner treats a journaled, unmarked group as ours.
+- Groups: a user, role or policy is created with its ownership tag in one call, but a group
+  cannot be tagged: it is created, then marked with an inline policy in a second call. An apply
+  killed between the two would leave a group nobody owns. The group is journaled before
+  CreateGroup and cleared once the marker is written; the planner treats a journaled, unmarked
+  group as ours.
+- Access keys: AWS makes the secret, so its ciphertext can only be written after CreateAccessKey
+  answers. The user is journaled before the call and cleared once the ciphertext is on disk. A
+  key with no ciphertext is replaced only while its user is journaled (iamlayer made it and
+  died before writing it); otherwise it is someone's (or its file was removed) and only noted.
 """
 
 from __future__ import annotations
@@ -11,11 +16,14 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
+from typing import Literal
 
 from iamlayer.files import write_atomic
 from iamlayer.spec.model import Spec
 
 JOURNAL_DIR = ".iamlayer"
+
+Entry = Literal["groups", "access_keys"]
 
 
 class Journal:
@@ -27,31 +35,34 @@ class Journal:
     def for_spec(cls, spec: Spec) -> Journal:
         return cls(spec.root / JOURNAL_DIR / f"journal-{spec.project}.json")
 
-    def _load(self) -> dict[str, list[str]]:
+    def _load(self) -> dict[str, dict[str, list[str]]]:
         try:
             data = json.loads(self.path.read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             return {}
-        return {k: list(v) for k, v in data.get("creating_groups", {}).items()}
+        return {entry: {acc: list(names) for acc, names in data.get(entry, {}).items()} for entry in data}
 
-    def _save(self, groups: dict[str, list[str]]) -> None:
-        data = {"creating_groups": {k: sorted(v) for k, v in groups.items() if v}}
-        write_atomic(self.path, json.dumps(data, indent=1).encode())
+    def _save(self, data: dict[str, dict[str, list[str]]]) -> None:
+        clean = {entry: {acc: sorted(n) for acc, n in accs.items() if n} for entry, accs in data.items()}
+        write_atomic(self.path, json.dumps({k: v for k, v in clean.items() if v}, indent=1).encode())
 
-    def pending_groups(self, account: str) -> frozenset[str]:
+    def pending(self, entry: Entry, account: str) -> frozenset[str]:
+        """Names journaled for `entry` in `account`: creations that may not have finished."""
         with self._lock:
-            return frozenset(self._load().get(account, []))
+            return frozenset(self._load().get(entry, {}).get(account, []))
 
-    def begin_group(self, account: str, group: str) -> None:
+    def begin(self, entry: Entry, account: str, name: str) -> None:
         with self._lock:
             data = self._load()
-            if group not in data.setdefault(account, []):
-                data[account].append(group)
+            names = data.setdefault(entry, {}).setdefault(account, [])
+            if name not in names:
+                names.append(name)
                 self._save(data)
 
-    def end_group(self, account: str, group: str) -> None:
+    def end(self, entry: Entry, account: str, name: str) -> None:
         with self._lock:
             data = self._load()
-            if group in data.get(account, []):
-                data[account].remove(group)
+            names = data.get(entry, {}).get(account, [])
+            if name in names:
+                names.remove(name)
                 self._save(data)
