@@ -333,3 +333,25 @@ def test_profile_option_and_aws_profile_select_the_operators_credentials(
     assert r.code == 2, r.err
     r = run_cli("plan", "--profile", "nope", cwd=layer.root, env=env)
     assert r.code == 1 and "nope" in r.err and "Traceback" not in r.err
+
+
+def test_validate_json_lists_every_diagnostic(layer: Layer, aws_env: dict[str, str]) -> None:
+    r = run_cli("validate", "--json", cwd=layer.root, env=aws_env)
+    assert r.code == 0 and r.json()["valid"] is True
+    assert set(r.json()["keys"]) == {"jane.doe", "machine.ci"}
+    layer.edit("groups: [devops]}", "groups: [devopz]}")
+    layer.edit("max_session_duration: 3600", "max_session_duration: 99999")
+    r = run_cli("validate", "--json", cwd=layer.root, env=aws_env)
+    assert r.code == 2
+    data = r.json()
+    assert data["valid"] is False
+    by_key = {d["key"]: d for d in data["diagnostics"]}
+    assert by_key["users.jane.doe.groups[0]"]["hint"] == "did you mean 'devops'?"
+    assert (
+        by_key["users.jane.doe.groups[0]"]["line"]
+        == layer.spec.read_text()
+        .splitlines()
+        .index(next(line for line in layer.spec.read_text().splitlines() if "devopz" in line))
+        + 1
+    )
+    assert any(k.startswith("roles.DevOps.max_session_duration") for k in by_key)

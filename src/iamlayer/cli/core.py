@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from iamlayer.cli.common import (
     profile_option,
     spec_option,
 )
-from iamlayer.errors import UserAbort
+from iamlayer.errors import SpecError, UserAbort
 from iamlayer.files import write_private_file
 from iamlayer.plan.model import Change, Plan
 from iamlayer.plan.planner import make_plan
@@ -80,17 +81,24 @@ def validate(spec_file: Path, as_json: bool) -> int:
     Each problem names the file, line and key, and says what would be valid (with a did-you-mean
     for unknown names). Exit code 0 when valid, 2 when not. Nothing touches AWS.
     """
-    spec, warnings = load_spec_with_warnings(spec_file)
     if as_json:
+        try:
+            spec, warnings = load_spec_with_warnings(spec_file)
+        except SpecError as exc:
+            _print_json(
+                {"valid": False, "spec": str(spec_file), "diagnostics": [asdict(d) for d in exc.diagnostics]}
+            )
+            return EXIT_INVALID
         _print_json(
             {
                 "valid": True,
                 "spec": str(spec.path),
-                "warnings": [w.__dict__ for w in warnings],
+                "diagnostics": [asdict(w) for w in warnings],
                 "keys": _key_summary(spec),
             }
         )
         return EXIT_OK
+    spec, warnings = load_spec_with_warnings(spec_file)
     for w in warnings:
         err_console.print(f"[yellow]{w}[/]", soft_wrap=True)
     for user, fpr in _key_summary(spec).items():
