@@ -273,8 +273,13 @@ def test_person_flow_with_real_aws_cli(
     ]
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in cache.iterdir())
 
-    # 5. Rerunning configure leaves both files byte-identical (not even rewritten).
+    # 5. Rerunning configure leaves both files byte-identical (not even rewritten), also without
+    #    the CSV: the key configured before is reused, nothing is asked.
     r = run(configure, base, cwd=layer)
+    assert r.returncode == 0, r.stderr
+    assert {f: (f.read_bytes(), f.stat().st_mtime_ns) for f in (config, creds)} == before
+    without_csv = [a for a in configure if a not in ("--credentials-file", str(csv))]
+    r = run(without_csv, base, cwd=layer)
     assert r.returncode == 0, r.stderr
     assert {f: (f.read_bytes(), f.stat().st_mtime_ns) for f in (config, creds)} == before
 

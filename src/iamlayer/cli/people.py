@@ -23,6 +23,7 @@ from iamlayer.errors import CredentialsError, IamlayerError
 from iamlayer.profiles.configure import ConfigureResult, configure, read_access_key_csv
 from iamlayer.profiles.credentials import Credentials
 from iamlayer.profiles.mfa import enrol, is_code
+from iamlayer.profiles.render import profile_name
 from iamlayer.profiles.session import (
     MAX_CODE_TRIES,
     AwsFiles,
@@ -33,6 +34,7 @@ from iamlayer.profiles.session import (
     credential_process_output,
     locate_files,
     read_config_profiles,
+    source_keys,
 )
 
 aws_dir_option = click.option(
@@ -170,14 +172,18 @@ def configure_cmd(
     from iamlayer.spec.load import load_spec
 
     spec = load_spec(spec_file, check_keys=False)
+    folder = aws_dir.expanduser() if aws_dir else _default_aws_dir(spec.project)
+    files = AwsFiles(folder / "config", folder / "credentials")
     if credentials_file is not None:
         key = read_access_key_csv(credentials_file)
     elif os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY"):
         key = Credentials(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
     else:
-        key = Credentials(_ask("Access key ID"), _ask("Secret access key", hide=True))
-    folder = aws_dir.expanduser() if aws_dir else _default_aws_dir(spec.project)
-    files = AwsFiles(folder / "config", folder / "credentials")
+        try:
+            # A rerun (after `mfa enable`, or a spec change) reuses the key configured before.
+            key = source_keys(files, profile_name(spec.project, spec.people_account))
+        except CredentialsError:
+            key = Credentials(_ask("Access key ID"), _ask("Secret access key", hide=True))
 
     def ask_serial(serials: list[str]) -> str:
         for i, s in enumerate(serials, 1):
