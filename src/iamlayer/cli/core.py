@@ -27,6 +27,7 @@ from iamlayer.cli.common import (
 )
 from iamlayer.errors import SpecError, UserAbort
 from iamlayer.files import write_private_file
+from iamlayer.plan.limits import check_rendered_limits
 from iamlayer.plan.model import Change, Plan
 from iamlayer.plan.planner import make_plan
 from iamlayer.plan.render import plan_from_json, plan_to_json, render_plan, render_stats
@@ -84,6 +85,7 @@ def validate(spec_file: Path, as_json: bool) -> int:
     if as_json:
         try:
             spec, warnings = load_spec_with_warnings(spec_file)
+            check_rendered_limits(spec)
         except SpecError as exc:
             _print_json(
                 {"valid": False, "spec": str(spec_file), "diagnostics": [asdict(d) for d in exc.diagnostics]}
@@ -99,6 +101,7 @@ def validate(spec_file: Path, as_json: bool) -> int:
         )
         return EXIT_OK
     spec, warnings = load_spec_with_warnings(spec_file)
+    check_rendered_limits(spec)
     for w in warnings:
         err_console.print(f"[yellow]{w}[/]", soft_wrap=True)
     for user, fpr in _key_summary(spec).items():

@@ -20,6 +20,7 @@ from iamlayer.aws.session import ApiStats
 from iamlayer.errors import IamlayerError, PlanError
 from iamlayer.plan.desired import desired_state
 from iamlayer.plan.diff import SecretIntent, diff
+from iamlayer.plan.limits import check_rendered_limits
 from iamlayer.plan.model import AccountPlan, Plan
 from iamlayer.secrets.keys import load_public_key
 from iamlayer.secrets.outbox import Outbox
@@ -184,6 +185,7 @@ def make_plan(
     unknown = [a for a in scope if a not in spec.accounts]
     if unknown:
         raise PlanError(f"unknown account(s) {', '.join(unknown)}; the spec has: {', '.join(spec.accounts)}")
+    check_rendered_limits(spec)
     intents = secret_intents(spec)
     journal = Journal.for_spec(spec)
     if progress:

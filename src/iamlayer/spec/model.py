@@ -145,6 +145,3 @@ class Spec:
             return ref
         pol = self.policies[ref]
         return f"arn:aws:iam::{self.people.id}:policy{pol.path}{pol.name}"
-
-    def account_by_id(self, account_id: str) -> Account | None:
-        return next((a for a in self.accounts.values() if a.id == account_id), None)

@@ -84,8 +84,3 @@ def normalize(doc: Mapping[str, Any] | str | None) -> dict[str, Any]:
         out["Id"] = doc["Id"]
     out["Statement"] = [normalize_statement(s) for s in statements]
     return out
-
-
-def compact_json(doc: Mapping[str, Any]) -> str:
-    """The document as AWS stores and measures it (no whitespace)."""
-    return json.dumps(doc, separators=(",", ":"))
