@@ -90,17 +90,17 @@ def _settle_pending(
             )
 
 
-def read_account(spec: Spec, account: str, conn: Connection) -> AccountRead:
+def read_account(
+    spec: Spec, account: str, conn: Connection, desired: AccountState, intents: dict[str, SecretIntent]
+) -> AccountRead:
     """Read one account and settle the credential hints that matter for this spec."""
     assert conn.clients is not None
-    desired = desired_state(spec, account)
     state = whole_state_read(conn.clients, conn.account.id, credential_report=bool(desired.users))
     read = AccountRead(state)
     if account != spec.people_account:
         return read
     outbox = outbox_for(spec)
     _settle_pending(outbox, account, state, conn, read.notices)
-    intents = secret_intents(spec)
     issued: dict[str, set[str]] = {}
     for r in outbox.records():
         if r.account != account:
@@ -134,23 +134,20 @@ def read_account(spec: Spec, account: str, conn: Connection) -> AccountRead:
 
 
 def plan_account(
-    spec: Spec,
-    account: str,
-    conn: Connection,
-    stats: ApiStats,
-    intents: dict[str, SecretIntent],
-    journal: Journal,
+    spec: Spec, account: str, conn: Connection, intents: dict[str, SecretIntent], journal: Journal
 ) -> AccountPlan:
+    """One account's part of the plan, or the reason it could not be made."""
     if conn.error is not None or conn.reach is None:
         return AccountPlan(account, conn.account.id, "", "", "", error=str(conn.error))
+    desired = desired_state(spec, account)
     try:
-        read = read_account(spec, account, conn)
+        read = read_account(spec, account, conn, desired, intents)
     except IamlayerError as exc:
         return AccountPlan(account, conn.account.id, conn.reach.identity, conn.reach.via, "", error=str(exc))
     result = diff(
         account,
         spec.project,
-        desired_state(spec, account),
+        desired,
         read.state,
         secret_intents=intents if account == spec.people_account else {},
         deleted_users=read.deleted_users,
@@ -193,7 +190,7 @@ def make_plan(
     conns = connect_accounts(spec, profile=profile, stats=stats, only=scope)
 
     def one(name: str) -> AccountPlan:
-        ap = plan_account(spec, name, conns[name], stats, intents, journal)
+        ap = plan_account(spec, name, conns[name], intents, journal)
         if progress:
             progress(f"read {name}")
         return ap
