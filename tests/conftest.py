@@ -8,7 +8,9 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 
+from iamlayer.aws.session import AccountClients, ApiStats
 from iamlayer.sandbox.emulator import Emulator, start_emulator
 from layer import Keys, Layer, make_keys, make_layer
 
@@ -75,3 +77,23 @@ def gpg_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keys]:
 def layer(tmp_path: Path, gpg_keys: Keys, aws_env: dict[str, str]) -> Layer:
     """The DESIGN.md example layer, in fresh account ids of the shared emulator."""
     return make_layer(tmp_path / "layer", gpg_keys)
+
+
+@pytest.fixture
+def offline_clients(monkeypatch: pytest.MonkeyPatch) -> AccountClients:
+    """Clients that never reach a network or ~/.aws: for botocore's Stubber, where moto lacks an API."""
+    for k in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_STS_REGIONAL_ENDPOINTS"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    session = boto3.Session(
+        aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x", region_name="us-east-1"
+    )
+    return AccountClients(session, "security", ApiStats())
+
+
+@pytest.fixture
+def iam_stub(offline_clients: AccountClients) -> Iterator[Stubber]:
+    """A Stubber on the offline IAM client; every response queued must be used."""
+    with Stubber(offline_clients.client("iam")) as stub:
+        yield stub
+        stub.assert_no_pending_responses()

@@ -3,9 +3,6 @@ it), AccessDenied mapped to an Unavailable input, and the bounded credential-rep
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import boto3
 import pytest
 from botocore.stub import Stubber
 
@@ -18,29 +15,12 @@ from iamlayer.aws.audit_reads import (
     read_credential_report,
     read_password_policy,
 )
-from iamlayer.aws.session import AccountClients, ApiStats
+from iamlayer.aws.session import AccountClients
 from iamlayer.errors import AwsError
 
 
-@pytest.fixture
-def clients(monkeypatch: pytest.MonkeyPatch) -> AccountClients:
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    session = boto3.Session(
-        aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x", region_name="us-east-1"
-    )
-    return AccountClients(session, "security", ApiStats())
-
-
-@pytest.fixture
-def iam_stub(clients: AccountClients) -> Iterator[Stubber]:
-    with Stubber(clients.client("iam")) as stub:
-        yield stub
-        stub.assert_no_pending_responses()
-
-
-def test_access_analyzers_pass_and_fail(clients: AccountClients) -> None:
-    aa = quick_client(clients, "accessanalyzer", "eu-west-1")
+def test_access_analyzers_pass_and_fail(offline_clients: AccountClients) -> None:
+    aa = quick_client(offline_clients, "accessanalyzer", "eu-west-1")
     arn = "arn:aws:access-analyzer:eu-west-1:123456789012:analyzer/"
     with Stubber(aa) as stub:
         stub.add_response(
@@ -59,8 +39,8 @@ def test_access_analyzers_pass_and_fail(clients: AccountClients) -> None:
             {},
         )
         stub.add_response("list_analyzers", {"analyzers": []}, {})
-        active = read_analyzers(clients, "eu-west-1")
-        empty = read_analyzers(clients, "eu-west-1")
+        active = read_analyzers(offline_clients, "eu-west-1")
+        empty = read_analyzers(offline_clients, "eu-west-1")
     assert active == (Analyzer("a", "ACCOUNT", "ACTIVE"),)
     control = controls_by_key()["access-analyzer"]
     base = AuditInput.unreachable("security", "123456789012", "n/a")
@@ -74,23 +54,23 @@ def test_access_analyzers_pass_and_fail(clients: AccountClients) -> None:
 
 
 def test_access_denied_becomes_unavailable_and_no_policy_is_none(
-    clients: AccountClients, iam_stub: Stubber
+    offline_clients: AccountClients, iam_stub: Stubber
 ) -> None:
     iam_stub.add_client_error("get_account_password_policy", "AccessDenied", "User is not authorized", 403)
     iam_stub.add_client_error("get_account_password_policy", "NoSuchEntity", "no policy", 404)
-    denied = _read(lambda: read_password_policy(clients))
+    denied = _read(lambda: read_password_policy(offline_clients))
     assert (
         isinstance(denied, Unavailable) and "AccessDenied" in denied.why and "password policy" in denied.why
     )
-    assert read_password_policy(clients) is None
+    assert read_password_policy(offline_clients) is None
 
 
-def test_credential_report_wait_is_bounded(clients: AccountClients, iam_stub: Stubber) -> None:
+def test_credential_report_wait_is_bounded(offline_clients: AccountClients, iam_stub: Stubber) -> None:
     for _ in range(3):
         iam_stub.add_response("generate_credential_report", {"State": "INPROGRESS"})
     slept: list[float] = []
     with pytest.raises(AwsError, match="still INPROGRESS") as info:
-        read_credential_report(clients, wait=0.0, poll=0.5, sleep=slept.append)
+        read_credential_report(offline_clients, wait=0.0, poll=0.5, sleep=slept.append)
     assert info.value.code == "ReportInProgress"
     # polled until COMPLETE, then fetched
     iam_stub.add_response("generate_credential_report", {"State": "COMPLETE"})
@@ -102,5 +82,5 @@ def test_credential_report_wait_is_bounded(clients: AccountClients, iam_stub: St
             "GeneratedTime": "2025-06-01T10:00:00Z",
         },
     )
-    report = read_credential_report(clients, wait=5, poll=0.01, sleep=slept.append)
+    report = read_credential_report(offline_clients, wait=5, poll=0.01, sleep=slept.append)
     assert report.rows == () and report.generated.isoformat() == "2025-06-01T10:00:00+00:00"

@@ -7,9 +7,6 @@ parameters in, AWS-shaped answers (and errors) out.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import boto3
 import pytest
 from botocore.stub import Stubber
 
@@ -29,37 +26,21 @@ from iamlayer.aws.audit_reads import (
     read_enabled_regions,
     set_token_version,
 )
-from iamlayer.aws.session import AccountClients, ApiStats
+from iamlayer.aws.session import AccountClients
 from iamlayer.errors import AccessDeniedError
 
 
-@pytest.fixture
-def clients(monkeypatch: pytest.MonkeyPatch) -> AccountClients:
-    for k in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_STS_REGIONAL_ENDPOINTS"):
-        monkeypatch.delenv(k, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    session = boto3.Session(
-        aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x", region_name="us-east-1"
-    )
-    return AccountClients(session, "security", ApiStats())
-
-
-@pytest.fixture
-def stub_iam(clients: AccountClients) -> Iterator[Stubber]:
-    with Stubber(clients.client("iam")) as stub:
-        yield stub
-        stub.assert_no_pending_responses()
-
-
-def test_set_token_version_sends_v2token(clients: AccountClients, stub_iam: Stubber) -> None:
-    stub_iam.add_response(
+def test_set_token_version_sends_v2token(offline_clients: AccountClients, iam_stub: Stubber) -> None:
+    iam_stub.add_response(
         "set_security_token_service_preferences", {}, {"GlobalEndpointTokenVersion": "v2Token"}
     )
-    set_token_version(clients, "v2")
+    set_token_version(offline_clients, "v2")
 
 
-def test_set_token_version_access_denied_is_mapped(clients: AccountClients, stub_iam: Stubber) -> None:
-    stub_iam.add_client_error(
+def test_set_token_version_access_denied_is_mapped(
+    offline_clients: AccountClients, iam_stub: Stubber
+) -> None:
+    iam_stub.add_client_error(
         "set_security_token_service_preferences",
         service_error_code="AccessDenied",
         service_message="not authorized",
@@ -67,11 +48,11 @@ def test_set_token_version_access_denied_is_mapped(clients: AccountClients, stub
         expected_params={"GlobalEndpointTokenVersion": "v2Token"},
     )
     with pytest.raises(AccessDeniedError, match="token version to v2 in security"):
-        set_token_version(clients, "v2")
+        set_token_version(offline_clients, "v2")
 
 
-def test_list_regions_asks_for_enabled_ones_and_pages(clients: AccountClients) -> None:
-    acc = quick_client(clients, "account", "us-east-1")
+def test_list_regions_asks_for_enabled_ones_and_pages(offline_clients: AccountClients) -> None:
+    acc = quick_client(offline_clients, "account", "us-east-1")
     with Stubber(acc) as stub:
         params = {"RegionOptStatusContains": ["ENABLED", "ENABLED_BY_DEFAULT"]}
         stub.add_response(
@@ -90,7 +71,7 @@ def test_list_regions_asks_for_enabled_ones_and_pages(clients: AccountClients) -
             {"Regions": [{"RegionName": "ap-east-1", "RegionOptStatus": "ENABLED"}]},
             params | {"NextToken": "t1"},
         )
-        assert read_enabled_regions(clients) == {
+        assert read_enabled_regions(offline_clients) == {
             "us-east-1": "ENABLED_BY_DEFAULT",
             "eu-west-1": "ENABLED_BY_DEFAULT",
             "ap-east-1": "ENABLED",
@@ -98,16 +79,16 @@ def test_list_regions_asks_for_enabled_ones_and_pages(clients: AccountClients) -
         stub.assert_no_pending_responses()
 
 
-def test_list_regions_denied_raises_access_denied(clients: AccountClients) -> None:
-    acc = quick_client(clients, "account", "us-east-1")
+def test_list_regions_denied_raises_access_denied(offline_clients: AccountClients) -> None:
+    acc = quick_client(offline_clients, "account", "us-east-1")
     with Stubber(acc) as stub:
         stub.add_client_error("list_regions", "AccessDeniedException", "no", 403)
         with pytest.raises(AccessDeniedError, match="account:ListRegions"):
-            read_enabled_regions(clients)
+            read_enabled_regions(offline_clients)
 
 
-def test_probe_reads_region_disabled_exception(clients: AccountClients) -> None:
-    sts = quick_client(clients, "sts", "eu-west-3")
+def test_probe_reads_region_disabled_exception(offline_clients: AccountClients) -> None:
+    sts = quick_client(offline_clients, "sts", "eu-west-3")
     assert sts.meta.endpoint_url == "https://sts.eu-west-3.amazonaws.com"
     with Stubber(sts) as stub:
         stub.add_client_error(
@@ -117,14 +98,14 @@ def test_probe_reads_region_disabled_exception(clients: AccountClients) -> None:
             http_status_code=403,
             expected_params={"DurationSeconds": 900},
         )
-        probe = probe_sts_region(clients, "eu-west-3")
+        probe = probe_sts_region(offline_clients, "eu-west-3")
     assert probe == RegionProbe(
         "eu-west-3", RegionStatus.INACTIVE, "GetSessionToken: RegionDisabledException"
     )
 
 
-def test_probe_active_and_session_credentials_unknown(clients: AccountClients) -> None:
-    sts = quick_client(clients, "sts", "eu-west-1")
+def test_probe_active_and_session_credentials_unknown(offline_clients: AccountClients) -> None:
+    sts = quick_client(offline_clients, "sts", "eu-west-1")
     with Stubber(sts) as stub:
         creds = {"AccessKeyId": "ASIAEXAMPLEEXAMPLE01", "SecretAccessKey": "s" * 40, "SessionToken": "t" * 20}
         stub.add_response(
@@ -133,15 +114,15 @@ def test_probe_active_and_session_credentials_unknown(clients: AccountClients) -
         stub.add_client_error(
             "get_session_token", "AccessDenied", "Cannot call GetSessionToken with session credentials", 403
         )
-        active = probe_sts_region(clients, "eu-west-1")
-        unknown = probe_sts_region(clients, "eu-west-1")
+        active = probe_sts_region(offline_clients, "eu-west-1")
+        unknown = probe_sts_region(offline_clients, "eu-west-1")
     assert active.status is RegionStatus.ACTIVE
     assert "s" * 40 not in repr(active)  # the probe's credentials are dropped, never kept
     assert unknown.status is RegionStatus.UNKNOWN and "temporary" in unknown.why
 
 
-def test_probe_via_assume_role_into_the_target_account(clients: AccountClients) -> None:
-    sts = quick_client(clients, "sts", "us-west-2")
+def test_probe_via_assume_role_into_the_target_account(offline_clients: AccountClients) -> None:
+    sts = quick_client(offline_clients, "sts", "us-west-2")
     arn = "arn:aws:iam::555555555555:role/OrganizationAccountAccessRole"
     with Stubber(sts) as stub:
         stub.add_client_error(
@@ -151,7 +132,7 @@ def test_probe_via_assume_role_into_the_target_account(clients: AccountClients) 
             403,
             expected_params={"RoleArn": arn, "RoleSessionName": "iamlayer-sts-probe", "DurationSeconds": 900},
         )
-        probe = probe_sts_region(clients, "us-west-2", assume_role_arn=arn)
+        probe = probe_sts_region(offline_clients, "us-west-2", assume_role_arn=arn)
     assert probe.status is RegionStatus.INACTIVE and probe.why.startswith("AssumeRole")
 
 

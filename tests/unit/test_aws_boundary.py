@@ -6,7 +6,6 @@ EntityTemporarilyUnmodifiable), asserting the exact parameters sent.
 
 from __future__ import annotations
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.stub import Stubber
@@ -14,17 +13,10 @@ from botocore.stub import Stubber
 from iamlayer.aws.errors import aws_call
 from iamlayer.aws.read import read_authorization_details
 from iamlayer.aws.retry import settle
-from iamlayer.aws.session import AccountClients, ApiStats
+from iamlayer.aws.session import AccountClients
 from iamlayer.errors import AccessDeniedError, AwsError, EndpointError, NotFoundError
 
 FILTER = ["User", "Group", "Role", "LocalManagedPolicy"]
-
-
-def stubbed_clients() -> tuple[AccountClients, Stubber]:
-    session = boto3.Session(aws_access_key_id="x", aws_secret_access_key="y", region_name="us-east-1")
-    clients = AccountClients(session, "security", ApiStats())
-    stub = Stubber(clients.client("iam"))
-    return clients, stub
 
 
 def user(name: str, groups: list[str]) -> dict[str, object]:
@@ -38,9 +30,10 @@ def user(name: str, groups: list[str]) -> dict[str, object]:
     }
 
 
-def test_authorization_details_reads_every_page_with_max_items_1000() -> None:
-    clients, stub = stubbed_clients()
-    stub.add_response(
+def test_authorization_details_reads_every_page_with_max_items_1000(
+    offline_clients: AccountClients, iam_stub: Stubber
+) -> None:
+    iam_stub.add_response(
         "get_account_authorization_details",
         {
             "UserDetailList": [user("a", ["g"])],
@@ -52,7 +45,7 @@ def test_authorization_details_reads_every_page_with_max_items_1000() -> None:
         },
         {"Filter": FILTER, "MaxItems": 1000},
     )
-    stub.add_response(
+    iam_stub.add_response(
         "get_account_authorization_details",
         {
             "UserDetailList": [user("b", ["g"])],
@@ -72,12 +65,10 @@ def test_authorization_details_reads_every_page_with_max_items_1000() -> None:
         },
         {"Filter": FILTER, "MaxItems": 1000, "Marker": "page2"},
     )
-    with stub:
-        state = read_authorization_details(clients, "222222222222")
-    stub.assert_no_pending_responses()
+    state = read_authorization_details(offline_clients, "222222222222")
     assert set(state.users) == {"a", "b"}
     assert state.groups["g"].members == frozenset({"a", "b"})
-    assert clients.stats.by_operation() == {"GetAccountAuthorizationDetails": 2}
+    assert offline_clients.stats.by_operation() == {"GetAccountAuthorizationDetails": 2}
 
 
 def test_client_errors_become_our_errors_naming_the_attempt() -> None:
