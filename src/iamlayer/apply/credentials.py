@@ -130,8 +130,12 @@ def create_access_key(ctx: HandlerContext, ch: Change) -> None:
 
 @handles(Kind.ACCESS_KEY, Action.DELETE, permissions=("iam:DeleteAccessKey",))
 def delete_access_key(ctx: HandlerContext, ch: Change) -> None:
-    key_id = (ch.before or {})["access_key_id"]
-    with gone_is_fine(), aws_call(f"deleting access key {key_id} of user {ch.address.name} {ctx.where()}"):
-        ctx.iam.delete_access_key(UserName=ch.address.name, AccessKeyId=key_id)
-    ctx.outbox.forget_access_key(ctx.account, ch.address.name, key_id)
-    ctx.journal.end("access_keys", ctx.account, ch.address.name)  # an unfinished creation is settled
+    retire_access_key(ctx, ch.address.name, (ch.before or {})["access_key_id"])
+
+
+def retire_access_key(ctx: HandlerContext, user: str, key_id: str) -> None:
+    """Delete an access key in AWS (gone already is fine), then its ciphertext."""
+    with gone_is_fine(), aws_call(f"deleting access key {key_id} of user {user} {ctx.where()}"):
+        ctx.iam.delete_access_key(UserName=user, AccessKeyId=key_id)
+    ctx.outbox.forget_access_key(ctx.account, user, key_id)
+    ctx.journal.end("access_keys", ctx.account, user)  # an unfinished creation is settled

@@ -13,8 +13,13 @@ from typing import Any
 
 import click
 
-from iamlayer.apply.credentials import issue_access_key, issue_password, password_policy_from
-from iamlayer.apply.handlers import HandlerContext, gone_is_fine
+from iamlayer.apply.credentials import (
+    issue_access_key,
+    issue_password,
+    password_policy_from,
+    retire_access_key,
+)
+from iamlayer.apply.handlers import HandlerContext
 from iamlayer.aws.accounts import connect_accounts
 from iamlayer.aws.errors import aws_call
 from iamlayer.aws.read import confirm_user, whole_state_read
@@ -289,12 +294,12 @@ def access_key_rotate(
                 f"user {user} already has two access keys ({', '.join(old)}), the most AWS allows. Run with "
                 "--delete-old to delete the older one first, or delete one yourself."
             )
-        _delete_key(ctx, user, old[0])
+        retire_access_key(ctx, user, old[0])
         old = old[1:]
     key_id, path = issue_access_key(ctx, user, load_public_key(key_file))
     for k in old:
         if delete_old:
-            _delete_key(ctx, user, k)
+            retire_access_key(ctx, user, k)
         elif deactivate_old:
             with aws_call(f"deactivating access key {k} of user {user} {ctx.where()}"):
                 ctx.iam.update_access_key(UserName=user, AccessKeyId=k, Status="Inactive")
@@ -313,12 +318,6 @@ def access_key_rotate(
         if old:
             err_console.print(f"Older key(s) {', '.join(old)}: {result['old_keys_action']}.")
     return EXIT_OK
-
-
-def _delete_key(ctx: HandlerContext, user: str, key_id: str) -> None:
-    with gone_is_fine(), aws_call(f"deleting access key {key_id} of user {user} {ctx.where()}"):
-        ctx.iam.delete_access_key(UserName=user, AccessKeyId=key_id)
-    ctx.outbox.forget_access_key(ctx.account, user, key_id)
 
 
 def commands() -> list[click.Command]:
