@@ -15,8 +15,9 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from iamlayer.aws.errors import aws_call, error_code
+from iamlayer.aws.errors import aws_call
 from iamlayer.aws.session import AccountClients
+from iamlayer.errors import NotFoundError
 from iamlayer.spec.model import PasswordPolicy
 from iamlayer.state.model import (
     GROUP_MARKER_PREFIX,
@@ -134,10 +135,8 @@ def read_password_policy(clients: AccountClients, account_id: str) -> PasswordPo
     try:
         with aws_call(f"reading the password policy {_where(clients, account_id)}"):
             p = iam.get_account_password_policy()["PasswordPolicy"]
-    except Exception as exc:
-        if error_code(exc.__cause__ or exc) == "NoSuchEntity":
-            return None  # no policy set: AWS answers NoSuchEntity
-        raise
+    except NotFoundError:
+        return None  # no policy set: AWS answers NoSuchEntity
     require = {
         cls
         for cls, key in (
@@ -196,18 +195,21 @@ def apply_credential_report(state: AccountState, generated: str, rows: dict[str,
         user.access_keys = tuple(AccessKey(id="", active=True) for a in active if a)
 
 
+def has_login_profile(iam: Any, user: str, where: str) -> bool:
+    """Whether `user` has a console password (GetLoginProfile; NoSuchEntity means no)."""
+    try:
+        with aws_call(f"reading the login profile of {where}"):
+            iam.get_login_profile(UserName=user)
+    except NotFoundError:
+        return False
+    return True
+
+
 def confirm_user(clients: AccountClients, account_id: str, user: UserState, *, mfa: bool = False) -> None:
     """Replace a user's credential hints with the truth (GetLoginProfile, ListAccessKeys, ListMFADevices)."""
     iam = clients.client("iam")
     where = f"user {user.name} {_where(clients, account_id)}"
-    try:
-        with aws_call(f"reading the login profile of {where}"):
-            iam.get_login_profile(UserName=user.name)
-        user.login_profile = True
-    except Exception as exc:
-        if error_code(exc.__cause__ or exc) != "NoSuchEntity":
-            raise
-        user.login_profile = False
+    user.login_profile = has_login_profile(iam, user.name, where)
     with aws_call(f"listing access keys of {where}"):
         keys = iam.list_access_keys(UserName=user.name).get("AccessKeyMetadata", [])
     user.access_keys = tuple(

@@ -22,10 +22,10 @@ from iamlayer.apply.credentials import (
 from iamlayer.apply.handlers import HandlerContext
 from iamlayer.aws.accounts import connect_accounts
 from iamlayer.aws.errors import aws_call
-from iamlayer.aws.read import confirm_user, whole_state_read
+from iamlayer.aws.read import confirm_user, has_login_profile, whole_state_read
 from iamlayer.aws.session import AccountClients, ApiStats
 from iamlayer.cli.common import EXIT_OK, console, err_console, json_option, profile_option, spec_option
-from iamlayer.errors import IamlayerError, NotFoundError
+from iamlayer.errors import IamlayerError
 from iamlayer.plan.diff import password_policy_json
 from iamlayer.secrets.crypto import decrypt_file
 from iamlayer.secrets.keys import load_public_key
@@ -223,7 +223,7 @@ def password_reset(
     when someone lost their password, or after their PGP key changed.
     """
     spec, key_file, ctx = _owned_user_with_key(spec_file, user, profile)
-    has_profile = _has_login_profile(ctx, user)
+    has_profile = has_login_profile(ctx.iam, user, f"user {user} {ctx.where()}")
     for p in ctx.outbox.pending_passwords():
         if (p.account, p.user) == (ctx.account, user):
             ctx.outbox.resolve_pending(p, live=False)  # superseded by the password issued now
@@ -246,15 +246,6 @@ def password_reset(
             f"They decrypt it with: [cyan]gpg --decrypt {path}[/] and sign in at {signin_url(spec)}"
         )
     return EXIT_OK
-
-
-def _has_login_profile(ctx: HandlerContext, name: str) -> bool:
-    try:
-        with aws_call(f"reading the login profile of user {name} {ctx.where()}"):
-            ctx.iam.get_login_profile(UserName=name)
-    except NotFoundError:
-        return False
-    return True
 
 
 @click.group("access-key")
