@@ -192,15 +192,19 @@ def outputs(spec_file: Path, profile: str | None, users: tuple[str, ...], as_jso
 )
 def decrypt(file: Path, secret_key: Path | None) -> None:
     """Decrypt a secret iamlayer encrypted to you (the same as `gpg --decrypt FILE`)."""
-    passphrase = None
+    text = decrypt_as_person(file, secret_key)
+    sys.stdout.write(text + ("\n" if sys.stdout.isatty() else ""))
+
+
+def decrypt_as_person(file: Path, secret_key: Path | None) -> str:
+    """The plaintext of `file`: with the person's gpg, or `secret_key` (asking its passphrase)."""
     try:
-        text = decrypt_file(file, secret_key)
+        return decrypt_file(file, secret_key)
     except IamlayerError as exc:
         if secret_key is None or "passphrase" not in str(exc).lower():
             raise
         passphrase = click.prompt("Passphrase of the secret key", hide_input=True, err=True)
-        text = decrypt_file(file, secret_key, passphrase=passphrase)
-    sys.stdout.write(text + ("\n" if sys.stdout.isatty() else ""))
+        return decrypt_file(file, secret_key, passphrase=passphrase)
 
 
 @click.group()

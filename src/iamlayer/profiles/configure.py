@@ -10,10 +10,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from iamlayer.aws.people import ClientFactory, MfaDevice, caller_identity, list_mfa_devices
+from iamlayer.aws.people import ClientFactory, Identity, MfaDevice, caller_identity, list_mfa_devices
 from iamlayer.errors import AccessDeniedError, CredentialsError
 from iamlayer.profiles.credentials import Credentials
 from iamlayer.profiles.inifile import FileChange, sync_file
@@ -73,12 +73,20 @@ def choose_mfa_serial(
 class ConfigureResult:
     rendered: RenderedProfiles
     files: AwsFiles
-    account: str
-    arn: str
+    identity: Identity  # whose key it is (sts:GetCallerIdentity)
     mfa_serial: str | None
     config: FileChange
     credentials: FileChange
     warnings: tuple[str, ...]
+    devices: tuple[MfaDevice, ...] = ()  # the user's enabled MFA devices, as `configure` found them
+
+    @property
+    def account(self) -> str:
+        return self.identity.account
+
+    @property
+    def arn(self) -> str:
+        return self.identity.arn
 
 
 def configure(
@@ -113,14 +121,31 @@ def configure(
             warnings.append(f"cannot list MFA devices ({exc}); pass --mfa-serial to set mfa_serial")
         devices = []
     serial = choose_mfa_serial(devices, mfa_serial, ask_serial)
+    res = write_profiles(spec, user, key, files, mfa_serial=serial, identity=ident)
+    return replace(res, warnings=(*warnings, *res.warnings), devices=tuple(devices))
+
+
+def write_profiles(
+    spec: Spec,
+    user: str,
+    key: Credentials,
+    files: AwsFiles,
+    *,
+    mfa_serial: str | None,
+    identity: Identity,
+) -> ConfigureResult:
+    """Write both files for a key already checked to be `user`'s (by `configure`); no AWS call.
+
+    Only sections marked as iamlayer's change; unchanged content is not rewritten.
+    """
     rendered = render_profiles(
         spec,
         user,
         access_key_id=key.access_key_id,
         secret_access_key=key.secret_access_key,
-        mfa_serial=serial,
+        mfa_serial=mfa_serial,
     )
-    warnings.extend(rendered.warnings)
+    warnings = list(rendered.warnings)
     config_change = sync_file(files.config, spec.project, rendered.config)
     creds_change = sync_file(files.credentials, spec.project, rendered.credentials)
     for change in (config_change, creds_change):
@@ -128,9 +153,8 @@ def configure(
     return ConfigureResult(
         rendered=rendered,
         files=files,
-        account=ident.account,
-        arn=ident.arn,
-        mfa_serial=serial,
+        identity=identity,
+        mfa_serial=mfa_serial,
         config=config_change,
         credentials=creds_change,
         warnings=tuple(warnings),

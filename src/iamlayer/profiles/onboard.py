@@ -1,0 +1,146 @@
+"""`iamlayer onboard`: a person's first day in one command, with no console step.
+
+The operator issued the person's first access key encrypted to their PGP key (`access_key: true`
+in the spec; the ciphertext is outputs/<people account>/<user>/access-key-<ID>.asc in the layer
+folder). In that folder, the person's one command:
+
+1. takes the newest such key and decrypts it with their own gpg (or secret key file); when the
+   credentials file already holds that very key (a rerun), nothing is decrypted;
+2. checks the key is theirs (sts:GetCallerIdentity) and writes ~/.aws/<project>/{credentials,config}
+   (`configure`), which also lists their MFA devices;
+3. unless an MFA device is enabled, enrols a virtual one (QR code, two codes; `enrol`);
+4. rewrites the config with mfa_serial, so role profiles ask for an MFA code.
+
+Every AWS call here is one the self-management policy allows without MFA (see
+iamlayer.plan.desired.self_management_policy); tests/e2e/test_person_path.py proves it call by
+call. Rerunning changes nothing. The secret goes only into the 0600 credentials file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from iamlayer.aws.people import ClientFactory
+from iamlayer.errors import CredentialsError
+from iamlayer.profiles.configure import ConfigureResult, configure, write_profiles
+from iamlayer.profiles.credentials import Credentials
+from iamlayer.profiles.mfa import Enrolment, enrol
+from iamlayer.profiles.render import assumable_roles, profile_name
+from iamlayer.profiles.session import AwsFiles, source_keys
+from iamlayer.secrets.outbox import SecretRecord
+from iamlayer.spec.model import Spec
+from iamlayer.state.outputs import outbox_for
+
+
+@dataclass(frozen=True)
+class MfaUI:
+    """How enrolment talks to the person (see iamlayer.profiles.mfa.enrol)."""
+
+    png_path: Callable[[str], Path]
+    show: Callable[[str, str, str], None]
+    read_codes: Callable[[], tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Onboarding:
+    """What `onboard` did."""
+
+    result: ConfigureResult  # the files as last written, with mfa_serial when there is a device
+    access_key_id: str
+    key_file: Path  # the ciphertext of the access key in use
+    decrypted: bool  # False: the credentials file already held this key
+    enrolment: Enrolment | None  # None: an MFA device was already enabled
+    warnings: tuple[str, ...]
+
+    @property
+    def exports(self) -> list[str]:
+        files = self.result.files
+        return [f"AWS_CONFIG_FILE={files.config}", f"AWS_SHARED_CREDENTIALS_FILE={files.credentials}"]
+
+    @property
+    def export_line(self) -> str:
+        """The one line the person pastes into their shell."""
+        return "export " + " ".join(self.exports)
+
+    @property
+    def next_command(self) -> str:
+        roles = self.result.rendered.roles
+        profile = roles[0].profile if roles else self.result.rendered.source_profile
+        return f"aws sts get-caller-identity --profile {profile}"
+
+
+def newest_issued_key(spec: Spec, user: str) -> SecretRecord:
+    """The newest access key iamlayer issued to `user` in the people account (its ciphertext)."""
+    records = [
+        r
+        for r in outbox_for(spec).records()
+        if (r.account, r.user, r.kind) == (spec.people_account, user, "access_key") and r.access_key_id
+    ]
+    if not records:
+        where = outbox_for(spec).user_dir(spec.people_account, user)
+        raise CredentialsError(
+            f"no access key was issued to {user}: {where}/access-key-*.asc does not exist. Ask the "
+            f"operator to set `access_key: true` for {user} in the spec and apply (then update this "
+            "folder), or use the console path: sign in, enrol MFA, sign in again with MFA, create an "
+            f"access key, then `iamlayer credentials configure --user {user} --credentials-file FILE`"
+        )
+    return max(records, key=lambda r: (r.created_at, r.path.name))
+
+
+def _as(factory: ClientFactory, key: Credentials) -> ClientFactory:
+    """Clients with `key` wherever the code would use the standard chain."""
+    return lambda service, creds, region: factory(service, creds or key, region)
+
+
+def onboard(
+    spec: Spec,
+    user: str,
+    files: AwsFiles,
+    *,
+    factory: ClientFactory,
+    decrypt: Callable[[Path], str],
+    ui: MfaUI,
+    mfa_serial: str | None = None,
+    ask_serial: Callable[[list[str]], str] | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> Onboarding:
+    """Set `user` up on this machine from their encrypted access key (see the module docstring).
+
+    Raises CredentialsError (no key issued, a key that is not theirs, the device name taken) or
+    AwsError; whatever was written before a failure is consistent, and a rerun continues.
+    """
+    assumable_roles(spec, user)  # a user not in the spec is refused before anything is read
+    record = newest_issued_key(spec, user)
+    key_id = str(record.access_key_id)
+    source = profile_name(spec.project, spec.people_account)
+    try:
+        configured = source_keys(files, source)
+    except CredentialsError:
+        configured = None
+    decrypted = configured is None or configured.access_key_id != key_id
+    if decrypted:
+        progress(f"Decrypting your access key {key_id} ({record.path.name}) with your PGP key")
+        key = Credentials(key_id, decrypt(record.path).strip())
+    else:
+        assert configured is not None
+        key = configured
+    progress(f"Checking access key {key_id} and writing your AWS CLI profiles")
+    first = configure(spec, user, key, files, factory=factory, mfa_serial=mfa_serial, ask_serial=ask_serial)
+    # Profiles written before enrolment lack mfa_serial and warn about it; enrolment fixes that.
+    warnings = [w for w in first.warnings if w not in first.rendered.warnings]
+    if first.mfa_serial is not None:
+        return Onboarding(first, key_id, record.path, decrypted, None, (*warnings, *first.rendered.warnings))
+    progress("Enrolling a virtual MFA device")
+    enrolment = enrol(
+        _as(factory, key),
+        name=None,
+        png_path=ui.png_path,
+        show=ui.show,
+        read_codes=ui.read_codes,
+        identity=first.identity,
+        devices=first.devices,
+    )
+    final = write_profiles(spec, user, key, files, mfa_serial=enrolment.serial, identity=first.identity)
+    return Onboarding(final, key_id, record.path, decrypted, enrolment, (*warnings, *final.warnings))
