@@ -13,6 +13,7 @@ import pytest
 
 from iamlayer.plan.desired import self_management_policy
 from iamlayer.spec.model import SelfManagement
+from policy_history import BEFORE_ISSUE_9
 from policy_oracle import EVALUATORS, Evaluator, Identity, Request, World
 
 ACCOUNT = "222222222222"
@@ -111,72 +112,6 @@ def test_restricted_policy_never_allows_access_keys(evaluator: str) -> None:
     w, decide = world(doc), EVALUATORS[evaluator]
     assert not decide(Request(JANE, "iam:CreateAccessKey", JANE, True, 0), w).allowed
     assert decide(Request(ANA, "iam:EnableMFADevice", ANA, False), w).allowed
-
-
-#: The enforce_mfa policy as iamlayer rendered it before issue 9 (kept to show the table can fail).
-BEFORE_ISSUE_9: dict[str, Any] = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Sid": "AllowViewAccountInfo",
-            "Effect": "Allow",
-            "Action": ["iam:GetAccountPasswordPolicy", "iam:ListVirtualMFADevices"],
-            "Resource": "*",
-        },
-        {
-            "Sid": "AllowManageOwnPasswords",
-            "Effect": "Allow",
-            "Action": ["iam:ChangePassword", "iam:GetUser", "iam:GetLoginProfile"],
-            "Resource": "arn:aws:iam::*:user/${aws:username}",
-        },
-        {
-            "Sid": "AllowManageOwnVirtualMFADevice",
-            "Effect": "Allow",
-            "Action": ["iam:CreateVirtualMFADevice", "iam:DeleteVirtualMFADevice"],
-            "Resource": "arn:aws:iam::*:mfa/*",
-        },
-        {
-            "Sid": "AllowManageOwnUserMFA",
-            "Effect": "Allow",
-            "Action": [
-                "iam:DeactivateMFADevice",
-                "iam:EnableMFADevice",
-                "iam:ListMFADevices",
-                "iam:ResyncMFADevice",
-            ],
-            "Resource": "arn:aws:iam::*:user/${aws:username}",
-        },
-        {
-            "Sid": "AllowManageOwnAccessKeys",
-            "Effect": "Allow",
-            "Action": [
-                "iam:CreateAccessKey",
-                "iam:DeleteAccessKey",
-                "iam:ListAccessKeys",
-                "iam:UpdateAccessKey",
-                "iam:GetAccessKeyLastUsed",
-            ],
-            "Resource": "arn:aws:iam::*:user/${aws:username}",
-        },
-        {
-            "Sid": "DenyAllExceptListedIfNoMFA",
-            "Effect": "Deny",
-            "NotAction": [
-                "iam:CreateVirtualMFADevice",
-                "iam:EnableMFADevice",
-                "iam:GetUser",
-                "iam:ChangePassword",
-                "iam:GetAccountPasswordPolicy",
-                "iam:ListMFADevices",
-                "iam:ListVirtualMFADevices",
-                "iam:ResyncMFADevice",
-                "sts:GetSessionToken",
-            ],
-            "Resource": "*",
-            "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}},
-        },
-    ],
-}
 
 
 @pytest.mark.parametrize("evaluator", list(EVALUATORS))
