@@ -593,3 +593,34 @@ def test_the_console_path_order_works_and_the_old_order_does_not() -> None:
             assert d.allowed, (name, action, d.why)
         early = evaluate(Request(user, "iam:CreateAccessKey", user, False), world)
         assert not early.allowed, (name, early.why)
+
+
+def test_onboard_with_a_secret_key_file_and_its_errors(
+    layer: Layer, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    env = person_env(tmp_path, layer, proxy)
+    r = run([sys.executable, "-m", "iamlayer", "onboard", "--user", "jane.do"], env, layer.root)
+    assert r.returncode == 1 and "did you mean 'jane.doe'" in r.stderr, r.stderr
+    outputs = layer.root / "outputs" / "security"
+    for f in (outputs / "ana.lopez").glob("access-key-*.asc"):
+        f.rename(tmp_path / f.name)  # as if the operator never issued ana a key
+    r = run([sys.executable, "-m", "iamlayer", "onboard", "--user", "ana.lopez"], env, layer.root)
+    assert r.returncode == 1 and "no access key was issued to ana.lopez" in r.stderr, r.stderr
+    assert "access_key: true" in r.stderr and "credentials configure" in r.stderr
+    assert not (tmp_path / "home" / ".aws").exists()  # nothing written
+
+    # Without a gpg keyring, with the exported secret key instead (as `iamlayer decrypt` accepts).
+    fpr = layer.gpg.fingerprint("jane.doe")
+    key_file = layer.gpg.export_secret(fpr, tmp_path / "jane-secret.asc")
+    empty = tmp_path / "empty-gnupg"
+    empty.mkdir(mode=0o700)
+    done = onboard(
+        layer, {**env, "GNUPGHOME": str(empty)}, "jane.doe", "--secret-key", str(key_file), "--json"
+    )
+    assert done.code == 0, done.err
+    summary = json.loads(done.out)
+    assert summary["decrypted"] is True and summary["mfa_enrolled"] is True
+    [asc] = (outputs / "jane.doe").glob("access-key-*.asc")
+    secret = layer.gpg.decrypt(asc)
+    assert summary["access_key_id"] in asc.name and secret not in done.out + done.err
+    assert summary["export_line"].startswith("export AWS_CONFIG_FILE=")
