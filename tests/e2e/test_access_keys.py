@@ -19,6 +19,9 @@ def test_retire_and_rotate_touch_only_the_keys_asked_about(layer: Layer, aws_env
 
     assert cli("apply", "--auto-approve")[0] == 0
     [issued] = keys_of(layer, "machine.ci")
+    # A machine user (no self-managing group) is not pointed at `iamlayer onboard`.
+    code, out, _ = cli("outputs", "--user", "machine.ci", "--json")
+    assert code == 0 and json.loads(out)["users"][0]["onboard"] is None
     # A key made by hand, next to the one iamlayer issued.
     by_hand = layer.iam("security").create_access_key(UserName="machine.ci")["AccessKey"]["AccessKeyId"]
 

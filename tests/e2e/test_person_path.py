@@ -373,8 +373,16 @@ def file_state(*paths: Path) -> dict[Path, tuple[bytes, int]]:
 
 
 def test_a_person_reaches_devops_in_apps_prd_in_three_commands(
-    layer: Layer, proxy: FaultProxy, tmp_path: Path
+    layer: Layer, proxy: FaultProxy, tmp_path: Path, aws_env: dict[str, str]
 ) -> None:
+    # What the operator hands out says how a CLI person sets up: one command in the layer folder.
+    r = run_cli("outputs", "--json", cwd=layer.root, env=aws_env)
+    assert r.code == 0, r.err
+    jane = next(u for u in r.json()["users"] if u["user"] == "jane.doe")
+    assert jane["onboard"] == "iamlayer onboard --user jane.doe" and len(jane["access_key_ids"]) == 1
+    r = run_cli("outputs", "--user", "jane.doe", cwd=layer.root, env=aws_env)
+    assert "CLI setup:   iamlayer onboard --user jane.doe" in r.out
+
     env = person_env(tmp_path, layer, proxy)
     prd = layer.ids["apps-prd"]
 

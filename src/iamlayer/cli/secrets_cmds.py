@@ -33,7 +33,7 @@ from iamlayer.plan.diff import password_policy_json
 from iamlayer.secrets.crypto import decrypt_file
 from iamlayer.secrets.keys import load_public_key
 from iamlayer.spec.load import load_spec
-from iamlayer.spec.model import Spec, User
+from iamlayer.spec.model import SelfManagement, Spec, User
 from iamlayer.state.journal import Journal
 from iamlayer.state.model import UserState
 from iamlayer.state.outputs import outbox_for
@@ -157,6 +157,10 @@ def outputs(spec_file: Path, profile: str | None, users: tuple[str, ...], as_jso
                 "access_keys": len(live.access_keys or ()) if live else 0,
                 "access_key_ids": [r.access_key_id for r in mine if r.access_key_id],
                 "secrets": files,
+                # People (a self-managing group) with an issued key set themselves up in one command.
+                "onboard": f"iamlayer onboard --user {n}"
+                if _self_managing(spec, n) and any(r.kind == "access_key" for r in mine)
+                else None,
             }
         )
     if as_json:
@@ -178,12 +182,28 @@ def outputs(spec_file: Path, profile: str | None, users: tuple[str, ...], as_jso
                 f"  {sec['kind']:<11}  {_rel(sec['path'])}  [dim]encrypted to {sec['fingerprint']}[/]"
             )
             console.print(f"               decrypt: [cyan]gpg --decrypt {_rel(sec['path'])}[/]")
+        if r["onboard"]:
+            console.print(f"  CLI setup:   [cyan]{r['onboard']}[/]  (in this folder; profiles and MFA)")
         console.print()
     console.print(
-        "Each person decrypts their file with their own key, signs in at the URL and must set a new "
-        "password, then enrols MFA: [cyan]iamlayer mfa enable[/]."
+        "People who use the CLI run [cyan]iamlayer onboard --user NAME[/] in this folder: it decrypts "
+        "their access key with their own gpg, writes their AWS CLI profiles and enrols MFA (QR code)."
+    )
+    console.print(
+        "People who use the console decrypt their password (gpg --decrypt), sign in at the URL and set "
+        "a new one, assign a virtual MFA device named exactly as their user name, then sign in again "
+        "with MFA; only then may they create an access key."
     )
     return EXIT_OK
+
+
+def _self_managing(spec: Spec, user: str) -> bool:
+    """Whether `user` is in a group that lets its members manage their own MFA."""
+    return any(
+        spec.groups[g].self_management is not SelfManagement.NONE
+        for g in spec.users[user].groups
+        if g in spec.groups
+    )
 
 
 @click.command()
