@@ -397,6 +397,8 @@ def test_a_person_reaches_devops_in_apps_prd_in_three_commands(
     )
     assert next_command == "aws sts get-caller-identity --profile acme-shared-devops"
     config, creds = aws_dir / "config", aws_dir / "credentials"
+    assert f"{config}: written" in first.out and f"{creds}: written" in first.out
+    assert not (aws_dir / "config.bak").exists()  # written once, not rewritten after enrolment
     for f in (config, creds, aws_dir / "mfa-jane.doe.png"):
         assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
     [asc] = (layer.root / "outputs" / "security" / "jane.doe").glob("access-key-*.asc")
@@ -494,6 +496,8 @@ def test_a_user_with_a_path_recovers_from_a_mistyped_code(
     proxy.label = "1 iamlayer onboard (code mistyped)"
     failed = onboard(layer, env, "ana.lopez")
     assert failed.code == 1 and "InvalidAuthenticationCode" in failed.err, failed.err
+    leftovers = sorted(p.name for p in (tmp_path / "home" / ".aws").rglob("*") if p.is_file())
+    assert leftovers == []  # nothing half-done: no profiles, and no QR code of a deleted device
     proxy.label = "1' iamlayer onboard (again)"
     ok = onboard(layer, env, "ana.lopez")
     assert ok.code == 0 and ok.totp is not None, ok.err

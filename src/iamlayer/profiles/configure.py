@@ -89,20 +89,23 @@ class ConfigureResult:
         return self.identity.arn
 
 
-def configure(
-    spec: Spec,
-    user: str,
-    key: Credentials,
-    files: AwsFiles,
-    *,
-    factory: ClientFactory,
-    mfa_serial: str | None = None,
-    ask_serial: Callable[[list[str]], str] | None = None,
-) -> ConfigureResult:
-    """Verify `key` belongs to `user` in the people account, find the MFA device, write both files.
+@dataclass(frozen=True)
+class CheckedKey:
+    """An access key checked to be the user's, and the user's enabled MFA devices."""
+
+    identity: Identity
+    devices: tuple[MfaDevice, ...]
+    warnings: tuple[str, ...]
+
+
+def check_key(
+    spec: Spec, user: str, key: Credentials, *, factory: ClientFactory, mfa_serial: str | None = None
+) -> CheckedKey:
+    """Verify `key` belongs to `user` in the people account and list the user's MFA devices.
 
     Raises CredentialsError when the key is someone else's or another account's, AwsError when AWS
-    cannot be asked.
+    cannot be asked. Listing devices may be denied (a group without self-management): then no
+    devices are known and a warning says so, unless `mfa_serial` names the device anyway.
     """
     if user not in spec.users:
         render_profiles(spec, user, access_key_id="", secret_access_key="", mfa_serial=None)  # raises
@@ -120,9 +123,28 @@ def configure(
         if not mfa_serial:
             warnings.append(f"cannot list MFA devices ({exc}); pass --mfa-serial to set mfa_serial")
         devices = []
-    serial = choose_mfa_serial(devices, mfa_serial, ask_serial)
-    res = write_profiles(spec, user, key, files, mfa_serial=serial, identity=ident)
-    return replace(res, warnings=(*warnings, *res.warnings), devices=tuple(devices))
+    return CheckedKey(ident, tuple(devices), tuple(warnings))
+
+
+def configure(
+    spec: Spec,
+    user: str,
+    key: Credentials,
+    files: AwsFiles,
+    *,
+    factory: ClientFactory,
+    mfa_serial: str | None = None,
+    ask_serial: Callable[[list[str]], str] | None = None,
+) -> ConfigureResult:
+    """Verify `key` belongs to `user` in the people account, find the MFA device, write both files.
+
+    Raises CredentialsError when the key is someone else's or another account's, AwsError when AWS
+    cannot be asked.
+    """
+    checked = check_key(spec, user, key, factory=factory, mfa_serial=mfa_serial)
+    serial = choose_mfa_serial(checked.devices, mfa_serial, ask_serial)
+    res = write_profiles(spec, user, key, files, mfa_serial=serial, identity=checked.identity)
+    return replace(res, warnings=(*checked.warnings, *res.warnings), devices=checked.devices)
 
 
 def write_profiles(
@@ -134,7 +156,7 @@ def write_profiles(
     mfa_serial: str | None,
     identity: Identity,
 ) -> ConfigureResult:
-    """Write both files for a key already checked to be `user`'s (by `configure`); no AWS call.
+    """Write both files for a key already checked to be `user`'s (`check_key`); no AWS call.
 
     Only sections marked as iamlayer's change; unchanged content is not rewritten.
     """

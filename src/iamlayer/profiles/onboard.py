@@ -6,10 +6,10 @@ folder). In that folder, the person's one command:
 
 1. takes the newest such key and decrypts it with their own gpg (or secret key file); when the
    credentials file already holds that very key (a rerun), nothing is decrypted;
-2. checks the key is theirs (sts:GetCallerIdentity) and writes ~/.aws/<project>/{credentials,config}
-   (`configure`), which also lists their MFA devices;
+2. checks the key is theirs (sts:GetCallerIdentity) and lists their MFA devices (`check_key`);
 3. unless an MFA device is enabled, enrols a virtual one (QR code, two codes; `enrol`);
-4. rewrites the config with mfa_serial, so role profiles ask for an MFA code.
+4. writes ~/.aws/<project>/{credentials,config} once, with mfa_serial in the role profiles, so
+   they ask for an MFA code (`write_profiles`). Nothing is written when a step before fails.
 
 Every AWS call here is one the self-management policy allows without MFA (see
 iamlayer.plan.desired.self_management_policy); tests/e2e/test_person_path.py proves it call by
@@ -19,12 +19,12 @@ call. Rerunning changes nothing. The secret goes only into the 0600 credentials 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from iamlayer.aws.people import ClientFactory
 from iamlayer.errors import CredentialsError
-from iamlayer.profiles.configure import ConfigureResult, configure, write_profiles
+from iamlayer.profiles.configure import ConfigureResult, check_key, choose_mfa_serial, write_profiles
 from iamlayer.profiles.credentials import Credentials
 from iamlayer.profiles.mfa import Enrolment, enrol
 from iamlayer.profiles.render import assumable_roles, profile_name
@@ -109,7 +109,8 @@ def onboard(
     """Set `user` up on this machine from their encrypted access key (see the module docstring).
 
     Raises CredentialsError (no key issued, a key that is not theirs, the device name taken) or
-    AwsError; whatever was written before a failure is consistent, and a rerun continues.
+    AwsError. The files are written last, once: a failure before leaves them as they were (and a
+    failed enrolment deletes its device), so the person simply runs the command again.
     """
     assumable_roles(spec, user)  # a user not in the spec is refused before anything is read
     record = newest_issued_key(spec, user)
@@ -126,21 +127,22 @@ def onboard(
     else:
         assert configured is not None
         key = configured
-    progress(f"Checking access key {key_id} and writing your AWS CLI profiles")
-    first = configure(spec, user, key, files, factory=factory, mfa_serial=mfa_serial, ask_serial=ask_serial)
-    # Profiles written before enrolment lack mfa_serial and warn about it; enrolment fixes that.
-    warnings = [w for w in first.warnings if w not in first.rendered.warnings]
-    if first.mfa_serial is not None:
-        return Onboarding(first, key_id, record.path, decrypted, None, (*warnings, *first.rendered.warnings))
-    progress("Enrolling a virtual MFA device")
-    enrolment = enrol(
-        _as(factory, key),
-        name=None,
-        png_path=ui.png_path,
-        show=ui.show,
-        read_codes=ui.read_codes,
-        identity=first.identity,
-        devices=first.devices,
-    )
-    final = write_profiles(spec, user, key, files, mfa_serial=enrolment.serial, identity=first.identity)
-    return Onboarding(final, key_id, record.path, decrypted, enrolment, (*warnings, *final.warnings))
+    progress(f"Checking that access key {key_id} is yours")
+    checked = check_key(spec, user, key, factory=factory, mfa_serial=mfa_serial)
+    serial = choose_mfa_serial(checked.devices, mfa_serial, ask_serial)
+    enrolment = None
+    if serial is None:
+        progress("Enrolling a virtual MFA device")
+        enrolment = enrol(
+            _as(factory, key),
+            name=None,
+            png_path=ui.png_path,
+            show=ui.show,
+            read_codes=ui.read_codes,
+            identity=checked.identity,
+            devices=checked.devices,
+        )
+        serial = enrolment.serial
+    final = write_profiles(spec, user, key, files, mfa_serial=serial, identity=checked.identity)
+    final = replace(final, devices=checked.devices)
+    return Onboarding(final, key_id, record.path, decrypted, enrolment, (*checked.warnings, *final.warnings))
