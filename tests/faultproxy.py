@@ -7,16 +7,28 @@ It forwards every request to the emulator, except where a rule matches the reque
 - `hold_before`: block, then drop the request: the call never reaches AWS;
 - `hold_after`: forward, then block before answering (AWS did it, the caller never hears);
 - `applied_then_conflict`: forward, then answer EntityAlreadyExists, as AWS answers a retried
-  create whose first attempt went through.
+  create whose first attempt went through;
+- `error`: answer the rule's `code`, `message` and `status` instead of forwarding (e.g. the
+  InvalidAuthenticationCode AWS gives for a mistyped MFA code, which the emulator never does).
 Holding lets a test SIGKILL a real `iamlayer apply` at an exact point of its protocol.
+
+It also records every request as a `Call`: the action, the access key that signed it (from the
+`Credential=AKID/...` of the Authorization header), its parameters, its time and answer status,
+and the `label` the test set for the command being run. From the answers of sts:GetSessionToken
+and sts:AssumeRole it learns each temporary key (`sessions`): who asked for it, whether MFA
+was used (directly, or inherited from the session that signed the request) and when the MFA code
+was checked. This is what evaluating each call as AWS would needs (tests/e2e/test_person_path.py).
 """
 
 from __future__ import annotations
 
 import http.client
+import re
 import threading
+import time
 import urllib.parse
-from dataclasses import dataclass, field
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 THROTTLE_XML = (
@@ -36,15 +48,59 @@ DENY_XML = (
 )
 
 
+def error_xml(code: str, message: str) -> str:
+    return (
+        '<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type>'
+        f"<Code>{code}</Code><Message>{message}</Message></Error><RequestId>fault-proxy</RequestId>"
+        "</ErrorResponse>"
+    )
+
+
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/[^/]+/([^/]+)/")
+
+
 @dataclass
 class Rule:
     action: str  # AWS query Action, e.g. "CreateLoginProfile"
-    mode: str  # throttle | deny | hold_before | hold_after | applied_then_conflict
+    mode: str  # throttle | deny | hold_before | hold_after | applied_then_conflict | error
     contains: str = ""  # a substring the (URL-decoded) body must contain
     times: int = 1_000_000  # how many matches the rule applies to
+    code: str = ""  # for `error`
+    message: str = ""  # for `error`
+    status: int = 400  # for `error`
     hits: int = 0
     reached: threading.Event = field(default_factory=threading.Event)  # set on the first match
     release: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request as it reached the proxy."""
+
+    label: str  # what the test was running (FaultProxy.label at the time)
+    service: str  # from the signature's credential scope: "iam", "sts"
+    action: str  # the query Action, e.g. "ListMFADevices"
+    access_key_id: str  # the key that signed the request ("" if unsigned)
+    params: dict[str, str]  # the form parameters (first value of each)
+    time: float  # time.time() when the request arrived
+    status: int = 0  # the HTTP status answered
+
+    @property
+    def name(self) -> str:
+        """The IAM action name: service:Action."""
+        return f"{self.service}:{self.action}"
+
+
+@dataclass(frozen=True)
+class Session:
+    """A temporary access key, learned from a GetSessionToken or AssumeRole answer."""
+
+    access_key_id: str
+    via: str  # "GetSessionToken" or "AssumeRole"
+    signer: str  # the access key that asked for it
+    mfa: bool  # MFA was used to get it (in that request, or by the session that signed it)
+    mfa_time: float | None  # when the MFA code was checked
+    arn: str | None  # AssumedRoleUser.Arn for role sessions
 
 
 class FaultProxy:
@@ -54,6 +110,9 @@ class FaultProxy:
         self.rules: list[Rule] = []
         self.seen: list[str] = []
         self.bodies: dict[str, list[str]] = {}  # action -> URL-decoded request bodies, in order
+        self.calls: list[Call] = []
+        self.sessions: dict[str, Session] = {}  # temporary access key id -> what it is
+        self.label = ""
         self._lock = threading.Lock()
         proxy = self
 
@@ -94,18 +153,39 @@ class FaultProxy:
                 rule = proxy._match(action, text)
                 proxy.seen.append(action)
                 proxy.bodies.setdefault(action, []).append(text)
+                signed = _CREDENTIAL.search(self.headers.get("Authorization", ""))
+                call = Call(
+                    label=proxy.label,
+                    service=signed.group(2) if signed else "",
+                    action=action,
+                    access_key_id=signed.group(1) if signed else "",
+                    params={k: v[0] for k, v in params.items() if k != "Action"},
+                    time=time.time(),
+                )
                 if rule and rule.mode == "throttle":
                     self._answer(400, [("Content-Type", "text/xml")], THROTTLE_XML.encode())
+                    proxy._record(call, 400, b"")
                     return
                 if rule and rule.mode == "deny":
                     self._answer(403, [("Content-Type", "text/xml")], DENY_XML.encode())
+                    proxy._record(call, 403, b"")
+                    return
+                if rule and rule.mode == "error":
+                    self._answer(
+                        rule.status,
+                        [("Content-Type", "text/xml")],
+                        error_xml(rule.code, rule.message).encode(),
+                    )
+                    proxy._record(call, rule.status, b"")
                     return
                 if rule and rule.mode == "hold_before":
+                    proxy._record(call, 0, b"")
                     rule.reached.set()
                     rule.release.wait(120)
                     self.close_connection = True
                     return  # the call never reaches AWS, even once released
                 status, headers, data = self._forward(body)
+                proxy._record(call, status, data)
                 if rule and rule.mode == "applied_then_conflict":
                     self._answer(409, [("Content-Type", "text/xml")], CONFLICT_XML.encode())
                     return
@@ -129,6 +209,14 @@ class FaultProxy:
                     return r
         return None
 
+    def _record(self, call: Call, status: int, answer: bytes) -> None:
+        done = replace(call, status=status)
+        session = _session_of(done, answer, self.sessions) if status == 200 else None
+        with self._lock:
+            self.calls.append(done)
+            if session is not None:
+                self.sessions[session.access_key_id] = session
+
     def add(self, rule: Rule) -> Rule:
         with self._lock:
             self.rules.append(rule)
@@ -148,3 +236,32 @@ class FaultProxy:
         self.clear()
         self.server.shutdown()
         self.server.server_close()
+
+
+def _text(root: ET.Element, name: str) -> str | None:
+    for el in root.iter():
+        if el.tag.rsplit("}", 1)[-1] == name and el.text:
+            return el.text.strip()
+    return None
+
+
+def _session_of(call: Call, answer: bytes, known: dict[str, Session]) -> Session | None:
+    """The temporary key a successful GetSessionToken or AssumeRole answered with, if any."""
+    if call.action not in ("GetSessionToken", "AssumeRole"):
+        return None
+    try:
+        root = ET.fromstring(answer)
+    except ET.ParseError:
+        return None
+    key = _text(root, "AccessKeyId")
+    if not key:
+        return None
+    parent = known.get(call.access_key_id)
+    if call.params.get("SerialNumber") and call.params.get("TokenCode"):
+        mfa, mfa_time = True, call.time
+    elif parent is not None and parent.mfa:
+        mfa, mfa_time = True, parent.mfa_time  # a role session keeps its caller's MFA context
+    else:
+        mfa, mfa_time = False, None
+    arn = _text(root, "Arn") if call.action == "AssumeRole" else None
+    return Session(key, call.action, call.access_key_id, mfa, mfa_time, arn)

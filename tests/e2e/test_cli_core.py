@@ -267,6 +267,8 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "Apply complete!" in r.stdout and "Demo complete." in r.stdout
     assert "No changes." in r.stdout
+    text = " ".join(r.stdout.split())
+    assert "enforces no IAM policy" in text and "iamlayer access can USER ACTION RESOURCE" in text
 
 
 def test_sandbox_prints_how_to_reach_it_and_stops_cleanly(tmp_path: Path) -> None:
@@ -291,6 +293,10 @@ def test_sandbox_prints_how_to_reach_it_and_stops_cleanly(tmp_path: Path) -> Non
         text = "".join(lines)
         assert f"export AWS_ENDPOINT_URL=http://127.0.0.1:{port}" in text
         assert "AWS_ACCESS_KEY_ID=testing" in text
+        # It says the truth about what it lets through, and where to ask what AWS would decide.
+        flat = " ".join(text.split())
+        assert "enforces no IAM policy" in flat and "without MFA can assume DevOps" in flat
+        assert "iamlayer access who-can-assume ROLE --account NAME" in flat
         sts = boto3.client(
             "sts",
             endpoint_url=f"http://127.0.0.1:{port}",

@@ -88,11 +88,25 @@ def test_onboarding_reset_rotation_and_no_plaintext_anywhere(layer: Layer, aws_e
     assert pw2 != pw1 and check_password(POLICY, pw2) == []
 
     # rotation: a second key, encrypted; old one deleted only when asked; never more than two
-    t.run(layer, aws_env, "access-key", "rotate", "machine.ci")
+    k1 = key_id
+    k2 = t.run(layer, aws_env, "access-key", "rotate", "machine.ci", "--json").json()["access_key_id"]
     keys = layer.iam("security").list_access_keys(UserName="machine.ci")["AccessKeyMetadata"]
     assert len(keys) == 2 and all(k["Status"] == "Active" for k in keys)
     assert len(list(outputs(layer, "machine.ci").glob("access-key-*.asc"))) == 2
+    # With two keys, which one is in use is unknown: rotation refuses and names both (it used to
+    # make a third key and delete both, the one in use included, printing only one of them).
+    r = run_cli("access-key", "rotate", "machine.ci", "--delete-old", cwd=layer.root, env=aws_env)
+    t.text += [r.out, r.err]
+    assert r.code == 1 and k1 in r.err and k2 in r.err and "last used" in r.err, r.err
+    assert f"iamlayer access-key retire machine.ci {k1}" in r.err
+    keys = layer.iam("security").list_access_keys(UserName="machine.ci")["AccessKeyMetadata"]
+    assert sorted(k["AccessKeyId"] for k in keys) == sorted([k1, k2])
+    # retire, without a new key: by default every key but the newest iamlayer issued
+    ret = t.run(layer, aws_env, "access-key", "retire", "machine.ci", "--yes", "--json").json()
+    assert [(k["access_key_id"], k["action"]) for k in ret["retired"]] == [(k1, "deleted")]
+    assert ret["kept"] == [k2]
     rot = t.run(layer, aws_env, "access-key", "rotate", "machine.ci", "--delete-old", "--json").json()
+    assert (rot["old_keys"], [k["access_key_id"] for k in rot["retired"]]) == ([k2], [k2])
     keys = layer.iam("security").list_access_keys(UserName="machine.ci")["AccessKeyMetadata"]
     assert [k["AccessKeyId"] for k in keys] == [rot["access_key_id"]]
     key_id, secret3 = key_secret(layer)

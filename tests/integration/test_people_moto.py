@@ -212,3 +212,55 @@ def test_whoami_on_the_standard_chain_and_human_configure_output(
     assert (
         "requires MFA" in r.output
     )  # no device yet: the profile is written without mfa_serial, with a warning
+
+
+def _ui(tmp_path: Path) -> dict[str, Any]:
+    seen: dict[str, str] = {}
+
+    def show(qr: str, png: str, uri: str) -> None:
+        seen["uri"] = uri
+
+    def codes() -> tuple[str, str]:
+        totp = pyotp.parse_uri(seen["uri"])
+        assert isinstance(totp, pyotp.TOTP)
+        return totp.now(), totp.at(time.time(), counter_offset=1)
+
+    return {"png_path": lambda u: tmp_path / f"{u}.png", "show": show, "read_codes": codes}
+
+
+def test_enrol_replaces_a_leftover_unassigned_device(world: dict[str, Any], tmp_path: Path) -> None:
+    """A run killed between create and enable leaves `mfa/jane.doe` unassigned: it is replaced."""
+    iam = world["iam"]
+    leftover = iam.create_virtual_mfa_device(VirtualMFADeviceName="jane.doe")["VirtualMFADevice"]
+    old_seed = leftover["Base32StringSeed"]
+    enrolment = enrol(as_user(world["key"]), name=None, **_ui(tmp_path))
+    assert enrolment.serial == leftover["SerialNumber"]
+    assert str(old_seed) not in enrolment.uri  # a new device, with a seed only this run showed
+    devices = iam.list_mfa_devices(UserName="jane.doe")["MFADevices"]
+    assert [d["SerialNumber"] for d in devices] == [enrolment.serial]
+
+
+def test_enrol_cleans_up_when_enabling_fails(world: dict[str, Any], tmp_path: Path) -> None:
+    ui = _ui(tmp_path)
+
+    def typo() -> tuple[str, str]:
+        raise CredentialsError("no valid 6-digit MFA code was entered")
+
+    with pytest.raises(CredentialsError):
+        enrol(as_user(world["key"]), name=None, **{**ui, "read_codes": typo})
+    iam = world["iam"]
+    assert iam.list_virtual_mfa_devices()["VirtualMFADevices"] == []  # nothing left to block a retry
+    assert not (tmp_path / "jane.doe.png").exists()
+    assert enrol(as_user(world["key"]), name=None, **ui).serial.endswith(":mfa/jane.doe")
+
+
+def test_enrol_refuses_other_names_and_a_second_enrolment(world: dict[str, Any], tmp_path: Path) -> None:
+    """Only the device named after the user can be created and cleaned up under the policy."""
+    iam = world["iam"]
+    with pytest.raises(CredentialsError, match=r"must be named jane\.doe, not my-phone"):
+        enrol(as_user(world["key"]), name="my-phone", **_ui(tmp_path))
+    assert iam.list_virtual_mfa_devices()["VirtualMFADevices"] == []
+    enrol(as_user(world["key"]), name="jane.doe", **_ui(tmp_path))
+    with pytest.raises(CredentialsError, match="already has the MFA device"):
+        enrol(as_user(world["key"]), name=None, **_ui(tmp_path))
+    assert len(iam.list_virtual_mfa_devices()["VirtualMFADevices"]) == 1

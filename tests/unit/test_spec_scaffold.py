@@ -79,6 +79,7 @@ def test_scaffold_validates_cleanly(layer: tuple[Path, list[Path]]) -> None:
         jane.groups == ("devops",) and jane.console and jane.pgp_key == (target / "keys/jane.doe").resolve()
     )
     assert (ci.console, ci.access_key) == (False, True)
+    assert jane.access_key  # a person who uses the CLI gets their first key encrypted, for `onboard`
     assert ci.pgp_key == (target / "keys/machine.infra").resolve()
 
 

@@ -387,7 +387,7 @@ def unused_credentials(inp: AuditInput, now: datetime) -> list[Outcome]:
     "1.13",
     "At most one active access key per IAM user",
     requires=P_CREDENTIAL_REPORT,
-    fix="Deactivate and delete the older key (`iamlayer access-key rotate USER` leaves one).",
+    fix="Retire the key no longer in use: `iamlayer access-key retire USER [KEY_ID]`.",
 )
 def one_active_key(inp: AuditInput, now: datetime) -> list[Outcome]:
     report = need(inp.credential_report, "credential report")

@@ -12,7 +12,7 @@ def all_commands() -> list[click.Command]:
         *core.commands(),  # init, validate, plan, apply, operator-policy
         *org_cmds.commands(),  # accounts discover
         *secrets_cmds.commands(),  # outputs, decrypt, password reset, access-key rotate
-        *people.commands(),  # credentials configure, mfa, exec, credential-process, whoami
+        *people.commands(),  # onboard, credentials configure, mfa, exec, credential-process, whoami
         *audit_cmds.commands(),  # audit, sts-regions
         *sandbox_cmds.commands(),  # sandbox, demo
     ]

@@ -302,6 +302,7 @@ def operator_policy() -> None:
     reads = [
         "iam:GetAccountAuthorizationDetails",
         "iam:ListRoles",
+        "iam:GetAccessKeyLastUsed",
         "iam:GetAccountPasswordPolicy",
         "iam:ListAccountAliases",
         "iam:GenerateCredentialReport",
@@ -312,7 +313,8 @@ def operator_policy() -> None:
         "iam:ListUserTags",
         "sts:GetCallerIdentity",
     ]
-    # `access-key rotate --deactivate-old`; the other secret commands reuse the apply handlers.
+    # `access-key rotate --deactivate-old` and `retire --deactivate`; the other secret commands
+    # reuse the apply handlers.
     maintenance = ["iam:UpdateAccessKey"]
     doc = {
         "Version": "2012-10-17",

@@ -1,4 +1,4 @@
-"""The people's commands: credentials configure, mfa enable/logout, exec, credential-process, whoami.
+"""The people's commands: onboard, credentials configure, mfa enable/logout, exec, credential-process, whoami.
 
 Register with `commands()`. Prompts (MFA codes, secret keys) go to the terminal or stderr, never
 stdout: `credential-process` prints the credential JSON there, which is its protocol, and the AWS
@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,16 @@ def _configure_json(res: ConfigureResult, exports: list[str]) -> dict[str, Any]:
     }
 
 
+def _ask_serial_on_tty() -> Callable[[list[str]], str] | None:
+    def ask_serial(serials: list[str]) -> str:
+        for i, s in enumerate(serials, 1):
+            err_console.print(f"  {i}. {s}")
+        choice = click.prompt("Which MFA device", type=click.IntRange(1, len(serials)), err=True)
+        return serials[int(choice) - 1]
+
+    return ask_serial if sys.stdin.isatty() else None
+
+
 @click.group("credentials")
 def credentials_group() -> None:
     """A person's own AWS credentials and profiles."""
@@ -185,12 +196,6 @@ def configure_cmd(
         except CredentialsError:
             key = Credentials(_ask("Access key ID"), _ask("Secret access key", hide=True))
 
-    def ask_serial(serials: list[str]) -> str:
-        for i, s in enumerate(serials, 1):
-            err_console.print(f"  {i}. {s}")
-        choice = click.prompt("Which MFA device", type=click.IntRange(1, len(serials)), err=True)
-        return serials[int(choice) - 1]
-
     res = configure(
         spec,
         user,
@@ -198,7 +203,7 @@ def configure_cmd(
         files,
         factory=make_client_factory(),
         mfa_serial=mfa_serial,
-        ask_serial=ask_serial if sys.stdin.isatty() else None,
+        ask_serial=_ask_serial_on_tty(),
     )
     exports = [
         f"export AWS_CONFIG_FILE={files.config}",
@@ -232,29 +237,8 @@ def mfa_group() -> None:
     """Your MFA device and MFA session."""
 
 
-@mfa_group.command("enable")
-@profile_option
-@click.option("--name", default=None, help="Name of the virtual MFA device (default: your user name).")
-@click.option(
-    "--png",
-    "png",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Where to save the QR code PNG (mode 0600; default: next to AWS_CONFIG_FILE, or ~/.aws).",
-)
-@click.option("--show-secret", is_flag=True, help="Also print the otpauth:// URI, which contains the seed.")
-@json_option
-def mfa_enable_cmd(
-    profile: str | None, name: str | None, png: Path | None, show_secret: bool, as_json: bool
-) -> None:
-    """Create a virtual MFA device for yourself, show its QR code, enable it with two codes."""
-
-    def png_path(user: str) -> Path:
-        if png is not None:
-            return png.expanduser()
-        cfg = os.environ.get("AWS_CONFIG_FILE")
-        folder = Path(cfg).expanduser().parent if cfg else Path.home() / ".aws"
-        return folder / f"mfa-{name or user}.png"
+def _qr_show(show_secret: bool) -> Callable[[str, str, str], None]:
+    """Show the QR code on stderr (and the otpauth URI, which holds the seed, only if asked)."""
 
     def show(qr: str, path: str, uri: str) -> None:
         err_console.print("Scan this QR code with your authenticator app:")
@@ -266,14 +250,59 @@ def mfa_enable_cmd(
             f"(also saved as {path}, mode 0600: it holds the device's secret; delete it once scanned)"
         )
 
-    def read_codes() -> tuple[str, str]:
-        first = _ask_code("First MFA code")
-        second = _ask_code("Next MFA code (wait for it to change)")
-        if first == second:
-            raise CredentialsError("the two codes must be consecutive, not the same one twice")
-        return first, second
+    return show
 
-    res = enrol(make_client_factory(profile), name=name, png_path=png_path, show=show, read_codes=read_codes)
+
+def _read_two_codes() -> tuple[str, str]:
+    first = _ask_code("First MFA code")
+    second = _ask_code("Next MFA code (wait for it to change)")
+    if first == second:
+        raise CredentialsError("the two codes must be consecutive, not the same one twice")
+    return first, second
+
+
+png_option = click.option(
+    "--png",
+    "png",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Where to save the QR code PNG (mode 0600; default: next to your AWS config file).",
+)
+show_secret_option = click.option(
+    "--show-secret", is_flag=True, help="Also print the otpauth:// URI, which contains the seed."
+)
+
+
+@mfa_group.command("enable")
+@profile_option
+@click.option(
+    "--name",
+    default=None,
+    help="Name of the virtual MFA device: your user name (the default, and the only name the "
+    "self-management policy lets you create and delete).",
+)
+@png_option
+@show_secret_option
+@json_option
+def mfa_enable_cmd(
+    profile: str | None, name: str | None, png: Path | None, show_secret: bool, as_json: bool
+) -> None:
+    """Create a virtual MFA device for yourself, show its QR code, enable it with two codes."""
+
+    def png_path(user: str) -> Path:
+        if png is not None:
+            return png.expanduser()
+        cfg = os.environ.get("AWS_CONFIG_FILE")
+        folder = Path(cfg).expanduser().parent if cfg else Path.home() / ".aws"
+        return folder / f"mfa-{user}.png"
+
+    res = enrol(
+        make_client_factory(profile),
+        name=name,
+        png_path=png_path,
+        show=_qr_show(show_secret),
+        read_codes=_read_two_codes,
+    )
     if as_json:
         out: dict[str, Any] = {
             "user": res.user,
@@ -403,6 +432,96 @@ def whoami_cmd(profile: str | None, aws_dir: Path | None, as_json: bool) -> None
     console.print(f"  MFA session: {mfa}")
 
 
+@click.command("onboard")
+@spec_option
+@click.option("--user", required=True, help="Your IAM user name in the spec.")
+@click.option(
+    "--secret-key",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="Your secret key file (armored or binary). Default: your gpg keyring and agent.",
+)
+@click.option(
+    "--mfa-serial", default=None, help="Which of your MFA devices the profiles use (when you have several)."
+)
+@png_option
+@show_secret_option
+@aws_dir_option
+@json_option
+def onboard_cmd(
+    spec_file: Path,
+    user: str,
+    secret_key: Path | None,
+    mfa_serial: str | None,
+    png: Path | None,
+    show_secret: bool,
+    aws_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """Set yourself up from the access key the operator encrypted to you: profiles and MFA.
+
+    Run it in the layer folder (the spec and its outputs/). It decrypts your newest access key
+    with your gpg (or --secret-key), checks it is yours, writes ~/.aws/<project>/{credentials,
+    config}, enrols a virtual MFA device (QR code, two codes) unless you have one, and adds
+    mfa_serial to your role profiles. Rerunning changes nothing. It ends with the export line
+    and the command to try.
+    """
+    from iamlayer.cli.secrets_cmds import decrypt_as_person
+    from iamlayer.profiles.onboard import MfaUI, onboard
+    from iamlayer.spec.load import load_spec
+
+    spec = load_spec(spec_file, check_keys=False)
+    folder = aws_dir.expanduser() if aws_dir else _default_aws_dir(spec.project)
+    files = AwsFiles(folder / "config", folder / "credentials")
+    ui = MfaUI(
+        png_path=lambda u: png.expanduser() if png is not None else folder / f"mfa-{u}.png",
+        show=_qr_show(show_secret),
+        read_codes=_read_two_codes,
+    )
+    done = onboard(
+        spec,
+        user,
+        files,
+        factory=make_client_factory(),
+        decrypt=lambda path: decrypt_as_person(path, secret_key),
+        ui=ui,
+        mfa_serial=mfa_serial,
+        ask_serial=_ask_serial_on_tty(),
+        progress=lambda text: err_console.print(f"[dim]{text}[/]"),
+    )
+    res, enrolled = done.result, done.enrolment
+    for w in done.warnings:
+        err_console.print(f"[yellow]Warning:[/] {w}", soft_wrap=True)
+    if as_json:
+        out = _configure_json(res, [f"export {e}" for e in done.exports])
+        out.update(
+            access_key_id=done.access_key_id,
+            key_file=str(done.key_file),
+            decrypted=done.decrypted,
+            mfa_enrolled=enrolled is not None,
+            png=str(enrolled.png) if enrolled else None,
+            export_line=done.export_line,
+            next_command=done.next_command,
+        )
+        if show_secret and enrolled is not None:
+            out["otpauth_uri"] = enrolled.uri
+        click.echo(json.dumps(out, indent=2))
+        return
+    console.print(f"Access key checked: {res.arn}")
+    for ch in (res.config, res.credentials):
+        console.print(f"{ch.path}: {'written' if ch.changed else 'unchanged'}")
+    if enrolled is not None:
+        console.print(f"MFA device {enrolled.serial} enabled.")
+    else:
+        console.print(f"MFA device {res.mfa_serial}: already enabled.")
+    for r in res.rendered.roles:
+        mfa = "  (asks for an MFA code)" if r.mfa_required else ""
+        console.print(f"  [bold]{r.profile}[/]  {r.role} in {r.account} ({r.account_id}){mfa}")
+    console.print("Done. In this shell, run:")
+    click.echo(done.export_line)
+    click.echo(done.next_command)
+
+
 def commands() -> list[click.Command]:
     """The people's commands, for the lead to register in cli/commands.py."""
-    return [credentials_group, mfa_group, exec_cmd, credential_process_cmd, whoami_cmd]
+    return [onboard_cmd, credentials_group, mfa_group, exec_cmd, credential_process_cmd, whoami_cmd]

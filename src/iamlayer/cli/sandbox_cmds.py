@@ -14,6 +14,15 @@ import click
 from iamlayer.cli.common import EXIT_OK, console, run_guarded
 from iamlayer.sandbox.emulator import SANDBOX_ACCESS_KEY, SANDBOX_SECRET_KEY, start_emulator
 
+#: Said wherever the emulator is offered, so that nobody takes what it lets through for what AWS
+#: would allow: moto evaluates no policy (Resource and Condition are ignored, nothing is denied).
+NO_POLICY_NOTE = (
+    "Note: the emulator enforces no IAM policy. It lets every call through: here a user without "
+    "MFA can assume DevOps, and a user outside a group any role. To see what AWS would decide, ask "
+    "`iamlayer access can USER ACTION RESOURCE --mfa` (or --no-mfa) and "
+    "`iamlayer access who-can-assume ROLE --account NAME`."
+)
+
 
 @click.command()
 @click.option("--port", type=int, default=None, help="Port on 127.0.0.1 (default: a free one).")
@@ -23,7 +32,8 @@ def sandbox(port: int | None) -> None:
     The emulator (moto server, with AWS-managed policies loaded) listens on 127.0.0.1 only.
     Every iamlayer command, the aws CLI and Terraform reach it through AWS_ENDPOINT_URL. Any
     account id can be reached by assuming OrganizationAccountAccessRole in it, so the
-    five-account example of `iamlayer init` applies as written.
+    five-account example of `iamlayer init` applies as written. It enforces no IAM policy:
+    `iamlayer access` says what AWS would decide.
     """
     emu = start_emulator(port=port)
     console.print("[green]AWS emulator running.[/] In another shell:\n")
@@ -32,6 +42,7 @@ def sandbox(port: int | None) -> None:
         f"  export AWS_ACCESS_KEY_ID={SANDBOX_ACCESS_KEY} AWS_SECRET_ACCESS_KEY={SANDBOX_SECRET_KEY}"
     )
     console.print("  export AWS_REGION=us-east-1\n")
+    console.print(f"[yellow]{NO_POLICY_NOTE}[/]\n")
     console.print("Press Ctrl-C to stop it (everything in it is forgotten).")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -55,7 +66,8 @@ def sandbox(port: int | None) -> None:
 def demo(keep: Path | None) -> int:
     """Run init, validate, plan, apply and outputs against an emulator it starts, then clean up.
 
-    No AWS account needed: this is what a person sees on the first day, end to end.
+    No AWS account needed: this is what a person sees on the first day, end to end. The emulator
+    enforces no IAM policy; `iamlayer access` says what AWS would decide.
     """
     from iamlayer.cli.main import cli
 
@@ -96,6 +108,7 @@ def demo(keep: Path | None) -> int:
                 return rc
         console.rule()
         console.print("[green]Demo complete.[/] The layer was applied to the emulator and verified.")
+        console.print(f"[yellow]{NO_POLICY_NOTE}[/]")
         if keep:
             console.print(f"The layer is kept in {workdir}.")
         return EXIT_OK

@@ -1,4 +1,4 @@
-"""Onboarding secrets: outputs, decrypt, password reset, access-key rotate.
+"""Onboarding secrets: outputs, decrypt, password reset, access-key rotate/retire.
 
 Nothing here prints a secret, except `decrypt`, which is the person's own request to read the
 ciphertext addressed to them (as `gpg --decrypt` does).
@@ -13,24 +13,27 @@ from typing import Any
 
 import click
 
-from iamlayer.apply.credentials import (
-    issue_access_key,
-    issue_password,
-    password_policy_from,
-    retire_access_key,
+from iamlayer.apply.access_keys import (
+    OldKeys,
+    default_retirement,
+    list_keys,
+    retire,
+    rotate,
+    select_keys,
 )
+from iamlayer.apply.credentials import issue_password, password_policy_from
 from iamlayer.apply.handlers import HandlerContext
 from iamlayer.aws.accounts import connect_accounts
 from iamlayer.aws.errors import aws_call
 from iamlayer.aws.read import confirm_user, has_login_profile, whole_state_read
 from iamlayer.aws.session import AccountClients, ApiStats
 from iamlayer.cli.common import EXIT_OK, console, err_console, json_option, profile_option, spec_option
-from iamlayer.errors import IamlayerError
+from iamlayer.errors import IamlayerError, UserAbort
 from iamlayer.plan.diff import password_policy_json
 from iamlayer.secrets.crypto import decrypt_file
 from iamlayer.secrets.keys import load_public_key
 from iamlayer.spec.load import load_spec
-from iamlayer.spec.model import Spec, User
+from iamlayer.spec.model import SelfManagement, Spec, User
 from iamlayer.state.journal import Journal
 from iamlayer.state.model import UserState
 from iamlayer.state.outputs import outbox_for
@@ -154,6 +157,10 @@ def outputs(spec_file: Path, profile: str | None, users: tuple[str, ...], as_jso
                 "access_keys": len(live.access_keys or ()) if live else 0,
                 "access_key_ids": [r.access_key_id for r in mine if r.access_key_id],
                 "secrets": files,
+                # People (a self-managing group) with an issued key set themselves up in one command.
+                "onboard": f"iamlayer onboard --user {n}"
+                if _self_managing(spec, n) and any(r.kind == "access_key" for r in mine)
+                else None,
             }
         )
     if as_json:
@@ -175,12 +182,28 @@ def outputs(spec_file: Path, profile: str | None, users: tuple[str, ...], as_jso
                 f"  {sec['kind']:<11}  {_rel(sec['path'])}  [dim]encrypted to {sec['fingerprint']}[/]"
             )
             console.print(f"               decrypt: [cyan]gpg --decrypt {_rel(sec['path'])}[/]")
+        if r["onboard"]:
+            console.print(f"  CLI setup:   [cyan]{r['onboard']}[/]  (in this folder; profiles and MFA)")
         console.print()
     console.print(
-        "Each person decrypts their file with their own key, signs in at the URL and must set a new "
-        "password, then enrols MFA: [cyan]iamlayer mfa enable[/]."
+        "People who use the CLI run [cyan]iamlayer onboard --user NAME[/] in this folder: it decrypts "
+        "their access key with their own gpg, writes their AWS CLI profiles and enrols MFA (QR code)."
+    )
+    console.print(
+        "People who use the console decrypt their password (gpg --decrypt), sign in at the URL and set "
+        "a new one, assign a virtual MFA device named exactly as their user name, then sign in again "
+        "with MFA; only then may they create an access key."
     )
     return EXIT_OK
+
+
+def _self_managing(spec: Spec, user: str) -> bool:
+    """Whether `user` is in a group that lets its members manage their own MFA."""
+    return any(
+        spec.groups[g].self_management is not SelfManagement.NONE
+        for g in spec.users[user].groups
+        if g in spec.groups
+    )
 
 
 @click.command()
@@ -192,15 +215,19 @@ def outputs(spec_file: Path, profile: str | None, users: tuple[str, ...], as_jso
 )
 def decrypt(file: Path, secret_key: Path | None) -> None:
     """Decrypt a secret iamlayer encrypted to you (the same as `gpg --decrypt FILE`)."""
-    passphrase = None
+    text = decrypt_as_person(file, secret_key)
+    sys.stdout.write(text + ("\n" if sys.stdout.isatty() else ""))
+
+
+def decrypt_as_person(file: Path, secret_key: Path | None) -> str:
+    """The plaintext of `file`: with the person's gpg, or `secret_key` (asking its passphrase)."""
     try:
-        text = decrypt_file(file, secret_key)
+        return decrypt_file(file, secret_key)
     except IamlayerError as exc:
         if secret_key is None or "passphrase" not in str(exc).lower():
             raise
         passphrase = click.prompt("Passphrase of the secret key", hide_input=True, err=True)
-        text = decrypt_file(file, secret_key, passphrase=passphrase)
-    sys.stdout.write(text + ("\n" if sys.stdout.isatty() else ""))
+        return decrypt_file(file, secret_key, passphrase=passphrase)
 
 
 @click.group()
@@ -250,7 +277,7 @@ def password_reset(
 
 @click.group("access-key")
 def access_key() -> None:
-    """Access keys of (machine) users."""
+    """Access keys: rotate (a new key, encrypted), retire (old keys, without a new one)."""
 
 
 @access_key.command("rotate")
@@ -258,9 +285,9 @@ def access_key() -> None:
 @spec_option
 @profile_option
 @click.option(
-    "--deactivate-old", is_flag=True, help="Deactivate the user's older key(s) after the new one is made."
+    "--deactivate-old", is_flag=True, help="Deactivate the user's older key after the new one is made."
 )
-@click.option("--delete-old", is_flag=True, help="Delete the user's older key(s) after the new one is made.")
+@click.option("--delete-old", is_flag=True, help="Delete the user's older key after the new one is made.")
 @json_option
 def access_key_rotate(
     user: str, spec_file: Path, profile: str | None, deactivate_old: bool, delete_old: bool, as_json: bool
@@ -268,46 +295,98 @@ def access_key_rotate(
     """Give USER a new access key, encrypted to their key; retire the old one only when asked.
 
     AWS allows two keys per user. Without options the old key keeps working, so the secret can be
-    swapped where it is used before `--deactivate-old` or `--delete-old`. When the user already has
-    two keys, `--delete-old` deletes the older one first to make room.
+    swapped where it is used before `access-key retire`. With --deactivate-old or --delete-old, the
+    key the user had before is retired right after the new one is made. A user who already has two
+    keys is refused, with both keys listed (created, last used): retire one first.
     """
     if deactivate_old and delete_old:
         raise click.UsageError("choose one of --deactivate-old and --delete-old")
     _, key_file, ctx = _owned_user_with_key(spec_file, user, profile)
-    with aws_call(f"listing access keys of user {user} {ctx.where()}"):
-        keys = sorted(
-            ctx.iam.list_access_keys(UserName=user)["AccessKeyMetadata"], key=lambda k: str(k["CreateDate"])
-        )
-    old = [k["AccessKeyId"] for k in keys]
-    if len(old) >= 2:
-        if not delete_old:
-            raise IamlayerError(
-                f"user {user} already has two access keys ({', '.join(old)}), the most AWS allows. Run with "
-                "--delete-old to delete the older one first, or delete one yourself."
-            )
-        retire_access_key(ctx, user, old[0])
-        old = old[1:]
-    key_id, path = issue_access_key(ctx, user, load_public_key(key_file))
-    for k in old:
-        if delete_old:
-            retire_access_key(ctx, user, k)
-        elif deactivate_old:
-            with aws_call(f"deactivating access key {k} of user {user} {ctx.where()}"):
-                ctx.iam.update_access_key(UserName=user, AccessKeyId=k, Status="Inactive")
+    old: OldKeys = "delete" if delete_old else "deactivate" if deactivate_old else "keep"
+    done = rotate(ctx, user, load_public_key(key_file), old)
+    action = {"keep": "kept", "deactivate": "deactivated", "delete": "deleted"}[old]
     result = {
         "user": user,
-        "access_key_id": key_id,
-        "file": str(path),
-        "decrypt": f"gpg --decrypt {path}",
-        "old_keys": old,
-        "old_keys_action": "deleted" if delete_old else "deactivated" if deactivate_old else "kept",
+        "access_key_id": done.access_key_id,
+        "file": str(done.file),
+        "decrypt": f"gpg --decrypt {done.file}",
+        "old_keys": [k.id for k in done.old_keys],
+        "old_keys_action": action,
+        "retired": [{**k.as_json(), "action": action} for k in done.retired],
     }
     if as_json:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
-    else:
-        console.print(f"New access key {key_id} for {user}, secret encrypted in {path}")
-        if old:
-            err_console.print(f"Older key(s) {', '.join(old)}: {result['old_keys_action']}.")
+        return EXIT_OK
+    console.print(f"New access key {done.access_key_id} for {user}, secret encrypted in {done.file}")
+    for k in done.retired:
+        console.print(f"{action.capitalize()}: {k.describe()}")
+    if old == "keep" and done.old_keys:
+        console.print(
+            f"The old key still works: once the new one is in use, retire it with "
+            f"[cyan]iamlayer access-key retire {user}[/]"
+        )
+    return EXIT_OK
+
+
+@access_key.command("retire")
+@click.argument("user")
+@click.argument("key_ids", nargs=-1, metavar="[KEY_ID]...")
+@spec_option
+@profile_option
+@click.option("--deactivate", is_flag=True, help="Only deactivate the keys (they can be reactivated).")
+@click.option("--yes", "--auto-approve", "yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+def access_key_retire(
+    user: str,
+    key_ids: tuple[str, ...],
+    spec_file: Path,
+    profile: str | None,
+    deactivate: bool,
+    yes: bool,
+    as_json: bool,
+) -> int:
+    """Delete (or --deactivate) USER's old access keys, without making a new one.
+
+    Without KEY_IDs: every key but the newest one iamlayer issued. Each key is listed with when it
+    was created and last used before anything happens; asks for "yes" unless --yes.
+    """
+    spec = load_spec(spec_file)
+    _spec_user(spec, user)
+    ctx = _people_context(spec, profile, ApiStats())
+    _live_user(ctx, user, spec.project)
+    keys = list_keys(ctx, user)
+    targets = select_keys(user, keys, key_ids) if key_ids else default_retirement(user, keys)
+    verb = "deactivate" if deactivate else "delete"
+    if not targets:
+        if as_json:
+            sys.stdout.write(json.dumps({"user": user, "retired": [], "kept": [k.id for k in keys]}) + "\n")
+        else:
+            console.print(f"Nothing to retire: {user} has only {', '.join(k.id for k in keys) or 'no key'}.")
+        return EXIT_OK
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UserAbort(f"Not retiring: no terminal to confirm on. Pass --yes to {verb} them.")
+        err_console.print(f"About to {verb} these access keys of {user}:")
+        for k in targets:
+            err_console.print(f"  {k.describe()}")
+        answer = click.prompt("Only 'yes' will be accepted", default="", show_default=False, err=True)
+        if answer.strip() != "yes":
+            raise UserAbort("Nothing was retired.")
+    done = retire(ctx, user, targets, deactivate=deactivate)
+    action = "deactivated" if deactivate else "deleted"
+    kept = [k for k in keys if k not in done]
+    if as_json:
+        out = {
+            "user": user,
+            "retired": [{**k.as_json(), "action": action} for k in done],
+            "kept": [k.id for k in kept],
+        }
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return EXIT_OK
+    for k in done:
+        console.print(f"{action.capitalize()}: {k.describe()}")
+    if kept:
+        console.print(f"Kept: {', '.join(k.id for k in kept)}")
     return EXIT_OK
 
 

@@ -26,7 +26,14 @@ from iamlayer.state.normalize import normalize
 ASSUME_POLICY_NAME = "assume-roles"
 SELF_MANAGEMENT_POLICY_NAME = "self-management"
 
-_SELF = "arn:aws:iam::*:user/${aws:username}"
+#: The caller's own user, with or without a path. IAM ARNs carry the path (user/people/jane.doe), and
+#: `${aws:username}` is the bare name, so `user/${aws:username}` alone never matches a user with a
+#: path. The second pattern needs a `/` right before the name: user `doe` matches user/doe and
+#: user/people/doe (the same user: names are unique whatever the path), never user/jane.doe.
+SELF_USER_ARNS = ("arn:aws:iam::*:user/${aws:username}", "arn:aws:iam::*:user/*/${aws:username}")
+#: The caller's own virtual MFA device: the one named after them, at the default path "/".
+#: `iamlayer mfa enable` and `iamlayer onboard` name devices this way.
+SELF_MFA_ARN = "arn:aws:iam::*:mfa/${aws:username}"
 
 
 def role_arn(spec: Spec, role: Role, account: str) -> str:
@@ -73,8 +80,39 @@ def assume_policy(spec: Spec, role_names: tuple[str, ...]) -> Doc:
 def self_management_policy(mode: SelfManagement) -> Doc:
     """Let people manage their own password, MFA (and access keys), and deny all else until MFA.
 
+    What a person may do before they have MFA is exactly what enrolling needs: the first-sign-in
+    password change, creating, enabling (and, when enabling failed, deleting) their own virtual
+    MFA device, and sts:GetSessionToken. Everything else, access keys included, needs MFA.
+
+    Compared with AWS's example "Allows MFA-authenticated IAM users to manage their own credentials
+    on the Security credentials page" (IAM User Guide, reference_policies_examples_aws_my-sec-creds-
+    self-manage; its earlier form is in github.com/awsdocs/iam-user-guide), on purpose:
+
+    - Own-user statements name both SELF_USER_ARNS, not only `user/${aws:username}`: AWS's form
+      denies everything to a user with a `path:` (their ARN is user/<path>/<name>).
+    - iam:ChangePassword and iam:GetAccountPasswordPolicy are exempt from the MFA Deny. iamlayer
+      creates passwords with PasswordResetRequired, and a new person has no MFA yet: without this
+      their first sign-in cannot complete. AWS's page names this very addition as the way to allow
+      it. They still only reach their own user (AllowManageOwnPasswords).
+    - iam:DeleteVirtualMFADevice is allowed without MFA on the caller's own device only. AWS's
+      current example leaves delete out and its earlier form required MFA for it, so a person whose
+      first `mfa enable` failed (a mistyped code) could never clean up their unassigned device, and
+      every retry failed with EntityAlreadyExists. Safe: AWS refuses to delete a device that is
+      still assigned (DeleteConflict), and iam:DeactivateMFADevice stays MFA-only, so a stolen
+      password or key cannot remove an enabled device. A second Deny keeps the exemption to the
+      caller's own device whatever other policies the person has.
+    - iam:CreateVirtualMFADevice is limited to the device named after the caller (as in AWS's
+      earlier example; the current one allows any name, mfa/*). Then a person can delete every
+      device they can create, and nobody can squat the name of someone else's future device. In
+      the console, people name the device exactly as their user name.
+    - iam:GetLoginProfile (read own password status) is allowed with MFA; iam:GetAccountSummary,
+      iam:ListUsers, signing certificates, SSH keys and CodeCommit Git credentials are left out:
+      nothing in this layer uses them.
+    - `restricted` leaves out AllowManageOwnAccessKeys.
+
     The Deny uses BoolIfExists: a person signing in for the first time has no MFA yet, and the key
     is absent for long-term access keys, so plain Bool would let those requests through unchecked.
+    sts:GetCallerIdentity needs no permission and cannot be denied, so it is not listed.
     """
     statements: list[dict[str, Any]] = [
         {
@@ -87,13 +125,13 @@ def self_management_policy(mode: SelfManagement) -> Doc:
             "Sid": "AllowManageOwnPasswords",
             "Effect": "Allow",
             "Action": ["iam:ChangePassword", "iam:GetUser", "iam:GetLoginProfile"],
-            "Resource": _SELF,
+            "Resource": list(SELF_USER_ARNS),
         },
         {
             "Sid": "AllowManageOwnVirtualMFADevice",
             "Effect": "Allow",
             "Action": ["iam:CreateVirtualMFADevice", "iam:DeleteVirtualMFADevice"],
-            "Resource": "arn:aws:iam::*:mfa/*",
+            "Resource": SELF_MFA_ARN,
         },
         {
             "Sid": "AllowManageOwnUserMFA",
@@ -101,10 +139,11 @@ def self_management_policy(mode: SelfManagement) -> Doc:
             "Action": [
                 "iam:DeactivateMFADevice",
                 "iam:EnableMFADevice",
+                "iam:GetMFADevice",
                 "iam:ListMFADevices",
                 "iam:ResyncMFADevice",
             ],
-            "Resource": _SELF,
+            "Resource": list(SELF_USER_ARNS),
         },
     ]
     if mode is SelfManagement.ENFORCE_MFA:
@@ -119,28 +158,38 @@ def self_management_policy(mode: SelfManagement) -> Doc:
                     "iam:UpdateAccessKey",
                     "iam:GetAccessKeyLastUsed",
                 ],
-                "Resource": _SELF,
+                "Resource": list(SELF_USER_ARNS),
             }
         )
-    statements.append(
+    no_mfa = {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}
+    statements += [
         {
             "Sid": "DenyAllExceptListedIfNoMFA",
             "Effect": "Deny",
             "NotAction": [
-                "iam:CreateVirtualMFADevice",
-                "iam:EnableMFADevice",
-                "iam:GetUser",
                 "iam:ChangePassword",
+                "iam:CreateVirtualMFADevice",
+                "iam:DeleteVirtualMFADevice",
+                "iam:EnableMFADevice",
                 "iam:GetAccountPasswordPolicy",
+                "iam:GetMFADevice",
+                "iam:GetUser",
                 "iam:ListMFADevices",
                 "iam:ListVirtualMFADevices",
                 "iam:ResyncMFADevice",
                 "sts:GetSessionToken",
             ],
             "Resource": "*",
-            "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}},
-        }
-    )
+            "Condition": no_mfa,
+        },
+        {
+            "Sid": "DenyDeletingOthersMFADeviceIfNoMFA",
+            "Effect": "Deny",
+            "Action": "iam:DeleteVirtualMFADevice",
+            "NotResource": SELF_MFA_ARN,
+            "Condition": no_mfa,
+        },
+    ]
     return normalize({"Version": "2012-10-17", "Statement": statements})
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from iamlayer.aws.people import ClientFactory, MfaDevice, caller_identity, list_mfa_devices
+from iamlayer.aws.people import ClientFactory, Identity, MfaDevice, caller_identity, list_mfa_devices
 from iamlayer.errors import AccessDeniedError, CredentialsError
 from iamlayer.profiles.credentials import Credentials
 from iamlayer.profiles.inifile import FileChange, sync_file
@@ -73,28 +73,39 @@ def choose_mfa_serial(
 class ConfigureResult:
     rendered: RenderedProfiles
     files: AwsFiles
-    account: str
-    arn: str
+    identity: Identity  # whose key it is (sts:GetCallerIdentity)
     mfa_serial: str | None
     config: FileChange
     credentials: FileChange
     warnings: tuple[str, ...]
+    devices: tuple[MfaDevice, ...] = ()  # the user's enabled MFA devices, as `configure` found them
+
+    @property
+    def account(self) -> str:
+        return self.identity.account
+
+    @property
+    def arn(self) -> str:
+        return self.identity.arn
 
 
-def configure(
-    spec: Spec,
-    user: str,
-    key: Credentials,
-    files: AwsFiles,
-    *,
-    factory: ClientFactory,
-    mfa_serial: str | None = None,
-    ask_serial: Callable[[list[str]], str] | None = None,
-) -> ConfigureResult:
-    """Verify `key` belongs to `user` in the people account, find the MFA device, write both files.
+@dataclass(frozen=True)
+class CheckedKey:
+    """An access key checked to be the user's, and the user's enabled MFA devices."""
+
+    identity: Identity
+    devices: tuple[MfaDevice, ...]
+    warnings: tuple[str, ...]
+
+
+def check_key(
+    spec: Spec, user: str, key: Credentials, *, factory: ClientFactory, mfa_serial: str | None = None
+) -> CheckedKey:
+    """Verify `key` belongs to `user` in the people account and list the user's MFA devices.
 
     Raises CredentialsError when the key is someone else's or another account's, AwsError when AWS
-    cannot be asked.
+    cannot be asked. Listing devices may be denied (a group without self-management): then no
+    devices are known and a warning says so, unless `mfa_serial` names the device anyway.
     """
     if user not in spec.users:
         render_profiles(spec, user, access_key_id="", secret_access_key="", mfa_serial=None)  # raises
@@ -112,15 +123,51 @@ def configure(
         if not mfa_serial:
             warnings.append(f"cannot list MFA devices ({exc}); pass --mfa-serial to set mfa_serial")
         devices = []
-    serial = choose_mfa_serial(devices, mfa_serial, ask_serial)
+    return CheckedKey(ident, tuple(devices), tuple(warnings))
+
+
+def configure(
+    spec: Spec,
+    user: str,
+    key: Credentials,
+    files: AwsFiles,
+    *,
+    factory: ClientFactory,
+    mfa_serial: str | None = None,
+    ask_serial: Callable[[list[str]], str] | None = None,
+) -> ConfigureResult:
+    """Verify `key` belongs to `user` in the people account, find the MFA device, write both files.
+
+    Raises CredentialsError when the key is someone else's or another account's, AwsError when AWS
+    cannot be asked.
+    """
+    checked = check_key(spec, user, key, factory=factory, mfa_serial=mfa_serial)
+    serial = choose_mfa_serial(checked.devices, mfa_serial, ask_serial)
+    res = write_profiles(spec, user, key, files, mfa_serial=serial, identity=checked.identity)
+    return replace(res, warnings=(*checked.warnings, *res.warnings), devices=checked.devices)
+
+
+def write_profiles(
+    spec: Spec,
+    user: str,
+    key: Credentials,
+    files: AwsFiles,
+    *,
+    mfa_serial: str | None,
+    identity: Identity,
+) -> ConfigureResult:
+    """Write both files for a key already checked to be `user`'s (`check_key`); no AWS call.
+
+    Only sections marked as iamlayer's change; unchanged content is not rewritten.
+    """
     rendered = render_profiles(
         spec,
         user,
         access_key_id=key.access_key_id,
         secret_access_key=key.secret_access_key,
-        mfa_serial=serial,
+        mfa_serial=mfa_serial,
     )
-    warnings.extend(rendered.warnings)
+    warnings = list(rendered.warnings)
     config_change = sync_file(files.config, spec.project, rendered.config)
     creds_change = sync_file(files.credentials, spec.project, rendered.credentials)
     for change in (config_change, creds_change):
@@ -128,9 +175,8 @@ def configure(
     return ConfigureResult(
         rendered=rendered,
         files=files,
-        account=ident.account,
-        arn=ident.arn,
-        mfa_serial=serial,
+        identity=identity,
+        mfa_serial=mfa_serial,
         config=config_change,
         credentials=creds_change,
         warnings=tuple(warnings),

@@ -1,0 +1,158 @@
+"""An independent IAM policy evaluator for the tests: NCC Group's principalmapper, locally.
+
+The emulator enforces no IAM policy, so whether a call would be allowed on AWS is asked here
+instead. One function, `pmapper_decide(request, world)`, answers one request; the tests take the
+evaluators from `EVALUATORS`, so another one (iamlayer's own `iamlayer.access`) can stand beside it.
+
+What AWS decides that principalmapper does not model, and how it is handled here:
+- sts:GetCallerIdentity and sts:GetSessionToken need no permission and cannot be denied (the STS
+  API reference says so for both: "No permissions are required ... You cannot use policies to
+  control authentication operations"). They are answered `allowed` before any policy is read.
+- Cross-account sts:AssumeRole needs both the caller's identity policies and the role's trust
+  policy to allow; principalmapper does that when the trust policy is passed as the resource
+  policy with the role's account as its owner.
+- The MFA context: `mfa=False` means the key aws:MultiFactorAuthPresent is absent, as it is for
+  requests signed with long-term access keys; `mfa=True` sets it to "true" with
+  aws:MultiFactorAuthAge (seconds since the MFA code was checked).
+"""
+
+from __future__ import annotations
+
+import collections
+import collections.abc
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+# principalmapper 1.1.5 still imports these from `collections` (removed in Python 3.10).
+for _name in ("Mapping", "MutableMapping", "Sequence", "Iterable", "MutableSet", "Callable"):
+    if not hasattr(collections, _name):
+        setattr(collections, _name, getattr(collections.abc, _name))
+
+from principalmapper.common import Group, Node, Policy  # noqa: E402
+from principalmapper.querying import local_policy_simulation as lps  # noqa: E402
+from principalmapper.querying.query_interface import (  # noqa: E402
+    _infer_condition_keys,
+    local_check_authorization_full,
+)
+from principalmapper.util.case_insensitive_dict import CaseInsensitiveDict  # noqa: E402
+
+Doc = Mapping[str, Any]
+
+#: actions AWS always allows (authentication operations; no policy can deny them)
+ALWAYS_ALLOWED = frozenset({"sts:GetCallerIdentity", "sts:GetSessionToken"})
+
+
+@dataclass(frozen=True)
+class Request:
+    """One AWS API call as policy evaluation sees it."""
+
+    principal: str  # the caller's ARN: an IAM user, or an assumed-role session
+    action: str  # service:Action
+    resource: str  # the resource ARN, or "*"
+    mfa: bool  # aws:MultiFactorAuthPresent is "true" (else the key is absent)
+    mfa_age: int | None = None  # aws:MultiFactorAuthAge in seconds, when mfa
+
+    def context(self) -> dict[str, str]:
+        if not self.mfa:
+            return {}
+        return {"aws:MultiFactorAuthPresent": "true", "aws:MultiFactorAuthAge": str(self.mfa_age or 0)}
+
+
+@dataclass(frozen=True)
+class Identity:
+    """An IAM user and the policies that apply to it: its own and its groups'."""
+
+    arn: str
+    policies: tuple[tuple[str, Doc], ...] = ()  # (name, document)
+    groups: tuple[tuple[str, tuple[tuple[str, Doc], ...]], ...] = ()  # (group ARN, its policies)
+
+
+@dataclass
+class World:
+    """Everything evaluation may read: identities by ARN, role trust policies by role ARN."""
+
+    identities: dict[str, Identity] = field(default_factory=dict)
+    trust: dict[str, Doc] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    why: str
+
+
+def _account(arn: str) -> str:
+    return arn.split(":")[4]
+
+
+def _node(ident: Identity) -> Node:
+    def pols(owner: str, items: Sequence[tuple[str, Doc]]) -> list[Policy]:
+        return [Policy(owner, name, dict(doc)) for name, doc in items]
+
+    return Node(
+        arn=ident.arn,
+        id_value="AIDA" + ident.arn.rsplit("/", 1)[-1].upper().replace(".", "X"),
+        attached_policies=pols(ident.arn, ident.policies),
+        group_memberships=[Group(arn, pols(arn, items)) for arn, items in ident.groups],
+        trust_policy=None,
+        instance_profile=None,
+        num_access_keys=1,
+        active_password=False,
+        is_admin=False,
+        permissions_boundary=None,
+        has_mfa=False,
+        tags={},
+    )
+
+
+def _deciding(node: Node, req: Request, trust: Doc | None) -> str:
+    """Which policy statements matched, for the message (principalmapper says only yes or no)."""
+    ctx = CaseInsensitiveDict(req.context())
+    ctx.update(_infer_condition_keys(node, ctx))
+    found: dict[str, list[str]] = {"Deny": [], "Allow": []}
+    policies = [*node.attached_policies, *(p for g in node.group_memberships for p in g.attached_policies)]
+    for pol in policies:
+        for st in lps._listify_dictionary(pol.policy_doc["Statement"]):
+            if lps.policy_has_matching_statement(
+                {"Statement": [st]}, st["Effect"], req.action, req.resource, ctx
+            ):
+                found[st["Effect"]].append(f"{pol.arn.split(':')[-1]}/{pol.name}:{st.get('Sid', '?')}")
+    parts = []
+    if found["Deny"]:
+        parts.append("explicit deny by " + ", ".join(found["Deny"]))
+    parts.append("allowed by " + ", ".join(found["Allow"]) if found["Allow"] else "no identity Allow")
+    if trust is not None:
+        rp = lps.resource_policy_authorization(
+            node, _account(req.resource), dict(trust), req.action, req.resource, ctx
+        )
+        parts.append(f"trust policy: {rp.name}")
+    return "; ".join(parts)
+
+
+def pmapper_decide(req: Request, world: World) -> Decision:
+    """Would AWS allow `req`? principalmapper's local simulation over `world`'s policies."""
+    if req.action in ALWAYS_ALLOWED:
+        return Decision(True, f"{req.action} needs no permission")
+    ident = world.identities.get(req.principal)
+    if ident is None:
+        return Decision(False, f"no policies known for {req.principal}")
+    node = _node(ident)
+    trust = world.trust.get(req.resource) if req.action == "sts:AssumeRole" else None
+    if req.action == "sts:AssumeRole" and trust is None:
+        return Decision(False, f"role {req.resource} does not exist")
+    allowed = local_check_authorization_full(
+        node,
+        req.action,
+        req.resource,
+        req.context(),
+        dict(trust) if trust is not None else None,
+        _account(req.resource) if trust is not None else None,
+    )
+    return Decision(bool(allowed), _deciding(node, req, trust))
+
+
+Evaluator = Callable[[Request, World], Decision]
+
+#: every evaluator the access tests hold the layer's policies against
+EVALUATORS: dict[str, Evaluator] = {"principalmapper": pmapper_decide}
