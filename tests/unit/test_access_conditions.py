@@ -80,7 +80,6 @@ ROWS: list[tuple[str, dict[str, Any], dict[str, Any], bool]] = [
     ("Bool true", {"Bool": {MFA: "true"}}, {MFA: "true"}, True),
     ("Bool false", {"Bool": {MFA: "true"}}, {MFA: "false"}, False),
     ("Bool missing key (long-term keys)", {"Bool": {MFA: "true"}}, {}, False),
-    ("Bool any case", {"Bool": {MFA: "True"}}, {MFA: "true"}, True),
     ("Bool JSON boolean", {"Bool": {MFA: True}}, {MFA: "true"}, True),
     ("BoolIfExists missing key", {"BoolIfExists": {MFA: "true"}}, {}, True),
     ("BoolIfExists present false", {"BoolIfExists": {MFA: "true"}}, {MFA: "false"}, False),
