@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from layer import Layer, run_cli
+from layer import Layer, all_users, run_cli
 
 REPORTS = "arn:aws:s3:::acme-reports/q1.csv"
 VIEW_ONLY = "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"
@@ -93,3 +93,34 @@ def test_access_live_reads_what_aws_holds(layer: Layer, aws_env: dict[str, str])
     # Names are checked against the live account too.
     r = run_cli("access", "can", "jane.do", "iam:GetUser", "*", "--live", cwd=layer.root, env=aws_env)
     assert r.code == 2 and "did you mean 'jane.doe'?" in r.err
+
+
+def test_plan_reads_the_aws_managed_policies_a_check_depends_on(
+    layer: Layer, aws_env: dict[str, str]
+) -> None:
+    """Offline, a check on finops depends on ViewOnlyAccess; plan reads it (one GetPolicy and one
+    GetPolicyVersion) and decides the check before planning; a check that then fails stops plan
+    and apply with exit 2, and nothing is written."""
+    spec = layer.spec.read_text()
+    holds = "checks:\n  - {who: group/finops, can: ec2:DescribeInstances, on: '*', mfa: true}\n"
+    layer.write(spec + holds)
+    r = run_cli("validate", cwd=layer.root, env=aws_env)
+    assert r.code == 0, r.err
+    assert f"cannot be decided offline: it depends on {VIEW_ONLY}" in " ".join(r.err.split())
+    r = run_cli("plan", "--json", cwd=layer.root, env=aws_env)
+    assert r.code == 0, r.err
+    ops = r.json()["stats"]["by_operation"]
+    assert (ops["GetPolicy"], ops["GetPolicyVersion"]) == (1, 1)
+
+    fails = "checks:\n  - {who: group/finops, cannot: ec2:DescribeInstances, on: '*', mfa: true}\n"
+    layer.write(spec + fails)
+    for command in (["plan"], ["apply", "--auto-approve"]):
+        r = run_cli(*command, cwd=layer.root, env=aws_env)
+        assert r.code == 2, r.out + r.err
+        err = " ".join(r.err.split())
+        assert (
+            "error: checks[0]: check {who: group/finops, cannot: ec2:DescribeInstances, on: *, mfa: true} does not hold"
+            in err
+        )
+        assert f"allowed by group finops / managed {VIEW_ONLY}, statement" in err
+    assert list(all_users(layer.iam("security"))) == []  # nothing was applied

@@ -7,6 +7,7 @@
     evaluate    whole-request logic: explicit deny, identity, boundary, trust; unknown documents
     principals  users, groups and roles with their labelled policies, from account states
     queries     can(user, action, resource), who_can_assume(role)
+    checks      the spec's `checks:`, evaluated before any AWS write
 
 Every answer is a `Decision`: allow or deny, how (explicit deny, allow, implicit deny), the
 statements that decided it and, for denials, the near misses that explain why.
