@@ -199,3 +199,32 @@ def test_in_a_subprocess_as_a_person_runs_it(layer: Path) -> None:
     assert r.json()["decision"] == "allow"
     r = run_cli("access", "can", "--help", cwd=layer)
     assert "0 ALLOW, 3 DENY, 4 UNCERTAIN" in " ".join(r.out.split())
+
+
+def test_context_keys_can_be_added(layer: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    org_only = (
+        'devops:   {assume: [DevOps], self_management: enforce_mfa, inline_policies: {org: {Version: "2012-10-17", '
+        'Statement: [{Effect: Allow, Action: "s3:ListAllMyBuckets", Resource: "*", '
+        'Condition: {StringEquals: {"aws:PrincipalOrgID": "o-abc"}}}]}}}'
+    )
+    text = (layer / "iamlayer.yaml").read_text()
+    (layer / "iamlayer.yaml").write_text(
+        text.replace("devops:   {assume: [DevOps], self_management: enforce_mfa}", org_only)
+    )
+    code, out, _ = run(capsys, "can", "jane.doe", "s3:ListAllMyBuckets", "*", "--mfa")
+    assert code == EXIT_DENY
+    assert "condition StringEquals aws:PrincipalOrgID = o-abc not met (value: absent)" in out
+    code, out, _ = run(
+        capsys,
+        "can",
+        "jane.doe",
+        "s3:ListAllMyBuckets",
+        "*",
+        "--mfa",
+        "--context",
+        "aws:PrincipalOrgID=o-abc",
+    )
+    assert code == 0, out
+    assert "allowed by group devops / inline org, statement 0, Allow" in out
+    code, _, err = run(capsys, "can", "jane.doe", "s3:ListAllMyBuckets", "*", "--context", "o-abc")
+    assert code == 2 and "write KEY=VALUE" in err

@@ -11,7 +11,7 @@ import pytest
 from access_support import NOW
 from spec_support import FIXTURES
 
-from iamlayer.access.context import Credential, Signing
+from iamlayer.access.context import Credential, Signing, UserRequestFacts, user_context
 from iamlayer.access.evaluate import Kind, StatementRef
 from iamlayer.access.principals import AccessModel, model_from_spec
 from iamlayer.access.queries import Target, can, target_for_arn, who_can_assume
@@ -233,3 +233,30 @@ def test_who_can_assume_over_200_people_takes_under_a_second(tmp_path: Path) -> 
     elapsed = time.perf_counter() - t0
     assert sum(u.can_assume for u in report.users) == 100
     assert elapsed < 1.0, f"who-can-assume took {elapsed:.2f} s"
+
+
+def test_request_context_of_a_user() -> None:
+    """The global keys AWS puts in an IAM user's request, per signing, at the given time."""
+    facts = UserRequestFacts("222222222222", "jane", "/eng/", tags={"team": "ops"})
+    ctx = user_context(facts, MFA, now=NOW, region="eu-west-1", extra={"sts:ExternalId": "x"})
+    assert dict(ctx.items()) == {
+        "aws:username": ("jane",),
+        "aws:principalarn": ("arn:aws:iam::222222222222:user/eng/jane",),
+        "aws:principalaccount": ("222222222222",),
+        "aws:principaltype": ("User",),
+        "aws:requestedregion": ("eu-west-1",),
+        "aws:currenttime": ("2026-06-01T12:00:00Z",),
+        "aws:epochtime": (str(int(NOW.timestamp())),),
+        "aws:securetransport": ("true",),
+        "aws:multifactorauthpresent": ("true",),
+        "aws:multifactorauthage": ("60",),
+        "aws:principaltag/team": ("ops",),
+        "sts:externalid": ("x",),
+    }
+    key = user_context(facts, KEY, now=NOW)
+    assert key.values("aws:multifactorauthpresent") is None and key.values("aws:multifactorauthage") is None
+    session = user_context(facts, SESSION, now=NOW)
+    assert (
+        session.values("aws:multifactorauthpresent") == ("false",)
+        and session.values("aws:multifactorauthage") is None
+    )

@@ -175,6 +175,13 @@ def _verdict(d: Decision) -> str:
     is_flag=True,
     help="Without MFA, from a session (console sign-in, GetSessionToken) rather than an access key.",
 )
+@click.option(
+    "--context",
+    "context",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Add a request context key (repeatable), e.g. sts:ExternalId=abc or aws:PrincipalOrgID=o-123.",
+)
 @spec_option
 @profile_option
 @live_option
@@ -187,6 +194,7 @@ def can_command(
     mfa: bool | None,
     mfa_age: int | None,
     session: bool,
+    context: tuple[str, ...],
     spec_file: Path,
     profile: str | None,
     live: bool,
@@ -210,19 +218,27 @@ def can_command(
             param_hint="ACTION",
         )
     signing = _signing(mfa, mfa_age, session)
+    extra: dict[str, str] = {}
+    for item in context:
+        key, sep, value = item.partition("=")
+        if not sep or ":" not in key:
+            raise click.BadParameter(
+                f"{item!r}: write KEY=VALUE, e.g. sts:ExternalId=abc", param_hint="--context"
+            )
+        extra[key] = value
     spec = load_spec(spec_file, check_keys=False)
     stats = ApiStats()
     model = _model(spec, live, _accounts_for(spec, resource), profile, stats)
     who = _user(model, user)
     target = _target(model, spec, resource)
     now = datetime.now(UTC)
-    d = can(model, who, action, target, signing, now=now)
+    d = can(model, who, action, target, signing, now=now, extra=extra)
     some: Decision | None = None
     if target.resource == "*" and not d.allowed:
-        some = can(model, who, action, target, signing, now=now, mode=ResourceMode.ANY)
+        some = can(model, who, action, target, signing, now=now, mode=ResourceMode.ANY, extra=extra)
     other: Decision | None = None
     if mfa is None and mfa_age is None and not session:
-        other = can(model, who, action, target, Signing.with_mfa(0), now=now)
+        other = can(model, who, action, target, Signing.with_mfa(0), now=now, extra=extra)
     if as_json:
         _print_json(
             {
