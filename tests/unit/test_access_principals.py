@@ -260,3 +260,14 @@ def test_request_context_of_a_user() -> None:
         session.values("aws:multifactorauthpresent") == ("false",)
         and session.values("aws:multifactorauthage") is None
     )
+
+
+def test_assuming_a_role_the_layer_does_not_have_is_denied(design: AccessModel) -> None:
+    """A role ARN in one of the layer's accounts that names no role of it: nothing assumes it."""
+    jane = design.users["jane.doe"]
+    target = target_for_arn(design, "arn:aws:iam::555555555555:role/Nope")
+    d = can(design, jane, "sts:AssumeRole", target, MFA, now=NOW)
+    assert not d.allowed and d.certain
+    assert "arn:aws:iam::555555555555:role/Nope (no such role in the layer) does not allow" in " ".join(
+        d.reasons
+    )

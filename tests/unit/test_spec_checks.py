@@ -114,6 +114,18 @@ SHAPE_ROWS = [
         "role/<name>@<account>",
     ),
     (
+        "{who: jane.doe, can: sts:AssumeRole, on: 'arn:aws:iam::555555555555:role/DevOpz'}",
+        "checks[0].on",
+        "unknown role 'DevOpz'",
+        "did you mean 'DevOps'?",
+    ),
+    (
+        "{who: jane.doe, can: sts:AssumeRole, on: 'arn:aws:iam::111111111111:role/DevOps'}",
+        "checks[0].on",
+        "is not the ARN of a role of the layer",
+        "role DevOps is in: shared, apps-devstg, apps-prd",
+    ),
+    (
         "{who: jane.doe, can: sts:AssumeRole, on: '*', mfa: 'yes'}",
         "checks[0].mfa",
         "must be true or false",

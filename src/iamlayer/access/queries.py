@@ -25,10 +25,11 @@ from typing import Any
 from iamlayer.access.context import MFA_AGE, Credential, Signing, user_context
 from iamlayer.access.evaluate import Decision, PolicySource, Request, StatementRef, evaluate
 from iamlayer.access.patterns import arn_account, arn_service
-from iamlayer.access.policy import EVERY_RESOURCE, ResourceMode
+from iamlayer.access.policy import EVERY_RESOURCE, ResourceMode, compile_policy
 from iamlayer.access.principals import AccessModel, RoleModel, UserModel
 
 TEN_YEARS = 10 * 365 * 24 * 3600
+_NOTHING: dict[str, Any] = {"Version": "2012-10-17", "Statement": []}
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,12 @@ def _trust_of(model: AccessModel, action: str, target: Target) -> tuple[PolicySo
         account = arn_account(target.resource)
         if account is not None and model.account_of(account) is None:
             return PolicySource(f"trust policy of {target.resource}", target.resource, None), account
+        if account is not None:
+            # An account of the layer without this role: nothing can assume what does not exist.
+            missing = PolicySource(
+                f"{target.resource} (no such role in the layer)", None, compile_policy(_NOTHING)
+            )
+            return missing, account
     return None, None
 
 

@@ -766,9 +766,34 @@ class SpecBuilder:
                 ok = False
             return value if ok else None
         if value.startswith("arn:") and len(value.split(":", 5)) == 6:
-            return value
+            return value if self._check_role_arn(node, value, roles, accounts) else None
         self.r.error(node, f"invalid on: {value!r}", CHECK_ON_RULE)
         return None
+
+    def _check_role_arn(
+        self, node: Node, arn: str, roles: Mapping[str, Role], accounts: Mapping[str, Account]
+    ) -> bool:
+        """A role ARN in one of the layer's accounts must be the ARN of one of its roles there."""
+        _, _, service, _, account_id, resource = arn.split(":", 5)
+        account = next((a for a, acc in accounts.items() if acc.id == account_id), None)
+        if service != "iam" or not resource.startswith("role/") or account is None:
+            return True
+        name = resource.rsplit("/", 1)[-1]
+        role = roles.get(name)
+        if role is None:
+            guess = grammar.did_you_mean(name, list(roles))
+            self.r.error(node, f"unknown role {name!r}", f"did you mean {guess!r}?" if guess else None)
+            return False
+        expected = f"arn:aws:iam::{account_id}:role{role.path}{role.name}"
+        if account not in role.accounts or arn != expected:
+            where = ", ".join(role.accounts) or "no account"
+            self.r.error(
+                node,
+                f"{arn} is not the ARN of a role of the layer",
+                f"role {name} is in: {where}; in {account} its ARN would be {expected}",
+            )
+            return False
+        return True
 
     def _pgp_key(self, node: Node) -> Path | None:
         rel = self.r.string(node)
