@@ -295,3 +295,12 @@ def test_an_unknown_trust_policy_is_uncertain() -> None:
     assert_decision(d, False)
     assert d.unknown == (f"arn:aws:iam::{OTHER}:role/Ops",)
     assert "trust is not known" in d.reasons
+
+
+def test_a_role_named_in_the_trust_policy_is_still_limited_by_its_boundary() -> None:
+    """Unlike a user's, a grant to a role (its sessions) passes through the role's boundary."""
+    session = Caller.role_session(ACCOUNT, "Deployer", "ci")
+    tight = source("boundary", doc(allow("OnlyS3", "s3:*")))
+    d = assume([], trust({"AWS": f"arn:aws:iam::{ACCOUNT}:role/Deployer"}), caller=session, boundary=tight)
+    assert_decision(d, False)
+    assert d.reasons == (f"the permissions boundary boundary does not allow sts:AssumeRole on {ROLE_ARN}",)

@@ -216,16 +216,18 @@ def evaluate(
     boundary: PolicySource | None = None,
     resource_policy: PolicySource | None = None,
     resource_account: str | None = None,
-    resource_name: str = "the resource",
+    resource_name: str | None = None,
 ) -> Decision:
     """Decide `request` for a caller with these identity policies (and boundary), against a
-    resource that has `resource_policy` (a role's trust policy) in `resource_account`."""
+    resource that has `resource_policy` (a role's trust policy) in `resource_account`.
+    `resource_name` is how explanations name the resource (default: its ARN)."""
     idf = _collect(identity, request, False)
     bdf = _collect([boundary] if boundary else [], request, False)
     rpf = _collect([resource_policy] if resource_policy else [], request, True)
     same_account = resource_account is None or resource_account == request.caller.account
     # AWS services and federated or anonymous callers have no identity-based policies of their own.
     has_identity = request.caller.kind in (CallerKind.USER, CallerKind.ASSUMED_ROLE, CallerKind.ROOT)
+    user_grant = request.caller.kind is CallerKind.USER  # not limited by its boundary (see module doc)
 
     def verdict(id_u: str, bd_u: str, rp_u: str) -> _Verdict:
         if idf.denies or bdf.denies or rpf.denies or _DENY in (id_u, bd_u, rp_u):
@@ -240,7 +242,7 @@ def evaluate(
         if not has_identity:
             return _Verdict(direct, False)  # a service or federated caller: the grant is all there is
         if same_account:
-            if direct and (request.caller.kind is CallerKind.USER or boundary_ok):
+            if direct and (user_grant or boundary_ok):
                 return _Verdict(True, False)
             return _Verdict(account and identity_ok and boundary_ok, False)
         return _Verdict((direct or account) and identity_ok and boundary_ok, False)
@@ -271,14 +273,15 @@ def evaluate(
     # Deny alone would not be enough when another requirement also fails).
     reasons: list[str] = []
     near: list[NearMiss] = []
-    what = f"{request.action} on {request.resource}"
+    what = f"{request.action} on {resource_name or request.resource}"
     rp_levels = {level for _, level in rpf.allows}
     rp_direct_grant = bool(rp_levels & {PrincipalLevel.DIRECT, PrincipalLevel.ANYONE})
     needs_identity = has_identity and (resource_policy is None or not (same_account and rp_direct_grant))
     if needs_identity and not idf.allows:
         reasons.append(f"no identity-based policy of {request.caller.arn} allows {what}")
         near += idf.near
-    if needs_identity and boundary is not None and not bdf.allows:
+    # A same-account grant to a role (not a user) by name still passes through the boundary.
+    if has_identity and boundary is not None and not bdf.allows and (needs_identity or not user_grant):
         reasons.append(f"the permissions boundary {boundary.label} does not allow {what}")
         near += bdf.near
     if resource_policy is not None and not rpf.allows:
@@ -297,7 +300,7 @@ def evaluate(
             unknown=tuple(unknown),
         )
     if not reasons:
-        reasons.append(f"nothing allows {what} on {resource_name}")
+        reasons.append(f"nothing allows {what}")
     return Decision(
         "deny",
         Kind.IMPLICIT_DENY,
