@@ -6,7 +6,7 @@ import click
 
 
 def all_commands() -> list[click.Command]:
-    from iamlayer.cli import audit_cmds, core, org_cmds, people, sandbox_cmds, secrets_cmds
+    from iamlayer.cli import access_cmds, audit_cmds, core, org_cmds, people, sandbox_cmds, secrets_cmds
 
     commands: list[click.Command] = [
         *core.commands(),  # init, validate, plan, apply, operator-policy
@@ -14,6 +14,7 @@ def all_commands() -> list[click.Command]:
         *secrets_cmds.commands(),  # outputs, decrypt, password reset, access-key rotate
         *people.commands(),  # onboard, credentials configure, mfa, exec, credential-process, whoami
         *audit_cmds.commands(),  # audit, sts-regions
+        *access_cmds.commands(),  # access can, access who-can-assume
         *sandbox_cmds.commands(),  # sandbox, demo
     ]
     return commands

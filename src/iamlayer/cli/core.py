@@ -6,6 +6,7 @@ import difflib
 import json
 import sys
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from iamlayer.cli.common import (
     profile_option,
     spec_option,
 )
-from iamlayer.errors import SpecError, UserAbort
+from iamlayer.errors import Diagnostic, SpecError, UserAbort
 from iamlayer.files import write_private_file
 from iamlayer.plan.limits import check_rendered_limits
 from iamlayer.plan.model import Change, Plan
@@ -80,12 +81,14 @@ def validate(spec_file: Path, as_json: bool) -> int:
     """Check the spec, its policies and its key files; report every problem at once.
 
     Each problem names the file, line and key, and says what would be valid (with a did-you-mean
-    for unknown names). Exit code 0 when valid, 2 when not. Nothing touches AWS.
+    for unknown names). The access checks (`checks:`) are evaluated against the policies iamlayer
+    would write. Exit code 0 when valid, 2 when not. Nothing touches AWS.
     """
     if as_json:
         try:
             spec, warnings = load_spec_with_warnings(spec_file)
             check_rendered_limits(spec)
+            warnings += _access_checks(spec)
         except SpecError as exc:
             _print_json(
                 {"valid": False, "spec": str(spec_file), "diagnostics": [asdict(d) for d in exc.diagnostics]}
@@ -102,6 +105,7 @@ def validate(spec_file: Path, as_json: bool) -> int:
         return EXIT_OK
     spec, warnings = load_spec_with_warnings(spec_file)
     check_rendered_limits(spec)
+    warnings += _access_checks(spec)
     for w in warnings:
         err_console.print(f"[yellow]{w}[/]", soft_wrap=True)
     for user, fpr in _key_summary(spec).items():
@@ -109,9 +113,18 @@ def validate(spec_file: Path, as_json: bool) -> int:
     console.print(
         f"[green]{spec.path} is valid[/]: {len(spec.accounts)} account(s), {len(spec.users)} user(s), "
         f"{len(spec.groups)} group(s), {len(spec.roles)} role(s), {len(spec.policies)} policy(ies)"
+        + (f", {len(spec.checks)} access check(s)" if spec.checks else "")
         + (f", {len(warnings)} warning(s)" if warnings else "")
     )
     return EXIT_OK
+
+
+def _access_checks(spec: Spec) -> list[Diagnostic]:
+    """The spec's `checks:` against the policies iamlayer renders: SpecError when one fails,
+    warnings for those that depend on AWS-managed documents (plan decides those)."""
+    from iamlayer.access.checks import evaluate_checks
+
+    return evaluate_checks(spec, now=datetime.now(UTC)).raise_for_failures()
 
 
 def _key_summary(spec: Spec) -> dict[str, str]:

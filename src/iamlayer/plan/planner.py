@@ -14,7 +14,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from iamlayer.access.checks import CheckReport, evaluate_checks
 from iamlayer.aws.accounts import Connection, connect_accounts
+from iamlayer.aws.managed_policies import read_policy_documents
 from iamlayer.aws.read import confirm_user, describe_user_for_delete, whole_state_read
 from iamlayer.aws.session import ApiStats
 from iamlayer.errors import IamlayerError, PlanError
@@ -167,6 +169,24 @@ def plan_account(
     )
 
 
+def decide_checks(
+    spec: Spec, checks: CheckReport, conns: dict[str, Connection], progress: Progress | None
+) -> None:
+    """Decide the access checks that depend on AWS-managed policies, now that AWS can be asked.
+
+    Their documents are read once per distinct ARN (GetPolicy + GetPolicyVersion) through the
+    people account; a check that then fails is a spec error, raised before any write.
+    """
+    unknown = checks.unknown_policies()
+    people = conns.get(spec.people_account)
+    if not unknown or people is None or people.clients is None:
+        return
+    if progress:
+        progress(f"reading {len(unknown)} AWS-managed policy document(s) for the access checks")
+    managed = read_policy_documents(people.clients, unknown)
+    evaluate_checks(spec, now=datetime.now(UTC), managed=managed).raise_for_failures()
+
+
 def make_plan(
     spec: Spec,
     *,
@@ -183,11 +203,14 @@ def make_plan(
     if unknown:
         raise PlanError(f"unknown account(s) {', '.join(unknown)}; the spec has: {', '.join(spec.accounts)}")
     check_rendered_limits(spec)
+    checks = evaluate_checks(spec, now=datetime.now(UTC))
+    checks.raise_for_failures()
     intents = secret_intents(spec)
     journal = Journal.for_spec(spec)
     if progress:
         progress(f"connecting to {len(scope)} account(s)")
     conns = connect_accounts(spec, profile=profile, stats=stats, only=scope)
+    decide_checks(spec, checks, conns, progress)
 
     def one(name: str) -> AccountPlan:
         ap = plan_account(spec, name, conns[name], intents, journal)

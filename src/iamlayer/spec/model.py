@@ -10,6 +10,7 @@ Everything is frozen: the spec is a value that the planner reads and never mutat
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -111,6 +112,36 @@ class User:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
+#: `role/<name>@<account>` (or `@*`, every account where the role is): a role as checks name it
+ROLE_REF = re.compile(r"role/([\w+=,.@-]{1,64})@(\*|[A-Za-z0-9][A-Za-z0-9_.-]{0,62})", re.ASCII)
+EVERY_ACCOUNT = "*"
+
+
+def parse_role_ref(text: str) -> tuple[str, str] | None:
+    """`role/DevOps@apps-prd` -> ("DevOps", "apps-prd"); None when `text` is not that shape."""
+    m = ROLE_REF.fullmatch(text)
+    return (m.group(1), m.group(2)) if m else None
+
+
+@dataclass(frozen=True)
+class Check:
+    """An access check: `who` can (or cannot) do `action` on `on`, with or without MFA.
+
+    `who` is a user name, `group/<name>` or `*` (every user); `on` is an ARN, `*` or
+    `role/<name>@<account or *>`. `mfa` None means the check must hold both with and without
+    MFA; `mfa_age` (seconds) is the age of the MFA sign-in when MFA is used.
+    """
+
+    who: str
+    can: bool  # True: `can:`; False: `cannot:`
+    action: str
+    on: str
+    mfa: bool | None = None
+    mfa_age: int | None = None
+    line: int | None = None  # where the check is in the spec
+    path: str = ""  # its key path, e.g. "checks[0]"
+
+
 @dataclass(frozen=True)
 class Spec:
     """The whole identities layer, validated and with defaults applied."""
@@ -129,6 +160,7 @@ class Spec:
     users: Mapping[str, User] = field(default_factory=dict)
     regions_in_use: tuple[str, ...] = ()  # for sts-regions; defaults to (region,)
     outputs_dir: Path | None = None  # encrypted secrets; default <spec dir>/outputs
+    checks: tuple[Check, ...] = ()  # who may do what, evaluated before any AWS write
 
     @property
     def root(self) -> Path:

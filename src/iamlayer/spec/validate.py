@@ -19,8 +19,10 @@ from typing import Any, Final
 from iamlayer.errors import KeyFileError
 from iamlayer.spec import policy_grammar as grammar
 from iamlayer.spec.model import (
+    EVERY_ACCOUNT,
     PASSWORD_CLASSES,
     Account,
+    Check,
     Group,
     ManagedPolicy,
     PasswordPolicy,
@@ -29,6 +31,7 @@ from iamlayer.spec.model import (
     SelfManagement,
     Spec,
     User,
+    parse_role_ref,
 )
 from iamlayer.spec.nodes import Node, Reader, doc_path_suffix, to_plain
 
@@ -36,7 +39,7 @@ from iamlayer.spec.nodes import Node, Reader, doc_path_suffix, to_plain
 TOP_FIELDS: Final = (
     "project", "project_long", "region", "accounts", "people_account", "management_account",
     "access_role", "password_policy", "policies", "roles", "groups", "users", "regions_in_use",
-    "outputs_dir",
+    "outputs_dir", "checks",
 )  # fmt: skip
 ACCOUNT_FIELDS: Final = ("id", "alias", "password_policy", "profile")
 PASSWORD_POLICY_FIELDS: Final = (
@@ -49,6 +52,7 @@ ROLE_FIELDS: Final = (
 )  # fmt: skip
 GROUP_FIELDS: Final = ("policies", "inline_policies", "assume", "self_management", "path")
 USER_FIELDS: Final = ("pgp_key", "groups", "console", "access_key", "password_reset_required", "path", "tags")
+CHECK_FIELDS: Final = ("who", "can", "cannot", "on", "mfa", "mfa_age")
 TRUSTED_CHOICES: Final = ("people", "management")
 SELF_MANAGEMENT_CHOICES: Final = tuple(m.value for m in SelfManagement)
 
@@ -82,6 +86,11 @@ POLICY_ARN: Final = re.compile(r"arn:aws(?:-[a-z]+)*:iam::(?:aws|\d{12}):policy/
 POLICY_ARN_RULE: Final = "a managed policy ARN such as arn:aws:iam::aws:policy/ReadOnlyAccess"
 TAG_KEY: Final = re.compile(r"[\w\s+=.:/@-]{1,128}")
 TAG_VALUE: Final = re.compile(r"[\w\s+=.:/@-]{0,256}")
+# A request's action, as checks name it: service:Action, no wildcards.
+CHECK_ACTION: Final = re.compile(r"[a-z0-9][a-z0-9-]*:[A-Za-z0-9]+", re.ASCII)
+CHECK_ON_RULE: Final = (
+    'an ARN, "*" (every resource), or role/<name>@<account> (role/<name>@* for every account)'
+)
 MAX_GROUPS_PER_USER: Final = 10  # IAM hard limit
 MAX_TAGS: Final = 50
 MAX_DESCRIPTION: Final = 1000
@@ -158,13 +167,19 @@ class SpecBuilder:
             out = self.r.string(top["outputs_dir"])
             outputs_dir = (self.root / out).resolve() if out else outputs_dir
 
+        checks = (
+            self._checks(top["checks"], names, roles, accounts, _keys(top, "users"))
+            if "checks" in top
+            else ()
+        )
+
         if self.r.has_errors:
             return None
         return Spec(
             path=self.spec_path, project=project, project_long=project_long, region=region,
             accounts=accounts, people_account=people or "", management_account=management,
             access_role=access_role, policies=policies, roles=roles, groups=groups, users=users,
-            regions_in_use=regions, outputs_dir=outputs_dir,
+            regions_in_use=regions, outputs_dir=outputs_dir, checks=checks,
         )  # fmt: skip
 
     def _region(self, node: Node) -> str | None:
@@ -645,6 +660,140 @@ class SpecBuilder:
                 path=self._path(f), tags=self._tags(f),
             )  # fmt: skip
         return out
+
+    # --- access checks --------------------------------------------------------------------------
+
+    def _checks(
+        self,
+        node: Node,
+        names: _Names,
+        roles: Mapping[str, Role],
+        accounts: Mapping[str, Account],
+        users: list[str],
+    ) -> tuple[Check, ...]:
+        """`checks:`, the shape only; iamlayer.access.checks evaluates them on a valid spec."""
+        out: list[Check] = []
+        for item in self.r.items(node, "checks ({who: ..., can: ..., on: ...})"):
+            f = self.r.fields(item, CHECK_FIELDS, required=("who", "on"), what="a check")
+            if f is None:
+                continue
+            who = self._check_who(f["who"], names, users) if "who" in f else None
+            verbs = [k for k in ("can", "cannot") if k in f]
+            if len(verbs) != 1:
+                self.r.error(
+                    item,
+                    "a check has one of can: and cannot:" if verbs else "a check needs can: or cannot:",
+                    "e.g. {who: jane.doe, can: sts:AssumeRole, on: role/DevOps@apps-prd, mfa: true}",
+                )
+            action = (
+                self.r.string(
+                    f[verbs[0]],
+                    pattern=CHECK_ACTION,
+                    rule="an action, service:Action without wildcards, e.g. sts:AssumeRole",
+                )
+                if verbs
+                else None
+            )
+            on = self._check_on(f["on"], roles, accounts) if "on" in f else None
+            mfa = self.r.boolean(f["mfa"]) if "mfa" in f else None
+            mfa_age = self.r.integer(f["mfa_age"], 0) if "mfa_age" in f else None
+            if mfa is False and mfa_age is not None:
+                self.r.error(
+                    f["mfa_age"], "mfa_age is the age of an MFA sign-in, but this check says mfa: false"
+                )
+            if who and action and on and len(verbs) == 1:
+                out.append(
+                    Check(
+                        who=who,
+                        can=verbs[0] == "can",
+                        action=action,
+                        on=on,
+                        mfa=mfa,
+                        mfa_age=mfa_age,
+                        line=item.line,
+                        path=item.path,
+                    )
+                )
+        return tuple(out)
+
+    def _check_who(self, node: Node, names: _Names, users: list[str]) -> str | None:
+        value = self.r.string(node)
+        if value is None or value == "*":
+            return value
+        if value.startswith("group/"):
+            group = value[len("group/") :]
+            if group in names.groups:
+                return value
+            guess = grammar.did_you_mean(group, names.groups)
+            hint = f"did you mean 'group/{guess}'?" if guess else f"defined groups: {', '.join(names.groups)}"
+            self.r.error(node, f"unknown group {group!r}", hint)
+            return None
+        if value in users:
+            return value
+        guess = grammar.did_you_mean(value, users)
+        hint = f"did you mean {guess!r}?" if guess else 'who: is a user, group/<name>, or "*" (every user)'
+        self.r.error(node, f"unknown user {value!r}", hint)
+        return None
+
+    def _check_on(self, node: Node, roles: Mapping[str, Role], accounts: Mapping[str, Account]) -> str | None:
+        value = self.r.string(node)
+        if value is None or value == "*":
+            return value
+        ref = parse_role_ref(value)
+        if ref is not None:
+            role_name, account = ref
+            ok = True
+            if role_name not in roles:
+                guess = grammar.did_you_mean(role_name, list(roles))
+                hint = (
+                    f"did you mean 'role/{guess}@{account}'?"
+                    if guess
+                    else f"defined roles: {', '.join(roles)}"
+                )
+                self.r.error(node, f"unknown role {role_name!r}", hint)
+                ok = False
+            if account != EVERY_ACCOUNT and account not in accounts:
+                guess = grammar.did_you_mean(account, list(accounts))
+                hint = f"did you mean {guess!r}?" if guess else f"accounts: {', '.join(accounts)}"
+                self.r.error(node, f"unknown account {account!r}", hint)
+                ok = False
+            elif ok and account != EVERY_ACCOUNT and account not in roles[role_name].accounts:
+                self.r.error(
+                    node,
+                    f"role {role_name} is not in account {account}",
+                    f"it is in: {', '.join(roles[role_name].accounts) or 'no account'}",
+                )
+                ok = False
+            return value if ok else None
+        if value.startswith("arn:") and len(value.split(":", 5)) == 6:
+            return value if self._check_role_arn(node, value, roles, accounts) else None
+        self.r.error(node, f"invalid on: {value!r}", CHECK_ON_RULE)
+        return None
+
+    def _check_role_arn(
+        self, node: Node, arn: str, roles: Mapping[str, Role], accounts: Mapping[str, Account]
+    ) -> bool:
+        """A role ARN in one of the layer's accounts must be the ARN of one of its roles there."""
+        _, _, service, _, account_id, resource = arn.split(":", 5)
+        account = next((a for a, acc in accounts.items() if acc.id == account_id), None)
+        if service != "iam" or not resource.startswith("role/") or account is None:
+            return True
+        name = resource.rsplit("/", 1)[-1]
+        role = roles.get(name)
+        if role is None:
+            guess = grammar.did_you_mean(name, list(roles))
+            self.r.error(node, f"unknown role {name!r}", f"did you mean {guess!r}?" if guess else None)
+            return False
+        expected = f"arn:aws:iam::{account_id}:role{role.path}{role.name}"
+        if account not in role.accounts or arn != expected:
+            where = ", ".join(role.accounts) or "no account"
+            self.r.error(
+                node,
+                f"{arn} is not the ARN of a role of the layer",
+                f"role {name} is in: {where}; in {account} its ARN would be {expected}",
+            )
+            return False
+        return True
 
     def _pgp_key(self, node: Node) -> Path | None:
         rel = self.r.string(node)
