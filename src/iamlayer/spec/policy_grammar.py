@@ -310,17 +310,25 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+def full_admin_statements(doc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The statements that allow Action "*" on Resource "*" (CIS 1.16's "*:*" test).
+
+    Action "*" among other actions, or Resource "*" among ARNs, still counts: the list grants the
+    union. Statements with NotAction are not counted (CIS counts Action "*" only); their
+    conditions are kept, for the caller to weigh.
+    """
+    return [
+        st
+        for st in _statements(doc)
+        if st.get("Effect") == "Allow"
+        and "*" in _as_list(st.get("Action"))
+        and "*" in _as_list(st.get("Resource"))
+    ]
+
+
 def grants_full_admin(doc: Mapping[str, Any]) -> bool:
     """True when a statement allows every action on every resource without conditions."""
-    for st in _statements(doc):
-        if (
-            st.get("Effect") == "Allow"
-            and "*" in _as_list(st.get("Action"))
-            and "*" in _as_list(st.get("Resource"))
-            and not st.get("Condition")
-        ):
-            return True
-    return False
+    return any(not st.get("Condition") for st in full_admin_statements(doc))
 
 
 def is_admin_policy_arn(arn: str) -> bool:
