@@ -1,0 +1,222 @@
+"""The questions people ask of a layer: can this user do that, and who can assume this role.
+
+    can(model, user, action, target, signing, now=...)  -> Decision
+    who_can_assume(model, role, account, now=...)        -> AssumeReport
+
+A target is a resource ARN, `*`, or a role of the model (`role/<name>@<account>` in the CLI
+and in spec checks). For an `sts:` action on a role, the role's trust policy is the
+resource-based policy of the request; a role in an account outside the model has an unknown
+trust policy, so such answers are uncertain rather than guessed.
+
+`who_can_assume` derives each person's conditions by evaluation: it asks the evaluator under a
+long-term access key, a session without MFA, and MFA sessions of increasing age. The ages
+probed are 0, the numbers the relevant policies compare aws:MultiFactorAuthAge against (and
+their neighbours), and ten years: between those numbers no answer can change, so the largest
+allowed age found is exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from iamlayer.access.context import MFA_AGE, Credential, Signing, user_context
+from iamlayer.access.evaluate import Decision, PolicySource, Request, StatementRef, evaluate
+from iamlayer.access.patterns import arn_account, arn_service
+from iamlayer.access.policy import EVERY_RESOURCE, ResourceMode
+from iamlayer.access.principals import AccessModel, RoleModel, UserModel
+
+TEN_YEARS = 10 * 365 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a request acts on: an ARN or `*`, and the role it is, when the model has it."""
+
+    resource: str
+    role: RoleModel | None = None
+
+    @property
+    def label(self) -> str:
+        return self.role.label if self.role else self.resource
+
+    @classmethod
+    def everything(cls) -> Target:
+        return cls(EVERY_RESOURCE)
+
+
+def is_role_arn(arn: str) -> bool:
+    return arn.startswith("arn:") and arn.split(":", 5)[-1].startswith("role/")
+
+
+def target_for_arn(model: AccessModel, arn: str) -> Target:
+    """The target for a resource ARN (or `*`); roles of the model carry their trust policy."""
+    if arn == EVERY_RESOURCE:
+        return Target.everything()
+    return Target(arn, model.role_by_arn(arn) if is_role_arn(arn) else None)
+
+
+def _trust_of(model: AccessModel, action: str, target: Target) -> tuple[PolicySource | None, str | None]:
+    """The resource-based policy of an sts: request on a role, and the role's account id."""
+    if not action.lower().startswith("sts:") or target.resource == EVERY_RESOURCE:
+        return None, None
+    if target.role is not None:
+        return target.role.trust, target.role.account_id
+    if is_role_arn(target.resource) and arn_service(target.resource) == "iam":
+        account = arn_account(target.resource)
+        if account is not None and model.account_of(account) is None:
+            return PolicySource(f"trust policy of {target.resource}", target.resource, None), account
+    return None, None
+
+
+def can(
+    model: AccessModel,
+    user: UserModel,
+    action: str,
+    target: Target,
+    signing: Signing,
+    *,
+    now: datetime,
+    mode: ResourceMode = ResourceMode.ALL,
+    extra: Mapping[str, str | Sequence[str] | None] | None = None,
+) -> Decision:
+    """May `user` call `action` on `target`, signed with `signing`, at time `now`?"""
+    trust, account = _trust_of(model, action, target)
+    keys: dict[str, str | Sequence[str] | None] = {}
+    if trust is not None and action.lower() == "sts:assumerole":
+        # The session name iamlayer's profiles set (role_session_name = the user's name).
+        keys["sts:RoleSessionName"] = user.name
+    keys.update(extra or {})
+    ctx = user_context(user.facts(), signing, now=now, region=model.region, extra=keys)
+    request = Request(user.caller(), action, target.resource, ctx, mode)
+    return evaluate(
+        request,
+        user.identity,
+        boundary=user.boundary,
+        resource_policy=trust,
+        resource_account=account,
+        resource_name=target.label,
+    )
+
+
+@dataclass(frozen=True)
+class AssumeAccess:
+    """What one user (or a group's member) needs to assume a role, found by evaluation."""
+
+    name: str
+    kind: str  # "user" or "group"
+    groups: tuple[str, ...]
+    with_access_key: bool  # long-term access key, no MFA
+    with_session: bool  # temporary credentials without MFA (console sign-in, GetSessionToken)
+    with_mfa: bool
+    max_mfa_age: int | None  # the oldest MFA authentication accepted, in seconds; None: no limit
+    via: tuple[StatementRef, ...]  # the statements that allow it, under the least it needs
+    unknown: tuple[str, ...] = ()
+
+    @property
+    def can_assume(self) -> bool:
+        return self.with_access_key or self.with_session or self.with_mfa
+
+    @property
+    def needs_mfa(self) -> bool:
+        return self.with_mfa and not (self.with_access_key or self.with_session)
+
+    def conditions(self) -> list[str]:
+        if not self.can_assume:
+            return []
+        if self.with_access_key and self.with_session:
+            return ["no MFA needed"]
+        out = [
+            "MFA"
+            if self.needs_mfa
+            else "MFA, or " + ("an access key" if self.with_access_key else "a session")
+        ]
+        if self.with_mfa and self.max_mfa_age is not None:
+            out.append(f"MFA at most {self.max_mfa_age} s old")
+        return out
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "groups": list(self.groups),
+            "can_assume": self.can_assume,
+            "requires_mfa": self.needs_mfa,
+            "max_mfa_age": self.max_mfa_age,
+            "with_access_key": self.with_access_key,
+            "with_session_without_mfa": self.with_session,
+            "with_mfa": self.with_mfa,
+            "conditions": self.conditions(),
+            "via": [s.as_json() for s in self.via],
+            "certain": not self.unknown,
+            "unknown_policies": list(self.unknown),
+        }
+
+
+@dataclass(frozen=True)
+class AssumeReport:
+    role: RoleModel
+    groups: tuple[AssumeAccess, ...]
+    users: tuple[AssumeAccess, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "role": self.role.name,
+            "account": self.role.account,
+            "role_arn": self.role.arn,
+            "groups": [g.as_json() for g in self.groups if g.can_assume or g.unknown],
+            "users": [u.as_json() for u in self.users if u.can_assume or u.unknown],
+            "cannot": sorted(u.name for u in self.users if not u.can_assume and not u.unknown),
+        }
+
+
+def _age_probes(user: UserModel, role: RoleModel) -> list[int]:
+    constants: set[float] = set()
+    for source in (*user.identity, user.boundary, role.trust):
+        if source is not None and source.policy is not None:
+            constants |= source.policy.numeric_constants(MFA_AGE)
+    probes = {0, TEN_YEARS}
+    for c in constants:
+        base = int(c)
+        probes |= {p for p in (base - 1, base, base + 1) if 0 <= p < TEN_YEARS}
+    return sorted(probes)
+
+
+def assume_access(model: AccessModel, user: UserModel, role: RoleModel, *, now: datetime) -> AssumeAccess:
+    """What `user` needs to assume `role`, by evaluating sts:AssumeRole under each credential."""
+    target = Target(role.arn, role)
+    unknown: set[str] = set()
+
+    def ask(signing: Signing) -> Decision:
+        d = can(model, user, "sts:AssumeRole", target, signing, now=now)
+        unknown.update(d.unknown)
+        return d
+
+    key = ask(Signing(Credential.ACCESS_KEY))
+    session = ask(Signing(Credential.SESSION))
+    by_age = [(age, ask(Signing.with_mfa(age))) for age in _age_probes(user, role)]
+    allowed_ages = [age for age, d in by_age if d.allowed]
+    max_age: int | None = None
+    if allowed_ages and not by_age[-1][1].allowed:
+        max_age = max(allowed_ages)
+    first_allowed = next((d for d in (key, session, *(d for _, d in by_age)) if d.allowed), None)
+    return AssumeAccess(
+        name=user.groups[0] if user.stand_in else user.name,
+        kind="group" if user.stand_in else "user",
+        groups=user.groups,
+        with_access_key=key.allowed,
+        with_session=session.allowed,
+        with_mfa=bool(allowed_ages),
+        max_mfa_age=max_age,
+        via=first_allowed.deciding if first_allowed else (),
+        unknown=tuple(sorted(unknown)),
+    )
+
+
+def who_can_assume(model: AccessModel, role: RoleModel, *, now: datetime) -> AssumeReport:
+    """Every user of the people account, and every group's own policies, against `role`."""
+    groups = tuple(assume_access(model, model.stand_in(g), role, now=now) for g in sorted(model.groups))
+    users = tuple(assume_access(model, model.users[u], role, now=now) for u in sorted(model.users))
+    return AssumeReport(role, groups, users)
