@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from iamlayer.audit.controls import Finding, Status, evaluate
+from iamlayer.audit.controls import Finding, Status, evaluate, required_permissions
 from iamlayer.audit.model import AuditInput, AuthorizationDetails, Unavailable
 from iamlayer.aws.audit_reads import AwsPolicyDocuments, read_audit_input, read_root_access_features
 from iamlayer.aws.session import AccountClients, ApiStats
@@ -74,6 +74,8 @@ def test_aws_managed_admin_on_a_role_fails_1_16_and_reads_stay_bounded(aws_env: 
     assert ops["ListPolicies"] == 1 and ops["GetPolicyVersion"] == 2  # AdministratorAccess, ReadOnlyAccess
     assert ops["GetAccountAuthorizationDetails"] == 1
     assert "ListAttachedUserPolicies" not in ops and "GetPolicy" not in ops and "ListUsers" not in ops
+    # Every call the audit made is declared by some control (the operator policy covers it).
+    assert set(ops) <= {p.split(":", 1)[1] for p in required_permissions()}
 
 
 def test_aws_managed_documents_are_read_once_per_audit_across_accounts(aws_env: dict[str, str]) -> None:
@@ -133,6 +135,29 @@ def test_federation_providers_and_users_outside_the_people_account(aws_env: dict
     assert ops["ListSAMLProviders"] == 2 and ops["ListOpenIDConnectProviders"] == 2
 
 
+def test_privilege_escalation_read_from_the_emulator(aws_env: dict[str, str]) -> None:
+    acct, iam, clients = account(aws_env)
+    esc = iam.create_policy(
+        PolicyName="deploy",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": ["iam:PassRole", "lambda:*"], "Resource": "*"}],
+            }
+        ),
+    )["Policy"]["Arn"]
+    iam.create_group(GroupName="deployers")
+    iam.attach_group_policy(GroupName="deployers", PolicyArn=esc)
+    iam.create_user(UserName="ci")
+    iam.add_user_to_group(GroupName="deployers", UserName="ci")
+    iam.create_user(UserName="reader")
+    iam.attach_user_policy(UserName="reader", PolicyArn=READ_ONLY)
+    found = by_resource(read(clients, acct), "privilege-escalation")
+    assert set(found) == {"user/ci"}
+    assert found["user/ci"].status is Status.FAIL and "PassRole+Lambda" in found["user/ci"].detail
+    assert "group deployers / attached deploy" in found["user/ci"].detail
+
+
 def test_missing_list_organizations_features_is_an_error_with_the_reason(aws_env: dict[str, str]) -> None:
     """moto does not implement iam:ListOrganizationsFeatures: never a silent PASS."""
     acct, _iam, clients = account(aws_env)
@@ -166,6 +191,12 @@ def test_the_design_example_audited_end_to_end(layer: Layer, aws_env: dict[str, 
     assert {f["status"] for f in of("federation", "security")} == {"PASS"}
     for acct in ("management", "shared", "apps-devstg", "apps-prd"):
         assert {f["status"] for f in of("federation", acct)} == {"PASS"}, acct
+    # iamlayer's own policies (self-management scoped to the user, assume-roles on named roles)
+    # open no escalation path; the DevOps role is an admin, left to the admin controls.
+    for acct in ("management", "security", "shared", "apps-devstg", "apps-prd"):
+        [esc] = of("privilege-escalation", acct)
+        assert esc["status"] == "PASS", esc
+    assert "role/DevOps" in of("privilege-escalation", "shared")[0]["detail"]
     [org] = [f for f in of("root-credentials-management", "management") if f["resource"] == "organization"]
     assert org["status"] == "ERROR" and "root access features" in org["detail"]
     row = next(r for r in doc["controls"] if r["control_id"] == "1.16" and r["account"] == "shared")

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from iamlayer.audit.escalation import PATHS, escalation_of, is_admin
 from iamlayer.audit.model import (
     ROOT_SESSIONS,
     AuditInput,
@@ -902,6 +903,61 @@ def unattached_admin_policy(inp: AuditInput, now: datetime) -> list[Outcome]:
             f'none of the {unattached} unattached customer-managed policies allows "*" on "*"',
         )
     ]
+
+
+@control(
+    "privilege-escalation",
+    None,
+    "No user or role can escalate its own privileges (Rhino Security Labs' paths, by the policy evaluator)",
+    requires=P_AUTH_DETAILS + P_AWS_POLICIES,
+    fix="Remove the path's actions from the policies named, or scope them to named resources "
+    "(iam:PassRole to named roles, with a Condition on iam:PassedToService).",
+    prowler=("iam_policy_allows_privilege_escalation", "iam_inline_policy_allows_privilege_escalation"),
+)
+def privilege_escalation(inp: AuditInput, now: datetime) -> list[Outcome]:
+    """Every user (with its groups) and role, asked of `iamlayer.access` path by path (see
+    `iamlayer.audit.escalation`); admins are reported by the admin controls instead."""
+    auth, policies = _managed_policies(inp)
+    out: list[Outcome] = []
+    admins: list[str] = []
+    checked = 0
+    for p in (*auth.users, *auth.roles):
+        if p.service_linked:
+            continue
+        if is_admin(p, auth, policies):
+            admins.append(p.ref)
+            continue
+        checked += 1
+        esc = escalation_of(p, auth, policies, inp.account_id, now)
+        if esc.open:
+            out.append(
+                Outcome(Status.FAIL, p.ref, "can escalate: " + "; ".join(o.describe() for o in esc.open))
+            )
+        elif esc.uncertain:
+            paths = ", ".join(path.name for path, _ in esc.uncertain)
+            unknown = sorted({arn for _, arns in esc.uncertain for arn in arns})
+            out.append(
+                Outcome(
+                    Status.ERROR,
+                    p.ref,
+                    f"could not tell whether {paths} is open: it depends on {', '.join(unknown)}, not read",
+                    fix="Make the policy readable (iam:GetPolicyVersion), then re-run.",
+                )
+            )
+    if not out:
+        also = (
+            f"; {len(admins)} admin principal(s) left to the admin controls: {', '.join(admins)}"
+            if admins
+            else ""
+        )
+        out.append(
+            Outcome(
+                Status.PASS,
+                inp.account,
+                f"none of the {checked} users and roles can escalate by the {len(PATHS)} known paths{also}",
+            )
+        )
+    return out
 
 
 @control(

@@ -193,6 +193,7 @@ class Principal:
     groups: tuple[str, ...] = ()  # users only
     path: str = "/"
     trust: PolicyDoc | None = None  # roles only: the trust (assume-role) policy
+    boundary: str | None = None  # the permissions boundary's policy ARN
 
     @property
     def ref(self) -> str:

@@ -203,6 +203,7 @@ def _principal(kind: str, d: Mapping[str, Any], name_key: str, inline_key: str) 
         groups=tuple(str(g) for g in d.get("GroupList", [])),
         path=str(d.get("Path") or "/"),
         trust=_document(trust) if trust is not None else None,
+        boundary=(d.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"),
     )
 
 
