@@ -17,6 +17,7 @@ from iamlayer.audit.controls import (
     CONTROLS,
     Finding,
     Status,
+    control_order,
     controls_by_key,
     evaluate,
     grants_full_admin,
@@ -31,9 +32,10 @@ from iamlayer.audit.model import (
     AuthorizationDetails,
     CredentialReport,
     CredentialRow,
-    CustomerPolicy,
+    ManagedPolicy,
     PasswordPolicyState,
     Principal,
+    RootAccessFeatures,
     ServerCertificate,
     Unavailable,
     VirtualMfaDevice,
@@ -41,6 +43,15 @@ from iamlayer.audit.model import (
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 ACCT = "123456789012"
+SUPPORT_ARN = "arn:aws:iam::aws:policy/AWSSupportAccess"
+READ_ONLY_DOC = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": ["s3:Get*"], "Resource": "*"}],
+}
+SUPPORT_DOC = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": ["support:*"], "Resource": "*"}],
+}
 
 
 def key(
@@ -81,8 +92,14 @@ def row(
 ROOT_OK = row(ROOT_ROW, pw_used_days=30, mfa=True)
 
 
+ORG = RootAccessFeatures("o-abcdefghij", ("RootCredentialsManagement", "RootSessions"), read_from="security")
+
+
 def good_input() -> AuditInput:
-    """An account where every control passes."""
+    """An account where every control passes: the people account, which is also the management account.
+
+    jane's MFA is hardware (active in the report, no virtual device assigned to her).
+    """
     return AuditInput(
         account="security",
         account_id=ACCT,
@@ -105,7 +122,7 @@ def good_input() -> AuditInput:
                 ),
             ),
             policies=(
-                CustomerPolicy(
+                ManagedPolicy(
                     "billing",
                     f"arn:aws:iam::{ACCT}:policy/billing",
                     1,
@@ -113,11 +130,18 @@ def good_input() -> AuditInput:
                 ),
             ),
         ),
-        virtual_mfa_devices=(
-            VirtualMfaDevice(f"arn:aws:iam::{ACCT}:mfa/jane", f"arn:aws:iam::{ACCT}:user/jane"),
-        ),
+        virtual_mfa_devices=(),
         server_certificates=(ServerCertificate("web", "arn:cert", NOW + timedelta(days=30)),),
         analyzers={"us-east-1": (Analyzer("default", "ACCOUNT", "ACTIVE"),)},
+        aws_managed_policies=(
+            ManagedPolicy("ReadOnlyAccess", "arn:aws:iam::aws:policy/ReadOnlyAccess", 1, READ_ONLY_DOC),
+            ManagedPolicy("AWSSupportAccess", SUPPORT_ARN, 1, SUPPORT_DOC),
+        ),
+        identity_providers=(),
+        root_access=ORG,
+        people_account=True,
+        management_account=True,
+        organization_reader=True,
     )
 
 
@@ -159,8 +183,14 @@ def test_benchmark_numbering_moves_down_by_one_from_1_4_in_cis_5() -> None:
     assert ids["access-analyzer"] == ("1.20", "1.19")
     f5 = evaluate([good_input()], NOW, "cis-5.0")
     assert [f.control_id for f in f5 if f.control == "password-length"] == ["1.7"]
-    ordered = [tuple(int(p) for p in f.control_id.split(".")) for f in f5]
+    cis = [tuple(int(p) for p in f.control_id.split(".")) for f in f5 if not f.control_id.startswith("IL-")]
+    assert cis == sorted(cis)
+    ordered = [control_order(f.control_id) for f in f5]
     assert ordered == sorted(ordered)
+    # iamlayer's own controls come after every CIS one, numbered IL-1, IL-2...
+    own = [f.control_id for f in f5 if f.control_id.startswith("IL-")]
+    assert own and f5[-1].control_id.startswith("IL-") and own[0] == "IL-1"
+    assert ids["federation"] == ("1.21", "1.20")
 
 
 def test_ids_are_unique_per_benchmark_and_unknown_benchmark_is_refused() -> None:
@@ -335,7 +365,7 @@ def test_permissions_via_groups() -> None:
         _auth(good_input()),
         users=(
             Principal(
-                "user", "jane", "arn", attached=("arn:aws:iam::aws:policy/ReadOnlyAccess",), inline=("x",)
+                "user", "jane", "arn", attached=("arn:aws:iam::aws:policy/ReadOnlyAccess",), inline={"x": {}}
             ),
         ),
     )
@@ -345,10 +375,10 @@ def test_permissions_via_groups() -> None:
 
 def test_no_full_admin_policy() -> None:
     admin_doc = {"Statement": [{"Effect": "Allow", "Action": ["*"], "Resource": "*"}]}
-    attached = replace(_auth(good_input()), policies=(CustomerPolicy("god", "arn:god", 2, admin_doc),))
+    attached = replace(_auth(good_input()), policies=(ManagedPolicy("god", "arn:god", 2, admin_doc),))
     [f] = results(replace(good_input(), authorization=attached), "no-full-admin-policy")
     assert f.status is Status.FAIL and f.spec_field == "policies.god.document"
-    unattached = replace(_auth(good_input()), policies=(CustomerPolicy("god", "arn:god", 0, admin_doc),))
+    unattached = replace(_auth(good_input()), policies=(ManagedPolicy("god", "arn:god", 0, admin_doc),))
     assert statuses(replace(good_input(), authorization=unattached), "no-full-admin-policy") == {Status.PASS}
 
 

@@ -22,7 +22,7 @@ def _report() -> AuditReport:
     bad = replace(
         good_input(),
         account="apps",
-        authorization=replace(auth, users=(Principal("user", evil, "arn", inline=("[bold]x",)),)),
+        authorization=replace(auth, users=(Principal("user", evil, "arn", inline={"[bold]x": {}}),)),
     )
     down = AuditInput.unreachable("shared", "333333333333", "AccessDenied <b>role</b>", ("us-east-1",))
     inputs = [good_input(), bad, down]

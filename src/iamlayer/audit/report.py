@@ -5,25 +5,31 @@ JSON shape (`iamlayer audit --format json`)::
     {
       "benchmark": "cis-4.0",
       "generated_at": "2025-01-01T12:00:00+00:00",
-      "totals": {"PASS": 10, "FAIL": 2, "ERROR": 1},
+      "totals": {"PASS": 10, "FAIL": 2, "ERROR": 1, "INFO": 0},
       "accounts": [{"account": "security", "account_id": "222222222222",
                     "credential_report": {"generated_at": "...", "age_seconds": 600, "age": "10m",
                                           "error": null},
-                    "counts": {"PASS": 10, "FAIL": 2, "ERROR": 1}}],
+                    "counts": {"PASS": 10, "FAIL": 2, "ERROR": 1, "INFO": 0}}],
       "controls": [{"control_id": "1.8", "control": "password-length", "title": "...",
-                    "account": "security", "PASS": 1, "FAIL": 0, "ERROR": 0}],
+                    "account": "security", "PASS": 1, "FAIL": 0, "ERROR": 0, "INFO": 0,
+                    "prowler": ["iam_password_policy_minimum_length_14"]}],
       "findings": [{"control_id": "1.8", "control": "password-length", "title": "...",
                     "status": "FAIL", "account": "security", "resource": "password-policy",
                     "detail": "MinimumPasswordLength = 8", "fix": "...",
-                    "spec_field": "password_policy.minimum_length"}]
+                    "spec_field": "password_policy.minimum_length"}],
+      "api_calls": {"total": 41, "by_account": {...}, "by_operation": {...}}
     }
+
+Statuses: PASS, FAIL, ERROR (could not check, with why) and INFO (reported, not failed: the
+benchmark does not require it). Control ids are the benchmark's (1.16) or iamlayer's own (IL-1).
+`api_calls` (what the audit cost, counted by ApiStats) is present when the caller passes the stats.
 """
 
 from __future__ import annotations
 
 import html
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,11 +38,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from iamlayer.audit.controls import Finding, Status
+from iamlayer.audit.controls import Finding, Status, controls_by_key
 from iamlayer.audit.model import AuditInput, CredentialReport
 
-STATUSES = (Status.PASS, Status.FAIL, Status.ERROR)
-_STYLE = {Status.PASS: "green", Status.FAIL: "red", Status.ERROR: "yellow"}
+STATUSES = (Status.PASS, Status.FAIL, Status.ERROR, Status.INFO)
+_STYLE = {Status.PASS: "green", Status.FAIL: "red", Status.ERROR: "yellow", Status.INFO: "cyan"}
 
 
 @dataclass(frozen=True)
@@ -72,13 +78,16 @@ class AuditReport:
         return {s.value: c.get(s.value, 0) for s in STATUSES}
 
     def control_rows(self) -> list[dict[str, Any]]:
-        """Per control and account: PASS/FAIL/ERROR counts, in report order."""
+        """Per control and account: counts per status and the equivalent Prowler checks, in report order."""
         rows: dict[tuple[str, str], dict[str, Any]] = {}
+        known = controls_by_key()
         for f in self.findings:
+            prowler = list(known[f.control].prowler) if f.control in known else []
             row = rows.setdefault(
                 (f.control_id, f.account),
                 {"control_id": f.control_id, "control": f.control, "title": f.title, "account": f.account}
-                | {s.value: 0 for s in STATUSES},
+                | {s.value: 0 for s in STATUSES}
+                | {"prowler": prowler},
             )
             row[f.status.value] += 1
         return list(rows.values())
@@ -111,18 +120,17 @@ def human_age(seconds: int | None) -> str:
 
 
 def _worst(row: dict[str, Any]) -> Status:
-    if row["FAIL"]:
-        return Status.FAIL
-    if row["ERROR"]:
-        return Status.ERROR
+    for status in (Status.FAIL, Status.ERROR, Status.INFO):
+        if row[status.value]:
+            return status
     return Status.PASS
 
 
 # --- JSON ----------------------------------------------------------------------------------------
 
 
-def report_json(report: AuditReport) -> dict[str, Any]:
-    """The documented JSON shape (see the module docstring)."""
+def report_json(report: AuditReport, api_calls: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The documented JSON shape (see the module docstring); `api_calls` is ApiStats.as_json()."""
     accounts = []
     for m in report.accounts:
         age = report.report_age_seconds(m)
@@ -139,7 +147,7 @@ def report_json(report: AuditReport) -> dict[str, Any]:
                 "counts": report.counts(m.account),
             }
         )
-    return {
+    doc: dict[str, Any] = {
         "benchmark": report.benchmark,
         "generated_at": report.generated_at.isoformat(),
         "totals": report.counts(),
@@ -160,22 +168,23 @@ def report_json(report: AuditReport) -> dict[str, Any]:
             for f in report.findings
         ],
     }
+    if api_calls is not None:
+        doc["api_calls"] = dict(api_calls)
+    return doc
 
 
 # --- terminal ------------------------------------------------------------------------------------
 
 
 def render_table(report: AuditReport, console: Console, *, show_pass: bool = False) -> None:
-    """Summary per account, then every FAIL and ERROR (and PASS with `show_pass`)."""
+    """Summary per account, then every FAIL, ERROR and INFO (and PASS with `show_pass`)."""
     summary = Table(title=f"iamlayer audit ({report.benchmark})", title_justify="left")
-    for col in ("account", "credential report age", "PASS", "FAIL", "ERROR"):
-        summary.add_column(col, justify="right" if col in ("PASS", "FAIL", "ERROR") else "left")
+    for col in ("account", "credential report age", *STATUSES):
+        summary.add_column(col, justify="right" if col in STATUSES else "left")
     for m in report.accounts:
         c = report.counts(m.account)
         age = human_age(report.report_age_seconds(m))
-        summary.add_row(
-            m.account, age, f"[green]{c['PASS']}[/]", f"[red]{c['FAIL']}[/]", f"[yellow]{c['ERROR']}[/]"
-        )
+        summary.add_row(m.account, age, *(f"[{_STYLE[s]}]{c[s.value]}[/]" for s in STATUSES))
     console.print(summary)
     details = Table(show_lines=False)
     for col in ("id", "status", "account", "resource", "detail", "fix"):
@@ -213,6 +222,7 @@ th{background:#f6f8fa} td.n{text-align:right}
 .PASS{background:#dafbe1;color:#116329;font-weight:600}
 .FAIL{background:#ffebe9;color:#a40e26;font-weight:600}
 .ERROR{background:#fff8c5;color:#7d4e00;font-weight:600}
+.INFO{background:#ddf4ff;color:#0a3069;font-weight:600}
 .totals span{display:inline-block;margin-right:1rem;padding:.2rem .6rem;border-radius:.3rem}
 code{font-family:ui-monospace,monospace;font-size:.85em}
 """
@@ -239,7 +249,8 @@ def render_html(report: AuditReport) -> str:
         + "</p>",
         '<h2 id="summary">Summary per account</h2>',
         "<table><thead><tr><th>Account</th><th>Account id</th><th>Credential report age</th>"
-        "<th>PASS</th><th>FAIL</th><th>ERROR</th></tr></thead><tbody>",
+        + "".join(f"<th>{s.value}</th>" for s in STATUSES)
+        + "</tr></thead><tbody>",
     ]
     for m in report.accounts:
         c = report.counts(m.account)
@@ -253,15 +264,17 @@ def render_html(report: AuditReport) -> str:
     out.append("</tbody></table>")
     out.append('<h2 id="controls">Summary per control</h2>')
     out.append(
-        "<table><thead><tr><th>Id</th><th>Control</th>"
+        "<table><thead><tr><th>Id</th><th>Control</th><th>Prowler check</th>"
         + "".join(f"<th>{_e(a)}</th>" for a in accounts)
         + "</tr></thead><tbody>"
     )
     by_control: dict[str, dict[str, dict[str, Any]]] = {}
     titles: dict[str, str] = {}
+    prowler: dict[str, list[str]] = {}
     for row in report.control_rows():
         by_control.setdefault(row["control_id"], {})[row["account"]] = row
         titles[row["control_id"]] = row["title"]
+        prowler[row["control_id"]] = row["prowler"]
     for cid, per_account in by_control.items():
         cells = []
         for a in accounts:
@@ -272,7 +285,8 @@ def render_html(report: AuditReport) -> str:
             worst = _worst(cell)
             counts = ", ".join(f"{cell[s.value]} {s.value}" for s in STATUSES if cell[s.value])
             cells.append(f'<td class="{worst.value}">{worst.value} <small>({_e(counts)})</small></td>')
-        out.append(f"<tr><td>{_e(cid)}</td><td>{_e(titles[cid])}</td>{''.join(cells)}</tr>")
+        checks = "<br>".join(f"<code>{_e(c)}</code>" for c in prowler[cid])
+        out.append(f"<tr><td>{_e(cid)}</td><td>{_e(titles[cid])}</td><td>{checks}</td>{''.join(cells)}</tr>")
     out.append("</tbody></table>")
     out.append('<h2 id="details">Details</h2>')
     for a in accounts:
@@ -294,6 +308,6 @@ def render_html(report: AuditReport) -> str:
 
 
 def _order(findings: Sequence[Finding]) -> list[Finding]:
-    """FAIL first, then ERROR, then PASS; stable within each."""
-    rank = {Status.FAIL: 0, Status.ERROR: 1, Status.PASS: 2}
+    """FAIL first, then ERROR, then INFO, then PASS; stable within each."""
+    rank = {Status.FAIL: 0, Status.ERROR: 1, Status.INFO: 2, Status.PASS: 3}
     return sorted(findings, key=lambda f: rank[f.status])

@@ -1,9 +1,18 @@
 """Bulk reads for `iamlayer audit` and `iamlayer sts-regions`: the only AWS calls the audit makes.
 
 Per account: the credential report (generated, then fetched), GetAccountSummary,
-GetAccountPasswordPolicy, one paginated GetAccountAuthorizationDetails, ListVirtualMFADevices,
-ListServerCertificates and, per region, accessanalyzer ListAnalyzers. A read that fails becomes
-`Unavailable(why)` in the AuditInput, so the controls that need it say ERROR with why.
+GetAccountPasswordPolicy, one paginated GetAccountAuthorizationDetails (users, groups, roles with
+their inline policies and trust policies, customer-managed policies), ListPolicies of the attached
+AWS-managed policies, ListVirtualMFADevices, ListServerCertificates, ListSAMLProviders,
+ListOpenIDConnectProviders and, per region, accessanalyzer ListAnalyzers. Once per audit:
+ListOrganizationsFeatures (centralized root access) in the management account.
+
+The documents of attached AWS-managed policies are the same in every account (per partition and
+version), so one `AwsPolicyDocuments` cache serves the whole audit: one GetPolicyVersion per
+distinct attached AWS-managed policy, whatever the number of accounts, users or attachments.
+
+A read that fails becomes `Unavailable(why)` in the AuditInput, so the controls that need it say
+ERROR with why.
 """
 
 from __future__ import annotations
@@ -27,9 +36,12 @@ from iamlayer.audit.model import (
     AuditInput,
     AuthorizationDetails,
     CredentialReport,
-    CustomerPolicy,
+    IdentityProvider,
+    ManagedPolicy,
     PasswordPolicyState,
+    PolicyDoc,
     Principal,
+    RootAccessFeatures,
     ServerCertificate,
     Unavailable,
     VirtualMfaDevice,
@@ -79,10 +91,11 @@ def brief(text: str, limit: int = 300) -> str:
     lowered = text.lower()
     cut = min((i for i in (lowered.find("<!doctype"), lowered.find("<html")) if i >= 0), default=-1)
     if cut >= 0:
-        # An endpoint that does not implement the API (e.g. the sandbox) answers with an HTML page.
-        text = (
-            text[:cut].rstrip(": ") + ": the endpoint answered with an HTML error page (API not implemented?)"
-        )
+        # An endpoint that does not implement the API (e.g. the sandbox) answers with an HTML page;
+        # botocore's parser error around it ("Unable to parse response ... b'<!DOCTYPE") is noise.
+        noise = text.find("(Unable to parse response")
+        head = text[:noise] if 0 <= noise < cut else text[:cut]
+        text = head.rstrip(":( ") + ": the endpoint answered with an HTML error page (API not implemented?)"
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -171,7 +184,7 @@ def read_password_policy(clients: AccountClients) -> PasswordPolicyState | None:
     )
 
 
-def _document(doc: Any) -> Mapping[str, object]:
+def _document(doc: Any) -> PolicyDoc:
     # botocore decodes IAM policy documents itself; the raw API sends them URL-encoded JSON.
     if isinstance(doc, str):
         loaded = json.loads(urllib.parse.unquote(doc))
@@ -180,13 +193,17 @@ def _document(doc: Any) -> Mapping[str, object]:
 
 
 def _principal(kind: str, d: Mapping[str, Any], name_key: str, inline_key: str) -> Principal:
+    trust = d.get("AssumeRolePolicyDocument")
     return Principal(
         kind=kind,
         name=str(d[name_key]),
         arn=str(d.get("Arn", "")),
         attached=tuple(str(a["PolicyArn"]) for a in d.get("AttachedManagedPolicies", [])),
-        inline=tuple(str(p["PolicyName"]) for p in d.get(inline_key, [])),
+        inline={str(p["PolicyName"]): _document(p.get("PolicyDocument")) for p in d.get(inline_key, [])},
         groups=tuple(str(g) for g in d.get("GroupList", [])),
+        path=str(d.get("Path") or "/"),
+        trust=_document(trust) if trust is not None else None,
+        boundary=(d.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"),
     )
 
 
@@ -195,10 +212,11 @@ def read_authorization_details(clients: AccountClients) -> AuthorizationDetails:
     users: list[Principal] = []
     groups: list[Principal] = []
     roles: list[Principal] = []
-    policies: list[CustomerPolicy] = []
+    policies: list[ManagedPolicy] = []
     paginator = clients.client("iam").get_paginator("get_account_authorization_details")
     with aws_call(f"reading users, groups, roles and policies of {clients.label}"):
-        # LocalManagedPolicy only: AWS-managed policies (over a thousand) are never "customer" ones.
+        # LocalManagedPolicy only: the AWS-managed ones (over a thousand, every version) are read
+        # apart, and only those attached (read_aws_managed_policies).
         for page in paginator.paginate(Filter=["User", "Group", "Role", "LocalManagedPolicy"]):
             users += [
                 _principal("user", u, "UserName", "UserPolicyList") for u in page.get("UserDetailList", [])
@@ -216,7 +234,7 @@ def read_authorization_details(clients: AccountClients) -> AuthorizationDetails:
                     None,
                 )
                 policies.append(
-                    CustomerPolicy(
+                    ManagedPolicy(
                         # moto leaves PolicyName out; the ARN's last segment is the name.
                         name=str(p.get("PolicyName") or str(p["Arn"]).rsplit("/", 1)[-1]),
                         arn=str(p["Arn"]),
@@ -225,6 +243,120 @@ def read_authorization_details(clients: AccountClients) -> AuthorizationDetails:
                     )
                 )
     return AuthorizationDetails(tuple(users), tuple(groups), tuple(roles), tuple(policies))
+
+
+class AwsPolicyDocuments:
+    """AWS-managed policy documents by (ARN, version), shared by every account of one audit.
+
+    AWS-managed policies are global: `arn:aws:iam::aws:policy/X` at version vN is the same
+    document in every account of the partition, so each is fetched once per audit. Thread-safe, and
+    each (ARN, version) is fetched at most once even when accounts ask for it concurrently.
+    """
+
+    def __init__(self) -> None:
+        self._docs: dict[tuple[str, str], PolicyDoc] = {}
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, key: tuple[str, str], fetch: Callable[[], PolicyDoc]) -> PolicyDoc:
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._docs:
+                self._docs[key] = fetch()
+            return self._docs[key]
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+
+def read_aws_managed_policies(
+    clients: AccountClients, documents: AwsPolicyDocuments | None = None
+) -> tuple[ManagedPolicy, ...]:
+    """The AWS-managed policies attached in the account, with their default version's document.
+
+    ListPolicies(Scope=AWS, OnlyAttached) (a page per 100 attached policies), then one
+    GetPolicyVersion per policy not yet in `documents`: bounded by the distinct attached
+    AWS-managed policies, never by users or attachments (the CIS 1.16 audit procedure lists the
+    same set with `aws iam list-policies --only-attached`).
+    """
+    documents = documents if documents is not None else AwsPolicyDocuments()
+    iam = clients.client("iam")
+    listed: list[Mapping[str, Any]] = []
+    with aws_call(f"listing the AWS-managed policies attached in {clients.label}"):
+        for page in iam.get_paginator("list_policies").paginate(Scope="AWS", OnlyAttached=True):
+            listed += page.get("Policies", [])
+    out: list[ManagedPolicy] = []
+    for p in listed:
+        arn, version = str(p["Arn"]), str(p["DefaultVersionId"])
+
+        def fetch(arn: str = arn, version: str = version) -> PolicyDoc:
+            with aws_call(f"reading AWS-managed policy {arn} version {version} in {clients.label}"):
+                resp = iam.get_policy_version(PolicyArn=arn, VersionId=version)
+            return _document(resp["PolicyVersion"].get("Document"))
+
+        out.append(
+            ManagedPolicy(
+                name=str(p.get("PolicyName") or arn.rsplit("/", 1)[-1]),
+                arn=arn,
+                attachment_count=int(p.get("AttachmentCount", 0)),
+                document=documents.get((arn, version), fetch),
+            )
+        )
+    return tuple(out)
+
+
+def read_identity_providers(clients: AccountClients) -> tuple[IdentityProvider, ...]:
+    """The account's SAML and OpenID Connect providers (two calls; neither API pages)."""
+    iam = clients.client("iam")
+    with aws_call(f"listing the SAML providers of {clients.label}"):
+        saml = iam.list_saml_providers().get("SAMLProviderList", [])
+    with aws_call(f"listing the OpenID Connect providers of {clients.label}"):
+        oidc = iam.list_open_id_connect_providers().get("OpenIDConnectProviderList", [])
+    return tuple(IdentityProvider("SAML", str(p["Arn"])) for p in saml) + tuple(
+        IdentityProvider("OIDC", str(p["Arn"])) for p in oidc
+    )
+
+
+#: ListOrganizationsFeatures errors that answer the question: the features are off, and why.
+ROOT_ACCESS_OFF_CODES = {
+    "ServiceAccessNotEnabledException": "trusted access for IAM is not enabled in AWS Organizations",
+    "OrganizationNotInAllFeaturesModeException": "the organization does not have all features enabled",
+}
+
+
+def read_root_access_features(clients: AccountClients, account_name: str) -> RootAccessFeatures | Unavailable:
+    """Centralized root access (iam:ListOrganizationsFeatures), asked once per audit in the
+    management account (or the IAM delegated administrator). Never raises.
+
+    An account in no organization answers OrganizationNotFoundException: organization_id None.
+    Answers that mean "off" (trusted access not enabled, not all features) give the features off
+    with why. Other failures (AccountNotManagementOrDelegatedAdministrator, AccessDenied, an
+    endpoint that lacks the API) give Unavailable(why): the control reports ERROR, never PASS.
+    """
+    return _read(partial(_root_access_features, clients, account_name))
+
+
+def _root_access_features(clients: AccountClients, account_name: str) -> RootAccessFeatures:
+    try:
+        with aws_call(f"listing the organization's root access features from {account_name}"):
+            resp = clients.client("iam").list_organizations_features()
+    except AwsError as exc:
+        # The API reference names these errors without the "Exception" suffix, botocore's model
+        # with it: accept both spellings of the code.
+        code = exc.code.removesuffix("Exception") + "Exception" if exc.code else ""
+        if code == "OrganizationNotFoundException":
+            return RootAccessFeatures(None, read_from=account_name)
+        if code in ROOT_ACCESS_OFF_CODES:
+            return RootAccessFeatures(
+                "", why_off=f"{ROOT_ACCESS_OFF_CODES[code]} ({exc.code})", read_from=account_name
+            )
+        raise
+    return RootAccessFeatures(
+        str(resp.get("OrganizationId") or ""),
+        tuple(str(f) for f in resp.get("EnabledFeatures", [])),
+        read_from=account_name,
+    )
 
 
 def read_virtual_mfa_devices(clients: AccountClients) -> tuple[VirtualMfaDevice, ...]:
@@ -267,8 +399,14 @@ def read_audit_input(
     *,
     account_id: str = "",
     report_wait: float = REPORT_WAIT_SECONDS,
+    aws_policies: AwsPolicyDocuments | None = None,
 ) -> AuditInput:
-    """Everything the IAM controls need from one account. Never raises for a failed read."""
+    """Everything the IAM controls need from one account. Never raises for a failed read.
+
+    `aws_policies` is the audit-wide cache of AWS-managed policy documents. What the account is in
+    the layer (people, management account) and the organization-wide reads (`root_access`, read
+    once by `read_root_access_features`) are the caller's to set on the result.
+    """
     analyzers: dict[str, tuple[Analyzer, ...] | Unavailable] = {}
     for region in dict.fromkeys(regions):
         analyzers[region] = _read(partial(read_analyzers, clients, region))
@@ -283,6 +421,8 @@ def read_audit_input(
         server_certificates=_read(lambda: read_server_certificates(clients)),
         analyzers=analyzers,
         read_at=datetime.now(UTC),
+        aws_managed_policies=_read(lambda: read_aws_managed_policies(clients, aws_policies)),
+        identity_providers=_read(lambda: read_identity_providers(clients)),
     )
 
 
@@ -389,11 +529,13 @@ def set_token_version(clients: AccountClients, version: str = "v2") -> None:
 
 
 __all__ = [
+    "AwsPolicyDocuments",
     "probe_sts_region",
     "quick_client",
     "read_audit_input",
     "read_credential_report",
     "read_enabled_regions",
+    "read_root_access_features",
     "read_sts_input",
     "set_token_version",
 ]

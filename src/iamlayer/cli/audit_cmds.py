@@ -6,6 +6,7 @@ import io
 import json
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -17,11 +18,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from iamlayer.audit.controls import BENCHMARKS, DEFAULT_BENCHMARK, evaluate
-from iamlayer.audit.model import AuditInput
+from iamlayer.audit.model import AuditInput, RootAccessFeatures, Unavailable
 from iamlayer.audit.report import AuditReport, render_html, render_table, report_json
 from iamlayer.audit.sts import StsAdvice, advice_json, advise, unreachable_advice
 from iamlayer.aws.accounts import Connection, connect_accounts
-from iamlayer.aws.audit_reads import read_audit_input, read_sts_input
+from iamlayer.aws.audit_reads import (
+    AwsPolicyDocuments,
+    read_audit_input,
+    read_root_access_features,
+    read_sts_input,
+)
 from iamlayer.aws.audit_reads import set_token_version as apply_token_version
 from iamlayer.aws.session import AccountClients, ApiStats, base_session
 from iamlayer.cli.common import console, err_console, json_option, profile_option, spec_option
@@ -124,26 +130,48 @@ def audit_command(
     show_pass: bool,
     as_json: bool,
 ) -> int:
-    """Check the CIS AWS Foundations IAM controls in every account of the spec.
+    """Check the CIS AWS Foundations IAM controls, and iamlayer's own, in every account of the spec.
 
-    Each finding says PASS, FAIL or ERROR (could not check, with why), the resource, and the fix:
-    the spec field to change where the spec can fix it. The report shows how old each account's
-    credential report is (AWS regenerates it at most every 4 hours).
+    Each finding says PASS, FAIL, ERROR (could not check, with why) or INFO (reported, not
+    required), the resource, and the fix: the spec field to change where the spec can fix it. The
+    report shows how old each account's credential report is (AWS regenerates it at most every 4
+    hours). Organization-wide settings (centralized root access) are read once, in the management
+    account, or in the people account when the spec names no management account.
     """
     spec = _load(spec_file)
     only = _selected(spec, accounts)
     regions = spec.regions_in_use or (spec.region,)
     stats = ApiStats()
-    conns = connect_accounts(spec, profile=profile, stats=stats, only=only)
+    org_reader = spec.management_account or spec.people_account
+    connect = None if only is None else list(dict.fromkeys([*only, org_reader]))
+    conns = connect_accounts(spec, profile=profile, stats=stats, only=connect)
+    reader = conns[org_reader]
+    root_access: RootAccessFeatures | Unavailable = (
+        read_root_access_features(reader.clients, org_reader)
+        if reader.clients is not None
+        else Unavailable(f"account {org_reader} not reachable: {reader.error}")
+    )
+    audited = {name: conn for name, conn in conns.items() if only is None or name in only}
+    aws_policies = AwsPolicyDocuments()
 
     def read(conn: Connection) -> AuditInput:
         acc = conn.account
         if conn.clients is None:
             why = f"account not reachable: {conn.error}"
-            return AuditInput.unreachable(acc.name, acc.id, why, tuple(regions))
-        return read_audit_input(conn.clients, acc.name, regions, account_id=acc.id)
+            inp = AuditInput.unreachable(acc.name, acc.id, why, tuple(regions))
+        else:
+            inp = read_audit_input(
+                conn.clients, acc.name, regions, account_id=acc.id, aws_policies=aws_policies
+            )
+        return replace(
+            inp,
+            root_access=root_access,
+            people_account=acc.name == spec.people_account,
+            management_account=acc.name == spec.management_account,
+            organization_reader=acc.name == org_reader,
+        )
 
-    inputs = _for_each(conns, "Auditing accounts", read)
+    inputs = _for_each(audited, "Auditing accounts", read)
     now = datetime.now(UTC)
     report = AuditReport.build(inputs, evaluate(inputs, now, benchmark), benchmark, now)
     if as_json:
@@ -156,7 +184,8 @@ def audit_command(
         else:
             render_table(report, console, show_pass=show_pass)
     else:
-        text = json.dumps(report_json(report), indent=2) + "\n" if fmt == "json" else render_html(report)
+        doc = report_json(report, stats.as_json())
+        text = json.dumps(doc, indent=2) + "\n" if fmt == "json" else render_html(report)
         if output:
             _write_atomic(output, text)
         else:

@@ -26,7 +26,7 @@ def lint(spec: Spec, reader: Reader) -> None:
         at = f"policies.{name}.document"
         if grammar.grants_full_admin(policy.document):
             reader.warn(at, f"policy {name} allows every action on every resource", _ADMIN_HINT)
-        _mfa_bool(reader, at, policy.document)
+        _document(reader, at, policy.document)
 
     for name, role in spec.roles.items():
         if role.mfa_max_age is not None and role.mfa_max_age < role.max_session_duration:
@@ -81,7 +81,14 @@ def lint(spec: Spec, reader: Reader) -> None:
 
 def _inline(reader: Reader, base: str, docs: Mapping[str, PolicyDocument]) -> None:
     for pname, doc in docs.items():
-        _mfa_bool(reader, f"{base}.{pname}", doc)
+        _document(reader, f"{base}.{pname}", doc)
+
+
+def _document(reader: Reader, at: str, doc: PolicyDocument) -> None:
+    """Every warning about one valid policy document (grammar.policy_warnings, MFA conditions)."""
+    for w in grammar.policy_warnings(doc, grammar.load_action_catalogue()):
+        reader.warn(at + doc_path_suffix(w.path), w.message, w.hint)
+    _mfa_bool(reader, at, doc)
 
 
 def _mfa_bool(reader: Reader, at: str, doc: PolicyDocument) -> None:

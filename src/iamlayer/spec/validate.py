@@ -422,10 +422,14 @@ class SpecBuilder:
 
     # --- policy documents -----------------------------------------------------------------------
 
-    def _document(self, node: Node) -> PolicyDocument | None:
-        """A policy document: an inline mapping, or a path to a JSON file next to the spec."""
+    def _document(self, node: Node, *, managed: bool = False) -> PolicyDocument | None:
+        """A policy document: an inline mapping, or a path to a JSON file next to the spec.
+
+        `managed` documents are checked as CreatePolicy checks them.
+        """
         value = node.value
         source = ""
+        duplicates: tuple[tuple[grammar.DocPath, int], ...] = ()
         if isinstance(value, str):
             file = (self.root / value).resolve()
             source = f" (in {value})"
@@ -437,7 +441,9 @@ class SpecBuilder:
                 )
                 return None
             try:
-                doc: Any = json.loads(file.read_text(encoding="utf-8"))
+                loaded = grammar.load_policy_json(file.read_text(encoding="utf-8"))
+                doc: Any = loaded.document
+                duplicates = loaded.duplicates
             except (OSError, UnicodeDecodeError) as e:
                 self.r.error(node, f"cannot read policy document file {value!r}: {e}")
                 return None
@@ -460,7 +466,14 @@ class SpecBuilder:
                 f"got {grammar.type_name(value)}",
             )
             return None
-        problems = grammar.check_policy_document(doc)
+        problems = grammar.check_policy_document(doc, managed=managed)
+        for at, line in duplicates:
+            self.r.error(
+                node,
+                f"duplicate key {at[-1]!r} at line {line}{source}: JSON keeps only the last value, silently",
+                "a key may appear only once in a mapping: merge the two",
+                path=node.path + doc_path_suffix(at),
+            )
         for p in problems:
             self.r.error(
                 node,
@@ -469,7 +482,7 @@ class SpecBuilder:
                 path=node.path + doc_path_suffix(p.path),
                 line=located.line_at(p.path),
             )
-        return None if problems else doc  # type: ignore[no-any-return]
+        return None if problems or duplicates else doc  # type: ignore[no-any-return]
 
     def _flag(self, fields: dict[str, Node], key: str, default: bool) -> bool:
         if key not in fields:
@@ -521,7 +534,7 @@ class SpecBuilder:
             f = self.r.fields(pnode, POLICY_FIELDS, required=("document",), what=f"policy {name}")
             if f is None:
                 continue
-            doc = self._document(f["document"]) if "document" in f else None
+            doc = self._document(f["document"], managed=True) if "document" in f else None
             if doc is not None:
                 size = grammar.policy_size(doc)
                 if size > grammar.MANAGED_POLICY_LIMIT:
