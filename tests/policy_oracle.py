@@ -1,8 +1,9 @@
-"""An independent IAM policy evaluator for the tests: NCC Group's principalmapper, locally.
+"""What AWS would decide, for the tests: two evaluators that must agree on every request.
 
 The emulator enforces no IAM policy, so whether a call would be allowed on AWS is asked here
-instead. One function, `pmapper_decide(request, world)`, answers one request; the tests take the
-evaluators from `EVALUATORS`, so another one (iamlayer's own `iamlayer.access`) can stand beside it.
+instead, of two evaluators: NCC Group's principalmapper, locally (`pmapper_decide`), and iamlayer's
+own `iamlayer.access` (`iamlayer_decide`). The tests take them from `EVALUATORS` and hold every
+step to both, so a flaw in one cannot pass unnoticed.
 
 What AWS decides that principalmapper does not model, and how it is handled here:
 - sts:GetCallerIdentity and sts:GetSessionToken need no permission and cannot be denied (the STS
@@ -18,24 +19,24 @@ What AWS decides that principalmapper does not model, and how it is handled here
 
 from __future__ import annotations
 
-import collections
-import collections.abc
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-# principalmapper 1.1.5 still imports these from `collections` (removed in Python 3.10).
-for _name in ("Mapping", "MutableMapping", "Sequence", "Iterable", "MutableSet", "Callable"):
-    if not hasattr(collections, _name):
-        setattr(collections, _name, getattr(collections.abc, _name))
-
-from principalmapper.common import Group, Node, Policy  # noqa: E402
-from principalmapper.querying import local_policy_simulation as lps  # noqa: E402
-from principalmapper.querying.query_interface import (  # noqa: E402
+from iamlayer.access.context import Caller, Credential, Signing, UserRequestFacts, user_context
+from iamlayer.access.evaluate import PolicySource, evaluate
+from iamlayer.access.evaluate import Request as AccessRequest
+from iamlayer.access.policy import compile_policy
+from pmapper_compat import (
+    CaseInsensitiveDict,
+    Group,
+    Node,
+    Policy,
     _infer_condition_keys,
     local_check_authorization_full,
+    lps,
 )
-from principalmapper.util.case_insensitive_dict import CaseInsensitiveDict  # noqa: E402
 
 Doc = Mapping[str, Any]
 
@@ -152,7 +153,40 @@ def pmapper_decide(req: Request, world: World) -> Decision:
     return Decision(bool(allowed), _deciding(node, req, trust))
 
 
+def iamlayer_decide(req: Request, world: World) -> Decision:
+    """Would AWS allow `req`? iamlayer's own evaluator (iamlayer.access) over `world`'s policies."""
+    if req.action in ALWAYS_ALLOWED:
+        return Decision(True, f"{req.action} needs no permission")
+    ident = world.identities.get(req.principal)
+    if ident is None:
+        return Decision(False, f"no policies known for {req.principal}")
+    account, resource = _account(ident.arn), ident.arn.split(":", 5)[-1]
+    path, _, name = resource[len("user") :].rpartition("/")
+    sources = [
+        PolicySource(f"{owner.split(':')[-1]} / {pol}", None, compile_policy(dict(doc)))
+        for owner, items in ((ident.arn, ident.policies), *ident.groups)
+        for pol, doc in items
+    ]
+    signing = Signing.with_mfa(req.mfa_age or 0) if req.mfa else Signing(Credential.ACCESS_KEY)
+    context = user_context(UserRequestFacts(account, name, path + "/"), signing, now=datetime.now(UTC))
+    trust = world.trust.get(req.resource) if req.action == "sts:AssumeRole" else None
+    if req.action == "sts:AssumeRole" and trust is None:
+        return Decision(False, f"role {req.resource} does not exist")
+    decision = evaluate(
+        AccessRequest(Caller.user(account, name, path + "/"), req.action, req.resource, context),
+        sources,
+        resource_policy=(
+            PolicySource(f"trust policy of {req.resource}", None, compile_policy(dict(trust)))
+            if trust is not None
+            else None
+        ),
+        resource_account=_account(req.resource) if trust is not None else None,
+    )
+    return Decision(decision.allowed, "; ".join(decision.explain()))
+
+
 Evaluator = Callable[[Request, World], Decision]
 
-#: every evaluator the access tests hold the layer's policies against
-EVALUATORS: dict[str, Evaluator] = {"principalmapper": pmapper_decide}
+#: every evaluator the access tests hold the layer's policies against: the independent one and
+#: iamlayer's own, which must agree on every step
+EVALUATORS: dict[str, Evaluator] = {"principalmapper": pmapper_decide, "iamlayer": iamlayer_decide}

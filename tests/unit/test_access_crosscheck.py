@@ -4,7 +4,7 @@ principalmapper (a test-only dependency) evaluates policies locally in
 `principalmapper.querying.local_policy_simulation`; `local_check_authorization_full` combines
 identity policies, a permissions boundary and a resource policy (a role's trust policy) the way
 its authors read AWS's documentation. It imports on Python 3.11 once the ABCs that moved to
-collections.abc in Python 3.10 are aliased back (done below, in the test only).
+collections.abc in Python 3.10 are aliased back (tests/pmapper_compat.py, in the tests only).
 
 The corpus, all built deterministically:
   (a) every AWS-managed policy moto ships (moto.iam.aws_managed_policies), each against requests
@@ -52,14 +52,7 @@ from iamlayer.spec.load import load_spec
 from iamlayer.spec.model import Spec
 from iamlayer.spec.scaffold import scaffold
 from iamlayer.state.model import AccountState, group_marker_document, group_marker_name
-
-# principalmapper was written for Python < 3.10, where these ABCs lived in `collections`.
-for _name in ("Mapping", "MutableMapping", "Iterable", "Sequence", "Callable"):
-    if not hasattr(collections, _name):
-        setattr(collections, _name, getattr(collections.abc, _name))
-
-from principalmapper.common import Group, Node, Policy  # noqa: E402
-from principalmapper.querying.query_interface import local_check_authorization_full  # noqa: E402
+from pmapper_compat import Group, Node, Policy, local_check_authorization_full
 
 PEOPLE = "111111111111"
 ROLE_ACCOUNT = "222222222222"
