@@ -41,7 +41,10 @@ def test_every_planned_change_has_a_handler() -> None:
 
 
 def _calls(fn: Callable[..., Any], seen: set[str] | None = None) -> set[str]:
-    """IAM API methods called by `fn` (`ctx.iam.x(...)` / `iam.x(...)`), following module helpers."""
+    """IAM API methods called by `fn`, following module helpers.
+
+    A call is `ctx.iam.x(...)` / `iam.x(...)`, or a paginated `read_all(<client>, "x", ...)`.
+    """
     seen = seen if seen is not None else set()
     if fn.__name__ in seen:
         return set()
@@ -56,6 +59,13 @@ def _calls(fn: Callable[..., Any], seen: set[str] | None = None) -> set[str]:
             )
             if is_iam:
                 out.add(node.func.attr)
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "read_all"
+            and isinstance(node.args[1], ast.Constant)
+        ):
+            out.add(str(node.args[1].value))
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             for module in (handlers, credentials):
                 helper = getattr(module, node.func.id, None)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from iamlayer.aws.errors import aws_call
+from iamlayer.aws.read import read_all
 from iamlayer.aws.retry import settle
 from iamlayer.errors import AlreadyExistsError, ApplyError, AwsError, NotFoundError
 from iamlayer.plan.model import Action, Change, Kind
@@ -156,7 +157,7 @@ def update_policy(ctx: HandlerContext, ch: Change) -> None:
     assert a is not None
     arn = a["arn"]
     with aws_call(f"listing versions of policy {ch.address.name} {ctx.where()}"):
-        versions = ctx.iam.list_policy_versions(PolicyArn=arn)["Versions"]
+        versions = read_all(ctx.iam, "list_policy_versions", PolicyArn=arn).get("Versions", [])
     old = sorted((v for v in versions if not v["IsDefaultVersion"]), key=lambda v: str(v["CreateDate"]))
     if len(versions) >= MAX_POLICY_VERSIONS and old:
         # IAM keeps five versions; the oldest non-default one makes room for the new one.
@@ -191,7 +192,7 @@ def delete_policy(ctx: HandlerContext, ch: Change) -> None:
     name = ch.address.name
     with gone_is_fine():
         with aws_call(f"listing what policy {name} is attached to {ctx.where()}"):
-            ents = ctx.iam.list_entities_for_policy(PolicyArn=arn)
+            ents = read_all(ctx.iam, "list_entities_for_policy", PolicyArn=arn)
         for g in ents.get("PolicyGroups", []):
             with gone_is_fine(), aws_call(f"detaching policy {name} from group {g['GroupName']}"):
                 ctx.iam.detach_group_policy(GroupName=g["GroupName"], PolicyArn=arn)
@@ -202,13 +203,14 @@ def delete_policy(ctx: HandlerContext, ch: Change) -> None:
             with gone_is_fine(), aws_call(f"detaching policy {name} from role {r['RoleName']}"):
                 ctx.iam.detach_role_policy(RoleName=r["RoleName"], PolicyArn=arn)
         with aws_call(f"listing versions of policy {name}"):
-            versions = ctx.iam.list_policy_versions(PolicyArn=arn)["Versions"]
+            versions = read_all(ctx.iam, "list_policy_versions", PolicyArn=arn).get("Versions", [])
         for v in versions:
             if not v["IsDefaultVersion"]:
                 with gone_is_fine(), aws_call(f"deleting version {v['VersionId']} of policy {name}"):
                     ctx.iam.delete_policy_version(PolicyArn=arn, VersionId=v["VersionId"])
         with aws_call(f"deleting policy {name} {ctx.where()}"):
-            settle(lambda: ctx.iam.delete_policy(PolicyArn=arn))
+            # DeleteConflict here may be the detaches above not yet seen everywhere in IAM.
+            settle(lambda: ctx.iam.delete_policy(PolicyArn=arn), conflict_too=True)
 
 
 # -- roles ---------------------------------------------------------------------------------------
@@ -235,7 +237,10 @@ def create_role(ctx: HandlerContext, ch: Change) -> None:
             ctx.iam.create_role(**args)
     except AlreadyExistsError:
         _check_owned(
-            ctx, "role", ch.address.name, lambda: ctx.iam.list_role_tags(RoleName=ch.address.name)["Tags"]
+            ctx,
+            "role",
+            ch.address.name,
+            lambda: read_all(ctx.iam, "list_role_tags", RoleName=ch.address.name).get("Tags", []),
         )
 
 
@@ -311,9 +316,13 @@ def delete_role(ctx: HandlerContext, ch: Change) -> None:
     w = f"role {name} {ctx.where()}"
     with gone_is_fine():
         with aws_call(f"listing policies of {w}"):
-            attached = ctx.iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
-            inline = ctx.iam.list_role_policies(RoleName=name)["PolicyNames"]
-            profiles = ctx.iam.list_instance_profiles_for_role(RoleName=name)["InstanceProfiles"]
+            attached = read_all(ctx.iam, "list_attached_role_policies", RoleName=name).get(
+                "AttachedPolicies", []
+            )
+            inline = read_all(ctx.iam, "list_role_policies", RoleName=name).get("PolicyNames", [])
+            profiles = read_all(ctx.iam, "list_instance_profiles_for_role", RoleName=name).get(
+                "InstanceProfiles", []
+            )
         for p in attached:
             with gone_is_fine(), aws_call(f"detaching {p['PolicyArn']} from {w}"):
                 ctx.iam.detach_role_policy(RoleName=name, PolicyArn=p["PolicyArn"])
@@ -326,7 +335,8 @@ def delete_role(ctx: HandlerContext, ch: Change) -> None:
                     RoleName=name, InstanceProfileName=ip["InstanceProfileName"]
                 )
         with aws_call(f"deleting {w}"):
-            settle(lambda: ctx.iam.delete_role(RoleName=name))
+            # DeleteConflict here may be the detaches above not yet seen everywhere in IAM.
+            settle(lambda: ctx.iam.delete_role(RoleName=name), conflict_too=True)
 
 
 @handles(Kind.ROLE_POLICY_ATTACHMENT, Action.CREATE, permissions=("iam:AttachRolePolicy",))
@@ -426,9 +436,11 @@ def delete_group(ctx: HandlerContext, ch: Change) -> None:
     marker = (ch.before or {}).get("marker", "")
     with gone_is_fine():
         with aws_call(f"reading {w}"):
-            members = ctx.iam.get_group(GroupName=name)["Users"]
-            attached = ctx.iam.list_attached_group_policies(GroupName=name)["AttachedPolicies"]
-            inline = ctx.iam.list_group_policies(GroupName=name)["PolicyNames"]
+            members = read_all(ctx.iam, "get_group", GroupName=name).get("Users", [])
+            attached = read_all(ctx.iam, "list_attached_group_policies", GroupName=name).get(
+                "AttachedPolicies", []
+            )
+            inline = read_all(ctx.iam, "list_group_policies", GroupName=name).get("PolicyNames", [])
         for u in members:
             with gone_is_fine(), aws_call(f"removing user {u['UserName']} from {w}"):
                 ctx.iam.remove_user_from_group(GroupName=name, UserName=u["UserName"])
@@ -440,7 +452,8 @@ def delete_group(ctx: HandlerContext, ch: Change) -> None:
             with gone_is_fine(), aws_call(f"deleting inline policy {p} of {w}"):
                 ctx.iam.delete_group_policy(GroupName=name, PolicyName=p)
         with aws_call(f"deleting {w}"):
-            settle(lambda: ctx.iam.delete_group(GroupName=name))
+            # DeleteConflict here may be the detaches above not yet seen everywhere in IAM.
+            settle(lambda: ctx.iam.delete_group(GroupName=name), conflict_too=True)
 
 
 @handles(Kind.GROUP_POLICY_ATTACHMENT, Action.CREATE, permissions=("iam:AttachGroupPolicy",))
@@ -492,7 +505,9 @@ def create_user(ctx: HandlerContext, ch: Change) -> None:
         with aws_call(f"creating user {name} {ctx.where()}"):
             ctx.iam.create_user(UserName=name, Path=a["path"], Tags=_tags(a["tags"]))
     except AlreadyExistsError:
-        _check_owned(ctx, "user", name, lambda: ctx.iam.list_user_tags(UserName=name)["Tags"])
+        _check_owned(
+            ctx, "user", name, lambda: read_all(ctx.iam, "list_user_tags", UserName=name).get("Tags", [])
+        )
 
 
 @handles(Kind.USER, Action.UPDATE, permissions=("iam:UpdateUser", "iam:TagUser"))
@@ -541,13 +556,13 @@ def delete_user(ctx: HandlerContext, ch: Change) -> None:
         with gone_is_fine(), aws_call(f"deleting the login profile of {w}"):
             iam.delete_login_profile(UserName=name)
         with aws_call(f"listing credentials of {w}"):
-            keys = iam.list_access_keys(UserName=name)["AccessKeyMetadata"]
-            mfas = iam.list_mfa_devices(UserName=name)["MFADevices"]
-            groups = iam.list_groups_for_user(UserName=name)["Groups"]
-            attached = iam.list_attached_user_policies(UserName=name)["AttachedPolicies"]
-            inline = iam.list_user_policies(UserName=name)["PolicyNames"]
-            certs = iam.list_signing_certificates(UserName=name)["Certificates"]
-            ssh = iam.list_ssh_public_keys(UserName=name)["SSHPublicKeys"]
+            keys = read_all(iam, "list_access_keys", UserName=name).get("AccessKeyMetadata", [])
+            mfas = read_all(iam, "list_mfa_devices", UserName=name).get("MFADevices", [])
+            groups = read_all(iam, "list_groups_for_user", UserName=name).get("Groups", [])
+            attached = read_all(iam, "list_attached_user_policies", UserName=name).get("AttachedPolicies", [])
+            inline = read_all(iam, "list_user_policies", UserName=name).get("PolicyNames", [])
+            certs = read_all(iam, "list_signing_certificates", UserName=name).get("Certificates", [])
+            ssh = read_all(iam, "list_ssh_public_keys", UserName=name).get("SSHPublicKeys", [])
         for k in keys:
             with gone_is_fine(), aws_call(f"deleting access key {k['AccessKeyId']} of {w}"):
                 iam.delete_access_key(UserName=name, AccessKeyId=k["AccessKeyId"])
@@ -580,10 +595,11 @@ def delete_user(ctx: HandlerContext, ch: Change) -> None:
             if exc.code != "DeleteConflict":
                 raise
             # Rare: service-specific credentials (CodeCommit, Keyspaces) are only looked for when
-            # DeleteUser says something is still attached.
+            # DeleteUser says something is still attached. Otherwise the conflict is what was just
+            # removed above, not yet seen everywhere in IAM.
             _delete_service_credentials(ctx, name, w)
             with aws_call(f"deleting {w}"):
-                settle(lambda: iam.delete_user(UserName=name))
+                settle(lambda: iam.delete_user(UserName=name), conflict_too=True)
     ctx.outbox.forget_user(ctx.account, name)
 
 

@@ -22,7 +22,7 @@ from iamlayer.apply.credentials import (
 from iamlayer.apply.handlers import HandlerContext
 from iamlayer.aws.accounts import connect_accounts
 from iamlayer.aws.errors import aws_call
-from iamlayer.aws.read import confirm_user, has_login_profile, whole_state_read
+from iamlayer.aws.read import confirm_user, has_login_profile, read_all, whole_state_read
 from iamlayer.aws.session import AccountClients, ApiStats
 from iamlayer.cli.common import EXIT_OK, console, err_console, json_option, profile_option, spec_option
 from iamlayer.errors import IamlayerError
@@ -98,7 +98,9 @@ def _owned_user_with_key(
 def _live_user(ctx: HandlerContext, name: str, project: str) -> UserState:
     """The user as AWS has it, refusing a user iamlayer does not own."""
     with aws_call(f"reading user {name} {ctx.where()}"):
-        tags = {t["Key"]: t["Value"] for t in ctx.iam.list_user_tags(UserName=name)["Tags"]}
+        tags = {
+            t["Key"]: t["Value"] for t in read_all(ctx.iam, "list_user_tags", UserName=name).get("Tags", [])
+        }
     user = UserState(name=name, tags=tags)
     if not user.owned_by(project):
         raise IamlayerError(f"user {name} {ctx.where()} is not owned by iamlayer project {project!r}")
@@ -276,7 +278,8 @@ def access_key_rotate(
     _, key_file, ctx = _owned_user_with_key(spec_file, user, profile)
     with aws_call(f"listing access keys of user {user} {ctx.where()}"):
         keys = sorted(
-            ctx.iam.list_access_keys(UserName=user)["AccessKeyMetadata"], key=lambda k: str(k["CreateDate"])
+            read_all(ctx.iam, "list_access_keys", UserName=user).get("AccessKeyMetadata", []),
+            key=lambda k: str(k["CreateDate"]),
         )
     old = [k["AccessKeyId"] for k in keys]
     if len(old) >= 2:
