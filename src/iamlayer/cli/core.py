@@ -30,7 +30,7 @@ from iamlayer.files import write_private_file
 from iamlayer.plan.limits import check_rendered_limits
 from iamlayer.plan.model import Change, Plan
 from iamlayer.plan.planner import make_plan
-from iamlayer.plan.render import plan_from_json, plan_to_json, render_plan, render_stats
+from iamlayer.plan.render import load_plan, plan_to_json, render_plan, render_stats
 from iamlayer.spec.load import load_spec, load_spec_with_warnings
 from iamlayer.spec.model import Spec
 
@@ -228,7 +228,7 @@ def apply(
     spec = load_spec(spec_file)
     stats = ApiStats()
     if planfile:
-        p = plan_from_json(json.loads(planfile.read_text()))
+        p = load_plan(planfile)
         check_applicable(p, spec)
         if not as_json:
             _status("checking that the saved plan is still current")
