@@ -7,7 +7,10 @@ It forwards every request to the emulator, except where a rule matches the reque
 - `hold_before`: block, then drop the request: the call never reaches AWS;
 - `hold_after`: forward, then block before answering (AWS did it, the caller never hears);
 - `applied_then_conflict`: forward, then answer EntityAlreadyExists, as AWS answers a retried
-  create whose first attempt went through.
+  create whose first attempt went through;
+- `applied_then_500`: forward, then answer an HTTP 500 (AWS did it, the answer was lost);
+- `expired`: answer ExpiredToken instead of forwarding, as AWS answers temporary credentials
+  past their expiry.
 Holding lets a test SIGKILL a real `iamlayer apply` at an exact point of its protocol.
 """
 
@@ -29,6 +32,16 @@ CONFLICT_XML = (
     "<Code>EntityAlreadyExists</Code><Message>Login Profile for user already exists.</Message></Error>"
     "<RequestId>fault-proxy</RequestId></ErrorResponse>"
 )
+EXPIRED_XML = (
+    '<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type>'
+    "<Code>ExpiredToken</Code><Message>The security token included in the request is expired</Message>"
+    "</Error><RequestId>fault-proxy</RequestId></ErrorResponse>"
+)
+INTERNAL_XML = (
+    '<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Receiver</Type>'
+    "<Code>ServiceFailure</Code><Message>Internal failure</Message></Error>"
+    "<RequestId>fault-proxy</RequestId></ErrorResponse>"
+)
 DENY_XML = (
     '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
     "<Code>AccessDenied</Code><Message>User is not authorized to perform: sts:AssumeRole</Message></Error>"
@@ -39,7 +52,9 @@ DENY_XML = (
 @dataclass
 class Rule:
     action: str  # AWS query Action, e.g. "CreateLoginProfile"
-    mode: str  # throttle | deny | hold_before | hold_after | applied_then_conflict
+    mode: (
+        str  # throttle | deny | expired | hold_before | hold_after | applied_then_conflict | applied_then_500
+    )
     contains: str = ""  # a substring the (URL-decoded) body must contain
     times: int = 1_000_000  # how many matches the rule applies to
     hits: int = 0
@@ -100,6 +115,9 @@ class FaultProxy:
                 if rule and rule.mode == "deny":
                     self._answer(403, [("Content-Type", "text/xml")], DENY_XML.encode())
                     return
+                if rule and rule.mode == "expired":
+                    self._answer(403, [("Content-Type", "text/xml")], EXPIRED_XML.encode())
+                    return
                 if rule and rule.mode == "hold_before":
                     rule.reached.set()
                     rule.release.wait(120)
@@ -108,6 +126,9 @@ class FaultProxy:
                 status, headers, data = self._forward(body)
                 if rule and rule.mode == "applied_then_conflict":
                     self._answer(409, [("Content-Type", "text/xml")], CONFLICT_XML.encode())
+                    return
+                if rule and rule.mode == "applied_then_500":
+                    self._answer(500, [("Content-Type", "text/xml")], INTERNAL_XML.encode())
                     return
                 if rule and rule.mode == "hold_after":
                     rule.reached.set()
