@@ -82,12 +82,14 @@ class OwnershipError(IamlayerError):
 
 
 class AwsError(IamlayerError):
-    """An AWS API call failed. `code` is AWS's error code, `operation` the API operation."""
+    """An AWS API call failed. `code` is AWS's error code, `operation` the API operation, `status`
+    the HTTP status of AWS's answer (0 when there was no answer)."""
 
-    def __init__(self, message: str, *, code: str = "", operation: str = "") -> None:
+    def __init__(self, message: str, *, code: str = "", operation: str = "", status: int = 0) -> None:
         super().__init__(message)
         self.code = code
         self.operation = operation
+        self.status = status
 
 
 class AccessDeniedError(AwsError):

@@ -10,6 +10,7 @@ from iamlayer.plan.desired import assume_policy, self_management_policy, trust_p
 from iamlayer.plan.diff import SecretIntent, diff
 from iamlayer.plan.model import Action, Kind
 from iamlayer.spec.model import Account, Group, PasswordPolicy, Role, SelfManagement, Spec, User
+from iamlayer.state.journal import KeyCreation
 from iamlayer.state.model import (
     OWNER_TAG,
     AccessKey,
@@ -233,7 +234,7 @@ def test_access_keys(
         live,
         secret_intents={"u": INTENT},
         issued_keys={"u": frozenset(issued)},
-        keys_in_flight=frozenset({"u"}) if in_flight else frozenset(),
+        keys_in_flight={"u": KeyCreation()} if in_flight else {},
     )
     got = [
         (c.action.value, c.address.kind.value, f"{c.address.name}/{c.address.sub}".rstrip("/"))

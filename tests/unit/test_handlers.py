@@ -43,7 +43,8 @@ def test_every_planned_change_has_a_handler() -> None:
 def _calls(fn: Callable[..., Any], seen: set[str] | None = None) -> set[str]:
     """IAM API methods called by `fn`, following module helpers.
 
-    A call is `ctx.iam.x(...)` / `iam.x(...)`, or a paginated `read_all(<client>, "x", ...)`.
+    A call is `ctx.iam.x(...)` / `ctx.iam_once.x(...)` / `iam.x(...)`, or a paginated
+    `read_all(<client>, "x", ...)`.
     """
     seen = seen if seen is not None else set()
     if fn.__name__ in seen:
@@ -54,7 +55,7 @@ def _calls(fn: Callable[..., Any], seen: set[str] | None = None) -> set[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             target = node.func.value
-            is_iam = (isinstance(target, ast.Attribute) and target.attr == "iam") or (
+            is_iam = (isinstance(target, ast.Attribute) and target.attr in ("iam", "iam_once")) or (
                 isinstance(target, ast.Name) and target.id == "iam"
             )
             if is_iam:

@@ -11,10 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from iamlayer.apply.handlers import DEFAULT_PASSWORD_LENGTH, HandlerContext, gone_is_fine, handles
+from iamlayer.apply.handlers import (
+    CREATE_ATTEMPTS,
+    DEFAULT_PASSWORD_LENGTH,
+    HandlerContext,
+    gone_is_fine,
+    handles,
+)
 from iamlayer.aws.errors import aws_call, surely_not_applied
-from iamlayer.aws.retry import settle
-from iamlayer.errors import ApplyError, AwsError
+from iamlayer.aws.read import read_all
+from iamlayer.aws.retry import Backoff, consistency_timeout, settle
+from iamlayer.errors import AlreadyExistsError, ApplyError, AwsError
 from iamlayer.plan.model import Action, Change, Kind
 from iamlayer.secrets.keys import PublicKey, load_public_key
 from iamlayer.secrets.passwords import generate_password
@@ -47,36 +54,58 @@ def issue_password(
     reset_required: bool,
     replace: bool,
 ) -> Path:
-    """Generate, stage the ciphertext, make it live in AWS, promote the ciphertext. Returns its path."""
+    """Generate, stage the ciphertext, make it live in AWS, promote the ciphertext. Returns its path.
+
+    CreateLoginProfile is sent without SDK retries (see HandlerContext.iam_once). After an answer
+    that was lost (timeout, dropped connection, 5xx) it is sent again with the same password, so
+    an EntityAlreadyExists then means the lost attempt went through with this very password.
+    UpdateLoginProfile sets the same password however often it is sent, so botocore may retry it.
+    """
     password = generate_password(policy, DEFAULT_PASSWORD_LENGTH)
     staged = ctx.outbox.stage_password(ctx.account, user, key, password)
-    try:
-        with aws_call(
-            f"{'resetting' if replace else 'creating'} the console password of user {user} {ctx.where()}"
-        ):
-            if replace:
-                settle(
-                    lambda: ctx.iam.update_login_profile(
-                        UserName=user, Password=password, PasswordResetRequired=reset_required
+    attempted = f"{'resetting' if replace else 'creating'} the console password of user {user} {ctx.where()}"
+    unknown = 0
+    while True:
+        try:
+            with aws_call(attempted):
+                if replace:
+                    settle(
+                        lambda: ctx.iam.update_login_profile(
+                            UserName=user, Password=password, PasswordResetRequired=reset_required
+                        )
                     )
-                )
-            else:
-                settle(
-                    lambda: ctx.iam.create_login_profile(
-                        UserName=user, Password=password, PasswordResetRequired=reset_required
-                    ),
-                    not_found_too=True,
-                )
-    except AwsError as exc:
-        if not surely_not_applied(exc):
-            # The password may be live (a retried request answered EntityAlreadyExists, a timeout
-            # after sending): keep the ciphertext as pending; the next plan settles it with AWS.
+                else:
+                    settle(
+                        lambda: ctx.iam_once.create_login_profile(
+                            UserName=user, Password=password, PasswordResetRequired=reset_required
+                        ),
+                        not_found_too=True,
+                    )
+            break
+        except AlreadyExistsError as exc:
+            if unknown:
+                break  # our attempt whose answer was lost made this password live
+            # Before any attempt of ours: the user already had a console password.
+            ctx.outbox.discard(staged)
+            final = staged.final_path
+            if final.exists():
+                return Path(final)  # ours, from an earlier apply that IAM had not shown the plan yet
             raise ApplyError(
-                f"{exc}. The call's outcome is unknown, so its encrypted password is kept "
-                f"({staged.path}); run `iamlayer plan` or `apply` again to settle it"
+                f"{exc}. The user has a console password that iamlayer did not set (made by hand since "
+                f"the plan?); it was left as it is. To issue one encrypted to their key: "
+                f"iamlayer password reset {user}"
             ) from exc
-        ctx.outbox.discard(staged)
-        raise
+        except AwsError as exc:
+            if surely_not_applied(exc):
+                ctx.outbox.discard(staged)
+                raise
+            unknown += 1
+            if replace or unknown == CREATE_ATTEMPTS:
+                # The password may be live: keep the ciphertext as pending; the next apply settles it.
+                raise ApplyError(
+                    f"{exc}. The call's outcome is unknown, so its encrypted password is kept "
+                    f"({staged.path}); run `iamlayer apply` again to settle it"
+                ) from exc
     return Path(ctx.outbox.commit(staged))
 
 
@@ -103,12 +132,47 @@ def delete_login_profile(ctx: HandlerContext, ch: Change) -> None:
 def issue_access_key(ctx: HandlerContext, user: str, key: PublicKey) -> tuple[str, Path]:
     """CreateAccessKey, then encrypt and store its secret at once. Returns (key id, file).
 
-    Journaled around the call (see iamlayer.state.journal): if the process dies before the
-    ciphertext is written, the next plan knows the unreadable key is iamlayer's and replaces it.
+    Journaled around the call with the user's key ids before it (see iamlayer.state.journal): if
+    the process dies before the ciphertext is written, the next plan knows the unreadable key is
+    iamlayer's and replaces it. The call is sent without SDK retries (HandlerContext.iam_once):
+    - AWS surely refused it: nothing was made, the journal entry is closed, the error raised;
+    - its answer was lost (timeout, dropped connection, 5xx): AWS may have made a key whose
+      secret nobody will ever read. Wait (bounded) for it to show in ListAccessKeys, delete it,
+      and send the create again. If none shows, send it again and keep the journal entry open, so
+      the next plan deletes a key that shows late. There is never more than one such key.
     """
-    ctx.journal.begin("access_keys", ctx.account, user)
-    with aws_call(f"creating an access key for user {user} {ctx.where()}"):
-        created = settle(lambda: ctx.iam.create_access_key(UserName=user), not_found_too=True)["AccessKey"]
+    where = f"user {user} {ctx.where()}"
+    before = _key_ids(ctx, user)
+    ctx.journal.begin_key_creation(ctx.account, user, before)
+    unknown, unresolved = 0, False
+    while True:
+        try:
+            with aws_call(f"creating an access key for {where}"):
+                created = settle(lambda: ctx.iam_once.create_access_key(UserName=user), not_found_too=True)[
+                    "AccessKey"
+                ]
+            break
+        except AwsError as exc:
+            if surely_not_applied(exc):
+                if not unknown:
+                    ctx.journal.end("access_keys", ctx.account, user)  # nothing was made
+                raise
+            unknown += 1
+            orphan = _wait_for_orphan(ctx, user, before)
+            if orphan:
+                with (
+                    gone_is_fine(),
+                    aws_call(f"deleting access key {orphan} of {where}, made by a lost call"),
+                ):
+                    ctx.iam.delete_access_key(UserName=user, AccessKeyId=orphan)
+            else:
+                unresolved = True
+            if unknown == CREATE_ATTEMPTS:
+                raise ApplyError(
+                    f"{exc}. The outcome stayed unknown after {unknown} attempts; run `iamlayer apply` "
+                    "again: it removes any key these attempts made"
+                ) from exc
+            ctx.journal.begin_key_creation(ctx.account, user, before)  # the attempt's time
     key_id = str(created["AccessKeyId"])
     try:
         path = ctx.outbox.store_access_key(ctx.account, user, key, key_id, created["SecretAccessKey"])
@@ -119,11 +183,35 @@ def issue_access_key(ctx: HandlerContext, user: str, key: PublicKey) -> tuple[st
         raise
     finally:
         created.pop("SecretAccessKey", None)
-    ctx.journal.end("access_keys", ctx.account, user)
+    if not unresolved:
+        ctx.journal.end("access_keys", ctx.account, user)
     return key_id, Path(path)
 
 
-@handles(Kind.ACCESS_KEY, Action.CREATE, permissions=("iam:CreateAccessKey", "iam:DeleteAccessKey"))
+def _key_ids(ctx: HandlerContext, user: str) -> frozenset[str]:
+    with aws_call(f"listing access keys of user {user} {ctx.where()}"):
+        keys = read_all(ctx.iam, "list_access_keys", UserName=user).get("AccessKeyMetadata", [])
+    return frozenset(str(k["AccessKeyId"]) for k in keys)
+
+
+def _wait_for_orphan(ctx: HandlerContext, user: str, before: frozenset[str]) -> str | None:
+    """A key of `user` that is neither in `before` nor on record in the outbox, once IAM shows one
+    (within the consistency bound); None if none shows."""
+    backoff = Backoff(consistency_timeout(), first=1, cap=8)
+    while True:
+        held = {r.access_key_id for r in ctx.outbox.records() if (r.account, r.user) == (ctx.account, user)}
+        new = sorted(_key_ids(ctx, user) - before - held)
+        if new:
+            return new[0]
+        if not backoff.wait():
+            return None
+
+
+@handles(
+    Kind.ACCESS_KEY,
+    Action.CREATE,
+    permissions=("iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:ListAccessKeys"),
+)
 def create_access_key(ctx: HandlerContext, ch: Change) -> None:
     issue_access_key(ctx, ch.address.name, _key(ch))
 

@@ -13,12 +13,15 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
-from iamlayer.aws.errors import aws_call
+from iamlayer.aws.errors import aws_call, surely_not_applied
 from iamlayer.aws.read import read_all
-from iamlayer.aws.retry import settle
+from iamlayer.aws.retry import Backoff, consistency_timeout, settle
+from iamlayer.aws.session import AccountClients
 from iamlayer.errors import AlreadyExistsError, ApplyError, AwsError, NotFoundError
+from iamlayer.plan.diff import adopt_hint
 from iamlayer.plan.model import Action, Change, Kind
 from iamlayer.state.model import OWNER_TAG, group_marker_document
+from iamlayer.state.normalize import normalize
 
 #: AWS keeps at most 5 versions of a managed policy
 MAX_POLICY_VERSIONS = 5
@@ -28,7 +31,7 @@ DEFAULT_PASSWORD_LENGTH = 30
 
 @dataclass
 class HandlerContext:
-    """What a handler may use: the account's IAM client and where its local records live."""
+    """What a handler may use: the account's IAM clients and where its local records live."""
 
     account: str
     account_id: str
@@ -36,9 +39,40 @@ class HandlerContext:
     iam: Any  # a boto3 IAM client for the account
     outbox: Any  # iamlayer.secrets.outbox.Outbox, for login profiles and access keys
     journal: Any  # iamlayer.state.journal.Journal
+    # The same without botocore's retries, for the creates that must not be sent twice
+    # (CreateAccessKey, CreateLoginProfile, CreateGroup, CreatePolicyVersion): their handlers
+    # handle every outcome themselves. Defaults to `iam` (a test's one stubbed client).
+    iam_once: Any = None
+
+    def __post_init__(self) -> None:
+        if self.iam_once is None:
+            self.iam_once = self.iam
+
+    @classmethod
+    def for_account(
+        cls, account: str, account_id: str, project: str, clients: AccountClients, outbox: Any, journal: Any
+    ) -> HandlerContext:
+        return cls(
+            account,
+            account_id,
+            project,
+            clients.client("iam"),
+            outbox,
+            journal,
+            iam_once=clients.client("iam", retries=False),
+        )
 
     def where(self) -> str:
         return f"in account {self.account} ({self.account_id})"
+
+
+#: how often a create whose outcome stayed unknown (timeout, dropped connection, 5xx) is sent
+CREATE_ATTEMPTS = 3
+
+
+def outcome_unknown(exc: AwsError) -> bool:
+    """The call may or may not have been applied (see iamlayer.aws.errors.surely_not_applied)."""
+    return not surely_not_applied(exc)
 
 
 Handler = Callable[[HandlerContext, Change], None]
@@ -150,28 +184,67 @@ def create_policy(ctx: HandlerContext, ch: Change) -> None:
 @handles(
     Kind.POLICY,
     Action.UPDATE,
-    permissions=("iam:CreatePolicyVersion", "iam:DeletePolicyVersion", "iam:ListPolicyVersions"),
+    permissions=(
+        "iam:CreatePolicyVersion",
+        "iam:DeletePolicyVersion",
+        "iam:ListPolicyVersions",
+        "iam:GetPolicyVersion",
+    ),
 )
 def update_policy(ctx: HandlerContext, ch: Change) -> None:
+    """A new default version of the policy, unless the default already holds the document.
+
+    CreatePolicyVersion is sent once per attempt (see HandlerContext.iam_once): a lost answer is
+    followed by re-reading the default version, so no second identical version is made, and the
+    five-version limit is not spent on duplicates.
+    """
     a = ch.after
     assert a is not None
-    arn = a["arn"]
-    with aws_call(f"listing versions of policy {ch.address.name} {ctx.where()}"):
-        versions = read_all(ctx.iam, "list_policy_versions", PolicyArn=arn).get("Versions", [])
-    old = sorted((v for v in versions if not v["IsDefaultVersion"]), key=lambda v: str(v["CreateDate"]))
-    if len(versions) >= MAX_POLICY_VERSIONS and old:
-        # IAM keeps five versions; the oldest non-default one makes room for the new one.
-        with (
-            gone_is_fine(),
-            aws_call(f"deleting old version {old[0]['VersionId']} of policy {ch.address.name}"),
-        ):
-            ctx.iam.delete_policy_version(PolicyArn=arn, VersionId=old[0]["VersionId"])
-    with aws_call(f"updating policy {ch.address.name} {ctx.where()}"):
-        settle(
-            lambda: ctx.iam.create_policy_version(
-                PolicyArn=arn, PolicyDocument=_doc(a["document"]), SetAsDefault=True
-            )
-        )
+    arn, name, want = a["arn"], ch.address.name, a["document"]
+    for attempt in range(1, CREATE_ATTEMPTS + 1):
+        with aws_call(f"listing versions of policy {name} {ctx.where()}"):
+            versions = read_all(ctx.iam, "list_policy_versions", PolicyArn=arn).get("Versions", [])
+        if _default_document(ctx, arn, name, versions) == want:
+            return  # an earlier attempt went through; IAM had not shown it to the plan yet
+        old = sorted((v for v in versions if not v["IsDefaultVersion"]), key=lambda v: str(v["CreateDate"]))
+        if len(versions) >= MAX_POLICY_VERSIONS and old:
+            # IAM keeps five versions; the oldest non-default one makes room for the new one.
+            with (
+                gone_is_fine(),
+                aws_call(f"deleting old version {old[0]['VersionId']} of policy {name}"),
+            ):
+                ctx.iam.delete_policy_version(PolicyArn=arn, VersionId=old[0]["VersionId"])
+        try:
+            with aws_call(f"updating policy {name} {ctx.where()}"):
+                settle(
+                    lambda: ctx.iam_once.create_policy_version(
+                        PolicyArn=arn, PolicyDocument=_doc(want), SetAsDefault=True
+                    )
+                )
+            return
+        except AwsError as exc:
+            if not outcome_unknown(exc):
+                raise
+            backoff = Backoff(consistency_timeout(), first=1, cap=8)
+            while backoff.wait():
+                if _default_document(ctx, arn, name) == want:
+                    return
+            if attempt == CREATE_ATTEMPTS:
+                raise ApplyError(f"{exc}. The outcome stayed unknown after {attempt} attempts") from exc
+
+
+def _default_document(
+    ctx: HandlerContext, arn: str, name: str, versions: list[dict[str, Any]] | None = None
+) -> dict[str, Any] | None:
+    """The normalised document of the policy's default version (`versions`: as listed already)."""
+    with aws_call(f"reading the default version of policy {name} {ctx.where()}"):
+        if versions is None:
+            versions = read_all(ctx.iam, "list_policy_versions", PolicyArn=arn).get("Versions", [])
+        default = next((v for v in versions if v["IsDefaultVersion"]), None)
+        if default is None:
+            return None
+        got = ctx.iam.get_policy_version(PolicyArn=arn, VersionId=default["VersionId"])["PolicyVersion"]
+    return normalize(got["Document"])
 
 
 @handles(
@@ -397,12 +470,31 @@ def create_group(ctx: HandlerContext, ch: Change) -> None:
     assert a is not None
     # Journaled first: groups cannot be tagged, and a kill before the marker is written must not
     # leave a group that the next plan would call foreign (see iamlayer.state.journal).
-    ctx.journal.begin("groups", ctx.account, name)
-    try:
-        with aws_call(f"creating group {name} {ctx.where()}"):
-            ctx.iam.create_group(GroupName=name, Path=a["path"])
-    except AlreadyExistsError:
-        pass  # created by the interrupted run the journal remembers; the plan checked ownership
+    ours = ctx.journal.begin("groups", ctx.account, name)  # an earlier apply of ours began it
+    for attempt in range(1, CREATE_ATTEMPTS + 1):
+        try:
+            with aws_call(f"creating group {name} {ctx.where()}"):
+                settle(lambda: ctx.iam_once.create_group(GroupName=name, Path=a["path"]))
+            break
+        except AlreadyExistsError:
+            if ours:
+                break  # made by our interrupted apply, or by our attempt whose answer was lost
+            ctx.journal.end("groups", ctx.account, name)
+            raise ApplyError(
+                f"creating group {name} {ctx.where()}: a group of that name appeared after the plan "
+                f"was made, and iamlayer did not create it; it is left alone. {adopt_hint('group', name, ctx.project)}"
+            ) from None
+        except AwsError as exc:
+            if not outcome_unknown(exc):
+                if not ours:
+                    ctx.journal.end("groups", ctx.account, name)
+                raise
+            ours = True  # the group may be ours now: an EntityAlreadyExists from here on is our work
+            if attempt == CREATE_ATTEMPTS:
+                raise ApplyError(
+                    f"{exc}. The outcome stayed unknown after {attempt} attempts; run apply again: "
+                    "it finishes the group if AWS made it"
+                ) from exc
     _mark_group(ctx, name, a["marker"])
 
 

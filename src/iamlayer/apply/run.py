@@ -68,8 +68,8 @@ def apply_plan(
     for name, conn in conns.items():
         if conn.clients is None:
             raise ApplyError(f"cannot reach account {name}: {conn.error}")
-        contexts[name] = HandlerContext(
-            name, conn.account.id, spec.project, conn.clients.client("iam"), outbox, journal
+        contexts[name] = HandlerContext.for_account(
+            name, conn.account.id, spec.project, conn.clients, outbox, journal
         )
     result = execute(plan, contexts, on_change=on_change)
     if not result.ok:

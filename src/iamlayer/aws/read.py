@@ -189,8 +189,7 @@ def read_credential_report(clients: AccountClients, account_id: str) -> tuple[st
     content = resp["Content"]
     text = content.decode() if isinstance(content, bytes) else str(content)
     rows = {r["user"]: r for r in csv.DictReader(io.StringIO(text))}
-    generated = resp.get("GeneratedTime")
-    return (generated.isoformat() if hasattr(generated, "isoformat") else str(generated or "")), rows
+    return _iso(resp.get("GeneratedTime")), rows
 
 
 def apply_credential_report(state: AccountState, generated: str, rows: dict[str, dict[str, str]]) -> None:
@@ -204,6 +203,10 @@ def apply_credential_report(state: AccountState, generated: str, rows: dict[str,
         active = [row.get(f"access_key_{i}_active") == "true" for i in (1, 2)]
         # The report has no key ids; ids are filled in when a user is confirmed.
         user.access_keys = tuple(AccessKey(id="", active=True) for a in active if a)
+
+
+def _iso(t: Any) -> str:
+    return t.isoformat() if hasattr(t, "isoformat") else str(t or "")
 
 
 def has_login_profile(iam: Any, user: str, where: str) -> bool:
@@ -224,7 +227,7 @@ def confirm_user(clients: AccountClients, account_id: str, user: UserState, *, m
     with aws_call(f"listing access keys of {where}"):
         keys = read_all(iam, "list_access_keys", UserName=user.name).get("AccessKeyMetadata", [])
     user.access_keys = tuple(
-        AccessKey(id=k["AccessKeyId"], active=k.get("Status") == "Active")
+        AccessKey(id=k["AccessKeyId"], active=k.get("Status") == "Active", created=_iso(k.get("CreateDate")))
         for k in sorted(keys, key=lambda k: str(k.get("CreateDate", "")))
     )
     if mfa:

@@ -31,6 +31,18 @@ RETRY_CONFIG = Config(
 )
 
 
+#: For the non-idempotent creates (CreateAccessKey, CreateLoginProfile, CreateGroup,
+#: CreatePolicyVersion): botocore would resend one after a timeout or a 5xx even when the first
+#: attempt went through, making a second key whose secret nobody holds. Their callers send them
+#: once and handle every outcome themselves (see iamlayer.apply.credentials).
+ONCE_CONFIG = Config(
+    retries={"mode": "adaptive", "total_max_attempts": 1},
+    max_pool_connections=32,
+    connect_timeout=10,
+    read_timeout=60,
+)
+
+
 @dataclass
 class ApiStats:
     """Counts AWS API calls (attempts included) per account label and operation. Thread-safe."""
@@ -131,15 +143,17 @@ class AccountClients:
         self.label = label
         self.stats = stats
         self.region = region or session.region_name or "us-east-1"
-        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients: dict[tuple[str, str, bool], Any] = {}
         self._lock = threading.Lock()
         self._refreshed_at = -self.REFRESH_DEDUP_S
 
-    def client(self, service: str, region: str | None = None) -> Any:
-        key = (service, region or self.region)
+    def client(self, service: str, region: str | None = None, *, retries: bool = True) -> Any:
+        """The account's client for `service`; `retries=False`: one without botocore's retries,
+        for calls that must not be sent twice unless the caller knows the first did nothing."""
+        key = (service, region or self.region, retries)
         with self._lock:
             if key not in self._clients:
-                c = make_client(self.session, service, key[1])
+                c = make_client(self.session, service, key[1], RETRY_CONFIG if retries else ONCE_CONFIG)
                 label = self.label
                 stats = self.stats
 

@@ -60,13 +60,8 @@ def _people_clients(spec: Spec, profile: str | None, stats: ApiStats) -> Account
 
 def _people_context(spec: Spec, profile: str | None, stats: ApiStats) -> HandlerContext:
     clients = _people_clients(spec, profile, stats)
-    return HandlerContext(
-        spec.people_account,
-        spec.people.id,
-        spec.project,
-        clients.client("iam"),
-        outbox_for(spec),
-        Journal.for_spec(spec),
+    return HandlerContext.for_account(
+        spec.people_account, spec.people.id, spec.project, clients, outbox_for(spec), Journal.for_spec(spec)
     )
 
 

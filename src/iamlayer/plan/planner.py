@@ -91,7 +91,12 @@ def _settle_pending(
 
 
 def read_account(
-    spec: Spec, account: str, conn: Connection, desired: AccountState, intents: dict[str, SecretIntent]
+    spec: Spec,
+    account: str,
+    conn: Connection,
+    desired: AccountState,
+    intents: dict[str, SecretIntent],
+    keys_in_flight: frozenset[str] = frozenset(),
 ) -> AccountRead:
     """Read one account and settle the credential hints that matter for this spec."""
     assert conn.clients is not None
@@ -121,10 +126,12 @@ def read_account(
     read.issued_keys = {u: frozenset(ids) for u, ids in issued.items()}
     for name, want in desired.users.items():
         have = state.users.get(name)
+        # A user with an unfinished key creation is always read one by one: the credential report
+        # may predate a key it made, and the diff needs each key's id and creation time.
         if (
             have is not None
             and have.owned_by(spec.project)
-            and _needs_confirmation(want, have, len(issued.get(name, ())))
+            and (name in keys_in_flight or _needs_confirmation(want, have, len(issued.get(name, ()))))
         ):
             confirm_user(conn.clients, conn.account.id, have)
     for name, have in state.users.items():
@@ -140,8 +147,9 @@ def plan_account(
     if conn.error is not None or conn.reach is None:
         return AccountPlan(account, conn.account.id, "", "", "", error=str(conn.error))
     desired = desired_state(spec, account)
+    keys_in_flight = journal.key_creations(account)
     try:
-        read = read_account(spec, account, conn, desired, intents)
+        read = read_account(spec, account, conn, desired, intents, frozenset(keys_in_flight))
     except IamlayerError as exc:
         return AccountPlan(account, conn.account.id, conn.reach.identity, conn.reach.via, "", error=str(exc))
     result = diff(
@@ -152,7 +160,7 @@ def plan_account(
         secret_intents=intents if account == spec.people_account else {},
         deleted_users=read.deleted_users,
         adopt_groups=journal.pending("groups", account),
-        keys_in_flight=journal.pending("access_keys", account),
+        keys_in_flight=keys_in_flight,
         issued_keys=read.issued_keys,
     )
     return AccountPlan(
