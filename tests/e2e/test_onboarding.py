@@ -225,6 +225,31 @@ def test_killed_after_create_access_key_replaces_the_unreadable_key(
     assert run_cli("plan", "--detailed-exitcode", cwd=layer.root, env=aws_env).code == 0
 
 
+def test_killed_twice_at_create_access_key_converges_with_one_readable_key(
+    layer: Layer, aws_env: dict[str, str]
+) -> None:
+    """Killed after CreateAccessKey, then killed again after the replacement's CreateAccessKey. The
+    unreadable key of the first kill is deleted before the replacement is made, so there are never
+    two keys without ciphertext (AWS's limit is two: every later create would fail)."""
+    with FaultProxy(aws_env["AWS_ENDPOINT_URL"]) as proxy:
+        env = {**aws_env, "AWS_ENDPOINT_URL": proxy.url}
+        for _ in range(2):
+            _killed_apply(layer, env, proxy.add(Rule("CreateAccessKey", "hold_after")), proxy)
+    iam = layer.iam("security")
+    [second_orphan] = iam.list_access_keys(UserName="machine.ci")["AccessKeyMetadata"]
+    assert not list(outputs(layer, "machine.ci").glob("access-key-*.asc"))
+
+    r = run_cli("apply", "--auto-approve", cwd=layer.root, env=aws_env)
+    assert r.code == 0, r.out + r.err
+    [live] = iam.list_access_keys(UserName="machine.ci")["AccessKeyMetadata"]
+    assert live["AccessKeyId"] != second_orphan["AccessKeyId"]
+    key_id, secret = key_secret(layer)
+    assert key_id == live["AccessKeyId"]
+    ident = boto3.client("sts", aws_access_key_id=key_id, aws_secret_access_key=secret).get_caller_identity()
+    assert ident["Arn"].endswith(":user/machine.ci")
+    assert run_cli("plan", "--detailed-exitcode", cwd=layer.root, env=aws_env).code == 0
+
+
 def test_a_create_whose_answer_was_lost_keeps_the_password_it_made_live(
     layer: Layer, aws_env: dict[str, str]
 ) -> None:

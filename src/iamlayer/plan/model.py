@@ -60,6 +60,11 @@ STAGE: dict[Kind, int] = {
     Kind.ACCESS_KEY: 6,
 }
 LAST_STAGE = max(STAGE.values())
+#: Deletes that run among the creates, in this stage, instead of after all of them. An access
+#: key's delete never depends on a create, and AWS allows two keys per user: a key whose secret
+#: nobody holds (left by an interrupted apply) must go before its replacement is made, or two
+#: such keys block every later create with LimitExceeded.
+EARLY_DELETE_STAGE: dict[Kind, int] = {Kind.ACCESS_KEY: STAGE[Kind.ACCESS_KEY] - 1}
 
 
 @dataclass(frozen=True, order=True)
@@ -93,9 +98,13 @@ class Change:
 
     @property
     def stage(self) -> int:
-        """Execution stage: creates/updates in kind order, deletes after them in reverse order."""
-        s = STAGE[self.address.kind]
-        return LAST_STAGE + 1 + (LAST_STAGE - s) if self.action is Action.DELETE else s
+        """Execution stage: creates/updates in kind order, deletes after them in reverse order
+        (except the few that go first, see EARLY_DELETE_STAGE)."""
+        kind = self.address.kind
+        s = STAGE[kind]
+        if self.action is not Action.DELETE:
+            return s
+        return EARLY_DELETE_STAGE.get(kind, LAST_STAGE + 1 + (LAST_STAGE - s))
 
     def to_json(self) -> dict[str, Any]:
         return {
