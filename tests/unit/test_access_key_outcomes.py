@@ -47,8 +47,8 @@ def ctx(offline_clients: AccountClients, iam_stub: Stubber, tmp_path: Path) -> H
     )
 
 
-def listed(stub: Stubber, *ids: str) -> None:
-    keys = [{"UserName": "ci", "AccessKeyId": i, "Status": "Active", "CreateDate": T0} for i in ids]
+def listed(stub: Stubber, *ids: str, created: datetime = T0) -> None:
+    keys = [{"UserName": "ci", "AccessKeyId": i, "Status": "Active", "CreateDate": created} for i in ids]
     stub.add_response(
         "list_access_keys", {"AccessKeyMetadata": keys, "IsTruncated": False}, {"UserName": "ci"}
     )
@@ -102,6 +102,23 @@ def test_when_no_key_shows_the_journal_stays_open_with_the_keys_from_before(
     [(user, creation)] = ctx.journal.key_creations("security").items()
     assert user == "ci" and creation.before == frozenset({"AKIAOLDKEY0000000001"})
     assert creation.at is not None and abs(creation.at - datetime.now(UTC)) < timedelta(minutes=1)
+
+
+def test_an_earlier_unfinished_creations_key_is_not_counted_as_before(
+    ctx: HandlerContext, iam_stub: Stubber, key: PublicKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run died after CreateAccessKey; the next one's create must not take that key for the
+    user's own: when its own answer is lost, that orphan is found and deleted too."""
+    monkeypatch.setenv("IAMLAYER_CONSISTENCY_TIMEOUT", "0")
+    ctx.journal.begin_key_creation("security", "ci", frozenset())
+    just_now = datetime.now(UTC)
+    listed(iam_stub, "AKIALOSTKEY000000002", created=just_now)
+    lost(iam_stub)
+    listed(iam_stub, "AKIALOSTKEY000000002", created=just_now)
+    iam_stub.add_response("delete_access_key", {}, {"UserName": "ci", "AccessKeyId": "AKIALOSTKEY000000002"})
+    made(iam_stub, "AKIANEWKEY0000000003")
+    issue_access_key(ctx, "ci", key)
+    assert ctx.journal.pending("access_keys", "security") == frozenset()
 
 
 def test_three_unknown_outcomes_give_up_leaving_the_journal_open(

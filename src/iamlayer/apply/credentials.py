@@ -19,13 +19,14 @@ from iamlayer.apply.handlers import (
     handles,
 )
 from iamlayer.aws.errors import aws_call, surely_not_applied
-from iamlayer.aws.read import read_all
+from iamlayer.aws.read import access_key, read_all
 from iamlayer.aws.retry import Backoff, consistency_timeout, settle
 from iamlayer.errors import AlreadyExistsError, ApplyError, AwsError
 from iamlayer.plan.model import Action, Change, Kind
 from iamlayer.secrets.keys import PublicKey, load_public_key
 from iamlayer.secrets.passwords import generate_password
 from iamlayer.spec.model import PasswordPolicy
+from iamlayer.state.model import AccessKey
 
 
 def _key(ch: Change) -> PublicKey:
@@ -142,7 +143,12 @@ def issue_access_key(ctx: HandlerContext, user: str, key: PublicKey) -> tuple[st
       the next plan deletes a key that shows late. There is never more than one such key.
     """
     where = f"user {user} {ctx.where()}"
-    before = _key_ids(ctx, user)
+    # A key an earlier, unfinished creation may have made stays an orphan: it is not "before".
+    earlier = ctx.journal.key_creations(ctx.account).get(user)
+    held = _held_key_ids(ctx, user)
+    before = frozenset(
+        k.id for k in _keys(ctx, user) if k.id in held or earlier is None or not earlier.may_have_made(k)
+    )
     ctx.journal.begin_key_creation(ctx.account, user, before)
     unknown, unresolved = 0, False
     while True:
@@ -188,10 +194,19 @@ def issue_access_key(ctx: HandlerContext, user: str, key: PublicKey) -> tuple[st
     return key_id, Path(path)
 
 
-def _key_ids(ctx: HandlerContext, user: str) -> frozenset[str]:
+def _keys(ctx: HandlerContext, user: str) -> list[AccessKey]:
     with aws_call(f"listing access keys of user {user} {ctx.where()}"):
         keys = read_all(ctx.iam, "list_access_keys", UserName=user).get("AccessKeyMetadata", [])
-    return frozenset(str(k["AccessKeyId"]) for k in keys)
+    return [access_key(k) for k in keys]
+
+
+def _held_key_ids(ctx: HandlerContext, user: str) -> set[str]:
+    """The ids of `user`'s keys whose secret the outbox holds."""
+    return {
+        r.access_key_id
+        for r in ctx.outbox.records()
+        if (r.account, r.user, r.kind) == (ctx.account, user, "access_key") and r.access_key_id
+    }
 
 
 def _wait_for_orphan(ctx: HandlerContext, user: str, before: frozenset[str]) -> str | None:
@@ -199,8 +214,7 @@ def _wait_for_orphan(ctx: HandlerContext, user: str, before: frozenset[str]) -> 
     (within the consistency bound); None if none shows."""
     backoff = Backoff(consistency_timeout(), first=1, cap=8)
     while True:
-        held = {r.access_key_id for r in ctx.outbox.records() if (r.account, r.user) == (ctx.account, user)}
-        new = sorted(_key_ids(ctx, user) - before - held)
+        new = sorted({k.id for k in _keys(ctx, user)} - before - _held_key_ids(ctx, user))
         if new:
             return new[0]
         if not backoff.wait():

@@ -209,6 +209,15 @@ def _iso(t: Any) -> str:
     return t.isoformat() if hasattr(t, "isoformat") else str(t or "")
 
 
+def access_key(meta: dict[str, Any]) -> AccessKey:
+    """An AccessKey from a ListAccessKeys entry."""
+    return AccessKey(
+        id=str(meta["AccessKeyId"]),
+        active=meta.get("Status") == "Active",
+        created=_iso(meta.get("CreateDate")),
+    )
+
+
 def has_login_profile(iam: Any, user: str, where: str) -> bool:
     """Whether `user` has a console password (GetLoginProfile; NoSuchEntity means no)."""
     try:
@@ -226,10 +235,7 @@ def confirm_user(clients: AccountClients, account_id: str, user: UserState, *, m
     user.login_profile = has_login_profile(iam, user.name, where)
     with aws_call(f"listing access keys of {where}"):
         keys = read_all(iam, "list_access_keys", UserName=user.name).get("AccessKeyMetadata", [])
-    user.access_keys = tuple(
-        AccessKey(id=k["AccessKeyId"], active=k.get("Status") == "Active", created=_iso(k.get("CreateDate")))
-        for k in sorted(keys, key=lambda k: str(k.get("CreateDate", "")))
-    )
+    user.access_keys = tuple(access_key(k) for k in sorted(keys, key=lambda k: str(k.get("CreateDate", ""))))
     if mfa:
         with aws_call(f"listing MFA devices of {where}"):
             devices = read_all(iam, "list_mfa_devices", UserName=user.name).get("MFADevices", [])
