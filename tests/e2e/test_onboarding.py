@@ -170,9 +170,11 @@ def test_killed_around_create_login_profile_converges_with_the_live_password(
     layer: Layer, aws_env: dict[str, str], mode: str
 ) -> None:
     """hold_before: killed after the ciphertext is written, before AWS heard of the password.
-    hold_after: AWS made the password live, the process died before promoting the ciphertext."""
+    hold_after: AWS made the password live, the process died before promoting the ciphertext.
+    (A staged password AWS does not show is discarded once older than the consistency bound,
+    shortened here to 3 s.)"""
     with FaultProxy(aws_env["AWS_ENDPOINT_URL"]) as proxy:
-        env = {**aws_env, "AWS_ENDPOINT_URL": proxy.url}
+        env = {**aws_env, "AWS_ENDPOINT_URL": proxy.url, "IAMLAYER_CONSISTENCY_TIMEOUT": "3"}
         rule = proxy.add(Rule("CreateLoginProfile", mode))
         _killed_apply(layer, env, rule, proxy)
         folder = outputs(layer, "jane.doe")
@@ -190,6 +192,41 @@ def test_killed_around_create_login_profile_converges_with_the_live_password(
         assert f"Password={password}&" in proxy.bodies["CreateLoginProfile"][-1] + "&"
         r = run_cli("plan", "--detailed-exitcode", cwd=layer.root, env=env)
         assert r.code == 0, r.out
+
+
+def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under `root`: its content and modification time (ns)."""
+    return {
+        str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in root.rglob("*")
+        if p.is_file()
+    }
+
+
+def test_plan_writes_nothing_and_apply_settles_a_staged_password(
+    layer: Layer, aws_env: dict[str, str]
+) -> None:
+    """A killed apply left a staged password that AWS made live. `plan` shows it and changes no
+    file (names, contents, modification times); `apply` promotes it."""
+    with FaultProxy(aws_env["AWS_ENDPOINT_URL"]) as proxy:
+        env = {**aws_env, "AWS_ENDPOINT_URL": proxy.url}
+        rule = proxy.add(Rule("CreateLoginProfile", "hold_after"))
+        _killed_apply(layer, env, rule, proxy)
+        [sent] = proxy.bodies["CreateLoginProfile"]
+    folder = outputs(layer, "jane.doe")
+    assert (folder / "password.asc.pending").exists() and _login_profile(layer) is not None
+    before = snapshot(layer.root)
+    for args in (["plan"], ["plan", "--json"], ["plan", "--detailed-exitcode"]):
+        r = run_cli(*args, cwd=layer.root, env=aws_env)
+        assert r.code in (0, 2), r.err
+        assert snapshot(layer.root) == before, args
+    r = run_cli("plan", cwd=layer.root, env=aws_env)
+    assert "~ staged_password.jane.doe" in r.out and "interrupted apply staged" in r.out, r.out
+    r = run_cli("apply", "--auto-approve", cwd=layer.root, env=aws_env)
+    assert r.code == 0, r.out + r.err
+    assert not (folder / "password.asc.pending").exists()
+    assert f"Password={decrypt(layer, folder / 'password.asc')}&" in sent + "&"
+    assert run_cli("plan", "--detailed-exitcode", cwd=layer.root, env=aws_env).code == 0
 
 
 def _login_profile(layer: Layer) -> dict[str, object] | None:

@@ -8,6 +8,7 @@ encrypted and written at once; the planner notices a key with no ciphertext on r
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from iamlayer.apply.handlers import (
     handles,
 )
 from iamlayer.aws.errors import aws_call, surely_not_applied
-from iamlayer.aws.read import access_key, read_all
+from iamlayer.aws.read import access_key, has_login_profile, read_all
 from iamlayer.aws.retry import Backoff, consistency_timeout, settle
 from iamlayer.errors import AlreadyExistsError, ApplyError, AwsError
 from iamlayer.plan.model import Action, Change, Kind
@@ -110,9 +111,58 @@ def issue_password(
     return Path(ctx.outbox.commit(staged))
 
 
-@handles(Kind.LOGIN_PROFILE, Action.CREATE, permissions=("iam:CreateLoginProfile", "iam:UpdateLoginProfile"))
+def settle_staged_password(ctx: HandlerContext, user: str) -> Path | None:
+    """Settle the password an interrupted apply staged for `user`, if any, by asking AWS.
+
+    A live login profile (and no committed password beside the staged one) means the staged one is
+    the live password: it is promoted, and its path returned. "No login profile" may be a stale
+    read under IAM's eventual consistency, while the lost CreateLoginProfile's write is on its way:
+    the staged password is discarded only once it is older than the consistency bound and AWS
+    still says none (waiting, bounded, until it is). Returns None when there is no live password.
+    """
+    pending = next(
+        (p for p in ctx.outbox.pending_passwords() if (p.account, p.user) == (ctx.account, user)), None
+    )
+    if pending is None:
+        return None
+    where = f"user {user} {ctx.where()}"
+    bound = consistency_timeout()
+    backoff = Backoff(max(bound - _age(pending.path), 0.0), first=1, cap=8)
+    while not has_login_profile(ctx.iam, user, where):
+        if not backoff.wait():
+            ctx.outbox.discard(pending)  # staged before a CreateLoginProfile that never happened
+            return None
+    if pending.final_path.exists():
+        raise ApplyError(
+            f"{where}: a password reset was interrupted, so the live password may be the staged "
+            f"{pending.path.name} or {pending.final_path.name}; iamlayer cannot tell which. Issue a "
+            f"new one: iamlayer password reset {user}"
+        )
+    return Path(ctx.outbox.commit(pending))
+
+
+def _age(path: Path) -> float:
+    try:
+        return max(time.time() - path.stat().st_mtime, 0.0)
+    except FileNotFoundError:
+        return 0.0
+
+
+@handles(Kind.STAGED_PASSWORD, Action.UPDATE, Action.DELETE, permissions=("iam:GetLoginProfile",))
+def settle_staged(ctx: HandlerContext, ch: Change) -> None:
+    """Promote or discard a staged password: the plan's action is what it expected, AWS decides."""
+    settle_staged_password(ctx, ch.address.name)
+
+
+@handles(
+    Kind.LOGIN_PROFILE,
+    Action.CREATE,
+    permissions=("iam:CreateLoginProfile", "iam:UpdateLoginProfile", "iam:GetLoginProfile"),
+)
 def create_login_profile(ctx: HandlerContext, ch: Change) -> None:
     a = ch.after or {}
+    if settle_staged_password(ctx, ch.address.name):
+        return  # an interrupted apply made it live, and its ciphertext is now the committed one
     issue_password(
         ctx,
         ch.address.name,

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from iamlayer.plan.model import Action, Address, Change, Kind
+from iamlayer.secrets.outbox import PASSWORD_FILE, PENDING_SUFFIX
 from iamlayer.spec.model import PasswordPolicy
 from iamlayer.state.journal import KeyCreation
 from iamlayer.state.model import (
@@ -75,11 +76,19 @@ def adopt_hint(kind: str, name: str, project: str) -> str:
 
 
 class _Differ:
-    def __init__(self, account: str, project: str, desired: AccountState, live: AccountState) -> None:
+    def __init__(
+        self,
+        account: str,
+        project: str,
+        desired: AccountState,
+        live: AccountState,
+        staged: Mapping[str, bool],
+    ) -> None:
         self.account = account
         self.project = project
         self.desired = desired
         self.live = live
+        self.staged = staged
         self.out = DiffResult()
 
     def add(
@@ -315,6 +324,42 @@ class _Differ:
                 before = deleted.get(name) or {"groups": sorted(have.groups)}
                 self.add(Kind.USER, name, Action.DELETE, before, None)
 
+    def staged_passwords(self, staged: Mapping[str, bool]) -> None:
+        """Passwords an interrupted apply staged; `staged` maps the user to whether a committed
+        password file exists beside the staged one. Settled by apply, checked with AWS again there."""
+        staged_file = {"file": PASSWORD_FILE + PENDING_SUFFIX}
+        for name, final_exists in sorted(staged.items()):
+            have, want = self.live.users.get(name), self.desired.users.get(name)
+            if have is not None and not have.owned_by(self.project):
+                continue  # never ours to settle
+            if have is not None and want is None:
+                continue  # the user is deleted, and every ciphertext of theirs with them
+            if have is not None and have.login_profile:
+                if final_exists:
+                    self.out.notices.append(
+                        f"a password reset of {name} was interrupted, so the live password may not be "
+                        f"the one in {PASSWORD_FILE}: run `iamlayer password reset {name}`"
+                    )
+                else:
+                    self.add(
+                        Kind.STAGED_PASSWORD,
+                        name,
+                        Action.UPDATE,
+                        staged_file,
+                        {"file": PASSWORD_FILE},
+                        note="the live password is the one an interrupted apply staged",
+                    )
+            elif want is None or not want.login_profile:
+                self.add(
+                    Kind.STAGED_PASSWORD,
+                    name,
+                    Action.DELETE,
+                    staged_file,
+                    None,
+                    note="staged by an interrupted apply; AWS never made it live",
+                )
+            # else: the login profile's create settles it first
+
     def _user_update(self, want: UserState, have: UserState) -> None:
         before: dict[str, Any] = {}
         after: dict[str, Any] = {}
@@ -344,7 +389,8 @@ class _Differ:
         secret = asdict(intent) if intent else None
         if want.login_profile and not have.login_profile:
             after = {**(secret or {}), "password_policy": password_policy_json(self.desired.password_policy)}
-            self.add(Kind.LOGIN_PROFILE, name, Action.CREATE, None, after)
+            note = "first settles the password an interrupted apply staged" if name in self.staged else ""
+            self.add(Kind.LOGIN_PROFILE, name, Action.CREATE, None, after, note=note)
         elif not want.login_profile and have.login_profile:
             self.add(Kind.LOGIN_PROFILE, name, Action.DELETE, {"exists": True}, None)
         keys = have.access_keys or ()
@@ -393,13 +439,15 @@ def diff(
     adopt_groups: frozenset[str] = frozenset(),
     issued_keys: Mapping[str, frozenset[str]] | None = None,
     keys_in_flight: Mapping[str, KeyCreation] | None = None,
+    staged_passwords: Mapping[str, bool] | None = None,
 ) -> DiffResult:
     """Changes that turn `live` into `desired` in one account, in execution order."""
-    d = _Differ(account, project, desired, live)
+    d = _Differ(account, project, desired, live, staged_passwords or {})
     d.account_settings()
     d.policies()
     d.roles()
     d.groups(adopt_groups)
     d.users(secret_intents or {}, deleted_users or {}, issued_keys or {}, keys_in_flight or {})
+    d.staged_passwords(staged_passwords or {})
     d.out.changes.sort(key=lambda c: (c.stage, c.address))
     return d.out

@@ -41,6 +41,9 @@ class Kind(StrEnum):
     GROUP_MEMBERSHIP = "group_membership"
     LOGIN_PROFILE = "login_profile"
     ACCESS_KEY = "access_key"
+    # A console password an interrupted apply encrypted and staged (outputs/.../password.asc.pending)
+    # without learning whether AWS made it live: apply promotes it (live) or discards it (never was).
+    STAGED_PASSWORD = "staged_password"
 
 
 #: creation stage of each kind: a stage starts only when the previous one is done
@@ -58,6 +61,7 @@ STAGE: dict[Kind, int] = {
     Kind.GROUP_MEMBERSHIP: 5,
     Kind.LOGIN_PROFILE: 6,
     Kind.ACCESS_KEY: 6,
+    Kind.STAGED_PASSWORD: 6,
 }
 LAST_STAGE = max(STAGE.values())
 #: Deletes that run among the creates, in this stage, instead of after all of them. An access

@@ -23,7 +23,6 @@ from iamlayer.plan.diff import SecretIntent, diff
 from iamlayer.plan.limits import check_rendered_limits
 from iamlayer.plan.model import AccountPlan, Plan
 from iamlayer.secrets.keys import load_public_key
-from iamlayer.secrets.outbox import Outbox
 from iamlayer.spec.model import Spec
 from iamlayer.state.journal import Journal
 from iamlayer.state.model import AccountState, UserState
@@ -39,6 +38,7 @@ class AccountRead:
     state: AccountState
     deleted_users: dict[str, dict[str, Any]] = field(default_factory=dict)
     issued_keys: dict[str, frozenset[str]] = field(default_factory=dict)
+    staged_passwords: dict[str, bool] = field(default_factory=dict)  # user -> committed file exists too
     notices: list[str] = field(default_factory=list)
 
 
@@ -66,30 +66,6 @@ def _needs_confirmation(want: UserState, have: UserState, issued: int) -> bool:
     return issued > 0  # iamlayer issued keys that must now go
 
 
-def _settle_pending(
-    outbox: Outbox, account: str, state: AccountState, conn: Connection, notices: list[str]
-) -> None:
-    """Finish what an interrupted apply left in the outbox, now that AWS can be asked."""
-    assert conn.clients is not None
-    for p in outbox.pending_passwords():
-        if p.account != account:
-            continue
-        user = state.users.get(p.user)
-        if user is None:
-            outbox.resolve_pending(p, live=False)
-            continue
-        confirm_user(conn.clients, conn.account.id, user)
-        if not user.login_profile:
-            outbox.resolve_pending(p, live=False)  # killed before CreateLoginProfile: never live
-        elif not p.final_path.exists():
-            outbox.resolve_pending(p, live=True)  # killed after CreateLoginProfile: this is the password
-        else:
-            notices.append(
-                f"a password reset of {p.user} was interrupted, so the live password may not be "
-                f"the one in {p.final_path}: run `iamlayer password reset {p.user}`"
-            )
-
-
 def read_account(
     spec: Spec,
     account: str,
@@ -105,7 +81,10 @@ def read_account(
     if account != spec.people_account:
         return read
     outbox = outbox_for(spec)
-    _settle_pending(outbox, account, state, conn, read.notices)
+    # Read, never settled here: a plan writes nothing (apply settles them, see Kind.STAGED_PASSWORD).
+    read.staged_passwords = {
+        p.user: p.final_path.exists() for p in outbox.pending_passwords() if p.account == account
+    }
     issued: dict[str, set[str]] = {}
     for r in outbox.records():
         if r.account != account:
@@ -126,12 +105,17 @@ def read_account(
     read.issued_keys = {u: frozenset(ids) for u, ids in issued.items()}
     for name, want in desired.users.items():
         have = state.users.get(name)
-        # A user with an unfinished key creation is always read one by one: the credential report
-        # may predate a key it made, and the diff needs each key's id and creation time.
+        # A user with an unfinished key creation or a staged password is always read one by one:
+        # the credential report may predate what the interrupted apply did, and the diff needs
+        # each key's id and creation time.
         if (
             have is not None
             and have.owned_by(spec.project)
-            and (name in keys_in_flight or _needs_confirmation(want, have, len(issued.get(name, ()))))
+            and (
+                name in keys_in_flight
+                or name in read.staged_passwords
+                or _needs_confirmation(want, have, len(issued.get(name, ())))
+            )
         ):
             confirm_user(conn.clients, conn.account.id, have)
     for name, have in state.users.items():
@@ -162,6 +146,7 @@ def plan_account(
         adopt_groups=journal.pending("groups", account),
         keys_in_flight=keys_in_flight,
         issued_keys=read.issued_keys,
+        staged_passwords=read.staged_passwords,
     )
     return AccountPlan(
         account=account,
