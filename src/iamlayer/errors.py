@@ -15,6 +15,7 @@
     │   ├── ThrottledError
     │   └── EndpointError    the endpoint could not be reached (network, sandbox not running)
     ├── CredentialsError     no usable AWS credentials, or an account cannot be reached
+    ├── LockedError          another iamlayer process is writing to the same account
     └── UserAbort            the person answered "no"
 
 The CLI maps SpecError to exit code 2 and every other IamlayerError to exit code 1.
@@ -114,6 +115,10 @@ class EndpointError(AwsError):
 
 class CredentialsError(IamlayerError):
     """No usable AWS credentials, or an account could not be reached."""
+
+
+class LockedError(IamlayerError):
+    """Another iamlayer process holds the lock of an account this command writes to."""
 
 
 class UserAbort(IamlayerError):

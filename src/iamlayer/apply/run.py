@@ -17,12 +17,16 @@ from iamlayer.plan.model import Plan
 from iamlayer.plan.planner import make_plan
 from iamlayer.spec.model import Spec
 from iamlayer.state.journal import Journal
+from iamlayer.state.lock import account_locks
 from iamlayer.state.outputs import outbox_for
 
 
 def check_applicable(plan: Plan, spec: Spec) -> None:
     if plan.project != spec.project:
         raise PlanError(f"the plan is for project {plan.project!r}, the spec for {spec.project!r}")
+    unknown = [a.account for a in plan.accounts if a.account not in spec.accounts]
+    if unknown:
+        raise PlanError(f"the plan names account(s) the spec does not have: {', '.join(unknown)}")
     if plan.errors:
         names = ", ".join(f"{a.account} ({a.error})" for a in plan.errors)
         raise PlanError(f"not applying: some accounts in scope could not be planned: {names}")
@@ -55,12 +59,32 @@ def apply_plan(
     stats: ApiStats,
     on_change: OnChange | None = None,
     progress: Callable[[str], None] | None = None,
+    command: str = "iamlayer apply",
 ) -> ApplyOutcome:
-    """Execute `plan`, then re-read its accounts; anything left to do is an error."""
+    """Execute `plan`, then re-read its accounts; anything left to do is an error.
+
+    Holds the lock of every account the plan writes to (see iamlayer.state.lock) throughout.
+    """
     check_applicable(plan, spec)
     if plan.empty:
         return ApplyOutcome(ApplyResult(), None)
     scope = [a.account for a in plan.accounts if a.changes]
+    with account_locks(spec, scope, command):
+        return _apply_locked(
+            plan, spec, scope, profile=profile, stats=stats, on_change=on_change, progress=progress
+        )
+
+
+def _apply_locked(
+    plan: Plan,
+    spec: Spec,
+    scope: list[str],
+    *,
+    profile: str | None,
+    stats: ApiStats,
+    on_change: OnChange | None,
+    progress: Callable[[str], None] | None,
+) -> ApplyOutcome:
     conns = connect_accounts(spec, profile=profile, stats=stats, only=scope)
     outbox = outbox_for(spec)
     journal = Journal.for_spec(spec)

@@ -33,6 +33,7 @@ from iamlayer.plan.planner import make_plan
 from iamlayer.plan.render import load_plan, plan_to_json, render_plan, render_stats
 from iamlayer.spec.load import load_spec, load_spec_with_warnings
 from iamlayer.spec.model import Spec
+from iamlayer.state.lock import account_locks
 
 account_option = click.option(
     "--account",
@@ -120,9 +121,7 @@ def _key_summary(spec: Spec) -> dict[str, str]:
     return {u.name: load_public_key(u.pgp_key).label for u in spec.users.values() if u.pgp_key}
 
 
-def _make_plan(
-    spec: Spec, profile: str | None, accounts: tuple[str, ...], stats: ApiStats, quiet: bool
-) -> Plan:
+def _check_accounts(spec: Spec, accounts: tuple[str, ...]) -> None:
     for name in accounts:
         if name not in spec.accounts:
             close = difflib.get_close_matches(name, list(spec.accounts), n=1)
@@ -131,6 +130,12 @@ def _make_plan(
                 f"no account {name!r} in the spec; {hint}valid: {', '.join(spec.accounts)}",
                 param_hint="--account",
             )
+
+
+def _make_plan(
+    spec: Spec, profile: str | None, accounts: tuple[str, ...], stats: ApiStats, quiet: bool
+) -> Plan:
+    _check_accounts(spec, accounts)
     return make_plan(
         spec, profile=profile, only=accounts or None, stats=stats, progress=None if quiet else _status
     )
@@ -227,13 +232,18 @@ def apply(
     """
     spec = load_spec(spec_file)
     stats = ApiStats()
+    # One apply at a time: the accounts' locks are held from planning (or the stale check) to the end.
+    ctx = click.get_current_context()
     if planfile:
         p = load_plan(planfile)
         check_applicable(p, spec)
+        ctx.with_resource(account_locks(spec, [a.account for a in p.accounts], ctx.command_path))
         if not as_json:
             _status("checking that the saved plan is still current")
         check_fresh(p, spec, profile=profile, stats=stats)
     else:
+        _check_accounts(spec, accounts)
+        ctx.with_resource(account_locks(spec, accounts or list(spec.accounts), ctx.command_path))
         p = _make_plan(spec, profile, accounts, stats, as_json)
     if not as_json:
         console.print(render_plan(p), soft_wrap=True)

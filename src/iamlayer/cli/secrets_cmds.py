@@ -32,6 +32,7 @@ from iamlayer.secrets.keys import load_public_key
 from iamlayer.spec.load import load_spec
 from iamlayer.spec.model import Spec, User
 from iamlayer.state.journal import Journal
+from iamlayer.state.lock import account_locks
 from iamlayer.state.model import UserState
 from iamlayer.state.outputs import outbox_for
 
@@ -85,9 +86,17 @@ def _owned_user_with_key(
         raise IamlayerError(
             f"user {user} has no pgp_key in the spec; its secrets must be encrypted to someone"
         )
+    lock_people_account(spec)
     ctx = _people_context(spec, profile, ApiStats())
     _live_user(ctx, user, spec.project)
     return spec, u.pgp_key, ctx
+
+
+def lock_people_account(spec: Spec) -> None:
+    """Hold the people account's lock until the running command ends (see iamlayer.state.lock):
+    one command writing users' secrets at a time, and never beside an apply."""
+    click_ctx = click.get_current_context()
+    click_ctx.with_resource(account_locks(spec, [spec.people_account], click_ctx.command_path))
 
 
 def _live_user(ctx: HandlerContext, name: str, project: str) -> UserState:
