@@ -1,6 +1,6 @@
-"""The apply workflow around the executor: stale check, contexts, execute, re-read and verify.
+"""The apply workflow around the executor: locks, stale check, contexts, execute, re-read, verify.
 
-plan (fresh or saved) --stale check--> execute --> re-plan --> must be empty
+plan (fresh, or saved: --stale check-->) confirm --> execute --> re-plan --> must be empty
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from iamlayer.aws.accounts import connect_accounts
 from iamlayer.aws.session import ApiStats
 from iamlayer.errors import ApplyError, InconsistentResultError, PlanError, StalePlanError
 from iamlayer.plan.model import Plan
-from iamlayer.plan.planner import make_plan
+from iamlayer.plan.planner import make_plan, spec_digest
 from iamlayer.spec.model import Spec
 from iamlayer.state.journal import Journal
 from iamlayer.state.lock import account_locks
@@ -30,6 +30,16 @@ def check_applicable(plan: Plan, spec: Spec) -> None:
     if plan.errors:
         names = ", ".join(f"{a.account} ({a.error})" for a in plan.errors)
         raise PlanError(f"not applying: some accounts in scope could not be planned: {names}")
+
+
+def check_saved(plan: Plan, spec: Spec, *, profile: str | None, stats: ApiStats) -> None:
+    """Refuse a saved plan when the spec file or any of its accounts changed since it was made."""
+    if plan.spec_digest != spec_digest(spec):
+        raise StalePlanError(
+            f"stale plan: the spec {spec.path} changed since the plan was made ({plan.created_at}); "
+            "run `iamlayer plan` again"
+        )
+    check_fresh(plan, spec, profile=profile, stats=stats)
 
 
 def check_fresh(plan: Plan, spec: Spec, *, profile: str | None, stats: ApiStats) -> None:
@@ -59,17 +69,28 @@ def apply_plan(
     stats: ApiStats,
     on_change: OnChange | None = None,
     progress: Callable[[str], None] | None = None,
+    confirm: Callable[[Plan], None] | None = None,
     command: str = "iamlayer apply",
 ) -> ApplyOutcome:
     """Execute `plan`, then re-read its accounts; anything left to do is an error.
 
-    Holds the lock of every account the plan writes to (see iamlayer.state.lock) throughout.
+    Holds the lock of every account the plan writes to (see iamlayer.state.lock) throughout. A
+    plan read from a file (`Plan.saved`) is refused when the spec file or the state of any of
+    its accounts changed since it was made (StalePlanError); a plan made in the same run is not
+    read again. `confirm(plan)` runs after those checks, before the first write: it may raise
+    (UserAbort) to stop.
     """
     check_applicable(plan, spec)
     if plan.empty:
         return ApplyOutcome(ApplyResult(), None)
     scope = [a.account for a in plan.accounts if a.changes]
     with account_locks(spec, scope, command):
+        if plan.saved:
+            if progress:
+                progress("checking that the saved plan is still current")
+            check_saved(plan, spec, profile=profile, stats=stats)
+        if confirm:
+            confirm(plan)
         return _apply_locked(
             plan, spec, scope, profile=profile, stats=stats, on_change=on_change, progress=progress
         )

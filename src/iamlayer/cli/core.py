@@ -13,7 +13,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from iamlayer.apply.executor import required_permissions
-from iamlayer.apply.run import apply_plan, check_applicable, check_fresh
+from iamlayer.apply.run import apply_plan, check_applicable
 from iamlayer.aws.session import ApiStats
 from iamlayer.cli.common import (
     EXIT_ERROR,
@@ -225,8 +225,8 @@ def apply(
 ) -> int:
     """Make the accounts match the spec: plan, confirm, apply, then verify.
 
-    With PLANFILE (from `iamlayer plan --out`), applies exactly that plan, refusing it if any of
-    its accounts changed since it was made; otherwise makes a fresh plan. Either way it shows the
+    With PLANFILE (from `iamlayer plan --out`), applies exactly that plan, refusing it if the spec
+    or any of its accounts changed since it was made; otherwise makes a fresh plan. Either way it shows the
     plan and asks for "yes" unless --auto-approve: nothing is destroyed without confirmation. After applying, every account is re-read: anything
     left to do is reported as an error.
     """
@@ -238,9 +238,6 @@ def apply(
         p = load_plan(planfile)
         check_applicable(p, spec)
         ctx.with_resource(account_locks(spec, [a.account for a in p.accounts], ctx.command_path))
-        if not as_json:
-            _status("checking that the saved plan is still current")
-        check_fresh(p, spec, profile=profile, stats=stats)
     else:
         _check_accounts(spec, accounts)
         ctx.with_resource(account_locks(spec, accounts or list(spec.accounts), ctx.command_path))
@@ -252,9 +249,7 @@ def apply(
         if as_json:
             _print_json({"applied": 0, "summary": p.counts(), "stats": stats.as_json()})
         return EXIT_OK
-    _confirm(p, auto_approve)
-    failures: list[str] = []
-    with Progress(
+    bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -262,18 +257,31 @@ def apply(
         console=err_console,
         disable=as_json,
         transient=False,
-    ) as bar:
-        task = bar.add_task("Applying", total=len(p.changes))
+    )
+    task = bar.add_task("Applying", total=len(p.changes))
 
-        def on_change(change: Change, error: str | None) -> None:
-            bar.advance(task)
-            if error:
-                failures.append(error)
-                bar.console.print(f"[red]x {change.address}: {error}[/]", soft_wrap=True)
+    def confirm(checked: Plan) -> None:
+        # After the library's checks of a saved plan, before the first write.
+        _confirm(checked, auto_approve)
+        bar.start()
 
+    def on_change(change: Change, error: str | None) -> None:
+        bar.advance(task)
+        if error:
+            bar.console.print(f"[red]x {change.address}: {error}[/]", soft_wrap=True)
+
+    try:
         outcome = apply_plan(
-            p, spec, profile=profile, stats=stats, on_change=on_change, progress=None if as_json else _status
+            p,
+            spec,
+            profile=profile,
+            stats=stats,
+            on_change=on_change,
+            progress=None if as_json else _status,
+            confirm=confirm,
         )
+    finally:
+        bar.stop()
     r = outcome.result
     if as_json:
         _print_json(

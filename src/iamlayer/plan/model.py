@@ -157,6 +157,8 @@ class Plan:
     accounts: tuple[AccountPlan, ...]
     created_at: str
     stats: dict[str, Any] = field(default_factory=dict)
+    # Read from a file (`iamlayer plan --out`): apply checks it is still current before using it.
+    saved: bool = False
 
     @property
     def changes(self) -> tuple[Change, ...]:

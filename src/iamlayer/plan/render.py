@@ -116,6 +116,7 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
         spec_digest=data["spec_digest"],
         created_at=data["created_at"],
         stats=data.get("stats", {}),
+        saved=True,
         accounts=tuple(
             AccountPlan(
                 account=a["account"],
