@@ -289,6 +289,8 @@ def apply(
                 "applied": len(r.done),
                 "failed": [{"address": str(c.address), "error": e} for c, e in r.failed],
                 "skipped": [str(c.address) for c in r.skipped],
+                "verified": outcome.verify is not None and outcome.verify.empty,
+                "verify_waited_s": round(outcome.waited, 1),
                 "summary": p.counts(),
                 "stats": stats.as_json(),
             }
@@ -305,7 +307,8 @@ def apply(
         c = p.counts()
         console.print(
             f"[green]Apply complete![/] Resources: {c['create']} added, {c['update']} changed, "
-            f"{c['delete']} destroyed. Verified: the accounts match the spec."
+            f"{c['delete']} destroyed. Verified: the accounts match the spec"
+            + (f" (IAM showed every write after {outcome.waited:.0f} s)." if outcome.waited else ".")
         )
         console.print(render_stats(stats.as_json()), style="dim")
     return EXIT_OK
