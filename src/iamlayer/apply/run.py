@@ -46,7 +46,13 @@ def check_saved(plan: Plan, spec: Spec, *, profile: str | None, stats: ApiStats)
 
 def check_fresh(plan: Plan, spec: Spec, *, profile: str | None, stats: ApiStats) -> None:
     """Refuse a saved plan when any of its accounts changed since it was made."""
-    now = make_plan(spec, profile=profile, only=[a.account for a in plan.accounts], stats=stats)
+    now = make_plan(
+        spec,
+        profile=profile,
+        only=[a.account for a in plan.accounts],
+        stats=stats,
+        refresh_credentials=plan.refresh_credentials,
+    )
     moved = [
         a.account for a, b in zip(plan.accounts, now.accounts, strict=True) if a.fingerprint != b.fingerprint
     ]
@@ -166,7 +172,13 @@ def verify(
     accounts = [a.account for a in plan.accounts]
     if progress:
         progress("re-reading the accounts to verify")
-    now = make_plan(spec, profile=profile, only=accounts, stats=stats)
+
+    def read() -> Plan:
+        return make_plan(
+            spec, profile=profile, only=accounts, stats=stats, refresh_credentials=plan.refresh_credentials
+        )
+
+    now = read()
     while not now.empty or now.errors:
         delay = backoff.next_delay()
         if delay <= 0:
@@ -180,7 +192,7 @@ def verify(
                 f"({backoff.elapsed:.0f} of at most {bound:g} s waited)"
             )
         backoff.wait()
-        now = make_plan(spec, profile=profile, only=accounts, stats=stats)
+        now = read()
     if now.errors:
         names = "; ".join(f"{a.account}: {a.error}" for a in now.errors)
         raise ApplyError(f"applied, but the accounts could not be re-read to verify it: {names}")

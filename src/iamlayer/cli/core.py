@@ -44,6 +44,15 @@ account_option = click.option(
 )
 
 
+refresh_option = click.option(
+    "--refresh-credentials",
+    is_flag=True,
+    help="Read each owned user's console password and access keys one by one (GetLoginProfile, "
+    "ListAccessKeys: two calls per user) instead of trusting the credential report, which AWS makes "
+    "at most every 4 hours, so a password or key added or removed by hand since is not in it.",
+)
+
+
 def _status(msg: str) -> None:
     err_console.print(f"[dim]{msg}[/]")
 
@@ -133,11 +142,16 @@ def _check_accounts(spec: Spec, accounts: tuple[str, ...]) -> None:
 
 
 def _make_plan(
-    spec: Spec, profile: str | None, accounts: tuple[str, ...], stats: ApiStats, quiet: bool
+    spec: Spec, profile: str | None, accounts: tuple[str, ...], stats: ApiStats, quiet: bool, refresh: bool
 ) -> Plan:
     _check_accounts(spec, accounts)
     return make_plan(
-        spec, profile=profile, only=accounts or None, stats=stats, progress=None if quiet else _status
+        spec,
+        profile=profile,
+        only=accounts or None,
+        stats=stats,
+        progress=None if quiet else _status,
+        refresh_credentials=refresh,
     )
 
 
@@ -158,6 +172,7 @@ def _make_plan(
     is_flag=True,
     help="Exit 0 when there are no changes, 2 when there are, 1 on errors (as terraform).",
 )
+@refresh_option
 def plan(
     spec_file: Path,
     profile: str | None,
@@ -166,15 +181,18 @@ def plan(
     as_json: bool,
     show_stats: bool,
     detailed_exitcode: bool,
+    refresh_credentials: bool,
 ) -> int:
     """Show what apply would change in every account, without changing anything.
 
     Reads each account in bulk (GetAccountAuthorizationDetails, the credential report), compares
-    it with the spec and prints `+ create`, `~ update` and `- destroy`, grouped by account.
+    it with the spec and prints `+ create`, `~ update` and `- destroy`, grouped by account. Writes
+    nothing (except the --out file). The plan notes when it trusted a credential report more than
+    a few minutes old; --refresh-credentials reads every user one by one instead.
     """
     spec = load_spec(spec_file)
     stats = ApiStats()
-    p = _make_plan(spec, profile, accounts, stats, as_json)
+    p = _make_plan(spec, profile, accounts, stats, as_json, refresh_credentials)
     data = plan_to_json(p)
     if out:
         write_private_file(out, (json.dumps(data, indent=1) + "\n").encode())
@@ -215,6 +233,7 @@ def _confirm(p: Plan, auto_approve: bool) -> None:
 @account_option
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation (for CI).")
 @json_option
+@refresh_option
 def apply(
     planfile: Path | None,
     spec_file: Path,
@@ -222,13 +241,17 @@ def apply(
     accounts: tuple[str, ...],
     auto_approve: bool,
     as_json: bool,
+    refresh_credentials: bool,
 ) -> int:
     """Make the accounts match the spec: plan, confirm, apply, then verify.
 
     With PLANFILE (from `iamlayer plan --out`), applies exactly that plan, refusing it if the spec
-    or any of its accounts changed since it was made; otherwise makes a fresh plan. Either way it shows the
-    plan and asks for "yes" unless --auto-approve: nothing is destroyed without confirmation. After applying, every account is re-read: anything
-    left to do is reported as an error.
+    or any of its accounts changed since it was made (--refresh-credentials then comes from the
+    plan); otherwise makes a fresh plan. Either way it shows the plan and asks for "yes" unless
+    --auto-approve: nothing is destroyed without confirmation. After applying, every account is
+    re-read until IAM shows every write (up to 60 s, IAMLAYER_VERIFY_TIMEOUT): anything left to do
+    then is reported as an error. Another apply, password reset or access-key rotate writing to
+    the same account at the same time is refused.
     """
     spec = load_spec(spec_file)
     stats = ApiStats()
@@ -241,7 +264,7 @@ def apply(
     else:
         _check_accounts(spec, accounts)
         ctx.with_resource(account_locks(spec, accounts or list(spec.accounts), ctx.command_path))
-        p = _make_plan(spec, profile, accounts, stats, as_json)
+        p = _make_plan(spec, profile, accounts, stats, as_json, refresh_credentials)
     if not as_json:
         console.print(render_plan(p), soft_wrap=True)
     check_applicable(p, spec)

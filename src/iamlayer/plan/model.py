@@ -157,6 +157,8 @@ class Plan:
     accounts: tuple[AccountPlan, ...]
     created_at: str
     stats: dict[str, Any] = field(default_factory=dict)
+    # Made reading every user one by one instead of trusting the credential report.
+    refresh_credentials: bool = False
     # Read from a file (`iamlayer plan --out`): apply checks it is still current before using it.
     saved: bool = False
 

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from iamlayer.aws.accounts import Connection, connect_accounts
@@ -66,6 +66,27 @@ def _needs_confirmation(want: UserState, have: UserState, issued: int) -> bool:
     return issued > 0  # iamlayer issued keys that must now go
 
 
+#: A credential report older than this is named in the plan: what changed by hand since is unseen.
+REPORT_NOTICE_AGE = timedelta(minutes=5)
+
+
+def credential_report_notice(generated: str, trusted: int, now: datetime | None = None) -> str | None:
+    """What the plan says when it trusted a credential report older than REPORT_NOTICE_AGE."""
+    try:
+        age = (now or datetime.now(UTC)) - datetime.fromisoformat(generated)
+    except ValueError:
+        return None
+    if age < REPORT_NOTICE_AGE:
+        return None
+    minutes = int(age.total_seconds() // 60)
+    told = f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+    return (
+        f"the credential report is {told} old (AWS makes a new one at most every 4 hours): a console "
+        f"password or access key added or removed by hand since then is not seen for {trusted} user(s) "
+        "whose login profile and keys were taken from it; --refresh-credentials reads each user instead"
+    )
+
+
 def read_account(
     spec: Spec,
     account: str,
@@ -73,10 +94,16 @@ def read_account(
     desired: AccountState,
     intents: dict[str, SecretIntent],
     keys_in_flight: frozenset[str] = frozenset(),
+    refresh_credentials: bool = False,
 ) -> AccountRead:
-    """Read one account and settle the credential hints that matter for this spec."""
+    """Read one account and settle the credential hints that matter for this spec.
+
+    `refresh_credentials`: no credential report; every owned user is read one by one instead.
+    """
     assert conn.clients is not None
-    state = whole_state_read(conn.clients, conn.account.id, credential_report=bool(desired.users))
+    state = whole_state_read(
+        conn.clients, conn.account.id, credential_report=bool(desired.users) and not refresh_credentials
+    )
     read = AccountRead(state)
     if account != spec.people_account:
         return read
@@ -103,6 +130,7 @@ def read_account(
                 f"the key file now holds {intent.fingerprint}. Re-issue it: {fix}"
             )
     read.issued_keys = {u: frozenset(ids) for u, ids in issued.items()}
+    trusted = 0  # owned users whose login profile and keys are taken from the credential report
     for name, want in desired.users.items():
         have = state.users.get(name)
         # A user with an unfinished key creation or a staged password is always read one by one:
@@ -118,6 +146,12 @@ def read_account(
             )
         ):
             confirm_user(conn.clients, conn.account.id, have)
+        elif have is not None and have.owned_by(spec.project):
+            trusted += 1
+    if trusted and state.credential_report_time:
+        notice = credential_report_notice(state.credential_report_time, trusted)
+        if notice:
+            read.notices.append(notice)
     for name, have in state.users.items():
         if name not in desired.users and have.owned_by(spec.project):
             read.deleted_users[name] = describe_user_for_delete(conn.clients, conn.account.id, have)
@@ -125,7 +159,12 @@ def read_account(
 
 
 def plan_account(
-    spec: Spec, account: str, conn: Connection, intents: dict[str, SecretIntent], journal: Journal
+    spec: Spec,
+    account: str,
+    conn: Connection,
+    intents: dict[str, SecretIntent],
+    journal: Journal,
+    refresh_credentials: bool = False,
 ) -> AccountPlan:
     """One account's part of the plan, or the reason it could not be made."""
     if conn.error is not None or conn.reach is None:
@@ -133,7 +172,9 @@ def plan_account(
     desired = desired_state(spec, account)
     keys_in_flight = journal.key_creations(account)
     try:
-        read = read_account(spec, account, conn, desired, intents, frozenset(keys_in_flight))
+        read = read_account(
+            spec, account, conn, desired, intents, frozenset(keys_in_flight), refresh_credentials
+        )
     except IamlayerError as exc:
         return AccountPlan(account, conn.account.id, conn.reach.identity, conn.reach.via, "", error=str(exc))
     result = diff(
@@ -168,8 +209,14 @@ def make_plan(
     stats: ApiStats | None = None,
     progress: Progress | None = None,
     max_workers: int = 5,
+    refresh_credentials: bool = False,
 ) -> Plan:
-    """Plan every account in scope. Accounts that cannot be planned carry an `error`."""
+    """Plan every account in scope. Accounts that cannot be planned carry an `error`.
+
+    `refresh_credentials`: read every owned user's login profile and access keys one by one
+    (GetLoginProfile, ListAccessKeys) instead of trusting the credential report, which AWS makes
+    at most every 4 hours; two calls per user.
+    """
     stats = stats or ApiStats()
     scope = list(only) if only else list(spec.accounts)
     unknown = [a for a in scope if a not in spec.accounts]
@@ -183,7 +230,7 @@ def make_plan(
     conns = connect_accounts(spec, profile=profile, stats=stats, only=scope)
 
     def one(name: str) -> AccountPlan:
-        ap = plan_account(spec, name, conns[name], intents, journal)
+        ap = plan_account(spec, name, conns[name], intents, journal, refresh_credentials)
         if progress:
             progress(f"read {name}")
         return ap
@@ -200,4 +247,5 @@ def make_plan(
         accounts=tuple(plans),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         stats=stats.as_json(),
+        refresh_credentials=refresh_credentials,
     )

@@ -5,6 +5,7 @@ JSON plan document (format_version 1):
     {
       "format_version": 1,
       "project": "acme", "spec": "/path/iamlayer.yaml", "spec_digest": "<sha256>", "created_at": "...",
+      "refresh_credentials": false,
       "summary": {"create": 3, "update": 1, "delete": 0},
       "accounts": [
         {"account": "security", "account_id": "222222222222", "identity": "<ARN acted as>",
@@ -41,6 +42,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "spec": plan.spec_path,
         "spec_digest": plan.spec_digest,
         "created_at": plan.created_at,
+        "refresh_credentials": plan.refresh_credentials,
         "summary": plan.counts(),
         "accounts": [
             {
@@ -116,6 +118,7 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
         spec_digest=data["spec_digest"],
         created_at=data["created_at"],
         stats=data.get("stats", {}),
+        refresh_credentials=bool(data.get("refresh_credentials", False)),
         saved=True,
         accounts=tuple(
             AccountPlan(
