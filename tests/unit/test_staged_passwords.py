@@ -14,11 +14,13 @@ import pysequoia
 import pytest
 from botocore.stub import Stubber
 
-from iamlayer.apply.credentials import settle_staged_password
+from iamlayer.apply.credentials import issue_password, settle_staged_password
 from iamlayer.apply.handlers import HandlerContext
 from iamlayer.aws.session import AccountClients
+from iamlayer.errors import ApplyError, AwsError
 from iamlayer.plan.diff import diff
 from iamlayer.secrets import load_public_key
+from iamlayer.secrets.keys import PublicKey
 from iamlayer.secrets.outbox import Outbox, StagedSecret
 from iamlayer.state.journal import Journal
 from iamlayer.state.model import AccountState, UserState
@@ -74,10 +76,15 @@ def outbox(tmp_path: Path) -> Outbox:
 
 
 @pytest.fixture
-def staged(outbox: Outbox, tmp_path: Path) -> StagedSecret:
+def jane_key(tmp_path: Path) -> PublicKey:
     cert = pysequoia.Tsk.generate("Jane <jane@example.com>").extract_certificate()
     (tmp_path / "jane.asc").write_text(str(cert))
-    return outbox.stage_password("security", "jane", load_public_key(tmp_path / "jane.asc"), "Pw-1234567890")
+    return load_public_key(tmp_path / "jane.asc")
+
+
+@pytest.fixture
+def staged(outbox: Outbox, jane_key: PublicKey) -> StagedSecret:
+    return outbox.stage_password("security", "jane", jane_key, "Pw-1234567890")
 
 
 @pytest.fixture
@@ -133,3 +140,25 @@ def test_an_old_staged_password_is_settled_without_waiting(
     t0 = time.monotonic()
     assert settle_staged_password(ctx, "jane") is None
     assert time.monotonic() - t0 < 1 and not staged.path.exists()
+
+
+def test_a_refusal_after_a_lost_answer_keeps_the_staged_password(
+    ctx: HandlerContext, iam_stub: Stubber, outbox: Outbox, jane_key: PublicKey
+) -> None:
+    """The first CreateLoginProfile's answer was lost (it may have made the password live); the
+    second is refused. The ciphertext stays staged for the next apply to settle, never dropped."""
+    iam_stub.add_client_error("create_login_profile", "ServiceFailure", "internal", 500)
+    iam_stub.add_client_error("create_login_profile", "AccessDenied", "not allowed", 403)
+    with pytest.raises(ApplyError, match="encrypted password is kept"):
+        issue_password(ctx, "jane", jane_key, None, reset_required=True, replace=False)
+    [pending] = outbox.pending_passwords()
+    assert pending.user == "jane" and pending.path.exists()
+
+
+def test_a_first_refusal_drops_the_staged_password(
+    ctx: HandlerContext, iam_stub: Stubber, outbox: Outbox, jane_key: PublicKey
+) -> None:
+    iam_stub.add_client_error("create_login_profile", "AccessDenied", "not allowed", 403)
+    with pytest.raises(AwsError, match="AccessDenied"):
+        issue_password(ctx, "jane", jane_key, None, reset_required=True, replace=False)
+    assert outbox.pending_passwords() == []

@@ -98,11 +98,12 @@ def issue_password(
                 f"iamlayer password reset {user}"
             ) from exc
         except AwsError as exc:
-            if surely_not_applied(exc):
+            if surely_not_applied(exc) and not unknown:
                 ctx.outbox.discard(staged)
                 raise
+            # An earlier attempt of ours may have made the password live, whatever this one says.
             unknown += 1
-            if replace or unknown == CREATE_ATTEMPTS:
+            if replace or unknown == CREATE_ATTEMPTS or surely_not_applied(exc):
                 # The password may be live: keep the ciphertext as pending; the next apply settles it.
                 raise ApplyError(
                     f"{exc}. The call's outcome is unknown, so its encrypted password is kept "

@@ -70,11 +70,6 @@ class HandlerContext:
 CREATE_ATTEMPTS = 3
 
 
-def outcome_unknown(exc: AwsError) -> bool:
-    """The call may or may not have been applied (see iamlayer.aws.errors.surely_not_applied)."""
-    return not surely_not_applied(exc)
-
-
 Handler = Callable[[HandlerContext, Change], None]
 
 
@@ -223,7 +218,7 @@ def update_policy(ctx: HandlerContext, ch: Change) -> None:
                 )
             return
         except AwsError as exc:
-            if not outcome_unknown(exc):
+            if surely_not_applied(exc):
                 raise
             backoff = Backoff(consistency_timeout(), first=1, cap=8)
             while backoff.wait():
@@ -485,7 +480,7 @@ def create_group(ctx: HandlerContext, ch: Change) -> None:
                 f"was made, and iamlayer did not create it; it is left alone. {adopt_hint('group', name, ctx.project)}"
             ) from None
         except AwsError as exc:
-            if not outcome_unknown(exc):
+            if surely_not_applied(exc):
                 if not ours:
                     ctx.journal.end("groups", ctx.account, name)
                 raise
