@@ -160,7 +160,8 @@ class Plan:
     # Made reading every user one by one instead of trusting the credential report.
     refresh_credentials: bool = False
     # Read from a file (`iamlayer plan --out`): apply checks it is still current before using it.
-    saved: bool = False
+    # Where the plan came from, not what it says: not part of a plan's equality.
+    saved: bool = field(default=False, compare=False)
 
     @property
     def changes(self) -> tuple[Change, ...]:
