@@ -18,7 +18,7 @@ from iamlayer.aws.session import ApiStats
 from iamlayer.cli.main import cli
 from iamlayer.plan.planner import credential_report_notice, make_plan
 from iamlayer.spec.load import load_spec
-from layer import Layer
+from layer import Layer, apply_now
 
 ONLY = ["security"]
 
@@ -35,10 +35,8 @@ def test_the_notice_names_the_age_once_it_is_more_than_a_few_minutes() -> None:
 def test_a_password_removed_by_hand_is_unseen_in_an_old_report_and_seen_with_refresh(
     layer: Layer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    apply_now(layer, ONLY)
     spec = load_spec(layer.spec)
-    assert apply_plan(
-        make_plan(spec, profile=None, only=ONLY), spec, profile=None, stats=ApiStats()
-    ).result.ok
     real = read.read_credential_report
     _, before = real(*_people(layer))  # the report as AWS made it, with jane's password
     layer.iam("security").delete_login_profile(UserName="jane.doe")  # by hand, after it

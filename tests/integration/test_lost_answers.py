@@ -21,7 +21,7 @@ from iamlayer.aws.session import ApiStats
 from iamlayer.plan.planner import make_plan
 from iamlayer.spec.load import load_spec
 from iamlayer.state.journal import Journal
-from layer import Layer
+from layer import Layer, apply_now
 
 PEOPLE = ["security"]
 
@@ -34,9 +34,7 @@ def proxy(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[
 
 
 def apply_people(layer: Layer) -> None:
-    spec = load_spec(layer.spec)
-    outcome = apply_plan(make_plan(spec, profile=None, only=PEOPLE), spec, profile=None, stats=ApiStats())
-    assert outcome.result.ok, outcome.result.failed
+    apply_now(layer, PEOPLE)
 
 
 def converged(layer: Layer) -> bool:

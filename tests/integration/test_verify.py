@@ -17,7 +17,7 @@ from iamlayer.errors import InconsistentResultError
 from iamlayer.plan.model import Plan
 from iamlayer.plan.planner import make_plan
 from iamlayer.spec.load import load_spec
-from layer import Layer
+from layer import Layer, apply_now
 
 ONLY = ["security"]
 
@@ -57,10 +57,7 @@ def test_apply_waits_with_backoff_until_iam_shows_its_writes(
 def test_a_result_still_different_after_the_bound_names_every_change_and_field(
     layer: Layer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    spec = load_spec(layer.spec)
-    assert apply_plan(
-        make_plan(spec, profile=None, only=ONLY), spec, profile=None, stats=ApiStats()
-    ).result.ok
+    apply_now(layer, ONLY)
     layer.edit('"cur:Describe*"', '"cur:Describe*", "budgets:View*"')
     layer.edit(
         "jane.doe:   {pgp_key: keys/jane.doe, groups: [devops]}",

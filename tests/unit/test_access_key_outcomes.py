@@ -7,44 +7,20 @@ only after a while (IAM's eventual consistency), or not within the bound at all.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pysequoia
 import pytest
 from botocore.stub import Stubber
 
 from iamlayer.apply.credentials import issue_access_key
 from iamlayer.apply.handlers import HandlerContext
-from iamlayer.aws.session import AccountClients
 from iamlayer.plan.diff import SecretIntent, diff
-from iamlayer.secrets import load_public_key
 from iamlayer.secrets.keys import PublicKey
-from iamlayer.secrets.outbox import Outbox
-from iamlayer.state.journal import Journal, KeyCreation
+from iamlayer.state.journal import KeyCreation
 from iamlayer.state.model import AccessKey, AccountState, UserState
 
 ACCOUNT = "222222222222"
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
-
-
-@pytest.fixture
-def key(tmp_path: Path) -> PublicKey:
-    cert = pysequoia.Tsk.generate("CI <ci@example.com>").extract_certificate()
-    (tmp_path / "ci.asc").write_text(str(cert))
-    return load_public_key(tmp_path / "ci.asc")
-
-
-@pytest.fixture
-def ctx(offline_clients: AccountClients, iam_stub: Stubber, tmp_path: Path) -> HandlerContext:
-    return HandlerContext(
-        "security",
-        ACCOUNT,
-        "acme",
-        offline_clients.client("iam"),
-        Outbox(tmp_path / "out"),
-        Journal(tmp_path / "j.json"),
-    )
 
 
 def listed(stub: Stubber, *ids: str, created: datetime = T0) -> None:
@@ -76,7 +52,7 @@ def made(stub: Stubber, key_id: str) -> None:
 
 
 def test_the_lost_calls_key_is_found_once_iam_shows_it_deleted_and_the_create_sent_again(
-    ctx: HandlerContext, iam_stub: Stubber, key: PublicKey, monkeypatch: pytest.MonkeyPatch
+    handler_ctx: HandlerContext, iam_stub: Stubber, pgp_key: PublicKey, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("IAMLAYER_CONSISTENCY_TIMEOUT", "5")
     listed(iam_stub, "AKIAOLDKEY0000000001")  # before: the key the user already has
@@ -85,44 +61,44 @@ def test_the_lost_calls_key_is_found_once_iam_shows_it_deleted_and_the_create_se
     listed(iam_stub, "AKIAOLDKEY0000000001", "AKIALOSTKEY000000002")  # ...then it does
     iam_stub.add_response("delete_access_key", {}, {"UserName": "ci", "AccessKeyId": "AKIALOSTKEY000000002"})
     made(iam_stub, "AKIANEWKEY0000000003")
-    key_id, path = issue_access_key(ctx, "ci", key)
+    key_id, path = issue_access_key(handler_ctx, "ci", pgp_key)
     assert key_id == "AKIANEWKEY0000000003" and path.exists()
-    assert ctx.journal.pending("access_keys", "security") == frozenset()
+    assert handler_ctx.journal.pending("access_keys", "security") == frozenset()
 
 
 def test_when_no_key_shows_the_journal_stays_open_with_the_keys_from_before(
-    ctx: HandlerContext, iam_stub: Stubber, key: PublicKey, monkeypatch: pytest.MonkeyPatch
+    handler_ctx: HandlerContext, iam_stub: Stubber, pgp_key: PublicKey, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("IAMLAYER_CONSISTENCY_TIMEOUT", "0")
     listed(iam_stub, "AKIAOLDKEY0000000001")
     lost(iam_stub)
     listed(iam_stub, "AKIAOLDKEY0000000001")  # nothing within the bound
     made(iam_stub, "AKIANEWKEY0000000003")
-    issue_access_key(ctx, "ci", key)
-    [(user, creation)] = ctx.journal.key_creations("security").items()
+    issue_access_key(handler_ctx, "ci", pgp_key)
+    [(user, creation)] = handler_ctx.journal.key_creations("security").items()
     assert user == "ci" and creation.before == frozenset({"AKIAOLDKEY0000000001"})
     assert creation.at is not None and abs(creation.at - datetime.now(UTC)) < timedelta(minutes=1)
 
 
 def test_an_earlier_unfinished_creations_key_is_not_counted_as_before(
-    ctx: HandlerContext, iam_stub: Stubber, key: PublicKey, monkeypatch: pytest.MonkeyPatch
+    handler_ctx: HandlerContext, iam_stub: Stubber, pgp_key: PublicKey, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A run died after CreateAccessKey; the next one's create must not take that key for the
     user's own: when its own answer is lost, that orphan is found and deleted too."""
     monkeypatch.setenv("IAMLAYER_CONSISTENCY_TIMEOUT", "0")
-    ctx.journal.begin_key_creation("security", "ci", frozenset())
+    handler_ctx.journal.begin_key_creation("security", "ci", frozenset())
     just_now = datetime.now(UTC)
     listed(iam_stub, "AKIALOSTKEY000000002", created=just_now)
     lost(iam_stub)
     listed(iam_stub, "AKIALOSTKEY000000002", created=just_now)
     iam_stub.add_response("delete_access_key", {}, {"UserName": "ci", "AccessKeyId": "AKIALOSTKEY000000002"})
     made(iam_stub, "AKIANEWKEY0000000003")
-    issue_access_key(ctx, "ci", key)
-    assert ctx.journal.pending("access_keys", "security") == frozenset()
+    issue_access_key(handler_ctx, "ci", pgp_key)
+    assert handler_ctx.journal.pending("access_keys", "security") == frozenset()
 
 
 def test_three_unknown_outcomes_give_up_leaving_the_journal_open(
-    ctx: HandlerContext, iam_stub: Stubber, key: PublicKey, monkeypatch: pytest.MonkeyPatch
+    handler_ctx: HandlerContext, iam_stub: Stubber, pgp_key: PublicKey, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("IAMLAYER_CONSISTENCY_TIMEOUT", "0")
     listed(iam_stub)
@@ -132,8 +108,8 @@ def test_three_unknown_outcomes_give_up_leaving_the_journal_open(
     from iamlayer.errors import ApplyError
 
     with pytest.raises(ApplyError, match="outcome stayed unknown after 3 attempts"):
-        issue_access_key(ctx, "ci", key)
-    assert ctx.journal.pending("access_keys", "security") == frozenset({"ci"})
+        issue_access_key(handler_ctx, "ci", pgp_key)
+    assert handler_ctx.journal.pending("access_keys", "security") == frozenset({"ci"})
 
 
 def keys_plan(live: tuple[AccessKey, ...], issued: set[str], creation: KeyCreation | None) -> list[str]:

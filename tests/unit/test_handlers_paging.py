@@ -9,7 +9,6 @@ detaches have not reached every endpoint. Every queued answer must be consumed, 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +19,6 @@ from iamlayer.apply.handlers import HandlerContext
 from iamlayer.aws.read import confirm_user
 from iamlayer.aws.session import AccountClients
 from iamlayer.plan.model import Action, Address, Change, Kind
-from iamlayer.secrets.outbox import Outbox
-from iamlayer.state.journal import Journal
 from iamlayer.state.model import UserState
 
 ACCOUNT = "222222222222"
@@ -32,18 +29,6 @@ WHEN = datetime(2026, 1, 1, tzinfo=UTC)
 @pytest.fixture(autouse=True)
 def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IAMLAYER_CONSISTENCY_TIMEOUT", "5")
-
-
-@pytest.fixture
-def ctx(offline_clients: AccountClients, iam_stub: Stubber, tmp_path: Path) -> HandlerContext:
-    return HandlerContext(
-        "security",
-        ACCOUNT,
-        "acme",
-        offline_clients.client("iam"),
-        Outbox(tmp_path / "outputs"),
-        Journal(tmp_path / "journal.json"),
-    )
 
 
 def two_pages(
@@ -84,7 +69,7 @@ def delete(kind: Kind, name: str, before: dict[str, Any] | None = None) -> Chang
 
 
 def test_group_delete_removes_every_member_and_policy_across_pages(
-    ctx: HandlerContext, iam_stub: Stubber
+    handler_ctx: HandlerContext, iam_stub: Stubber
 ) -> None:
     group = {
         "Path": "/",
@@ -122,10 +107,12 @@ def test_group_delete_removes_every_member_and_policy_across_pages(
     for p in ("extra", "iamlayer-owner-acme"):  # the ownership marker last
         iam_stub.add_response("delete_group_policy", {}, {"GroupName": "big", "PolicyName": p})
     conflict_then_ok(iam_stub, "delete_group", {"GroupName": "big"})
-    handlers.delete_group(ctx, delete(Kind.GROUP, "big", {"marker": "iamlayer-owner-acme"}))
+    handlers.delete_group(handler_ctx, delete(Kind.GROUP, "big", {"marker": "iamlayer-owner-acme"}))
 
 
-def test_policy_delete_detaches_every_entity_across_pages(ctx: HandlerContext, iam_stub: Stubber) -> None:
+def test_policy_delete_detaches_every_entity_across_pages(
+    handler_ctx: HandlerContext, iam_stub: Stubber
+) -> None:
     iam_stub.add_response(
         "list_entities_for_policy",
         {
@@ -161,10 +148,12 @@ def test_policy_delete_detaches_every_entity_across_pages(ctx: HandlerContext, i
     )
     iam_stub.add_response("delete_policy_version", {}, {"PolicyArn": ARN, "VersionId": "v2"})
     conflict_then_ok(iam_stub, "delete_policy", {"PolicyArn": ARN})
-    handlers.delete_policy(ctx, delete(Kind.POLICY, "billing-read", {"arn": ARN}))
+    handlers.delete_policy(handler_ctx, delete(Kind.POLICY, "billing-read", {"arn": ARN}))
 
 
-def test_role_delete_detaches_every_policy_across_pages(ctx: HandlerContext, iam_stub: Stubber) -> None:
+def test_role_delete_detaches_every_policy_across_pages(
+    handler_ctx: HandlerContext, iam_stub: Stubber
+) -> None:
     p1, p2 = "arn:aws:iam::aws:policy/ReadOnlyAccess", "arn:aws:iam::aws:policy/SecurityAudit"
     two_pages(
         iam_stub,
@@ -194,11 +183,11 @@ def test_role_delete_detaches_every_policy_across_pages(ctx: HandlerContext, iam
         "remove_role_from_instance_profile", {}, {"RoleName": "Auditor", "InstanceProfileName": "ip2"}
     )
     conflict_then_ok(iam_stub, "delete_role", {"RoleName": "Auditor"})
-    handlers.delete_role(ctx, delete(Kind.ROLE, "Auditor"))
+    handlers.delete_role(handler_ctx, delete(Kind.ROLE, "Auditor"))
 
 
 def test_user_delete_reads_every_page_and_waits_out_a_propagating_conflict(
-    ctx: HandlerContext, iam_stub: Stubber
+    handler_ctx: HandlerContext, iam_stub: Stubber
 ) -> None:
     user = {"UserName": "jane"}
     iam_stub.add_response("delete_login_profile", {}, user)
@@ -224,11 +213,11 @@ def test_user_delete_reads_every_page_and_waits_out_a_propagating_conflict(
     iam_stub.add_client_error("delete_user", "DeleteConflict", "must remove", 409, expected_params=user)
     iam_stub.add_response("list_service_specific_credentials", {"ServiceSpecificCredentials": []}, user)
     conflict_then_ok(iam_stub, "delete_user", user)
-    handlers.delete_user(ctx, delete(Kind.USER, "jane"))
+    handlers.delete_user(handler_ctx, delete(Kind.USER, "jane"))
 
 
 def test_a_conflict_that_outlasts_the_bound_is_reported(
-    ctx: HandlerContext, iam_stub: Stubber, monkeypatch: pytest.MonkeyPatch
+    handler_ctx: HandlerContext, iam_stub: Stubber, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("IAMLAYER_CONSISTENCY_TIMEOUT", "0.3")
     for method in ("list_attached_role_policies", "list_role_policies", "list_instance_profiles_for_role"):
@@ -241,7 +230,7 @@ def test_a_conflict_that_outlasts_the_bound_is_reported(
     from iamlayer.errors import AwsError
 
     with pytest.raises(AwsError, match=r"deleting role Auditor .*DeleteConflict"):
-        handlers.delete_role(ctx, delete(Kind.ROLE, "Auditor"))
+        handlers.delete_role(handler_ctx, delete(Kind.ROLE, "Auditor"))
 
 
 def test_confirm_user_reads_every_page_of_keys(offline_clients: AccountClients, iam_stub: Stubber) -> None:

@@ -8,21 +8,16 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
-import pysequoia
 import pytest
 from botocore.stub import Stubber
 
 from iamlayer.apply.credentials import issue_password, settle_staged_password
 from iamlayer.apply.handlers import HandlerContext
-from iamlayer.aws.session import AccountClients
 from iamlayer.errors import ApplyError, AwsError
 from iamlayer.plan.diff import diff
-from iamlayer.secrets import load_public_key
 from iamlayer.secrets.keys import PublicKey
 from iamlayer.secrets.outbox import Outbox, StagedSecret
-from iamlayer.state.journal import Journal
 from iamlayer.state.model import AccountState, UserState
 
 OWN = {"iamlayer:project": "acme"}
@@ -71,27 +66,9 @@ def test_the_plan_says_how_each_staged_password_will_be_settled() -> None:
 
 
 @pytest.fixture
-def outbox(tmp_path: Path) -> Outbox:
-    return Outbox(tmp_path / "outputs")
-
-
-@pytest.fixture
-def jane_key(tmp_path: Path) -> PublicKey:
-    cert = pysequoia.Tsk.generate("Jane <jane@example.com>").extract_certificate()
-    (tmp_path / "jane.asc").write_text(str(cert))
-    return load_public_key(tmp_path / "jane.asc")
-
-
-@pytest.fixture
-def staged(outbox: Outbox, jane_key: PublicKey) -> StagedSecret:
-    return outbox.stage_password("security", "jane", jane_key, "Pw-1234567890")
-
-
-@pytest.fixture
-def ctx(offline_clients: AccountClients, iam_stub: Stubber, outbox: Outbox, tmp_path: Path) -> HandlerContext:
-    return HandlerContext(
-        "security", "222222222222", "acme", offline_clients.client("iam"), outbox, Journal(tmp_path / "j")
-    )
+def staged(handler_ctx: HandlerContext, pgp_key: PublicKey) -> StagedSecret:
+    outbox: Outbox = handler_ctx.outbox
+    return outbox.stage_password("security", "jane", pgp_key, "Pw-1234567890")
 
 
 def no_profile(stub: Stubber) -> None:
@@ -109,56 +86,56 @@ def profile(stub: Stubber) -> None:
 
 
 def test_a_live_password_iam_shows_late_is_promoted_not_lost(
-    ctx: HandlerContext, iam_stub: Stubber, staged: StagedSecret, monkeypatch: pytest.MonkeyPatch
+    handler_ctx: HandlerContext, iam_stub: Stubber, staged: StagedSecret, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("IAMLAYER_CONSISTENCY_TIMEOUT", "30")
     no_profile(iam_stub)  # a stale read: the lost CreateLoginProfile went through
     profile(iam_stub)
-    assert settle_staged_password(ctx, "jane") == staged.final_path
+    assert settle_staged_password(handler_ctx, "jane") == staged.final_path
     assert staged.final_path.exists() and not staged.path.exists()
 
 
 def test_a_staged_password_aws_never_shows_is_discarded_once_older_than_the_bound(
-    ctx: HandlerContext, iam_stub: Stubber, staged: StagedSecret, monkeypatch: pytest.MonkeyPatch
+    handler_ctx: HandlerContext, iam_stub: Stubber, staged: StagedSecret, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("IAMLAYER_CONSISTENCY_TIMEOUT", "1.5")
     for _ in range(3):  # now, after 1 s, and at 1.5 s: the file's age reaches the bound
         no_profile(iam_stub)
     t0 = time.monotonic()
-    assert settle_staged_password(ctx, "jane") is None
+    assert settle_staged_password(handler_ctx, "jane") is None
     assert time.monotonic() - t0 >= 1.4
     assert not staged.path.exists() and not staged.final_path.exists()
 
 
 def test_an_old_staged_password_is_settled_without_waiting(
-    ctx: HandlerContext, iam_stub: Stubber, staged: StagedSecret, monkeypatch: pytest.MonkeyPatch
+    handler_ctx: HandlerContext, iam_stub: Stubber, staged: StagedSecret, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("IAMLAYER_CONSISTENCY_TIMEOUT", "60")
     an_hour_ago = time.time() - 3600
     os.utime(staged.path, (an_hour_ago, an_hour_ago))
     no_profile(iam_stub)
     t0 = time.monotonic()
-    assert settle_staged_password(ctx, "jane") is None
+    assert settle_staged_password(handler_ctx, "jane") is None
     assert time.monotonic() - t0 < 1 and not staged.path.exists()
 
 
 def test_a_refusal_after_a_lost_answer_keeps_the_staged_password(
-    ctx: HandlerContext, iam_stub: Stubber, outbox: Outbox, jane_key: PublicKey
+    handler_ctx: HandlerContext, iam_stub: Stubber, pgp_key: PublicKey
 ) -> None:
     """The first CreateLoginProfile's answer was lost (it may have made the password live); the
     second is refused. The ciphertext stays staged for the next apply to settle, never dropped."""
     iam_stub.add_client_error("create_login_profile", "ServiceFailure", "internal", 500)
     iam_stub.add_client_error("create_login_profile", "AccessDenied", "not allowed", 403)
     with pytest.raises(ApplyError, match="encrypted password is kept"):
-        issue_password(ctx, "jane", jane_key, None, reset_required=True, replace=False)
-    [pending] = outbox.pending_passwords()
+        issue_password(handler_ctx, "jane", pgp_key, None, reset_required=True, replace=False)
+    [pending] = handler_ctx.outbox.pending_passwords()
     assert pending.user == "jane" and pending.path.exists()
 
 
 def test_a_first_refusal_drops_the_staged_password(
-    ctx: HandlerContext, iam_stub: Stubber, outbox: Outbox, jane_key: PublicKey
+    handler_ctx: HandlerContext, iam_stub: Stubber, pgp_key: PublicKey
 ) -> None:
     iam_stub.add_client_error("create_login_profile", "AccessDenied", "not allowed", 403)
     with pytest.raises(AwsError, match="AccessDenied"):
-        issue_password(ctx, "jane", jane_key, None, reset_required=True, replace=False)
-    assert outbox.pending_passwords() == []
+        issue_password(handler_ctx, "jane", pgp_key, None, reset_required=True, replace=False)
+    assert handler_ctx.outbox.pending_passwords() == []
