@@ -7,11 +7,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
+import pysequoia
 import pytest
 from botocore.stub import Stubber
 
+from iamlayer.apply.handlers import HandlerContext
 from iamlayer.aws.session import AccountClients, ApiStats
 from iamlayer.sandbox.emulator import Emulator, start_emulator
+from iamlayer.secrets.keys import PublicKey, load_public_key
+from iamlayer.secrets.outbox import Outbox
+from iamlayer.state.journal import Journal
 from layer import Keys, Layer, make_keys, make_layer
 
 
@@ -97,3 +102,25 @@ def iam_stub(offline_clients: AccountClients) -> Iterator[Stubber]:
     with Stubber(offline_clients.client("iam")) as stub:
         yield stub
         stub.assert_no_pending_responses()
+
+
+@pytest.fixture
+def handler_ctx(offline_clients: AccountClients, iam_stub: Stubber, tmp_path: Path) -> HandlerContext:
+    """A handler context in the people account (security, 222222222222) on the stubbed IAM client,
+    with an outbox and a journal of its own."""
+    return HandlerContext(
+        "security",
+        "222222222222",
+        "acme",
+        offline_clients.client("iam"),
+        Outbox(tmp_path / "outputs"),
+        Journal(tmp_path / "journal.json"),
+    )
+
+
+@pytest.fixture
+def pgp_key(tmp_path: Path) -> PublicKey:
+    """A person's public key (Curve25519, made by pysequoia), to encrypt secrets to."""
+    cert = pysequoia.Tsk.generate("Person <person@example.com>").extract_certificate()
+    (tmp_path / "person.asc").write_text(str(cert))
+    return load_public_key(tmp_path / "person.asc")

@@ -8,8 +8,11 @@ It forwards every request to the emulator, except where a rule matches the reque
 - `hold_after`: forward, then block before answering (AWS did it, the caller never hears);
 - `applied_then_conflict`: forward, then answer EntityAlreadyExists, as AWS answers a retried
   create whose first attempt went through;
+- `applied_then_500`: forward, then answer an HTTP 500 (AWS did it, the answer was lost);
 - `error`: answer the rule's `code`, `message` and `status` instead of forwarding (e.g. the
-  InvalidAuthenticationCode AWS gives for a mistyped MFA code, which the emulator never does).
+  InvalidAuthenticationCode AWS gives for a mistyped MFA code, which the emulator never does);
+- `expired`: answer ExpiredToken instead of forwarding, as AWS answers temporary credentials
+  past their expiry.
 Holding lets a test SIGKILL a real `iamlayer apply` at an exact point of its protocol.
 
 It also records every request as a `Call`: the action, the access key that signed it (from the
@@ -41,6 +44,16 @@ CONFLICT_XML = (
     "<Code>EntityAlreadyExists</Code><Message>Login Profile for user already exists.</Message></Error>"
     "<RequestId>fault-proxy</RequestId></ErrorResponse>"
 )
+EXPIRED_XML = (
+    '<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type>'
+    "<Code>ExpiredToken</Code><Message>The security token included in the request is expired</Message>"
+    "</Error><RequestId>fault-proxy</RequestId></ErrorResponse>"
+)
+INTERNAL_XML = (
+    '<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Receiver</Type>'
+    "<Code>ServiceFailure</Code><Message>Internal failure</Message></Error>"
+    "<RequestId>fault-proxy</RequestId></ErrorResponse>"
+)
 DENY_XML = (
     '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
     "<Code>AccessDenied</Code><Message>User is not authorized to perform: sts:AssumeRole</Message></Error>"
@@ -62,7 +75,8 @@ _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/[^/]+/([^/]+)/")
 @dataclass
 class Rule:
     action: str  # AWS query Action, e.g. "CreateLoginProfile"
-    mode: str  # throttle | deny | hold_before | hold_after | applied_then_conflict | error
+    # throttle | deny | error | expired | hold_before | hold_after | applied_then_conflict | applied_then_500
+    mode: str
     contains: str = ""  # a substring the (URL-decoded) body must contain
     times: int = 1_000_000  # how many matches the rule applies to
     code: str = ""  # for `error`
@@ -178,6 +192,10 @@ class FaultProxy:
                     )
                     proxy._record(call, rule.status, b"")
                     return
+                if rule and rule.mode == "expired":
+                    self._answer(403, [("Content-Type", "text/xml")], EXPIRED_XML.encode())
+                    proxy._record(call, 403, b"")
+                    return
                 if rule and rule.mode == "hold_before":
                     proxy._record(call, 0, b"")
                     rule.reached.set()
@@ -188,6 +206,9 @@ class FaultProxy:
                 proxy._record(call, status, data)
                 if rule and rule.mode == "applied_then_conflict":
                     self._answer(409, [("Content-Type", "text/xml")], CONFLICT_XML.encode())
+                    return
+                if rule and rule.mode == "applied_then_500":
+                    self._answer(500, [("Content-Type", "text/xml")], INTERNAL_XML.encode())
                     return
                 if rule and rule.mode == "hold_after":
                     rule.reached.set()

@@ -140,6 +140,18 @@ def make_layer(root: Path, keys: Keys, project: str = "acme") -> Layer:
     return layer
 
 
+def apply_now(layer: Layer, only: list[str] | None = None) -> None:
+    """Plan and apply the layer (`only` those accounts) in this process; it must succeed."""
+    from iamlayer.apply.run import apply_plan
+    from iamlayer.aws.session import ApiStats
+    from iamlayer.plan.planner import make_plan
+    from iamlayer.spec.load import load_spec
+
+    spec = load_spec(layer.spec)
+    outcome = apply_plan(make_plan(spec, profile=None, only=only), spec, profile=None, stats=ApiStats())
+    assert outcome.result.ok, outcome.result.failed
+
+
 @dataclass
 class Run:
     code: int

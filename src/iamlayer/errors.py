@@ -15,6 +15,7 @@
     │   ├── ThrottledError
     │   └── EndpointError    the endpoint could not be reached (network, sandbox not running)
     ├── CredentialsError     no usable AWS credentials, or an account cannot be reached
+    ├── LockedError          another iamlayer process is writing to the same account
     └── UserAbort            the person answered "no"
 
 The CLI maps SpecError to exit code 2 and every other IamlayerError to exit code 1.
@@ -82,12 +83,14 @@ class OwnershipError(IamlayerError):
 
 
 class AwsError(IamlayerError):
-    """An AWS API call failed. `code` is AWS's error code, `operation` the API operation."""
+    """An AWS API call failed. `code` is AWS's error code, `operation` the API operation, `status`
+    the HTTP status of AWS's answer (0 when there was no answer)."""
 
-    def __init__(self, message: str, *, code: str = "", operation: str = "") -> None:
+    def __init__(self, message: str, *, code: str = "", operation: str = "", status: int = 0) -> None:
         super().__init__(message)
         self.code = code
         self.operation = operation
+        self.status = status
 
 
 class AccessDeniedError(AwsError):
@@ -112,6 +115,10 @@ class EndpointError(AwsError):
 
 class CredentialsError(IamlayerError):
     """No usable AWS credentials, or an account could not be reached."""
+
+
+class LockedError(IamlayerError):
+    """Another iamlayer process holds the lock of an account this command writes to."""
 
 
 class UserAbort(IamlayerError):

@@ -184,9 +184,11 @@ def test_killed_around_create_login_profile_converges_with_the_live_password(
     layer: Layer, aws_env: dict[str, str], mode: str
 ) -> None:
     """hold_before: killed after the ciphertext is written, before AWS heard of the password.
-    hold_after: AWS made the password live, the process died before promoting the ciphertext."""
+    hold_after: AWS made the password live, the process died before promoting the ciphertext.
+    (A staged password AWS does not show is discarded once older than the consistency bound,
+    shortened here to 3 s.)"""
     with FaultProxy(aws_env["AWS_ENDPOINT_URL"]) as proxy:
-        env = {**aws_env, "AWS_ENDPOINT_URL": proxy.url}
+        env = {**aws_env, "AWS_ENDPOINT_URL": proxy.url, "IAMLAYER_CONSISTENCY_TIMEOUT": "3"}
         rule = proxy.add(Rule("CreateLoginProfile", mode))
         _killed_apply(layer, env, rule, proxy)
         folder = outputs(layer, "jane.doe")
@@ -204,6 +206,41 @@ def test_killed_around_create_login_profile_converges_with_the_live_password(
         assert f"Password={password}&" in proxy.bodies["CreateLoginProfile"][-1] + "&"
         r = run_cli("plan", "--detailed-exitcode", cwd=layer.root, env=env)
         assert r.code == 0, r.out
+
+
+def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under `root`: its content and modification time (ns)."""
+    return {
+        str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in root.rglob("*")
+        if p.is_file()
+    }
+
+
+def test_plan_writes_nothing_and_apply_settles_a_staged_password(
+    layer: Layer, aws_env: dict[str, str]
+) -> None:
+    """A killed apply left a staged password that AWS made live. `plan` shows it and changes no
+    file (names, contents, modification times); `apply` promotes it."""
+    with FaultProxy(aws_env["AWS_ENDPOINT_URL"]) as proxy:
+        env = {**aws_env, "AWS_ENDPOINT_URL": proxy.url}
+        rule = proxy.add(Rule("CreateLoginProfile", "hold_after"))
+        _killed_apply(layer, env, rule, proxy)
+        [sent] = proxy.bodies["CreateLoginProfile"]
+    folder = outputs(layer, "jane.doe")
+    assert (folder / "password.asc.pending").exists() and _login_profile(layer) is not None
+    before = snapshot(layer.root)
+    for args in (["plan"], ["plan", "--json"], ["plan", "--detailed-exitcode"]):
+        r = run_cli(*args, cwd=layer.root, env=aws_env)
+        assert r.code in (0, 2), r.err
+        assert snapshot(layer.root) == before, args
+    r = run_cli("plan", cwd=layer.root, env=aws_env)
+    assert "~ staged_password.jane.doe" in r.out and "interrupted apply staged" in r.out, r.out
+    r = run_cli("apply", "--auto-approve", cwd=layer.root, env=aws_env)
+    assert r.code == 0, r.out + r.err
+    assert not (folder / "password.asc.pending").exists()
+    assert f"Password={decrypt(layer, folder / 'password.asc')}&" in sent + "&"
+    assert run_cli("plan", "--detailed-exitcode", cwd=layer.root, env=aws_env).code == 0
 
 
 def _login_profile(layer: Layer) -> dict[str, object] | None:
@@ -239,24 +276,49 @@ def test_killed_after_create_access_key_replaces_the_unreadable_key(
     assert run_cli("plan", "--detailed-exitcode", cwd=layer.root, env=aws_env).code == 0
 
 
+def test_killed_twice_at_create_access_key_converges_with_one_readable_key(
+    layer: Layer, aws_env: dict[str, str]
+) -> None:
+    """Killed after CreateAccessKey, then killed again after the replacement's CreateAccessKey. The
+    unreadable key of the first kill is deleted before the replacement is made, so there are never
+    two keys without ciphertext (AWS's limit is two: every later create would fail)."""
+    with FaultProxy(aws_env["AWS_ENDPOINT_URL"]) as proxy:
+        env = {**aws_env, "AWS_ENDPOINT_URL": proxy.url}
+        for _ in range(2):
+            _killed_apply(layer, env, proxy.add(Rule("CreateAccessKey", "hold_after")), proxy)
+    iam = layer.iam("security")
+    [second_orphan] = iam.list_access_keys(UserName="machine.ci")["AccessKeyMetadata"]
+    assert not list(outputs(layer, "machine.ci").glob("access-key-*.asc"))
+
+    r = run_cli("apply", "--auto-approve", cwd=layer.root, env=aws_env)
+    assert r.code == 0, r.out + r.err
+    [live] = iam.list_access_keys(UserName="machine.ci")["AccessKeyMetadata"]
+    assert live["AccessKeyId"] != second_orphan["AccessKeyId"]
+    key_id, secret = key_secret(layer)
+    assert key_id == live["AccessKeyId"]
+    ident = boto3.client("sts", aws_access_key_id=key_id, aws_secret_access_key=secret).get_caller_identity()
+    assert ident["Arn"].endswith(":user/machine.ci")
+    assert run_cli("plan", "--detailed-exitcode", cwd=layer.root, env=aws_env).code == 0
+
+
 def test_a_create_whose_answer_was_lost_keeps_the_password_it_made_live(
     layer: Layer, aws_env: dict[str, str]
 ) -> None:
-    """AWS applied CreateLoginProfile, but the answer iamlayer got was EntityAlreadyExists (what a
-    botocore retry of a request that went through gets). The ciphertext must not be thrown away."""
+    """AWS applied CreateLoginProfile, but iamlayer got a 500. iamlayer sends the same password
+    again (never botocore, which would resend blindly); the EntityAlreadyExists it gets is its own
+    password going live, so the ciphertext is kept and the apply succeeds."""
     with FaultProxy(aws_env["AWS_ENDPOINT_URL"]) as proxy:
         env = {**aws_env, "AWS_ENDPOINT_URL": proxy.url}
-        proxy.add(Rule("CreateLoginProfile", "applied_then_conflict", times=1))
-        r = run_cli("apply", "--auto-approve", cwd=layer.root, env=env)
-        assert r.code == 1 and "outcome is unknown" in r.err, r.err
-        folder = outputs(layer, "jane.doe")
-        assert (folder / "password.asc.pending").exists() and _login_profile(layer) is not None
+        proxy.add(Rule("CreateLoginProfile", "applied_then_500", times=1))
         r = run_cli("apply", "--auto-approve", cwd=layer.root, env=env)
         assert r.code == 0, r.out + r.err
-        [sent] = proxy.bodies["CreateLoginProfile"]  # settled without a second password
+        first, again = proxy.bodies["CreateLoginProfile"]
+        assert first == again  # the same password both times
+    folder = outputs(layer, "jane.doe")
     password = decrypt(layer, folder / "password.asc")
-    assert f"Password={password}&" in sent + "&"
+    assert f"Password={password}&" in first + "&"
     assert not (folder / "password.asc.pending").exists()
+    assert run_cli("plan", "--detailed-exitcode", cwd=layer.root, env=aws_env).code == 0
 
 
 def test_a_removed_ciphertext_is_noted_not_rotated(layer: Layer, aws_env: dict[str, str]) -> None:

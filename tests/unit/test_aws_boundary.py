@@ -12,7 +12,7 @@ from botocore.stub import Stubber
 
 from iamlayer.aws.errors import aws_call
 from iamlayer.aws.read import read_authorization_details
-from iamlayer.aws.retry import settle
+from iamlayer.aws.retry import Backoff, settle
 from iamlayer.aws.session import AccountClients
 from iamlayer.errors import AccessDeniedError, AwsError, EndpointError, NotFoundError
 
@@ -119,3 +119,44 @@ def test_settle_retries_named_consistency_errors_only() -> None:
     with pytest.raises(AccessDeniedError):
         settle(denied, sleep=sleeps.append)
     assert len(sleeps) == before
+
+
+def test_settle_retries_botocores_own_errors_inside_aws_call() -> None:
+    """Handlers write `with aws_call(...): settle(lambda: iam.x(...))`: the lambda raises botocore's
+    ClientError, not ours, and settle must still recognise the code (and aws_call still names it)."""
+    calls: list[int] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise ClientError({"Error": {"Code": "DeleteConflict", "Message": "detaching"}}, "DeleteRole")
+        return "ok"
+
+    with aws_call("deleting role r"):
+        assert settle(flaky, conflict_too=True, sleep=lambda s: None) == "ok"
+    assert len(calls) == 3
+
+    def conflict() -> None:
+        calls.append(1)
+        raise ClientError({"Error": {"Code": "DeleteConflict", "Message": "detaching"}}, "DeleteRole")
+
+    calls.clear()
+    with (
+        pytest.raises(AwsError, match=r"^deleting role r: DeleteConflict: detaching$"),
+        aws_call("deleting role r"),
+    ):
+        settle(conflict, conflict_too=True, timeout=1, sleep=lambda s: None)
+    assert len(calls) == 4  # 0.25 + 0.5 + the last 0.25 up to the 1 s bound, then given up
+    calls.clear()
+    with pytest.raises(AwsError, match="DeleteConflict"), aws_call("deleting role r"):
+        settle(conflict, timeout=1, sleep=lambda s: None)  # a conflict is final unless asked for
+    assert len(calls) == 1
+
+
+def test_backoff_doubles_up_to_its_cap_and_ends_at_the_deadline() -> None:
+    slept: list[float] = []
+    b = Backoff(20, first=1, cap=8, sleep=slept.append, clock=lambda: 0.0)
+    while b.wait():
+        pass
+    assert slept == [1, 2, 4, 8, 5]  # the last wait is cut to end at the 20 s deadline
+    assert Backoff(0, sleep=slept.append).wait() is False

@@ -424,3 +424,23 @@ def test_account_names_are_safe_for_paths_and_profiles(tmp_path: Path) -> None:
     path = write_spec(tmp_path, 'project: acme\naccounts:\n  "../up": {id: "111111111111", alias: false}\n')
     d = only(load_errors(path), "accounts.../up")
     assert d.line == 3 and "invalid account name" in d.message
+
+
+def test_fifty_tags_leave_no_room_for_iamlayers_ownership_tag(tmp_path: Path) -> None:
+    """IAM allows 50 tags per user or role; iamlayer adds iamlayer:project, so a spec may give 49."""
+
+    def tags(n: int) -> str:
+        return "{" + ", ".join(f"t{i}: v" for i in range(n)) + "}"
+
+    path = spec_with(tmp_path, "groups: [devops]}", f"groups: [devops], tags: {tags(50)}}}")
+    d = only(load_errors(path), "users.jane.doe.tags")
+    assert d.line == line_of(path, "tags:")
+    assert (
+        "50 tags" in d.message and "ownership tag iamlayer:project" in d.message and "at most 49" in d.message
+    )
+    path = spec_with(
+        tmp_path, "policies: [arn:aws:iam::aws:policy/AdministratorAccess]}", f"tags: {tags(50)}}}"
+    )
+    assert "at most 49" in only(load_errors(path), "roles.DevOps.tags").message
+    ok = spec_with(tmp_path, "groups: [devops]}", f"groups: [devops], tags: {tags(49)}}}")
+    assert len(load_spec(ok, check_keys=False).users["jane.doe"].tags) == 49

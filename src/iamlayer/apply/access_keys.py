@@ -17,6 +17,7 @@ from typing import Any, Literal
 from iamlayer.apply.credentials import issue_access_key, retire_access_key
 from iamlayer.apply.handlers import HandlerContext
 from iamlayer.aws.errors import aws_call
+from iamlayer.aws.read import read_all
 from iamlayer.errors import IamlayerError
 from iamlayer.secrets.keys import PublicKey
 
@@ -62,7 +63,7 @@ def list_keys(ctx: HandlerContext, user: str) -> list[KeyInfo]:
     """The user's access keys, oldest first, with when each was last used (two calls per key at most)."""
     where = f"user {user} {ctx.where()}"
     with aws_call(f"listing the access keys of {where}"):
-        meta = ctx.iam.list_access_keys(UserName=user)["AccessKeyMetadata"]
+        meta = read_all(ctx.iam, "list_access_keys", UserName=user).get("AccessKeyMetadata", [])
     issued = {
         r.access_key_id
         for r in ctx.outbox.records()

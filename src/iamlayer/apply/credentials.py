@@ -8,17 +8,26 @@ encrypted and written at once; the planner notices a key with no ciphertext on r
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
-from iamlayer.apply.handlers import DEFAULT_PASSWORD_LENGTH, HandlerContext, gone_is_fine, handles
+from iamlayer.apply.handlers import (
+    CREATE_ATTEMPTS,
+    DEFAULT_PASSWORD_LENGTH,
+    HandlerContext,
+    gone_is_fine,
+    handles,
+)
 from iamlayer.aws.errors import aws_call, surely_not_applied
-from iamlayer.aws.retry import settle
-from iamlayer.errors import ApplyError, AwsError
+from iamlayer.aws.read import access_key, has_login_profile, read_all
+from iamlayer.aws.retry import Backoff, consistency_timeout, settle
+from iamlayer.errors import AlreadyExistsError, ApplyError, AwsError
 from iamlayer.plan.model import Action, Change, Kind
 from iamlayer.secrets.keys import PublicKey, load_public_key
 from iamlayer.secrets.passwords import generate_password
 from iamlayer.spec.model import PasswordPolicy
+from iamlayer.state.model import AccessKey
 
 
 def _key(ch: Change) -> PublicKey:
@@ -47,42 +56,114 @@ def issue_password(
     reset_required: bool,
     replace: bool,
 ) -> Path:
-    """Generate, stage the ciphertext, make it live in AWS, promote the ciphertext. Returns its path."""
+    """Generate, stage the ciphertext, make it live in AWS, promote the ciphertext. Returns its path.
+
+    CreateLoginProfile is sent without SDK retries (see HandlerContext.iam_once). After an answer
+    that was lost (timeout, dropped connection, 5xx) it is sent again with the same password, so
+    an EntityAlreadyExists then means the lost attempt went through with this very password.
+    UpdateLoginProfile sets the same password however often it is sent, so botocore may retry it.
+    """
     password = generate_password(policy, DEFAULT_PASSWORD_LENGTH)
     staged = ctx.outbox.stage_password(ctx.account, user, key, password)
-    try:
-        with aws_call(
-            f"{'resetting' if replace else 'creating'} the console password of user {user} {ctx.where()}"
-        ):
-            if replace:
-                settle(
-                    lambda: ctx.iam.update_login_profile(
-                        UserName=user, Password=password, PasswordResetRequired=reset_required
+    attempted = f"{'resetting' if replace else 'creating'} the console password of user {user} {ctx.where()}"
+    unknown = 0
+    while True:
+        try:
+            with aws_call(attempted):
+                if replace:
+                    settle(
+                        lambda: ctx.iam.update_login_profile(
+                            UserName=user, Password=password, PasswordResetRequired=reset_required
+                        )
                     )
-                )
-            else:
-                settle(
-                    lambda: ctx.iam.create_login_profile(
-                        UserName=user, Password=password, PasswordResetRequired=reset_required
-                    ),
-                    not_found_too=True,
-                )
-    except AwsError as exc:
-        if not surely_not_applied(exc):
-            # The password may be live (a retried request answered EntityAlreadyExists, a timeout
-            # after sending): keep the ciphertext as pending; the next plan settles it with AWS.
+                else:
+                    settle(
+                        lambda: ctx.iam_once.create_login_profile(
+                            UserName=user, Password=password, PasswordResetRequired=reset_required
+                        ),
+                        not_found_too=True,
+                    )
+            break
+        except AlreadyExistsError as exc:
+            if unknown:
+                break  # our attempt whose answer was lost made this password live
+            # Before any attempt of ours: the user already had a console password.
+            ctx.outbox.discard(staged)
+            final = staged.final_path
+            if final.exists():
+                return Path(final)  # ours, from an earlier apply that IAM had not shown the plan yet
             raise ApplyError(
-                f"{exc}. The call's outcome is unknown, so its encrypted password is kept "
-                f"({staged.path}); run `iamlayer plan` or `apply` again to settle it"
+                f"{exc}. The user has a console password that iamlayer did not set (made by hand since "
+                f"the plan?); it was left as it is. To issue one encrypted to their key: "
+                f"iamlayer password reset {user}"
             ) from exc
-        ctx.outbox.discard(staged)
-        raise
+        except AwsError as exc:
+            if surely_not_applied(exc) and not unknown:
+                ctx.outbox.discard(staged)
+                raise
+            # An earlier attempt of ours may have made the password live, whatever this one says.
+            unknown += 1
+            if replace or unknown == CREATE_ATTEMPTS or surely_not_applied(exc):
+                # The password may be live: keep the ciphertext as pending; the next apply settles it.
+                raise ApplyError(
+                    f"{exc}. The call's outcome is unknown, so its encrypted password is kept "
+                    f"({staged.path}); run `iamlayer apply` again to settle it"
+                ) from exc
     return Path(ctx.outbox.commit(staged))
 
 
-@handles(Kind.LOGIN_PROFILE, Action.CREATE, permissions=("iam:CreateLoginProfile", "iam:UpdateLoginProfile"))
+def settle_staged_password(ctx: HandlerContext, user: str) -> Path | None:
+    """Settle the password an interrupted apply staged for `user`, if any, by asking AWS.
+
+    A live login profile (and no committed password beside the staged one) means the staged one is
+    the live password: it is promoted, and its path returned. "No login profile" may be a stale
+    read under IAM's eventual consistency, while the lost CreateLoginProfile's write is on its way:
+    the staged password is discarded only once it is older than the consistency bound and AWS
+    still says none (waiting, bounded, until it is). Returns None when there is no live password.
+    """
+    pending = next(
+        (p for p in ctx.outbox.pending_passwords() if (p.account, p.user) == (ctx.account, user)), None
+    )
+    if pending is None:
+        return None
+    where = f"user {user} {ctx.where()}"
+    bound = consistency_timeout()
+    backoff = Backoff(max(bound - _age(pending.path), 0.0), first=1, cap=8)
+    while not has_login_profile(ctx.iam, user, where):
+        if not backoff.wait():
+            ctx.outbox.discard(pending)  # staged before a CreateLoginProfile that never happened
+            return None
+    if pending.final_path.exists():
+        raise ApplyError(
+            f"{where}: a password reset was interrupted, so the live password may be the staged "
+            f"{pending.path.name} or {pending.final_path.name}; iamlayer cannot tell which. Issue a "
+            f"new one: iamlayer password reset {user}"
+        )
+    return Path(ctx.outbox.commit(pending))
+
+
+def _age(path: Path) -> float:
+    try:
+        return max(time.time() - path.stat().st_mtime, 0.0)
+    except FileNotFoundError:
+        return 0.0
+
+
+@handles(Kind.STAGED_PASSWORD, Action.UPDATE, Action.DELETE, permissions=("iam:GetLoginProfile",))
+def settle_staged(ctx: HandlerContext, ch: Change) -> None:
+    """Promote or discard a staged password: the plan's action is what it expected, AWS decides."""
+    settle_staged_password(ctx, ch.address.name)
+
+
+@handles(
+    Kind.LOGIN_PROFILE,
+    Action.CREATE,
+    permissions=("iam:CreateLoginProfile", "iam:UpdateLoginProfile", "iam:GetLoginProfile"),
+)
 def create_login_profile(ctx: HandlerContext, ch: Change) -> None:
     a = ch.after or {}
+    if settle_staged_password(ctx, ch.address.name):
+        return  # an interrupted apply made it live, and its ciphertext is now the committed one
     issue_password(
         ctx,
         ch.address.name,
@@ -103,12 +184,52 @@ def delete_login_profile(ctx: HandlerContext, ch: Change) -> None:
 def issue_access_key(ctx: HandlerContext, user: str, key: PublicKey) -> tuple[str, Path]:
     """CreateAccessKey, then encrypt and store its secret at once. Returns (key id, file).
 
-    Journaled around the call (see iamlayer.state.journal): if the process dies before the
-    ciphertext is written, the next plan knows the unreadable key is iamlayer's and replaces it.
+    Journaled around the call with the user's key ids before it (see iamlayer.state.journal): if
+    the process dies before the ciphertext is written, the next plan knows the unreadable key is
+    iamlayer's and replaces it. The call is sent without SDK retries (HandlerContext.iam_once):
+    - AWS surely refused it: nothing was made, the journal entry is closed, the error raised;
+    - its answer was lost (timeout, dropped connection, 5xx): AWS may have made a key whose
+      secret nobody will ever read. Wait (bounded) for it to show in ListAccessKeys, delete it,
+      and send the create again. If none shows, send it again and keep the journal entry open, so
+      the next plan deletes a key that shows late. There is never more than one such key.
     """
-    ctx.journal.begin("access_keys", ctx.account, user)
-    with aws_call(f"creating an access key for user {user} {ctx.where()}"):
-        created = settle(lambda: ctx.iam.create_access_key(UserName=user), not_found_too=True)["AccessKey"]
+    where = f"user {user} {ctx.where()}"
+    # A key an earlier, unfinished creation may have made stays an orphan: it is not "before".
+    earlier = ctx.journal.key_creations(ctx.account).get(user)
+    held = _held_key_ids(ctx, user)
+    before = frozenset(
+        k.id for k in _keys(ctx, user) if k.id in held or earlier is None or not earlier.may_have_made(k)
+    )
+    ctx.journal.begin_key_creation(ctx.account, user, before)
+    unknown, unresolved = 0, False
+    while True:
+        try:
+            with aws_call(f"creating an access key for {where}"):
+                created = settle(lambda: ctx.iam_once.create_access_key(UserName=user), not_found_too=True)[
+                    "AccessKey"
+                ]
+            break
+        except AwsError as exc:
+            if surely_not_applied(exc):
+                if not unknown:
+                    ctx.journal.end("access_keys", ctx.account, user)  # nothing was made
+                raise
+            unknown += 1
+            orphan = _wait_for_orphan(ctx, user, before)
+            if orphan:
+                with (
+                    gone_is_fine(),
+                    aws_call(f"deleting access key {orphan} of {where}, made by a lost call"),
+                ):
+                    ctx.iam.delete_access_key(UserName=user, AccessKeyId=orphan)
+            else:
+                unresolved = True
+            if unknown == CREATE_ATTEMPTS:
+                raise ApplyError(
+                    f"{exc}. The outcome stayed unknown after {unknown} attempts; run `iamlayer apply` "
+                    "again: it removes any key these attempts made"
+                ) from exc
+            ctx.journal.begin_key_creation(ctx.account, user, before)  # the attempt's time
     key_id = str(created["AccessKeyId"])
     try:
         path = ctx.outbox.store_access_key(ctx.account, user, key, key_id, created["SecretAccessKey"])
@@ -119,11 +240,43 @@ def issue_access_key(ctx: HandlerContext, user: str, key: PublicKey) -> tuple[st
         raise
     finally:
         created.pop("SecretAccessKey", None)
-    ctx.journal.end("access_keys", ctx.account, user)
+    if not unresolved:
+        ctx.journal.end("access_keys", ctx.account, user)
     return key_id, Path(path)
 
 
-@handles(Kind.ACCESS_KEY, Action.CREATE, permissions=("iam:CreateAccessKey", "iam:DeleteAccessKey"))
+def _keys(ctx: HandlerContext, user: str) -> list[AccessKey]:
+    with aws_call(f"listing access keys of user {user} {ctx.where()}"):
+        keys = read_all(ctx.iam, "list_access_keys", UserName=user).get("AccessKeyMetadata", [])
+    return [access_key(k) for k in keys]
+
+
+def _held_key_ids(ctx: HandlerContext, user: str) -> set[str]:
+    """The ids of `user`'s keys whose secret the outbox holds."""
+    return {
+        r.access_key_id
+        for r in ctx.outbox.records()
+        if (r.account, r.user, r.kind) == (ctx.account, user, "access_key") and r.access_key_id
+    }
+
+
+def _wait_for_orphan(ctx: HandlerContext, user: str, before: frozenset[str]) -> str | None:
+    """A key of `user` that is neither in `before` nor on record in the outbox, once IAM shows one
+    (within the consistency bound); None if none shows."""
+    backoff = Backoff(consistency_timeout(), first=1, cap=8)
+    while True:
+        new = sorted({k.id for k in _keys(ctx, user)} - before - _held_key_ids(ctx, user))
+        if new:
+            return new[0]
+        if not backoff.wait():
+            return None
+
+
+@handles(
+    Kind.ACCESS_KEY,
+    Action.CREATE,
+    permissions=("iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:ListAccessKeys"),
+)
 def create_access_key(ctx: HandlerContext, ch: Change) -> None:
     issue_access_key(ctx, ch.address.name, _key(ch))
 

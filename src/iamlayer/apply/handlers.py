@@ -13,11 +13,15 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
-from iamlayer.aws.errors import aws_call
-from iamlayer.aws.retry import settle
+from iamlayer.aws.errors import aws_call, surely_not_applied
+from iamlayer.aws.read import read_all
+from iamlayer.aws.retry import Backoff, consistency_timeout, settle
+from iamlayer.aws.session import AccountClients
 from iamlayer.errors import AlreadyExistsError, ApplyError, AwsError, NotFoundError
+from iamlayer.plan.diff import adopt_hint
 from iamlayer.plan.model import Action, Change, Kind
 from iamlayer.state.model import OWNER_TAG, group_marker_document
+from iamlayer.state.normalize import normalize
 
 #: AWS keeps at most 5 versions of a managed policy
 MAX_POLICY_VERSIONS = 5
@@ -27,7 +31,7 @@ DEFAULT_PASSWORD_LENGTH = 30
 
 @dataclass
 class HandlerContext:
-    """What a handler may use: the account's IAM client and where its local records live."""
+    """What a handler may use: the account's IAM clients and where its local records live."""
 
     account: str
     account_id: str
@@ -35,9 +39,35 @@ class HandlerContext:
     iam: Any  # a boto3 IAM client for the account
     outbox: Any  # iamlayer.secrets.outbox.Outbox, for login profiles and access keys
     journal: Any  # iamlayer.state.journal.Journal
+    # The same without botocore's retries, for the creates that must not be sent twice
+    # (CreateAccessKey, CreateLoginProfile, CreateGroup, CreatePolicyVersion): their handlers
+    # handle every outcome themselves. Defaults to `iam` (a test's one stubbed client).
+    iam_once: Any = None
+
+    def __post_init__(self) -> None:
+        if self.iam_once is None:
+            self.iam_once = self.iam
+
+    @classmethod
+    def for_account(
+        cls, account: str, account_id: str, project: str, clients: AccountClients, outbox: Any, journal: Any
+    ) -> HandlerContext:
+        return cls(
+            account,
+            account_id,
+            project,
+            clients.client("iam"),
+            outbox,
+            journal,
+            iam_once=clients.client("iam", retries=False),
+        )
 
     def where(self) -> str:
         return f"in account {self.account} ({self.account_id})"
+
+
+#: how often a create whose outcome stayed unknown (timeout, dropped connection, 5xx) is sent
+CREATE_ATTEMPTS = 3
 
 
 Handler = Callable[[HandlerContext, Change], None]
@@ -149,28 +179,67 @@ def create_policy(ctx: HandlerContext, ch: Change) -> None:
 @handles(
     Kind.POLICY,
     Action.UPDATE,
-    permissions=("iam:CreatePolicyVersion", "iam:DeletePolicyVersion", "iam:ListPolicyVersions"),
+    permissions=(
+        "iam:CreatePolicyVersion",
+        "iam:DeletePolicyVersion",
+        "iam:ListPolicyVersions",
+        "iam:GetPolicyVersion",
+    ),
 )
 def update_policy(ctx: HandlerContext, ch: Change) -> None:
+    """A new default version of the policy, unless the default already holds the document.
+
+    CreatePolicyVersion is sent once per attempt (see HandlerContext.iam_once): a lost answer is
+    followed by re-reading the default version, so no second identical version is made, and the
+    five-version limit is not spent on duplicates.
+    """
     a = ch.after
     assert a is not None
-    arn = a["arn"]
-    with aws_call(f"listing versions of policy {ch.address.name} {ctx.where()}"):
-        versions = ctx.iam.list_policy_versions(PolicyArn=arn)["Versions"]
-    old = sorted((v for v in versions if not v["IsDefaultVersion"]), key=lambda v: str(v["CreateDate"]))
-    if len(versions) >= MAX_POLICY_VERSIONS and old:
-        # IAM keeps five versions; the oldest non-default one makes room for the new one.
-        with (
-            gone_is_fine(),
-            aws_call(f"deleting old version {old[0]['VersionId']} of policy {ch.address.name}"),
-        ):
-            ctx.iam.delete_policy_version(PolicyArn=arn, VersionId=old[0]["VersionId"])
-    with aws_call(f"updating policy {ch.address.name} {ctx.where()}"):
-        settle(
-            lambda: ctx.iam.create_policy_version(
-                PolicyArn=arn, PolicyDocument=_doc(a["document"]), SetAsDefault=True
-            )
-        )
+    arn, name, want = a["arn"], ch.address.name, a["document"]
+    for attempt in range(1, CREATE_ATTEMPTS + 1):
+        with aws_call(f"listing versions of policy {name} {ctx.where()}"):
+            versions = read_all(ctx.iam, "list_policy_versions", PolicyArn=arn).get("Versions", [])
+        if _default_document(ctx, arn, name, versions) == want:
+            return  # an earlier attempt went through; IAM had not shown it to the plan yet
+        old = sorted((v for v in versions if not v["IsDefaultVersion"]), key=lambda v: str(v["CreateDate"]))
+        if len(versions) >= MAX_POLICY_VERSIONS and old:
+            # IAM keeps five versions; the oldest non-default one makes room for the new one.
+            with (
+                gone_is_fine(),
+                aws_call(f"deleting old version {old[0]['VersionId']} of policy {name}"),
+            ):
+                ctx.iam.delete_policy_version(PolicyArn=arn, VersionId=old[0]["VersionId"])
+        try:
+            with aws_call(f"updating policy {name} {ctx.where()}"):
+                settle(
+                    lambda: ctx.iam_once.create_policy_version(
+                        PolicyArn=arn, PolicyDocument=_doc(want), SetAsDefault=True
+                    )
+                )
+            return
+        except AwsError as exc:
+            if surely_not_applied(exc):
+                raise
+            backoff = Backoff(consistency_timeout(), first=1, cap=8)
+            while backoff.wait():
+                if _default_document(ctx, arn, name) == want:
+                    return
+            if attempt == CREATE_ATTEMPTS:
+                raise ApplyError(f"{exc}. The outcome stayed unknown after {attempt} attempts") from exc
+
+
+def _default_document(
+    ctx: HandlerContext, arn: str, name: str, versions: list[dict[str, Any]] | None = None
+) -> dict[str, Any] | None:
+    """The normalised document of the policy's default version (`versions`: as listed already)."""
+    with aws_call(f"reading the default version of policy {name} {ctx.where()}"):
+        if versions is None:
+            versions = read_all(ctx.iam, "list_policy_versions", PolicyArn=arn).get("Versions", [])
+        default = next((v for v in versions if v["IsDefaultVersion"]), None)
+        if default is None:
+            return None
+        got = ctx.iam.get_policy_version(PolicyArn=arn, VersionId=default["VersionId"])["PolicyVersion"]
+    return normalize(got["Document"])
 
 
 @handles(
@@ -191,7 +260,7 @@ def delete_policy(ctx: HandlerContext, ch: Change) -> None:
     name = ch.address.name
     with gone_is_fine():
         with aws_call(f"listing what policy {name} is attached to {ctx.where()}"):
-            ents = ctx.iam.list_entities_for_policy(PolicyArn=arn)
+            ents = read_all(ctx.iam, "list_entities_for_policy", PolicyArn=arn)
         for g in ents.get("PolicyGroups", []):
             with gone_is_fine(), aws_call(f"detaching policy {name} from group {g['GroupName']}"):
                 ctx.iam.detach_group_policy(GroupName=g["GroupName"], PolicyArn=arn)
@@ -202,13 +271,14 @@ def delete_policy(ctx: HandlerContext, ch: Change) -> None:
             with gone_is_fine(), aws_call(f"detaching policy {name} from role {r['RoleName']}"):
                 ctx.iam.detach_role_policy(RoleName=r["RoleName"], PolicyArn=arn)
         with aws_call(f"listing versions of policy {name}"):
-            versions = ctx.iam.list_policy_versions(PolicyArn=arn)["Versions"]
+            versions = read_all(ctx.iam, "list_policy_versions", PolicyArn=arn).get("Versions", [])
         for v in versions:
             if not v["IsDefaultVersion"]:
                 with gone_is_fine(), aws_call(f"deleting version {v['VersionId']} of policy {name}"):
                     ctx.iam.delete_policy_version(PolicyArn=arn, VersionId=v["VersionId"])
         with aws_call(f"deleting policy {name} {ctx.where()}"):
-            settle(lambda: ctx.iam.delete_policy(PolicyArn=arn))
+            # DeleteConflict here may be the detaches above not yet seen everywhere in IAM.
+            settle(lambda: ctx.iam.delete_policy(PolicyArn=arn), conflict_too=True)
 
 
 # -- roles ---------------------------------------------------------------------------------------
@@ -235,7 +305,10 @@ def create_role(ctx: HandlerContext, ch: Change) -> None:
             ctx.iam.create_role(**args)
     except AlreadyExistsError:
         _check_owned(
-            ctx, "role", ch.address.name, lambda: ctx.iam.list_role_tags(RoleName=ch.address.name)["Tags"]
+            ctx,
+            "role",
+            ch.address.name,
+            lambda: read_all(ctx.iam, "list_role_tags", RoleName=ch.address.name).get("Tags", []),
         )
 
 
@@ -311,9 +384,13 @@ def delete_role(ctx: HandlerContext, ch: Change) -> None:
     w = f"role {name} {ctx.where()}"
     with gone_is_fine():
         with aws_call(f"listing policies of {w}"):
-            attached = ctx.iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
-            inline = ctx.iam.list_role_policies(RoleName=name)["PolicyNames"]
-            profiles = ctx.iam.list_instance_profiles_for_role(RoleName=name)["InstanceProfiles"]
+            attached = read_all(ctx.iam, "list_attached_role_policies", RoleName=name).get(
+                "AttachedPolicies", []
+            )
+            inline = read_all(ctx.iam, "list_role_policies", RoleName=name).get("PolicyNames", [])
+            profiles = read_all(ctx.iam, "list_instance_profiles_for_role", RoleName=name).get(
+                "InstanceProfiles", []
+            )
         for p in attached:
             with gone_is_fine(), aws_call(f"detaching {p['PolicyArn']} from {w}"):
                 ctx.iam.detach_role_policy(RoleName=name, PolicyArn=p["PolicyArn"])
@@ -326,7 +403,8 @@ def delete_role(ctx: HandlerContext, ch: Change) -> None:
                     RoleName=name, InstanceProfileName=ip["InstanceProfileName"]
                 )
         with aws_call(f"deleting {w}"):
-            settle(lambda: ctx.iam.delete_role(RoleName=name))
+            # DeleteConflict here may be the detaches above not yet seen everywhere in IAM.
+            settle(lambda: ctx.iam.delete_role(RoleName=name), conflict_too=True)
 
 
 @handles(Kind.ROLE_POLICY_ATTACHMENT, Action.CREATE, permissions=("iam:AttachRolePolicy",))
@@ -387,12 +465,31 @@ def create_group(ctx: HandlerContext, ch: Change) -> None:
     assert a is not None
     # Journaled first: groups cannot be tagged, and a kill before the marker is written must not
     # leave a group that the next plan would call foreign (see iamlayer.state.journal).
-    ctx.journal.begin("groups", ctx.account, name)
-    try:
-        with aws_call(f"creating group {name} {ctx.where()}"):
-            ctx.iam.create_group(GroupName=name, Path=a["path"])
-    except AlreadyExistsError:
-        pass  # created by the interrupted run the journal remembers; the plan checked ownership
+    ours = ctx.journal.begin("groups", ctx.account, name)  # an earlier apply of ours began it
+    for attempt in range(1, CREATE_ATTEMPTS + 1):
+        try:
+            with aws_call(f"creating group {name} {ctx.where()}"):
+                settle(lambda: ctx.iam_once.create_group(GroupName=name, Path=a["path"]))
+            break
+        except AlreadyExistsError:
+            if ours:
+                break  # made by our interrupted apply, or by our attempt whose answer was lost
+            ctx.journal.end("groups", ctx.account, name)
+            raise ApplyError(
+                f"creating group {name} {ctx.where()}: a group of that name appeared after the plan "
+                f"was made, and iamlayer did not create it; it is left alone. {adopt_hint('group', name, ctx.project)}"
+            ) from None
+        except AwsError as exc:
+            if surely_not_applied(exc):
+                if not ours:
+                    ctx.journal.end("groups", ctx.account, name)
+                raise
+            ours = True  # the group may be ours now: an EntityAlreadyExists from here on is our work
+            if attempt == CREATE_ATTEMPTS:
+                raise ApplyError(
+                    f"{exc}. The outcome stayed unknown after {attempt} attempts; run apply again: "
+                    "it finishes the group if AWS made it"
+                ) from exc
     _mark_group(ctx, name, a["marker"])
 
 
@@ -426,9 +523,11 @@ def delete_group(ctx: HandlerContext, ch: Change) -> None:
     marker = (ch.before or {}).get("marker", "")
     with gone_is_fine():
         with aws_call(f"reading {w}"):
-            members = ctx.iam.get_group(GroupName=name)["Users"]
-            attached = ctx.iam.list_attached_group_policies(GroupName=name)["AttachedPolicies"]
-            inline = ctx.iam.list_group_policies(GroupName=name)["PolicyNames"]
+            members = read_all(ctx.iam, "get_group", GroupName=name).get("Users", [])
+            attached = read_all(ctx.iam, "list_attached_group_policies", GroupName=name).get(
+                "AttachedPolicies", []
+            )
+            inline = read_all(ctx.iam, "list_group_policies", GroupName=name).get("PolicyNames", [])
         for u in members:
             with gone_is_fine(), aws_call(f"removing user {u['UserName']} from {w}"):
                 ctx.iam.remove_user_from_group(GroupName=name, UserName=u["UserName"])
@@ -440,7 +539,8 @@ def delete_group(ctx: HandlerContext, ch: Change) -> None:
             with gone_is_fine(), aws_call(f"deleting inline policy {p} of {w}"):
                 ctx.iam.delete_group_policy(GroupName=name, PolicyName=p)
         with aws_call(f"deleting {w}"):
-            settle(lambda: ctx.iam.delete_group(GroupName=name))
+            # DeleteConflict here may be the detaches above not yet seen everywhere in IAM.
+            settle(lambda: ctx.iam.delete_group(GroupName=name), conflict_too=True)
 
 
 @handles(Kind.GROUP_POLICY_ATTACHMENT, Action.CREATE, permissions=("iam:AttachGroupPolicy",))
@@ -492,7 +592,9 @@ def create_user(ctx: HandlerContext, ch: Change) -> None:
         with aws_call(f"creating user {name} {ctx.where()}"):
             ctx.iam.create_user(UserName=name, Path=a["path"], Tags=_tags(a["tags"]))
     except AlreadyExistsError:
-        _check_owned(ctx, "user", name, lambda: ctx.iam.list_user_tags(UserName=name)["Tags"])
+        _check_owned(
+            ctx, "user", name, lambda: read_all(ctx.iam, "list_user_tags", UserName=name).get("Tags", [])
+        )
 
 
 @handles(Kind.USER, Action.UPDATE, permissions=("iam:UpdateUser", "iam:TagUser"))
@@ -541,13 +643,13 @@ def delete_user(ctx: HandlerContext, ch: Change) -> None:
         with gone_is_fine(), aws_call(f"deleting the login profile of {w}"):
             iam.delete_login_profile(UserName=name)
         with aws_call(f"listing credentials of {w}"):
-            keys = iam.list_access_keys(UserName=name)["AccessKeyMetadata"]
-            mfas = iam.list_mfa_devices(UserName=name)["MFADevices"]
-            groups = iam.list_groups_for_user(UserName=name)["Groups"]
-            attached = iam.list_attached_user_policies(UserName=name)["AttachedPolicies"]
-            inline = iam.list_user_policies(UserName=name)["PolicyNames"]
-            certs = iam.list_signing_certificates(UserName=name)["Certificates"]
-            ssh = iam.list_ssh_public_keys(UserName=name)["SSHPublicKeys"]
+            keys = read_all(iam, "list_access_keys", UserName=name).get("AccessKeyMetadata", [])
+            mfas = read_all(iam, "list_mfa_devices", UserName=name).get("MFADevices", [])
+            groups = read_all(iam, "list_groups_for_user", UserName=name).get("Groups", [])
+            attached = read_all(iam, "list_attached_user_policies", UserName=name).get("AttachedPolicies", [])
+            inline = read_all(iam, "list_user_policies", UserName=name).get("PolicyNames", [])
+            certs = read_all(iam, "list_signing_certificates", UserName=name).get("Certificates", [])
+            ssh = read_all(iam, "list_ssh_public_keys", UserName=name).get("SSHPublicKeys", [])
         for k in keys:
             with gone_is_fine(), aws_call(f"deleting access key {k['AccessKeyId']} of {w}"):
                 iam.delete_access_key(UserName=name, AccessKeyId=k["AccessKeyId"])
@@ -580,10 +682,11 @@ def delete_user(ctx: HandlerContext, ch: Change) -> None:
             if exc.code != "DeleteConflict":
                 raise
             # Rare: service-specific credentials (CodeCommit, Keyspaces) are only looked for when
-            # DeleteUser says something is still attached.
+            # DeleteUser says something is still attached. Otherwise the conflict is what was just
+            # removed above, not yet seen everywhere in IAM.
             _delete_service_credentials(ctx, name, w)
             with aws_call(f"deleting {w}"):
-                settle(lambda: iam.delete_user(UserName=name))
+                settle(lambda: iam.delete_user(UserName=name), conflict_too=True)
     ctx.outbox.forget_user(ctx.account, name)
 
 

@@ -1,36 +1,58 @@
-"""The apply workflow around the executor: stale check, contexts, execute, re-read and verify.
+"""The apply workflow around the executor: locks, stale check, contexts, execute, re-read, verify.
 
-plan (fresh or saved) --stale check--> execute --> re-plan --> must be empty
+plan (fresh, or saved: --stale check-->) confirm --> execute --> re-plan --> must be empty
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from iamlayer.apply.executor import ApplyResult, OnChange, execute
 from iamlayer.apply.handlers import HandlerContext
 from iamlayer.aws.accounts import connect_accounts
+from iamlayer.aws.retry import Backoff, consistency_timeout, env_seconds
 from iamlayer.aws.session import ApiStats
 from iamlayer.errors import ApplyError, InconsistentResultError, PlanError, StalePlanError
-from iamlayer.plan.model import Plan
-from iamlayer.plan.planner import make_plan
+from iamlayer.plan.model import Action, Plan
+from iamlayer.plan.planner import make_plan, spec_digest
 from iamlayer.spec.model import Spec
 from iamlayer.state.journal import Journal
+from iamlayer.state.lock import account_locks
 from iamlayer.state.outputs import outbox_for
 
 
 def check_applicable(plan: Plan, spec: Spec) -> None:
     if plan.project != spec.project:
         raise PlanError(f"the plan is for project {plan.project!r}, the spec for {spec.project!r}")
+    unknown = [a.account for a in plan.accounts if a.account not in spec.accounts]
+    if unknown:
+        raise PlanError(f"the plan names account(s) the spec does not have: {', '.join(unknown)}")
     if plan.errors:
         names = ", ".join(f"{a.account} ({a.error})" for a in plan.errors)
         raise PlanError(f"not applying: some accounts in scope could not be planned: {names}")
 
 
+def check_saved(plan: Plan, spec: Spec, *, profile: str | None, stats: ApiStats) -> None:
+    """Refuse a saved plan when the spec file or any of its accounts changed since it was made."""
+    if plan.spec_digest != spec_digest(spec):
+        raise StalePlanError(
+            f"stale plan: the spec {spec.path} changed since the plan was made ({plan.created_at}); "
+            "run `iamlayer plan` again"
+        )
+    check_fresh(plan, spec, profile=profile, stats=stats)
+
+
 def check_fresh(plan: Plan, spec: Spec, *, profile: str | None, stats: ApiStats) -> None:
     """Refuse a saved plan when any of its accounts changed since it was made."""
-    now = make_plan(spec, profile=profile, only=[a.account for a in plan.accounts], stats=stats)
+    now = make_plan(
+        spec,
+        profile=profile,
+        only=[a.account for a in plan.accounts],
+        stats=stats,
+        refresh_credentials=plan.refresh_credentials,
+    )
     moved = [
         a.account for a, b in zip(plan.accounts, now.accounts, strict=True) if a.fingerprint != b.fingerprint
     ]
@@ -41,10 +63,15 @@ def check_fresh(plan: Plan, spec: Spec, *, profile: str | None, stats: ApiStats)
         )
 
 
+#: Sets how long apply waits for IAM to show its writes (seconds); default: the consistency bound.
+VERIFY_TIMEOUT_ENV = "IAMLAYER_VERIFY_TIMEOUT"
+
+
 @dataclass
 class ApplyOutcome:
     result: ApplyResult
     verify: Plan | None  # the plan made after apply; empty when everything converged
+    waited: float = 0.0  # seconds spent waiting for IAM to show the writes
 
 
 def apply_plan(
@@ -55,12 +82,52 @@ def apply_plan(
     stats: ApiStats,
     on_change: OnChange | None = None,
     progress: Callable[[str], None] | None = None,
+    confirm: Callable[[Plan], None] | None = None,
+    command: str = "iamlayer apply",
+    verify_timeout: float | None = None,
 ) -> ApplyOutcome:
-    """Execute `plan`, then re-read its accounts; anything left to do is an error."""
+    """Execute `plan`, then re-read its accounts; anything left to do is an error.
+
+    Holds the lock of every account the plan writes to (see iamlayer.state.lock) throughout. A
+    plan read from a file (`Plan.saved`) is refused when the spec file or the state of any of
+    its accounts changed since it was made (StalePlanError); a plan made in the same run is not
+    read again. `confirm(plan)` runs after those checks, before the first write: it may raise
+    (UserAbort) to stop. The re-read waits for IAM up to `verify_timeout` s (see `verify`).
+    """
     check_applicable(plan, spec)
     if plan.empty:
         return ApplyOutcome(ApplyResult(), None)
     scope = [a.account for a in plan.accounts if a.changes]
+    with account_locks(spec, scope, command):
+        if plan.saved:
+            if progress:
+                progress("checking that the saved plan is still current")
+            check_saved(plan, spec, profile=profile, stats=stats)
+        if confirm:
+            confirm(plan)
+        return _apply_locked(
+            plan,
+            spec,
+            scope,
+            profile=profile,
+            stats=stats,
+            on_change=on_change,
+            progress=progress,
+            verify_timeout=verify_timeout,
+        )
+
+
+def _apply_locked(
+    plan: Plan,
+    spec: Spec,
+    scope: list[str],
+    *,
+    profile: str | None,
+    stats: ApiStats,
+    on_change: OnChange | None,
+    progress: Callable[[str], None] | None,
+    verify_timeout: float | None,
+) -> ApplyOutcome:
     conns = connect_accounts(spec, profile=profile, stats=stats, only=scope)
     outbox = outbox_for(spec)
     journal = Journal.for_spec(spec)
@@ -68,23 +135,89 @@ def apply_plan(
     for name, conn in conns.items():
         if conn.clients is None:
             raise ApplyError(f"cannot reach account {name}: {conn.error}")
-        contexts[name] = HandlerContext(
-            name, conn.account.id, spec.project, conn.clients.client("iam"), outbox, journal
+        contexts[name] = HandlerContext.for_account(
+            name, conn.account.id, spec.project, conn.clients, outbox, journal
         )
     result = execute(plan, contexts, on_change=on_change)
     if not result.ok:
         return ApplyOutcome(result, None)
+    return verify(plan, spec, result, profile=profile, stats=stats, progress=progress, timeout=verify_timeout)
+
+
+def verify_bound() -> float:
+    """How long apply waits for IAM to show its writes: IAMLAYER_VERIFY_TIMEOUT, else the one
+    consistency bound of iamlayer.aws.retry."""
+    return env_seconds(VERIFY_TIMEOUT_ENV, consistency_timeout())
+
+
+def verify(
+    plan: Plan,
+    spec: Spec,
+    result: ApplyResult,
+    *,
+    profile: str | None,
+    stats: ApiStats,
+    progress: Callable[[str], None] | None = None,
+    timeout: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> ApplyOutcome:
+    """Re-read the plan's accounts until nothing is left to do, or the bound has passed.
+
+    IAM reads lag behind its writes (eventual consistency), so a correct apply can still read as
+    unfinished for a while: re-read with backoff (1, 2, 4, 8, 8... s) up to `timeout`
+    (`verify_bound()` by default), then name every change still planned and what differs.
+    """
+    bound = verify_bound() if timeout is None else timeout
+    backoff = Backoff(bound, first=1, cap=8, sleep=sleep)
+    accounts = [a.account for a in plan.accounts]
     if progress:
         progress("re-reading the accounts to verify")
-    verify = make_plan(spec, profile=profile, only=[a.account for a in plan.accounts], stats=stats)
-    if not verify.empty:
-        left = ", ".join(
-            f"{c.action.symbol}{c.address}"
-            + (f" [{', '.join(sorted(c.after))}]" if c.after and c.before else "")
-            for c in verify.changes[:10]
+
+    def read() -> Plan:
+        return make_plan(
+            spec, profile=profile, only=accounts, stats=stats, refresh_credentials=plan.refresh_credentials
         )
-        raise InconsistentResultError(
-            f"inconsistent result after apply: {len(verify.changes)} change(s) still planned ({left}). "
-            "This is a bug in iamlayer or an eventual-consistency delay; run `iamlayer plan` to see them."
-        )
-    return ApplyOutcome(result, verify)
+
+    now = read()
+    while not now.empty or now.errors:
+        delay = backoff.next_delay()
+        if delay <= 0:
+            break
+        if progress:
+            what = f"{len(now.changes)} change(s)" + (
+                f" and {len(now.errors)} unreadable account(s)" if now.errors else ""
+            )
+            progress(
+                f"waiting for IAM to show {what}: re-reading in {delay:g} s "
+                f"({backoff.elapsed:.0f} of at most {bound:g} s waited)"
+            )
+        backoff.wait()
+        now = read()
+    if now.errors:
+        names = "; ".join(f"{a.account}: {a.error}" for a in now.errors)
+        raise ApplyError(f"applied, but the accounts could not be re-read to verify it: {names}")
+    if not now.empty:
+        raise InconsistentResultError(_inconsistent(now, backoff.elapsed))
+    return ApplyOutcome(result, now, waited=backoff.elapsed)
+
+
+def _inconsistent(left: Plan, waited: float) -> str:
+    lines = [
+        f"inconsistent result after apply: {len(left.changes)} change(s) still planned after waiting "
+        f"{waited:.0f} s for IAM to show the writes:"
+    ]
+    for c in left.changes:
+        if c.action is Action.UPDATE:
+            b, a = c.before or {}, c.after or {}
+            # `after` may carry what the handler needs besides (a policy's ARN): `before` names the fields.
+            fields = sorted(k for k in b if a.get(k) != b.get(k))
+            lines.append(f"  {c.action.symbol} {c.address}: {', '.join(fields) or 'changed'} differ(s)")
+        else:
+            lines.append(
+                f"  {c.action.symbol} {c.address} ({'missing' if c.action is Action.CREATE else 'still there'})"
+            )
+    lines.append(
+        f"This is a bug in iamlayer, or IAM needs longer to show the writes ({VERIFY_TIMEOUT_ENV} sets "
+        "the wait, in seconds); `iamlayer plan` shows the details."
+    )
+    return "\n".join(lines)

@@ -8,14 +8,18 @@ assumed (the single-account layer).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 import boto3
+import botocore.session
+from botocore.credentials import RefreshableCredentials
 
 from iamlayer.aws.errors import aws_call
-from iamlayer.aws.session import RETRY_CONFIG, AccountClients, ApiStats, base_session
+from iamlayer.aws.session import AccountClients, ApiStats, base_session, make_client
 from iamlayer.errors import CredentialsError, IamlayerError
 from iamlayer.spec.model import Account, Spec
 
@@ -43,15 +47,61 @@ class Connection:
 
 
 def _caller(session: boto3.Session, stats: ApiStats, label: str) -> tuple[str, str]:
-    sts = session.client("sts", config=RETRY_CONFIG)
+    sts = make_client(session, "sts")
     stats.record(label, "GetCallerIdentity")
     with aws_call("checking the operator's credentials (sts:GetCallerIdentity)"):
         ident = sts.get_caller_identity()
     return str(ident["Account"]), str(ident["Arn"])
 
 
+def _now() -> datetime:
+    """The clock temporary credentials' expiry is judged by (tests move it forward)."""
+    return datetime.now(UTC)
+
+
+def assumed_role_session(
+    sts: Any, role_arn: str, region: str | None, count: Callable[[], None], attempted: str
+) -> tuple[boto3.Session, str]:
+    """A session in the role `role_arn` whose credentials renew themselves; and the ARN acted as.
+
+    AssumeRole credentials last an hour by default: an apply or audit of a large organization can
+    outlive them. botocore renews refreshable credentials shortly before their expiry by calling
+    `fetch` again (AssumeRole through the one `sts` client), and iamlayer.aws.session forces a
+    renewal when AWS answers ExpiredToken anyway.
+    """
+    arn: list[str] = []
+
+    def fetch() -> dict[str, Any]:
+        count()
+        with aws_call(attempted):
+            resp = sts.assume_role(RoleArn=role_arn, RoleSessionName=SESSION_NAME)
+        c = resp["Credentials"]
+        arn[:] = [str(resp["AssumedRoleUser"]["Arn"])]
+        return {
+            "access_key": c["AccessKeyId"],
+            "secret_key": c["SecretAccessKey"],
+            "token": c["SessionToken"],
+            "expiry_time": c["Expiration"].isoformat(),
+        }
+
+    first = fetch()
+    creds = RefreshableCredentials(
+        access_key=first["access_key"],
+        secret_key=first["secret_key"],
+        token=first["token"],
+        expiry_time=datetime.fromisoformat(first["expiry_time"]),
+        refresh_using=fetch,
+        method="assume-role",
+        time_fetcher=lambda: _now(),
+    )
+    core: Any = botocore.session.get_session()
+    # botocore has no public setter for a session's credential object; this is how it is given one.
+    core._credentials = creds
+    return boto3.Session(botocore_session=core, region_name=region), arn[0]
+
+
 def _connect_one(
-    spec: Spec, account: Account, base: boto3.Session, caller: tuple[str, str], stats: ApiStats
+    spec: Spec, account: Account, base: boto3.Session, sts: Any, caller: tuple[str, str], stats: ApiStats
 ) -> Connection:
     label = account.name
     try:
@@ -63,16 +113,12 @@ def _connect_one(
             session, (acc_id, arn), via = base, caller, "caller"
         else:
             role_arn = f"arn:aws:iam::{account.id}:role/{spec.access_role}"
-            sts = base.client("sts", config=RETRY_CONFIG)
-            stats.record(label, "AssumeRole")
-            with aws_call(f"assuming {role_arn} to reach account {account.name} ({account.id})"):
-                resp = sts.assume_role(RoleArn=role_arn, RoleSessionName=SESSION_NAME)
-            creds, arn = resp["Credentials"], str(resp["AssumedRoleUser"]["Arn"])
-            session = boto3.Session(
-                aws_access_key_id=creds["AccessKeyId"],
-                aws_secret_access_key=creds["SecretAccessKey"],
-                aws_session_token=creds["SessionToken"],
-                region_name=spec.region,
+            session, arn = assumed_role_session(
+                sts,
+                role_arn,
+                spec.region,
+                lambda: stats.record(label, "AssumeRole"),
+                f"assuming {role_arn} to reach account {account.name} ({account.id})",
             )
             acc_id, via = account.id, f"role {role_arn}"
         if acc_id != account.id:
@@ -99,7 +145,10 @@ def connect_accounts(
     """
     base = base_session(profile, spec.region)
     caller = _caller(base, stats, "operator")
+    sts = make_client(base, "sts")  # one client for every AssumeRole, now and at each renewal
     names = list(only) if only is not None else list(spec.accounts)
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
-        futures = {n: pool.submit(_connect_one, spec, spec.accounts[n], base, caller, stats) for n in names}
+        futures = {
+            n: pool.submit(_connect_one, spec, spec.accounts[n], base, sts, caller, stats) for n in names
+        }
         return {n: f.result() for n, f in futures.items()}

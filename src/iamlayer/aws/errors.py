@@ -44,20 +44,20 @@ THROTTLE_CODES = frozenset(
 TRANSIENT_CODES = frozenset({"EntityTemporarilyUnmodifiable", "ConcurrentModification", "ServiceFailure"})
 
 
-#: AWS answers that do not prove the call was not applied: botocore may have retried a request
-#: whose first attempt succeeded, so a create can answer "already exists" for its own work.
-AMBIGUOUS_CODES = frozenset(
-    {"EntityAlreadyExists", "EntityAlreadyExistsException", "ServiceFailure", "InternalFailure"}
-)
+#: AWS answers that do not prove the call was not applied: the service failed somewhere, perhaps
+#: after the write. (Non-idempotent creates are sent by clients without SDK retries, see
+#: iamlayer.aws.session, so their EntityAlreadyExists is about someone else's work, never a
+#: retry of their own: the caller tells which.)
+AMBIGUOUS_CODES = frozenset({"ServiceFailure", "InternalFailure", "ServiceUnavailable", "InternalError"})
 
 
 def surely_not_applied(exc: AwsError) -> bool:
     """True when AWS answered with an error that means the write did not happen.
 
-    Network failures, timeouts and unreadable answers leave the outcome unknown, as do the
-    ambiguous codes above; only an AWS error response (an operation is named) is proof.
+    Network failures, timeouts, unreadable answers and 5xx answers leave the outcome unknown, as
+    do the ambiguous codes above; only an AWS 4xx error response (an operation is named) is proof.
     """
-    return bool(exc.operation) and exc.code not in AMBIGUOUS_CODES
+    return bool(exc.operation) and exc.code not in AMBIGUOUS_CODES and exc.status < 500
 
 
 def error_code(exc: BaseException) -> str:
@@ -73,6 +73,7 @@ def translate(exc: Exception, attempted: str) -> Exception:
         code = error_code(exc)
         msg = exc.response.get("Error", {}).get("Message", "") or str(exc)
         op = getattr(exc, "operation_name", "")
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
         text = f"{attempted}: {code}: {msg}"
         cls: type[AwsError] = AwsError
         if code in ACCESS_DENIED_CODES:
@@ -83,7 +84,7 @@ def translate(exc: Exception, attempted: str) -> Exception:
             cls = AlreadyExistsError
         elif code in THROTTLE_CODES:
             cls = ThrottledError
-        return cls(text, code=code, operation=op)
+        return cls(text, code=code, operation=op, status=status)
     if isinstance(exc, EndpointConnectionError):
         return EndpointError(
             f"{attempted}: cannot reach {exc.kwargs.get('endpoint_url', 'the AWS endpoint')}"

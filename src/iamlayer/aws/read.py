@@ -34,6 +34,17 @@ PAGE_SIZE = 1000
 CREDENTIAL_REPORT_WAIT_S = 60.0
 
 
+def read_all(client: Any, operation: str, **params: Any) -> dict[str, Any]:
+    """Every page of a paginated IAM call, merged: each list in the answer holds all the items.
+
+    AWS answers 100 items per page unless asked for more (a group's members, a policy's
+    attachments), so a call made once sees only the first page. Lists that are empty may be
+    missing from the result: read them with `.get(key, [])`.
+    """
+    result: dict[str, Any] = client.get_paginator(operation).paginate(**params).build_full_result()
+    return result
+
+
 def _tags(items: Iterable[dict[str, str]] | None) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in items or ()}
 
@@ -178,8 +189,7 @@ def read_credential_report(clients: AccountClients, account_id: str) -> tuple[st
     content = resp["Content"]
     text = content.decode() if isinstance(content, bytes) else str(content)
     rows = {r["user"]: r for r in csv.DictReader(io.StringIO(text))}
-    generated = resp.get("GeneratedTime")
-    return (generated.isoformat() if hasattr(generated, "isoformat") else str(generated or "")), rows
+    return _iso(resp.get("GeneratedTime")), rows
 
 
 def apply_credential_report(state: AccountState, generated: str, rows: dict[str, dict[str, str]]) -> None:
@@ -193,6 +203,19 @@ def apply_credential_report(state: AccountState, generated: str, rows: dict[str,
         active = [row.get(f"access_key_{i}_active") == "true" for i in (1, 2)]
         # The report has no key ids; ids are filled in when a user is confirmed.
         user.access_keys = tuple(AccessKey(id="", active=True) for a in active if a)
+
+
+def _iso(t: Any) -> str:
+    return t.isoformat() if hasattr(t, "isoformat") else str(t or "")
+
+
+def access_key(meta: dict[str, Any]) -> AccessKey:
+    """An AccessKey from a ListAccessKeys entry."""
+    return AccessKey(
+        id=str(meta["AccessKeyId"]),
+        active=meta.get("Status") == "Active",
+        created=_iso(meta.get("CreateDate")),
+    )
 
 
 def has_login_profile(iam: Any, user: str, where: str) -> bool:
@@ -211,14 +234,11 @@ def confirm_user(clients: AccountClients, account_id: str, user: UserState, *, m
     where = f"user {user.name} {_where(clients, account_id)}"
     user.login_profile = has_login_profile(iam, user.name, where)
     with aws_call(f"listing access keys of {where}"):
-        keys = iam.list_access_keys(UserName=user.name).get("AccessKeyMetadata", [])
-    user.access_keys = tuple(
-        AccessKey(id=k["AccessKeyId"], active=k.get("Status") == "Active")
-        for k in sorted(keys, key=lambda k: str(k.get("CreateDate", "")))
-    )
+        keys = read_all(iam, "list_access_keys", UserName=user.name).get("AccessKeyMetadata", [])
+    user.access_keys = tuple(access_key(k) for k in sorted(keys, key=lambda k: str(k.get("CreateDate", ""))))
     if mfa:
         with aws_call(f"listing MFA devices of {where}"):
-            devices = iam.list_mfa_devices(UserName=user.name).get("MFADevices", [])
+            devices = read_all(iam, "list_mfa_devices", UserName=user.name).get("MFADevices", [])
         user.mfa_devices = tuple(d["SerialNumber"] for d in devices)
 
 

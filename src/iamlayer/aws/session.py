@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.credentials import RefreshableCredentials
 
 from iamlayer.aws.errors import aws_call
 
@@ -23,6 +25,18 @@ from iamlayer.aws.errors import aws_call
 # and cannot be raised, so a large apply must slow down instead of failing.
 RETRY_CONFIG = Config(
     retries={"mode": "adaptive", "max_attempts": 10},
+    max_pool_connections=32,
+    connect_timeout=10,
+    read_timeout=60,
+)
+
+
+#: For the non-idempotent creates (CreateAccessKey, CreateLoginProfile, CreateGroup,
+#: CreatePolicyVersion): botocore would resend one after a timeout or a 5xx even when the first
+#: attempt went through, making a second key whose secret nobody holds. Their callers send them
+#: once and handle every outcome themselves (see iamlayer.apply.credentials).
+ONCE_CONFIG = Config(
+    retries={"mode": "adaptive", "total_max_attempts": 1},
     max_pool_connections=32,
     connect_timeout=10,
     read_timeout=60,
@@ -78,13 +92,49 @@ def base_session(profile: str | None = None, region: str | None = None) -> boto3
 
 ClientFactory = Callable[[str], Any]
 
+#: boto3 sessions are not thread-safe (clients are): every client is created under this one lock,
+#: whichever session it comes from, since several accounts may share the operator's session.
+_CLIENT_LOCK = threading.Lock()
+
+
+def make_client(
+    session: boto3.Session, service: str, region: str | None = None, config: Config = RETRY_CONFIG
+) -> Any:
+    """A boto3 client from `session`, created under the process-wide client lock."""
+    with _CLIENT_LOCK:
+        return session.client(service, region_name=region, config=config)  # type: ignore[call-overload]
+
+
+#: AWS's answers for temporary credentials that have expired (STS, and most services)
+EXPIRED_TOKEN_CODES = frozenset({"ExpiredToken", "ExpiredTokenException"})
+
+
+def force_refresh(credentials: Any) -> bool:
+    """Fetch new temporary credentials now, whatever their expiry time says. False for static keys.
+
+    botocore refreshes temporary credentials shortly before their expiry time, as judged by the
+    local clock; a skewed clock, or a request signed just before the boundary and checked after it,
+    still meets ExpiredToken. botocore has no public call to refresh at once, so this takes the
+    credential object's own lock and runs its mandatory refresh, as botocore itself does.
+    """
+    if not isinstance(credentials, RefreshableCredentials):
+        return False
+    creds: Any = credentials
+    with creds._refresh_lock:
+        creds._protected_refresh(is_mandatory=True)
+    return True
+
 
 class AccountClients:
     """Clients for one account, all counting their calls into `stats` under `label`.
 
     Clients are cached per service: boto3 clients are thread-safe, sessions are not, so clients are
-    created under a lock and then shared by the apply worker threads.
+    created under a lock and then shared by the apply worker threads. A call answered ExpiredToken
+    is sent once more after refreshing the session's temporary credentials (see `force_refresh`).
     """
+
+    #: two ExpiredToken answers this close together need one refresh, not two
+    REFRESH_DEDUP_S = 5.0
 
     def __init__(
         self, session: boto3.Session, label: str, stats: ApiStats, region: str | None = None
@@ -93,14 +143,17 @@ class AccountClients:
         self.label = label
         self.stats = stats
         self.region = region or session.region_name or "us-east-1"
-        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients: dict[tuple[str, str, bool], Any] = {}
         self._lock = threading.Lock()
+        self._refreshed_at = -self.REFRESH_DEDUP_S
 
-    def client(self, service: str, region: str | None = None) -> Any:
-        key = (service, region or self.region)
+    def client(self, service: str, region: str | None = None, *, retries: bool = True) -> Any:
+        """The account's client for `service`; `retries=False`: one without botocore's retries,
+        for calls that must not be sent twice unless the caller knows the first did nothing."""
+        key = (service, region or self.region, retries)
         with self._lock:
             if key not in self._clients:
-                c = self.session.client(service, region_name=key[1], config=RETRY_CONFIG)  # type: ignore[call-overload]
+                c = make_client(self.session, service, key[1], RETRY_CONFIG if retries else ONCE_CONFIG)
                 label = self.label
                 stats = self.stats
 
@@ -109,5 +162,27 @@ class AccountClients:
                     stats.record(label, model.name)
 
                 c.meta.events.register("before-call.*.*", count)
+                c.meta.events.register_first("needs-retry.*.*", self._retry_expired)
                 self._clients[key] = c
             return self._clients[key]
+
+    def _retry_expired(self, response: Any, request_dict: dict[str, Any], **_: Any) -> float | None:
+        """botocore's needs-retry hook: after ExpiredToken, refresh and resend the call, once.
+
+        The request was refused before anything was done, so resending is safe for any call.
+        Returns the delay before the retry, or None to leave the decision to botocore.
+        """
+        if response is None:
+            return None
+        code = (response[1] or {}).get("Error", {}).get("Code")
+        context = request_dict.setdefault("context", {})
+        if code not in EXPIRED_TOKEN_CODES or context.get("iamlayer_expired_retry"):
+            return None
+        context["iamlayer_expired_retry"] = True
+        with self._lock:
+            recent = time.monotonic() - self._refreshed_at < self.REFRESH_DEDUP_S
+            if not recent:
+                if not force_refresh(self.session.get_credentials()):
+                    return None
+                self._refreshed_at = time.monotonic()
+        return 0.0

@@ -14,7 +14,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from iamlayer.apply.executor import required_permissions
-from iamlayer.apply.run import apply_plan, check_applicable, check_fresh
+from iamlayer.apply.run import apply_plan, check_applicable
 from iamlayer.aws.session import ApiStats
 from iamlayer.cli.common import (
     EXIT_ERROR,
@@ -31,9 +31,10 @@ from iamlayer.files import write_private_file
 from iamlayer.plan.limits import check_rendered_limits
 from iamlayer.plan.model import Change, Plan
 from iamlayer.plan.planner import make_plan
-from iamlayer.plan.render import plan_from_json, plan_to_json, render_plan, render_stats
+from iamlayer.plan.render import load_plan, plan_to_json, render_plan, render_stats
 from iamlayer.spec.load import load_spec, load_spec_with_warnings
 from iamlayer.spec.model import Spec
+from iamlayer.state.lock import account_locks
 
 account_option = click.option(
     "--account",
@@ -41,6 +42,15 @@ account_option = click.option(
     multiple=True,
     metavar="NAME",
     help="Limit the run to this account (repeatable). Default: every account in the spec.",
+)
+
+
+refresh_option = click.option(
+    "--refresh-credentials",
+    is_flag=True,
+    help="Read each owned user's console password and access keys one by one (GetLoginProfile, "
+    "ListAccessKeys: two calls per user) instead of trusting the credential report, which AWS makes "
+    "at most every 4 hours, so a password or key added or removed by hand since is not in it.",
 )
 
 
@@ -133,9 +143,7 @@ def _key_summary(spec: Spec) -> dict[str, str]:
     return {u.name: load_public_key(u.pgp_key).label for u in spec.users.values() if u.pgp_key}
 
 
-def _make_plan(
-    spec: Spec, profile: str | None, accounts: tuple[str, ...], stats: ApiStats, quiet: bool
-) -> Plan:
+def _check_accounts(spec: Spec, accounts: tuple[str, ...]) -> None:
     for name in accounts:
         if name not in spec.accounts:
             close = difflib.get_close_matches(name, list(spec.accounts), n=1)
@@ -144,8 +152,19 @@ def _make_plan(
                 f"no account {name!r} in the spec; {hint}valid: {', '.join(spec.accounts)}",
                 param_hint="--account",
             )
+
+
+def _make_plan(
+    spec: Spec, profile: str | None, accounts: tuple[str, ...], stats: ApiStats, quiet: bool, refresh: bool
+) -> Plan:
+    _check_accounts(spec, accounts)
     return make_plan(
-        spec, profile=profile, only=accounts or None, stats=stats, progress=None if quiet else _status
+        spec,
+        profile=profile,
+        only=accounts or None,
+        stats=stats,
+        progress=None if quiet else _status,
+        refresh_credentials=refresh,
     )
 
 
@@ -166,6 +185,7 @@ def _make_plan(
     is_flag=True,
     help="Exit 0 when there are no changes, 2 when there are, 1 on errors (as terraform).",
 )
+@refresh_option
 def plan(
     spec_file: Path,
     profile: str | None,
@@ -174,15 +194,18 @@ def plan(
     as_json: bool,
     show_stats: bool,
     detailed_exitcode: bool,
+    refresh_credentials: bool,
 ) -> int:
     """Show what apply would change in every account, without changing anything.
 
     Reads each account in bulk (GetAccountAuthorizationDetails, the credential report), compares
-    it with the spec and prints `+ create`, `~ update` and `- destroy`, grouped by account.
+    it with the spec and prints `+ create`, `~ update` and `- destroy`, grouped by account. Writes
+    nothing (except the --out file). The plan notes when it trusted a credential report more than
+    a few minutes old; --refresh-credentials reads every user one by one instead.
     """
     spec = load_spec(spec_file)
     stats = ApiStats()
-    p = _make_plan(spec, profile, accounts, stats, as_json)
+    p = _make_plan(spec, profile, accounts, stats, as_json, refresh_credentials)
     data = plan_to_json(p)
     if out:
         write_private_file(out, (json.dumps(data, indent=1) + "\n").encode())
@@ -223,6 +246,7 @@ def _confirm(p: Plan, auto_approve: bool) -> None:
 @account_option
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation (for CI).")
 @json_option
+@refresh_option
 def apply(
     planfile: Path | None,
     spec_file: Path,
@@ -230,24 +254,30 @@ def apply(
     accounts: tuple[str, ...],
     auto_approve: bool,
     as_json: bool,
+    refresh_credentials: bool,
 ) -> int:
     """Make the accounts match the spec: plan, confirm, apply, then verify.
 
-    With PLANFILE (from `iamlayer plan --out`), applies exactly that plan, refusing it if any of
-    its accounts changed since it was made; otherwise makes a fresh plan. Either way it shows the
-    plan and asks for "yes" unless --auto-approve: nothing is destroyed without confirmation. After applying, every account is re-read: anything
-    left to do is reported as an error.
+    With PLANFILE (from `iamlayer plan --out`), applies exactly that plan, refusing it if the spec
+    or any of its accounts changed since it was made (--refresh-credentials then comes from the
+    plan); otherwise makes a fresh plan. Either way it shows the plan and asks for "yes" unless
+    --auto-approve: nothing is destroyed without confirmation. After applying, every account is
+    re-read until IAM shows every write (up to 60 s, IAMLAYER_VERIFY_TIMEOUT): anything left to do
+    then is reported as an error. Another apply, password reset or access-key rotate writing to
+    the same account at the same time is refused.
     """
     spec = load_spec(spec_file)
     stats = ApiStats()
+    # One apply at a time: the accounts' locks are held from planning (or the stale check) to the end.
+    ctx = click.get_current_context()
     if planfile:
-        p = plan_from_json(json.loads(planfile.read_text()))
+        p = load_plan(planfile)
         check_applicable(p, spec)
-        if not as_json:
-            _status("checking that the saved plan is still current")
-        check_fresh(p, spec, profile=profile, stats=stats)
+        ctx.with_resource(account_locks(spec, [a.account for a in p.accounts], ctx.command_path))
     else:
-        p = _make_plan(spec, profile, accounts, stats, as_json)
+        _check_accounts(spec, accounts)
+        ctx.with_resource(account_locks(spec, accounts or list(spec.accounts), ctx.command_path))
+        p = _make_plan(spec, profile, accounts, stats, as_json, refresh_credentials)
     if not as_json:
         console.print(render_plan(p), soft_wrap=True)
     check_applicable(p, spec)
@@ -255,9 +285,7 @@ def apply(
         if as_json:
             _print_json({"applied": 0, "summary": p.counts(), "stats": stats.as_json()})
         return EXIT_OK
-    _confirm(p, auto_approve)
-    failures: list[str] = []
-    with Progress(
+    bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -265,18 +293,31 @@ def apply(
         console=err_console,
         disable=as_json,
         transient=False,
-    ) as bar:
-        task = bar.add_task("Applying", total=len(p.changes))
+    )
+    task = bar.add_task("Applying", total=len(p.changes))
 
-        def on_change(change: Change, error: str | None) -> None:
-            bar.advance(task)
-            if error:
-                failures.append(error)
-                bar.console.print(f"[red]x {change.address}: {error}[/]", soft_wrap=True)
+    def confirm(checked: Plan) -> None:
+        # After the library's checks of a saved plan, before the first write.
+        _confirm(checked, auto_approve)
+        bar.start()
 
+    def on_change(change: Change, error: str | None) -> None:
+        bar.advance(task)
+        if error:
+            bar.console.print(f"[red]x {change.address}: {error}[/]", soft_wrap=True)
+
+    try:
         outcome = apply_plan(
-            p, spec, profile=profile, stats=stats, on_change=on_change, progress=None if as_json else _status
+            p,
+            spec,
+            profile=profile,
+            stats=stats,
+            on_change=on_change,
+            progress=None if as_json else _status,
+            confirm=confirm,
         )
+    finally:
+        bar.stop()
     r = outcome.result
     if as_json:
         _print_json(
@@ -284,6 +325,8 @@ def apply(
                 "applied": len(r.done),
                 "failed": [{"address": str(c.address), "error": e} for c, e in r.failed],
                 "skipped": [str(c.address) for c in r.skipped],
+                "verified": outcome.verify is not None and outcome.verify.empty,
+                "verify_waited_s": round(outcome.waited, 1),
                 "summary": p.counts(),
                 "stats": stats.as_json(),
             }
@@ -300,7 +343,8 @@ def apply(
         c = p.counts()
         console.print(
             f"[green]Apply complete![/] Resources: {c['create']} added, {c['update']} changed, "
-            f"{c['delete']} destroyed. Verified: the accounts match the spec."
+            f"{c['delete']} destroyed. Verified: the accounts match the spec"
+            + (f" (IAM showed every write after {outcome.waited:.0f} s)." if outcome.waited else ".")
         )
         console.print(render_stats(stats.as_json()), style="dim")
     return EXIT_OK

@@ -25,7 +25,7 @@ from iamlayer.apply.credentials import issue_password, password_policy_from
 from iamlayer.apply.handlers import HandlerContext
 from iamlayer.aws.accounts import connect_accounts
 from iamlayer.aws.errors import aws_call
-from iamlayer.aws.read import confirm_user, has_login_profile, whole_state_read
+from iamlayer.aws.read import confirm_user, has_login_profile, read_all, whole_state_read
 from iamlayer.aws.session import AccountClients, ApiStats
 from iamlayer.cli.common import EXIT_OK, console, err_console, json_option, profile_option, spec_option
 from iamlayer.errors import IamlayerError, UserAbort
@@ -35,6 +35,7 @@ from iamlayer.secrets.keys import load_public_key
 from iamlayer.spec.load import load_spec
 from iamlayer.spec.model import SelfManagement, Spec, User
 from iamlayer.state.journal import Journal
+from iamlayer.state.lock import account_locks
 from iamlayer.state.model import UserState
 from iamlayer.state.outputs import outbox_for
 
@@ -63,13 +64,8 @@ def _people_clients(spec: Spec, profile: str | None, stats: ApiStats) -> Account
 
 def _people_context(spec: Spec, profile: str | None, stats: ApiStats) -> HandlerContext:
     clients = _people_clients(spec, profile, stats)
-    return HandlerContext(
-        spec.people_account,
-        spec.people.id,
-        spec.project,
-        clients.client("iam"),
-        outbox_for(spec),
-        Journal.for_spec(spec),
+    return HandlerContext.for_account(
+        spec.people_account, spec.people.id, spec.project, clients, outbox_for(spec), Journal.for_spec(spec)
     )
 
 
@@ -93,15 +89,25 @@ def _owned_user_with_key(
         raise IamlayerError(
             f"user {user} has no pgp_key in the spec; its secrets must be encrypted to someone"
         )
+    lock_people_account(spec)
     ctx = _people_context(spec, profile, ApiStats())
     _live_user(ctx, user, spec.project)
     return spec, u.pgp_key, ctx
 
 
+def lock_people_account(spec: Spec) -> None:
+    """Hold the people account's lock until the running command ends (see iamlayer.state.lock):
+    one command writing users' secrets at a time, and never beside an apply."""
+    click_ctx = click.get_current_context()
+    click_ctx.with_resource(account_locks(spec, [spec.people_account], click_ctx.command_path))
+
+
 def _live_user(ctx: HandlerContext, name: str, project: str) -> UserState:
     """The user as AWS has it, refusing a user iamlayer does not own."""
     with aws_call(f"reading user {name} {ctx.where()}"):
-        tags = {t["Key"]: t["Value"] for t in ctx.iam.list_user_tags(UserName=name)["Tags"]}
+        tags = {
+            t["Key"]: t["Value"] for t in read_all(ctx.iam, "list_user_tags", UserName=name).get("Tags", [])
+        }
     user = UserState(name=name, tags=tags)
     if not user.owned_by(project):
         raise IamlayerError(f"user {name} {ctx.where()} is not owned by iamlayer project {project!r}")
@@ -352,6 +358,7 @@ def access_key_retire(
     """
     spec = load_spec(spec_file)
     _spec_user(spec, user)
+    lock_people_account(spec)
     ctx = _people_context(spec, profile, ApiStats())
     _live_user(ctx, user, spec.project)
     keys = list_keys(ctx, user)

@@ -18,7 +18,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from iamlayer.plan.model import Action, Address, Change, Kind
+from iamlayer.secrets.outbox import PASSWORD_FILE, PENDING_SUFFIX
 from iamlayer.spec.model import PasswordPolicy
+from iamlayer.state.journal import KeyCreation
 from iamlayer.state.model import (
     OWNER_TAG,
     AccountState,
@@ -52,7 +54,8 @@ def password_policy_json(p: PasswordPolicy | None) -> dict[str, Any] | None:
     return d
 
 
-def _adopt_hint(kind: str, name: str, project: str) -> str:
+def adopt_hint(kind: str, name: str, project: str) -> str:
+    """What to do about a resource the spec names that exists but is not this project's."""
     if kind == "group":
         return (
             f"group {name} exists but was not created by iamlayer project {project!r}. To adopt it, add the "
@@ -73,11 +76,19 @@ def _adopt_hint(kind: str, name: str, project: str) -> str:
 
 
 class _Differ:
-    def __init__(self, account: str, project: str, desired: AccountState, live: AccountState) -> None:
+    def __init__(
+        self,
+        account: str,
+        project: str,
+        desired: AccountState,
+        live: AccountState,
+        staged: Mapping[str, bool],
+    ) -> None:
         self.account = account
         self.project = project
         self.desired = desired
         self.live = live
+        self.staged = staged
         self.out = DiffResult()
 
     def add(
@@ -146,7 +157,7 @@ class _Differ:
                     },
                 )
             elif not have.owned_by(self.project):
-                self.out.collisions.append(_adopt_hint("policy", name, self.project))
+                self.out.collisions.append(adopt_hint("policy", name, self.project))
             else:
                 if want.document != have.document:
                     self.add(
@@ -191,7 +202,7 @@ class _Differ:
                 self.inline(Kind.ROLE_INLINE_POLICY, name, want.inline, {})
                 continue
             if not have.owned_by(self.project):
-                self.out.collisions.append(_adopt_hint("role", name, self.project))
+                self.out.collisions.append(adopt_hint("role", name, self.project))
                 continue
             w, h = self._role_fields(want), self._role_fields(have)
             h["tags"] = {k: v for k, v in have.tags.items() if k in want.tags}
@@ -246,7 +257,7 @@ class _Differ:
                 continue
             if not have.owned_by(self.project):
                 if name not in adopt:
-                    self.out.collisions.append(_adopt_hint("group", name, self.project))
+                    self.out.collisions.append(adopt_hint("group", name, self.project))
                     continue
                 # Created by an interrupted apply of ours (journal), before its marker was written.
                 self.add(
@@ -282,13 +293,13 @@ class _Differ:
         intents: Mapping[str, SecretIntent],
         deleted: Mapping[str, dict[str, Any]],
         issued: Mapping[str, frozenset[str]],
-        keys_in_flight: frozenset[str],
+        keys_in_flight: Mapping[str, KeyCreation],
     ) -> None:
         managed_groups = set(self.desired.groups)
         for name, want in self.desired.users.items():
             have = self.live.users.get(name)
             if have is not None and not have.owned_by(self.project):
-                self.out.collisions.append(_adopt_hint("user", name, self.project))
+                self.out.collisions.append(adopt_hint("user", name, self.project))
                 continue
             if have is None:
                 self.add(
@@ -306,12 +317,48 @@ class _Differ:
             for g in sorted((have.groups - want.groups) & managed_groups):
                 self.add(Kind.GROUP_MEMBERSHIP, name, Action.DELETE, {"group": g}, None, sub=g)
             self._credentials(
-                want, have, intents.get(name), issued.get(name, frozenset()), name in keys_in_flight
+                want, have, intents.get(name), issued.get(name, frozenset()), keys_in_flight.get(name)
             )
         for name, have in self.live.users.items():
             if name not in self.desired.users and have.owned_by(self.project):
                 before = deleted.get(name) or {"groups": sorted(have.groups)}
                 self.add(Kind.USER, name, Action.DELETE, before, None)
+
+    def staged_passwords(self, staged: Mapping[str, bool]) -> None:
+        """Passwords an interrupted apply staged; `staged` maps the user to whether a committed
+        password file exists beside the staged one. Settled by apply, checked with AWS again there."""
+        staged_file = {"file": PASSWORD_FILE + PENDING_SUFFIX}
+        for name, final_exists in sorted(staged.items()):
+            have, want = self.live.users.get(name), self.desired.users.get(name)
+            if have is not None and not have.owned_by(self.project):
+                continue  # never ours to settle
+            if have is not None and want is None:
+                continue  # the user is deleted, and every ciphertext of theirs with them
+            if have is not None and have.login_profile:
+                if final_exists:
+                    self.out.notices.append(
+                        f"a password reset of {name} was interrupted, so the live password may not be "
+                        f"the one in {PASSWORD_FILE}: run `iamlayer password reset {name}`"
+                    )
+                else:
+                    self.add(
+                        Kind.STAGED_PASSWORD,
+                        name,
+                        Action.UPDATE,
+                        staged_file,
+                        {"file": PASSWORD_FILE},
+                        note="the live password is the one an interrupted apply staged",
+                    )
+            elif want is None or not want.login_profile:
+                self.add(
+                    Kind.STAGED_PASSWORD,
+                    name,
+                    Action.DELETE,
+                    staged_file,
+                    None,
+                    note="staged by an interrupted apply; AWS never made it live",
+                )
+            # else: the login profile's create settles it first
 
     def _user_update(self, want: UserState, have: UserState) -> None:
         before: dict[str, Any] = {}
@@ -331,38 +378,40 @@ class _Differ:
         have: UserState,
         intent: SecretIntent | None,
         issued: frozenset[str],
-        in_flight: bool,
+        in_flight: KeyCreation | None,
     ) -> None:
         """Login profile and access key.
 
         `issued`: ids of the keys iamlayer holds a ciphertext for; `in_flight`: the journal says an
-        access key creation for this user did not finish.
+        access key creation for this user did not finish (and which keys it may have made).
         """
         name = want.name
         secret = asdict(intent) if intent else None
         if want.login_profile and not have.login_profile:
             after = {**(secret or {}), "password_policy": password_policy_json(self.desired.password_policy)}
-            self.add(Kind.LOGIN_PROFILE, name, Action.CREATE, None, after)
+            note = "first settles the password an interrupted apply staged" if name in self.staged else ""
+            self.add(Kind.LOGIN_PROFILE, name, Action.CREATE, None, after, note=note)
         elif not want.login_profile and have.login_profile:
             self.add(Kind.LOGIN_PROFILE, name, Action.DELETE, {"exists": True}, None)
         keys = have.access_keys or ()
+        unrecorded = [k for k in keys if k.id and k.id not in issued]
+        # Left by an apply that died, or whose answer was lost, between CreateAccessKey and writing
+        # the ciphertext (the journal says so): nobody can read its secret, so it goes.
+        orphans = [k for k in unrecorded if in_flight is not None and in_flight.may_have_made(k)]
+        for k in orphans:
+            self.add(
+                Kind.ACCESS_KEY,
+                name,
+                Action.DELETE,
+                {"access_key_id": k.id},
+                None,
+                sub=k.id,
+                note="made by an interrupted apply; no encrypted secret was written",
+            )
+        keys = tuple(k for k in keys if k not in orphans)
+        unrecorded = [k for k in unrecorded if k not in orphans]
         if want.access_keys:
-            unrecorded = [k for k in keys if k.id and k.id not in issued]
-            if unrecorded and in_flight:
-                # Left by an apply killed between CreateAccessKey and writing its ciphertext (the
-                # journal says so): nobody can read its secret, so it is replaced.
-                for k in unrecorded:
-                    self.add(
-                        Kind.ACCESS_KEY,
-                        name,
-                        Action.DELETE,
-                        {"access_key_id": k.id},
-                        None,
-                        sub=k.id,
-                        note="made by an interrupted apply; no encrypted secret was written",
-                    )
-                keys = tuple(k for k in keys if k not in unrecorded)
-            elif unrecorded:
+            if unrecorded:
                 ids = ", ".join(k.id for k in unrecorded)
                 self.out.notices.append(
                     f"user {name}: access key(s) {ids} have no encrypted secret in the outputs (made by hand, "
@@ -389,14 +438,16 @@ def diff(
     deleted_users: Mapping[str, dict[str, Any]] | None = None,
     adopt_groups: frozenset[str] = frozenset(),
     issued_keys: Mapping[str, frozenset[str]] | None = None,
-    keys_in_flight: frozenset[str] = frozenset(),
+    keys_in_flight: Mapping[str, KeyCreation] | None = None,
+    staged_passwords: Mapping[str, bool] | None = None,
 ) -> DiffResult:
     """Changes that turn `live` into `desired` in one account, in execution order."""
-    d = _Differ(account, project, desired, live)
+    d = _Differ(account, project, desired, live, staged_passwords or {})
     d.account_settings()
     d.policies()
     d.roles()
     d.groups(adopt_groups)
-    d.users(secret_intents or {}, deleted_users or {}, issued_keys or {}, keys_in_flight)
+    d.users(secret_intents or {}, deleted_users or {}, issued_keys or {}, keys_in_flight or {})
+    d.staged_passwords(staged_passwords or {})
     d.out.changes.sort(key=lambda c: (c.stage, c.address))
     return d.out

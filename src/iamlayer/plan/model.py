@@ -41,6 +41,9 @@ class Kind(StrEnum):
     GROUP_MEMBERSHIP = "group_membership"
     LOGIN_PROFILE = "login_profile"
     ACCESS_KEY = "access_key"
+    # A console password an interrupted apply encrypted and staged (outputs/.../password.asc.pending)
+    # without learning whether AWS made it live: apply promotes it (live) or discards it (never was).
+    STAGED_PASSWORD = "staged_password"
 
 
 #: creation stage of each kind: a stage starts only when the previous one is done
@@ -58,8 +61,14 @@ STAGE: dict[Kind, int] = {
     Kind.GROUP_MEMBERSHIP: 5,
     Kind.LOGIN_PROFILE: 6,
     Kind.ACCESS_KEY: 6,
+    Kind.STAGED_PASSWORD: 6,
 }
 LAST_STAGE = max(STAGE.values())
+#: Deletes that run among the creates, in this stage, instead of after all of them. An access
+#: key's delete never depends on a create, and AWS allows two keys per user: a key whose secret
+#: nobody holds (left by an interrupted apply) must go before its replacement is made, or two
+#: such keys block every later create with LimitExceeded.
+EARLY_DELETE_STAGE: dict[Kind, int] = {Kind.ACCESS_KEY: STAGE[Kind.ACCESS_KEY] - 1}
 
 
 @dataclass(frozen=True, order=True)
@@ -93,9 +102,13 @@ class Change:
 
     @property
     def stage(self) -> int:
-        """Execution stage: creates/updates in kind order, deletes after them in reverse order."""
-        s = STAGE[self.address.kind]
-        return LAST_STAGE + 1 + (LAST_STAGE - s) if self.action is Action.DELETE else s
+        """Execution stage: creates/updates in kind order, deletes after them in reverse order
+        (except the few that go first, see EARLY_DELETE_STAGE)."""
+        kind = self.address.kind
+        s = STAGE[kind]
+        if self.action is not Action.DELETE:
+            return s
+        return EARLY_DELETE_STAGE.get(kind, LAST_STAGE + 1 + (LAST_STAGE - s))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -144,6 +157,11 @@ class Plan:
     accounts: tuple[AccountPlan, ...]
     created_at: str
     stats: dict[str, Any] = field(default_factory=dict)
+    # Made reading every user one by one instead of trusting the credential report.
+    refresh_credentials: bool = False
+    # Read from a file (`iamlayer plan --out`): apply checks it is still current before using it.
+    # Where the plan came from, not what it says: not part of a plan's equality.
+    saved: bool = field(default=False, compare=False)
 
     @property
     def changes(self) -> tuple[Change, ...]:

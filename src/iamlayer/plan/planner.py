@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from iamlayer.access.checks import CheckReport, evaluate_checks
@@ -25,7 +25,6 @@ from iamlayer.plan.diff import SecretIntent, diff
 from iamlayer.plan.limits import check_rendered_limits
 from iamlayer.plan.model import AccountPlan, Plan
 from iamlayer.secrets.keys import load_public_key
-from iamlayer.secrets.outbox import Outbox
 from iamlayer.spec.model import Spec
 from iamlayer.state.journal import Journal
 from iamlayer.state.model import AccountState, UserState
@@ -41,6 +40,7 @@ class AccountRead:
     state: AccountState
     deleted_users: dict[str, dict[str, Any]] = field(default_factory=dict)
     issued_keys: dict[str, frozenset[str]] = field(default_factory=dict)
+    staged_passwords: dict[str, bool] = field(default_factory=dict)  # user -> committed file exists too
     notices: list[str] = field(default_factory=list)
 
 
@@ -68,41 +68,52 @@ def _needs_confirmation(want: UserState, have: UserState, issued: int) -> bool:
     return issued > 0  # iamlayer issued keys that must now go
 
 
-def _settle_pending(
-    outbox: Outbox, account: str, state: AccountState, conn: Connection, notices: list[str]
-) -> None:
-    """Finish what an interrupted apply left in the outbox, now that AWS can be asked."""
-    assert conn.clients is not None
-    for p in outbox.pending_passwords():
-        if p.account != account:
-            continue
-        user = state.users.get(p.user)
-        if user is None:
-            outbox.resolve_pending(p, live=False)
-            continue
-        confirm_user(conn.clients, conn.account.id, user)
-        if not user.login_profile:
-            outbox.resolve_pending(p, live=False)  # killed before CreateLoginProfile: never live
-        elif not p.final_path.exists():
-            outbox.resolve_pending(p, live=True)  # killed after CreateLoginProfile: this is the password
-        else:
-            notices.append(
-                f"a password reset of {p.user} was interrupted, so the live password may not be "
-                f"the one in {p.final_path}: run `iamlayer password reset {p.user}`"
-            )
+#: A credential report older than this is named in the plan: what changed by hand since is unseen.
+REPORT_NOTICE_AGE = timedelta(minutes=5)
+
+
+def credential_report_notice(generated: str, trusted: int, now: datetime | None = None) -> str | None:
+    """What the plan says when it trusted a credential report older than REPORT_NOTICE_AGE."""
+    try:
+        age = (now or datetime.now(UTC)) - datetime.fromisoformat(generated)
+    except ValueError:
+        return None
+    if age < REPORT_NOTICE_AGE:
+        return None
+    minutes = int(age.total_seconds() // 60)
+    told = f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+    return (
+        f"the credential report is {told} old (AWS makes a new one at most every 4 hours): a console "
+        f"password or access key added or removed by hand since then is not seen for {trusted} user(s) "
+        "whose login profile and keys were taken from it; --refresh-credentials reads each user instead"
+    )
 
 
 def read_account(
-    spec: Spec, account: str, conn: Connection, desired: AccountState, intents: dict[str, SecretIntent]
+    spec: Spec,
+    account: str,
+    conn: Connection,
+    desired: AccountState,
+    intents: dict[str, SecretIntent],
+    keys_in_flight: frozenset[str] = frozenset(),
+    refresh_credentials: bool = False,
 ) -> AccountRead:
-    """Read one account and settle the credential hints that matter for this spec."""
+    """Read one account and settle the credential hints that matter for this spec.
+
+    `refresh_credentials`: no credential report; every owned user is read one by one instead.
+    """
     assert conn.clients is not None
-    state = whole_state_read(conn.clients, conn.account.id, credential_report=bool(desired.users))
+    state = whole_state_read(
+        conn.clients, conn.account.id, credential_report=bool(desired.users) and not refresh_credentials
+    )
     read = AccountRead(state)
     if account != spec.people_account:
         return read
     outbox = outbox_for(spec)
-    _settle_pending(outbox, account, state, conn, read.notices)
+    # Read, never settled here: a plan writes nothing (apply settles them, see Kind.STAGED_PASSWORD).
+    read.staged_passwords = {
+        p.user: p.final_path.exists() for p in outbox.pending_passwords() if p.account == account
+    }
     issued: dict[str, set[str]] = {}
     for r in outbox.records():
         if r.account != account:
@@ -121,14 +132,28 @@ def read_account(
                 f"the key file now holds {intent.fingerprint}. Re-issue it: {fix}"
             )
     read.issued_keys = {u: frozenset(ids) for u, ids in issued.items()}
+    trusted = 0  # owned users whose login profile and keys are taken from the credential report
     for name, want in desired.users.items():
         have = state.users.get(name)
+        # A user with an unfinished key creation or a staged password is always read one by one:
+        # the credential report may predate what the interrupted apply did, and the diff needs
+        # each key's id and creation time.
         if (
             have is not None
             and have.owned_by(spec.project)
-            and _needs_confirmation(want, have, len(issued.get(name, ())))
+            and (
+                name in keys_in_flight
+                or name in read.staged_passwords
+                or _needs_confirmation(want, have, len(issued.get(name, ())))
+            )
         ):
             confirm_user(conn.clients, conn.account.id, have)
+        elif have is not None and have.owned_by(spec.project):
+            trusted += 1
+    if trusted and state.credential_report_time:
+        notice = credential_report_notice(state.credential_report_time, trusted)
+        if notice:
+            read.notices.append(notice)
     for name, have in state.users.items():
         if name not in desired.users and have.owned_by(spec.project):
             read.deleted_users[name] = describe_user_for_delete(conn.clients, conn.account.id, have)
@@ -136,14 +161,22 @@ def read_account(
 
 
 def plan_account(
-    spec: Spec, account: str, conn: Connection, intents: dict[str, SecretIntent], journal: Journal
+    spec: Spec,
+    account: str,
+    conn: Connection,
+    intents: dict[str, SecretIntent],
+    journal: Journal,
+    refresh_credentials: bool = False,
 ) -> AccountPlan:
     """One account's part of the plan, or the reason it could not be made."""
     if conn.error is not None or conn.reach is None:
         return AccountPlan(account, conn.account.id, "", "", "", error=str(conn.error))
     desired = desired_state(spec, account)
+    keys_in_flight = journal.key_creations(account)
     try:
-        read = read_account(spec, account, conn, desired, intents)
+        read = read_account(
+            spec, account, conn, desired, intents, frozenset(keys_in_flight), refresh_credentials
+        )
     except IamlayerError as exc:
         return AccountPlan(account, conn.account.id, conn.reach.identity, conn.reach.via, "", error=str(exc))
     result = diff(
@@ -154,8 +187,9 @@ def plan_account(
         secret_intents=intents if account == spec.people_account else {},
         deleted_users=read.deleted_users,
         adopt_groups=journal.pending("groups", account),
-        keys_in_flight=journal.pending("access_keys", account),
+        keys_in_flight=keys_in_flight,
         issued_keys=read.issued_keys,
+        staged_passwords=read.staged_passwords,
     )
     return AccountPlan(
         account=account,
@@ -195,8 +229,14 @@ def make_plan(
     stats: ApiStats | None = None,
     progress: Progress | None = None,
     max_workers: int = 5,
+    refresh_credentials: bool = False,
 ) -> Plan:
-    """Plan every account in scope. Accounts that cannot be planned carry an `error`."""
+    """Plan every account in scope. Accounts that cannot be planned carry an `error`.
+
+    `refresh_credentials`: read every owned user's login profile and access keys one by one
+    (GetLoginProfile, ListAccessKeys) instead of trusting the credential report, which AWS makes
+    at most every 4 hours; two calls per user.
+    """
     stats = stats or ApiStats()
     scope = list(only) if only else list(spec.accounts)
     unknown = [a for a in scope if a not in spec.accounts]
@@ -213,7 +253,7 @@ def make_plan(
     decide_checks(spec, checks, conns, progress)
 
     def one(name: str) -> AccountPlan:
-        ap = plan_account(spec, name, conns[name], intents, journal)
+        ap = plan_account(spec, name, conns[name], intents, journal, refresh_credentials)
         if progress:
             progress(f"read {name}")
         return ap
@@ -230,4 +270,5 @@ def make_plan(
         accounts=tuple(plans),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         stats=stats.as_json(),
+        refresh_credentials=refresh_credentials,
     )

@@ -14,7 +14,7 @@ no separate index can disagree with the files after a crash. Nothing here ever h
 Passwords are chosen by iamlayer, so the ciphertext is written *before* the AWS call that makes
 the password live, as `.pending`; `commit` promotes it once the call succeeded and `discard`
 drops it when the call failed. After a crash, `pending_passwords` lists what is left and
-`resolve_pending` settles each one once the caller has checked AWS. Access key secrets are made by
+`resolve_pending` settles each one once the caller has checked AWS (apply does, never a plan). Access key secrets are made by
 AWS, so they can only be written after CreateAccessKey returns, at once.
 """
 
@@ -184,8 +184,10 @@ class Outbox:
         remove_durably(self.user_dir(account, user) / f"access-key-{access_key_id}.asc")
 
     def forget_password(self, account: str, user: str) -> None:
-        """The login profile was deleted in AWS: remove its ciphertext (a missing file is fine)."""
+        """The login profile was deleted in AWS: remove its ciphertext, and a staged one (a missing
+        file is fine)."""
         remove_durably(self.user_dir(account, user) / PASSWORD_FILE)
+        remove_durably(self.user_dir(account, user) / (PASSWORD_FILE + PENDING_SUFFIX))
 
     def forget_user(self, account: str, user: str) -> None:
         """The user was deleted in AWS: remove every ciphertext of theirs, then their folder."""

@@ -34,6 +34,7 @@ from iamlayer.spec.model import (
     parse_role_ref,
 )
 from iamlayer.spec.nodes import Node, Reader, doc_path_suffix, to_plain
+from iamlayer.state.model import OWNER_TAG
 
 # --- fields of each mapping, in the order the scaffold documents them ---------------------------
 TOP_FIELDS: Final = (
@@ -92,7 +93,7 @@ CHECK_ON_RULE: Final = (
     'an ARN, "*" (every resource), or role/<name>@<account> (role/<name>@* for every account)'
 )
 MAX_GROUPS_PER_USER: Final = 10  # IAM hard limit
-MAX_TAGS: Final = 50
+MAX_TAGS: Final = 50  # IAM's limit per user or role, which includes iamlayer's own ownership tag
 MAX_DESCRIPTION: Final = 1000
 DEFAULT_REGION: Final = "us-east-1"
 DEFAULT_ACCESS_ROLE: Final = "OrganizationAccountAccessRole"
@@ -381,8 +382,14 @@ class SpecBuilder:
                 )
                 continue
             tags[key] = str(value)
-        if len(tags) > MAX_TAGS:
-            self.r.error(node, f"{len(tags)} tags; IAM allows {MAX_TAGS} per resource")
+        # iamlayer adds its ownership tag to every user and role it makes: one of IAM's 50 is taken.
+        own = len({k for k in tags if k != OWNER_TAG})
+        if own > MAX_TAGS - 1:
+            self.r.error(
+                node,
+                f"{own} tags; IAM allows {MAX_TAGS} per user or role and iamlayer adds its ownership tag "
+                f"{OWNER_TAG}, so at most {MAX_TAGS - 1} here",
+            )
         return tags
 
     def _policy_arns(self, node: Node, spec_policies: list[str] | None) -> tuple[str, ...]:

@@ -6,24 +6,52 @@
   CreateGroup and cleared once the marker is written; the planner treats a journaled, unmarked
   group as ours.
 - Access keys: AWS makes the secret, so its ciphertext can only be written after CreateAccessKey
-  answers. The user is journaled before the call and cleared once the ciphertext is on disk. A
-  key with no ciphertext is replaced only while its user is journaled (iamlayer made it and
-  died before writing it); otherwise it is someone's (or its file was removed) and only noted.
+  answers. The user is journaled before the call, with the ids of the keys they had then and
+  the time of the attempt, and cleared once the ciphertext is on disk (or once AWS surely
+  refused the call). While a user is journaled, a key with no ciphertext that is not one of
+  those ids and was made around the attempt is iamlayer's and unreadable: it is replaced. Any
+  other key without a ciphertext is someone's (or its file was removed) and only noted.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from iamlayer.files import write_atomic
 from iamlayer.spec.model import Spec
+from iamlayer.state.model import AccessKey
 
 JOURNAL_DIR = ".iamlayer"
 
 Entry = Literal["groups", "access_keys"]
+
+#: AWS stamps a key made by an attempt within this long of the attempt's journaled time: the
+#: request's lifetime (a minute at most, see iamlayer.aws.session), plus the difference between
+#: the local clock and AWS's, which AWS keeps under 5 minutes by refusing requests signed further off.
+KEY_CREATION_WINDOW = timedelta(minutes=10)
+
+Details = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class KeyCreation:
+    """An access key creation the journal holds open for a user."""
+
+    before: frozenset[str] | None = None  # the user's key ids before it (None: not recorded)
+    at: datetime | None = None  # when it was last attempted (None: not recorded)
+
+    def may_have_made(self, key: AccessKey) -> bool:
+        """Whether `key` (not one iamlayer holds the secret of) may be this creation's work."""
+        if self.before is not None and key.id in self.before:
+            return False
+        if self.at is not None and key.created:
+            return datetime.fromisoformat(key.created) <= self.at + KEY_CREATION_WINDOW
+        return True
 
 
 class Journal:
@@ -35,34 +63,67 @@ class Journal:
     def for_spec(cls, spec: Spec) -> Journal:
         return cls(spec.root / JOURNAL_DIR / f"journal-{spec.project}.json")
 
-    def _load(self) -> dict[str, dict[str, list[str]]]:
+    def _load(self) -> dict[str, dict[str, dict[str, Details]]]:
         try:
             data = json.loads(self.path.read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             return {}
-        return {entry: {acc: list(names) for acc, names in data.get(entry, {}).items()} for entry in data}
+        out: dict[str, dict[str, dict[str, Details]]] = {}
+        for entry, accounts in data.items():
+            for account, names in accounts.items():
+                # A list of names is the journal as written before entries carried details.
+                items = {n: {} for n in names} if isinstance(names, list) else dict(names)
+                out.setdefault(entry, {})[account] = items
+        return out
 
-    def _save(self, data: dict[str, dict[str, list[str]]]) -> None:
-        clean = {entry: {acc: sorted(n) for acc, n in accs.items() if n} for entry, accs in data.items()}
-        write_atomic(self.path, json.dumps({k: v for k, v in clean.items() if v}, indent=1).encode())
+    def _save(self, data: dict[str, dict[str, dict[str, Details]]]) -> None:
+        clean = {entry: {acc: n for acc, n in accs.items() if n} for entry, accs in data.items()}
+        text = json.dumps({k: v for k, v in clean.items() if v}, indent=1, sort_keys=True)
+        write_atomic(self.path, text.encode())
 
     def pending(self, entry: Entry, account: str) -> frozenset[str]:
         """Names journaled for `entry` in `account`: creations that may not have finished."""
         with self._lock:
-            return frozenset(self._load().get(entry, {}).get(account, []))
+            return frozenset(self._load().get(entry, {}).get(account, {}))
 
-    def begin(self, entry: Entry, account: str, name: str) -> None:
+    def key_creations(self, account: str) -> dict[str, KeyCreation]:
+        """The access key creations held open in `account`, by user."""
+        with self._lock:
+            users = self._load().get("access_keys", {}).get(account, {})
+        return {
+            user: KeyCreation(
+                before=frozenset(d["before"]) if "before" in d else None,
+                at=datetime.fromisoformat(d["at"]) if d.get("at") else None,
+            )
+            for user, d in users.items()
+        }
+
+    def begin(self, entry: Entry, account: str, name: str, **details: Any) -> bool:
+        """Journal a creation (its `details` replace earlier ones). True if it was journaled already:
+        an earlier run began it and did not finish."""
         with self._lock:
             data = self._load()
-            names = data.setdefault(entry, {}).setdefault(account, [])
-            if name not in names:
-                names.append(name)
+            names = data.setdefault(entry, {}).setdefault(account, {})
+            already = name in names
+            if not already or details:
+                names[name] = {**details}
                 self._save(data)
+            return already
+
+    def begin_key_creation(self, account: str, user: str, before: frozenset[str]) -> None:
+        """Journal an access key creation for `user`, who has the keys `before`, attempted now."""
+        self.begin(
+            "access_keys",
+            account,
+            user,
+            before=sorted(before),
+            at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
 
     def end(self, entry: Entry, account: str, name: str) -> None:
         with self._lock:
             data = self._load()
-            names = data.get(entry, {}).get(account, [])
+            names = data.get(entry, {}).get(account, {})
             if name in names:
-                names.remove(name)
+                del names[name]
                 self._save(data)

@@ -48,6 +48,7 @@ def policy_marker(project: str) -> str:
 class AccessKey:
     id: str
     active: bool
+    created: str = ""  # ISO time AWS made it, when known (per-user reads; not the credential report)
 
 
 @dataclass

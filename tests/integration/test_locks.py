@@ -1,0 +1,144 @@
+"""One iamlayer writing to an account at a time, shown with two real processes.
+
+A child process takes account locks the way a running apply does and keeps them; this process (or
+the CLI in another subprocess) is then refused with the holder's pid, host and command, and gets
+the lock once the holder is killed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from iamlayer.apply.run import apply_plan
+from iamlayer.aws.session import ApiStats
+from iamlayer.errors import LockedError
+from iamlayer.plan.planner import make_plan
+from iamlayer.spec.load import load_spec
+from iamlayer.spec.model import Spec
+from iamlayer.state.lock import account_locks, lock_path
+from layer import Layer, run_cli
+
+HOLDER = textwrap.dedent(
+    """
+    import sys
+    from iamlayer.spec.load import load_spec
+    from iamlayer.state.lock import account_locks
+
+    spec = load_spec(sys.argv[1], check_keys=False)
+    with account_locks(spec, sys.argv[2].split(","), "iamlayer apply"):
+        print("held", flush=True)
+        sys.stdin.read()  # until the test closes stdin, or kills us
+    """
+)
+
+
+class Holder:
+    def __init__(self, spec: Path, accounts: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", HOLDER, str(spec), accounts],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        assert self.proc.stdout.readline().strip() == "held"
+
+    def kill(self) -> None:
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(30)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.kill()
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> Spec:
+    (tmp_path / "iamlayer.yaml").write_text(
+        'project: acme\npeople_account: security\naccounts:\n  security: {id: "222222222222"}\n  shared: {id: "333333333333"}\n'
+    )
+    return load_spec(tmp_path / "iamlayer.yaml", check_keys=False)
+
+
+@pytest.fixture
+def holders() -> Iterator[list[Holder]]:
+    started: list[Holder] = []
+    yield started
+    for h in started:
+        h.stop()
+
+
+def test_a_second_process_is_refused_with_the_holder_and_gets_the_lock_once_it_is_killed(
+    small: Spec, holders: list[Holder]
+) -> None:
+    holder = Holder(small.path, "security")
+    holders.append(holder)
+    with pytest.raises(LockedError) as info, account_locks(small, ["security"], "iamlayer password reset"):
+        pass
+    message = str(info.value)
+    assert "account security is locked: `iamlayer apply` is writing to it" in message
+    assert f"pid {holder.proc.pid} on host {socket.gethostname()}" in message and "since 20" in message
+    assert f"kill {holder.proc.pid}" in message  # how to clear it if the holder is stuck
+    holder.kill()  # SIGKILL: the kernel releases the flock
+    with account_locks(small, ["security"], "iamlayer password reset"):
+        assert '"command": "iamlayer password reset"' in lock_path(small, "security").read_text()
+    assert lock_path(small, "security").read_text() == ""  # released: nobody named
+
+
+def test_locks_are_all_or_nothing(small: Spec, holders: list[Holder]) -> None:
+    holders.append(Holder(small.path, "shared"))
+    with (
+        pytest.raises(LockedError, match="account shared is locked"),
+        account_locks(small, ["shared", "security"], "iamlayer apply"),
+    ):
+        pass
+    # security (taken first, in sorted order) was let go when shared was refused
+    fd = os.open(lock_path(small, "security"), os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(fd)
+
+
+def test_locks_are_reentrant_within_a_process(small: Spec) -> None:
+    with (
+        account_locks(small, ["security"], "iamlayer apply"),
+        account_locks(small, ["security", "shared"], "x"),
+    ):
+        assert "iamlayer apply" in lock_path(small, "security").read_text()
+    assert lock_path(small, "security").read_text() == ""
+
+
+def test_apply_password_reset_and_rotate_are_refused_while_another_apply_runs(
+    layer: Layer, aws_env: dict[str, str], holders: list[Holder]
+) -> None:
+    holder = Holder(layer.spec, "security")
+    holders.append(holder)
+    for args in (
+        ["apply", "--auto-approve"],
+        ["password", "reset", "jane.doe"],
+        ["access-key", "rotate", "machine.ci"],
+    ):
+        r = run_cli(*args, cwd=layer.root, env=aws_env)
+        assert r.code == 1, (args, r.out, r.err)
+        assert "account security is locked" in r.err and f"pid {holder.proc.pid}" in r.err, r.err
+        assert "Traceback" not in r.err
+    assert layer.iam("security").list_users()["Users"] == []  # the refused apply wrote nothing
+    # the library refuses too, not only the CLI
+    spec = load_spec(layer.spec)
+    plan = make_plan(spec, profile=None, only=["security"])
+    with pytest.raises(LockedError, match=f"pid {holder.proc.pid}"):
+        apply_plan(plan, spec, profile=None, stats=ApiStats())
+    holder.kill()
+    r = run_cli("apply", "--auto-approve", cwd=layer.root, env=aws_env)
+    assert r.code == 0, r.out + r.err

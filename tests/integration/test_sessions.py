@@ -1,0 +1,99 @@
+"""Assumed-role sessions as AWS has them: they expire, and they are shared by threads.
+
+moto's AssumeRole credentials never expire and moto never answers ExpiredToken, so expiry is shown
+two ways: the fault proxy answers ExpiredToken in front of the emulator (what AWS answers past a
+session's end), and the clock that botocore judges expiry by is moved forward.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from faultproxy import FaultProxy, Rule
+from iamlayer.aws import accounts
+from iamlayer.aws.accounts import connect_accounts
+from iamlayer.aws.session import ApiStats
+from iamlayer.plan.planner import make_plan
+from iamlayer.spec.load import load_spec
+from layer import Layer
+
+
+def test_an_expired_token_answer_renews_the_role_session_and_resends_the_call(
+    layer: Layer, aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = load_spec(layer.spec)
+    with FaultProxy(aws_env["AWS_ENDPOINT_URL"]) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        rule = proxy.add(Rule("GetAccountAuthorizationDetails", "expired", times=1))
+        stats = ApiStats()
+        plan = make_plan(spec, profile=None, stats=stats)
+        assert not plan.errors, [a.error for a in plan.errors]
+        assert rule.hits == 1
+        # one AssumeRole per account, plus one renewal for the account that met ExpiredToken
+        assert proxy.seen.count("AssumeRole") == 6 and stats.by_operation()["AssumeRole"] == 6
+        assert proxy.seen.count("GetAccountAuthorizationDetails") == 6
+
+
+def test_a_session_still_refused_after_renewal_is_an_error_not_a_loop(
+    layer: Layer, aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = load_spec(layer.spec)
+    with FaultProxy(aws_env["AWS_ENDPOINT_URL"]) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        proxy.add(Rule("GetAccountAuthorizationDetails", "expired"))
+        plan = make_plan(spec, profile=None, only=["shared"])
+        [failed] = plan.errors
+        assert "ExpiredToken" in (failed.error or "")
+        assert proxy.seen.count("AssumeRole") == 2  # the session, and one renewal
+        assert proxy.seen.count("GetAccountAuthorizationDetails") == 2  # the call, and one resend
+
+
+def test_role_credentials_renew_themselves_before_they_expire(
+    layer: Layer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stats = ApiStats()
+    conn = connect_accounts(load_spec(layer.spec), profile=None, stats=stats, only=["shared"])["shared"]
+    assert conn.clients is not None
+    sts = conn.clients.client("sts")
+    first = sts.get_caller_identity()
+    key = conn.clients.session.get_credentials().get_frozen_credentials().access_key
+    assert stats.by_operation()["AssumeRole"] == 1
+    # 55 minutes on, the hour-long session is within botocore's mandatory renewal window
+    later = datetime.now(UTC) + timedelta(minutes=55)
+    monkeypatch.setattr(accounts, "_now", lambda: later)
+    again = sts.get_caller_identity()
+    assert stats.by_operation()["AssumeRole"] == 2
+    assert conn.clients.session.get_credentials().get_frozen_credentials().access_key != key
+    assert again["Arn"] == first["Arn"] and again["Arn"].endswith(
+        ":assumed-role/OrganizationAccountAccessRole/iamlayer"
+    )
+
+
+def test_clients_are_created_one_at_a_time(layer: Layer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """boto3 sessions are not thread-safe; accounts are connected and read from several threads."""
+    guard = threading.Lock()
+    active, peak = 0, 0
+    real = boto3.Session.client
+
+    def watched(self: boto3.Session, *args: Any, **kwargs: Any) -> Any:
+        nonlocal active, peak
+        with guard:
+            active += 1
+            peak = max(peak, active)
+        time.sleep(0.05)  # long enough for a second thread to arrive, if one could
+        try:
+            return real(self, *args, **kwargs)
+        finally:
+            with guard:
+                active -= 1
+
+    monkeypatch.setattr(boto3.Session, "client", watched)
+    plan = make_plan(load_spec(layer.spec), profile=None)
+    assert not plan.errors
+    assert peak == 1
