@@ -232,6 +232,33 @@ def test_lifecycle_reprovision_remove_and_leave_foreign_things_alone(
     assert "No changes." in r.out
     assert "ListAccountAssignments 6," in r.out and "DescribePermissionSet 2," in r.out  # 2 sets x 3 accounts
 
+    # The audit reads the instance too: DevOps has AdministratorAccess, john.roe an assignment of
+    # his own; the other accounts report nothing for these controls.
+    r = run_cli(
+        "audit",
+        "--format",
+        "json",
+        "--account",
+        "management",
+        "--account",
+        "shared",
+        cwd=layer.root,
+        env=aws_env,
+    )
+    assert r.code == 0, r.err
+    ic_findings = {
+        (f["control_id"], f["status"], f["account"], f["resource"])
+        for f in r.json()["findings"]
+        if f["control"].startswith("ic-")
+    }
+    assert ic_findings == {
+        ("IL-7", "FAIL", "management", "permission-set/DevOps"),
+        ("IL-7", "PASS", "management", "permission-set/ReadOnly"),
+        ("IL-8", "PASS", "management", "permission-set/DevOps"),
+        ("IL-8", "PASS", "management", "permission-set/ReadOnly"),
+        ("IL-9", "FAIL", "management", "user/john.roe"),
+    }
+
     # A changed permission set is re-provisioned to every account where it is assigned.
     layer.edit(
         "      policies: [arn:aws:iam::aws:policy/AdministratorAccess]\n",

@@ -26,11 +26,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from iamlayer.audit.model import IcAssignment, IcPermissionSet, IdentityCenterAudit, Unavailable
+from iamlayer.aws.accounts import Connection
 from iamlayer.aws.errors import aws_call
 from iamlayer.aws.read import read_all
 from iamlayer.aws.retry import Backoff, consistency_timeout
 from iamlayer.aws.session import AccountClients
-from iamlayer.errors import AwsError, CredentialsError, NotFoundError
+from iamlayer.errors import AwsError, CredentialsError, IamlayerError, NotFoundError
+from iamlayer.spec.ic_model import duration_seconds
+from iamlayer.spec.model import Spec
 from iamlayer.state.ic_model import (
     AssignmentState,
     IcGroupState,
@@ -395,3 +399,56 @@ def await_request(
         raise AwsError(
             f"{what}: AWS reports FAILED: {status.get('FailureReason') or 'no reason given'}", code="FAILED"
         )
+
+
+# --- for the audit -------------------------------------------------------------------------------
+
+
+def read_identity_center_audit(
+    clients: AccountClients, region: str, account_names: Mapping[str, str], *, instance_arn: str | None = None
+) -> IdentityCenterAudit:
+    """Every permission set of the instance with its policies and assignments, whoever made them.
+
+    The same read as the planner's, with every permission set detailed (and no group members):
+    `account_names` (id -> name) are the accounts whose assignments are listed, besides those
+    each permission set is provisioned to.
+    """
+    state = read_identity_center(
+        clients, region, instance_arn=instance_arn, detail=lambda ps: True, account_ids=list(account_names)
+    )
+    return IdentityCenterAudit(
+        instance_arn=state.instance_arn,
+        region=region,
+        permission_sets=tuple(
+            IcPermissionSet(
+                name=ps.name,
+                arn=ps.arn,
+                session_seconds=duration_seconds(ps.session_duration),
+                managed=tuple(sorted(ps.policies)),
+                customer_managed=tuple(sorted(ps.customer_managed)),
+                inline=ps.inline,
+            )
+            for ps in sorted(state.permission_sets.values(), key=lambda p: p.name)
+        ),
+        assignments=tuple(
+            IcAssignment(
+                a.principal_type, a.principal, a.permission_set, account_names.get(a.account_id, a.account_id)
+            )
+            for a in sorted(state.assignments)
+        ),
+    )
+
+
+def audit_input_of(spec: Spec, conn: Connection) -> IdentityCenterAudit | Unavailable | None:
+    """Identity Center for `iamlayer audit`, in the account the spec's identity_center names (None
+    in the others, and when the spec has none); Unavailable, with why, when it cannot be read."""
+    ic = spec.identity_center
+    if ic is None or conn.account.name != ic.account:
+        return None
+    if conn.clients is None:
+        return Unavailable(f"account not reachable: {conn.error}")
+    names = {a.id: a.name for a in spec.accounts.values()}
+    try:
+        return read_identity_center_audit(conn.clients, ic.region, names, instance_arn=ic.instance_arn)
+    except IamlayerError as exc:
+        return Unavailable(str(exc))
