@@ -280,12 +280,14 @@ class _IcDiffer:
                 )
             pending = {p.split("@", 1)[1] for p in self.pending_provisioning if p.split("@", 1)[0] == name}
             for account_id in sorted(set(reprovision) | (pending & set(self.assigned_accounts(name)))):
+                # The same target before and after: what changes is the role AWS keeps there.
+                target = {"permission_set_arn": have.arn, "account_id": account_id}
                 self.add(
                     Kind.IC_PROVISION,
                     name,
                     Action.UPDATE,
-                    None,
-                    {"permission_set_arn": have.arn, "account_id": account_id},
+                    target,
+                    dict(target),
                     sub=self.label(account_id),
                     note=(
                         f"{name} changed"
