@@ -32,6 +32,9 @@ from iamlayer.audit.model import (
     AuthorizationDetails,
     CredentialReport,
     CredentialRow,
+    IcAssignment,
+    IcPermissionSet,
+    IdentityCenterAudit,
     ManagedPolicy,
     PasswordPolicyState,
     Principal,
@@ -142,6 +145,13 @@ def good_input() -> AuditInput:
         people_account=True,
         management_account=True,
         organization_reader=True,
+        # It also holds the Identity Center instance: a read-only set, to a group, for 4 hours.
+        identity_center=IdentityCenterAudit(
+            "arn:aws:sso:::instance/ssoins-1234567890abcdef",
+            "us-east-1",
+            (IcPermissionSet("ReadOnly", "arn:ps", 4 * 3600, ("arn:aws:iam::aws:policy/ReadOnlyAccess",)),),
+            (IcAssignment("GROUP", "auditors", "ReadOnly", "security"),),
+        ),
     )
 
 
@@ -213,6 +223,8 @@ def test_every_control_declares_permissions_and_a_fix() -> None:
 @pytest.mark.parametrize("control", [c.key for c in CONTROLS])
 def test_every_control_reports_error_with_why_when_nothing_is_readable(control: str) -> None:
     inp = AuditInput.unreachable("apps", "444444444444", "AccessDenied: iam:Get*", ("us-east-1",))
+    # As the audit reads the account that holds the Identity Center instance.
+    inp = replace(inp, identity_center=Unavailable("AccessDenied: iam:Get*, sso:ListInstances"))
     found = results(inp, control)
     assert found and {f.status for f in found} == {Status.ERROR}
     assert all("AccessDenied" in f.detail and f.fix for f in found)

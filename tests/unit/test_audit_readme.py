@@ -23,4 +23,5 @@ def test_readme_maps_every_control_to_cis_and_prowler_as_the_code_does() -> None
             assert (cis4, cis5) == (c.ids["cis-4.0"], c.ids["cis-5.0"]), c.key
         else:
             assert (cis4, cis5) == ("—", "—"), c.key
-        assert [p.strip().strip("`") for p in prowler.split(",")] == list(c.prowler), c.key
+        listed = [] if prowler == "—" else [p.strip().strip("`") for p in prowler.split(",")]
+        assert listed == list(c.prowler), c.key

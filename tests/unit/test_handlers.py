@@ -11,10 +11,10 @@ from typing import Any
 
 from click.testing import CliRunner
 
-from iamlayer.apply import credentials, handlers
+from iamlayer.apply import credentials, handlers, ic_handlers
 from iamlayer.apply.executor import required_permissions
 from iamlayer.apply.handlers import HANDLERS
-from iamlayer.aws import read
+from iamlayer.aws import identity_center, read
 from iamlayer.cli.main import cli
 from iamlayer.plan.model import Action, Kind
 
@@ -28,16 +28,24 @@ UPDATABLE = {
     Kind.USER,
     Kind.ROLE_INLINE_POLICY,
     Kind.GROUP_INLINE_POLICY,
+    Kind.IC_USER,
+    Kind.IC_GROUP,
+    Kind.PERMISSION_SET,
 }
 NOT_DELETABLE = {Kind.ACCOUNT_ALIAS, Kind.PASSWORD_POLICY}  # left alone when absent from the spec
 #: settled (update: promote, delete: discard), never created
 SETTLED_ONLY = {Kind.STAGED_PASSWORD}
+#: only ever updated: re-provisioning a changed permission set to an account
+UPDATE_ONLY = {Kind.IC_PROVISION}
 
 
 def test_every_planned_change_has_a_handler() -> None:
     for kind in Kind:
         if kind in SETTLED_ONLY:
             assert (kind, Action.UPDATE) in HANDLERS and (kind, Action.DELETE) in HANDLERS, kind
+            continue
+        if kind in UPDATE_ONLY:
+            assert (kind, Action.UPDATE) in HANDLERS, kind
             continue
         assert (kind, Action.CREATE) in HANDLERS, kind
         if kind in UPDATABLE:
@@ -46,45 +54,67 @@ def test_every_planned_change_has_a_handler() -> None:
             assert (kind, Action.DELETE) in HANDLERS, kind
 
 
-def _calls(fn: Callable[..., Any], seen: set[str] | None = None) -> set[str]:
-    """IAM API methods called by `fn`, following module helpers.
+#: the client attribute names handlers call through, and the IAM action prefix of each service
+CLIENTS = {"iam": "iam", "iam_once": "iam", "sso": "sso", "store": "identitystore"}
+HELPER_MODULES = (handlers, credentials, read, ic_handlers, identity_center)
 
-    A call is `ctx.iam.x(...)` / `ctx.iam_once.x(...)` / `iam.x(...)`, or a paginated
-    `read_all(<client>, "x", ...)`.
+
+def _client(target: ast.expr) -> str | None:
+    """The service prefix of a client expression: ctx.iam, iam, ic.sso, self.store..."""
+    if isinstance(target, ast.Attribute):
+        return CLIENTS.get(target.attr)
+    if isinstance(target, ast.Name) and target.id == "iam":
+        return "iam"
+    return None
+
+
+def _calls(fn: Callable[..., Any], seen: set[str] | None = None) -> set[tuple[str, str]]:
+    """(service, API method) called by `fn`, following module helpers.
+
+    A call is `ctx.iam.x(...)` / `ctx.iam_once.x(...)` / `iam.x(...)` (IAM), `ic.sso.x(...)`
+    (sso-admin) or `ic.store.x(...)` (identitystore), a paginated `read_all(<client>, "x", ...)`,
+    a method of the Identity Center names-to-ids directory (`ic.directory.x(...)`), or the status
+    polls of `await_request(..., <kind>, ...)`.
     """
     seen = seen if seen is not None else set()
-    if fn.__name__ in seen:
+    key = f"{fn.__module__}.{fn.__qualname__}"
+    if key in seen:
         return set()
-    seen.add(fn.__name__)
+    seen.add(key)
     tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-    out: set[str] = set()
+    out: set[tuple[str, str]] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        if not isinstance(node, ast.Call):
+            continue
+        if isinstance(node.func, ast.Attribute):
+            service = _client(node.func.value)
+            if service:
+                out.add((service, node.func.attr))
             target = node.func.value
-            is_iam = (isinstance(target, ast.Attribute) and target.attr in ("iam", "iam_once")) or (
-                isinstance(target, ast.Name) and target.id == "iam"
+            in_directory = (isinstance(target, ast.Attribute) and target.attr == "directory") or (
+                isinstance(target, ast.Name) and target.id == "self"
             )
-            if is_iam:
-                out.add(node.func.attr)
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Name)
-            and node.func.id == "read_all"
-            and isinstance(node.args[1], ast.Constant)
-        ):
-            out.add(str(node.args[1].value))
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            for module in (handlers, credentials, read):
-                helper = getattr(module, node.func.id, None)
-                if inspect.isfunction(helper) and helper.__module__ == module.__name__:
-                    out |= _calls(helper, seen)
+            method = getattr(identity_center.Directory, node.func.attr, None)
+            if in_directory and inspect.isfunction(method):
+                out |= _calls(method, seen)
+        if not isinstance(node.func, ast.Name):
+            continue
+        if node.func.id == "read_all" and isinstance(node.args[1], ast.Constant):
+            out.add((_client(node.args[0]) or "iam", str(node.args[1].value)))
+        if node.func.id == "await_request" and isinstance(node.args[3], ast.Name):
+            out.add(("sso", getattr(identity_center, node.args[3].id)[1]))
+        for module in HELPER_MODULES:
+            helper = getattr(module, node.func.id, None)
+            if inspect.isfunction(helper) and helper.__module__ == module.__name__:
+                out |= _calls(helper, seen)
     return out
 
 
-def _action(method: str) -> str:
-    return "iam:" + "".join(part.capitalize() for part in method.split("_")).replace("Mfa", "MFA").replace(
-        "Ssh", "SSH"
-    )
+def _action(call: tuple[str, str]) -> str:
+    service, method = call
+    return f"{service}:" + "".join(part.capitalize() for part in method.split("_")).replace(
+        "Mfa", "MFA"
+    ).replace("Ssh", "SSH")
 
 
 def test_each_handler_declares_the_iam_actions_it_calls() -> None:

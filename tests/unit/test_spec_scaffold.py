@@ -15,7 +15,7 @@ import pytest
 from spec_support import needs_key_loader
 
 from iamlayer.errors import IamlayerError, SpecError
-from iamlayer.spec import validate
+from iamlayer.spec import ic_validate, validate
 from iamlayer.spec.load import load_spec, load_spec_with_warnings
 from iamlayer.spec.scaffold import scaffold
 
@@ -104,6 +104,11 @@ def test_template_documents_every_field(layer: tuple[Path, list[Path]]) -> None:
         + validate.ROLE_FIELDS
         + validate.GROUP_FIELDS
         + validate.USER_FIELDS
+        + ic_validate.IC_FIELDS
+        + ic_validate.IC_USER_FIELDS
+        + ic_validate.IC_GROUP_FIELDS
+        + ic_validate.PERMISSION_SET_FIELDS
+        + ic_validate.ASSIGNMENT_FIELDS
     )
     assert [f for f in fields if f not in text] == []
     comments = [line for line in text.splitlines() if line.lstrip().startswith("#") or " # " in line]
@@ -191,3 +196,28 @@ def test_example_keys_work_with_real_gpg(layer: tuple[Path, list[Path]], gnupgho
             shutil.rmtree(recipients, ignore_errors=True)
         _gpg(gnupghome, "--import", str(target / "example-secret-keys" / f"{name}.asc"))
         assert _gpg(gnupghome, "--decrypt", stdin=ciphertext) == f"hello {name}".encode()
+
+
+def test_the_identity_center_example_validates_once_uncommented(layer: tuple[Path, list[Path]]) -> None:
+    """The commented `identity_center:` example is a working block: uncommented, the spec loads."""
+    target, _ = layer
+    lines = (target / "iamlayer.yaml").read_text().splitlines()
+    start = lines.index("# identity_center:")
+    block = [line.removeprefix("# ") for line in lines[start:]]
+    assert all(not line.startswith("#") for line in block), "the example runs to the end of the file"
+    (target / "with-ic.yaml").write_text("\n".join(lines[:start] + block) + "\n")
+    spec, warnings = load_spec_with_warnings(target / "with-ic.yaml", check_keys=False)
+    assert warnings == []
+    ic = spec.identity_center
+    assert ic is not None and (ic.account, ic.region) == ("management", "us-east-1")
+    assert ic.groups["devops"].members == ("jane.doe",)
+    devops = ic.permission_sets["DevOps"]
+    assert (devops.session_duration, devops.customer_managed_policies) == ("PT4H", ("billing-read",))
+    assert ic.access_of("jane.doe")[:3] == (
+        ("shared", "DevOps"),
+        ("apps-devstg", "DevOps"),
+        ("apps-prd", "DevOps"),
+    )
+    assert len(ic.assignments) == 3 + len(spec.accounts)
+    # The scaffold as written has no Identity Center: `iamlayer init` + demo never need one.
+    assert load_spec_with_warnings(target / "iamlayer.yaml", check_keys=False)[0].identity_center is None

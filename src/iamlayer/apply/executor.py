@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from itertools import groupby
 
 from iamlayer.apply import credentials as _credentials  # noqa: F401 - registers its handlers
+from iamlayer.apply import ic_handlers as _ic_handlers  # noqa: F401 - registers its handlers
 from iamlayer.apply.handlers import HANDLERS, HandlerContext
 from iamlayer.errors import ApplyError, IamlayerError
 from iamlayer.plan.model import Change, Plan

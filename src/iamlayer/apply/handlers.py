@@ -43,6 +43,9 @@ class HandlerContext:
     # (CreateAccessKey, CreateLoginProfile, CreateGroup, CreatePolicyVersion): their handlers
     # handle every outcome themselves. Defaults to `iam` (a test's one stubbed client).
     iam_once: Any = None
+    # In the account where the IAM Identity Center instance lives: its clients, instance and the
+    # names-to-ids directory (iamlayer.apply.ic_handlers.IcContext); None elsewhere.
+    ic: Any = None
 
     def __post_init__(self) -> None:
         if self.iam_once is None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from iamlayer.apply.executor import ApplyResult, OnChange, execute
 from iamlayer.apply.handlers import HandlerContext
+from iamlayer.apply.ic_handlers import attach_identity_center
 from iamlayer.aws.accounts import connect_accounts
 from iamlayer.aws.retry import Backoff, consistency_timeout, env_seconds
 from iamlayer.aws.session import ApiStats
@@ -138,6 +139,8 @@ def _apply_locked(
         contexts[name] = HandlerContext.for_account(
             name, conn.account.id, spec.project, conn.clients, outbox, journal
         )
+    if spec.identity_center is not None and spec.identity_center.account in conns:
+        attach_identity_center(spec, contexts, conns[spec.identity_center.account].clients)
     result = execute(plan, contexts, on_change=on_change)
     if not result.ok:
         return ApplyOutcome(result, None)

@@ -110,6 +110,9 @@ class Control:
     spec_field: str | None = None
     manual: bool = False  # "manual" in the benchmark; iamlayer can still decide it from IAM data
     prowler: tuple[str, ...] = ()  # the equivalent Prowler check ids
+    #: the accounts the control is about (None: every account); e.g. Identity Center's controls
+    #: run in the account that holds the instance, and report nothing for the others
+    applies: Callable[[AuditInput], bool] | None = None
 
     @property
     def cis(self) -> bool:
@@ -117,7 +120,10 @@ class Control:
         return not self.ids[DEFAULT_BENCHMARK].startswith(OWN_ID_PREFIX)
 
     def evaluate(self, inp: AuditInput, now: datetime, benchmark: str) -> list[Finding]:
-        """Run the check on one account: never raises for missing input, never returns nothing."""
+        """Run the check on one account: never raises for missing input, never returns nothing
+        (except in an account the control is not about, see `applies`)."""
+        if self.applies is not None and not self.applies(inp):
+            return []
         cid = self.ids[benchmark]
         try:
             outcomes = self.check(inp, now)
@@ -166,6 +172,7 @@ def control(
     spec_field: str | None = None,
     manual: bool = False,
     prowler: Sequence[str] = (),
+    applies: Callable[[AuditInput], bool] | None = None,
 ) -> Callable[[Check], Check]:
     """Register a check. The CIS 5.0 id is derived: items from 1.4 on move down by one.
 
@@ -180,7 +187,7 @@ def control(
 
     def register(fn: Check) -> Check:
         CONTROLS.append(
-            Control(key, ids, title, tuple(requires), fix, fn, spec_field, manual, tuple(prowler))
+            Control(key, ids, title, tuple(requires), fix, fn, spec_field, manual, tuple(prowler), applies)
         )
         return fn
 
@@ -1162,6 +1169,9 @@ def root_credentials_management(inp: AuditInput, now: datetime) -> list[Outcome]
         )
     return out
 
+
+# IAM Identity Center's controls (IL-7 to IL-9) register themselves here.
+from iamlayer.audit import ic_controls as _ic_controls  # noqa: E402,F401
 
 # --- running -----------------------------------------------------------------------------------
 

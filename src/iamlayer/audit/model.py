@@ -306,6 +306,36 @@ class RootAccessFeatures:
 
 
 @dataclass(frozen=True)
+class IcPermissionSet:
+    """An IAM Identity Center permission set, as the audit reads it (every one, not only iamlayer's)."""
+
+    name: str
+    arn: str
+    session_seconds: int | None  # None: a duration the audit could not parse
+    managed: tuple[str, ...] = ()  # AWS-managed policy ARNs
+    customer_managed: tuple[str, ...] = ()  # path + name of each customer-managed reference
+    inline: PolicyDoc | None = None
+
+
+@dataclass(frozen=True)
+class IcAssignment:
+    principal_type: str  # GROUP or USER
+    principal: str  # its name in the identity store ("id:<uuid>" when no longer there)
+    permission_set: str
+    account: str  # the account's name in the spec, or its id
+
+
+@dataclass(frozen=True)
+class IdentityCenterAudit:
+    """The Identity Center instance the spec names, read in the account it lives in."""
+
+    instance_arn: str
+    region: str
+    permission_sets: tuple[IcPermissionSet, ...] = ()
+    assignments: tuple[IcAssignment, ...] = ()
+
+
+@dataclass(frozen=True)
 class AuditInput:
     """Everything the IAM controls read from one account, each part possibly Unavailable."""
 
@@ -329,6 +359,8 @@ class AuditInput:
     management_account: bool = False  # the organization's management account
     #: the account whose findings carry the organization-wide ones (where root_access was read)
     organization_reader: bool = False
+    #: IAM Identity Center, read in the account the spec's identity_center names; None elsewhere
+    identity_center: IdentityCenterAudit | Unavailable | None = None
 
     @classmethod
     def unreachable(

@@ -6,8 +6,9 @@ so a failure reads "creating user jane.doe in account security (222222222222): A
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -67,6 +68,19 @@ def error_code(exc: BaseException) -> str:
     return ""
 
 
+#: sso-admin and identitystore answer ConflictException both for a name already taken (or a
+#: policy already attached) and for a write that raced another one on the same resource, which is
+#: retried (see iamlayer.aws.retry). The identity store says which in a Reason field; sso-admin
+#: only in its message ("PermissionSet with name X already exists", "... already attached").
+RETRY_CONFLICT_CODE = "ConflictException"
+
+
+def _name_taken(code: str, message: str, response: Mapping[str, Any]) -> bool:
+    if code != RETRY_CONFLICT_CODE:
+        return False
+    return response.get("Reason") == "UNIQUENESS_CONSTRAINT_VIOLATION" or "already" in message.lower()
+
+
 def translate(exc: Exception, attempted: str) -> Exception:
     """Map a botocore exception to an iamlayer error whose message starts with `attempted`."""
     if isinstance(exc, ClientError):
@@ -80,7 +94,7 @@ def translate(exc: Exception, attempted: str) -> Exception:
             cls = AccessDeniedError
         elif code in NOT_FOUND_CODES:
             cls = NotFoundError
-        elif code in ALREADY_EXISTS_CODES:
+        elif code in ALREADY_EXISTS_CODES or _name_taken(code, msg, exc.response):
             cls = AlreadyExistsError
         elif code in THROTTLE_CODES:
             cls = ThrottledError

@@ -10,6 +10,8 @@ delays up to a deadline) and for at most one bound, `consistency_timeout()`:
   - ConcurrentModification: two writes to the same account setting raced;
   - DeleteConflict right after detaching what blocked the delete, when asked for: the detach has
     not reached every IAM endpoint yet;
+  - ConflictException from IAM Identity Center, when asked for: a write raced another one on
+    the same permission set or principal ("a retry with backoff is the recommended response");
   - Throttling: botocore retries it for ordinary clients, but not for the clients that send
     non-idempotent creates exactly once (see iamlayer.aws.session), where a throttled answer
     is proof the call was not applied, so sending it again is safe.
@@ -22,11 +24,11 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TypeVar
 
 from iamlayer.aws.errors import translate
-from iamlayer.errors import AwsError, IamlayerError, NotFoundError, ThrottledError
+from iamlayer.errors import AlreadyExistsError, AwsError, IamlayerError, NotFoundError, ThrottledError
 
 T = TypeVar("T")
 
@@ -109,6 +111,7 @@ def settle(
     *,
     not_found_too: bool = False,
     conflict_too: bool = False,
+    retry_codes: Collection[str] = (),
     timeout: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
@@ -116,6 +119,8 @@ def settle(
 
     `not_found_too`: also NoSuchEntity (right after creating what `fn` refers to).
     `conflict_too`: also DeleteConflict (right after detaching what blocked a delete).
+    `retry_codes`: also these codes, unless the error says a name is taken (AlreadyExistsError):
+    IAM Identity Center's ConflictException, a write that raced another one.
     """
     backoff = Backoff(consistency_timeout() if timeout is None else timeout, sleep=sleep)
     while True:
@@ -130,6 +135,7 @@ def settle(
                 or isinstance(err, ThrottledError)
                 or (not_found_too and isinstance(err, NotFoundError))
                 or (conflict_too and err.code == "DeleteConflict")
+                or (err.code in retry_codes and not isinstance(err, AlreadyExistsError))
             )
             if not retryable or not backoff.wait():
                 raise

@@ -29,6 +29,7 @@ from iamlayer.aws.audit_reads import (
     read_sts_input,
 )
 from iamlayer.aws.audit_reads import set_token_version as apply_token_version
+from iamlayer.aws.identity_center import audit_input_of
 from iamlayer.aws.session import AccountClients, ApiStats, base_session
 from iamlayer.cli.common import console, err_console, json_option, profile_option, spec_option
 from iamlayer.errors import IamlayerError
@@ -169,6 +170,7 @@ def audit_command(
             people_account=acc.name == spec.people_account,
             management_account=acc.name == spec.management_account,
             organization_reader=acc.name == org_reader,
+            identity_center=audit_input_of(spec, conn),
         )
 
     inputs = _for_each(audited, "Auditing accounts", read)

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from iamlayer.apply.executor import required_permissions
 from iamlayer.apply.run import apply_plan, check_applicable
+from iamlayer.aws.identity_center import READ_PERMISSIONS as IC_READ_PERMISSIONS
 from iamlayer.aws.session import ApiStats
 from iamlayer.cli.common import (
     EXIT_ERROR,
@@ -369,6 +370,7 @@ def operator_policy() -> None:
         "iam:ListMFADevices",
         "iam:ListUserTags",
         "sts:GetCallerIdentity",
+        *IC_READ_PERMISSIONS,
     ]
     # `access-key rotate --deactivate-old` and `retire --deactivate`; the other secret commands
     # reuse the apply handlers.

@@ -37,6 +37,8 @@ from iamlayer.profiles.session import (
     read_config_profiles,
     source_keys,
 )
+from iamlayer.profiles.sso import write_sso_profiles
+from iamlayer.spec.model import Spec
 
 aws_dir_option = click.option(
     "--aws-dir",
@@ -163,6 +165,15 @@ def credentials_group() -> None:
 @click.option(
     "--mfa-serial", default=None, help="Which of your MFA devices the profiles use (when you have several)."
 )
+@click.option(
+    "--sso",
+    is_flag=True,
+    help="IAM Identity Center instead: --user is your Identity Center user; writes an sso-session and "
+    "one profile per account and permission set you reach (no key needed).",
+)
+@click.option(
+    "--start-url", default=None, help="With --sso: the AWS access portal URL (default: the spec's)."
+)
 @aws_dir_option
 @json_option
 def configure_cmd(
@@ -170,6 +181,8 @@ def configure_cmd(
     user: str,
     credentials_file: Path | None,
     mfa_serial: str | None,
+    sso: bool,
+    start_url: str | None,
     aws_dir: Path | None,
     as_json: bool,
 ) -> None:
@@ -179,12 +192,17 @@ def configure_cmd(
     else a prompt (the secret is not echoed). It is checked to be yours before anything is
     written. Only sections marked "# managed by iamlayer (<project>)" are changed; the previous
     file is kept as .bak. Rerunning changes nothing.
+
+    With --sso: the config file only, sections marked "# managed by iamlayer (<project> sso)".
     """
     from iamlayer.spec.load import load_spec
 
     spec = load_spec(spec_file, check_keys=False)
     folder = aws_dir.expanduser() if aws_dir else _default_aws_dir(spec.project)
     files = AwsFiles(folder / "config", folder / "credentials")
+    if sso:
+        _configure_sso(spec, user, files.config, start_url, as_json)
+        return
     if credentials_file is not None:
         key = read_access_key_csv(credentials_file)
     elif os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY"):
@@ -230,6 +248,58 @@ def configure_cmd(
     console.print("To use these profiles, run:")
     for line in exports:
         click.echo(line)
+
+
+def _configure_sso(spec: Spec, user: str, config: Path, start_url: str | None, as_json: bool) -> None:
+    rendered, change = write_sso_profiles(spec, user, config, start_url=start_url)
+    export = f"export AWS_CONFIG_FILE={config}"
+    warnings = [f"{config}: took over hand-written section [{s}]" for s in change.adopted]
+    for w in warnings:
+        err_console.print(f"[yellow]Warning:[/] {w}", soft_wrap=True)
+    if as_json:
+        doc = {
+            "user": user,
+            "sso_session": rendered.session,
+            "start_url": rendered.start_url,
+            "profiles": [
+                {
+                    "profile": p.profile,
+                    "account": p.account,
+                    "account_id": p.account_id,
+                    "permission_set": p.permission_set,
+                }
+                for p in rendered.profiles
+            ],
+            "files": {
+                "config": {
+                    "path": str(config),
+                    "changed": change.changed,
+                    "backup": str(change.backup) if change.backup else None,
+                    "added": list(change.added),
+                    "updated": list(change.updated),
+                    "removed": list(change.removed),
+                }
+            },
+            "exports": [export],
+            "warnings": warnings,
+        }
+        click.echo(json.dumps(doc, indent=2))
+        return
+    state = (
+        f"updated (previous kept in {change.backup})"
+        if change.backup
+        else "written"
+        if change.changed
+        else "unchanged"
+    )
+    console.print(f"{config}: {state}")
+    for p in rendered.profiles:
+        console.print(f"  [bold]{p.profile}[/]  {p.permission_set} in {p.account} ({p.account_id})")
+    if not rendered.profiles:
+        console.print(f"  (no assignment reaches {user} yet)")
+    console.print("To use these profiles, run:")
+    click.echo(export)
+    click.echo(f"aws sso login --sso-session {rendered.session}")
 
 
 @click.group("mfa")

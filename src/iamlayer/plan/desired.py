@@ -212,6 +212,18 @@ def desired_state(spec: Spec, account: str) -> AccountState:
             inline={k: normalize(v) for k, v in role.inline_policies.items()},
             tags={**role.tags, **owner},
         )
+    if spec.identity_center is not None:
+        # The customer-managed policies an Identity Center permission set references must exist
+        # in each account it is assigned in: iamlayer makes them there from `policies:`.
+        for name in spec.identity_center.policies_in(account):
+            pol = spec.policies[name]
+            state.policies[name] = PolicyState(
+                name=name,
+                path=pol.path,
+                description=f"{pol.description} {policy_marker(spec.project)}".strip(),
+                document=normalize(pol.document),
+                arn=f"arn:aws:iam::{acc.id}:policy{pol.path}{name}",
+            )
     if account != spec.people_account:
         return state
     for pol in spec.policies.values():

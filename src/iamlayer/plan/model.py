@@ -44,6 +44,14 @@ class Kind(StrEnum):
     # A console password an interrupted apply encrypted and staged (outputs/.../password.asc.pending)
     # without learning whether AWS made it live: apply promotes it (live) or discards it (never was).
     STAGED_PASSWORD = "staged_password"
+    # IAM Identity Center (iamlayer.plan.ic_diff), in the account where the instance lives.
+    IC_USER = "ic_user"
+    IC_GROUP = "ic_group"
+    PERMISSION_SET = "permission_set"
+    IC_MEMBERSHIP = "ic_membership"
+    IC_ASSIGNMENT = "ic_assignment"
+    # Re-provisioning a changed permission set to an account where it is assigned.
+    IC_PROVISION = "ic_provision"
 
 
 #: creation stage of each kind: a stage starts only when the previous one is done
@@ -62,6 +70,16 @@ STAGE: dict[Kind, int] = {
     Kind.LOGIN_PROFILE: 6,
     Kind.ACCESS_KEY: 6,
     Kind.STAGED_PASSWORD: 6,
+    # Principals and permission sets first; assignments after them, and after the policies their
+    # permission sets reference are made in the target accounts (POLICY); deletes in reverse.
+    Kind.IC_USER: 2,
+    Kind.IC_GROUP: 2,
+    Kind.PERMISSION_SET: 2,
+    Kind.IC_MEMBERSHIP: 3,
+    Kind.IC_ASSIGNMENT: 4,
+    # After every change to the permission set itself (a detached policy included), so the
+    # accounts get the final version.
+    Kind.IC_PROVISION: 5,
 }
 LAST_STAGE = max(STAGE.values())
 #: Deletes that run among the creates, in this stage, instead of after all of them. An access

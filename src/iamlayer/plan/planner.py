@@ -22,6 +22,7 @@ from iamlayer.aws.session import ApiStats
 from iamlayer.errors import IamlayerError, PlanError
 from iamlayer.plan.desired import desired_state
 from iamlayer.plan.diff import SecretIntent, diff
+from iamlayer.plan.ic_plan import combined_fingerprint, has_identity_center, plan_identity_center
 from iamlayer.plan.limits import check_rendered_limits
 from iamlayer.plan.model import AccountPlan, Plan
 from iamlayer.secrets.keys import load_public_key
@@ -191,15 +192,28 @@ def plan_account(
         issued_keys=read.issued_keys,
         staged_passwords=read.staged_passwords,
     )
+    changes, collisions, notices = result.changes, result.collisions, read.notices + result.notices
+    fingerprint = read.state.fingerprint()
+    if has_identity_center(spec, account):
+        assert conn.clients is not None
+        try:
+            ic = plan_identity_center(spec, conn.clients, journal)
+        except IamlayerError as exc:
+            return AccountPlan(
+                account, conn.account.id, conn.reach.identity, conn.reach.via, "", error=str(exc)
+            )
+        changes = sorted([*changes, *ic.changes], key=lambda c: (c.stage, c.address))
+        collisions, notices = collisions + ic.collisions, notices + ic.notices
+        fingerprint = combined_fingerprint(fingerprint, ic.fingerprint)
     return AccountPlan(
         account=account,
         account_id=conn.account.id,
         identity=conn.reach.identity,
         via=conn.reach.via,
-        fingerprint=read.state.fingerprint(),
-        changes=tuple(result.changes),
-        error="; ".join(result.collisions) if result.collisions else None,
-        notices=tuple(read.notices + result.notices),
+        fingerprint=fingerprint,
+        changes=tuple(changes),
+        error="; ".join(collisions) if collisions else None,
+        notices=tuple(notices),
     )
 
 

@@ -167,17 +167,17 @@ def _fields(change: Change, indent: str) -> list[str]:
     lines: list[str] = []
     if change.action is Action.CREATE:
         for k, v in a.items():
-            if k in ("document", "trust"):
+            if k in ("document", "trust") or (k == "inline_policy" and v is not None):
                 lines.append(f"{indent}{k}:")
                 lines += [f"{indent}  [green]+ {_esc(x)}[/]" for x in json.dumps(v, indent=2).splitlines()]
             elif v not in (None, "", {}, []):
                 lines.append(f"{indent}{k}: {_esc(_pretty(v))}")
     elif change.action is Action.UPDATE:
         for k in sorted(set(a) | set(b)):
-            if k in ("document", "trust"):
+            if k in ("document", "trust", "inline_policy"):
                 lines.append(f"{indent}{k}:")
                 lines += _doc_diff(b.get(k), a.get(k), indent + "  ")
-            elif k in ("arn", "versions"):
+            elif k in ("arn", "versions", "reprovision", "id"):
                 continue
             elif b.get(k) != a.get(k):
                 lines.append(f"{indent}{k}: {_esc(_pretty(b.get(k)))} -> {_esc(_pretty(a.get(k)))}")

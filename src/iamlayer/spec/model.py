@@ -17,6 +17,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from iamlayer.spec.ic_model import IdentityCenter
+
 # A policy document as JSON-compatible data (a dict with Version and Statement).
 PolicyDocument = Mapping[str, Any]
 
@@ -161,6 +163,7 @@ class Spec:
     regions_in_use: tuple[str, ...] = ()  # for sts-regions; defaults to (region,)
     outputs_dir: Path | None = None  # encrypted secrets; default <spec dir>/outputs
     checks: tuple[Check, ...] = ()  # who may do what, evaluated before any AWS write
+    identity_center: IdentityCenter | None = None  # IAM Identity Center (iamlayer.spec.ic_model)
 
     @property
     def root(self) -> Path:

@@ -11,6 +11,10 @@
   refused the call). While a user is journaled, a key with no ciphertext that is not one of
   those ids and was made around the attempt is iamlayer's and unreadable: it is replaced. Any
   other key without a ciphertext is someone's (or its file was removed) and only noted.
+- Provisioning: a changed IAM Identity Center permission set reaches the accounts it is assigned
+  in only when it is provisioned there again. Each "<permission set>@<account id>" is journaled
+  before the permission set is changed and cleared once provisioned there; a plan re-provisions
+  what an interrupted apply left journaled (the change itself no longer shows in a diff).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from iamlayer.state.model import AccessKey
 
 JOURNAL_DIR = ".iamlayer"
 
-Entry = Literal["groups", "access_keys"]
+Entry = Literal["groups", "access_keys", "provisioning"]
 
 #: AWS stamps a key made by an attempt within this long of the attempt's journaled time: the
 #: request's lifetime (a minute at most, see iamlayer.aws.session), plus the difference between

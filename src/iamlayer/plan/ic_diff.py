@@ -1,0 +1,405 @@
+"""IAM Identity Center: the wanted state from the spec, and diff(desired, live) -> changes. Pure.
+
+The changes go into the plan of the account where the instance lives, with the IAM ones, and
+run in the same stages (iamlayer.plan.model.STAGE): users, groups and permission sets, then
+memberships, then assignments, then re-provisioning; deletes in reverse.
+
+Ids (UserId, GroupId, PermissionSetArn) are not the spec's: a change carries the ids live at
+plan time, and a principal or permission set created by the same apply is resolved by name when
+its assignment runs (iamlayer.apply.ic_handlers), so no second apply is ever needed.
+
+Rules, as for IAM (iamlayer.plan.diff):
+- only owned resources are changed or deleted; a name the spec uses that exists but is not owned
+  is a collision, with how to adopt it (see iamlayer.state.ic_model for ownership);
+- an assignment is changed only when iamlayer owns both its permission set and its principal;
+- a permission set whose content changed (not its description alone) is re-provisioned to every
+  account where it stays assigned: one IC_PROVISION change per account, so the plan says where.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from iamlayer.plan.diff import DiffResult
+from iamlayer.plan.model import Action, Address, Change, Kind
+from iamlayer.spec.ic_model import IdentityCenter, duration_seconds
+from iamlayer.spec.model import Spec
+from iamlayer.state.ic_model import (
+    AssignmentState,
+    IcGroupState,
+    IcState,
+    IcUserState,
+    PermissionSetState,
+    cm_ref,
+    with_marker,
+)
+from iamlayer.state.model import OWNER_TAG
+from iamlayer.state.normalize import normalize
+
+#: permission-set fields whose change needs re-provisioning (the description is not in the role)
+PROVISIONED_FIELDS = frozenset(
+    {"session_duration", "relay_state", "policies", "customer_managed_policies", "inline_policy", "boundary"}
+)
+
+
+def spec_policy_ref(spec: Spec, name: str) -> str:
+    """A spec policy as a permission set references it in every account: cm_ref(path, name)."""
+    return cm_ref(spec.policies[name].path, name)
+
+
+def desired_ic(spec: Spec) -> IcState:
+    """What the instance should hold according to the spec (ids empty: the spec cannot know them)."""
+    ic = spec.identity_center
+    assert ic is not None
+    state = IcState()
+    for u in ic.users.values():
+        state.users[u.name] = IcUserState(
+            name=u.name,
+            display_name=u.display_name,
+            given_name=u.given_name,
+            family_name=u.family_name,
+            email=u.email,
+            owner=spec.project,
+        )
+    for g in ic.groups.values():
+        state.groups[g.name] = IcGroupState(
+            name=g.name, description=g.description, owner=spec.project, members=dict.fromkeys(g.members, "")
+        )
+    for ps in ic.permission_sets.values():
+        boundary = ps.boundary
+        if boundary is not None and not boundary.startswith("arn:"):
+            boundary = spec_policy_ref(spec, boundary)
+        state.permission_sets[ps.name] = PermissionSetState(
+            name=ps.name,
+            description=ps.description,
+            owner=spec.project,
+            session_duration=ps.session_duration,
+            relay_state=ps.relay_state,
+            policies=frozenset(ps.policies),
+            customer_managed=frozenset(spec_policy_ref(spec, n) for n in ps.customer_managed_policies),
+            inline=normalize(ps.inline_policy) if ps.inline_policy else None,
+            boundary=boundary,
+            boundary_read=ps.boundary_managed,
+        )
+    state.assignments = {
+        AssignmentState(a.principal_type, a.principal, a.permission_set, spec.accounts[a.account].id)
+        for a in ic.assignments
+    }
+    return state
+
+
+def managed_boundaries(ic: IdentityCenter) -> frozenset[str]:
+    """Permission sets whose boundary the spec manages (only those are read: see the reader)."""
+    return frozenset(ps.name for ps in ic.permission_sets.values() if ps.boundary_managed)
+
+
+def adopt_hint(kind: str, name: str, project: str, store_id: str = "IDENTITY_STORE_ID") -> str:
+    """What to do about a name the spec uses that exists in Identity Center but is not ours."""
+    marker = with_marker("", project)
+    if kind == "user":
+        how = (
+            f"set its user type to {marker!r} (aws identitystore update-user --identity-store-id {store_id} "
+            f'--user-id ID --operations \'[{{"AttributePath":"userType","AttributeValue":"{marker}"}}]\')'
+        )
+    elif kind == "group":
+        how = f"end its description with {marker!r}"
+    else:
+        how = f"end its description with {marker!r} (aws sso-admin update-permission-set)"
+    return (
+        f"Identity Center {kind} {name} exists but was not created by iamlayer project {project!r}. "
+        f"To adopt it, {how}; or rename it in the spec"
+    )
+
+
+def _ps_fields(ps: PermissionSetState, project: str) -> dict[str, Any]:
+    return {
+        "description": with_marker(ps.description, project),
+        "session_duration": ps.session_duration,
+        "relay_state": ps.relay_state,
+        "policies": sorted(ps.policies),
+        "customer_managed_policies": sorted(ps.customer_managed),
+        "inline_policy": ps.inline,
+        "boundary": ps.boundary,
+    }
+
+
+@dataclass
+class _IcDiffer:
+    account: str  # where the instance lives (the plan's account)
+    project: str
+    desired: IcState
+    live: IcState
+    account_names: Mapping[str, str]  # account id -> spec name
+    boundaries: frozenset[str]  # permission sets whose boundary the spec manages
+    pending_provisioning: frozenset[str]  # "<permission set>@<account id>" an apply did not finish
+    out: DiffResult = field(default_factory=DiffResult)
+
+    def add(
+        self,
+        kind: Kind,
+        name: str,
+        action: Action,
+        before: Any = None,
+        after: Any = None,
+        sub: str = "",
+        note: str = "",
+    ) -> None:
+        self.out.changes.append(Change(Address(self.account, kind, name, sub), action, before, after, note))
+
+    def label(self, account_id: str) -> str:
+        return self.account_names.get(account_id, account_id)
+
+    # -- users and groups ----------------------------------------------------------------------
+    def users(self) -> None:
+        for name, want in self.desired.users.items():
+            have = self.live.users.get(name)
+            if have is None:
+                self.add(
+                    Kind.IC_USER,
+                    name,
+                    Action.CREATE,
+                    None,
+                    {**want.fields(), "user_type": with_marker("", self.project)},
+                )
+            elif not have.owned_by(self.project):
+                self.out.collisions.append(
+                    adopt_hint("user", name, self.project, self.live.identity_store_id)
+                )
+            else:
+                w, h = want.fields(), have.fields()
+                changed = sorted(k for k in w if w[k] != h[k])
+                if changed:
+                    self.add(
+                        Kind.IC_USER,
+                        name,
+                        Action.UPDATE,
+                        {k: h[k] for k in changed},
+                        {**{k: w[k] for k in changed}, "id": have.id},
+                    )
+        for name, have in self.live.users.items():
+            if name not in self.desired.users and have.owned_by(self.project):
+                self.add(Kind.IC_USER, name, Action.DELETE, {**have.fields(), "id": have.id}, None)
+
+    def groups(self) -> None:
+        for name, want in self.desired.groups.items():
+            have = self.live.groups.get(name)
+            if have is None:
+                self.add(
+                    Kind.IC_GROUP,
+                    name,
+                    Action.CREATE,
+                    None,
+                    {"description": with_marker(want.description, self.project)},
+                )
+                self.memberships(name, want, None)
+            elif not have.owned_by(self.project):
+                self.out.collisions.append(adopt_hint("group", name, self.project))
+            else:
+                if want.description != have.description:
+                    self.add(
+                        Kind.IC_GROUP,
+                        name,
+                        Action.UPDATE,
+                        {"description": with_marker(have.description, self.project)},
+                        {"description": with_marker(want.description, self.project), "id": have.id},
+                    )
+                self.memberships(name, want, have)
+        for name, have in self.live.groups.items():
+            if name not in self.desired.groups and have.owned_by(self.project):
+                self.add(
+                    Kind.IC_GROUP, name, Action.DELETE, {"id": have.id, "members": sorted(have.members)}, None
+                )
+                # Memberships of iamlayer's users go first, as their own changes.
+                self.memberships(name, IcGroupState(name), have)
+
+    def memberships(self, group: str, want: IcGroupState, have: IcGroupState | None) -> None:
+        """Members are managed for iamlayer's users only: a person's own member is left alone."""
+        live = have.members if have else {}
+        group_id = have.id if have else ""
+        for user in sorted(set(want.members) - set(live)):
+            u = self.live.users.get(user)
+            self.add(
+                Kind.IC_MEMBERSHIP,
+                group,
+                Action.CREATE,
+                None,
+                {"group_id": group_id, "user_id": u.id if u else "", "user": user},
+                sub=user,
+            )
+        for user in sorted(set(live) - set(want.members)):
+            u = self.live.users.get(user)
+            if u is not None and u.owned_by(self.project):
+                self.add(
+                    Kind.IC_MEMBERSHIP,
+                    group,
+                    Action.DELETE,
+                    {"group_id": group_id, "user_id": u.id, "membership_id": live[user], "user": user},
+                    None,
+                    sub=user,
+                )
+
+    # -- permission sets -----------------------------------------------------------------------
+    def permission_sets(self) -> None:
+        for name, want in self.desired.permission_sets.items():
+            have = self.live.permission_sets.get(name)
+            if have is None:
+                after = {**_ps_fields(want, self.project), "tags": {OWNER_TAG: self.project}}
+                if not want.boundary_read:
+                    after.pop("boundary")
+                self.add(Kind.PERMISSION_SET, name, Action.CREATE, None, after)
+                continue
+            if not have.owned_by(self.project):
+                self.out.collisions.append(adopt_hint("permission set", name, self.project))
+                continue
+            w, h = _ps_fields(want, self.project), _ps_fields(have, self.project)
+            if name not in self.boundaries:
+                w.pop("boundary")
+                h.pop("boundary")
+            changed = {k for k in w if w[k] != h[k]}
+            if duration_seconds(w["session_duration"]) == duration_seconds(h["session_duration"]):
+                changed.discard("session_duration")
+            reprovision = self.reprovision_targets(name) if changed & PROVISIONED_FIELDS else []
+            if changed & {"description", "session_duration", "relay_state"}:
+                # One UpdatePermissionSet call sets all three: send all, so none is reset.
+                changed |= {"description", "session_duration", "relay_state"}
+            if changed:
+                note = (
+                    f"re-provisioned to {', '.join(self.label(a) for a in reprovision)}, where it is assigned"
+                    if reprovision
+                    else ""
+                )
+                self.add(
+                    Kind.PERMISSION_SET,
+                    name,
+                    Action.UPDATE,
+                    {k: h[k] for k in sorted(changed)},
+                    {**{k: w[k] for k in sorted(changed)}, "arn": have.arn, "reprovision": reprovision},
+                    note=note,
+                )
+            pending = {p.split("@", 1)[1] for p in self.pending_provisioning if p.split("@", 1)[0] == name}
+            for account_id in sorted(set(reprovision) | (pending & set(self.assigned_accounts(name)))):
+                # The same target before and after: what changes is the role AWS keeps there.
+                target = {"permission_set_arn": have.arn, "account_id": account_id}
+                self.add(
+                    Kind.IC_PROVISION,
+                    name,
+                    Action.UPDATE,
+                    target,
+                    dict(target),
+                    sub=self.label(account_id),
+                    note=(
+                        f"{name} changed"
+                        if account_id in reprovision
+                        else "an interrupted apply changed it without re-provisioning it here"
+                    ),
+                )
+        for name, have in self.live.permission_sets.items():
+            if name in self.desired.permission_sets or not have.owned_by(self.project):
+                continue
+            kept = sorted(
+                {
+                    f"{a.principal_type.lower()}/{a.principal}@{self.label(a.account_id)}"
+                    for a in self.live.assignments
+                    if a.permission_set == name and not self.owned(a)
+                }
+            )
+            if kept:
+                self.out.notices.append(
+                    f"permission set {name} is not deleted: it is still assigned to principals iamlayer does not "
+                    f"own ({', '.join(kept)}); remove those assignments first"
+                )
+                continue
+            self.add(
+                Kind.PERMISSION_SET,
+                name,
+                Action.DELETE,
+                {"arn": have.arn, **_ps_fields(have, self.project)},
+                None,
+            )
+
+    def assigned_accounts(self, ps: str) -> list[str]:
+        return sorted({a.account_id for a in self.live.assignments if a.permission_set == ps})
+
+    def reprovision_targets(self, ps: str) -> list[str]:
+        """Accounts where `ps` is assigned now and stays assigned after this apply."""
+        staying = {
+            a.account_id for a in self.live.assignments if a.permission_set == ps and not self.deleted(a)
+        }
+        return sorted(staying)
+
+    # -- assignments ---------------------------------------------------------------------------
+    def owned(self, a: AssignmentState) -> bool:
+        ps = self.live.permission_sets.get(a.permission_set)
+        return (
+            ps is not None
+            and ps.owned_by(self.project)
+            and self.live.principal_owned(a.principal_type, a.principal, self.project)
+        )
+
+    def deleted(self, a: AssignmentState) -> bool:
+        return a not in self.desired.assignments and self.owned(a)
+
+    def assignments(self) -> None:
+        for a in sorted(self.desired.assignments - self.live.assignments):
+            ps = self.live.permission_sets.get(a.permission_set)
+            self.add(
+                Kind.IC_ASSIGNMENT,
+                f"{a.principal_type.lower()}/{a.principal}",
+                Action.CREATE,
+                None,
+                {
+                    "principal_type": a.principal_type,
+                    "principal": a.principal,
+                    "principal_id": self.live.principal_id(a.principal_type, a.principal),
+                    "permission_set": a.permission_set,
+                    "permission_set_arn": ps.arn if ps else "",
+                    "account_id": a.account_id,
+                },
+                sub=f"{a.permission_set}@{self.label(a.account_id)}",
+            )
+        for a in sorted(self.live.assignments - self.desired.assignments):
+            if not self.owned(a):
+                continue
+            self.add(
+                Kind.IC_ASSIGNMENT,
+                f"{a.principal_type.lower()}/{a.principal}",
+                Action.DELETE,
+                {
+                    "principal_type": a.principal_type,
+                    "principal": a.principal,
+                    "principal_id": self.live.principal_id(a.principal_type, a.principal),
+                    "permission_set": a.permission_set,
+                    "permission_set_arn": self.live.permission_sets[a.permission_set].arn,
+                    "account_id": a.account_id,
+                },
+                None,
+                sub=f"{a.permission_set}@{self.label(a.account_id)}",
+            )
+
+
+def diff_ic(
+    account: str,
+    project: str,
+    desired: IcState,
+    live: IcState,
+    *,
+    account_names: Mapping[str, str],
+    managed_boundaries: frozenset[str] = frozenset(),
+    pending_provisioning: frozenset[str] = frozenset(),
+) -> DiffResult:
+    """Changes that turn the live instance into the desired one, in execution order.
+
+    `account_names` maps account ids to spec names (for addresses); `managed_boundaries` names
+    the permission sets whose boundary the spec manages (the others' are neither read nor
+    compared); `pending_provisioning` holds "<permission set>@<account id>" that an interrupted
+    apply changed but did not re-provision (iamlayer.state.journal).
+    """
+    d = _IcDiffer(account, project, desired, live, account_names, managed_boundaries, pending_provisioning)
+    d.users()
+    d.groups()
+    d.permission_sets()
+    d.assignments()
+    d.out.changes.sort(key=lambda c: (c.stage, c.address))
+    return d.out

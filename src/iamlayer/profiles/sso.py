@@ -1,0 +1,116 @@
+"""The person's side of IAM Identity Center: AWS CLI profiles that sign in through the access portal.
+
+`iamlayer credentials configure --sso --user NAME` writes, into the same config file as the IAM
+profiles, one `[sso-session <project>]` section (the portal's start URL, the instance's region)
+and one `[profile <project>-<account>-<permission set>]` per account and permission set the
+person reaches, directly or through their groups (sso_session, sso_account_id, sso_role_name,
+region). `aws sso login --sso-session <project>` then signs them in once for every profile, and
+botocore-based tools get each role's credentials from the portal (sso:GetRoleCredentials).
+
+The sections are marked `# managed by iamlayer (<project> sso)`: an owner of their own, so the
+IAM profiles (`# managed by iamlayer (<project>)`) and these are written by separate commands
+without removing each other's, and a person's own sections are never touched. Computed from the
+spec alone (no AWS call, no key): people run it before they have any credentials.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from difflib import get_close_matches
+from pathlib import Path
+
+from iamlayer.errors import CredentialsError
+from iamlayer.profiles.inifile import FileChange, sync_file
+from iamlayer.profiles.render import Section, profile_name
+from iamlayer.spec.model import Spec
+
+#: what the sso-session asks the portal for: access to accounts (AWS CLI's default scope)
+REGISTRATION_SCOPES = "sso:account:access"
+
+
+def sso_owner(project: str) -> str:
+    """The owner named in the marker of the SSO sections (see iamlayer.profiles.inifile.marker)."""
+    return f"{project} sso"
+
+
+def sso_profile_name(project: str, account: str, permission_set: str) -> str:
+    """`<project>-<account>-<permission set>`, the permission set as spelt in the spec."""
+    return f"{project}-{account}-{permission_set}"
+
+
+@dataclass(frozen=True)
+class SsoProfile:
+    profile: str
+    account: str
+    account_id: str
+    permission_set: str
+
+
+@dataclass(frozen=True)
+class RenderedSso:
+    user: str
+    session: str  # the sso-session name: the project
+    start_url: str
+    profiles: tuple[SsoProfile, ...]
+    config: tuple[Section, ...]
+
+
+def render_sso_profiles(spec: Spec, user: str, *, start_url: str | None = None) -> RenderedSso:
+    """The sso-session and profile sections for Identity Center user `user` (pure).
+
+    Raises CredentialsError when the spec has no identity_center, the user is not in it, no
+    start URL is known, or a profile name would be one the IAM profiles already use.
+    """
+    ic = spec.identity_center
+    if ic is None:
+        raise CredentialsError(f"the spec {spec.path} has no identity_center: nothing to sign in to")
+    if user not in ic.users:
+        close = get_close_matches(user, list(ic.users), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"its users: {', '.join(ic.users) or 'none'}"
+        raise CredentialsError(f"{user!r} is not an Identity Center user of the spec {spec.path}; {hint}")
+    url = start_url or ic.start_url
+    if not url:
+        raise CredentialsError(
+            "no AWS access portal URL: set identity_center.start_url in the spec (the URL under Settings "
+            "in the IAM Identity Center console, e.g. https://d-1234567890.awsapps.com/start), or pass --start-url"
+        )
+    # Profile names the IAM side writes for the same project: a clash would make one section
+    # take over the other's on every run.
+    iam_names = {profile_name(spec.project, a, r.name) for r in spec.roles.values() for a in r.accounts}
+    iam_names.add(profile_name(spec.project, spec.people_account))
+    profiles: list[SsoProfile] = []
+    for account, ps in ic.access_of(user):
+        name = sso_profile_name(spec.project, account, ps)
+        if name in iam_names:
+            raise CredentialsError(
+                f"profile {name} would be both the IAM role profile and the Identity Center one; "
+                f"rename permission set {ps} (or the role) so they differ"
+            )
+        profiles.append(SsoProfile(name, account, spec.accounts[account].id, ps))
+    session = Section(
+        f"sso-session {spec.project}",
+        (("sso_start_url", url), ("sso_region", ic.region), ("sso_registration_scopes", REGISTRATION_SCOPES)),
+    )
+    sections = [session] + [
+        Section(
+            f"profile {p.profile}",
+            (
+                ("sso_session", spec.project),
+                ("sso_account_id", p.account_id),
+                ("sso_role_name", p.permission_set),
+                ("region", spec.region),
+                ("output", "json"),
+            ),
+        )
+        for p in profiles
+    ]
+    return RenderedSso(user, spec.project, url, tuple(profiles), tuple(sections))
+
+
+def write_sso_profiles(
+    spec: Spec, user: str, config: Path, *, start_url: str | None = None
+) -> tuple[RenderedSso, FileChange]:
+    """Bring the SSO sections of `config` to what `user` reaches; nothing else in it changes, and
+    a rerun with nothing new does not rewrite the file (iamlayer.profiles.inifile.sync_file)."""
+    rendered = render_sso_profiles(spec, user, start_url=start_url)
+    return rendered, sync_file(config, sso_owner(spec.project), rendered.config)

@@ -1,0 +1,413 @@
+"""Validation of the spec's `identity_center:` block, as for the rest of the spec.
+
+Every problem is reported at once with file:line and a did-you-mean; names are resolved within
+the spec: group members are `identity_center.users`, assignments name users, groups, permission
+sets and accounts of the spec, and `customer_managed_policies` (and a `boundary` that is not an
+ARN) name policies under the spec's `policies:`, which iamlayer then creates in every account the
+permission set is assigned in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Final
+
+from iamlayer.spec import policy_grammar as grammar
+from iamlayer.spec.ic_model import (
+    DEFAULT_SESSION_DURATION,
+    GROUP,
+    SESSION_MAX_SECONDS,
+    SESSION_MIN_SECONDS,
+    USER,
+    Assignment,
+    IcGroup,
+    IcUser,
+    IdentityCenter,
+    PermissionSet,
+    duration_seconds,
+    iso_duration,
+)
+from iamlayer.spec.model import ManagedPolicy
+from iamlayer.spec.nodes import Node
+
+if TYPE_CHECKING:
+    from iamlayer.spec.validate import SpecBuilder
+
+IC_FIELDS: Final = (
+    "account", "region", "start_url", "instance_arn", "users", "groups", "permission_sets", "assignments",
+)  # fmt: skip
+IC_USER_FIELDS: Final = ("email", "given_name", "family_name", "display_name")
+IC_GROUP_FIELDS: Final = ("description", "members")
+PERMISSION_SET_FIELDS: Final = (
+    "description", "session_duration", "policies", "customer_managed_policies", "inline_policy",
+    "boundary", "relay_state",
+)  # fmt: skip
+ASSIGNMENT_FIELDS: Final = ("group", "user", "permission_sets", "accounts")
+
+# The identity store's own rules (CreateUser, CreateGroup), and sso-admin's (CreatePermissionSet).
+IC_USER_NAME: Final = re.compile(r"[^\s\x00-\x1f\x7f]{1,128}")
+IC_USER_NAME_RULE: Final = "1-128 characters without spaces"
+IC_GROUP_NAME: Final = re.compile(r"[^\x00-\x1f\x7f]{1,1024}")
+PERMISSION_SET_NAME: Final = re.compile(r"[\w+=,.@-]{1,32}", re.ASCII)
+PERMISSION_SET_NAME_RULE: Final = "1-32 letters, digits and + = , . @ _ -"
+EMAIL: Final = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+START_URL: Final = re.compile(r"https://[A-Za-z0-9.-]+(?:/[^\s]*)?")
+INSTANCE_ARN: Final = re.compile(r"arn:aws(?:-[a-z]+)*:sso:::instance/(?:sso)?ins-[a-zA-Z0-9-.]{16}")
+#: sso-admin: a permission set's description is at most 700 characters; iamlayer appends its
+#: ownership marker `[iamlayer:<project>]` (at most 45 characters) to it.
+MAX_PS_DESCRIPTION: Final = 650
+MAX_GROUP_DESCRIPTION: Final = 970  # the identity store allows 1024, less the marker
+MAX_NAME_PART: Final = 1024
+MAX_RELAY_STATE: Final = 240
+#: sso-admin quotas per permission set
+MAX_MANAGED_POLICIES: Final = 20
+INLINE_POLICY_LIMIT: Final = 32768
+DURATION_RULE: Final = "an ISO 8601 duration between PT1H and PT12H in whole minutes, e.g. PT4H or PT1H30M"
+
+
+def build_identity_center(
+    sb: SpecBuilder,
+    node: Node,
+    accounts: Sequence[str],
+    policies: Mapping[str, ManagedPolicy],
+    region: str,
+    management: str | None,
+) -> IdentityCenter | None:
+    """The validated block, or None when it is not a mapping (the reason is reported)."""
+    r = sb.r
+    f = r.fields(node, IC_FIELDS, what="identity_center")
+    if f is None:
+        return None
+    account = None
+    if "account" in f:
+        account = r.reference(f["account"], accounts, "account", "accounts")
+    elif management is not None:
+        account = management
+    else:
+        r.error(
+            node,
+            "identity_center.account is required when the spec has no management account",
+            "the account where the IAM Identity Center instance lives (management or delegated "
+            f"administrator), one of: {', '.join(accounts)}",
+            path="identity_center.account",
+        )
+    ic_region = region
+    if "region" in f:
+        from iamlayer.spec.validate import REGION, REGION_RULE
+
+        ic_region = r.string(f["region"], pattern=REGION, rule=REGION_RULE) or region
+    start_url = None
+    if "start_url" in f:
+        start_url = r.string(
+            f["start_url"],
+            pattern=START_URL,
+            rule="the AWS access portal URL, e.g. https://d-1234567890.awsapps.com/start",
+        )
+    instance_arn = None
+    if "instance_arn" in f:
+        instance_arn = r.string(
+            f["instance_arn"],
+            pattern=INSTANCE_ARN,
+            rule="an IAM Identity Center instance ARN, arn:aws:sso:::instance/ssoins-<16 characters>",
+        )
+
+    user_names = _keys(f.get("users"))
+    group_names = _keys(f.get("groups"))
+    ps_names = _keys(f.get("permission_sets"))
+    users = _users(sb, f["users"]) if "users" in f else {}
+    groups = _groups(sb, f["groups"], user_names) if "groups" in f else {}
+    permission_sets = _permission_sets(sb, f["permission_sets"], policies) if "permission_sets" in f else {}
+    assignments = (
+        _assignments(sb, f["assignments"], accounts, user_names, group_names, ps_names)
+        if "assignments" in f
+        else ()
+    )
+    return IdentityCenter(
+        account=account or "",
+        region=ic_region,
+        start_url=start_url,
+        instance_arn=instance_arn,
+        users=users,
+        groups=groups,
+        permission_sets=permission_sets,
+        assignments=assignments,
+    )
+
+
+def _keys(node: Node | None) -> list[str]:
+    if node is None or not isinstance(node.value, Mapping):
+        return []
+    return [k for k in node.value if isinstance(k, str)]
+
+
+def _text(sb: SpecBuilder, f: dict[str, Node], key: str, limit: int, default: str = "") -> str:
+    if key not in f:
+        return default
+    value = sb.r.string(f[key]) or default
+    if len(value) > limit:
+        sb.r.error(f[key], f"{key} is {len(value)} characters; at most {limit}")
+    return value
+
+
+def _users(sb: SpecBuilder, node: Node) -> dict[str, IcUser]:
+    r = sb.r
+    entries = r.named(node, "user")
+    sb._unique_ci(entries, "Identity Center user")
+    out: dict[str, IcUser] = {}
+    for name, unode in entries:
+        if not IC_USER_NAME.fullmatch(name):
+            r.error(unode, f"invalid Identity Center user name {name!r}", IC_USER_NAME_RULE)
+        f = r.fields(
+            unode, IC_USER_FIELDS, required=("email", "given_name", "family_name"), what=f"user {name}"
+        )
+        if f is None:
+            continue
+        email = ""
+        if "email" in f:
+            email = r.string(f["email"], pattern=EMAIL, rule="an email address, e.g. jane@example.com") or ""
+        given = _text(sb, f, "given_name", MAX_NAME_PART)
+        family = _text(sb, f, "family_name", MAX_NAME_PART)
+        display = _text(sb, f, "display_name", MAX_NAME_PART, f"{given} {family}".strip())
+        out[name] = IcUser(name=name, email=email, given_name=given, family_name=family, display_name=display)
+    return out
+
+
+def _groups(sb: SpecBuilder, node: Node, users: list[str]) -> dict[str, IcGroup]:
+    r = sb.r
+    entries = r.named(node, "group")
+    sb._unique_ci(entries, "Identity Center group")
+    out: dict[str, IcGroup] = {}
+    for name, gnode in entries:
+        if not IC_GROUP_NAME.fullmatch(name):
+            r.error(gnode, f"invalid Identity Center group name {name!r}", "1-1024 printable characters")
+        f = r.fields(gnode, IC_GROUP_FIELDS, what=f"group {name}") if gnode.value is not None else {}
+        if f is None:
+            continue
+        members: list[str] = []
+        if "members" in f:
+            for item in r.items(f["members"], "user names"):
+                member = r.reference(item, users, "Identity Center user", "identity_center.users")
+                if member:
+                    members.append(member)
+        out[name] = IcGroup(
+            name=name,
+            description=_text(sb, f, "description", MAX_GROUP_DESCRIPTION),
+            members=tuple(dict.fromkeys(members)),
+        )
+    return out
+
+
+def _session_duration(sb: SpecBuilder, node: Node) -> str:
+    value = node.value
+    seconds = duration_seconds(value) if isinstance(value, str) else None
+    if seconds is None or isinstance(value, bool):
+        sb.r.error(node, f"invalid session_duration {value!r}", DURATION_RULE)
+        return DEFAULT_SESSION_DURATION
+    if seconds % 60 or not SESSION_MIN_SECONDS <= seconds <= SESSION_MAX_SECONDS:
+        told = f"{seconds / 3600:g} hours" if seconds >= 3600 else f"{seconds} seconds"
+        sb.r.error(node, f"session_duration {value} is {told}", DURATION_RULE)
+        return DEFAULT_SESSION_DURATION
+    return iso_duration(seconds)
+
+
+def _aws_managed_arns(sb: SpecBuilder, node: Node, spec_policies: list[str]) -> tuple[str, ...]:
+    """`policies:` of a permission set: AWS-managed policy ARNs only (what sso-admin attaches)."""
+    from iamlayer.spec.validate import POLICY_ARN, POLICY_ARN_RULE
+
+    r = sb.r
+    out: list[str] = []
+    for item in r.items(node, "AWS-managed policy ARNs"):
+        value = r.string(item)
+        if value is None:
+            continue
+        move = (
+            "permission sets attach customer-managed policies by name, in every account they are assigned in"
+        )
+        if value in out:
+            r.error(item, f"policy {value!r} is listed twice")
+        elif value.startswith("arn:") and not POLICY_ARN.fullmatch(value):
+            r.error(item, f"invalid policy ARN {value!r}", POLICY_ARN_RULE)
+        elif value.startswith("arn:") and not _aws_managed(value):
+            name = value.rsplit("/", 1)[-1]
+            r.error(
+                item,
+                f"{value} is not an AWS-managed policy",
+                f"{move}: list {name} under customer_managed_policies",
+            )
+        elif value.startswith("arn:"):
+            out.append(value)
+        elif value in spec_policies:
+            r.error(
+                item,
+                f"{value!r} is not an AWS-managed policy",
+                f"{move}: list {value} under customer_managed_policies",
+            )
+        else:
+            guess = grammar.did_you_mean(value, spec_policies)
+            hint = (
+                f"did you mean {guess!r}, under customer_managed_policies?"
+                if guess
+                else "an AWS-managed policy ARN, e.g. arn:aws:iam::aws:policy/ReadOnlyAccess"
+            )
+            r.error(item, f"invalid policy {value!r}", hint)
+    return tuple(out)
+
+
+def _aws_managed(arn: str) -> bool:
+    return ":iam::aws:policy/" in arn
+
+
+def _spec_policy_refs(sb: SpecBuilder, node: Node, spec_policies: list[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for item in sb.r.items(node, "names of policies under policies:"):
+        name = sb.r.reference(item, spec_policies, "policy", "policies")
+        if name is not None:
+            if name in out:
+                sb.r.error(item, f"policy {name!r} is listed twice")
+            out.append(name)
+    return tuple(dict.fromkeys(out))
+
+
+def _boundary(sb: SpecBuilder, node: Node, spec_policies: list[str]) -> str | None:
+    value = node.value
+    if value is None or value == "none":
+        return None
+    text = sb.r.string(node)
+    if text is None:
+        return None
+    if text.startswith("arn:"):
+        from iamlayer.spec.validate import POLICY_ARN
+
+        if POLICY_ARN.fullmatch(text) and _aws_managed(text):
+            return text
+        sb.r.error(
+            node,
+            f"invalid boundary {text!r}",
+            "an AWS-managed policy ARN, the name of a policy under policies: (created in every "
+            "account the permission set is assigned in), or none",
+        )
+        return None
+    return sb.r.reference(node, spec_policies, "policy", "policies")
+
+
+def _permission_sets(
+    sb: SpecBuilder, node: Node, policies: Mapping[str, ManagedPolicy]
+) -> dict[str, PermissionSet]:
+    r = sb.r
+    spec_policies = list(policies)
+    entries = r.named(node, "permission set")
+    sb._unique_ci(entries, "permission set")
+    out: dict[str, PermissionSet] = {}
+    for name, pnode in entries:
+        if not PERMISSION_SET_NAME.fullmatch(name):
+            r.error(pnode, f"invalid permission set name {name!r}", PERMISSION_SET_NAME_RULE)
+        f = (
+            r.fields(pnode, PERMISSION_SET_FIELDS, what=f"permission set {name}")
+            if pnode.value is not None
+            else {}
+        )
+        if f is None:
+            continue
+        managed = _aws_managed_arns(sb, f["policies"], spec_policies) if "policies" in f else ()
+        customer = (
+            _spec_policy_refs(sb, f["customer_managed_policies"], spec_policies)
+            if "customer_managed_policies" in f
+            else ()
+        )
+        if len(managed) + len(customer) > MAX_MANAGED_POLICIES:
+            r.error(
+                pnode,
+                f"permission set {name} has {len(managed) + len(customer)} managed policies; "
+                f"IAM Identity Center allows {MAX_MANAGED_POLICIES} (AWS- and customer-managed together)",
+            )
+        inline = None
+        if "inline_policy" in f:
+            inline = sb._document(f["inline_policy"])
+            if inline is not None and grammar.policy_size(inline) > INLINE_POLICY_LIMIT:
+                r.error(
+                    f["inline_policy"],
+                    f"inline_policy is {grammar.policy_size(inline):,} characters; IAM Identity Center "
+                    f"allows {INLINE_POLICY_LIMIT:,}",
+                )
+        relay = ""
+        if "relay_state" in f:
+            relay = r.string(f["relay_state"], pattern=re.compile(r"https?://\S+"), rule="a URL") or ""
+            if len(relay) > MAX_RELAY_STATE:
+                r.error(
+                    f["relay_state"], f"relay_state is {len(relay)} characters; at most {MAX_RELAY_STATE}"
+                )
+        out[name] = PermissionSet(
+            name=name,
+            description=_text(sb, f, "description", MAX_PS_DESCRIPTION),
+            session_duration=(
+                _session_duration(sb, f["session_duration"])
+                if "session_duration" in f
+                else DEFAULT_SESSION_DURATION
+            ),
+            policies=managed,
+            customer_managed_policies=customer,
+            inline_policy=inline,
+            boundary=_boundary(sb, f["boundary"], spec_policies) if "boundary" in f else None,
+            boundary_managed="boundary" in f,
+            relay_state=relay,
+        )
+    return out
+
+
+def _assignments(
+    sb: SpecBuilder,
+    node: Node,
+    accounts: Sequence[str],
+    users: list[str],
+    groups: list[str],
+    permission_sets: list[str],
+) -> tuple[Assignment, ...]:
+    r = sb.r
+    out: list[Assignment] = []
+    # (No square brackets in messages: the terminal renders them as markup.)
+    example = (
+        "e.g. {group: devops, permission_sets: <list of names>, accounts: <list of account names, or all>}"
+    )
+    for item in r.items(node, f"assignments ({example})"):
+        f = r.fields(item, ASSIGNMENT_FIELDS, required=("permission_sets", "accounts"), what="an assignment")
+        if f is None:
+            continue
+        who = [k for k in ("group", "user") if k in f]
+        principal: tuple[str, str] | None = None
+        if len(who) != 1:
+            r.error(
+                item,
+                "an assignment names a group or a user"
+                if not who
+                else "an assignment names one of group: and user:",
+                example,
+            )
+        elif who[0] == "group":
+            g = r.reference(f["group"], groups, "Identity Center group", "identity_center.groups")
+            principal = (GROUP, g) if g else None
+        else:
+            u = r.reference(f["user"], users, "Identity Center user", "identity_center.users")
+            principal = (USER, u) if u else None
+        sets: list[str] = []
+        if "permission_sets" in f:
+            items = r.items(f["permission_sets"], "permission set names")
+            if not items and f["permission_sets"].value is not None:
+                r.error(f["permission_sets"], "an assignment needs at least one permission set")
+            for ps in items:
+                name = r.reference(ps, permission_sets, "permission set", "identity_center.permission_sets")
+                if name:
+                    sets.append(name)
+        targets: list[str] = []
+        if "accounts" in f:
+            if f["accounts"].value == "all":
+                targets = list(accounts)
+            else:
+                for acc in r.items(f["accounts"], "account names (or: all)"):
+                    name = r.reference(acc, accounts, "account", "accounts")
+                    if name:
+                        targets.append(name)
+        if principal is None:
+            continue
+        out += [Assignment(principal[0], principal[1], ps, acc) for ps in sets for acc in targets]
+    return tuple(dict.fromkeys(out))

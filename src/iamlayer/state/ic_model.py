@@ -1,0 +1,158 @@
+"""IAM Identity Center state in the spec's vocabulary: what is live, and what the spec wants.
+
+As for IAM (iamlayer.state.model), the same classes describe both sides: iamlayer.aws.identity_center
+reads the live `IcState`, iamlayer.plan.ic_diff renders the wanted one and compares them.
+
+Ownership. iamlayer must know what it made, and never touch the rest:
+- permission sets carry the tag `iamlayer:project = <project>` (written at creation), and, since
+  neither ListPermissionSets nor DescribePermissionSet returns tags (a ListTagsForResource per
+  permission set would be one more call each, every plan), the marker `[iamlayer:<project>]` at
+  the end of their description, which DescribePermissionSet returns;
+- identity-store users and groups cannot be tagged, and ExternalIds are set only by an external
+  identity provider (SCIM), not by CreateUser/CreateGroup. A group carries the marker at the end
+  of its Description; a user, which has no description, carries it as its UserType (a free-text
+  attribute for "the relationship to the organization", e.g. Employee; the only field of a user
+  ListUsers returns that people rarely set, and one the AWS access portal never shows);
+- an account assignment cannot be tagged: it is iamlayer's when both its permission set and its
+  principal are. A person's assignment of an owned permission set to a group iamlayer does not
+  own (or of a foreign permission set to an owned group) is never touched.
+Limits: the markers are visible, editable fields. Someone who removes a marker makes the resource
+foreign: iamlayer then refuses to change it (a collision naming how to adopt it back), and never
+deletes it. Someone who writes a marker by hand makes a resource iamlayer's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from iamlayer.state.model import POLICY_MARKER, Doc
+
+_MARKER = re.compile(r"\s*\[iamlayer:([a-z0-9-]+)\]\s*$")
+
+
+def with_marker(text: str, project: str) -> str:
+    """`text` with the ownership marker of `project` appended ("Full access [iamlayer:acme]")."""
+    return f"{text} {POLICY_MARKER.format(project=project)}".strip()
+
+
+def split_marker(text: str | None) -> tuple[str, str | None]:
+    """(the text without its marker, the project the marker names or None)."""
+    text = text or ""
+    m = _MARKER.search(text)
+    if m is None:
+        return text, None
+    return text[: m.start()], m.group(1)
+
+
+def cm_ref(path: str, name: str) -> str:
+    """How a customer-managed policy reference is keyed: its path and name, "/billing-read"."""
+    return f"{path}{name}"
+
+
+def cm_parts(ref: str) -> tuple[str, str]:
+    """("/", "billing-read") from "/billing-read": CustomerManagedPolicyReference's Path and Name."""
+    path, _, name = ref.rpartition("/")
+    return f"{path}/", name
+
+
+@dataclass
+class IcUserState:
+    name: str
+    id: str = ""  # UserId; "" in the desired state
+    display_name: str = ""
+    given_name: str = ""
+    family_name: str = ""
+    email: str = ""
+    owner: str | None = None
+
+    def owned_by(self, project: str) -> bool:
+        return self.owner == project
+
+    def fields(self) -> dict[str, str]:
+        """What the diff compares (the id is not the spec's to say)."""
+        return {
+            "display_name": self.display_name,
+            "given_name": self.given_name,
+            "family_name": self.family_name,
+            "email": self.email,
+        }
+
+
+@dataclass
+class IcGroupState:
+    name: str
+    id: str = ""
+    description: str = ""  # without the marker
+    owner: str | None = None
+    members: dict[str, str] = field(default_factory=dict)  # user name -> membership id ("" desired)
+
+    def owned_by(self, project: str) -> bool:
+        return self.owner == project
+
+
+@dataclass
+class PermissionSetState:
+    name: str
+    arn: str = ""
+    description: str = ""  # without the marker
+    owner: str | None = None
+    session_duration: str = "PT1H"
+    relay_state: str = ""
+    policies: frozenset[str] = frozenset()  # AWS-managed policy ARNs
+    customer_managed: frozenset[str] = frozenset()  # cm_ref() of each reference
+    inline: Doc | None = None
+    #: an AWS-managed ARN or a cm_ref(); only read (and compared) when the spec manages it
+    boundary: str | None = None
+    boundary_read: bool = False
+
+    def owned_by(self, project: str) -> bool:
+        return self.owner == project
+
+
+@dataclass(frozen=True, order=True)
+class AssignmentState:
+    """One live or wanted assignment, principals and permission sets by name."""
+
+    principal_type: str  # GROUP or USER
+    principal: str  # a user or group name; "id:<uuid>" for a principal no longer in the store
+    permission_set: str
+    account_id: str
+
+
+@dataclass
+class IcState:
+    """One Identity Center instance: its identity store and what iamlayer may manage in it.
+
+    `assignments` holds every assignment of the permission sets iamlayer owns, whoever the
+    principal (a foreign one is needed to know where a permission set is provisioned).
+    """
+
+    instance_arn: str = ""
+    identity_store_id: str = ""
+    users: dict[str, IcUserState] = field(default_factory=dict)
+    groups: dict[str, IcGroupState] = field(default_factory=dict)
+    permission_sets: dict[str, PermissionSetState] = field(default_factory=dict)
+    assignments: set[AssignmentState] = field(default_factory=set)
+
+    def principal_owned(self, principal_type: str, name: str, project: str) -> bool:
+        found = (self.groups if principal_type == "GROUP" else self.users).get(name)
+        return found is not None and found.owned_by(project)
+
+    def principal_id(self, principal_type: str, name: str) -> str:
+        found = (self.groups if principal_type == "GROUP" else self.users).get(name)
+        return found.id if found is not None else ""
+
+    def fingerprint(self) -> str:
+        """A digest of everything a plan depends on (ids included: a principal deleted and made
+        again under the same name is another principal)."""
+        data: dict[str, Any] = asdict(self)
+        data["assignments"] = sorted([*asdict(a).values()] for a in self.assignments)
+        for ps in data["permission_sets"].values():
+            ps["policies"] = sorted(ps["policies"])
+            ps["customer_managed"] = sorted(ps["customer_managed"])
+        blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()

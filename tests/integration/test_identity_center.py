@@ -1,0 +1,366 @@
+"""IAM Identity Center end to end over HTTP against the emulator: plan -> apply -> empty plan, a
+second apply changes nothing, a changed permission set is re-provisioned, a removed assignment is
+deleted, and principals and assignments iamlayer does not own are never touched.
+
+The emulator's sso-admin and identitystore answer SUCCEEDED at once and lack some calls
+(DescribePermissionSetProvisioningStatus, tags and boundaries of permission sets, UpdateUser,
+UpdateGroup): what depends on those is covered with botocore's Stubber in
+tests/unit/test_ic_stubbed.py. Each test has account ids of its own, so the Identity Center
+instance the emulator keeps per account is fresh.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from iamlayer.apply.run import apply_plan
+from iamlayer.aws.session import ApiStats
+from iamlayer.errors import PlanError
+from iamlayer.plan.model import Action, Kind, Plan
+from iamlayer.plan.planner import make_plan
+from iamlayer.spec.load import load_spec
+from iamlayer.state.journal import Journal
+from layer import Keys, Layer, fresh_account_ids, run_cli, session_in
+
+IC_BLOCK = """\
+identity_center:
+  account: management
+  users:
+    jane.doe: {email: jane@example.com, given_name: Jane, family_name: Doe}
+    john.roe: {email: john@example.com, given_name: John, family_name: Roe}
+  groups:
+    devops: {description: DevOps team, members: [jane.doe]}
+  permission_sets:
+    DevOps:
+      description: Full access for DevOps
+      session_duration: PT4H
+      policies: [arn:aws:iam::aws:policy/AdministratorAccess]
+      customer_managed_policies: [billing-read]
+      inline_policy: {Version: "2012-10-17", Statement: [{Effect: Deny, Action: "s3:DeleteBucket", Resource: "*"}]}
+    ReadOnly:
+      policies: [arn:aws:iam::aws:policy/ReadOnlyAccess]
+  assignments:
+    - {group: devops, permission_sets: [DevOps], accounts: [shared, apps-devstg, apps-prd]}
+    - {user: john.roe, permission_sets: [ReadOnly], accounts: [management]}
+"""
+
+# Only Identity Center and the policy its permission sets reference, in three accounts (the
+# emulator spends a while on each new account): quick to apply.
+LIGHT_ACCOUNTS = ("management", "shared", "apps-prd")
+LIGHT_SPEC = """\
+project: acme
+accounts:
+{accounts}
+people_account: management
+policies:
+  billing-read:
+    description: Read billing data
+    document: {{Version: "2012-10-17", Statement: [{{Effect: Allow, Action: "ce:Get*", Resource: "*"}}]}}
+"""
+
+
+@pytest.fixture
+def ic_layer(tmp_path: Path, aws_env: dict[str, str], gpg_keys: Keys) -> Layer:
+    ids = dict(zip(LIGHT_ACCOUNTS, fresh_account_ids(len(LIGHT_ACCOUNTS)), strict=True))
+    root = tmp_path / "layer"
+    root.mkdir()
+    layer = Layer(root, "acme", ids, gpg_keys)
+    accounts = "\n".join(f'  {name}: {{id: "{acc}"}}' for name, acc in ids.items())
+    block = IC_BLOCK.replace("[shared, apps-devstg, apps-prd]", "[management, shared, apps-prd]")
+    layer.write(LIGHT_SPEC.format(accounts=accounts) + block)
+    return layer
+
+
+class Sso:
+    """The instance of a layer's management account, as a person would look at it."""
+
+    def __init__(self, layer: Layer) -> None:
+        session = session_in(layer.ids["management"])
+        self.admin: Any = session.client("sso-admin")
+        self.store: Any = session.client("identitystore")
+        instance = self.admin.list_instances()["Instances"][0]
+        self.arn, self.store_id = instance["InstanceArn"], instance["IdentityStoreId"]
+
+    def users(self) -> dict[str, dict[str, Any]]:
+        return {u["UserName"]: u for u in self.store.list_users(IdentityStoreId=self.store_id)["Users"]}
+
+    def groups(self) -> dict[str, dict[str, Any]]:
+        return {g["DisplayName"]: g for g in self.store.list_groups(IdentityStoreId=self.store_id)["Groups"]}
+
+    def permission_sets(self) -> dict[str, str]:
+        arns = self.admin.list_permission_sets(InstanceArn=self.arn)["PermissionSets"]
+        return {
+            self.admin.describe_permission_set(InstanceArn=self.arn, PermissionSetArn=a)["PermissionSet"][
+                "Name"
+            ]: a
+            for a in arns
+        }
+
+    def assignments(self, account_id: str, ps: str) -> set[tuple[str, str]]:
+        """(principal type, principal id) of the assignments of `ps` in `account_id`."""
+        got = self.admin.list_account_assignments(
+            InstanceArn=self.arn, AccountId=account_id, PermissionSetArn=self.permission_sets()[ps]
+        )["AccountAssignments"]
+        return {(a["PrincipalType"], a["PrincipalId"]) for a in got}
+
+
+def plan_of(layer: Layer, stats: ApiStats | None = None) -> Plan:
+    return make_plan(load_spec(layer.spec), profile=None, stats=stats)
+
+
+def apply_all(layer: Layer, stats: ApiStats | None = None) -> Plan:
+    spec = load_spec(layer.spec)
+    p = make_plan(spec, profile=None)
+    outcome = apply_plan(p, spec, profile=None, stats=stats or ApiStats())
+    assert outcome.result.ok, outcome.result.failed
+    assert outcome.verify is not None and outcome.verify.empty  # nothing left for a second apply
+    return p
+
+
+def addresses(p: Plan, action: Action | None = None) -> list[str]:
+    return [str(c.address) for c in p.changes if action is None or c.action is action]
+
+
+def test_iam_and_identity_center_in_one_plan_then_empty_then_a_second_apply_changes_nothing(
+    layer: Layer,
+) -> None:
+    """The DESIGN.md example with the issue's block: IAM and Identity Center in one plan, one
+    apply; groups and users made by the apply are assigned by it (no second apply)."""
+    layer.write(layer.spec.read_text() + IC_BLOCK)
+    first = plan_of(layer)
+    assert not first.errors
+    management = next(a for a in first.accounts if a.account == "management")
+    kinds = {c.address.kind for c in management.changes}
+    assert {Kind.ROLE, Kind.IC_GROUP, Kind.IC_USER, Kind.PERMISSION_SET, Kind.IC_ASSIGNMENT} <= kinds
+    assert "management/ic_assignment.group/devops/DevOps@apps-prd" in addresses(first)
+    # The policy a permission set references is made in every account it is assigned in.
+    assert {f"{a}/policy.billing-read" for a in ("shared", "apps-devstg", "apps-prd")} <= set(
+        addresses(first)
+    )
+
+    apply_all(layer)
+    stats = ApiStats()
+    again = plan_of(layer, stats)
+    assert again.empty, addresses(again)
+    spec = load_spec(layer.spec)
+    outcome = apply_plan(again, spec, profile=None, stats=ApiStats())
+    assert outcome.result.done == [] and outcome.verify is None
+
+    sso, ids = Sso(layer), layer.ids
+    users, groups = sso.users(), sso.groups()
+    assert users["jane.doe"]["UserType"] == "[iamlayer:acme]"
+    assert users["jane.doe"]["Emails"][0]["Value"] == "jane@example.com"
+    assert groups["devops"]["Description"] == "DevOps team [iamlayer:acme]"
+    members = sso.store.list_group_memberships(
+        IdentityStoreId=sso.store_id, GroupId=groups["devops"]["GroupId"]
+    )
+    assert [m["MemberId"]["UserId"] for m in members["GroupMemberships"]] == [users["jane.doe"]["UserId"]]
+    devops_group = ("GROUP", groups["devops"]["GroupId"])
+    for account in ("shared", "apps-devstg", "apps-prd"):
+        assert sso.assignments(ids[account], "DevOps") == {devops_group}
+    assert sso.assignments(ids["management"], "DevOps") == set()
+    assert sso.assignments(ids["management"], "ReadOnly") == {("USER", users["john.roe"]["UserId"])}
+    ps = sso.permission_sets()["DevOps"]
+    described = sso.admin.describe_permission_set(InstanceArn=sso.arn, PermissionSetArn=ps)["PermissionSet"]
+    assert (described["SessionDuration"], described["Description"]) == (
+        "PT4H",
+        "Full access for DevOps [iamlayer:acme]",
+    )
+    refs = sso.admin.list_customer_managed_policy_references_in_permission_set(
+        InstanceArn=sso.arn, PermissionSetArn=ps
+    )
+    assert refs["CustomerManagedPolicyReferences"] == [{"Name": "billing-read", "Path": "/"}]
+    assert (
+        "s3:DeleteBucket"
+        in sso.admin.get_inline_policy_for_permission_set(InstanceArn=sso.arn, PermissionSetArn=ps)[
+            "InlinePolicy"
+        ]
+    )
+    policy_arn = f"arn:aws:iam::{ids['apps-prd']}:policy/billing-read"
+    assert layer.iam("apps-prd").get_policy(PolicyArn=policy_arn)["Policy"]["PolicyName"] == "billing-read"
+
+    # The no-op plan's Identity Center calls: bounded by permission sets and accounts, not people.
+    ops = stats.by_operation("management")
+    ic_ops = {k: v for k, v in ops.items() if k in IC_READS}
+    assert ic_ops == {
+        "ListInstances": 1,
+        "ListUsers": 1,
+        "ListGroups": 1,
+        "ListGroupMemberships": 1,  # per owned group
+        "ListPermissionSets": 1,
+        "DescribePermissionSet": 2,  # per permission set
+        "ListManagedPoliciesInPermissionSet": 2,  # per owned permission set...
+        "ListCustomerManagedPolicyReferencesInPermissionSet": 2,
+        "GetInlinePolicyForPermissionSet": 2,
+        "ListAccountsForProvisionedPermissionSet": 2,
+        "ListAccountAssignments": 10,  # ...and account of the spec
+    }
+
+
+IC_READS = {
+    "ListInstances",
+    "ListUsers",
+    "ListGroups",
+    "ListGroupMemberships",
+    "ListPermissionSets",
+    "DescribePermissionSet",
+    "ListManagedPoliciesInPermissionSet",
+    "ListCustomerManagedPolicyReferencesInPermissionSet",
+    "GetInlinePolicyForPermissionSet",
+    "GetPermissionsBoundaryForPermissionSet",
+    "ListAccountsForProvisionedPermissionSet",
+    "ListAccountAssignments",
+}
+
+
+def test_lifecycle_reprovision_remove_and_leave_foreign_things_alone(
+    ic_layer: Layer, aws_env: dict[str, str]
+) -> None:
+    """One layer through its life, as a person runs it (the CLI first): apply, no-op plan with
+    its calls, a changed permission set, a removed assignment, someone else's additions."""
+    layer, ids = ic_layer, ic_layer.ids
+    r = run_cli("apply", "--auto-approve", "--json", cwd=layer.root, env=aws_env)
+    assert r.code == 0, r.err
+    # 3 aliases, billing-read in the 3 accounts DevOps is assigned in (management is also the
+    # people account), 2 users, a group, its member, 2 permission sets and 4 assignments.
+    assert r.json()["applied"] == 3 + 3 + 2 + 1 + 1 + 2 + 4
+    r = run_cli("plan", "--stats", cwd=layer.root, env=aws_env)
+    assert r.code == 0, r.err
+    assert "No changes." in r.out
+    assert "ListAccountAssignments 6," in r.out and "DescribePermissionSet 2," in r.out  # 2 sets x 3 accounts
+
+    # The audit reads the instance too: DevOps has AdministratorAccess, john.roe an assignment of
+    # his own; the other accounts report nothing for these controls.
+    r = run_cli(
+        "audit",
+        "--format",
+        "json",
+        "--account",
+        "management",
+        "--account",
+        "shared",
+        cwd=layer.root,
+        env=aws_env,
+    )
+    assert r.code == 0, r.err
+    ic_findings = {
+        (f["control_id"], f["status"], f["account"], f["resource"])
+        for f in r.json()["findings"]
+        if f["control"].startswith("ic-")
+    }
+    assert ic_findings == {
+        ("IL-7", "FAIL", "management", "permission-set/DevOps"),
+        ("IL-7", "PASS", "management", "permission-set/ReadOnly"),
+        ("IL-8", "PASS", "management", "permission-set/DevOps"),
+        ("IL-8", "PASS", "management", "permission-set/ReadOnly"),
+        ("IL-9", "FAIL", "management", "user/john.roe"),
+    }
+
+    # A changed permission set is re-provisioned to every account where it is assigned.
+    layer.edit(
+        "      policies: [arn:aws:iam::aws:policy/AdministratorAccess]\n",
+        "      policies: [arn:aws:iam::aws:policy/AdministratorAccess, arn:aws:iam::aws:policy/SecurityAudit]\n",
+    )
+    p = plan_of(layer)
+    [update] = [c for c in p.changes if c.address.kind is Kind.PERMISSION_SET]
+    assert update.note == "re-provisioned to management, shared, apps-prd, where it is assigned"
+    assert addresses(p) == [
+        "management/permission_set.DevOps",
+        "management/ic_provision.DevOps/apps-prd",
+        "management/ic_provision.DevOps/management",
+        "management/ic_provision.DevOps/shared",
+    ]
+    stats = ApiStats()
+    apply_all(layer, stats)
+    assert stats.by_operation("management")["ProvisionPermissionSet"] == 3
+    assert stats.by_operation("management")["AttachManagedPolicyToPermissionSet"] == 1
+    sso = Sso(layer)
+    ps = sso.permission_sets()["DevOps"]
+    attached = sso.admin.list_managed_policies_in_permission_set(InstanceArn=sso.arn, PermissionSetArn=ps)
+    assert {a["Name"] for a in attached["AttachedManagedPolicies"]} == {
+        "AdministratorAccess",
+        "SecurityAudit",
+    }
+    provisioned = sso.admin.list_permission_sets_provisioned_to_account(
+        InstanceArn=sso.arn, AccountId=ids["shared"]
+    )
+    assert ps in provisioned["PermissionSets"]
+    # The journal of re-provisioning to do is empty again: every account got the new version.
+    assert Journal.for_spec(load_spec(layer.spec)).pending("provisioning", "management") == frozenset()
+
+    # A removed assignment is deleted, and so is the policy copy only it needed.
+    layer.edit("accounts: [management, shared, apps-prd]", "accounts: [management, shared]")
+    p = plan_of(layer)
+    assert addresses(p) == [
+        "management/ic_assignment.group/devops/DevOps@apps-prd",
+        "apps-prd/policy.billing-read",
+    ]
+    apply_all(layer)
+    assert sso.assignments(ids["apps-prd"], "DevOps") == set()
+    assert len(sso.assignments(ids["shared"], "DevOps")) == 1
+    local = layer.iam("apps-prd").list_policies(Scope="Local")["Policies"]
+    assert "billing-read" not in {p["PolicyName"] for p in local}
+
+    # A person's own additions, made by hand in the console, are never touched.
+    theirs = sso.store.create_user(
+        IdentityStoreId=sso.store_id,
+        UserName="their.person",
+        DisplayName="Their Person",
+        Name={"GivenName": "Their", "FamilyName": "Person"},
+    )["UserId"]
+    team = sso.store.create_group(IdentityStoreId=sso.store_id, DisplayName="their-team")["GroupId"]
+    devops = sso.groups()["devops"]["GroupId"]
+    sso.store.create_group_membership(
+        IdentityStoreId=sso.store_id, GroupId=devops, MemberId={"UserId": theirs}
+    )
+    their_set = sso.admin.create_permission_set(InstanceArn=sso.arn, Name="TheirSet", SessionDuration="PT1H")[
+        "PermissionSet"
+    ]["PermissionSetArn"]
+    for target, kind, principal in ((ps, "GROUP", team), (their_set, "GROUP", devops), (ps, "USER", theirs)):
+        sso.admin.create_account_assignment(
+            InstanceArn=sso.arn,
+            TargetId=ids["shared"],
+            TargetType="AWS_ACCOUNT",
+            PermissionSetArn=target,
+            PrincipalType=kind,
+            PrincipalId=principal,
+        )
+    assert plan_of(layer).empty
+
+    # The spec then drops everything: only what iamlayer made goes; DevOps stays while their team
+    # still uses it, and the plan says why.
+    layer.write(
+        layer.spec.read_text().split("identity_center:")[0] + "identity_center: {account: management}\n"
+    )
+    p = plan_of(layer)
+    [management] = [a for a in p.accounts if a.account == "management"]
+    assert any(
+        "permission set DevOps is not deleted" in n and "group/their-team@shared" in n
+        for n in management.notices
+    )
+    deleted = addresses(p, Action.DELETE)
+    assert "management/ic_user.jane.doe" in deleted and "management/permission_set.ReadOnly" in deleted
+    assert "management/permission_set.DevOps" not in deleted
+    assert not [a for a in deleted if "their" in a.lower()]
+    apply_all(layer)
+    assert set(sso.users()) == {"their.person"}
+    assert set(sso.groups()) == {"their-team"}
+    assert set(sso.permission_sets()) == {"DevOps", "TheirSet"}
+    assert sso.assignments(ids["shared"], "DevOps") == {("GROUP", team), ("USER", theirs)}
+    assert sso.assignments(ids["shared"], "TheirSet") == {("GROUP", devops)}  # a group id since gone
+
+    # A name the spec wants that someone else holds: a collision, never adopted silently.
+    layer.write(
+        layer.spec.read_text().replace(
+            "identity_center: {account: management}\n",
+            "identity_center:\n  users:\n    their.person: {email: t@example.com, given_name: T, family_name: P}\n",
+        )
+    )
+    p = plan_of(layer)
+    [management] = [a for a in p.accounts if a.account == "management"]
+    assert management.error and "user their.person exists but was not created by iamlayer" in management.error
+    with pytest.raises(PlanError, match="could not be planned"):
+        apply_plan(p, load_spec(layer.spec), profile=None, stats=ApiStats())

@@ -1,0 +1,75 @@
+"""Rendering a person's Identity Center profiles from the spec: what they reach, and clear refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from spec_support import write_spec
+
+from iamlayer.errors import CredentialsError
+from iamlayer.profiles.sso import render_sso_profiles
+from iamlayer.spec.load import load_spec
+from iamlayer.spec.model import Spec
+
+SPEC = """\
+project: acme
+accounts:
+  management: {id: "111111111111"}
+  shared:     {id: "333333333333"}
+people_account: management
+roles:
+  devops: {accounts: [shared]}
+identity_center:
+  users:
+    jane.doe: {email: jane@example.com, given_name: Jane, family_name: Doe}
+    solo: {email: solo@example.com, given_name: S, family_name: O}
+  groups:
+    ops: {members: [jane.doe]}
+  permission_sets:
+    Admin: {}
+    devops: {}
+  assignments:
+    - {group: ops, permission_sets: [Admin], accounts: all}
+    - {user: jane.doe, permission_sets: [Admin], accounts: [shared]}
+"""
+
+
+def spec_of(tmp_path: Path, text: str = SPEC) -> Spec:
+    return load_spec(write_spec(tmp_path, text), check_keys=False)
+
+
+def test_one_profile_per_account_and_permission_set_reached_once(tmp_path: Path) -> None:
+    r = render_sso_profiles(spec_of(tmp_path), "jane.doe", start_url="https://d-1.awsapps.com/start")
+    # Through the group (every account) and directly (shared): one profile each.
+    assert [p.profile for p in r.profiles] == ["acme-management-Admin", "acme-shared-Admin"]
+    assert r.config[0].header == "sso-session acme"
+    assert dict(r.config[0].items)["sso_region"] == "us-east-1"
+    assert dict(r.config[2].items) == {
+        "sso_session": "acme",
+        "sso_account_id": "333333333333",
+        "sso_role_name": "Admin",
+        "region": "us-east-1",
+        "output": "json",
+    }
+    assert render_sso_profiles(spec_of(tmp_path), "solo", start_url="https://x.io").profiles == ()
+
+
+def test_refusals_say_what_to_do(tmp_path: Path) -> None:
+    spec = spec_of(tmp_path)
+    with pytest.raises(CredentialsError, match=r"did you mean 'jane\.doe'"):
+        render_sso_profiles(spec, "jane.do", start_url="https://x.io")
+    with pytest.raises(CredentialsError, match=r"set identity_center\.start_url"):
+        render_sso_profiles(spec, "jane.doe")
+    (tmp_path / "b").mkdir()
+    clash = spec_of(
+        tmp_path / "b",
+        SPEC.replace(
+            "permission_sets: [Admin], accounts: [shared]", "permission_sets: [devops], accounts: [shared]"
+        ),
+    )
+    with pytest.raises(CredentialsError, match="acme-shared-devops would be both the IAM role profile"):
+        render_sso_profiles(clash, "jane.doe", start_url="https://x.io")
+    (tmp_path / "c").mkdir()
+    with pytest.raises(CredentialsError, match="has no identity_center"):
+        render_sso_profiles(spec_of(tmp_path / "c", SPEC.split("identity_center:")[0]), "jane.doe")

@@ -1,0 +1,557 @@
+"""Identity Center where the emulator cannot go, with botocore's Stubber: asynchronous requests
+that stay IN_PROGRESS or end FAILED, ConflictException (a write racing another, or a name taken),
+and the calls the emulator lacks: DescribePermissionSetProvisioningStatus, permissions boundaries
+of permission sets, UpdateUser and UpdateGroup. (Tags at creation the emulator accepts; it has no
+ListTagsForResource, and iamlayer does not read tags back: see iamlayer.state.ic_model.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+
+from iamlayer.apply.executor import execute
+from iamlayer.apply.handlers import HANDLERS, HandlerContext
+from iamlayer.apply.ic_handlers import IcContext
+from iamlayer.aws.identity_center import read_identity_center
+from iamlayer.aws.session import AccountClients
+from iamlayer.errors import ApplyError, AwsError
+from iamlayer.plan.model import AccountPlan, Action, Address, Change, Kind, Plan
+from iamlayer.state.journal import Journal
+
+INSTANCE = "arn:aws:sso:::instance/ssoins-1234567890abcdef"
+STORE = "d-1234567890"
+PS_ARN = f"{INSTANCE}/ps-0123456789abcdef"
+REQUEST = "b2a4b3a5-1111-2222-3333-444455556666"
+ACCOUNT = "333333333333"
+GROUP_ID = "90676d1234-0a1b2c3d-1111-2222-3333-444455556666"
+USER_ARN = f"arn:aws:identitystore::111111111111:identitystore/{STORE}/user/u-1"
+GROUP_ARN = f"arn:aws:identitystore::111111111111:identitystore/{STORE}/group/{GROUP_ID}"
+
+
+@pytest.fixture
+def sso_stub(offline_clients: AccountClients) -> Iterator[Stubber]:
+    with Stubber(offline_clients.client("sso-admin")) as stub:
+        stub.add_response(
+            "list_instances", {"Instances": [{"InstanceArn": INSTANCE, "IdentityStoreId": STORE}]}, {}
+        )
+        yield stub
+        stub.assert_no_pending_responses()
+
+
+@pytest.fixture
+def store_stub(offline_clients: AccountClients) -> Iterator[Stubber]:
+    with Stubber(offline_clients.client("identitystore")) as stub:
+        yield stub
+        stub.assert_no_pending_responses()
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def ctx(
+    offline_clients: AccountClients,
+    sso_stub: Stubber,
+    store_stub: Stubber,
+    tmp_path: Path,
+    sleeps: list[float],
+) -> HandlerContext:
+    """The handler context of the instance's account, on stubbed clients; polls sleep no time."""
+    journal = Journal(tmp_path / "journal.json")
+    ic = IcContext(
+        account="management",
+        sso=offline_clients.client("sso-admin"),
+        store=offline_clients.client("identitystore"),
+        journal=journal,
+        where="in account management (us-east-1)",
+        sleep=sleeps.append,
+    )
+    return HandlerContext("management", "111111111111", "acme", None, None, journal, ic=ic)
+
+
+def handle(ctx: HandlerContext, change: Change) -> None:
+    HANDLERS[(change.address.kind, change.action)].fn(ctx, change)
+
+
+def assignment(action: Action) -> Change:
+    fields = {
+        "principal_type": "GROUP",
+        "principal": "devops",
+        "principal_id": GROUP_ID,
+        "permission_set": "DevOps",
+        "permission_set_arn": PS_ARN,
+        "account_id": ACCOUNT,
+    }
+    address = Address("management", Kind.IC_ASSIGNMENT, "group/devops", "DevOps@shared")
+    return Change(
+        address,
+        action,
+        fields if action is Action.DELETE else None,
+        fields if action is Action.CREATE else None,
+    )
+
+
+ASSIGNMENT_PARAMS = {
+    "InstanceArn": INSTANCE,
+    "TargetId": ACCOUNT,
+    "TargetType": "AWS_ACCOUNT",
+    "PermissionSetArn": PS_ARN,
+    "PrincipalType": "GROUP",
+    "PrincipalId": GROUP_ID,
+}
+
+
+def status(state: str, reason: str | None = None) -> dict[str, Any]:
+    out = {"Status": state, "RequestId": REQUEST}
+    if reason:
+        out["FailureReason"] = reason
+    return out
+
+
+def test_an_assignment_in_progress_is_polled_with_backoff_until_it_succeeded(
+    ctx: HandlerContext, sso_stub: Stubber, sleeps: list[float]
+) -> None:
+    sso_stub.add_response(
+        "create_account_assignment",
+        {"AccountAssignmentCreationStatus": status("IN_PROGRESS")},
+        ASSIGNMENT_PARAMS,
+    )
+    poll = {"InstanceArn": INSTANCE, "AccountAssignmentCreationRequestId": REQUEST}
+    sso_stub.add_response(
+        "describe_account_assignment_creation_status",
+        {"AccountAssignmentCreationStatus": status("IN_PROGRESS")},
+        poll,
+    )
+    sso_stub.add_response(
+        "describe_account_assignment_creation_status",
+        {"AccountAssignmentCreationStatus": status("SUCCEEDED")},
+        poll,
+    )
+    handle(ctx, assignment(Action.CREATE))
+    assert sleeps == [1, 2]  # iamlayer's Backoff: 1, 2, 4, 8, 8... seconds
+
+
+def test_a_failed_assignment_fails_the_apply_with_aws_reason_and_stops_later_stages(
+    ctx: HandlerContext, sso_stub: Stubber
+) -> None:
+    """A ConflictException (another write on the permission set) is retried; FAILED is not."""
+    sso_stub.add_client_error(
+        "create_account_assignment",
+        "ConflictException",
+        "Request conflicts with an operation in progress on the permission set",
+        expected_params=ASSIGNMENT_PARAMS,
+    )
+    sso_stub.add_response(
+        "create_account_assignment",
+        {"AccountAssignmentCreationStatus": status("IN_PROGRESS")},
+        ASSIGNMENT_PARAMS,
+    )
+    reason = (
+        "Received a 404 status error: Not supported policy arn:aws:iam::333333333333:policy/billing-read."
+    )
+    sso_stub.add_response(
+        "describe_account_assignment_creation_status",
+        {"AccountAssignmentCreationStatus": status("FAILED", reason)},
+        {"InstanceArn": INSTANCE, "AccountAssignmentCreationRequestId": REQUEST},
+    )
+    later = Change(Address("management", Kind.IC_PROVISION, "DevOps", "shared"), Action.UPDATE, None, {})
+    plan = Plan(
+        "acme",
+        "x",
+        "",
+        (AccountPlan("management", "111111111111", "", "", "", (assignment(Action.CREATE), later)),),
+        "",
+    )
+    result = execute(plan, {"management": ctx})
+    [(failed, message)] = result.failed
+    assert failed.address.kind is Kind.IC_ASSIGNMENT
+    assert message == (
+        "creating the assignment of DevOps in shared to group/devops in account management (us-east-1): "
+        f"AWS reports FAILED: {reason}"
+    )
+    assert result.skipped == [later] and not result.ok  # the CLI exits 1 on this
+
+
+def test_a_deletion_in_progress_is_polled_and_a_gone_assignment_is_success(
+    ctx: HandlerContext, sso_stub: Stubber, sleeps: list[float]
+) -> None:
+    sso_stub.add_response(
+        "delete_account_assignment",
+        {"AccountAssignmentDeletionStatus": status("IN_PROGRESS")},
+        ASSIGNMENT_PARAMS,
+    )
+    sso_stub.add_response(
+        "describe_account_assignment_deletion_status",
+        {"AccountAssignmentDeletionStatus": status("SUCCEEDED")},
+        {"InstanceArn": INSTANCE, "AccountAssignmentDeletionRequestId": REQUEST},
+    )
+    handle(ctx, assignment(Action.DELETE))
+    sso_stub.add_client_error("delete_account_assignment", "ResourceNotFoundException", "no such assignment")
+    handle(ctx, assignment(Action.DELETE))  # deleted meanwhile: nothing to do
+    assert sleeps == [1]
+
+
+def test_still_in_progress_after_the_bound_says_so(
+    ctx: HandlerContext, sso_stub: Stubber, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IAMLAYER_CONSISTENCY_TIMEOUT", "3")
+    sso_stub.add_response(
+        "create_account_assignment",
+        {"AccountAssignmentCreationStatus": status("IN_PROGRESS")},
+        ASSIGNMENT_PARAMS,
+    )
+    for _ in range(2):
+        sso_stub.add_response(
+            "describe_account_assignment_creation_status",
+            {"AccountAssignmentCreationStatus": status("IN_PROGRESS")},
+            {"InstanceArn": INSTANCE, "AccountAssignmentCreationRequestId": REQUEST},
+        )
+    with pytest.raises(
+        AwsError, match=f"still IN_PROGRESS after 3 s \\(request {REQUEST}\\); run apply again"
+    ):
+        handle(ctx, assignment(Action.CREATE))
+    assert sleeps == [1, 2]
+
+
+def provision() -> Change:
+    return Change(
+        Address("management", Kind.IC_PROVISION, "DevOps", "shared"),
+        Action.UPDATE,
+        None,
+        {"permission_set_arn": PS_ARN, "account_id": ACCOUNT},
+        note="DevOps changed",
+    )
+
+
+PROVISION_PARAMS = {
+    "InstanceArn": INSTANCE,
+    "PermissionSetArn": PS_ARN,
+    "TargetType": "AWS_ACCOUNT",
+    "TargetId": ACCOUNT,
+}
+
+
+def test_reprovisioning_polls_its_status_and_then_clears_the_journal(
+    ctx: HandlerContext, sso_stub: Stubber, sleeps: list[float]
+) -> None:
+    ctx.journal.begin("provisioning", "management", f"DevOps@{ACCOUNT}")
+    sso_stub.add_response(
+        "provision_permission_set",
+        {"PermissionSetProvisioningStatus": status("IN_PROGRESS")},
+        PROVISION_PARAMS,
+    )
+    sso_stub.add_response(
+        "describe_permission_set_provisioning_status",
+        {"PermissionSetProvisioningStatus": status("SUCCEEDED")},
+        {"InstanceArn": INSTANCE, "ProvisionPermissionSetRequestId": REQUEST},
+    )
+    handle(ctx, provision())
+    assert ctx.journal.pending("provisioning", "management") == frozenset()
+    assert sleeps == [1]
+
+
+def test_a_failed_reprovisioning_keeps_its_journal_entry_for_the_next_plan(
+    ctx: HandlerContext, sso_stub: Stubber
+) -> None:
+    ctx.journal.begin("provisioning", "management", f"DevOps@{ACCOUNT}")
+    sso_stub.add_response(
+        "provision_permission_set",
+        {
+            "PermissionSetProvisioningStatus": status(
+                "FAILED", "Policy billing-read does not exist in 333333333333"
+            )
+        },
+        PROVISION_PARAMS,
+    )
+    with pytest.raises(
+        AwsError, match="AWS reports FAILED: Policy billing-read does not exist in 333333333333"
+    ):
+        handle(ctx, provision())
+    assert ctx.journal.pending("provisioning", "management") == {f"DevOps@{ACCOUNT}"}
+
+
+def test_updating_a_permission_set_journals_first_and_sets_the_boundary(
+    ctx: HandlerContext, sso_stub: Stubber
+) -> None:
+    change = Change(
+        Address("management", Kind.PERMISSION_SET, "DevOps"),
+        Action.UPDATE,
+        {"boundary": None, "session_duration": "PT1H", "description": "x [iamlayer:acme]", "relay_state": ""},
+        {
+            "boundary": "/boundaries/billing-read",
+            "session_duration": "PT4H",
+            "description": "x [iamlayer:acme]",
+            "relay_state": "",
+            "arn": PS_ARN,
+            "reprovision": [ACCOUNT],
+        },
+    )
+    args = {"InstanceArn": INSTANCE, "PermissionSetArn": PS_ARN}
+    sso_stub.add_response(
+        "update_permission_set", {}, {**args, "Description": "x [iamlayer:acme]", "SessionDuration": "PT4H"}
+    )
+    sso_stub.add_response(
+        "put_permissions_boundary_to_permission_set",
+        {},
+        {
+            **args,
+            "PermissionsBoundary": {
+                "CustomerManagedPolicyReference": {"Name": "billing-read", "Path": "/boundaries/"}
+            },
+        },
+    )
+    handle(ctx, change)
+    assert ctx.journal.pending("provisioning", "management") == {f"DevOps@{ACCOUNT}"}
+    # `boundary: none`: the boundary goes; gone already is fine.
+    removed = Change(
+        change.address,
+        Action.UPDATE,
+        {"boundary": "arn:aws:iam::aws:policy/PowerUserAccess"},
+        {"boundary": None, "arn": PS_ARN},
+    )
+    sso_stub.add_client_error(
+        "delete_permissions_boundary_from_permission_set",
+        "ResourceNotFoundException",
+        "none",
+        expected_params=args,
+    )
+    handle(ctx, removed)
+
+
+def test_a_taken_permission_set_name_is_adopted_only_when_it_carries_our_marker(
+    ctx: HandlerContext, sso_stub: Stubber
+) -> None:
+    """An apply that died after CreatePermissionSet: the rerun finds it (ConflictException
+    "already exists"), sees its marker, and attaches what is missing; someone else's is refused."""
+    after = {
+        "description": "Full access [iamlayer:acme]",
+        "session_duration": "PT4H",
+        "relay_state": "",
+        "policies": ["arn:aws:iam::aws:policy/AdministratorAccess"],
+        "customer_managed_policies": ["/billing-read"],
+        "inline_policy": None,
+        "tags": {"iamlayer:project": "acme"},
+    }
+    change = Change(Address("management", Kind.PERMISSION_SET, "DevOps"), Action.CREATE, None, after)
+    create = {
+        "InstanceArn": INSTANCE,
+        "Name": "DevOps",
+        "Description": "Full access [iamlayer:acme]",
+        "SessionDuration": "PT4H",
+        "Tags": [{"Key": "iamlayer:project", "Value": "acme"}],  # the emulator has no tag calls
+    }
+    args = {"InstanceArn": INSTANCE, "PermissionSetArn": PS_ARN}
+    for description in ("Full access [iamlayer:acme]", "made by hand"):
+        sso_stub.add_client_error(
+            "create_permission_set",
+            "ConflictException",
+            "PermissionSet with name DevOps already exists.",
+            expected_params=create,
+        )
+        sso_stub.add_response("list_permission_sets", {"PermissionSets": [PS_ARN]}, {"InstanceArn": INSTANCE})
+        sso_stub.add_response(
+            "describe_permission_set",
+            {"PermissionSet": {"Name": "DevOps", "PermissionSetArn": PS_ARN, "Description": description}},
+            args,
+        )
+        if description == "made by hand":
+            with pytest.raises(ApplyError, match="iamlayer did not create it; it is left alone"):
+                handle(ctx, change)
+            continue
+        sso_stub.add_response(
+            "list_managed_policies_in_permission_set",
+            {
+                "AttachedManagedPolicies": [
+                    {"Arn": "arn:aws:iam::aws:policy/AdministratorAccess", "Name": "AdministratorAccess"}
+                ]
+            },
+            args,
+        )
+        sso_stub.add_response(
+            "list_customer_managed_policy_references_in_permission_set",
+            {"CustomerManagedPolicyReferences": []},
+            args,
+        )
+        sso_stub.add_response("get_inline_policy_for_permission_set", {}, args)
+        # Only what is missing is attached (the first apply died before it).
+        sso_stub.add_response(
+            "attach_customer_managed_policy_reference_to_permission_set",
+            {},
+            {**args, "CustomerManagedPolicyReference": {"Name": "billing-read", "Path": "/"}},
+        )
+        handle(ctx, change)
+
+
+def test_people_and_groups_are_updated_with_identity_store_operations(
+    ctx: HandlerContext, store_stub: Stubber
+) -> None:
+    user = Change(
+        Address("management", Kind.IC_USER, "jane.doe"),
+        Action.UPDATE,
+        {"email": "old@example.com", "family_name": "Smith"},
+        {"email": "jane@example.com", "family_name": "Doe", "id": "u-1"},
+    )
+    store_stub.add_response(
+        "update_user",
+        {"IdentityStoreId": STORE, "UserId": "u-1", "UserArn": USER_ARN, "Revision": "2"},
+        {
+            "IdentityStoreId": STORE,
+            "UserId": "u-1",
+            "Operations": [
+                {"AttributePath": "name.familyName", "AttributeValue": "Doe"},
+                {
+                    "AttributePath": "emails",
+                    "AttributeValue": [{"value": "jane@example.com", "type": "work", "primary": True}],
+                },
+            ],
+        },
+    )
+    handle(ctx, user)
+    group = Change(
+        Address("management", Kind.IC_GROUP, "devops"),
+        Action.UPDATE,
+        {"description": "old [iamlayer:acme]"},
+        {"description": "DevOps team [iamlayer:acme]", "id": GROUP_ID},
+    )
+    store_stub.add_response(
+        "update_group",
+        {"IdentityStoreId": STORE, "GroupId": GROUP_ID, "GroupArn": GROUP_ARN, "Revision": "2"},
+        {
+            "IdentityStoreId": STORE,
+            "GroupId": GROUP_ID,
+            "Operations": [{"AttributePath": "description", "AttributeValue": "DevOps team [iamlayer:acme]"}],
+        },
+    )
+    handle(ctx, group)
+
+
+@pytest.mark.parametrize("user_type", ["[iamlayer:acme]", "Employee"])
+def test_a_taken_user_name_is_ours_only_with_our_user_type(
+    ctx: HandlerContext, store_stub: Stubber, user_type: str
+) -> None:
+    change = Change(
+        Address("management", Kind.IC_USER, "jane.doe"),
+        Action.CREATE,
+        None,
+        {
+            "display_name": "Jane Doe",
+            "given_name": "Jane",
+            "family_name": "Doe",
+            "email": "j@example.com",
+            "user_type": "[iamlayer:acme]",
+        },
+    )
+    # The identity store says "taken" with a Reason, not with a code of its own.
+    store_stub.add_client_error(
+        "create_user",
+        "ConflictException",
+        "Duplicate UserName",
+        modeled_fields={"Reason": "UNIQUENESS_CONSTRAINT_VIOLATION"},
+    )
+    store_stub.add_response(
+        "get_user_id",
+        {"UserId": "u-1", "IdentityStoreId": STORE, "UserArn": USER_ARN},
+        {
+            "IdentityStoreId": STORE,
+            "AlternateIdentifier": {
+                "UniqueAttribute": {"AttributePath": "userName", "AttributeValue": "jane.doe"}
+            },
+        },
+    )
+    store_stub.add_response(
+        "describe_user",
+        {
+            "UserId": "u-1",
+            "IdentityStoreId": STORE,
+            "UserArn": USER_ARN,
+            "Revision": "1",
+            "UserType": user_type,
+        },
+        {"IdentityStoreId": STORE, "UserId": "u-1"},
+    )
+    if user_type == "Employee":
+        with pytest.raises(ApplyError, match=r"Identity Center user jane\.doe: one of that name appeared"):
+            handle(ctx, change)
+    else:
+        handle(ctx, change)  # made by an earlier, interrupted apply: ours, nothing more to do
+
+
+def test_a_membership_made_by_a_lost_attempt_is_fine(ctx: HandlerContext, store_stub: Stubber) -> None:
+    change = Change(
+        Address("management", Kind.IC_MEMBERSHIP, "devops", "jane.doe"),
+        Action.CREATE,
+        None,
+        {"group_id": GROUP_ID, "user_id": "u-1", "user": "jane.doe"},
+    )
+    store_stub.add_client_error(
+        "create_group_membership",
+        "ConflictException",
+        "Member already exists",
+        modeled_fields={"Reason": "UNIQUENESS_CONSTRAINT_VIOLATION"},
+    )
+    handle(ctx, change)
+
+
+def test_the_read_asks_for_a_boundary_only_where_the_spec_manages_it(
+    offline_clients: AccountClients, sso_stub: Stubber, store_stub: Stubber
+) -> None:
+    """GetPermissionsBoundaryForPermissionSet (which the emulator lacks) answers
+    ResourceNotFoundException when there is none."""
+    store_stub.add_response("list_users", {"Users": []}, {"IdentityStoreId": STORE, "MaxResults": 100})
+    store_stub.add_response("list_groups", {"Groups": []}, {"IdentityStoreId": STORE, "MaxResults": 100})
+    other = f"{INSTANCE}/ps-fedcba9876543210"
+    sso_stub.add_response(
+        "list_permission_sets", {"PermissionSets": [PS_ARN, other]}, {"InstanceArn": INSTANCE}
+    )
+    for arn, name in ((PS_ARN, "DevOps"), (other, "ReadOnly")):
+        sso_stub.add_response(
+            "describe_permission_set",
+            {
+                "PermissionSet": {
+                    "Name": name,
+                    "PermissionSetArn": arn,
+                    "Description": "[iamlayer:acme]",
+                    "SessionDuration": "PT1H",
+                }
+            },
+            {"InstanceArn": INSTANCE, "PermissionSetArn": arn},
+        )
+    for arn in (PS_ARN, other):
+        args = {"InstanceArn": INSTANCE, "PermissionSetArn": arn}
+        sso_stub.add_response(
+            "list_managed_policies_in_permission_set", {"AttachedManagedPolicies": []}, args
+        )
+        sso_stub.add_response(
+            "list_customer_managed_policy_references_in_permission_set",
+            {"CustomerManagedPolicyReferences": []},
+            args,
+        )
+        sso_stub.add_response("get_inline_policy_for_permission_set", {}, args)
+        sso_stub.add_response("list_accounts_for_provisioned_permission_set", {"AccountIds": []}, args)
+        if arn == PS_ARN:
+            sso_stub.add_response(
+                "get_permissions_boundary_for_permission_set",
+                {"PermissionsBoundary": {"ManagedPolicyArn": "arn:aws:iam::aws:policy/PowerUserAccess"}},
+                args,
+            )
+    for arn in (PS_ARN, other):  # then the assignments of each, per account
+        args = {"InstanceArn": INSTANCE, "PermissionSetArn": arn, "AccountId": ACCOUNT}
+        sso_stub.add_response("list_account_assignments", {"AccountAssignments": []}, args)
+    state = read_identity_center(
+        offline_clients,
+        "us-east-1",
+        detail=lambda ps: True,
+        account_ids=[ACCOUNT],
+        boundaries=frozenset({"DevOps"}),
+        max_workers=1,  # the Stubber answers in order
+    )
+    devops, readonly = state.permission_sets["DevOps"], state.permission_sets["ReadOnly"]
+    assert (devops.boundary, devops.boundary_read) == ("arn:aws:iam::aws:policy/PowerUserAccess", True)
+    assert (readonly.boundary, readonly.boundary_read) == (None, False)
