@@ -69,7 +69,13 @@ class ManagedPolicy:
 
 @dataclass(frozen=True)
 class Role:
-    """An assumable role, created in each of `accounts`, trusting `trusted_account`."""
+    """An assumable role, created in each of `accounts`, trusting `trusted_account`.
+
+    `name` is the IAM role name; the spec's key for the role is usually the same, but differs when
+    a role of one name is defined differently in some accounts (`name:` in the spec; what
+    `iamlayer import` writes for such roles). `trust_policy`, when set, is the trust policy as
+    written, instead of the one iamlayer renders from `trusted_account` and `mfa_max_age`.
+    """
 
     name: str
     accounts: tuple[str, ...]  # account names, `all` already expanded
@@ -84,6 +90,7 @@ class Role:
     description: str = ""
     path: str = "/"
     tags: Mapping[str, str] = field(default_factory=dict)
+    trust_policy: PolicyDocument | None = None  # verbatim; None: rendered from the fields above
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,9 @@ class User:
     password_reset_required: bool = True  # create-time value: never diffed
     path: str = "/"
     tags: Mapping[str, str] = field(default_factory=dict)
+    # `credentials: keep`: the console password and access keys stay exactly as they are in AWS;
+    # iamlayer never creates, deletes or rotates them (an imported user whose PGP key is unknown).
+    keep_credentials: bool = False
 
 
 #: `role/<name>@<account>` (or `@*`, every account where the role is): a role as checks name it
@@ -161,6 +171,9 @@ class Spec:
     regions_in_use: tuple[str, ...] = ()  # for sts-regions; defaults to (region,)
     outputs_dir: Path | None = None  # encrypted secrets; default <spec dir>/outputs
     checks: tuple[Check, ...] = ()  # who may do what, evaluated before any AWS write
+    # Users, groups, roles and policies the spec names that exist in AWS without any iamlayer
+    # ownership marker are adopted (the marker is added) instead of being reported as collisions.
+    adopt: bool = False
 
     @property
     def root(self) -> Path:
