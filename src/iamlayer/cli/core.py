@@ -369,6 +369,7 @@ def operator_policy() -> None:
         "iam:GetLoginProfile",
         "iam:ListAccessKeys",
         "iam:ListMFADevices",
+        "iam:ListPolicyTags",
         "iam:ListUserTags",
         "sts:GetCallerIdentity",
     ]
