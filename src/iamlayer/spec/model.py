@@ -10,6 +10,7 @@ Everything is frozen: the spec is a value that the planner reads and never mutat
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -91,6 +92,13 @@ class Role:
     path: str = "/"
     tags: Mapping[str, str] = field(default_factory=dict)
     trust_policy: PolicyDocument | None = None  # verbatim; None: rendered from the fields above
+
+    @property
+    def requires_mfa(self) -> bool:
+        """Whether assuming the role needs an MFA session (its profiles then carry mfa_serial)."""
+        if self.trust_policy is not None:
+            return "aws:MultiFactorAuth" in json.dumps(self.trust_policy)
+        return self.mfa_max_age is not None
 
 
 @dataclass(frozen=True)
