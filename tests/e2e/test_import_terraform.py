@@ -6,10 +6,10 @@ through an iam-user-shaped module with `pgp_key = file("keys/<user>")`, a machin
 access key, groups whose policies list each account's role ARN, MFA-trusted roles in two
 workload accounts (one defined differently in each), a vendor role of another trust shape,
 aliases and password policies. Then `iamlayer import terraform` from `terraform state pull`,
-validate, a plan that only adopts, `terraform state rm` (Terraform stops managing, nothing is
-destroyed), apply, an empty plan; ids, passwords and keys unchanged; real gpg decrypts the
-carried-over ciphertexts to what Terraform encrypted; and `iamlayer import aws` of the result
-plans empty too.
+validate, a plan that only adopts, `removed` blocks with `destroy = false` applied (Terraform
+stops managing, nothing is destroyed), apply, an empty plan; ids, passwords and keys unchanged;
+real gpg decrypts the carried-over ciphertexts to what Terraform encrypted; and `iamlayer import
+aws` of the result plans empty too.
 """
 
 from __future__ import annotations
@@ -40,7 +40,10 @@ pytestmark = [
 
 
 def terraform(layer: Path, *args: str, timeout: float = 600) -> str:
-    """Run terraform in `layer`, offline: providers only from the mirror, no checkpoint calls."""
+    """Run terraform in `layer`, offline: providers only from the mirror, no checkpoint calls.
+
+    `terraform(layer, "bash", "-c", SCRIPT)` runs a shell script with that same environment.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_"))}
     env.update(
         TF_CLI_CONFIG_FILE=str(layer / "cli.tfrc"),
@@ -50,8 +53,9 @@ def terraform(layer: Path, *args: str, timeout: float = 600) -> str:
         AWS_EC2_METADATA_DISABLED="true",
         NO_PROXY="127.0.0.1,localhost",
     )
+    command = list(args) if args[0] == "bash" else ["terraform", *args]
     proc = subprocess.run(
-        ["terraform", *args], cwd=layer, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        command, cwd=layer, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
     assert proc.returncode == 0, f"terraform {' '.join(args)}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return proc.stdout
@@ -92,6 +96,18 @@ def identities(ids: dict[str, str]) -> dict[str, Any]:
         for r in member.list_roles()["Roles"]:
             out[f"role/{account}/{r['RoleName']}"] = r["RoleId"]
     return out
+
+
+README = Path(__file__).resolve().parent.parent.parent / "README.md"
+
+
+def readme_removed_blocks() -> str:
+    """The README's command that writes removed.tf (migration guide, step 5): the test runs it."""
+    text = README.read_text()
+    start = text.index("   terraform state list | grep -v")
+    return "\n".join(
+        line.strip() for line in text[start : text.index("> removed.tf", start) + 12].splitlines()
+    )
 
 
 def changes(plan: dict[str, Any]) -> list[tuple[str, str]]:
@@ -189,9 +205,13 @@ def test_a_terraform_layer_migrates_to_iamlayer(
     assert r.code == 0, r.out + r.err
     assert "Only adoption" in r.out and "0 to add, 0 to change, 0 to destroy, 13 to adopt." in r.out
 
-    # -- Terraform lets go without destroying anything, then iamlayer adopts -----------------------
-    addresses = terraform(layer, "state", "list").split()
-    terraform(layer, "state", "rm", *addresses)
+    # -- Terraform lets go without destroying anything (removed blocks), then iamlayer adopts ------
+    for tf in ("users.tf", "groups.tf", "roles.tf", "account.tf", "outputs.tf"):
+        (layer / tf).unlink()
+    terraform(layer, "bash", "-c", readme_removed_blocks())
+    assert "from = module.user\n" in (layer / "removed.tf").read_text()
+    applied = terraform(layer, "apply", "-auto-approve", "-input=false", "-no-color")
+    assert "0 destroyed" in applied and "will no longer be managed by Terraform" in applied, applied
     assert terraform(layer, "state", "list").split() == []
     assert identities(ids) == before
     r = run_cli("apply", "--auto-approve", cwd=out)
