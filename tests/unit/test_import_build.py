@@ -378,3 +378,28 @@ def test_options_decide_project_and_people_account(tmp_path: Path) -> None:
         build_spec(source, tmp_path / "iamlayer.yaml", ImportOptions(project="Not Valid"))
     with pytest.raises(Exception, match="people account 'nowhere' is not among the accounts read"):
         build_spec(source, tmp_path / "iamlayer.yaml", ImportOptions(people_account="nowhere"))
+
+
+def test_account_choices_pick_organization_accounts_by_id_name_or_name_end() -> None:
+    from iamlayer.aws.org import OrgAccount
+    from iamlayer.importer.live import AccountChoice, pick_accounts
+
+    choice = AccountChoice.parse(["security", "prd=123456789012", "100000000009"])
+    assert choice.explicit == {"prd": "123456789012"} and choice.wanted == ("security", "100000000009")
+    with pytest.raises(Exception, match="not a valid account name"):
+        AccountChoice.parse(["bad name=123456789012"])
+    found = [
+        OrgAccount("100000000001", "Acme Corp Security", "a@x", "ACTIVE"),
+        OrgAccount("100000000002", "acme-corp-apps-prd", "b@x", "ACTIVE"),
+        OrgAccount("100000000003", "acme-corp-data-prd", "c@x", "ACTIVE"),
+        OrgAccount("100000000009", "root", "d@x", "ACTIVE"),
+    ]
+    assert [a.id for a in pick_accounts(found, ["security", "apps-prd", "100000000009"])] == [
+        "100000000001",
+        "100000000002",
+        "100000000009",
+    ]
+    with pytest.raises(Exception, match="--account prd names several accounts"):
+        pick_accounts(found, ["prd"])
+    with pytest.raises(Exception, match="--account nowhere is not in the organization"):
+        pick_accounts(found, ["nowhere"])

@@ -87,10 +87,9 @@ def _discover(
         )
         return accounts, "the caller's own account (no AWS Organization could be listed)"
     known = {a.id for a in accounts}
-    for acc in found:
+    picked = pick_accounts(found, choice.wanted) if choice.wanted else found
+    for acc in picked:
         if acc.id in known:
-            continue
-        if choice.wanted and not ({acc.id, acc.name, account_name(acc.name, "")} & set(choice.wanted)):
             continue
         if acc.status and acc.status != "ACTIVE":
             findings.append(
@@ -98,17 +97,23 @@ def _discover(
             )
             continue
         accounts.append(_from_org(acc, master))
-    missing = [
-        w
-        for w in choice.wanted
-        if not any(w in (a.id, a.org_name, account_name(a.org_name, "")) for a in accounts)
-    ]
-    if missing:
-        raise IamlayerError(
-            f"--account {', '.join(missing)}: not in the organization; its accounts are: "
-            + ", ".join(f"{account_name(a.name, '')} ({a.id})" for a in found)
-        )
     return accounts, f"the AWS Organization of management account {master} ({len(found)} accounts)"
+
+
+def pick_accounts(found: Sequence[OrgAccount], wanted: Sequence[str]) -> list[OrgAccount]:
+    """The organization's accounts that `wanted` names: by id, by name, or by the end of the name
+    (`security` picks acme-corp-security, as the spec will name it) when only one ends so."""
+    out: list[OrgAccount] = []
+    for w in wanted:
+        exact = [a for a in found if w in (a.id, a.name, account_name(a.name, ""))]
+        ending = [a for a in found if account_name(a.name, "").endswith("-" + w.lower())]
+        match = exact or ending
+        if len(match) != 1:
+            names = ", ".join(f"{a.name} ({a.id})" for a in (match or found))
+            problem = "names several accounts" if match else "is not in the organization"
+            raise IamlayerError(f"--account {w} {problem}: {names}")
+        out += [a for a in match if a not in out]
+    return out
 
 
 def _from_org(acc: OrgAccount, master: str) -> SourceAccount:
