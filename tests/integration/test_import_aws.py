@@ -343,6 +343,8 @@ def test_a_hand_made_layer_is_adopted_and_nothing_else_changes(
 
     r = run_cli("validate", cwd=out)
     assert r.code == 0, r.err
+    assert "note: users.alice.credentials: 3 user(s) keep their console password" in r.err
+    assert "gpg --export NAME | base64 > keys/alice" in r.err  # how to hand them over later
     r = run_cli("plan", cwd=out)
     assert r.code == 0, r.err
     assert "Only adoption" in r.out and "0 to add, 0 to change, 0 to destroy, 9 to adopt" in r.out
