@@ -415,3 +415,19 @@ def test_not_a_usable_state_is_a_spec_error_naming_the_file(tmp_path: Path) -> N
     empty = write_state(tmp_path, {"version": 4, "resources": []})
     with pytest.raises(SpecError, match="no IAM resource in the state"):
         read_terraform([empty], layer=None, region="us-east-1", access_role="R")
+
+
+def test_one_state_per_account_layer(tmp_path: Path) -> None:
+    """The same addresses and provider configuration in two layers' states are two accounts."""
+    files = []
+    for account, alias in ((SECURITY, "acme-security"), (PRD, "acme-prd")):
+        data = {"version": 4, "resources": [
+            resource("", "aws_iam_role", "admin", {"name": "Admin", "arn": f"arn:aws:iam::{account}:role/Admin",
+                                                   "assume_role_policy": json.dumps(TRUST)}, index=None),
+            resource("", "aws_iam_account_alias", "this", {"account_alias": alias}, index=None),
+        ]}  # fmt: skip
+        path = tmp_path / f"{alias}.tfstate"
+        path.write_text(json.dumps(data))
+        files.append(path)
+    source = read_terraform(files, layer=None, region="us-east-1", access_role="R")
+    assert {a.id: a.state.alias for a in source.accounts} == {SECURITY: "acme-security", PRD: "acme-prd"}

@@ -74,9 +74,10 @@ class Instance:
 
     address: str
     type: str
-    provider: str
+    provider: str  # the state file and the provider configuration: one account each
     module: str  # "" or module.users["jane"]
     attrs: Mapping[str, Any]
+    state: str = ""  # the state file it is in (addresses repeat across account layers)
 
     def get(self, key: str, default: Any = None) -> Any:
         value = self.attrs.get(key)
@@ -142,10 +143,12 @@ def parse_state(text: str, file: str) -> list[Instance]:
                 Instance(
                     address=f"{module}.{base}" if module else base,
                     type=f"{prefix}{rtype}",
-                    # A module's resources name the provider configuration they were given.
-                    provider=str(r.get("provider", "")),
+                    # A module's resources name the provider configuration they were given; the
+                    # same configuration in another layer's state is another account.
+                    provider=f"{file}|{r.get('provider', '')}",
                     module=module,
                     attrs=attrs,
+                    state=file,
                 )
             )
     return out
@@ -475,12 +478,12 @@ def choose_keys(instances: list[Instance], layer: Path | None, findings: list[Fi
     return out
 
 
-def ciphertexts(instances: list[Instance], account_of: Mapping[str, str]) -> list[Ciphertext]:
+def ciphertexts(instances: list[Instance], account_of: Mapping[tuple[str, str], str]) -> list[Ciphertext]:
     """The encrypted passwords and access-key secrets the state records (never decrypted)."""
     out: list[Ciphertext] = []
     for inst in instances:
         user = str(inst.get("user", ""))
-        account = account_of.get(inst.address)
+        account = account_of.get((inst.state, inst.address))
         if account is None:
             continue
         if inst.type == "aws_iam_user_login_profile" and inst.get("encrypted_password"):
@@ -546,7 +549,7 @@ def read_terraform(
             ]
         )
     reader = _Reader(instances, [])
-    account_of = {i.address: a for i in instances if (a := reader.account_of(i)) is not None}
+    account_of = {(i.state, i.address): a for i in instances if (a := reader.account_of(i)) is not None}
     keys = choose_keys(instances, layer, findings)
     return ImportSource(
         origin="terraform",
