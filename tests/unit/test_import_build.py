@@ -374,6 +374,11 @@ def test_options_decide_project_and_people_account(tmp_path: Path) -> None:
     source.accounts[2].state.users = {}
     spec, _ = build_spec(source, tmp_path / "iamlayer.yaml", ImportOptions(people_account=SEC, project="x"))
     assert spec.people_account == "security" and spec.project == "x"
+    for wanted in ("acme-corp-security", "security", SEC):  # alias, its end, id
+        assert (
+            build_spec(source, tmp_path / "s.yaml", ImportOptions(people_account=wanted))[0].people_account
+            == "security"
+        )
     with pytest.raises(Exception, match="not a valid project name"):
         build_spec(source, tmp_path / "iamlayer.yaml", ImportOptions(project="Not Valid"))
     with pytest.raises(Exception, match="people account 'nowhere' is not among the accounts read"):

@@ -232,19 +232,31 @@ def recognise_assume(doc: Mapping[str, Any], arns_of: Mapping[str, frozenset[str
 def likely_people_account(
     accounts: Sequence[SourceAccount], wanted: str | None = None, names: Mapping[str, str] | None = None
 ) -> SourceAccount:
-    """The account `wanted` names (by id, or by name in `names`), else the one with the most users
-    (then groups): IAM users and groups live in the people account only."""
-    if wanted:
-        for acc in accounts:
-            if wanted in (acc.id, acc.name, (names or {}).get(acc.id)):
-                return acc
-        raise IamlayerError(
-            f"people account {wanted!r} is not among the accounts read: "
-            + ", ".join(f"{(names or {}).get(a.id) or a.name or a.id} ({a.id})" for a in accounts)
+    """The account `wanted` names, else the one with the most users (then groups): IAM users and
+    groups live in the people account only.
+
+    `wanted` is an id, a name (`names`, or the one given on the command line), an alias or an
+    Organizations name, or the end of one after a `-` (`security` for acme-corp-security).
+    """
+    if not wanted:
+        return max(accounts, key=lambda a: (len(a.state.users), len(a.state.groups)))  # max keeps the first
+
+    def known(acc: SourceAccount) -> set[str]:
+        return {acc.id, acc.name, (names or {}).get(acc.id, ""), acc.state.alias or "", acc.org_name,
+                account_name(acc.org_name, "") if acc.org_name else ""} - {""}  # fmt: skip
+
+    exact = [a for a in accounts if wanted in known(a)]
+    ending = [a for a in accounts if any(k.endswith("-" + wanted) for k in known(a))]
+    match = exact or ending
+    if len(match) == 1:
+        return match[0]
+    raise IamlayerError(
+        f"people account {wanted!r} "
+        + ("names several accounts: " if match else "is not among the accounts read: ")
+        + ", ".join(
+            f"{(names or {}).get(a.id) or a.name or a.org_name or a.id} ({a.id})" for a in (match or accounts)
         )
-    return max(
-        accounts, key=lambda a: (len(a.state.users), len(a.state.groups))
-    )  # max keeps the first of equals
+    )
 
 
 def _doc_key(doc: Any) -> str:
