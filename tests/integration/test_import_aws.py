@@ -81,11 +81,11 @@ def test_the_init_example_round_trips_to_an_empty_plan(tmp_path: Path, aws_env: 
     original = load_spec(layer / "iamlayer.yaml")
     assert spec.project_long == "acme-corp"
     assert {
-        k: (r.accounts, r.mfa_max_age, r.policies, r.source_identity, r.tag_session, r.trusted_account)
+        k: (set(r.accounts), r.mfa_max_age, r.policies, r.source_identity, r.tag_session, r.trusted_account)
         for k, r in spec.roles.items()
     } == {
         k: (
-            r.accounts,
+            set(r.accounts),
             r.mfa_max_age,
             tuple(sorted(r.policies)),
             r.source_identity,
@@ -137,7 +137,7 @@ def test_a_generated_500_user_organization_round_trips(tmp_path: Path, aws_env: 
         {
             "name": "Deploy",
             "entries": [
-                {"key": "Deploy", "accounts": ["shared", "apps-devstg"]},
+                {"key": "Deploy", "accounts": ["apps-devstg", "shared"]},
                 {"key": "Deploy.apps-prd", "accounts": ["apps-prd"]},
             ],
             "differences": ["max_session_duration"],
@@ -325,7 +325,7 @@ def test_a_hand_made_layer_is_adopted_and_nothing_else_changes(
     text = (out / "iamlayer.yaml").read_text()
     spec = yaml.safe_load(text)
     assert (
-        spec["roles"]["Ops"]["accounts"] == ["shared", "apps-prd"]
+        spec["roles"]["Ops"]["accounts"] == ["apps-prd", "shared"]
         and spec["roles"]["Ops"]["mfa_max_age"] == 3600
     )
     assert spec["roles"]["Vendor"]["trust_policy"]["Statement"][0]["Condition"] == {

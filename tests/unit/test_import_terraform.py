@@ -390,7 +390,9 @@ def test_the_layer_gives_each_user_the_file_its_tf_names(tmp_path: Path, people:
     # `${each.value.key}` cannot be resolved offline: the file whose content is the key decides.
     assert source.user_keys == {"jane.doe": "jane", "ci": "ops"}
     assert set(source.key_files) == {"jane", "ops", "unused"}  # the layer's keys/ become the spec's
-    (layer / "users.tf").write_text('module "iam_user" {\n  pgp_key = file("keys/${each.key}")\n}\n')
+    (layer / "users.tf").write_text(
+        'module "iam_user" {\n  pgp_key = file("${path.module}/keys/${each.key}")\n}\n'
+    )
     (layer / "keys" / "ci").write_text(people["ops.team"]["pgp_key"] + "\n")
     source = read_terraform(
         [write_state(tmp_path, state(people))],

@@ -448,6 +448,9 @@ def choose_keys(instances: list[Instance], layer: Path | None, findings: list[Fi
             out.users[user] = ""
             continue
         named = _layer_file(inst, refs) if refs else None
+        if named:
+            # file("keys/x"), file("./keys/x") and file("${path.module}/keys/x") name the same file.
+            named = re.sub(r"^(\$\{path\.(module|root|cwd)\}/|\./)", "", named)
         if named and named.startswith("keys/") and named[len("keys/") :] in out.files:
             out.users[user] = named[len("keys/") :]
             continue
