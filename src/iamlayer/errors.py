@@ -39,7 +39,7 @@ class Diagnostic:
     key: str  # dotted key path, e.g. "users.jane.doe.groups[0]"
     message: str
     hint: str | None = None  # e.g. "did you mean 'devops'?" or "valid values: a, b"
-    severity: str = "error"  # "error" or "warning"
+    severity: str = "error"  # "error", "warning", or "note" (worth knowing, not a problem)
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file

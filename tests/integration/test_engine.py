@@ -39,7 +39,7 @@ def addresses(p: Plan, action: Action | None = None) -> set[str]:
 def test_plan_apply_plan_is_empty_and_second_apply_is_noop(layer: Layer) -> None:
     first = plan_of(layer)
     assert not first.errors
-    assert first.counts() == {"create": len(first.changes), "update": 0, "delete": 0}
+    assert first.counts() == {"create": len(first.changes), "update": 0, "delete": 0, "adopt": 0}
     assert "security/user.jane.doe" in addresses(first)
     assert "security/login_profile.jane.doe" in addresses(first)
     assert "security/access_key.machine.ci" in addresses(first)

@@ -125,3 +125,39 @@ def test_secret_never_in_repr() -> None:
         design_spec(), "jane.doe", access_key_id="AKIA", secret_access_key="s3cr3t", mfa_serial=None
     )
     assert "s3cr3t" not in repr(r)
+
+
+def test_imported_roles_split_by_account_and_verbatim_trust_get_their_profiles() -> None:
+    """A role of one IAM name defined differently per account (`name:`) is reached by its spec key;
+    a verbatim trust policy that asks for MFA gets mfa_serial like mfa_max_age does."""
+    spec = design_spec()
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::222222222222:root"},
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "Bool": {"aws:MultiFactorAuthPresent": "true"},
+                    "StringEquals": {"aws:PrincipalTag/x": "y"},
+                },
+            }
+        ],
+    }
+    roles = {
+        "Ops": Role("Ops", accounts=("shared",), trusted_account="security"),
+        "Ops.apps-prd": Role("Ops", accounts=("apps-prd",), trusted_account="security", trust_policy=trust),
+    }
+    spec = Spec(
+        **{
+            **spec.__dict__,
+            "roles": roles,
+            "groups": {"ops": Group("ops", assume=("Ops", "Ops.apps-prd"))},
+            "users": {"max.ops": User("max.ops", groups=("ops",))},
+        }
+    )
+    assert [(p.profile, p.role_arn, p.mfa_required) for p in assumable_roles(spec, "max.ops")] == [
+        ("acme-shared-ops", "arn:aws:iam::333333333333:role/Ops", False),
+        ("acme-apps-prd-ops", "arn:aws:iam::555555555555:role/Ops", True),
+    ]

@@ -155,7 +155,11 @@ def _policy_arn(ctx: HandlerContext, name: str, path: str = "/") -> str:
     return f"arn:aws:iam::{ctx.account_id}:policy{path}{name}"
 
 
-@handles(Kind.POLICY, Action.CREATE, permissions=("iam:CreatePolicy", "iam:TagPolicy", "iam:GetPolicy"))
+@handles(
+    Kind.POLICY,
+    Action.CREATE,
+    permissions=("iam:CreatePolicy", "iam:TagPolicy", "iam:GetPolicy", "iam:ListPolicyTags"),
+)
 def create_policy(ctx: HandlerContext, ch: Change) -> None:
     a = ch.after
     assert a is not None
@@ -170,9 +174,14 @@ def create_policy(ctx: HandlerContext, ch: Change) -> None:
                 Tags=_tags(a["tags"]),
             )
     except AlreadyExistsError:
+        arn = _policy_arn(ctx, name, a["path"])
         with aws_call(f"checking existing policy {name} {ctx.where()}"):
-            pol = ctx.iam.get_policy(PolicyArn=_policy_arn(ctx, name, a["path"]))["Policy"]
-        if pol.get("Description", "") != a["description"]:
+            pol = ctx.iam.get_policy(PolicyArn=arn)["Policy"]
+            tags = {
+                t["Key"]: t["Value"]
+                for t in read_all(ctx.iam, "list_policy_tags", PolicyArn=arn).get("Tags", [])
+            }
+        if pol.get("Description", "") != a["description"] and tags.get(OWNER_TAG) != ctx.project:
             raise ApplyError(
                 f"creating policy {name} {ctx.where()}: a policy of that name appeared that "
                 "iamlayer does not own"
@@ -719,3 +728,33 @@ def remove_membership(ctx: HandlerContext, ch: Change) -> None:
         aws_call(f"removing user {ch.address.name} from group {ch.address.sub} {ctx.where()}"),
     ):
         ctx.iam.remove_user_from_group(UserName=ch.address.name, GroupName=ch.address.sub)
+
+
+# -- adoption: the ownership marker on an existing resource, nothing else ------------------------
+# Each of these is one idempotent write that adds iamlayer's marker; the resource keeps its id,
+# its other tags and everything else (see Action.ADOPT). A policy is adopted by its tag alone:
+# its description, where iamlayer marks the policies it creates, cannot be changed.
+@handles(Kind.USER, Action.ADOPT, permissions=("iam:TagUser",))
+def adopt_user(ctx: HandlerContext, ch: Change) -> None:
+    name = ch.address.name
+    with aws_call(f"adopting user {name} (tagging it {OWNER_TAG}={ctx.project}) {ctx.where()}"):
+        settle(lambda: ctx.iam.tag_user(UserName=name, Tags=_tags((ch.after or {})["tags"])))
+
+
+@handles(Kind.ROLE, Action.ADOPT, permissions=("iam:TagRole",))
+def adopt_role(ctx: HandlerContext, ch: Change) -> None:
+    name = ch.address.name
+    with aws_call(f"adopting role {name} (tagging it {OWNER_TAG}={ctx.project}) {ctx.where()}"):
+        settle(lambda: ctx.iam.tag_role(RoleName=name, Tags=_tags((ch.after or {})["tags"])))
+
+
+@handles(Kind.POLICY, Action.ADOPT, permissions=("iam:TagPolicy",))
+def adopt_policy(ctx: HandlerContext, ch: Change) -> None:
+    a = ch.after or {}
+    with aws_call(f"adopting policy {ch.address.name} (tagging it {OWNER_TAG}={ctx.project}) {ctx.where()}"):
+        settle(lambda: ctx.iam.tag_policy(PolicyArn=a["arn"], Tags=_tags(a["tags"])))
+
+
+@handles(Kind.GROUP, Action.ADOPT, permissions=("iam:PutGroupPolicy",))
+def adopt_group(ctx: HandlerContext, ch: Change) -> None:
+    _mark_group(ctx, ch.address.name, (ch.after or {})["marker"])

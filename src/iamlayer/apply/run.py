@@ -216,9 +216,8 @@ def _inconsistent(left: Plan, waited: float) -> str:
             fields = sorted(k for k in b if a.get(k) != b.get(k))
             lines.append(f"  {c.action.symbol} {c.address}: {', '.join(fields) or 'changed'} differ(s)")
         else:
-            lines.append(
-                f"  {c.action.symbol} {c.address} ({'missing' if c.action is Action.CREATE else 'still there'})"
-            )
+            state = {Action.CREATE: "missing", Action.ADOPT: "still without its ownership marker"}
+            lines.append(f"  {c.action.symbol} {c.address} ({state.get(c.action, 'still there')})")
     lines.append(
         f"This is a bug in iamlayer, or IAM needs longer to show the writes ({VERIFY_TIMEOUT_ENV} sets "
         "the wait, in seconds); `iamlayer plan` shows the details."

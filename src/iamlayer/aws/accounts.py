@@ -54,6 +54,11 @@ def _caller(session: boto3.Session, stats: ApiStats, label: str) -> tuple[str, s
     return str(ident["Account"]), str(ident["Arn"])
 
 
+def caller_account(profile: str | None, region: str | None, stats: ApiStats) -> str:
+    """The id of the account the operator's own credentials are in."""
+    return _caller(base_session(profile, region), stats, "operator")[0]
+
+
 def _now() -> datetime:
     """The clock temporary credentials' expiry is judged by (tests move it forward)."""
     return datetime.now(UTC)

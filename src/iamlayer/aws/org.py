@@ -1,7 +1,8 @@
-"""AWS Organizations: the accounts of the organization, for `iamlayer accounts discover`."""
+"""AWS Organizations: the accounts of the organization, for `accounts discover` and `import aws`."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from iamlayer.aws.errors import aws_call
@@ -35,3 +36,15 @@ def list_org_accounts(
                 for a in page.get("Accounts", [])
             ]
     return master, accounts
+
+
+_INVALID = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def account_name(org_name: str, prefix: str) -> str:
+    """A spec account name from an organization account name: `acme-corp-apps-prd` -> `apps-prd`."""
+    name = org_name.strip()
+    if prefix and name.lower().startswith(prefix.lower() + "-") and len(name) > len(prefix) + 1:
+        name = name[len(prefix) + 1 :]
+    name = _INVALID.sub("-", name.lower()).strip("-._")
+    return name[:63] or "account"

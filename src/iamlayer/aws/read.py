@@ -13,6 +13,7 @@ import csv
 import io
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from iamlayer.aws.errors import aws_call
@@ -240,6 +241,23 @@ def confirm_user(clients: AccountClients, account_id: str, user: UserState, *, m
         with aws_call(f"listing MFA devices of {where}"):
             devices = read_all(iam, "list_mfa_devices", UserName=user.name).get("MFADevices", [])
         user.mfa_devices = tuple(d["SerialNumber"] for d in devices)
+
+
+def read_policy_tags(clients: AccountClients, account_id: str, policies: Iterable[PolicyState]) -> None:
+    """Fill in the tags of `policies` (ListPolicyTags: one call per policy, a few at a time).
+
+    GetAccountAuthorizationDetails returns no policy tags, and a policy iamlayer adopted is owned
+    by its tag alone (see iamlayer.state.model), so callers ask only for the few policies whose
+    ownership the bulk read cannot tell.
+    """
+    iam = clients.client("iam")
+
+    def one(p: PolicyState) -> None:
+        with aws_call(f"reading the tags of policy {p.name} {_where(clients, account_id)}"):
+            p.tags = _tags(read_all(iam, "list_policy_tags", PolicyArn=p.arn).get("Tags"))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(one, list(policies)))
 
 
 def whole_state_read(clients: AccountClients, account_id: str, *, credential_report: bool) -> AccountState:

@@ -6,11 +6,21 @@ import click
 
 
 def all_commands() -> list[click.Command]:
-    from iamlayer.cli import access_cmds, audit_cmds, core, org_cmds, people, sandbox_cmds, secrets_cmds
+    from iamlayer.cli import (
+        access_cmds,
+        audit_cmds,
+        core,
+        import_cmds,
+        org_cmds,
+        people,
+        sandbox_cmds,
+        secrets_cmds,
+    )
 
     commands: list[click.Command] = [
         *core.commands(),  # init, validate, plan, apply, operator-policy
         *org_cmds.commands(),  # accounts discover
+        *import_cmds.commands(),  # import aws, import terraform
         *secrets_cmds.commands(),  # outputs, decrypt, password reset, access-key rotate
         *people.commands(),  # onboard, credentials configure, mfa, exec, credential-process, whoami
         *audit_cmds.commands(),  # audit, sts-regions

@@ -118,14 +118,15 @@ def validate(spec_file: Path, as_json: bool) -> int:
     check_rendered_limits(spec)
     warnings += _access_checks(spec)
     for w in warnings:
-        err_console.print(f"[yellow]{w}[/]", soft_wrap=True)
+        style = "cyan" if w.severity == "note" else "yellow"
+        err_console.print(f"[{style}]{w}[/]", soft_wrap=True)
     for user, fpr in _key_summary(spec).items():
         console.print(f"  key for {user}: {fpr}")
     console.print(
         f"[green]{spec.path} is valid[/]: {len(spec.accounts)} account(s), {len(spec.users)} user(s), "
         f"{len(spec.groups)} group(s), {len(spec.roles)} role(s), {len(spec.policies)} policy(ies)"
         + (f", {len(spec.checks)} access check(s)" if spec.checks else "")
-        + (f", {len(warnings)} warning(s)" if warnings else "")
+        + (f", {n} warning(s)" if (n := sum(1 for w in warnings if w.severity == "warning")) else "")
     )
     return EXIT_OK
 
@@ -344,7 +345,8 @@ def apply(
         c = p.counts()
         console.print(
             f"[green]Apply complete![/] Resources: {c['create']} added, {c['update']} changed, "
-            f"{c['delete']} destroyed. Verified: the accounts match the spec"
+            f"{c['delete']} destroyed" + (f", {c['adopt']} adopted" if c["adopt"] else "") + ". "
+            "Verified: the accounts match the spec"
             + (f" (IAM showed every write after {outcome.waited:.0f} s)." if outcome.waited else ".")
         )
         console.print(render_stats(stats.as_json()), style="dim")
@@ -368,6 +370,7 @@ def operator_policy() -> None:
         "iam:GetLoginProfile",
         "iam:ListAccessKeys",
         "iam:ListMFADevices",
+        "iam:ListPolicyTags",
         "iam:ListUserTags",
         "sts:GetCallerIdentity",
         *IC_READ_PERMISSIONS,

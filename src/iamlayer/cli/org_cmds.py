@@ -3,30 +3,18 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from iamlayer.aws.org import OrgAccount, list_org_accounts
+from iamlayer.aws.org import OrgAccount, account_name, list_org_accounts
 from iamlayer.aws.session import ApiStats
 from iamlayer.cli.common import EXIT_OK, console, err_console, json_option, profile_option, spec_option
 from iamlayer.errors import Diagnostic, SpecError
 from iamlayer.spec.edit import update_accounts
 from iamlayer.spec.load import parse_yaml
-
-_INVALID = re.compile(r"[^A-Za-z0-9_.-]+")
-
-
-def account_name(org_name: str, prefix: str) -> str:
-    """A spec account name from an organization account name: `acme-corp-apps-prd` -> `apps-prd`."""
-    name = org_name.strip()
-    if prefix and name.lower().startswith(prefix.lower() + "-") and len(name) > len(prefix) + 1:
-        name = name[len(prefix) + 1 :]
-    name = _INVALID.sub("-", name.lower()).strip("-._")
-    return name[:63] or "account"
 
 
 def plan_accounts(existing: dict[str, str], found: list[OrgAccount], prefix: str) -> dict[str, str]:

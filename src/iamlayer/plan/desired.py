@@ -7,6 +7,7 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from iamlayer.spec.model import Role, SelfManagement, Spec
@@ -41,32 +42,54 @@ def role_arn(spec: Spec, role: Role, account: str) -> str:
 
 
 def trust_policy(spec: Spec, role: Role) -> Doc:
-    """Who may assume `role`: principals of the trusted account; with MFA when `mfa_max_age` is set.
+    """Who may assume `role`: its verbatim `trust_policy`, or the one rendered by `trust_document`
+    from the trusted account and the role's MFA and session settings."""
+    if role.trust_policy is not None:
+        return normalize(role.trust_policy)
+    return trust_document(
+        spec.accounts[role.trusted_account].id,
+        mfa_max_age=role.mfa_max_age,
+        source_identity=role.source_identity,
+        tag_session=role.tag_session,
+    )
+
+
+def trust_document(
+    trusted_account_id: str, *, mfa_max_age: int | None, source_identity: bool, tag_session: bool
+) -> Doc:
+    """Principals of the trusted account may assume the role; with MFA when `mfa_max_age` is set.
 
     In an Allow statement a plain `Bool` is the safe choice: when the MFA key is absent (long-term
     keys), the condition is false and nothing is allowed. BoolIfExists here would fail open.
     """
     actions = ["sts:AssumeRole"]
-    if role.source_identity:
+    if source_identity:
         actions.append("sts:SetSourceIdentity")
-    if role.tag_session:
+    if tag_session:
         actions.append("sts:TagSession")
     statement: dict[str, Any] = {
         "Effect": "Allow",
-        "Principal": {"AWS": f"arn:aws:iam::{spec.accounts[role.trusted_account].id}:root"},
+        "Principal": {"AWS": f"arn:aws:iam::{trusted_account_id}:root"},
         "Action": actions,
     }
-    if role.mfa_max_age is not None:
+    if mfa_max_age is not None:
         statement["Condition"] = {
             "Bool": {"aws:MultiFactorAuthPresent": "true"},
-            "NumericLessThan": {"aws:MultiFactorAuthAge": str(role.mfa_max_age)},
+            "NumericLessThan": {"aws:MultiFactorAuthAge": str(mfa_max_age)},
         }
     return normalize({"Version": "2012-10-17", "Statement": [statement]})
 
 
 def assume_policy(spec: Spec, role_names: tuple[str, ...]) -> Doc:
     """sts:AssumeRole on exactly the named roles, in every account where each one exists."""
-    arns = sorted(role_arn(spec, spec.roles[r], a) for r in role_names for a in spec.roles[r].accounts)
+    return assume_document(
+        role_arn(spec, spec.roles[r], a) for r in role_names for a in spec.roles[r].accounts
+    )
+
+
+def assume_document(role_arns: Iterable[str]) -> Doc:
+    """The assume-roles policy of a group: sts:AssumeRole on exactly these role ARNs."""
+    arns = sorted(set(role_arns))
     return normalize(
         {
             "Version": "2012-10-17",
@@ -249,12 +272,15 @@ def desired_state(spec: Spec, account: str) -> AccountState:
             members=frozenset(u.name for u in spec.users.values() if group.name in u.groups),
         )
     for user in spec.users.values():
+        kept = user.keep_credentials
         state.users[user.name] = UserState(
             name=user.name,
             path=user.path,
             tags={**user.tags, **owner},
             groups=frozenset(user.groups),
-            login_profile=user.console,
-            access_keys=(AccessKey(id="", active=True),) if user.access_key else (),
+            # `credentials: keep`: nothing is wanted, so nothing is compared (see diff._credentials).
+            login_profile=None if kept else user.console,
+            access_keys=None if kept else ((AccessKey(id="", active=True),) if user.access_key else ()),
+            credentials_kept=kept,
         )
     return state

@@ -2,7 +2,9 @@
 
 Rules that shape the result:
 - Only owned resources are changed or deleted. A resource the spec names that exists but is not
-  owned is a collision: reported as an error with how to adopt it, never modified.
+  owned is a collision: reported as an error with how to adopt it, never modified. With `adopt:
+  true` in the spec, one that no iamlayer project owns is adopted instead: an ADOPT change adds
+  the ownership marker, and the resource is then compared like an owned one.
 - Create-time values are never diffed: a login profile's password (people change it), a policy's
   description, a user's password_reset_required.
 - Tags: the spec's tags are added or corrected; tags others added (the console tags access keys,
@@ -24,9 +26,12 @@ from iamlayer.state.journal import KeyCreation
 from iamlayer.state.model import (
     OWNER_TAG,
     AccountState,
+    Resource,
     RoleState,
     UserState,
+    adoptable,
     group_marker_name,
+    owner_of,
 )
 
 
@@ -54,8 +59,21 @@ def password_policy_json(p: PasswordPolicy | None) -> dict[str, Any] | None:
     return d
 
 
-def adopt_hint(kind: str, name: str, project: str) -> str:
+#: said with every collision with a resource no iamlayer project owns
+ADOPT_ALL_HINT = "or, to adopt every such resource at the next apply, set adopt: true in the spec"
+
+
+def adopt_hint(kind: str, name: str, project: str, owner: str | None = None) -> str:
     """What to do about a resource the spec names that exists but is not this project's."""
+    if owner is not None and owner != project:
+        return (
+            f"{kind} {name} exists and belongs to iamlayer project {owner!r}, not {project!r}; iamlayer never "
+            "takes over another project's resources: rename it in the spec, or remove it from that project first"
+        )
+    return f"{_adopt_by_hand(kind, name, project)}; {ADOPT_ALL_HINT}"
+
+
+def _adopt_by_hand(kind: str, name: str, project: str) -> str:
     if kind == "group":
         return (
             f"group {name} exists but was not created by iamlayer project {project!r}. To adopt it, add the "
@@ -66,8 +84,8 @@ def adopt_hint(kind: str, name: str, project: str) -> str:
         )
     if kind == "policy":
         return (
-            f"policy {name} exists but was not created by iamlayer project {project!r}; iamlayer never "
-            "modifies a policy it did not create: rename it in the spec, or delete the existing one"
+            f"policy {name} exists but was not created by iamlayer project {project!r}. To adopt it: aws iam "
+            f"tag-policy --policy-arn ARN --tags Key={OWNER_TAG},Value={project}; or rename it in the spec"
         )
     return (
         f"{kind} {name} exists but is not owned by iamlayer project {project!r}. To adopt it: "
@@ -83,12 +101,14 @@ class _Differ:
         desired: AccountState,
         live: AccountState,
         staged: Mapping[str, bool],
+        adopt: bool = False,
     ) -> None:
         self.account = account
         self.project = project
         self.desired = desired
         self.live = live
         self.staged = staged
+        self.adopt = adopt
         self.out = DiffResult()
 
     def add(
@@ -102,6 +122,24 @@ class _Differ:
         note: str = "",
     ) -> None:
         self.out.changes.append(Change(Address(self.account, kind, name, sub), action, before, after, note))
+
+    def claim(self, kind: Kind, name: str, have: Resource, marker: dict[str, Any]) -> bool:
+        """Whether `have`, which the spec names, is this project's to manage: owned already, or
+        adopted now (an ADOPT change that adds `marker`). Otherwise it is a collision."""
+        if have.owned_by(self.project):
+            return True
+        if adoptable(have, self.project, self.adopt):
+            self.add(
+                kind,
+                name,
+                Action.ADOPT,
+                {"owner": None},
+                marker,
+                note="exists without an ownership marker; adopted: only the marker is added",
+            )
+            return True
+        self.out.collisions.append(adopt_hint(kind.value, name, self.project, owner_of(have)))
+        return False
 
     # -- account settings -------------------------------------------------------------------
     def account_settings(self) -> None:
@@ -156,9 +194,7 @@ class _Differ:
                         "tags": {OWNER_TAG: self.project},
                     },
                 )
-            elif not have.owned_by(self.project):
-                self.out.collisions.append(adopt_hint("policy", name, self.project))
-            else:
+            elif self.claim(Kind.POLICY, name, have, {"arn": have.arn, "tags": {OWNER_TAG: self.project}}):
                 if want.document != have.document:
                     self.add(
                         Kind.POLICY,
@@ -201,11 +237,11 @@ class _Differ:
                 self.attachments(Kind.ROLE_POLICY_ATTACHMENT, name, want.attached, frozenset())
                 self.inline(Kind.ROLE_INLINE_POLICY, name, want.inline, {})
                 continue
-            if not have.owned_by(self.project):
-                self.out.collisions.append(adopt_hint("role", name, self.project))
+            if not self.claim(Kind.ROLE, name, have, {"tags": {OWNER_TAG: self.project}}):
                 continue
             w, h = self._role_fields(want), self._role_fields(have)
             h["tags"] = {k: v for k, v in have.tags.items() if k in want.tags}
+            h["tags"][OWNER_TAG] = self.project  # the ownership tag is the claim's (adoption's) business
             changed = {k for k in w if w[k] != h[k] and k != "path"}
             if changed & {"max_session_duration", "description"}:
                 # One UpdateRole call sets both; send both, so neither is reset (the emulator clears
@@ -255,10 +291,12 @@ class _Differ:
                 self.attachments(Kind.GROUP_POLICY_ATTACHMENT, name, want.attached, frozenset())
                 self.inline(Kind.GROUP_INLINE_POLICY, name, want.inline, {})
                 continue
-            if not have.owned_by(self.project):
-                if name not in adopt:
-                    self.out.collisions.append(adopt_hint("group", name, self.project))
+            if not have.owned_by(self.project) and name not in adopt:
+                if not self.claim(Kind.GROUP, name, have, {"marker": group_marker_name(self.project)}):
                     continue
+                if want.path != have.path:
+                    self.add(Kind.GROUP, name, Action.UPDATE, {"path": have.path}, {"path": want.path})
+            elif not have.owned_by(self.project):
                 # Created by an interrupted apply of ours (journal), before its marker was written.
                 self.add(
                     Kind.GROUP,
@@ -298,8 +336,9 @@ class _Differ:
         managed_groups = set(self.desired.groups)
         for name, want in self.desired.users.items():
             have = self.live.users.get(name)
-            if have is not None and not have.owned_by(self.project):
-                self.out.collisions.append(adopt_hint("user", name, self.project))
+            if have is not None and not self.claim(
+                Kind.USER, name, have, {"tags": {OWNER_TAG: self.project}}
+            ):
                 continue
             if have is None:
                 self.add(
@@ -365,7 +404,8 @@ class _Differ:
         after: dict[str, Any] = {}
         if want.path != have.path:
             before["path"], after["path"] = have.path, want.path
-        tags = {k: v for k, v in want.tags.items() if have.tags.get(k) != v}
+        # The ownership tag is the claim's (adoption's) business.
+        tags = {k: v for k, v in want.tags.items() if have.tags.get(k) != v and k != OWNER_TAG}
         if tags:
             before["tags"] = {k: have.tags[k] for k in tags if k in have.tags}
             after["tags"] = dict(sorted(tags.items()))
@@ -386,6 +426,8 @@ class _Differ:
         access key creation for this user did not finish (and which keys it may have made).
         """
         name = want.name
+        if want.credentials_kept:
+            return  # `credentials: keep`: what exists stays, nothing is made (see spec.model.User)
         secret = asdict(intent) if intent else None
         if want.login_profile and not have.login_profile:
             after = {**(secret or {}), "password_policy": password_policy_json(self.desired.password_policy)}
@@ -440,9 +482,13 @@ def diff(
     issued_keys: Mapping[str, frozenset[str]] | None = None,
     keys_in_flight: Mapping[str, KeyCreation] | None = None,
     staged_passwords: Mapping[str, bool] | None = None,
+    adopt: bool = False,
 ) -> DiffResult:
-    """Changes that turn `live` into `desired` in one account, in execution order."""
-    d = _Differ(account, project, desired, live, staged_passwords or {})
+    """Changes that turn `live` into `desired` in one account, in execution order.
+
+    `adopt`: resources the spec names that no iamlayer project owns are adopted (ADOPT changes).
+    """
+    d = _Differ(account, project, desired, live, staged_passwords or {}, adopt)
     d.account_settings()
     d.policies()
     d.roles()

@@ -19,10 +19,13 @@ class Action(StrEnum):
     CREATE = "create"
     UPDATE = "update"
     DELETE = "delete"
+    # An existing resource without any iamlayer ownership marker, named by a spec with `adopt:
+    # true`: apply adds the marker (a tag, or a group's marker policy) and changes nothing else.
+    ADOPT = "adopt"
 
     @property
     def symbol(self) -> str:
-        return {"create": "+", "update": "~", "delete": "-"}[self.value]
+        return {"create": "+", "update": "~", "delete": "-", "adopt": "&"}[self.value]
 
 
 class Kind(StrEnum):

@@ -17,7 +17,7 @@ from typing import Any
 from iamlayer.access.checks import CheckReport, evaluate_checks
 from iamlayer.aws.accounts import Connection, connect_accounts
 from iamlayer.aws.managed_policies import read_policy_documents
-from iamlayer.aws.read import confirm_user, describe_user_for_delete, whole_state_read
+from iamlayer.aws.read import confirm_user, describe_user_for_delete, read_policy_tags, whole_state_read
 from iamlayer.aws.session import ApiStats
 from iamlayer.errors import IamlayerError, PlanError
 from iamlayer.plan.desired import desired_state
@@ -28,7 +28,7 @@ from iamlayer.plan.model import AccountPlan, Plan
 from iamlayer.secrets.keys import load_public_key
 from iamlayer.spec.model import Spec
 from iamlayer.state.journal import Journal
-from iamlayer.state.model import AccountState, UserState
+from iamlayer.state.model import AccountState, PolicyState, UserState, adoptable, description_owner
 from iamlayer.state.outputs import outbox_for
 
 Progress = Callable[[str], None]
@@ -67,6 +67,31 @@ def _needs_confirmation(want: UserState, have: UserState, issued: int) -> bool:
     if want.access_keys:
         return len(have.access_keys) != issued  # no key, or one without a ciphertext on record
     return issued > 0  # iamlayer issued keys that must now go
+
+
+#: Beyond this many customer-managed policies without iamlayer's description marker in the people
+#: account, only those the spec names have their tags read (one ListPolicyTags call each).
+POLICY_TAG_READS = 100
+
+
+def policies_to_tag_read(state: AccountState, named: Iterable[str]) -> tuple[list[PolicyState], str | None]:
+    """The policies whose tags a plan reads, and a notice when the bound left some out.
+
+    A policy iamlayer created carries its description marker, which the bulk read shows; one it
+    adopted is known by its tag only. Reading the tags of every unmarked policy lets a plan see
+    an adopted policy that left the spec (and delete it); past POLICY_TAG_READS of them, only
+    those the spec names are read, so the plan's cost stays bounded.
+    """
+    unmarked = [p for p in state.policies.values() if description_owner(p.description) is None]
+    if len(unmarked) <= POLICY_TAG_READS:
+        return unmarked, None
+    wanted = set(named)
+    notice = (
+        f"{len(unmarked)} customer-managed policies without iamlayer's description marker: only the tags of "
+        f"the {len([p for p in unmarked if p.name in wanted])} the spec names were read, so a policy "
+        "iamlayer adopted and that has since left the spec is not seen (and not deleted)"
+    )
+    return [p for p in unmarked if p.name in wanted], notice
 
 
 #: A credential report older than this is named in the plan: what changed by hand since is unseen.
@@ -110,6 +135,10 @@ def read_account(
     read = AccountRead(state)
     if account != spec.people_account:
         return read
+    tag_reads, bound_notice = policies_to_tag_read(state, desired.policies)
+    read_policy_tags(conn.clients, conn.account.id, tag_reads)
+    if bound_notice:
+        read.notices.append(bound_notice)
     outbox = outbox_for(spec)
     # Read, never settled here: a plan writes nothing (apply settles them, see Kind.STAGED_PASSWORD).
     read.staged_passwords = {
@@ -136,20 +165,22 @@ def read_account(
     trusted = 0  # owned users whose login profile and keys are taken from the credential report
     for name, want in desired.users.items():
         have = state.users.get(name)
+        # Users adopted by this plan are the diff's to manage as much as owned ones.
+        ours = have is not None and (have.owned_by(spec.project) or adoptable(have, spec.project, spec.adopt))
+        if have is None or not ours:
+            continue
+        if want.credentials_kept and name not in read.staged_passwords:
+            continue  # `credentials: keep`: login profile and keys are never compared
         # A user with an unfinished key creation or a staged password is always read one by one:
         # the credential report may predate what the interrupted apply did, and the diff needs
         # each key's id and creation time.
         if (
-            have is not None
-            and have.owned_by(spec.project)
-            and (
-                name in keys_in_flight
-                or name in read.staged_passwords
-                or _needs_confirmation(want, have, len(issued.get(name, ())))
-            )
+            name in keys_in_flight
+            or name in read.staged_passwords
+            or _needs_confirmation(want, have, len(issued.get(name, ())))
         ):
             confirm_user(conn.clients, conn.account.id, have)
-        elif have is not None and have.owned_by(spec.project):
+        else:
             trusted += 1
     if trusted and state.credential_report_time:
         notice = credential_report_notice(state.credential_report_time, trusted)
@@ -191,6 +222,7 @@ def plan_account(
         keys_in_flight=keys_in_flight,
         issued_keys=read.issued_keys,
         staged_passwords=read.staged_passwords,
+        adopt=spec.adopt,
     )
     changes, collisions, notices = result.changes, result.collisions, read.notices + result.notices
     fingerprint = read.state.fingerprint()

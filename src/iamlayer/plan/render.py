@@ -6,7 +6,7 @@ JSON plan document (format_version 1):
       "format_version": 1,
       "project": "acme", "spec": "/path/iamlayer.yaml", "spec_digest": "<sha256>", "created_at": "...",
       "refresh_credentials": false,
-      "summary": {"create": 3, "update": 1, "delete": 0},
+      "summary": {"create": 3, "update": 1, "delete": 0, "adopt": 0},
       "accounts": [
         {"account": "security", "account_id": "222222222222", "identity": "<ARN acted as>",
          "via": "caller | profile NAME | role ARN", "fingerprint": "<sha256 of the state read>",
@@ -32,7 +32,7 @@ from typing import Any
 from iamlayer.errors import PlanError
 from iamlayer.plan.model import PLAN_FORMAT_VERSION, AccountPlan, Action, Change, Plan
 
-_COLORS = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red"}
+_COLORS = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red", Action.ADOPT: "cyan"}
 
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:
@@ -138,7 +138,13 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
 
 
 def _summary(counts: dict[str, int]) -> str:
-    return f"{counts['create']} to add, {counts['update']} to change, {counts['delete']} to destroy."
+    text = f"{counts['create']} to add, {counts['update']} to change, {counts['delete']} to destroy"
+    return text + (f", {counts['adopt']} to adopt." if counts.get("adopt") else ".")
+
+
+def only_adoption(plan: Plan) -> bool:
+    """True when the plan adopts existing resources and changes nothing else."""
+    return not plan.empty and all(c.action is Action.ADOPT for c in plan.changes)
 
 
 def _pretty(v: Any) -> str:
@@ -165,7 +171,10 @@ def _esc(s: str) -> str:
 def _fields(change: Change, indent: str) -> list[str]:
     b, a = change.before or {}, change.after or {}
     lines: list[str] = []
-    if change.action is Action.CREATE:
+    if change.action is Action.ADOPT:
+        marker = a.get("tags") or {"marker policy": a.get("marker")}
+        lines.append(f"{indent}ownership marker: {_esc(_pretty(marker))}")
+    elif change.action is Action.CREATE:
         for k, v in a.items():
             if k in ("document", "trust") or (k == "inline_policy" and v is not None):
                 lines.append(f"{indent}{k}:")
@@ -231,6 +240,12 @@ def render_plan(plan: Plan, *, detail: bool = True) -> str:
         lines.append("[green]No changes.[/] The accounts match the spec.")
     else:
         lines.append(f"[bold]Plan:[/] {_summary(plan.counts())}")
+    if only_adoption(plan):
+        lines.append(
+            f"[cyan]Only adoption:[/] apply adds iamlayer's ownership marker to {len(plan.changes)} existing "
+            "resource(s) (tag iamlayer:project, or a group's marker policy); nothing else changes: nothing "
+            "is created, replaced or deleted, and no password or access key is touched."
+        )
     return "\n".join(lines)
 
 

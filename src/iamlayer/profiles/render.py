@@ -84,11 +84,11 @@ def assumable_roles(spec: Spec, user_name: str) -> tuple[RoleProfile, ...]:
     Raises CredentialsError when the user is not in the spec.
     """
     user = _user(spec, user_name)
-    role_names = {r for g in user.groups if g in spec.groups for r in spec.groups[g].assume}
+    role_keys = {r for g in user.groups if g in spec.groups for r in spec.groups[g].assume}
     out: list[RoleProfile] = []
     for account in spec.accounts.values():
-        for role in spec.roles.values():
-            if role.name not in role_names or account.name not in role.accounts:
+        for key, role in spec.roles.items():
+            if key not in role_keys or account.name not in role.accounts:
                 continue
             out.append(
                 RoleProfile(
@@ -97,7 +97,7 @@ def assumable_roles(spec: Spec, user_name: str) -> tuple[RoleProfile, ...]:
                     account_id=account.id,
                     role=role.name,
                     role_arn=role_arn(account.id, role.name, role.path),
-                    mfa_required=role.mfa_max_age is not None,
+                    mfa_required=role.requires_mfa,
                 )
             )
     return tuple(out)

@@ -28,7 +28,7 @@ from typing import Literal
 
 from iamlayer.errors import IamlayerError
 from iamlayer.files import make_private_dir, remove_durably, rename_durably, write_private_file
-from iamlayer.secrets.crypto import armor_comments, encrypt_armored
+from iamlayer.secrets.crypto import armor_comments, armor_message, encrypt_armored
 from iamlayer.secrets.keys import PublicKey
 
 SecretKind = Literal["password", "access_key"]
@@ -177,6 +177,43 @@ class Outbox:
         )
         return path
 
+    # -- secrets encrypted elsewhere ---------------------------------------------------------
+
+    def store_ciphertext(
+        self,
+        account: str,
+        user: str,
+        kind: SecretKind,
+        message: bytes,
+        *,
+        fingerprint: str,
+        access_key_id: str | None = None,
+        created: str = "",
+        origin: str = "",
+    ) -> Path:
+        """Keep a secret that was encrypted elsewhere (by Terraform) as this outbox's own file.
+
+        `message` is the binary OpenPGP message, armored here with the same headers iamlayer's
+        own files carry, so `outputs`, `decrypt`, `onboard` and plain `gpg --decrypt` read it as
+        one of iamlayer's. It is never decrypted.
+        """
+        if kind == "access_key":
+            if not access_key_id or not _ACCESS_KEY_ID.match(access_key_id):
+                raise ValueError(f"not an access key ID: {access_key_id!r}")
+            path = self.user_dir(account, user) / f"access-key-{access_key_id}.asc"
+            title = f"iamlayer access key {access_key_id} for {user} in account {account}"
+        else:
+            path = self.user_dir(account, user) / PASSWORD_FILE
+            title = f"iamlayer console password for {user} in account {account}"
+        meta = {"kind": kind, "account": account, "user": user, "recipient": fingerprint}
+        if access_key_id:
+            meta["access-key-id"] = access_key_id
+        meta["created"] = created or _now()
+        if origin:
+            meta["imported-from"] = origin
+        self._store(path, armor_message(message, self._comments(title, meta)))
+        return path
+
     def forget_access_key(self, account: str, user: str, access_key_id: str) -> None:
         """The key was deleted in AWS: remove its ciphertext. Forgetting an unknown key is fine."""
         if not _ACCESS_KEY_ID.match(access_key_id):
@@ -238,8 +275,13 @@ class Outbox:
     # -- internals --------------------------------------------------------------------------
 
     def _write(self, path: Path, key: PublicKey, secret: str, title: str, meta: dict[str, str]) -> None:
-        comments = [title, *(f"{_META_PREFIX}{k}: {v}" for k, v in meta.items())]
-        armored = encrypt_armored(key, secret, comments=comments)
+        self._store(path, encrypt_armored(key, secret, comments=self._comments(title, meta)))
+
+    @staticmethod
+    def _comments(title: str, meta: dict[str, str]) -> list[str]:
+        return [title, *(f"{_META_PREFIX}{k}: {v}" for k, v in meta.items())]
+
+    def _store(self, path: Path, armored: str) -> None:
         make_private_dir(self.root)
         make_private_dir(path.parent)
         write_private_file(path, armored.encode("ascii"))

@@ -21,7 +21,8 @@ _ADMIN_HINT = (
 
 
 def lint(spec: Spec, reader: Reader) -> None:
-    """Append a warning to `reader` for each suspicious construct in `spec`."""
+    """Append a warning to `reader` for each suspicious construct in `spec` (and notes)."""
+    _kept_credentials(spec, reader)
     for name, policy in spec.policies.items():
         at = f"policies.{name}.document"
         if grammar.grants_full_admin(policy.document):
@@ -112,3 +113,21 @@ def _mfa_bool(reader: Reader, at: str, doc: PolicyDocument) -> None:
                 'aws:MultiFactorAuthAge with NumericLessThan; keep Bool "true" in an Allow only if '
                 "CLI users always go through an MFA session",
             )
+
+
+def _kept_credentials(spec: Spec, reader: Reader) -> None:
+    """Users with `credentials: keep` (imported without a known PGP key): how to hand them over."""
+    kept = [u.name for u in spec.users.values() if u.keep_credentials]
+    if not kept:
+        return
+    first = kept[0]
+    shown = ", ".join(kept[:5]) + (f" and {len(kept) - 5} more" if len(kept) > 5 else "")
+    reader.note(
+        f"users.{first}.credentials",
+        f"{len(kept)} user(s) keep their console password and access keys exactly as they are in AWS "
+        f"(credentials: keep): {shown}; iamlayer never creates, deletes or rotates them",
+        f"to let iamlayer manage a user's credentials, add their public key (gpg --export NAME | base64 > "
+        f"keys/{first}), set pgp_key: keys/{first}, and replace credentials: keep by console:/access_key: as "
+        "the user has them; what exists stays (a key iamlayer did not issue is only noted), and "
+        f"`iamlayer password reset {first}` / `iamlayer access-key rotate {first}` re-issue them encrypted",
+    )

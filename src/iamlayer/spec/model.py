@@ -10,6 +10,7 @@ Everything is frozen: the spec is a value that the planner reads and never mutat
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -71,7 +72,13 @@ class ManagedPolicy:
 
 @dataclass(frozen=True)
 class Role:
-    """An assumable role, created in each of `accounts`, trusting `trusted_account`."""
+    """An assumable role, created in each of `accounts`, trusting `trusted_account`.
+
+    `name` is the IAM role name; the spec's key for the role is usually the same, but differs when
+    a role of one name is defined differently in some accounts (`name:` in the spec; what
+    `iamlayer import` writes for such roles). `trust_policy`, when set, is the trust policy as
+    written, instead of the one iamlayer renders from `trusted_account` and `mfa_max_age`.
+    """
 
     name: str
     accounts: tuple[str, ...]  # account names, `all` already expanded
@@ -86,6 +93,14 @@ class Role:
     description: str = ""
     path: str = "/"
     tags: Mapping[str, str] = field(default_factory=dict)
+    trust_policy: PolicyDocument | None = None  # verbatim; None: rendered from the fields above
+
+    @property
+    def requires_mfa(self) -> bool:
+        """Whether assuming the role needs an MFA session (its profiles then carry mfa_serial)."""
+        if self.trust_policy is not None:
+            return "aws:MultiFactorAuth" in json.dumps(self.trust_policy)
+        return self.mfa_max_age is not None
 
 
 @dataclass(frozen=True)
@@ -112,6 +127,9 @@ class User:
     password_reset_required: bool = True  # create-time value: never diffed
     path: str = "/"
     tags: Mapping[str, str] = field(default_factory=dict)
+    # `credentials: keep`: the console password and access keys stay exactly as they are in AWS;
+    # iamlayer never creates, deletes or rotates them (an imported user whose PGP key is unknown).
+    keep_credentials: bool = False
 
 
 #: `role/<name>@<account>` (or `@*`, every account where the role is): a role as checks name it
@@ -164,6 +182,9 @@ class Spec:
     outputs_dir: Path | None = None  # encrypted secrets; default <spec dir>/outputs
     checks: tuple[Check, ...] = ()  # who may do what, evaluated before any AWS write
     identity_center: IdentityCenter | None = None  # IAM Identity Center (iamlayer.spec.ic_model)
+    # Users, groups, roles and policies the spec names that exist in AWS without any iamlayer
+    # ownership marker are adopted (the marker is added) instead of being reported as collisions.
+    adopt: bool = False
 
     @property
     def root(self) -> Path:

@@ -125,6 +125,10 @@ class Reader:
     def warn(self, path: str, message: str, hint: str | None = None) -> None:
         self.diagnostics.append(Diagnostic(self.file, self.line_of(path), path, message, hint, "warning"))
 
+    def note(self, path: str, message: str, hint: str | None = None) -> None:
+        """Something a person should know about a valid spec that is not a problem."""
+        self.diagnostics.append(Diagnostic(self.file, self.line_of(path), path, message, hint, "note"))
+
     @property
     def has_errors(self) -> bool:
         return any(d.severity == "error" for d in self.diagnostics)

@@ -96,11 +96,12 @@ class PolicyProblem:
     hint: str | None = None
 
 
-def check_policy_document(doc: Any, *, managed: bool = False) -> list[PolicyProblem]:
+def check_policy_document(doc: Any, *, managed: bool = False, trust: bool = False) -> list[PolicyProblem]:
     """Every grammar problem in an identity-based policy document; [] when it is valid.
 
     `managed`: the document is a customer-managed policy's (CreatePolicy refuses Version
-    2008-10-17, which inline policies still accept).
+    2008-10-17, which inline policies still accept). `trust`: the document is a role's trust
+    policy, a resource-based policy: each statement names a Principal and no Resource.
     """
     problems: list[PolicyProblem] = []
     if not isinstance(doc, Mapping):
@@ -134,13 +135,13 @@ def check_policy_document(doc: Any, *, managed: bool = False) -> list[PolicyProb
         return problems
     statements = doc["Statement"]
     if isinstance(statements, Mapping):
-        problems.extend(_check_statement(statements, ("Statement",)))
+        problems.extend(_check_statement(statements, ("Statement",), trust))
         sids = [statements.get("Sid")]
     elif isinstance(statements, list):
         if not statements:
             problems.append(PolicyProblem(("Statement",), "Statement must not be empty"))
         for i, st in enumerate(statements):
-            problems.extend(_check_statement(st, ("Statement", i)))
+            problems.extend(_check_statement(st, ("Statement", i), trust))
         sids = [st.get("Sid") for st in statements if isinstance(st, Mapping)]
     else:
         problems.append(
@@ -164,12 +165,22 @@ def check_policy_document(doc: Any, *, managed: bool = False) -> list[PolicyProb
     return problems
 
 
-def _check_statement(st: Any, at: DocPath) -> list[PolicyProblem]:
+def _check_statement(st: Any, at: DocPath, trust: bool = False) -> list[PolicyProblem]:
     if not isinstance(st, Mapping):
         return [PolicyProblem(at, f"a statement must be a mapping, got {type_name(st)}")]
     problems: list[PolicyProblem] = []
     for key in st:
-        if key in ("Principal", "NotPrincipal"):
+        if trust and key in ("Principal", "NotPrincipal"):
+            problems.extend(_check_principal(st[key], (*at, key)))
+        elif trust and key in ("Resource", "NotResource"):
+            problems.append(
+                PolicyProblem(
+                    (*at, key),
+                    f"{key} is not allowed in a trust policy",
+                    "a trust policy applies to the role it belongs to; name who may assume it in Principal",
+                )
+            )
+        elif key in ("Principal", "NotPrincipal"):
             problems.append(
                 PolicyProblem(
                     (*at, key),
@@ -196,10 +207,40 @@ def _check_statement(st: Any, at: DocPath) -> list[PolicyProblem]:
             )
         )
     problems.extend(_exactly_one(st, at, "Action", "NotAction", _check_action))
-    problems.extend(_exactly_one(st, at, "Resource", "NotResource", _check_resource))
+    if trust:
+        if "Principal" not in st and "NotPrincipal" not in st:
+            problems.append(
+                PolicyProblem(
+                    at, "missing Principal", 'e.g. Principal: {AWS: "arn:aws:iam::123456789012:root"}'
+                )
+            )
+    else:
+        problems.extend(_exactly_one(st, at, "Resource", "NotResource", _check_resource))
     if "Condition" in st:
         problems.extend(_check_condition(st["Condition"], (*at, "Condition")))
     return problems
+
+
+#: the kinds of principal a trust policy can name
+PRINCIPAL_KINDS: Final = ("AWS", "Service", "Federated", "CanonicalUser")
+
+
+def _check_principal(value: Any, at: DocPath) -> Iterator[PolicyProblem]:
+    if value == "*":
+        return
+    if not isinstance(value, Mapping) or not value:
+        yield PolicyProblem(
+            at, f'a Principal is "*" or a mapping such as {{AWS: ARN}}, got {type_name(value)}'
+        )
+        return
+    for kind, names in value.items():
+        if kind not in PRINCIPAL_KINDS:
+            yield PolicyProblem(
+                (*at, kind), f"unknown principal type {kind!r}", _choices(str(kind), PRINCIPAL_KINDS)
+            )
+        items = names if isinstance(names, list) else [names]
+        if not items or not all(isinstance(n, str) and n for n in items):
+            yield PolicyProblem((*at, kind), f"{kind} must be a string or a list of strings")
 
 
 def _exactly_one(

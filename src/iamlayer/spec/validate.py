@@ -41,7 +41,7 @@ from iamlayer.state.model import OWNER_TAG
 TOP_FIELDS: Final = (
     "project", "project_long", "region", "accounts", "people_account", "management_account",
     "access_role", "password_policy", "policies", "roles", "groups", "users", "regions_in_use",
-    "outputs_dir", "checks", "identity_center",
+    "outputs_dir", "checks", "identity_center", "adopt",
 )  # fmt: skip
 ACCOUNT_FIELDS: Final = ("id", "alias", "password_policy", "profile")
 PASSWORD_POLICY_FIELDS: Final = (
@@ -51,9 +51,17 @@ POLICY_FIELDS: Final = ("description", "document", "path")
 ROLE_FIELDS: Final = (
     "accounts", "trusted", "policies", "inline_policies", "mfa_max_age", "max_session_duration",
     "source_identity", "tag_session", "permissions_boundary", "description", "path", "tags",
+    "trust_policy", "name",
 )  # fmt: skip
+#: what iamlayer renders into a role's trust policy: a verbatim `trust_policy:` replaces them all
+TRUST_FIELDS: Final = ("trusted", "mfa_max_age", "source_identity", "tag_session")
 GROUP_FIELDS: Final = ("policies", "inline_policies", "assume", "self_management", "path")
-USER_FIELDS: Final = ("pgp_key", "groups", "console", "access_key", "password_reset_required", "path", "tags")
+USER_FIELDS: Final = (
+    "pgp_key", "groups", "console", "access_key", "password_reset_required", "path", "tags", "credentials",
+)  # fmt: skip
+#: `credentials:` of a user: iamlayer manages the console password and access keys (the default),
+#: or keeps what exists in AWS as it is, never creating, deleting or rotating anything
+CREDENTIALS_CHOICES: Final = ("managed", "keep")
 CHECK_FIELDS: Final = ("who", "can", "cannot", "on", "mfa", "mfa_age")
 TRUSTED_CHOICES: Final = ("people", "management")
 SELF_MANAGEMENT_CHOICES: Final = tuple(m.value for m in SelfManagement)
@@ -98,6 +106,13 @@ MAX_TAGS: Final = 50  # IAM's limit per user or role, which includes iamlayer's 
 MAX_DESCRIPTION: Final = 1000
 DEFAULT_REGION: Final = "us-east-1"
 DEFAULT_ACCESS_ROLE: Final = "OrganizationAccountAccessRole"
+
+
+def _roles_named(roles: Mapping[str, Role], name: str) -> list[Role]:
+    """The roles a check's `role/<name>@...` means: by spec key, or by IAM name (`name:`)."""
+    if name in roles:
+        return [roles[name]]
+    return [r for r in roles.values() if r.name == name]
 
 
 def _missing_key_hint(rel: str) -> str:
@@ -174,6 +189,7 @@ class SpecBuilder:
             if "checks" in top
             else ()
         )
+        adopt = bool(self.r.boolean(top["adopt"])) if "adopt" in top else False
 
         identity_center = (
             build_identity_center(self, top["identity_center"], names.accounts, policies, region, management)
@@ -188,7 +204,7 @@ class SpecBuilder:
             accounts=accounts, people_account=people or "", management_account=management,
             access_role=access_role, policies=policies, roles=roles, groups=groups, users=users,
             regions_in_use=regions, outputs_dir=outputs_dir, checks=checks,
-            identity_center=identity_center,
+            identity_center=identity_center, adopt=adopt,
         )  # fmt: skip
 
     def _region(self, node: Node) -> str | None:
@@ -437,10 +453,11 @@ class SpecBuilder:
 
     # --- policy documents -----------------------------------------------------------------------
 
-    def _document(self, node: Node, *, managed: bool = False) -> PolicyDocument | None:
+    def _document(self, node: Node, *, managed: bool = False, trust: bool = False) -> PolicyDocument | None:
         """A policy document: an inline mapping, or a path to a JSON file next to the spec.
 
-        `managed` documents are checked as CreatePolicy checks them.
+        `managed` documents are checked as CreatePolicy checks them; `trust` documents are a
+        role's trust policy (a resource policy: Principal, no Resource).
         """
         value = node.value
         source = ""
@@ -481,7 +498,7 @@ class SpecBuilder:
                 f"got {grammar.type_name(value)}",
             )
             return None
-        problems = grammar.check_policy_document(doc, managed=managed)
+        problems = grammar.check_policy_document(doc, managed=managed, trust=trust)
         for at, line in duplicates:
             self.r.error(
                 node,
@@ -576,6 +593,9 @@ class SpecBuilder:
             f = self.r.fields(rnode, ROLE_FIELDS, what=f"role {name}") if rnode.value is not None else {}
             if f is None:
                 continue
+            iam_name = name
+            if "name" in f:
+                iam_name = self.r.string(f["name"], pattern=ROLE_NAME, rule=NAME_RULE.format(64)) or name
             accounts = tuple(names.accounts)
             if "accounts" in f and f["accounts"].value != "all":
                 listed = [
@@ -602,8 +622,9 @@ class SpecBuilder:
             boundary = None
             if "permissions_boundary" in f:
                 boundary = self.r.string(f["permissions_boundary"], pattern=POLICY_ARN, rule=POLICY_ARN_RULE)
+            trust_doc = self._trust_policy(f, name)
             out[name] = Role(
-                name=name, accounts=accounts, trusted_account=trusted_account,
+                name=iam_name, accounts=accounts, trusted_account=trusted_account, trust_policy=trust_doc,
                 policies=self._policy_arns(f["policies"], None) if "policies" in f else (),
                 inline_policies=self._inline_of(f, grammar.ROLE_INLINE_LIMIT, "role"),
                 mfa_max_age=mfa_max_age, max_session_duration=max_session,
@@ -612,7 +633,39 @@ class SpecBuilder:
                 permissions_boundary=boundary, description=self._description(f), path=self._path(f),
                 tags=self._tags(f),
             )  # fmt: skip
+        self._one_role_per_name(entries, out)
         return out
+
+    def _trust_policy(self, f: dict[str, Node], role: str) -> PolicyDocument | None:
+        """A verbatim `trust_policy:`, which replaces what iamlayer would render from the fields
+        that shape a trust policy (so those cannot be set beside it)."""
+        if "trust_policy" not in f:
+            return None
+        for key in TRUST_FIELDS:
+            if key in f:
+                self.r.error(
+                    f[key],
+                    f"role {role} has a trust_policy, so {key} has no effect",
+                    f"remove {key}:, or remove trust_policy: to let iamlayer write the trust policy "
+                    "(trusted, mfa_max_age, source_identity, tag_session)",
+                )
+        return self._document(f["trust_policy"], trust=True)
+
+    def _one_role_per_name(self, entries: list[tuple[str, Node]], roles: Mapping[str, Role]) -> None:
+        """Two roles may share an IAM name (`name:`) only in different accounts."""
+        where: dict[tuple[str, str], str] = {}  # (lowercased IAM name, account) -> spec key
+        for key, node in entries:
+            role = roles.get(key)
+            if role is None:
+                continue
+            for account in role.accounts:
+                first = where.setdefault((role.name.lower(), account), key)
+                if first != key:
+                    self.r.error(
+                        node,
+                        f"roles {first} and {key} are both IAM role {role.name} in account {account}",
+                        "a role name is unique in an account: give them different accounts, or merge them",
+                    )
 
     def _groups(self, node: Node, names: _Names, policies: Mapping[str, ManagedPolicy]) -> dict[str, Group]:
         entries = self.r.named(node, "group")
@@ -663,8 +716,20 @@ class SpecBuilder:
                     )
             key_path = self._pgp_key(f["pgp_key"]) if "pgp_key" in f else None
             has_key = "pgp_key" in f
-            console = has_key
-            if "console" in f:
+            keep = False
+            if "credentials" in f:
+                keep = self.r.choice(f["credentials"], CREDENTIALS_CHOICES) == "keep"
+            if keep:
+                for key in ("console", "access_key"):
+                    if key in f:
+                        self.r.error(
+                            f[key],
+                            f"user {name} has credentials: keep, so {key} has no effect",
+                            "credentials: keep leaves the console password and access keys as they are in "
+                            f"AWS; remove {key}:, or remove credentials: keep to let iamlayer manage them",
+                        )
+            console = has_key and not keep
+            if "console" in f and not keep:
                 console = bool(self.r.boolean(f["console"]))
                 if console and not has_key:
                     self.r.error(
@@ -673,7 +738,7 @@ class SpecBuilder:
                         f"its password is encrypted to the user's key: add pgp_key: keys/{name}, "
                         "or set console: false",
                     )
-            access_key = self._flag(f, "access_key", False)
+            access_key = self._flag(f, "access_key", False) and not keep
             if access_key and not has_key:
                 self.r.error(
                     f["access_key"],
@@ -685,7 +750,7 @@ class SpecBuilder:
                 name=name, groups=tuple(dict.fromkeys(groups)), pgp_key=key_path, console=console,
                 access_key=access_key,
                 password_reset_required=self._flag(f, "password_reset_required", True),
-                path=self._path(f), tags=self._tags(f),
+                path=self._path(f), tags=self._tags(f), keep_credentials=keep,
             )  # fmt: skip
         return out
 
@@ -771,7 +836,8 @@ class SpecBuilder:
         if ref is not None:
             role_name, account = ref
             ok = True
-            if role_name not in roles:
+            named = _roles_named(roles, role_name)
+            if not named:
                 guess = grammar.did_you_mean(role_name, list(roles))
                 hint = (
                     f"did you mean 'role/{guess}@{account}'?"
@@ -785,14 +851,15 @@ class SpecBuilder:
                 hint = f"did you mean {guess!r}?" if guess else f"accounts: {', '.join(accounts)}"
                 self.r.error(node, f"unknown account {account!r}", hint)
                 ok = False
-            elif ok and account != EVERY_ACCOUNT and account not in roles[role_name].accounts:
+            elif ok and account != EVERY_ACCOUNT and not any(account in r.accounts for r in named):
                 self.r.error(
                     node,
                     f"role {role_name} is not in account {account}",
-                    f"it is in: {', '.join(roles[role_name].accounts) or 'no account'}",
+                    f"it is in: {', '.join(a for r in named for a in r.accounts) or 'no account'}",
                 )
                 ok = False
-            return value if ok else None
+            # Checks are evaluated on IAM names; a spec key that differs (`name:`) is translated.
+            return f"role/{named[0].name}@{account}" if ok else None
         if value.startswith("arn:") and len(value.split(":", 5)) == 6:
             return value if self._check_role_arn(node, value, roles, accounts) else None
         self.r.error(node, f"invalid on: {value!r}", CHECK_ON_RULE)
@@ -807,11 +874,12 @@ class SpecBuilder:
         if service != "iam" or not resource.startswith("role/") or account is None:
             return True
         name = resource.rsplit("/", 1)[-1]
-        role = roles.get(name)
-        if role is None:
+        named = [r for r in roles.values() if r.name == name]
+        if not named:
             guess = grammar.did_you_mean(name, list(roles))
             self.r.error(node, f"unknown role {name!r}", f"did you mean {guess!r}?" if guess else None)
             return False
+        role = next((r for r in named if account in r.accounts), named[0])
         expected = f"arn:aws:iam::{account_id}:role{role.path}{role.name}"
         if account not in role.accounts or arn != expected:
             where = ", ".join(role.accounts) or "no account"

@@ -4,16 +4,21 @@ The same classes describe both sides. `iamlayer.aws.read` builds the live `Accou
 reads; `iamlayer.plan.desired` renders the wanted one from the Spec. `diff` compares the two, so
 every policy document here is already normalised (`iamlayer.state.normalize`).
 
-Ownership: users, roles and customer-managed policies carry the tag `iamlayer:project = <project>`
-(policies also a description marker, since GetAccountAuthorizationDetails returns no policy tags);
+Ownership: users, roles and customer-managed policies carry the tag `iamlayer:project = <project>`;
 groups cannot be tagged, so an owned group carries an inline marker policy named
 `iamlayer-owner-<project>` that denies nothing (`Deny NotAction * Resource *` matches no action).
+A policy iamlayer created also ends its description with `[iamlayer:<project>]`, which the bulk
+read returns (GetAccountAuthorizationDetails gives no policy tags). A policy's description cannot
+be changed once it exists, so a policy iamlayer adopted is known by its tag alone: the planner
+reads the tags of the people account's policies that lack the description marker (ListPolicyTags,
+one call each, bounded; see iamlayer.plan.planner).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -44,6 +49,20 @@ def policy_marker(project: str) -> str:
     return POLICY_MARKER.format(project=project)
 
 
+_POLICY_MARKER = re.compile(r"\[iamlayer:([a-z0-9-]+)\]$")
+
+
+def description_owner(description: str) -> str | None:
+    """The project whose marker ends a policy description (set when iamlayer created it)."""
+    m = _POLICY_MARKER.search(description)
+    return m.group(1) if m else None
+
+
+def strip_policy_marker(description: str) -> str:
+    """A policy description without iamlayer's ownership marker: what the spec says."""
+    return _POLICY_MARKER.sub("", description).rstrip()
+
+
 @dataclass(frozen=True)
 class AccessKey:
     id: str
@@ -63,6 +82,8 @@ class UserState:
     login_profile: bool | None = None
     access_keys: tuple[AccessKey, ...] | None = None
     mfa_devices: tuple[str, ...] | None = None
+    # Desired state only: `credentials: keep`, so login profile and keys are never diffed.
+    credentials_kept: bool = False
 
     def owned_by(self, project: str) -> bool:
         return self.tags.get(OWNER_TAG) == project
@@ -108,9 +129,31 @@ class PolicyState:
     default_version: str = "v1"
     versions: tuple[str, ...] = ()  # non-default version ids, oldest first
     attachments: int = 0
+    # None: not read. The bulk read gives no policy tags; see the module docstring.
+    tags: dict[str, str] | None = None
 
     def owned_by(self, project: str) -> bool:
-        return self.description.endswith(policy_marker(project))
+        return description_owner(self.description) == project or (self.tags or {}).get(OWNER_TAG) == project
+
+
+Resource = UserState | GroupState | RoleState | PolicyState
+
+
+def owner_of(resource: Resource) -> str | None:
+    """The iamlayer project that owns `resource`, or None when none does (as far as was read)."""
+    if isinstance(resource, GroupState):
+        return resource.owner
+    if isinstance(resource, PolicyState):
+        return description_owner(resource.description) or (resource.tags or {}).get(OWNER_TAG)
+    return resource.tags.get(OWNER_TAG)
+
+
+def adoptable(resource: Resource, project: str, adopt: bool) -> bool:
+    """Whether `project` may take `resource` over: the spec says `adopt: true` and no iamlayer
+    project owns it. A policy whose tags were not read is never adoptable: it might be owned."""
+    if not adopt or owner_of(resource) is not None:
+        return False
+    return not (isinstance(resource, PolicyState) and resource.tags is None)
 
 
 @dataclass

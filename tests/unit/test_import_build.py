@@ -1,0 +1,410 @@
+"""The import's builder and writer, pure: what each state becomes in the spec, and that the YAML
+written loads back as exactly the spec that was built."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from spec_support import write_key
+
+from iamlayer.importer.build import (
+    ImportOptions,
+    build_spec,
+    common_alias_prefix,
+    recognise_assume,
+    recognise_self_management,
+    recognise_trust,
+)
+from iamlayer.importer.model import ImportSource, SourceAccount
+from iamlayer.importer.writer import render_spec, scalar
+from iamlayer.plan.desired import assume_document, self_management_policy, trust_document
+from iamlayer.spec.load import load_spec
+from iamlayer.spec.model import PasswordPolicy, SelfManagement
+from iamlayer.state.model import (
+    OWNER_TAG,
+    AccessKey,
+    AccountState,
+    GroupState,
+    PolicyState,
+    RoleState,
+    UserState,
+    policy_marker,
+)
+from iamlayer.state.normalize import normalize
+
+MGMT, SEC, PRD, DEV = "100000000001", "100000000002", "100000000003", "100000000004"
+DOC = normalize(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}]}
+)
+
+
+@pytest.mark.parametrize("mfa", [None, 3600])
+@pytest.mark.parametrize("si", [False, True])
+@pytest.mark.parametrize("ts", [False, True])
+def test_iamlayer_trust_shapes_are_recognised(mfa: int | None, si: bool, ts: bool) -> None:
+    doc = trust_document(SEC, mfa_max_age=mfa, source_identity=si, tag_session=ts)
+    shape = recognise_trust(doc)
+    assert shape is not None and (
+        shape.trusted_account_id,
+        shape.mfa_max_age,
+        shape.source_identity,
+        shape.tag_session,
+    ) == (SEC, mfa, si, ts)
+
+
+def _statement(**changes: Any) -> dict[str, Any]:
+    doc = trust_document(SEC, mfa_max_age=3600, source_identity=False, tag_session=False)
+    st = {**doc["Statement"][0], **changes}
+    return {"Version": "2012-10-17", "Statement": [{k: v for k, v in st.items() if v is not None}]}
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        _statement(Sid="Named"),
+        _statement(Principal={"AWS": [f"arn:aws:iam::{SEC}:root", f"arn:aws:iam::{PRD}:root"]}),
+        _statement(Principal={"AWS": f"arn:aws:iam::{SEC}:user/jane"}),
+        _statement(Principal={"Service": "ec2.amazonaws.com"}),
+        _statement(Condition={"Bool": {"aws:MultiFactorAuthPresent": "true"}}),
+        _statement(
+            Condition={
+                "NumericLessThan": {"aws:MultiFactorAuthAge": "3600"},
+                "Bool": {"aws:MultiFactorAuthPresent": "true"},
+                "StringEquals": {"sts:ExternalId": "x"},
+            }
+        ),
+        _statement(Action=["sts:AssumeRole", "sts:AssumeRoleWithSAML"]),
+        {"Version": "2008-10-17", "Statement": _statement()["Statement"]},
+    ],
+)
+def test_other_trust_policies_are_not_recognised(doc: dict[str, Any]) -> None:
+    assert recognise_trust(doc) is None
+
+
+def test_group_policies_of_iamlayer_shapes_are_recognised() -> None:
+    for mode in (SelfManagement.ENFORCE_MFA, SelfManagement.RESTRICTED):
+        assert recognise_self_management(self_management_policy(mode)) is mode
+    assert recognise_self_management(DOC) is None
+    arns = {
+        "A": frozenset({"arn:aws:iam::1:role/A", "arn:aws:iam::2:role/A"}),
+        "B": frozenset({"arn:aws:iam::1:role/B"}),
+    }
+    assert recognise_assume(assume_document(arns["A"] | arns["B"]), arns) == ("A", "B")
+    assert recognise_assume(assume_document(arns["A"]), arns) == ("A",)
+    assert (
+        recognise_assume(assume_document({"arn:aws:iam::1:role/A"}), arns) is None
+    )  # not every account of A
+    assert recognise_assume(assume_document(arns["B"] | {"arn:aws:iam::9:role/X"}), arns) is None
+
+
+def test_alias_prefix() -> None:
+    assert (
+        common_alias_prefix(["acme-corp-security", "acme-corp-apps-prd", "acme-corp-apps-devstg"])
+        == "acme-corp"
+    )
+    assert common_alias_prefix(["acme-apps-a", "acme-apps-b"]) == "acme-apps"
+    assert common_alias_prefix(["acme-security"]) is None  # one alias does not say where the prefix ends
+    assert common_alias_prefix(["acme", "acme-prd"]) is None
+    assert common_alias_prefix(["one", "two"]) is None
+
+
+def test_scalars_read_back_as_strings() -> None:
+    for text, out in (
+        ("jane.doe", "jane.doe"),
+        ("yes", '"yes"'),
+        ("2012-10-17", '"2012-10-17"'),
+        ("a b", '"a b"'),
+        ("arn:aws:iam::aws:policy/X", '"arn:aws:iam::aws:policy/X"'),
+        ("x,y", '"x,y"'),
+        ("Null", '"Null"'),
+        ("#c", '"#c"'),
+    ):
+        assert scalar(text) == out
+
+
+# --- a whole organization, built and written ------------------------------------------------------------
+
+OWN = {OWNER_TAG: "acme"}
+POLICY = PasswordPolicy(minimum_length=20, reuse_prevention=10)
+TRUST = trust_document(SEC, mfa_max_age=43200, source_identity=False, tag_session=False)
+VENDOR = normalize(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"Bool": {"aws:SecureTransport": True}},
+            }
+        ],
+    }
+)
+
+
+def role(**kw: Any) -> RoleState:
+    return RoleState(
+        **{"name": "DevOps", "trust": TRUST, "attached": frozenset({"arn:aws:iam::aws:policy/A"}), **kw}
+    )
+
+
+def organization() -> ImportSource:
+    people = AccountState(
+        SEC,
+        alias="acme-corp-security",
+        password_policy=POLICY,
+        policies={
+            "read": PolicyState(
+                "read",
+                "/x/",
+                f'Read: it\'s "quoted" {policy_marker("acme")}',
+                DOC,
+                f"arn:aws:iam::{SEC}:policy/x/read",
+            ),
+            "theirs": PolicyState(
+                "theirs", "/", "made by hand", DOC, f"arn:aws:iam::{SEC}:policy/theirs", tags={}
+            ),
+            "other-project": PolicyState("other-project", description=policy_marker("zeta"), document=DOC),
+        },
+        groups={
+            "devops": GroupState(
+                "devops",
+                attached=frozenset({f"arn:aws:iam::{SEC}:policy/x/read"}),
+                owner="acme",
+                inline={
+                    "assume-roles": assume_document(
+                        {
+                            f"arn:aws:iam::{PRD}:role/DevOps",
+                            f"arn:aws:iam::{SEC}:role/DevOps",
+                            f"arn:aws:iam::{DEV}:role/DevOps",
+                        }
+                    ),
+                    "self-management": self_management_policy(SelfManagement.ENFORCE_MFA),
+                },
+            ),
+            "yes": GroupState(
+                "yes",
+                path="/teams/",
+                attached=frozenset({f"arn:aws:iam::{SEC}:policy/theirs"}),
+                inline={"extra": DOC},
+            ),
+            "big": GroupState(
+                "big",
+                inline={
+                    f"p{i}": normalize(
+                        {
+                            "Version": "2012-10-17",
+                            "Statement": [
+                                {
+                                    "Effect": "Allow",
+                                    "Action": [f"s3:GetObjectVersion{j}{i}" for j in range(80)],
+                                    "Resource": "*",
+                                }
+                            ],
+                        }
+                    )
+                    for i in range(3)
+                },
+            ),
+        },
+        users={
+            "jane.doe": UserState(
+                "jane.doe",
+                tags={**OWN, "team": "a b"},
+                groups=frozenset({"devops", "yes"}),
+                login_profile=True,
+                access_keys=(AccessKey("AKIA1", True),),
+            ),
+            "machine": UserState(
+                "machine",
+                groups=frozenset({"devops", "theirs"}),
+                login_profile=False,
+                access_keys=(AccessKey("AKIA2", False),),
+            ),
+            "nokey": UserState(
+                "nokey",
+                path="/people/",
+                login_profile=None,
+                access_keys=None,
+                attached=frozenset({"arn:aws:iam::aws:policy/B"}),
+            ),
+            "zeta-user": UserState("zeta-user", tags={OWNER_TAG: "zeta"}),
+        },
+        roles={"DevOps": role(tags=OWN)},
+    )
+    return ImportSource(
+        origin="aws",
+        description="a test organization",
+        accounts=[
+            SourceAccount(
+                DEV,
+                AccountState(
+                    DEV,
+                    alias="acme-corp-apps-devstg",
+                    password_policy=POLICY,
+                    roles={
+                        "DevOps": role(),
+                        "Vendor": RoleState("Vendor", trust=VENDOR),
+                        "OrganizationAccountAccessRole": role(),
+                        "AWSReservedSSO_x": role(path="/aws-reserved/sso.amazonaws.com/"),
+                    },
+                    users={"stray": UserState("stray")},
+                ),
+            ),
+            SourceAccount(
+                PRD,
+                AccountState(
+                    PRD,
+                    alias="weird-alias",
+                    password_policy=None,
+                    roles={"DevOps": role(), "Reader": role(max_session_duration=7200)},
+                ),
+            ),
+            SourceAccount(SEC, people),
+            SourceAccount(
+                MGMT,
+                AccountState(
+                    MGMT,
+                    password_policy=PasswordPolicy(minimum_length=8, reuse_prevention=None),
+                    roles={"Reader": role()},
+                ),
+                org_name="Acme Corp Root",
+                management=True,
+            ),
+        ],
+        region="eu-west-1",
+        access_role="OrganizationAccountAccessRole",
+        key_files={"jane.doe": b"x", "machine.infra": b"x"},
+        user_keys={"jane.doe": "jane.doe", "machine": "machine.infra"},
+    )
+
+
+def test_an_organization_becomes_the_spec_that_names_what_exists(tmp_path: Path) -> None:
+    spec, report = build_spec(organization(), tmp_path / "iamlayer.yaml")
+    assert spec.project == "acme" and spec.project_long == "acme-corp"
+    assert list(spec.accounts) == ["acme-corp-root", "security", "apps-devstg", "weird-alias"]
+    assert spec.management_account == "acme-corp-root" and spec.people_account == "security"
+    assert (
+        spec.accounts["weird-alias"].alias == "weird-alias" and spec.accounts["acme-corp-root"].alias is None
+    )
+    assert spec.accounts["weird-alias"].password_policy is None
+    # roles: the same definition in two accounts is one role; another definition of a name stays apart
+    assert (
+        spec.roles["DevOps"].accounts == ("security", "apps-devstg", "weird-alias")
+        and spec.roles["DevOps"].mfa_max_age == 43200
+    )
+    assert (
+        spec.roles["Reader"].accounts == ("acme-corp-root",)
+        and spec.roles["Reader.weird-alias"].name == "Reader"
+    )
+    assert [(s.name, s.differences) for s in report.split_roles] == [("Reader", ("max_session_duration",))]
+    assert spec.roles["Vendor"].trust_policy == VENDOR
+    assert "OrganizationAccountAccessRole" not in spec.roles and "AWSReservedSSO_x" not in spec.roles
+    # groups: iamlayer's shapes recognised, the rest kept; no room for the marker: left out
+    devops = spec.groups["devops"]
+    assert (devops.assume, devops.self_management, devops.policies, devops.inline_policies) == (
+        ("DevOps",),
+        SelfManagement.ENFORCE_MFA,
+        ("read",),
+        {},
+    )
+    assert spec.groups["yes"].policies == ("theirs",) and spec.groups["yes"].inline_policies == {"extra": DOC}
+    assert "big" not in spec.groups
+    # users: keys known -> managed as they are; unknown -> credentials: keep; another project's: left out
+    jane, machine, nokey = spec.users["jane.doe"], spec.users["machine"], spec.users["nokey"]
+    assert (jane.console, jane.access_key, jane.tags, jane.groups) == (
+        True,
+        True,
+        {"team": "a b"},
+        ("devops", "yes"),
+    )
+    assert (machine.console, machine.access_key, machine.groups) == (False, False, ("devops",))
+    assert nokey.keep_credentials and nokey.pgp_key is None and nokey.path == "/people/"
+    assert "zeta-user" not in spec.users and "other-project" not in spec.policies
+    assert (
+        set(spec.policies) == {"read", "theirs"}
+        and spec.policies["read"].description == 'Read: it\'s "quoted"'
+    )
+    assert spec.adopt and sorted(report.adopt) == [
+        "acme-corp-root/role/Reader",
+        "apps-devstg/role/DevOps",
+        "apps-devstg/role/Vendor",
+        "security/group/yes",
+        "security/policy/theirs",
+        "security/user/machine",
+        "security/user/nokey",
+        "weird-alias/role/DevOps",
+        "weird-alias/role/Reader",
+    ]
+    assert "security/group/big" not in report.adopt and "security/user/zeta-user" not in report.adopt
+    found = {(f.where, f.what): f.why for f in report.findings}
+    assert "no room for iamlayer's ownership marker" in found[("security", "group big")]
+    assert "owned by iamlayer project 'zeta'" in found[("security", "user zeta-user")]
+    assert "access_role" in found[("apps-devstg", "role OrganizationAccountAccessRole")]
+    assert "reserved for AWS" in found[("apps-devstg", "role AWSReservedSSO_x")]
+    assert "people account (security) only" in found[("apps-devstg", "1 user(s): stray")]
+    assert "through groups only" in found[("security", "user nokey: policies arn:aws:iam::aws:policy/B")]
+    assert "inactive access key(s) AKIA2" in " ".join(w for _, w in found)
+
+
+def test_the_written_yaml_loads_back_as_the_built_spec(tmp_path: Path) -> None:
+    write_key(tmp_path / "keys" / "jane.doe")
+    write_key(tmp_path / "keys" / "machine.infra")
+    spec, report = build_spec(organization(), tmp_path / "iamlayer.yaml")
+    text = render_spec(spec, report, command="iamlayer import aws")
+    (tmp_path / "iamlayer.yaml").write_text(text)
+    assert load_spec(tmp_path / "iamlayer.yaml") == spec
+    assert "  Reader.weird-alias:\n    accounts: [weird-alias]\n    name: Reader\n" in text
+    assert 'weird-alias: {id: "100000000003", alias: weird-alias, password_policy: false}' in text
+    assert (
+        'acme-corp-root: {id: "100000000001", alias: false, password_policy: {minimum_length: 8, reuse_prevention: null}}'
+        in text
+    )
+    assert '  nokey: {credentials: keep, path: "/people/"}' in text and "adopt: true" in text
+    assert (
+        '  jane.doe: {pgp_key: keys/jane.doe, groups: [devops, "yes"], access_key: true, tags: {team: "a b"}}'
+        in text
+    )
+
+
+def test_options_decide_project_and_people_account(tmp_path: Path) -> None:
+    source = organization()
+    source.accounts[2].state.users = {}
+    spec, _ = build_spec(source, tmp_path / "iamlayer.yaml", ImportOptions(people_account=SEC, project="x"))
+    assert spec.people_account == "security" and spec.project == "x"
+    for wanted in ("acme-corp-security", "security", SEC):  # alias, its end, id
+        assert (
+            build_spec(source, tmp_path / "s.yaml", ImportOptions(people_account=wanted))[0].people_account
+            == "security"
+        )
+    with pytest.raises(Exception, match="not a valid project name"):
+        build_spec(source, tmp_path / "iamlayer.yaml", ImportOptions(project="Not Valid"))
+    with pytest.raises(Exception, match="people account 'nowhere' is not among the accounts read"):
+        build_spec(source, tmp_path / "iamlayer.yaml", ImportOptions(people_account="nowhere"))
+
+
+def test_account_choices_pick_organization_accounts_by_id_name_or_name_end() -> None:
+    from iamlayer.aws.org import OrgAccount
+    from iamlayer.importer.live import AccountChoice, pick_accounts
+
+    choice = AccountChoice.parse(["security", "prd=123456789012", "100000000009"])
+    assert choice.explicit == {"prd": "123456789012"} and choice.wanted == ("security", "100000000009")
+    with pytest.raises(Exception, match="not a valid account name"):
+        AccountChoice.parse(["bad name=123456789012"])
+    found = [
+        OrgAccount("100000000001", "Acme Corp Security", "a@x", "ACTIVE"),
+        OrgAccount("100000000002", "acme-corp-apps-prd", "b@x", "ACTIVE"),
+        OrgAccount("100000000003", "acme-corp-data-prd", "c@x", "ACTIVE"),
+        OrgAccount("100000000009", "root", "d@x", "ACTIVE"),
+    ]
+    assert [a.id for a in pick_accounts(found, ["security", "apps-prd", "100000000009"])] == [
+        "100000000001",
+        "100000000002",
+        "100000000009",
+    ]
+    with pytest.raises(Exception, match="--account prd names several accounts"):
+        pick_accounts(found, ["prd"])
+    with pytest.raises(Exception, match="--account nowhere is not in the organization"):
+        pick_accounts(found, ["nowhere"])
