@@ -257,9 +257,9 @@ def password_reset(
     """
     spec, key_file, ctx = _owned_user_with_key(spec_file, user, profile)
     has_profile = has_login_profile(ctx.iam, user, f"user {user} {ctx.where()}")
-    for p in ctx.outbox.pending_passwords():
-        if (p.account, p.user) == (ctx.account, user):
-            ctx.outbox.resolve_pending(p, live=False)  # superseded by the password issued now
+    staged = ctx.outbox.pending_password(ctx.account, user)
+    if staged is not None:
+        ctx.outbox.resolve_pending(staged, live=False)  # superseded by the password issued now
     key = load_public_key(key_file)
     policy = password_policy_from(password_policy_json(spec.people.password_policy))
     path = issue_password(ctx, user, key, policy, reset_required=not no_reset_required, replace=has_profile)
