@@ -267,6 +267,11 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "Apply complete!" in r.stdout and "Demo complete." in r.stdout
     assert "No changes." in r.stdout
+    # A story, not a dump (issue 13, finding 11: 1,858 lines, mostly trust-policy JSON): one line
+    # per change in the plan, the saved plan applied without being shown again.
+    assert len(r.stdout.splitlines()) < 200, len(r.stdout.splitlines())
+    assert '"Statement"' not in r.stdout and '"Principal"' not in r.stdout
+    assert "+ role.DevOps" in r.stdout and "Applying the plan saved in" in r.stdout
     text = " ".join(r.stdout.split())
     assert "enforces no IAM policy" in text and "iamlayer access can USER ACTION RESOURCE" in text
 

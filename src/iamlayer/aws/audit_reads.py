@@ -29,7 +29,6 @@ from functools import partial
 from typing import Any, TypeVar
 
 from botocore.config import Config
-from botocore.parsers import ResponseParserError
 
 from iamlayer.audit.model import (
     Analyzer,
@@ -517,15 +516,10 @@ def set_token_version(clients: AccountClients, version: str = "v2") -> None:
     if version not in ("v1", "v2"):
         raise ValueError(f"token version must be v1 or v2, not {version!r}")
     attempted = f"setting the STS global endpoint token version to {version} in {clients.label}"
-    try:
-        with aws_call(attempted):
-            clients.client("iam").set_security_token_service_preferences(
-                GlobalEndpointTokenVersion=f"{version}Token"
-            )
-    except ResponseParserError as exc:
-        # Not a BotoCoreError, so aws_call lets it through: an endpoint that does not implement the
-        # API (the sandbox) answers with an HTML page botocore cannot parse.
-        raise AwsError(f"{attempted}: {brief(str(exc))}", code="ResponseParserError") from exc
+    with aws_call(attempted):
+        clients.client("iam").set_security_token_service_preferences(
+            GlobalEndpointTokenVersion=f"{version}Token"
+        )
 
 
 __all__ = [

@@ -274,6 +274,13 @@ def sts_regions_command(
     else:
         for a in advices:
             _print_advice(a, changed.get(a.account), failed.get(a.account))
+    if failed:
+        # The exit code alone does not say why; the details are above (or in the JSON).
+        err_console.print(
+            f"[red]The token version could not be set in {len(failed)} account(s):[/] "
+            f"{escape(', '.join(failed))} (why: under each account above).",
+            soft_wrap=True,
+        )
     return 1 if failed else 0
 
 

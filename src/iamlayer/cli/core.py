@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from iamlayer.apply.executor import required_permissions
@@ -45,6 +46,12 @@ account_option = click.option(
 )
 
 
+compact_option = click.option(
+    "--compact",
+    is_flag=True,
+    help="One line per change, without the fields and policy documents (the JSON and --out keep them).",
+)
+
 refresh_option = click.option(
     "--refresh-credentials",
     is_flag=True,
@@ -55,7 +62,7 @@ refresh_option = click.option(
 
 
 def _status(msg: str) -> None:
-    err_console.print(f"[dim]{msg}[/]")
+    err_console.print(f"[dim]{escape(msg)}[/]")
 
 
 def _print_json(data: Any) -> None:
@@ -117,7 +124,7 @@ def validate(spec_file: Path, as_json: bool) -> int:
     check_rendered_limits(spec)
     warnings += _access_checks(spec)
     for w in warnings:
-        err_console.print(f"[yellow]{w}[/]", soft_wrap=True)
+        err_console.print(f"[yellow]{escape(str(w))}[/]", soft_wrap=True)
     for user, fpr in _key_summary(spec).items():
         console.print(f"  key for {user}: {fpr}")
     console.print(
@@ -186,6 +193,7 @@ def _make_plan(
     help="Exit 0 when there are no changes, 2 when there are, 1 on errors (as terraform).",
 )
 @refresh_option
+@compact_option
 def plan(
     spec_file: Path,
     profile: str | None,
@@ -195,6 +203,7 @@ def plan(
     show_stats: bool,
     detailed_exitcode: bool,
     refresh_credentials: bool,
+    compact: bool,
 ) -> int:
     """Show what apply would change in every account, without changing anything.
 
@@ -212,7 +221,7 @@ def plan(
     if as_json:
         _print_json(data)
     else:
-        console.print(render_plan(p), soft_wrap=True)
+        console.print(render_plan(p, detail=not compact), soft_wrap=True)
         if out:
             console.print(f"\nSaved the plan to {out}. Apply exactly it with: iamlayer apply {out}")
         if show_stats:
@@ -247,6 +256,7 @@ def _confirm(p: Plan, auto_approve: bool) -> None:
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation (for CI).")
 @json_option
 @refresh_option
+@compact_option
 def apply(
     planfile: Path | None,
     spec_file: Path,
@@ -255,13 +265,15 @@ def apply(
     auto_approve: bool,
     as_json: bool,
     refresh_credentials: bool,
+    compact: bool,
 ) -> int:
     """Make the accounts match the spec: plan, confirm, apply, then verify.
 
-    With PLANFILE (from `iamlayer plan --out`), applies exactly that plan, refusing it if the spec
-    or any of its accounts changed since it was made (--refresh-credentials then comes from the
-    plan); otherwise makes a fresh plan. Either way it shows the plan and asks for "yes" unless
-    --auto-approve: nothing is destroyed without confirmation. After applying, every account is
+    With PLANFILE (from `iamlayer plan --out`), applies exactly that plan without asking (the plan
+    was the review, as with Terraform), refusing it if the spec or any of its accounts changed
+    since it was made (--refresh-credentials then comes from the plan). Otherwise it makes a fresh
+    plan, shows it and asks for "yes" unless --auto-approve: nothing is destroyed without
+    confirmation. After applying, every account is
     re-read until IAM shows every write (up to 60 s, IAMLAYER_VERIFY_TIMEOUT): anything left to do
     then is reported as an error. Another apply, password reset or access-key rotate writing to
     the same account at the same time is refused.
@@ -278,8 +290,17 @@ def apply(
         _check_accounts(spec, accounts)
         ctx.with_resource(account_locks(spec, accounts or list(spec.accounts), ctx.command_path))
         p = _make_plan(spec, profile, accounts, stats, as_json, refresh_credentials)
-    if not as_json:
-        console.print(render_plan(p), soft_wrap=True)
+    if as_json:
+        pass
+    elif planfile:
+        # Reviewed when it was made (as Terraform applies a saved plan): what it does, in one line.
+        c = p.counts()
+        console.print(
+            f"Applying the plan saved in {planfile} ({p.created_at}): {c['create']} to add, "
+            f"{c['update']} to change, {c['delete']} to destroy."
+        )
+    else:
+        console.print(render_plan(p, detail=not compact), soft_wrap=True)
     check_applicable(p, spec)
     if p.empty:
         if as_json:
@@ -297,14 +318,15 @@ def apply(
     task = bar.add_task("Applying", total=len(p.changes))
 
     def confirm(checked: Plan) -> None:
-        # After the library's checks of a saved plan, before the first write.
-        _confirm(checked, auto_approve)
+        # After the library's checks of a saved plan, before the first write. A saved plan was
+        # reviewed when it was made: applying it is the confirmation.
+        _confirm(checked, auto_approve or planfile is not None)
         bar.start()
 
     def on_change(change: Change, error: str | None) -> None:
         bar.advance(task)
         if error:
-            bar.console.print(f"[red]x {change.address}: {error}[/]", soft_wrap=True)
+            bar.console.print(f"[red]x {escape(f'{change.address}: {error}')}[/]", soft_wrap=True)
 
     try:
         outcome = apply_plan(

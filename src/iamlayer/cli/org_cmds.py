@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 
 from iamlayer.aws.org import OrgAccount, list_org_accounts
 from iamlayer.aws.session import ApiStats
@@ -117,7 +118,7 @@ def discover(spec_file: Path, profile: str | None, dry_run: bool, as_json: bool)
         note = " (management)" if acc_id == master else ""
         console.print(f" {mark} {name}: {acc_id}{note}")
     for a in skipped:
-        err_console.print(f"[yellow]skipped {a.name} ({a.id}): {a.status}[/]")
+        err_console.print(f"[yellow]{escape(f'skipped {a.name} ({a.id}): {a.status}')}[/]")
     if dry_run:
         console.print(f"{len(new)} account(s) would be written to {spec_file} (dry run).")
     else:

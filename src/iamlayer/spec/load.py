@@ -19,7 +19,7 @@ from iamlayer.errors import Diagnostic, SpecError
 from iamlayer.spec.lint import lint
 from iamlayer.spec.model import Spec
 from iamlayer.spec.nodes import Node, Reader
-from iamlayer.spec.validate import SpecBuilder
+from iamlayer.spec.validate import ENTRY_FIELDS, SpecBuilder
 
 DEFAULT_SPEC_FILE = "iamlayer.yaml"
 
@@ -27,8 +27,9 @@ DEFAULT_SPEC_FILE = "iamlayer.yaml"
 def load_spec(path: Path, *, check_keys: bool = True) -> Spec:
     """The validated spec at `path`; raises SpecError listing every problem.
 
-    With `check_keys`, each user's PGP key file is also parsed and checked for a usable
-    encryption key (iamlayer.secrets.keys.load_public_key).
+    With `check_keys`, each user's PGP key file must exist and hold a usable encryption key
+    (iamlayer.secrets.keys.load_public_key); without it, key files are not looked at (what a
+    person's own commands need: they have the spec, not everyone's keys).
     """
     spec, _ = load_spec_with_warnings(path, check_keys=check_keys)
     return spec
@@ -47,7 +48,8 @@ def load_spec_with_warnings(path: Path, *, check_keys: bool = True) -> tuple[Spe
                     None,
                     "",
                     "spec file not found",
-                    "create one with: iamlayer init DIR, or pass --spec FILE",
+                    f"looked for {Path(path).absolute()}; run iamlayer in a layer folder, create one "
+                    "with: iamlayer init DIR, or name the spec with -f/--file FILE",
                 )
             ]
         ) from None
@@ -60,7 +62,7 @@ def load_spec_with_warnings(path: Path, *, check_keys: bool = True) -> tuple[Spe
             [Diagnostic(file, 1, "", "the spec is empty", "see iamlayer init for a commented example")]
         )
 
-    reader = Reader(file)
+    reader = Reader(file, ENTRY_FIELDS)
     spec = SpecBuilder(reader, Path(path), check_keys=check_keys).build(Node(data, "", 1))
     if spec is not None and not reader.has_errors:
         lint(spec, reader)

@@ -54,6 +54,16 @@ ROLE_FIELDS: Final = (
 GROUP_FIELDS: Final = ("policies", "inline_policies", "assume", "self_management", "path")
 USER_FIELDS: Final = ("pgp_key", "groups", "console", "access_key", "password_reset_required", "path", "tags")
 CHECK_FIELDS: Final = ("who", "can", "cannot", "on", "mfa", "mfa_age")
+#: The fields of each kind of entry, as `Reader.named` names the kinds.
+ENTRY_FIELDS: Final = {
+    "account": ACCOUNT_FIELDS,
+    "password policy": PASSWORD_POLICY_FIELDS,
+    "policy": POLICY_FIELDS,
+    "role": ROLE_FIELDS,
+    "group": GROUP_FIELDS,
+    "user": USER_FIELDS,
+    "check": CHECK_FIELDS,
+}
 TRUSTED_CHOICES: Final = ("people", "management")
 SELF_MANAGEMENT_CHOICES: Final = tuple(m.value for m in SelfManagement)
 
@@ -820,24 +830,27 @@ class SpecBuilder:
         if rel is None:
             return None
         path = (self.root / rel).resolve()
+        if not self.check_keys:
+            # A person running their own commands (credentials configure, onboard) has the spec
+            # and their own key at most, not everyone's: key files are not looked at.
+            return path
         if not path.exists():
             self.r.error(node, f"PGP public key file {rel!r} not found", _missing_key_hint(rel))
             return path
         if not path.is_file():
             self.r.error(node, f"PGP public key {rel!r} is not a file", _missing_key_hint(rel))
             return path
-        if self.check_keys:
-            problem = self._key_problem(path)
-            if problem is not None:
-                self.r.error(node, problem, _missing_key_hint(rel))
-            elif path in self._rfc9580_keys:
-                self.r.warn(
-                    node.path,
-                    f"the key in {rel!r} asks for RFC 9580 messages (SEIPDv2), which GnuPG 2.2 to 2.4 "
-                    "cannot decrypt",
-                    "its owner decrypts with sq, or `iamlayer decrypt --secret-key`; a key made by gpg "
-                    "avoids this",
-                )
+        problem = self._key_problem(path)
+        if problem is not None:
+            self.r.error(node, problem, _missing_key_hint(rel))
+        elif path in self._rfc9580_keys:
+            self.r.warn(
+                node.path,
+                f"the key in {rel!r} asks for RFC 9580 messages (SEIPDv2), which GnuPG 2.2 to 2.4 "
+                "cannot decrypt",
+                "its owner decrypts with sq, or `iamlayer decrypt --secret-key`; a key made by gpg "
+                "avoids this",
+            )
         return path
 
     def _key_problem(self, path: Path) -> str | None:
