@@ -21,7 +21,7 @@ SYNC = $(UV) sync --locked --inexact --quiet
 .PHONY: install demo test test-fast lint format bench lock uv system-deps clean
 
 uv:
-	@command -v $(UV) >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --target .uv "uv==$(UV_VERSION)"
+	@command -v $(UV) >/dev/null 2>&1 || $(PYTHON) -m pip install -qq --root-user-action=ignore --target .uv "uv==$(UV_VERSION)"
 
 ## Everything: the emulator, the test tools, the action catalogue, linters and type stubs.
 install: uv
