@@ -19,10 +19,10 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-from iamlayer.errors import IamlayerError
+from iamlayer.errors import Diagnostic, IamlayerError, SpecError
 from iamlayer.files import write_atomic
 from iamlayer.spec.load import parse_yaml
 
@@ -42,7 +42,8 @@ def update_accounts(spec_path: Path, accounts: dict[str, str]) -> bool:
         if not _ACCOUNT_ID.fullmatch(account_id):
             raise IamlayerError(f"account {name}: {account_id!r} is not a 12-digit AWS account id")
     text = spec_path.read_text(encoding="utf-8")
-    data = parse_yaml(text, str(spec_path))
+    parse_yaml(text, str(spec_path))  # what is wrong with it, said as `validate` says it
+    data = _round_trip_tree(text, str(spec_path))
     if not isinstance(data, CommentedMap):
         raise IamlayerError(f"{spec_path}: the spec is not a mapping; cannot update accounts")
 
@@ -56,6 +57,18 @@ def update_accounts(spec_path: Path, accounts: dict[str, str]) -> bool:
     _check_result(new_text, spec_path, accounts)
     _write_atomic(spec_path, new_text)
     return True
+
+
+def _round_trip_tree(text: str, file: str) -> Any:
+    """ruamel.yaml's round-trip tree: text positions of every key and value, comments, styles.
+    Only this editor needs it; every reader of a spec uses the C-speed loader (spec.load)."""
+    try:
+        return YAML(typ="rt").load(text)
+    except MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        problem = " ".join(p for p in (e.context, e.problem) if p) or "invalid YAML"
+        line = mark.line + 1 if mark is not None else None
+        raise SpecError([Diagnostic(file, line, "", f"YAML syntax error: {problem}")]) from None
 
 
 def _edit_in_place(

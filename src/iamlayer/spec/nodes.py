@@ -1,4 +1,5 @@
-"""Reading a ruamel.yaml round-trip tree while collecting located diagnostics.
+"""Reading a parsed spec (iamlayer.spec.yaml12: plain data that knows its lines) while collecting
+located diagnostics.
 
 A `Node` is a YAML value with the key path and the 1-based line where it appears (the line of
 its key in the parent mapping, or of its item in the parent list). A `Reader` checks types and
@@ -31,18 +32,14 @@ def doc_path_suffix(rel: DocPath) -> str:
 
 
 def _key_line(mapping: Any, key: Any) -> int | None:
-    try:
-        return int(mapping.lc.key(key)[0]) + 1
-    except (AttributeError, KeyError, TypeError):
-        # Plain dicts (JSON files) and merged keys (`<<:`) carry no position.
-        return None
+    # Plain dicts (policy documents read from JSON files) carry no position.
+    lines = getattr(mapping, "key_lines", None)
+    return lines.get(key) if lines is not None else None
 
 
 def _item_line(seq: Any, index: int) -> int | None:
-    try:
-        return int(seq.lc.item(index)[0]) + 1
-    except (AttributeError, KeyError, IndexError, TypeError):
-        return None
+    lines = getattr(seq, "item_lines", None)
+    return lines[index] if lines is not None and 0 <= index < len(lines) else None
 
 
 @dataclass(frozen=True)
@@ -76,7 +73,7 @@ class Node:
 
 
 def to_plain(value: Any) -> Any:
-    """Round-trip YAML objects as plain JSON-compatible data (dict, list, str, int, float, bool).
+    """Parsed YAML as plain JSON-compatible data (dict, list, str, int, float, bool, None).
 
     YAML reads an unquoted 2012-10-17 as a date; in a policy document it can only mean the
     Version string, so dates become ISO strings.
