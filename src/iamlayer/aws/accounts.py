@@ -19,7 +19,7 @@ import botocore.session
 from botocore.credentials import RefreshableCredentials
 
 from iamlayer.aws.errors import aws_call
-from iamlayer.aws.session import AccountClients, ApiStats, base_session, make_client
+from iamlayer.aws.session import AccountClients, ApiStats, CredentialSource, base_session, make_client
 from iamlayer.errors import CredentialsError, IamlayerError
 from iamlayer.spec.model import Account, Spec
 
@@ -28,12 +28,13 @@ SESSION_NAME = "iamlayer"
 
 @dataclass(frozen=True)
 class Reach:
-    """How an account was reached, as shown in the plan."""
+    """How an account was reached: for people (`via`, as the plan shows it) and for code."""
 
     account: str
     account_id: str
     identity: str  # the ARN the calls run as
-    via: str  # "caller", "profile <name>", "role <arn>"
+    via: str  # "caller", "profile <name>", "role <arn>": for display only
+    role_arn: str | None = None  # the role assumed from the operator's credentials, if any
 
 
 @dataclass
@@ -104,6 +105,7 @@ def _connect_one(
     spec: Spec, account: Account, base: boto3.Session, sts: Any, caller: tuple[str, str], stats: ApiStats
 ) -> Connection:
     label = account.name
+    assumed: str | None = None
     try:
         if account.profile:
             session = base_session(account.profile, spec.region)
@@ -120,13 +122,13 @@ def _connect_one(
                 lambda: stats.record(label, "AssumeRole"),
                 f"assuming {role_arn} to reach account {account.name} ({account.id})",
             )
-            acc_id, via = account.id, f"role {role_arn}"
+            acc_id, via, assumed = account.id, f"role {role_arn}", role_arn
         if acc_id != account.id:
             raise CredentialsError(
                 f"account {account.name}: expected id {account.id}, but the credentials are for {acc_id} ({arn})"
             )
         clients = AccountClients(session, label, stats, spec.region)
-        return Connection(account, clients, Reach(account.name, account.id, arn, via))
+        return Connection(account, clients, Reach(account.name, account.id, arn, via, assumed))
     except IamlayerError as exc:
         return Connection(account, None, None, exc)
 
@@ -134,7 +136,7 @@ def _connect_one(
 def connect_accounts(
     spec: Spec,
     *,
-    profile: str | None,
+    profile: CredentialSource,
     stats: ApiStats,
     only: Iterable[str] | None = None,
     max_workers: int = 8,

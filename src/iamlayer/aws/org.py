@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from iamlayer.aws.errors import aws_call
-from iamlayer.aws.session import RETRY_CONFIG, ApiStats, base_session
+from iamlayer.aws.session import RETRY_CONFIG, ApiStats, CredentialSource, base_session
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class OrgAccount:
 
 
 def list_org_accounts(
-    profile: str | None, region: str | None, stats: ApiStats
+    profile: CredentialSource, region: str | None, stats: ApiStats
 ) -> tuple[str, list[OrgAccount]]:
     """(management account id, every account) of the caller's organization (management credentials)."""
     org = base_session(profile, region).client("organizations", config=RETRY_CONFIG)

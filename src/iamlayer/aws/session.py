@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Union
 
 import boto3
 from botocore.config import Config
@@ -84,8 +84,16 @@ def env_region() -> str | None:
     return os.environ.get("AWS_REGION") or None
 
 
-def base_session(profile: str | None = None, region: str | None = None) -> boto3.Session:
-    """The operator's session from the standard credential chain (profile, env, SSO, IMDS...)."""
+#: Where the operator's credentials come from: a profile name, a boto3 Session the caller made
+#: (the library's callers: SSO, assumed roles, explicit keys...), or None for the standard chain.
+CredentialSource = Union[str, "boto3.Session", None]
+
+
+def base_session(profile: CredentialSource = None, region: str | None = None) -> boto3.Session:
+    """The operator's session: the one given, or from the standard credential chain (`profile`,
+    env, SSO, IMDS...)."""
+    if isinstance(profile, boto3.Session):
+        return profile
     with aws_call(f"loading AWS profile {profile!r}" if profile else "loading AWS credentials"):
         return boto3.Session(profile_name=profile, region_name=region or env_region())
 
