@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import boto3
+import click
 import pytest
 
 from faultproxy import FaultProxy, Rule
@@ -147,9 +148,15 @@ def test_saved_plan_applies_exactly_and_a_stale_one_is_refused(layer: Layer, aws
 
 
 def test_every_command_explains_itself() -> None:
-    def walk(group: object, prefix: list[str]) -> list[list[str]]:
-        out = []
-        for name, cmd in getattr(group, "commands", {}).items():
+    def walk(group: click.Command, prefix: list[str]) -> list[list[str]]:
+        # click's own API for a group's commands (the top level loads them lazily)
+        out: list[list[str]] = []
+        if not isinstance(group, click.Group):
+            return out
+        ctx = click.Context(group)
+        for name in group.list_commands(ctx):
+            cmd = group.get_command(ctx, name)
+            assert cmd is not None, name
             out.append([*prefix, name])
             out += walk(cmd, [*prefix, name])
         return out

@@ -10,9 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Union
 
 import boto3
@@ -20,6 +18,7 @@ from botocore.config import Config
 from botocore.credentials import RefreshableCredentials
 
 from iamlayer.aws.errors import aws_call
+from iamlayer.stats import ApiStats as ApiStats  # where it was first: many import it from here
 
 # Adaptive mode backs off on throttling with a client-side rate limiter; IAM and STS limits are low
 # and cannot be raised, so a large apply must slow down instead of failing.
@@ -41,42 +40,6 @@ ONCE_CONFIG = Config(
     connect_timeout=10,
     read_timeout=60,
 )
-
-
-@dataclass
-class ApiStats:
-    """Counts AWS API calls (attempts included) per account label and operation. Thread-safe."""
-
-    calls: Counter[tuple[str, str]] = field(default_factory=Counter)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def record(self, account: str, operation: str) -> None:
-        with self._lock:
-            self.calls[(account, operation)] += 1
-
-    @property
-    def total(self) -> int:
-        return sum(self.calls.values())
-
-    def by_account(self) -> dict[str, int]:
-        out: Counter[str] = Counter()
-        for (account, _), n in self.calls.items():
-            out[account] += n
-        return dict(out)
-
-    def by_operation(self, account: str | None = None) -> dict[str, int]:
-        out: Counter[str] = Counter()
-        for (acc, op), n in self.calls.items():
-            if account is None or acc == account:
-                out[op] += n
-        return dict(sorted(out.items()))
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "total": self.total,
-            "by_account": self.by_account(),
-            "by_operation": self.by_operation(),
-        }
 
 
 def env_region() -> str | None:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
@@ -26,9 +26,55 @@ from iamlayer.errors import Diagnostic, IamlayerError, SpecError
 from iamlayer.files import write_atomic
 from iamlayer.spec.load import parse_yaml
 
+if TYPE_CHECKING:
+    from iamlayer.aws.org import OrgAccount
+
 _SCALAR_TOKEN = re.compile(r""""(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s,}\]#]+""")
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _ACCOUNT_ID = re.compile(r"\d{12}")
+
+
+_INVALID = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def account_name(org_name: str, prefix: str) -> str:
+    """A spec account name from an organization account name: `acme-corp-apps-prd` -> `apps-prd`."""
+    name = org_name.strip()
+    if prefix and name.lower().startswith(prefix.lower() + "-") and len(name) > len(prefix) + 1:
+        name = name[len(prefix) + 1 :]
+    name = _INVALID.sub("-", name.lower()).strip("-._")
+    return name[:63] or "account"
+
+
+def plan_accounts(existing: dict[str, str], found: Sequence[OrgAccount], prefix: str) -> dict[str, str]:
+    """name -> id to write: known ids keep their spec name; new ones get a name that is free."""
+    by_id = {v: k for k, v in existing.items()}
+    out: dict[str, str] = {}
+    taken = set(existing)
+    for acc in found:
+        if acc.status and acc.status != "ACTIVE":
+            continue
+        if acc.id in by_id:
+            out[by_id[acc.id]] = acc.id
+            continue
+        base = account_name(acc.name, prefix)
+        name, n = base, 2
+        while name in taken:
+            name, n = f"{base}-{n}", n + 1
+        taken.add(name)
+        out[name] = acc.id
+    return out
+
+
+def spec_accounts(data: Any) -> dict[str, str]:
+    """The `accounts:` block of a parsed spec as name -> 12-digit id (whatever else is wrong)."""
+    accounts = data.get("accounts") if isinstance(data, dict) else None
+    out: dict[str, str] = {}
+    for name, v in (accounts or {}).items():
+        acc_id = v.get("id") if isinstance(v, dict) else None
+        if acc_id is not None:
+            out[str(name)] = (_normalise_id(acc_id) or str(acc_id)).zfill(12)
+    return out
 
 
 def update_accounts(spec_path: Path, accounts: dict[str, str]) -> bool:

@@ -26,7 +26,7 @@ DEFAULT_SPEC_FILE = "iamlayer.yaml"
 MAX_SPEC_BYTES = 4 * 1024 * 1024
 
 
-def load_spec(path: Path, *, check_keys: bool = True) -> Spec:
+def load_spec(path: str | Path, *, check_keys: bool = True) -> Spec:
     """The validated spec at `path`; raises SpecError listing every problem.
 
     With `check_keys`, each user's PGP key file must exist and hold a usable encryption key
@@ -37,7 +37,7 @@ def load_spec(path: Path, *, check_keys: bool = True) -> Spec:
     return spec
 
 
-def load_spec_with_warnings(path: Path, *, check_keys: bool = True) -> tuple[Spec, list[Diagnostic]]:
+def load_spec_with_warnings(path: str | Path, *, check_keys: bool = True) -> tuple[Spec, list[Diagnostic]]:
     """As `load_spec`, also returning the lint warnings of a valid spec."""
     file = str(path)
     try:
