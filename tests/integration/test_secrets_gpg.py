@@ -180,9 +180,7 @@ def _trial(path: Path) -> tuple[bool, int | None]:
     return True, message[body]
 
 
-def test_key_checks_read_from_the_packets_agree_with_a_trial_encryption(
-    keys: Keys, tmp_path: Path
-) -> None:
+def test_key_checks_read_from_the_packets_agree_with_a_trial_encryption(keys: Keys, tmp_path: Path) -> None:
     """Without trial encryptions (issue 13), a key is still usable exactly when pysequoia can
     encrypt to it (weak RSA and ElGamal keys are refused), and `rfc9580_only` is exactly when it
     sends an RFC 9580 message: keys made by gpg, and by Sequoia in both profiles."""
@@ -201,7 +199,9 @@ def test_key_checks_read_from_the_packets_agree_with_a_trial_encryption(
     g.add_subkey(made["dsa-elg1024"], "elg1024", "encr")
     paths = {name: g.export(fpr, "binary", tmp_path / name) for name, fpr in made.items()}
     for profile in ("RFC4880", "RFC9580"):
-        tsk = pysequoia.Tsk.generate(f"{profile} <p@example.com>", profile=getattr(pysequoia.Profile, profile))
+        tsk = pysequoia.Tsk.generate(
+            f"{profile} <p@example.com>", profile=getattr(pysequoia.Profile, profile)
+        )
         paths[f"sequoia-{profile}"] = tmp_path / f"sequoia-{profile}"
         paths[f"sequoia-{profile}"].write_bytes(bytes(tsk.extract_certificate()))
     seen = {}
