@@ -140,6 +140,7 @@ class SpecBuilder:
         self.root = self.spec_path.parent
         self.check_keys = check_keys
         self._key_errors: dict[Path, str | None] = {}
+        self._key_files: dict[str, tuple[Path, str]] = {}
         self._rfc9580_keys: set[Path] = set()
 
     # --- top level ------------------------------------------------------------------------------
@@ -829,15 +830,16 @@ class SpecBuilder:
         rel = self.r.string(node)
         if rel is None:
             return None
-        path = (self.root / rel).resolve()
+        # Many users share a key file (a team's key): each distinct path is looked at once.
+        path, kind = self._key_files.get(rel) or self._key_file(rel)
         if not self.check_keys:
             # A person running their own commands (credentials configure, onboard) has the spec
             # and their own key at most, not everyone's: key files are not looked at.
             return path
-        if not path.exists():
+        if kind == "missing":
             self.r.error(node, f"PGP public key file {rel!r} not found", _missing_key_hint(rel))
             return path
-        if not path.is_file():
+        if kind == "other":
             self.r.error(node, f"PGP public key {rel!r} is not a file", _missing_key_hint(rel))
             return path
         problem = self._key_problem(path)
@@ -852,6 +854,15 @@ class SpecBuilder:
                 "avoids this",
             )
         return path
+
+    def _key_file(self, rel: str) -> tuple[Path, str]:
+        path = (self.root / rel).resolve()
+        if not self.check_keys:
+            kind = "unchecked"
+        else:
+            kind = "file" if path.is_file() else "other" if path.exists() else "missing"
+        self._key_files[rel] = (path, kind)
+        return path, kind
 
     def _key_problem(self, path: Path) -> str | None:
         """Why the key at `path` cannot be used, or None; each file is loaded once per run."""
