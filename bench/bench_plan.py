@@ -8,7 +8,8 @@
 
 Each case starts a fresh emulator, writes a spec, runs `iamlayer apply --auto-approve --json`
 then `iamlayer plan --json` (the no-op plan) as a person would, in a subprocess, and reports
-the API calls by operation that iamlayer itself counted. `--repeat N` runs each case N times
+the API calls by operation that iamlayer itself counted, and each process's own peak memory.
+`--repeat N` runs each case N times
 (a fresh emulator each time) and reports the medians. Results are printed as a table and
 written to bench/results/<case>.json. Targets (issue 13): a no-op plan of 1,000 users with keys
 under 1.0 s including start-up and at most 8 calls; 5,000 users: apply under 90 s, no-op plan
@@ -20,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -116,17 +116,24 @@ def org_spec(users: int) -> str:
 
 
 def run(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int, dict[str, Any]]:
-    """Wall seconds, peak RSS (KiB) and JSON output of one iamlayer run."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t0 = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-m", "iamlayer", *args], cwd=cwd, env=env, capture_output=True, text=True
-    )
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise SystemExit(f"iamlayer {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(peak, before), json.loads(proc.stdout)
+    """Wall seconds, peak RSS (KiB) of that iamlayer process alone, and its JSON output.
+
+    The peak is the process's own (wait4), not RUSAGE_CHILDREN: that one also counts every
+    emulator this script started and reaped before (1.6 GB for 50 accounts), whatever iamlayer used.
+    """
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "iamlayer", *args], cwd=cwd, env=env, stdout=out, stderr=err
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise SystemExit(f"iamlayer {' '.join(args)} failed ({proc.returncode}):\n{err.read()[-3000:]}")
+        return wall, usage.ru_maxrss, json.loads(out.read())
 
 
 def bench(case: str, spec_text: str, workdir: Path) -> dict[str, Any]:
@@ -138,7 +145,8 @@ def bench(case: str, spec_text: str, workdir: Path) -> dict[str, Any]:
         for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
             env.pop(k, None)
         (workdir / "iamlayer.yaml").write_text(spec_text)
-        apply_s, _, applied = run(["apply", "--auto-approve", "--json"], workdir, env)
+        apply_s, apply_kib, applied = run(["apply", "--auto-approve", "--json"], workdir, env)
+        load = os.getloadavg()[0]  # the machine is shared: how busy it was, for reading the times
         plan_s, peak_kib, plan = run(["plan", "--json"], workdir, env)
         assert plan["summary"] == {"create": 0, "update": 0, "delete": 0}, plan["summary"]
         return {
@@ -146,10 +154,12 @@ def bench(case: str, spec_text: str, workdir: Path) -> dict[str, Any]:
             "apply_seconds": round(apply_s, 2),
             "apply_changes": applied["applied"],
             "apply_api_calls": applied["stats"]["total"],
+            "apply_peak_memory_mib": round(apply_kib / 1024, 1),
             "noop_plan_seconds": round(plan_s, 2),
             "noop_plan_api_calls": plan["stats"]["total"],
             "noop_plan_calls_by_operation": plan["stats"]["by_operation"],
             "peak_memory_mib": round(peak_kib / 1024, 1),
+            "load_average_1min": round(load, 2),
         }
     finally:
         emu.stop()
@@ -158,11 +168,12 @@ def bench(case: str, spec_text: str, workdir: Path) -> dict[str, Any]:
 def median_row(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The medians of the timed fields over repeated runs; each run's figures kept under `runs`."""
     row = dict(runs[0])
-    for k in ("apply_seconds", "noop_plan_seconds", "peak_memory_mib"):
+    for k in ("apply_seconds", "noop_plan_seconds", "peak_memory_mib", "apply_peak_memory_mib"):
         row[k] = round(statistics.median(r[k] for r in runs), 2)
     row["repeats"] = len(runs)
     row["runs"] = [
-        {k: r[k] for k in ("apply_seconds", "noop_plan_seconds", "noop_plan_api_calls")} for r in runs
+        {k: r[k] for k in ("apply_seconds", "noop_plan_seconds", "noop_plan_api_calls", "load_average_1min")}
+        for r in runs
     ]
     return row
 
@@ -200,7 +211,8 @@ def main() -> None:
         print(
             f"{case}: apply {row['apply_seconds']} s ({row['apply_changes']} changes, {row['apply_api_calls']} calls); "
             f"no-op plan {row['noop_plan_seconds']} s, {row['noop_plan_api_calls']} calls "
-            f"{row['noop_plan_calls_by_operation']}; peak {row['peak_memory_mib']} MiB",
+            f"{row['noop_plan_calls_by_operation']}; peak {row['peak_memory_mib']} MiB "
+            f"(apply {row['apply_peak_memory_mib']} MiB); load {[r['load_average_1min'] for r in row['runs']]}",
             flush=True,
         )
 
