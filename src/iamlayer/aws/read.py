@@ -105,11 +105,14 @@ def read_credential_report(
 ) -> CredentialReport:
     """Ask AWS for a fresh credential report (it regenerates at most every 4 hours) and fetch it.
 
+    A report being made is asked about again after 0.25 s, then twice as long each time, up to
+    `poll` s: it is usually ready within a second (the first plan after an apply waits for one).
     Raises AwsError when the report is not ready within `wait` seconds, or a call fails.
     """
     iam = clients.client("iam")
     where = f"account {clients.label}"
     deadline = time.monotonic() + wait
+    delay = min(0.25, poll)
     while True:
         with aws_call(f"generating the IAM credential report in {where}"):
             state = iam.generate_credential_report().get("State")
@@ -120,7 +123,8 @@ def read_credential_report(
                 f"generating the IAM credential report in {where}: still {state} after {wait:.0f}s",
                 code="ReportInProgress",
             )
-        sleep(poll)
+        sleep(delay)
+        delay = min(delay * 2, poll)
     with aws_call(f"fetching the IAM credential report of {where}"):
         resp = iam.get_credential_report()
     content = resp["Content"]
