@@ -1,24 +1,36 @@
-# iamlayer: one command per task. `make demo` and `make test` work on a fresh machine:
-# they create .venv and install the project (with the emulator and test extras) as needed.
+# iamlayer: one command per task. `make demo` and `make test` work on a fresh machine: they
+# create .venv and install exactly the versions in uv.lock, each only what it needs.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-stamp
 PYTEST_WORKERS ?= 2
 
-.PHONY: install demo test test-fast lint format bench system-deps clean
+# uv installs from the lock file (uv.lock) in seconds; it is taken from the PATH, else installed
+# once with pip into .uv/ (one 18 MB wheel from PyPI). `make lock` updates uv.lock after a change
+# to pyproject.toml's dependencies.
+UV_VERSION := 0.13.9
+UV ?= $(shell command -v uv 2>/dev/null || echo .uv/bin/uv)
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+# --locked: refuse to run when uv.lock no longer matches pyproject.toml (run `make lock`).
+# --inexact: what another target installed stays (make demo in a development checkout keeps mypy).
+SYNC = $(UV) sync --locked --inexact --quiet
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	touch $(STAMP)
+.PHONY: install demo test test-fast lint format bench lock uv system-deps clean
 
-install: $(STAMP)
+uv:
+	@command -v $(UV) >/dev/null 2>&1 || $(PYTHON) -m pip install -qq --root-user-action=ignore --target .uv "uv==$(UV_VERSION)"
+
+## Everything: the emulator, the test tools, the action catalogue, linters and type stubs.
+install: uv
+	$(SYNC) --all-extras
 
 ## The whole flow against the embedded AWS emulator: init, validate, plan, apply, outputs.
-demo: install
+## Installs only iamlayer and the emulator (the sandbox extra).
+demo: uv
+	$(SYNC) --extra sandbox
 	$(BIN)/iamlayer demo
 
 ## Programs the tests use as a person would: gpg (decrypting), chromium (the HTML audit report).
@@ -34,11 +46,14 @@ system-deps:
 	fi
 
 ## The whole test suite: unit, integration (moto server over HTTP) and end-to-end (the CLI, gpg, aws).
-test: install system-deps
+## Installs the emulator, the test tools (pytest, awscli, principalmapper...) and the action catalogue.
+test: uv system-deps
+	$(SYNC) --extra sandbox --extra test --extra catalog
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -q
 
 ## Only the fast, pure unit tests.
-test-fast: install
+test-fast: uv
+	$(SYNC) --extra sandbox --extra test --extra catalog
 	$(BIN)/pytest -q tests/unit
 
 lint: install
@@ -50,9 +65,16 @@ format: install
 	$(BIN)/ruff check --fix src tests bench
 	$(BIN)/ruff format src tests bench
 
-## API calls, wall time and peak memory of plan/apply for 100 and 1,000 users (see bench/README.md).
-bench: install
-	$(BIN)/python bench/bench_plan.py --users 100 1000
+## Wall time, API calls and peak memory of plan/apply against the emulator (see bench/README.md).
+bench: uv
+	$(SYNC) --extra sandbox
+	$(BIN)/python bench/bench_plan.py --users 1000 --keys 10 --repeat 3
+	$(BIN)/python bench/bench_plan.py --users 5000 --keys 10 --repeat 3
+	$(BIN)/python bench/bench_plan.py --org --accounts 50 --roles 10 --users 200 --repeat 3
+
+## After changing dependencies in pyproject.toml: resolve them again into uv.lock.
+lock: uv
+	$(UV) lock
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info src/*.egg-info
+	rm -rf $(VENV) .uv .pytest_cache .mypy_cache .ruff_cache build *.egg-info src/*.egg-info

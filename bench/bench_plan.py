@@ -1,14 +1,19 @@
 """Measure what plan and apply cost: API calls, wall time and peak memory, against the emulator.
 
-    python bench/bench_plan.py --users 100 1000          # one account, N users in 10 groups
-    python bench/bench_plan.py --org --users 200         # the 5-account example with N people
+    python bench/bench_plan.py --users 100 1000              # one account, N users in 10 groups
+    python bench/bench_plan.py --users 1000 5000 --keys 10   # ... with PGP keys from 10 key files,
+                                                             # every other user with a console password
+    python bench/bench_plan.py --org --users 200             # the 5-account example with N people
+    python bench/bench_plan.py --org --accounts 50 --roles 10 --users 200   # a 50-account organization
 
 Each case starts a fresh emulator, writes a spec, runs `iamlayer apply --auto-approve --json`
 then `iamlayer plan --json` (the no-op plan) as a person would, in a subprocess, and reports
-the API calls by operation that iamlayer itself counted. Results are printed as a table and
-written to bench/results/<case>.json. Targets (issue 2 and 4): a no-op plan of 1,000 users in one
-account under 3 s and 20 calls; their apply under 60 s; a no-op plan of the 5-account example
-with 200 people under 5 s.
+the API calls by operation that iamlayer itself counted, and each process's own peak memory.
+`--repeat N` runs each case N times
+(a fresh emulator each time) and reports the medians. Results are printed as a table and
+written to bench/results/<case>.json. Targets (issue 13): a no-op plan of 1,000 users with keys
+under 1.0 s including start-up and at most 8 calls; 5,000 users: apply under 90 s, no-op plan
+under 3 s; 50 accounts with 10 roles and 200 people: no-op plan under 5 s.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,13 +42,54 @@ ORG_ACCOUNTS = {
 }
 
 
-def single_account_spec(users: int, groups: int = 10) -> str:
+def single_account_spec(users: int, groups: int = 10, keys: int = 0) -> str:
+    """One account, `users` users in `groups` groups. With `keys`, user u's PGP key is the key
+    file keys/k(u % keys) and every other user (u even) has a console password."""
     lines = ["project: bench", "accounts:", '  main: {id: "123456789012"}', "groups:"]
     lines += [
         f"  team-{g:02d}: {{policies: [arn:aws:iam::aws:policy/ReadOnlyAccess]}}" for g in range(groups)
     ]
     lines.append("users:")
-    lines += [f"  user-{u:04d}: {{groups: [team-{u % groups:02d}]}}" for u in range(users)]
+    for u in range(users):
+        extra = f", pgp_key: keys/k{u % keys}, console: {str(u % 2 == 0).lower()}" if keys else ""
+        lines.append(f"  user-{u:04d}: {{groups: [team-{u % groups:02d}]{extra}}}")
+    return "\n".join(lines) + "\n"
+
+
+def write_keys(workdir: Path, keys: int) -> None:
+    """`keys` public keys made by gpg (Curve25519 and RSA alternating), as keys/k0, keys/k1..."""
+    from iamlayer.secrets.examplekeys import generate_example_key
+
+    (workdir / "keys").mkdir(exist_ok=True)
+    for k in range(keys):
+        key = generate_example_key(f"bench key {k} <k{k}@example.com>", "Cv25519" if k % 2 else "RSA3k")
+        (workdir / "keys" / f"k{k}").write_bytes(key.public_armored)
+
+
+def big_org_spec(accounts: int, roles: int, users: int) -> str:
+    """`accounts` accounts (the first is the management account, the second the people account),
+    `roles` roles in every account, each assumed by one of as many groups, `users` people."""
+    ids = {f"acct-{a:02d}": f"{100000000000 + a:012d}" for a in range(accounts)}
+    lines = ["project: bench", "project_long: bench-corp", "accounts:"]
+    lines += [f'  {name}: {{id: "{acc}"}}' for name, acc in ids.items()]
+    lines += [
+        "people_account: acct-01",
+        "management_account: acct-00",
+        "password_policy: {minimum_length: 30, reuse_prevention: 24}",
+        "roles:",
+    ]
+    managed = ["ReadOnlyAccess", "SecurityAudit", "AdministratorAccess", "job-function/ViewOnlyAccess"]
+    lines += [
+        f"  Role{r:02d}: {{accounts: all, mfa_max_age: 43200,"
+        f" policies: [arn:aws:iam::aws:policy/{managed[r % len(managed)]}]}}"
+        for r in range(roles)
+    ]
+    lines.append("groups:")
+    lines += [
+        f"  team-{r:02d}: {{assume: [Role{r:02d}], self_management: enforce_mfa}}" for r in range(roles)
+    ]
+    lines.append("users:")
+    lines += [f"  person-{u:04d}: {{groups: [team-{u % roles:02d}]}}" for u in range(users)]
     return "\n".join(lines) + "\n"
 
 
@@ -70,27 +116,37 @@ def org_spec(users: int) -> str:
 
 
 def run(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int, dict[str, Any]]:
-    """Wall seconds, peak RSS (KiB) and JSON output of one iamlayer run."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t0 = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-m", "iamlayer", *args], cwd=cwd, env=env, capture_output=True, text=True
-    )
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise SystemExit(f"iamlayer {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(peak, before), json.loads(proc.stdout)
+    """Wall seconds, peak RSS (KiB) of that iamlayer process alone, and its JSON output.
+
+    The peak is the process's own (wait4), not RUSAGE_CHILDREN: that one also counts every
+    emulator this script started and reaped before (1.6 GB for 50 accounts), whatever iamlayer used.
+    """
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "iamlayer", *args], cwd=cwd, env=env, stdout=out, stderr=err
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise SystemExit(f"iamlayer {' '.join(args)} failed ({proc.returncode}):\n{err.read()[-3000:]}")
+        return wall, usage.ru_maxrss, json.loads(out.read())
 
 
 def bench(case: str, spec_text: str, workdir: Path) -> dict[str, Any]:
     emu = start_emulator()
+    for out in ("outputs", ".iamlayer"):  # each repeat starts from nothing, as the emulator does
+        subprocess.run(["rm", "-rf", str(workdir / out)], check=True)
     try:
         env = {**os.environ, **emu.env()}
         for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
             env.pop(k, None)
         (workdir / "iamlayer.yaml").write_text(spec_text)
-        apply_s, _, applied = run(["apply", "--auto-approve", "--json"], workdir, env)
+        apply_s, apply_kib, applied = run(["apply", "--auto-approve", "--json"], workdir, env)
+        load = os.getloadavg()[0]  # the machine is shared: how busy it was, for reading the times
         plan_s, peak_kib, plan = run(["plan", "--json"], workdir, env)
         assert plan["summary"] == {"create": 0, "update": 0, "delete": 0}, plan["summary"]
         return {
@@ -98,33 +154,65 @@ def bench(case: str, spec_text: str, workdir: Path) -> dict[str, Any]:
             "apply_seconds": round(apply_s, 2),
             "apply_changes": applied["applied"],
             "apply_api_calls": applied["stats"]["total"],
+            "apply_peak_memory_mib": round(apply_kib / 1024, 1),
             "noop_plan_seconds": round(plan_s, 2),
             "noop_plan_api_calls": plan["stats"]["total"],
             "noop_plan_calls_by_operation": plan["stats"]["by_operation"],
             "peak_memory_mib": round(peak_kib / 1024, 1),
+            "load_average_1min": round(load, 2),
         }
     finally:
         emu.stop()
 
 
+def median_row(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The medians of the timed fields over repeated runs; each run's figures kept under `runs`."""
+    row = dict(runs[0])
+    for k in ("apply_seconds", "noop_plan_seconds", "peak_memory_mib", "apply_peak_memory_mib"):
+        row[k] = round(statistics.median(r[k] for r in runs), 2)
+    row["repeats"] = len(runs)
+    row["runs"] = [
+        {k: r[k] for k in ("apply_seconds", "noop_plan_seconds", "noop_plan_api_calls", "load_average_1min")}
+        for r in runs
+    ]
+    return row
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--users", type=int, nargs="+", default=[100, 1000])
-    ap.add_argument("--org", action="store_true", help="the 5-account example instead of one account")
+    ap.add_argument("--org", action="store_true", help="an organization instead of one account")
+    ap.add_argument(
+        "--accounts",
+        type=int,
+        default=0,
+        help="with --org: this many accounts (default: the 5-account example)",
+    )
+    ap.add_argument("--roles", type=int, default=10, help="with --org --accounts: roles in every account")
+    ap.add_argument("--keys", type=int, default=0, help="one account: PGP keys from this many key files")
+    ap.add_argument("--repeat", type=int, default=1, help="run each case this many times; report medians")
     args = ap.parse_args()
     RESULTS.mkdir(exist_ok=True)
     rows = []
     for n in args.users:
-        case = f"{'org5' if args.org else 'single'}-{n}-users"
+        if args.org:
+            case = f"org{args.accounts}x{args.roles}-{n}-users" if args.accounts else f"org5-{n}-users"
+        else:
+            case = f"single-{n}-users" + (f"-{args.keys}-keys" if args.keys else "")
         with tempfile.TemporaryDirectory() as d:
-            spec = org_spec(n) if args.org else single_account_spec(n)
-            row = bench(case, spec, Path(d))
+            if args.org:
+                spec = big_org_spec(args.accounts, args.roles, n) if args.accounts else org_spec(n)
+            else:
+                spec = single_account_spec(n, keys=args.keys)
+                write_keys(Path(d), args.keys)
+            row = median_row([bench(case, spec, Path(d)) for _ in range(args.repeat)])
         (RESULTS / f"{case}.json").write_text(json.dumps(row, indent=2) + "\n")
         rows.append(row)
         print(
             f"{case}: apply {row['apply_seconds']} s ({row['apply_changes']} changes, {row['apply_api_calls']} calls); "
             f"no-op plan {row['noop_plan_seconds']} s, {row['noop_plan_api_calls']} calls "
-            f"{row['noop_plan_calls_by_operation']}; peak {row['peak_memory_mib']} MiB",
+            f"{row['noop_plan_calls_by_operation']}; peak {row['peak_memory_mib']} MiB "
+            f"(apply {row['apply_peak_memory_mib']} MiB); load {[r['load_average_1min'] for r in row['runs']]}",
             flush=True,
         )
 

@@ -43,7 +43,7 @@ class Diagnostic:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        text = f"{where}: {self.severity}: {self.key}: {self.message}"
+        text = f"{where}: {self.severity}: " + (f"{self.key}: " if self.key else "") + self.message
         return f"{text} ({self.hint})" if self.hint else text
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from iamlayer.cli.org_cmds import account_name
+from iamlayer.spec.edit import account_name
 from layer import fresh_account_ids, run_cli, session_in
 
 SPEC = """\

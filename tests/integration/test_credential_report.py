@@ -6,6 +6,7 @@ aged here by wrapping the real read: same rows as AWS's last report, generated 3
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from iamlayer.apply.run import apply_plan
+from iamlayer.audit.model import CredentialReport
 from iamlayer.aws import read
 from iamlayer.aws.session import ApiStats
 from iamlayer.cli.main import cli
@@ -38,12 +40,12 @@ def test_a_password_removed_by_hand_is_unseen_in_an_old_report_and_seen_with_ref
     apply_now(layer, ONLY)
     spec = load_spec(layer.spec)
     real = read.read_credential_report
-    _, before = real(*_people(layer))  # the report as AWS made it, with jane's password
+    before = real(_people(layer)[0])  # the report as AWS made it, with jane's password
     layer.iam("security").delete_login_profile(UserName="jane.doe")  # by hand, after it
 
-    def three_hours_old(*args: Any) -> tuple[str, dict[str, dict[str, str]]]:
-        real(*args)
-        return (datetime.now(UTC) - timedelta(hours=3)).isoformat(), before
+    def three_hours_old(*args: Any, **kwargs: Any) -> CredentialReport:
+        real(*args, **kwargs)
+        return replace(before, generated=datetime.now(UTC) - timedelta(hours=3))
 
     monkeypatch.setattr(read, "read_credential_report", three_hours_old)
     plan = make_plan(spec, profile=None, only=ONLY)

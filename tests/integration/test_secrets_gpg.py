@@ -164,3 +164,66 @@ def test_decrypt_file_with_a_passphrase_protected_secret_key(keys: Keys) -> None
         decrypt_file(message, secret)
     with pytest.raises(IamlayerError, match="the passphrase is wrong"):
         decrypt_file(message, secret, passphrase="wrong")
+
+
+def _trial(path: Path) -> tuple[bool, int | None]:
+    """The oracle the key checks replaced (issue 13): can pysequoia encrypt to the whole key as
+    exported, and which PKESK version (6: an RFC 9580 SEIPDv2 message) does it send?"""
+    import pysequoia
+
+    data = path.read_bytes()
+    try:
+        message = bytes(pysequoia.encrypt(b"", [pysequoia.Cert.from_bytes(data)], armor=False))
+    except Exception:  # pysequoia raises bare RuntimeError with Rust text
+        return False, None
+    body = 2 if message[1] < 192 else 3  # a new-format PKESK header, as Sequoia writes it
+    return True, message[body]
+
+
+def test_key_checks_read_from_the_packets_agree_with_a_trial_encryption(keys: Keys, tmp_path: Path) -> None:
+    """Without trial encryptions (issue 13), a key is still usable exactly when pysequoia can
+    encrypt to it (weak RSA and ElGamal keys are refused), and `rfc9580_only` is exactly when it
+    sends an RFC 9580 message: keys made by gpg, and by Sequoia in both profiles."""
+    import pysequoia
+
+    g = keys.gpg
+    made = {
+        "rsa3072": keys.rsa,
+        "cv25519": keys.cv,
+        "rsa2048": g.gen_key("Ron Rsa <ron@example.com>", "rsa2048", "encr"),
+        "nistp256": g.gen_key("Nia Nist <nia@example.com>", "nistp256", "sign"),
+        "rsa1024": g.gen_key("Old Rsa <old@example.com>", "rsa1024", "encr"),
+        "dsa-elg1024": g.gen_key("Dan Dsa <dan@example.com>", "dsa2048", "sign"),
+    }
+    g.add_subkey(made["nistp256"], "nistp256", "encr")
+    g.add_subkey(made["dsa-elg1024"], "elg1024", "encr")
+    paths = {name: g.export(fpr, "binary", tmp_path / name) for name, fpr in made.items()}
+    for profile in ("RFC4880", "RFC9580"):
+        tsk = pysequoia.Tsk.generate(
+            f"{profile} <p@example.com>", profile=getattr(pysequoia.Profile, profile)
+        )
+        paths[f"sequoia-{profile}"] = tmp_path / f"sequoia-{profile}"
+        paths[f"sequoia-{profile}"].write_bytes(bytes(tsk.extract_certificate()))
+    seen = {}
+    for name, path in paths.items():
+        usable, version = _trial(path)
+        try:
+            key = load_public_key(path)
+        except KeyFileError as exc:
+            assert not usable, f"{name}: refused ({exc}), but pysequoia encrypts to it"
+            assert "too weak" in str(exc), exc
+            seen[name] = "refused"
+            continue
+        assert usable, f"{name}: accepted, but pysequoia cannot encrypt to it"
+        assert key.rfc9580_only == (version == 6), name
+        seen[name] = "rfc9580" if key.rfc9580_only else "ok"
+    assert seen == {
+        "rsa3072": "ok",
+        "cv25519": "ok",
+        "rsa2048": "ok",
+        "nistp256": "ok",
+        "rsa1024": "refused",
+        "dsa-elg1024": "refused",
+        "sequoia-RFC4880": "rfc9580",
+        "sequoia-RFC9580": "rfc9580",
+    }

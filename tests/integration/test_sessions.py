@@ -97,3 +97,27 @@ def test_clients_are_created_one_at_a_time(layer: Layer, monkeypatch: pytest.Mon
     plan = make_plan(load_spec(layer.spec), profile=None)
     assert not plan.errors
     assert peak == 1
+
+
+def test_every_account_session_shares_one_model_loader(layer: Layer, aws_env: dict[str, str]) -> None:
+    """Each botocore session parses the IAM service model again unless it shares a loader: a
+    50-account plan took 1.6 GB and seconds of parsing before its first call (issue 13)."""
+    spec = load_spec(layer.spec)
+    conns = connect_accounts(spec, profile=None, stats=ApiStats())
+    sessions = [c.clients.session for c in conns.values() if c.clients is not None]
+    assert len(sessions) == 5 and all(c.reach and c.reach.role_arn for c in conns.values())
+    loaders = {id(s._session.get_component("data_loader")) for s in sessions}  # type: ignore[attr-defined]
+    assert len(loaders) == 1
+    # and the IAM model (service-2, paginators...) is read from disk once, whatever the accounts
+    first = sessions[0].client("iam")
+    files = sessions[0]._session.get_component("data_loader").file_loader  # type: ignore[attr-defined]
+    read: list[str] = []
+    real = files.load_file
+    files.load_file = lambda path: read.append(str(path)) or real(path)
+    try:
+        for s in sessions[1:]:
+            assert s.client("iam").meta.service_model.service_name == "iam"
+    finally:
+        del files.load_file
+    assert [p for p in read if "/iam/" in p] == [], read
+    assert first.meta.service_model.service_name == "iam"

@@ -91,6 +91,22 @@ def test_credential_report_wait_is_bounded(offline_clients: AccountClients, iam_
     assert report.rows == () and report.generated.isoformat() == "2025-06-01T10:00:00+00:00"
 
 
+def test_a_report_being_made_is_asked_about_soon_then_less_often(
+    offline_clients: AccountClients, iam_stub: Stubber
+) -> None:
+    """A report is usually ready within a second: the first plan after an apply waited 2 s for it
+    (the audit's fixed poll), where 0.25 s do (issue 13)."""
+    for state in ("STARTED", "INPROGRESS", "INPROGRESS", "INPROGRESS", "COMPLETE"):
+        iam_stub.add_response("generate_credential_report", {"State": state})
+    iam_stub.add_response(
+        "get_credential_report",
+        {"Content": b"user,arn\n", "ReportFormat": "text/csv", "GeneratedTime": "2025-06-01T10:00:00Z"},
+    )
+    slept: list[float] = []
+    read_credential_report(offline_clients, sleep=slept.append)
+    assert slept == [0.25, 0.5, 1.0, 2.0]
+
+
 # --- centralized root access: moto lacks iam:ListOrganizationsFeatures ----------------------------
 
 

@@ -160,3 +160,30 @@ def test_backoff_doubles_up_to_its_cap_and_ends_at_the_deadline() -> None:
         pass
     assert slept == [1, 2, 4, 8, 5]  # the last wait is cut to end at the 20 s deadline
     assert Backoff(0, sleep=slept.append).wait() is False
+
+
+def test_timestamps_are_read_without_dateutil_and_mean_the_same() -> None:
+    """botocore parses each timestamp with dateutil's general parser (5,000 users' CreateDate took
+    longer than the rest of the answer, issue 13); clients iamlayer makes read ISO 8601 with
+    datetime itself: the same instants, timezone-aware, and every other form as botocore does."""
+    import boto3
+    from botocore.utils import parse_timestamp as botocore_parse
+
+    from iamlayer.aws.session import make_client, parse_timestamp
+
+    for text in (
+        "2026-11-30T12:40:22Z",
+        "2026-11-30T12:40:22.123Z",
+        "2026-11-30T12:40:22+00:00",
+        "2026-11-30T12:40:22.5-05:00",
+        "Tue, 29 Apr 2014 18:30:38 GMT",
+        1700000000,
+        "1700000000",
+    ):
+        ours, theirs = parse_timestamp(text), botocore_parse(text)
+        assert ours == theirs and ours.tzinfo is not None, text
+    session = boto3.Session(aws_access_key_id="x", aws_secret_access_key="y", region_name="us-east-1")
+    client = make_client(session, "iam")
+    # what botocore parses each answer with: the endpoint's parser factory (private attributes)
+    parser = client._endpoint._response_parser_factory.create_parser("query")
+    assert parser._timestamp_parser is parse_timestamp

@@ -145,3 +145,37 @@ def test_expiry_is_reported_and_enforced(tmp_path: Path) -> None:
     assert timedelta(minutes=55) < key.expires_at - datetime.now(UTC) <= timedelta(hours=1)
     with pytest.raises(KeyFileError, match=r"expired on .*gpg --quick-set-expire"):
         load_public_key(path, now=key.expires_at + timedelta(seconds=1))
+
+
+def test_each_key_file_is_loaded_once_per_run_and_never_trial_encrypted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan of people sharing key files parsed one file per user and ran a trial encryption per
+    load (issue 13: 500 users sharing one key file, 501 loads and 501 encryptions). Now: one load
+    per distinct file, judged from the packets; a changed file is loaded again."""
+    from spec_support import MINIMAL, write_key, write_spec
+
+    from iamlayer.plan.planner import secret_intents
+    from iamlayer.secrets import keys as keys_module
+    from iamlayer.spec.load import load_spec
+
+    for name in ("a", "b"):
+        write_key(tmp_path / "keys" / name, f"{name} <{name}@example.com>")
+    users = "".join(f"  u{i}: {{pgp_key: keys/{'ab'[i % 2]}}}\n" for i in range(40))
+    path = write_spec(tmp_path, MINIMAL + "users:\n" + users)
+    loads: list[Path] = []
+    real_load = keys_module._load
+    monkeypatch.setattr(keys_module, "_load", lambda p, raw, now: loads.append(p) or real_load(p, raw, now))
+
+    def no_trial(*_: object, **__: object) -> None:
+        raise AssertionError("a trial encryption")
+
+    monkeypatch.setattr(pysequoia, "encrypt", no_trial)
+    monkeypatch.setattr(keys_module, "_LOADED", {})
+    spec = load_spec(path)
+    intents = secret_intents(spec)
+    assert len(intents) == 40 and len({i.fingerprint for i in intents.values()}) == 2
+    assert sorted(p.name for p in loads) == ["a", "b"]
+    write_key(tmp_path / "keys" / "a", "a2 <a2@example.com>")  # the person sent a new key
+    assert load_public_key((tmp_path / "keys" / "a").resolve()).user_ids == ("a2 <a2@example.com>",)
+    assert sorted(p.name for p in loads) == ["a", "a", "b"]

@@ -226,3 +226,25 @@ def test_umask_does_not_loosen_modes(jane: Person, tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert_private_and_no_plaintext(outbox.root, "Pass-word-1234567!")
+
+
+def test_a_password_committed_while_listing_is_not_listed(
+    jane: Person, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Apply's workers commit their users' staged passwords while another worker lists what is
+    pending: a file listed, then renamed before it is read, was settled (it crashed the 1,000-user
+    bench apply with FileNotFoundError, issue 13)."""
+    outbox = Outbox(tmp_path / "outputs")
+    staged = [outbox.stage_password("security", u, jane.key, f"pw-{u}") for u in ("ann", "bob")]
+    listing = sorted(outbox.root.glob("*/*/password.asc.pending"))  # as the listing saw them
+    outbox.commit(staged[0])  # ann's worker commits between the listing and the reading
+    real_glob = Path.glob
+    monkeypatch.setattr(
+        Path, "glob", lambda self, pattern: iter(listing) if self == outbox.root else real_glob(self, pattern)
+    )
+    assert [(p.user, p.path) for p in outbox.pending_passwords()] == [("bob", staged[1].path)]
+    monkeypatch.undo()
+    assert outbox.pending_password("security", "ann") is None
+    bob = outbox.pending_password("security", "bob")
+    assert bob is not None and (bob.path, bob.fingerprint) == (staged[1].path, jane.key.fingerprint)
+    assert bob.created_at == staged[1].created_at

@@ -16,7 +16,7 @@ from iamlayer.cli.main import cli
 from iamlayer.errors import SpecError
 from iamlayer.spec.load import load_spec
 from iamlayer.spec.model import Check
-from iamlayer.spec.scaffold import scaffold
+from iamlayer.spec.scaffold import _template, scaffold
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 VIEW_ONLY = "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"
@@ -271,10 +271,13 @@ def test_validate_shows_undecided_checks_as_warnings(
 
 @pytest.fixture
 def scaffolded(tmp_path: Path) -> Path:
+    """The spec `iamlayer init` writes with its example users, beside empty key files (not read:
+    check_keys=False), without the seconds it takes to generate the example keys."""
     scaffold(tmp_path, example_keys=False)
     (tmp_path / "keys").mkdir(exist_ok=True)
     for name in ("jane.doe", "machine.infra"):
         (tmp_path / "keys" / name).write_text("")
+    (tmp_path / "iamlayer.yaml").write_bytes(_template("iamlayer.yaml", example_keys=True))
     return tmp_path / "iamlayer.yaml"
 
 

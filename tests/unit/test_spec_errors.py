@@ -209,7 +209,7 @@ def test_self_management_choice(tmp_path: Path) -> None:
 
 def test_missing_pgp_key_file_hint(tmp_path: Path) -> None:
     path = write_spec(tmp_path, BASE)  # keys/jane.doe not created
-    d = only(load_errors(path), "users.jane.doe.pgp_key")
+    d = only(load_errors(path, check_keys=True), "users.jane.doe.pgp_key")
     assert d.line == line_of(path, "jane.doe:")
     assert "not found" in d.message
     assert d.hint == (
@@ -398,7 +398,7 @@ def test_every_error_is_reported_at_once_in_line_order(tmp_path: Path) -> None:
         .replace("groups: [devops]}", "groups: [devops], colour: blue}")
     )
     path = write_spec(tmp_path, text)  # and no key file
-    diags = load_errors(path)
+    diags = load_errors(path, check_keys=True)
     assert {d.key for d in diags} == {
         "project",
         "accounts.security.id",
@@ -410,6 +410,15 @@ def test_every_error_is_reported_at_once_in_line_order(tmp_path: Path) -> None:
     lines = [d.line for d in diags]
     assert lines == sorted(lines)
     assert all(d.file == str(path) for d in diags)
+
+
+def test_without_key_checks_key_files_are_not_looked_at(tmp_path: Path) -> None:
+    """A person's own commands (credentials configure, onboard) load the spec without key checks:
+    they have the spec and at most their own key, not everyone's (issue 13, finding 3)."""
+    path = write_spec(tmp_path, BASE)  # keys/jane.doe not created
+    spec = load_spec(path, check_keys=False)
+    assert spec.users["jane.doe"].pgp_key == (tmp_path / "keys" / "jane.doe").resolve()
+    assert only(load_errors(path, check_keys=True), "users.jane.doe.pgp_key").message.endswith("not found")
 
 
 def test_spec_error_renders_file_line_key_and_hint(tmp_path: Path) -> None:

@@ -205,7 +205,7 @@ def test_unusable_key_file_is_reported_at_its_line(tmp_path: Path) -> None:
     # bob's key was made by Sequoia: usable, but GnuPG 2.2 to 2.4 cannot read what is sent to it
     [warn] = [x for x in diags if x.key.startswith("users.bob")]
     assert warn.severity == "warning" and "RFC 9580" in warn.message
-    # without key checks, only the existence of the file matters
+    # without key checks, key files are not read
     assert load_spec(path, check_keys=False).users["jane"].console is True
 
 

@@ -121,9 +121,7 @@ def settle_staged_password(ctx: HandlerContext, user: str) -> Path | None:
     the staged password is discarded only once it is older than the consistency bound and AWS
     still says none (waiting, bounded, until it is). Returns None when there is no live password.
     """
-    pending = next(
-        (p for p in ctx.outbox.pending_passwords() if (p.account, p.user) == (ctx.account, user)), None
-    )
+    pending = ctx.outbox.pending_password(ctx.account, user)
     if pending is None:
         return None
     where = f"user {user} {ctx.where()}"

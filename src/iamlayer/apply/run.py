@@ -14,7 +14,7 @@ from iamlayer.apply.handlers import HandlerContext
 from iamlayer.apply.ic_handlers import attach_identity_center
 from iamlayer.aws.accounts import connect_accounts
 from iamlayer.aws.retry import Backoff, consistency_timeout, env_seconds
-from iamlayer.aws.session import ApiStats
+from iamlayer.aws.session import ApiStats, CredentialSource
 from iamlayer.errors import ApplyError, InconsistentResultError, PlanError, StalePlanError
 from iamlayer.plan.model import Action, Plan
 from iamlayer.plan.planner import make_plan, spec_digest
@@ -35,7 +35,7 @@ def check_applicable(plan: Plan, spec: Spec) -> None:
         raise PlanError(f"not applying: some accounts in scope could not be planned: {names}")
 
 
-def check_saved(plan: Plan, spec: Spec, *, profile: str | None, stats: ApiStats) -> None:
+def check_saved(plan: Plan, spec: Spec, *, profile: CredentialSource, stats: ApiStats) -> None:
     """Refuse a saved plan when the spec file or any of its accounts changed since it was made."""
     if plan.spec_digest != spec_digest(spec):
         raise StalePlanError(
@@ -45,7 +45,7 @@ def check_saved(plan: Plan, spec: Spec, *, profile: str | None, stats: ApiStats)
     check_fresh(plan, spec, profile=profile, stats=stats)
 
 
-def check_fresh(plan: Plan, spec: Spec, *, profile: str | None, stats: ApiStats) -> None:
+def check_fresh(plan: Plan, spec: Spec, *, profile: CredentialSource, stats: ApiStats) -> None:
     """Refuse a saved plan when any of its accounts changed since it was made."""
     now = make_plan(
         spec,
@@ -79,7 +79,7 @@ def apply_plan(
     plan: Plan,
     spec: Spec,
     *,
-    profile: str | None,
+    profile: CredentialSource,
     stats: ApiStats,
     on_change: OnChange | None = None,
     progress: Callable[[str], None] | None = None,
@@ -123,7 +123,7 @@ def _apply_locked(
     spec: Spec,
     scope: list[str],
     *,
-    profile: str | None,
+    profile: CredentialSource,
     stats: ApiStats,
     on_change: OnChange | None,
     progress: Callable[[str], None] | None,
@@ -158,7 +158,7 @@ def verify(
     spec: Spec,
     result: ApplyResult,
     *,
-    profile: str | None,
+    profile: CredentialSource,
     stats: ApiStats,
     progress: Callable[[str], None] | None = None,
     timeout: float | None = None,

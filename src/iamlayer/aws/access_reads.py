@@ -16,14 +16,14 @@ from iamlayer.access.principals import AWS_POLICY_PREFIX, AccessModel
 from iamlayer.aws.accounts import connect_accounts
 from iamlayer.aws.managed_policies import read_policy_documents
 from iamlayer.aws.read import whole_state_read
-from iamlayer.aws.session import ApiStats
+from iamlayer.aws.session import ApiStats, CredentialSource
 from iamlayer.errors import CredentialsError
 from iamlayer.spec.model import Spec
 from iamlayer.state.model import AccountState
 
 
 def read_live_model(
-    spec: Spec, *, accounts: Iterable[str], profile: str | None, stats: ApiStats
+    spec: Spec, *, accounts: Iterable[str], profile: CredentialSource, stats: ApiStats
 ) -> AccessModel:
     """The access model of the people account and `accounts`, as they are in AWS now."""
     names = list(dict.fromkeys([spec.people_account, *accounts]))

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import urllib.parse
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -29,13 +28,11 @@ from functools import partial
 from typing import Any, TypeVar
 
 from botocore.config import Config
-from botocore.parsers import ResponseParserError
 
 from iamlayer.audit.model import (
     Analyzer,
     AuditInput,
     AuthorizationDetails,
-    CredentialReport,
     IdentityProvider,
     ManagedPolicy,
     PasswordPolicyState,
@@ -48,14 +45,17 @@ from iamlayer.audit.model import (
 )
 from iamlayer.audit.sts import RegionProbe, RegionStatus, StsInput, regions_to_probe
 from iamlayer.aws.errors import aws_call
+from iamlayer.aws.read import (
+    REPORT_WAIT_SECONDS,
+    fetch_authorization_details,
+    fetch_password_policy,
+    read_credential_report,
+)
 from iamlayer.aws.session import AccountClients
 from iamlayer.errors import AwsError, IamlayerError
 
 T = TypeVar("T")
 
-#: How long to wait for AWS to generate the credential report (usually seconds).
-REPORT_WAIT_SECONDS = 60.0
-REPORT_POLL_SECONDS = 2.0
 PROBE_SESSION_NAME = "iamlayer-sts-probe"
 #: The shortest session STS issues; a probe's credentials are dropped at once anyway.
 PROBE_DURATION = 900
@@ -118,41 +118,6 @@ def _ts(value: Any) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-# --- credential report --------------------------------------------------------------------------
-
-
-def read_credential_report(
-    clients: AccountClients,
-    *,
-    wait: float = REPORT_WAIT_SECONDS,
-    poll: float = REPORT_POLL_SECONDS,
-    sleep: Callable[[float], None] = time.sleep,
-) -> CredentialReport:
-    """Ask AWS for a fresh report (it regenerates at most every 4 hours) and fetch it.
-
-    Raises AwsError when the report is not ready within `wait` seconds, or a call fails.
-    """
-    iam = clients.client("iam")
-    where = f"account {clients.label}"
-    deadline = time.monotonic() + wait
-    while True:
-        with aws_call(f"generating the IAM credential report in {where}"):
-            state = iam.generate_credential_report().get("State")
-        if state == "COMPLETE":
-            break
-        if time.monotonic() >= deadline:
-            raise AwsError(
-                f"generating the IAM credential report in {where}: still {state} after {wait:.0f}s",
-                code="ReportInProgress",
-            )
-        sleep(poll)
-    with aws_call(f"fetching the IAM credential report of {where}"):
-        resp = iam.get_credential_report()
-    content = resp["Content"]
-    text = content.decode("utf-8") if isinstance(content, bytes) else str(content)
-    return CredentialReport.parse(text, _ts(resp["GeneratedTime"]))
-
-
 # --- other IAM reads -----------------------------------------------------------------------------
 
 
@@ -164,13 +129,9 @@ def read_account_summary(clients: AccountClients) -> dict[str, int]:
 
 def read_password_policy(clients: AccountClients) -> PasswordPolicyState | None:
     """The password policy, or None when the account has none (NoSuchEntity)."""
-    try:
-        with aws_call(f"reading the password policy of {clients.label}"):
-            p = clients.client("iam").get_account_password_policy()["PasswordPolicy"]
-    except AwsError as exc:
-        if exc.code in ("NoSuchEntity", "NoSuchEntityException"):
-            return None
-        raise
+    p = fetch_password_policy(clients)
+    if p is None:
+        return None
     return PasswordPolicyState(
         minimum_length=p.get("MinimumPasswordLength"),
         reuse_prevention=p.get("PasswordReusePrevention"),
@@ -209,40 +170,27 @@ def _principal(kind: str, d: Mapping[str, Any], name_key: str, inline_key: str) 
 
 def read_authorization_details(clients: AccountClients) -> AuthorizationDetails:
     """Users, groups, roles and customer-managed policies in one paginated read."""
-    users: list[Principal] = []
-    groups: list[Principal] = []
-    roles: list[Principal] = []
+    # The AWS-managed policies (over a thousand, every version) are not in it: those attached are
+    # read apart (read_aws_managed_policies).
+    details = fetch_authorization_details(clients)
     policies: list[ManagedPolicy] = []
-    paginator = clients.client("iam").get_paginator("get_account_authorization_details")
-    with aws_call(f"reading users, groups, roles and policies of {clients.label}"):
-        # LocalManagedPolicy only: the AWS-managed ones (over a thousand, every version) are read
-        # apart, and only those attached (read_aws_managed_policies).
-        for page in paginator.paginate(Filter=["User", "Group", "Role", "LocalManagedPolicy"]):
-            users += [
-                _principal("user", u, "UserName", "UserPolicyList") for u in page.get("UserDetailList", [])
-            ]
-            groups += [
-                _principal("group", g, "GroupName", "GroupPolicyList")
-                for g in page.get("GroupDetailList", [])
-            ]
-            roles += [
-                _principal("role", r, "RoleName", "RolePolicyList") for r in page.get("RoleDetailList", [])
-            ]
-            for p in page.get("Policies", []):
-                default = next(
-                    (v for v in p.get("PolicyVersionList", []) if v.get("IsDefaultVersion")),
-                    None,
-                )
-                policies.append(
-                    ManagedPolicy(
-                        # moto leaves PolicyName out; the ARN's last segment is the name.
-                        name=str(p.get("PolicyName") or str(p["Arn"]).rsplit("/", 1)[-1]),
-                        arn=str(p["Arn"]),
-                        attachment_count=int(p.get("AttachmentCount", 0)),
-                        document=_document(default.get("Document")) if default else {},
-                    )
-                )
-    return AuthorizationDetails(tuple(users), tuple(groups), tuple(roles), tuple(policies))
+    for p in details.policies:
+        default = next((v for v in p.get("PolicyVersionList", []) if v.get("IsDefaultVersion")), None)
+        policies.append(
+            ManagedPolicy(
+                # moto leaves PolicyName out; the ARN's last segment is the name.
+                name=str(p.get("PolicyName") or str(p["Arn"]).rsplit("/", 1)[-1]),
+                arn=str(p["Arn"]),
+                attachment_count=int(p.get("AttachmentCount", 0)),
+                document=_document(default.get("Document")) if default else {},
+            )
+        )
+    return AuthorizationDetails(
+        tuple(_principal("user", u, "UserName", "UserPolicyList") for u in details.users),
+        tuple(_principal("group", g, "GroupName", "GroupPolicyList") for g in details.groups),
+        tuple(_principal("role", r, "RoleName", "RolePolicyList") for r in details.roles),
+        tuple(policies),
+    )
 
 
 class AwsPolicyDocuments:
@@ -517,15 +465,10 @@ def set_token_version(clients: AccountClients, version: str = "v2") -> None:
     if version not in ("v1", "v2"):
         raise ValueError(f"token version must be v1 or v2, not {version!r}")
     attempted = f"setting the STS global endpoint token version to {version} in {clients.label}"
-    try:
-        with aws_call(attempted):
-            clients.client("iam").set_security_token_service_preferences(
-                GlobalEndpointTokenVersion=f"{version}Token"
-            )
-    except ResponseParserError as exc:
-        # Not a BotoCoreError, so aws_call lets it through: an endpoint that does not implement the
-        # API (the sandbox) answers with an HTML page botocore cannot parse.
-        raise AwsError(f"{attempted}: {brief(str(exc))}", code="ResponseParserError") from exc
+    with aws_call(attempted):
+        clients.client("iam").set_security_token_service_preferences(
+            GlobalEndpointTokenVersion=f"{version}Token"
+        )
 
 
 __all__ = [

@@ -6,6 +6,7 @@ so a failure reads "creating user jane.doe in account security (222222222222): A
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -113,14 +114,30 @@ def translate(exc: Exception, attempted: str) -> Exception:
     if isinstance(exc, NoRegionError):
         return CredentialsError(f"{attempted}: no AWS region set; set AWS_REGION or `region:` in the spec.")
     if isinstance(exc, ResponseParserError):
-        # What the endpoint answered is not AWS's protocol: the emulator answers an API it lacks
-        # with an HTML error page.
-        return AwsError(
-            f"{attempted}: the endpoint gave an unreadable answer ({exc})", code="InvalidResponse"
-        )
+        return AwsError(f"{attempted}: {unreadable_answer(str(exc))}", code="InvalidResponse")
     if isinstance(exc, BotoCoreError):
         return AwsError(f"{attempted}: {exc}", code=type(exc).__name__)
     return exc
+
+
+_HTML_TITLE = re.compile(r"<title>\s*([^<]{1,120}?)\s*</title>", re.IGNORECASE)
+
+
+def unreadable_answer(detail: str) -> str:
+    """What to say about an answer that is not AWS's protocol, without the page itself.
+
+    An endpoint that does not implement an API (the sandbox's emulator lacks a few) answers with
+    an HTML error page; botocore's parser error quotes it whole. Its <title> says enough.
+    """
+    lowered = detail.lower()
+    if "<html" in lowered or "<!doctype" in lowered:
+        title = _HTML_TITLE.search(detail)
+        status = f" ({title.group(1)})" if title else ""
+        return (
+            f"the endpoint answered with an HTML error page{status}, not an AWS answer: it does not "
+            "implement this API (the sandbox's emulator lacks a few), or something between is failing"
+        )
+    return f"the endpoint gave an unreadable answer ({' '.join(detail.split())[:300]})"
 
 
 @contextmanager

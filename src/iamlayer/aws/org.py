@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from iamlayer.aws.errors import aws_call
-from iamlayer.aws.session import RETRY_CONFIG, ApiStats, base_session
+from iamlayer.aws.session import RETRY_CONFIG, ApiStats, CredentialSource, base_session
 
 
 @dataclass(frozen=True)
@@ -18,7 +17,7 @@ class OrgAccount:
 
 
 def list_org_accounts(
-    profile: str | None, region: str | None, stats: ApiStats
+    profile: CredentialSource, region: str | None, stats: ApiStats
 ) -> tuple[str, list[OrgAccount]]:
     """(management account id, every account) of the caller's organization (management credentials)."""
     org = base_session(profile, region).client("organizations", config=RETRY_CONFIG)
@@ -36,15 +35,3 @@ def list_org_accounts(
                 for a in page.get("Accounts", [])
             ]
     return master, accounts
-
-
-_INVALID = re.compile(r"[^A-Za-z0-9_.-]+")
-
-
-def account_name(org_name: str, prefix: str) -> str:
-    """A spec account name from an organization account name: `acme-corp-apps-prd` -> `apps-prd`."""
-    name = org_name.strip()
-    if prefix and name.lower().startswith(prefix.lower() + "-") and len(name) > len(prefix) + 1:
-        name = name[len(prefix) + 1 :]
-    name = _INVALID.sub("-", name.lower()).strip("-._")
-    return name[:63] or "account"

@@ -1,4 +1,6 @@
-"""Bulk reads of an account into an AccountState: a constant number of calls, whatever its size.
+"""Bulk reads of an account: a constant number of calls, whatever its size. The one reader of
+GetAccountAuthorizationDetails, the credential report and the password policy, for the plan
+(here, into an AccountState) and the audit (iamlayer.aws.audit_reads, into its AuditInput).
 
 One paginated GetAccountAuthorizationDetails gives users (groups, tags, policies), groups, roles
 (trust policies, tags) and customer-managed policies with their versions. It lacks a role's
@@ -9,16 +11,17 @@ user, for just those users whose hint disagrees with the spec.
 
 from __future__ import annotations
 
-import csv
-import io
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from iamlayer.audit.model import CredentialReport
 from iamlayer.aws.errors import aws_call
 from iamlayer.aws.session import AccountClients
-from iamlayer.errors import NotFoundError
+from iamlayer.errors import AwsError, NotFoundError
 from iamlayer.spec.model import PasswordPolicy
 from iamlayer.state.model import (
     GROUP_MARKER_PREFIX,
@@ -32,7 +35,9 @@ from iamlayer.state.model import (
 from iamlayer.state.normalize import normalize
 
 PAGE_SIZE = 1000
-CREDENTIAL_REPORT_WAIT_S = 60.0
+#: How long to wait for AWS to generate the credential report (usually seconds), and how often to ask.
+REPORT_WAIT_SECONDS = 60.0
+REPORT_POLL_SECONDS = 2.0
 
 
 def read_all(client: Any, operation: str, **params: Any) -> dict[str, Any]:
@@ -51,83 +56,149 @@ def _tags(items: Iterable[dict[str, str]] | None) -> dict[str, str]:
 
 
 def _where(clients: AccountClients, account_id: str) -> str:
-    return f"in account {clients.label} ({account_id})"
+    return f"in account {clients.label}" + (f" ({account_id})" if account_id else "")
 
 
-def read_authorization_details(clients: AccountClients, account_id: str) -> AccountState:
+@dataclass
+class AuthorizationPages:
+    """Every entry of GetAccountAuthorizationDetails, as AWS answers them, all pages together."""
+
+    users: list[dict[str, Any]] = field(default_factory=list)
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    roles: list[dict[str, Any]] = field(default_factory=list)
+    policies: list[dict[str, Any]] = field(default_factory=list)  # customer-managed only
+
+
+def fetch_authorization_details(clients: AccountClients, account_id: str = "") -> AuthorizationPages:
+    """Users, groups, roles and customer-managed policies: one paginated call (a page per 1,000)."""
     iam = clients.client("iam")
-    state = AccountState(account_id=account_id)
-    members: dict[str, set[str]] = {}
+    out = AuthorizationPages()
+    # LocalManagedPolicy only: the AWS-managed ones (over a thousand, every version) are not iamlayer's;
+    # the audit reads the few that are attached, apart.
     pages = iam.get_paginator("get_account_authorization_details").paginate(
         Filter=["User", "Group", "Role", "LocalManagedPolicy"], PaginationConfig={"PageSize": PAGE_SIZE}
     )
     with aws_call(f"reading IAM (GetAccountAuthorizationDetails) {_where(clients, account_id)}"):
         for page in pages:
-            for u in page.get("UserDetailList", []):
-                name = u["UserName"]
-                state.users[name] = UserState(
-                    name=name,
-                    path=u.get("Path", "/"),
-                    tags=_tags(u.get("Tags")),
-                    groups=frozenset(u.get("GroupList", [])),
-                    attached=frozenset(p["PolicyArn"] for p in u.get("AttachedManagedPolicies", [])),
-                    inline={
-                        p["PolicyName"]: normalize(p["PolicyDocument"]) for p in u.get("UserPolicyList", [])
-                    },
-                )
-                for g in u.get("GroupList", []):
-                    members.setdefault(g, set()).add(name)
-            for g in page.get("GroupDetailList", []):
-                inline = {
-                    p["PolicyName"]: normalize(p["PolicyDocument"]) for p in g.get("GroupPolicyList", [])
-                }
-                owner = next(
-                    (n[len(GROUP_MARKER_PREFIX) :] for n in inline if n.startswith(GROUP_MARKER_PREFIX)), None
-                )
-                state.groups[g["GroupName"]] = GroupState(
-                    name=g["GroupName"],
-                    path=g.get("Path", "/"),
-                    attached=frozenset(p["PolicyArn"] for p in g.get("AttachedManagedPolicies", [])),
-                    inline={k: v for k, v in inline.items() if not k.startswith(GROUP_MARKER_PREFIX)},
-                    owner=owner,
-                )
-            for r in page.get("RoleDetailList", []):
-                if r.get("Path", "/").startswith("/aws-service-role/"):
-                    continue  # service-linked roles belong to AWS services, never to us
-                boundary = (r.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
-                state.roles[r["RoleName"]] = RoleState(
-                    name=r["RoleName"],
-                    path=r.get("Path", "/"),
-                    trust=normalize(r.get("AssumeRolePolicyDocument")),
-                    permissions_boundary=boundary,
-                    attached=frozenset(p["PolicyArn"] for p in r.get("AttachedManagedPolicies", [])),
-                    inline={
-                        p["PolicyName"]: normalize(p["PolicyDocument"]) for p in r.get("RolePolicyList", [])
-                    },
-                    tags=_tags(r.get("Tags")),
-                    instance_profiles=tuple(
-                        ip["InstanceProfileName"] for ip in r.get("InstanceProfileList", [])
-                    ),
-                )
-            for p in page.get("Policies", []):
-                versions = p.get("PolicyVersionList", [])
-                default = next((v for v in versions if v.get("IsDefaultVersion")), None)
-                others = sorted(
-                    (v for v in versions if not v.get("IsDefaultVersion")),
-                    key=lambda v: str(v.get("CreateDate", "")),
-                )
-                # The emulator omits PolicyName here; the ARN's last segment is the name either way.
-                pname = p.get("PolicyName") or str(p["Arn"]).rsplit("/", 1)[-1]
-                state.policies[pname] = PolicyState(
-                    name=pname,
-                    path=p.get("Path", "/"),
-                    description=p.get("Description", "") or "",
-                    document=normalize(default["Document"]) if default else {},
-                    arn=p["Arn"],
-                    default_version=p.get("DefaultVersionId", "v1"),
-                    versions=tuple(v["VersionId"] for v in others),
-                    attachments=int(p.get("AttachmentCount", 0)),
-                )
+            out.users += page.get("UserDetailList", [])
+            out.groups += page.get("GroupDetailList", [])
+            out.roles += page.get("RoleDetailList", [])
+            out.policies += page.get("Policies", [])
+    return out
+
+
+def fetch_password_policy(clients: AccountClients, account_id: str = "") -> dict[str, Any] | None:
+    """GetAccountPasswordPolicy's PasswordPolicy, or None when the account has none (NoSuchEntity)."""
+    try:
+        with aws_call(f"reading the password policy {_where(clients, account_id)}"):
+            policy: dict[str, Any] = clients.client("iam").get_account_password_policy()["PasswordPolicy"]
+    except NotFoundError:
+        return None
+    return policy
+
+
+def read_credential_report(
+    clients: AccountClients,
+    *,
+    wait: float = REPORT_WAIT_SECONDS,
+    poll: float = REPORT_POLL_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> CredentialReport:
+    """Ask AWS for a fresh credential report (it regenerates at most every 4 hours) and fetch it.
+
+    A report being made is asked about again after 0.25 s, then twice as long each time, up to
+    `poll` s: it is usually ready within a second (the first plan after an apply waits for one).
+    Raises AwsError when the report is not ready within `wait` seconds, or a call fails.
+    """
+    iam = clients.client("iam")
+    where = f"account {clients.label}"
+    deadline = time.monotonic() + wait
+    delay = min(0.25, poll)
+    while True:
+        with aws_call(f"generating the IAM credential report in {where}"):
+            state = iam.generate_credential_report().get("State")
+        if state == "COMPLETE":
+            break
+        if time.monotonic() >= deadline:
+            raise AwsError(
+                f"generating the IAM credential report in {where}: still {state} after {wait:.0f}s",
+                code="ReportInProgress",
+            )
+        sleep(delay)
+        delay = min(delay * 2, poll)
+    with aws_call(f"fetching the IAM credential report of {where}"):
+        resp = iam.get_credential_report()
+    content = resp["Content"]
+    text = content.decode("utf-8") if isinstance(content, bytes) else str(content)
+    generated = resp["GeneratedTime"]
+    if not isinstance(generated, datetime):
+        generated = datetime.fromisoformat(str(generated).replace("Z", "+00:00"))
+    return CredentialReport.parse(text, generated if generated.tzinfo else generated.replace(tzinfo=UTC))
+
+
+def read_authorization_details(clients: AccountClients, account_id: str) -> AccountState:
+    """The account as iamlayer manages it: users, groups, roles and customer-managed policies."""
+    iam = clients.client("iam")
+    state = AccountState(account_id=account_id)
+    members: dict[str, set[str]] = {}
+    details = fetch_authorization_details(clients, account_id)
+    for u in details.users:
+        name = u["UserName"]
+        state.users[name] = UserState(
+            name=name,
+            path=u.get("Path", "/"),
+            tags=_tags(u.get("Tags")),
+            groups=frozenset(u.get("GroupList", [])),
+            attached=frozenset(p["PolicyArn"] for p in u.get("AttachedManagedPolicies", [])),
+            inline={p["PolicyName"]: normalize(p["PolicyDocument"]) for p in u.get("UserPolicyList", [])},
+        )
+        for g in u.get("GroupList", []):
+            members.setdefault(g, set()).add(name)
+    for g in details.groups:
+        inline = {p["PolicyName"]: normalize(p["PolicyDocument"]) for p in g.get("GroupPolicyList", [])}
+        owner = next(
+            (n[len(GROUP_MARKER_PREFIX) :] for n in inline if n.startswith(GROUP_MARKER_PREFIX)), None
+        )
+        state.groups[g["GroupName"]] = GroupState(
+            name=g["GroupName"],
+            path=g.get("Path", "/"),
+            attached=frozenset(p["PolicyArn"] for p in g.get("AttachedManagedPolicies", [])),
+            inline={k: v for k, v in inline.items() if not k.startswith(GROUP_MARKER_PREFIX)},
+            owner=owner,
+        )
+    for r in details.roles:
+        if r.get("Path", "/").startswith("/aws-service-role/"):
+            continue  # service-linked roles belong to AWS services, never to us
+        boundary = (r.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+        state.roles[r["RoleName"]] = RoleState(
+            name=r["RoleName"],
+            path=r.get("Path", "/"),
+            trust=normalize(r.get("AssumeRolePolicyDocument")),
+            permissions_boundary=boundary,
+            attached=frozenset(p["PolicyArn"] for p in r.get("AttachedManagedPolicies", [])),
+            inline={p["PolicyName"]: normalize(p["PolicyDocument"]) for p in r.get("RolePolicyList", [])},
+            tags=_tags(r.get("Tags")),
+            instance_profiles=tuple(ip["InstanceProfileName"] for ip in r.get("InstanceProfileList", [])),
+        )
+    for p in details.policies:
+        versions = p.get("PolicyVersionList", [])
+        default = next((v for v in versions if v.get("IsDefaultVersion")), None)
+        others = sorted(
+            (v for v in versions if not v.get("IsDefaultVersion")),
+            key=lambda v: str(v.get("CreateDate", "")),
+        )
+        # The emulator omits PolicyName here; the ARN's last segment is the name either way.
+        pname = p.get("PolicyName") or str(p["Arn"]).rsplit("/", 1)[-1]
+        state.policies[pname] = PolicyState(
+            name=pname,
+            path=p.get("Path", "/"),
+            description=p.get("Description", "") or "",
+            document=normalize(default["Document"]) if default else {},
+            arn=p["Arn"],
+            default_version=p.get("DefaultVersionId", "v1"),
+            versions=tuple(v["VersionId"] for v in others),
+            attachments=int(p.get("AttachmentCount", 0)),
+        )
     for g, names in members.items():
         if g in state.groups:
             state.groups[g].members = frozenset(names)
@@ -143,11 +214,8 @@ def read_authorization_details(clients: AccountClients, account_id: str) -> Acco
 
 
 def read_password_policy(clients: AccountClients, account_id: str) -> PasswordPolicy | None:
-    iam = clients.client("iam")
-    try:
-        with aws_call(f"reading the password policy {_where(clients, account_id)}"):
-            p = iam.get_account_password_policy()["PasswordPolicy"]
-    except NotFoundError:
+    p = fetch_password_policy(clients, account_id)
+    if p is None:
         return None  # no policy set: AWS answers NoSuchEntity
     require = {
         cls
@@ -175,35 +243,17 @@ def read_alias(clients: AccountClients, account_id: str) -> str | None:
     return str(aliases[0]) if aliases else None
 
 
-def read_credential_report(clients: AccountClients, account_id: str) -> tuple[str, dict[str, dict[str, str]]]:
-    """The credential report (generated time, rows by user name). Waits while AWS generates it."""
-    iam = clients.client("iam")
-    deadline = time.monotonic() + CREDENTIAL_REPORT_WAIT_S
-    delay = 0.5
-    with aws_call(f"generating the credential report {_where(clients, account_id)}"):
-        while iam.generate_credential_report().get("State") != "COMPLETE":
-            if time.monotonic() > deadline:
-                break
-            time.sleep(delay)
-            delay = min(delay * 2, 5.0)
-        resp = iam.get_credential_report()
-    content = resp["Content"]
-    text = content.decode() if isinstance(content, bytes) else str(content)
-    rows = {r["user"]: r for r in csv.DictReader(io.StringIO(text))}
-    return _iso(resp.get("GeneratedTime")), rows
-
-
-def apply_credential_report(state: AccountState, generated: str, rows: dict[str, dict[str, str]]) -> None:
+def apply_credential_report(state: AccountState, report: CredentialReport) -> None:
     """Fill login profile and access key hints from the report; users missing from it stay unknown."""
-    state.credential_report_time = generated
+    state.credential_report_time = report.generated.isoformat()
+    rows = {r.user: r for r in report.users}
     for name, user in state.users.items():
         row = rows.get(name)
         if row is None:
             continue  # created after the report was generated
-        user.login_profile = row.get("password_enabled") == "true"
-        active = [row.get(f"access_key_{i}_active") == "true" for i in (1, 2)]
+        user.login_profile = row.password_enabled
         # The report has no key ids; ids are filled in when a user is confirmed.
-        user.access_keys = tuple(AccessKey(id="", active=True) for a in active if a)
+        user.access_keys = tuple(AccessKey(id="", active=True) for _ in row.active_keys)
 
 
 def _iso(t: Any) -> str:
@@ -266,8 +316,7 @@ def whole_state_read(clients: AccountClients, account_id: str, *, credential_rep
     state.password_policy = read_password_policy(clients, account_id)
     state.alias = read_alias(clients, account_id)
     if credential_report and state.users:
-        generated, rows = read_credential_report(clients, account_id)
-        apply_credential_report(state, generated, rows)
+        apply_credential_report(state, read_credential_report(clients))
     return state
 
 

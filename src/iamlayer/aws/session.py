@@ -10,16 +10,17 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Union
 
 import boto3
 from botocore.config import Config
 from botocore.credentials import RefreshableCredentials
+from botocore.utils import parse_timestamp as botocore_parse_timestamp
 
 from iamlayer.aws.errors import aws_call
+from iamlayer.stats import ApiStats as ApiStats  # where it was first: many import it from here
 
 # Adaptive mode backs off on throttling with a client-side rate limiter; IAM and STS limits are low
 # and cannot be raised, so a large apply must slow down instead of failing.
@@ -43,49 +44,21 @@ ONCE_CONFIG = Config(
 )
 
 
-@dataclass
-class ApiStats:
-    """Counts AWS API calls (attempts included) per account label and operation. Thread-safe."""
-
-    calls: Counter[tuple[str, str]] = field(default_factory=Counter)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def record(self, account: str, operation: str) -> None:
-        with self._lock:
-            self.calls[(account, operation)] += 1
-
-    @property
-    def total(self) -> int:
-        return sum(self.calls.values())
-
-    def by_account(self) -> dict[str, int]:
-        out: Counter[str] = Counter()
-        for (account, _), n in self.calls.items():
-            out[account] += n
-        return dict(out)
-
-    def by_operation(self, account: str | None = None) -> dict[str, int]:
-        out: Counter[str] = Counter()
-        for (acc, op), n in self.calls.items():
-            if account is None or acc == account:
-                out[op] += n
-        return dict(sorted(out.items()))
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "total": self.total,
-            "by_account": self.by_account(),
-            "by_operation": self.by_operation(),
-        }
-
-
 def env_region() -> str | None:
     """AWS_REGION, as the AWS CLI and SDKs read it (botocore itself reads only AWS_DEFAULT_REGION)."""
     return os.environ.get("AWS_REGION") or None
 
 
-def base_session(profile: str | None = None, region: str | None = None) -> boto3.Session:
-    """The operator's session from the standard credential chain (profile, env, SSO, IMDS...)."""
+#: Where the operator's credentials come from: a profile name, a boto3 Session the caller made
+#: (the library's callers: SSO, assumed roles, explicit keys...), or None for the standard chain.
+CredentialSource = Union[str, "boto3.Session", None]
+
+
+def base_session(profile: CredentialSource = None, region: str | None = None) -> boto3.Session:
+    """The operator's session: the one given, or from the standard credential chain (`profile`,
+    env, SSO, IMDS...)."""
+    if isinstance(profile, boto3.Session):
+        return profile
     with aws_call(f"loading AWS profile {profile!r}" if profile else "loading AWS credentials"):
         return boto3.Session(profile_name=profile, region_name=region or env_region())
 
@@ -97,11 +70,30 @@ ClientFactory = Callable[[str], Any]
 _CLIENT_LOCK = threading.Lock()
 
 
+def parse_timestamp(value: Any) -> datetime:
+    """AWS's timestamps as botocore gives them (timezone-aware datetimes), without dateutil.
+
+    botocore parses each with dateutil's general parser: the CreateDate of 5,000 users took longer
+    than the rest of the answer. AWS writes ISO 8601, which datetime reads itself; anything else
+    goes to botocore's parser.
+    """
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return botocore_parse_timestamp(value)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return botocore_parse_timestamp(value)
+
+
 def make_client(
     session: boto3.Session, service: str, region: str | None = None, config: Config = RETRY_CONFIG
 ) -> Any:
     """A boto3 client from `session`, created under the process-wide client lock."""
     with _CLIENT_LOCK:
+        core: Any = session._session  # type: ignore[attr-defined]
+        # Read when the client is made: its response parser keeps the defaults of that moment.
+        core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse_timestamp)
         return session.client(service, region_name=region, config=config)  # type: ignore[call-overload]
 
 

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
 
 import click
 from rich.console import Console
@@ -17,26 +14,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from iamlayer.audit.controls import BENCHMARKS, DEFAULT_BENCHMARK, evaluate
-from iamlayer.audit.model import AuditInput, RootAccessFeatures, Unavailable
-from iamlayer.audit.report import AuditReport, render_html, render_table, report_json
-from iamlayer.audit.sts import StsAdvice, advice_json, advise, unreachable_advice
-from iamlayer.aws.accounts import Connection, connect_accounts
-from iamlayer.aws.audit_reads import (
-    AwsPolicyDocuments,
-    read_audit_input,
-    read_root_access_features,
-    read_sts_input,
-)
-from iamlayer.aws.audit_reads import set_token_version as apply_token_version
-from iamlayer.aws.identity_center import audit_input_of
-from iamlayer.aws.session import AccountClients, ApiStats, base_session
+from iamlayer import api
+from iamlayer.audit.controls import BENCHMARKS, DEFAULT_BENCHMARK
+from iamlayer.audit.report import render_html, render_table, report_json
+from iamlayer.audit.sts import StsAdvice, advice_json
 from iamlayer.cli.common import console, err_console, json_option, profile_option, spec_option
-from iamlayer.errors import IamlayerError
 from iamlayer.files import write_atomic
 from iamlayer.spec.model import Spec
-
-T = TypeVar("T")
 
 account_option = click.option(
     "--account",
@@ -62,28 +46,19 @@ def _selected(spec: Spec, accounts: Sequence[str]) -> list[str] | None:
     return list(dict.fromkeys(accounts)) or None
 
 
-def _for_each(
-    conns: dict[str, Connection], what: str, fn: Callable[[Connection], T], *, max_workers: int = 4
-) -> list[T]:
-    """Run fn per account concurrently, with a progress bar on stderr; results in spec order."""
+@contextmanager
+def _progress(what: str, total: int) -> Iterator[Callable[[str], None]]:
+    """A progress bar on stderr over the accounts (none for a single account); yields its step."""
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         console=err_console,
         transient=True,
-        disable=len(conns) < 2,
+        disable=total < 2,
     ) as progress:
-        task = progress.add_task(what, total=len(conns))
-
-        def run(conn: Connection) -> T:
-            try:
-                return fn(conn)
-            finally:
-                progress.advance(task)
-
-        with ThreadPoolExecutor(max_workers=max_workers) as pool:
-            return list(pool.map(run, conns.values()))
+        task = progress.add_task(what, total=total)
+        yield lambda _account: progress.advance(task)
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -141,41 +116,9 @@ def audit_command(
     """
     spec = _load(spec_file)
     only = _selected(spec, accounts)
-    regions = spec.regions_in_use or (spec.region,)
-    stats = ApiStats()
-    org_reader = spec.management_account or spec.people_account
-    connect = None if only is None else list(dict.fromkeys([*only, org_reader]))
-    conns = connect_accounts(spec, profile=profile, stats=stats, only=connect)
-    reader = conns[org_reader]
-    root_access: RootAccessFeatures | Unavailable = (
-        read_root_access_features(reader.clients, org_reader)
-        if reader.clients is not None
-        else Unavailable(f"account {org_reader} not reachable: {reader.error}")
-    )
-    audited = {name: conn for name, conn in conns.items() if only is None or name in only}
-    aws_policies = AwsPolicyDocuments()
-
-    def read(conn: Connection) -> AuditInput:
-        acc = conn.account
-        if conn.clients is None:
-            why = f"account not reachable: {conn.error}"
-            inp = AuditInput.unreachable(acc.name, acc.id, why, tuple(regions))
-        else:
-            inp = read_audit_input(
-                conn.clients, acc.name, regions, account_id=acc.id, aws_policies=aws_policies
-            )
-        return replace(
-            inp,
-            root_access=root_access,
-            people_account=acc.name == spec.people_account,
-            management_account=acc.name == spec.management_account,
-            organization_reader=acc.name == org_reader,
-            identity_center=audit_input_of(spec, conn),
-        )
-
-    inputs = _for_each(audited, "Auditing accounts", read)
-    now = datetime.now(UTC)
-    report = AuditReport.build(inputs, evaluate(inputs, now, benchmark), benchmark, now)
+    with _progress("Auditing accounts", len(only or spec.accounts)) as step:
+        done = api.run_audit(spec, credentials=profile, accounts=only, benchmark=benchmark, on_account=step)
+    report, stats = done.report, done.stats
     if as_json:
         fmt = "json"
     if fmt == "table":
@@ -229,53 +172,32 @@ def sts_regions_command(
     """
     spec = _load(spec_file)
     only = _selected(spec, accounts)
-    in_use = spec.regions_in_use or (spec.region,)
-    stats = ApiStats()
-    conns = connect_accounts(spec, profile=profile, stats=stats, only=only)
-    operator: AccountClients | None = None
-    if any(c.reach and c.reach.via.startswith("role ") for c in conns.values()):
-        operator = AccountClients(base_session(profile, spec.region), "operator", stats, spec.region)
-    changed: dict[str, str] = {}
-    failed: dict[str, str] = {}
-
-    def check(conn: Connection) -> StsAdvice:
-        acc = conn.account
-        if conn.clients is None:
-            return unreachable_advice(acc.name, acc.id, in_use, f"account not reachable: {conn.error}")
-        role_arn = None
-        if conn.reach and conn.reach.via.startswith("role ") and operator is not None:
-            # Session credentials cannot call GetSessionToken; AssumeRole into the account through
-            # the region's endpoint tests the same setting (STS checks the target account's region).
-            role_arn = conn.reach.via.removeprefix("role ")
-        sts_input = read_sts_input(
-            conn.clients,
-            acc.name,
-            in_use,
-            account_id=acc.id,
-            probe_clients=operator if role_arn else None,
-            probe_role_arn=role_arn,
+    with _progress("Probing STS endpoints", len(only or spec.accounts)) as step:
+        results = api.sts_regions(
+            spec,
+            credentials=profile,
+            accounts=only,
+            set_token_version="v2" if set_token_version == "v2" else "v1" if set_token_version else None,
+            on_account=step,
         )
-        advice = advise(sts_input, in_use)
-        want = int(set_token_version[1]) if set_token_version else None
-        if want is not None and advice.token_version is not None and advice.token_version != want:
-            try:
-                apply_token_version(conn.clients, f"v{want}")
-                changed[acc.name] = f"v{advice.token_version} -> v{want}"
-            except IamlayerError as exc:
-                failed[acc.name] = str(exc)
-        return advice
-
-    advices = _for_each(conns, "Probing STS endpoints", check)
+    failed = [r.advice.account for r in results if r.token_version_error]
     if as_json:
         doc = [
-            advice_json(a)
-            | {"token_version_changed": changed.get(a.account), "token_version_error": failed.get(a.account)}
-            for a in advices
+            advice_json(r.advice)
+            | {"token_version_changed": r.token_version_changed, "token_version_error": r.token_version_error}
+            for r in results
         ]
         click.echo(json.dumps(doc, indent=2))
     else:
-        for a in advices:
-            _print_advice(a, changed.get(a.account), failed.get(a.account))
+        for r in results:
+            _print_advice(r.advice, r.token_version_changed, r.token_version_error)
+    if failed:
+        # The exit code alone does not say why; the details are above (or in the JSON).
+        err_console.print(
+            f"[red]The token version could not be set in {len(failed)} account(s):[/] "
+            f"{escape(', '.join(failed))} (why: under each account above).",
+            soft_wrap=True,
+        )
     return 1 if failed else 0
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from iamlayer.errors import IamlayerError, SpecError, UserAbort
 
@@ -31,6 +32,14 @@ profile_option = click.option(
     default=None,
     help="AWS profile for the operator's credentials (default: AWS_PROFILE, then the standard chain).",
 )
+#: The person's own credentials (mfa enable, whoami), not the operator's.
+person_profile_option = click.option(
+    "--profile",
+    envvar="AWS_PROFILE",
+    default=None,
+    help="AWS profile with your own credentials, as the person you are (default: AWS_PROFILE, then "
+    "the standard chain).",
+)
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout (no secrets)."
 )
@@ -43,15 +52,16 @@ def run_guarded(cli: click.Group, args: list[str] | None = None) -> int:
     except SpecError as exc:
         for d in exc.diagnostics:
             style = "red" if d.severity == "error" else "yellow"
-            err_console.print(f"[{style}]{d}[/]", soft_wrap=True)
+            # Messages quote the spec (`write it as [ops]`): printed as text, never read as markup.
+            err_console.print(f"[{style}]{escape(str(d))}[/]", soft_wrap=True)
         n = sum(1 for d in exc.diagnostics if d.severity == "error")
         err_console.print(f"[red]{n} error(s); nothing was applied.[/]")
         return EXIT_INVALID
     except UserAbort as exc:
-        err_console.print(str(exc) or "Aborted; nothing was changed.")
+        err_console.print(escape(str(exc)) or "Aborted; nothing was changed.")
         return EXIT_ERROR
     except IamlayerError as exc:
-        err_console.print(f"[red]Error:[/] {exc}", soft_wrap=True)
+        err_console.print(f"[red]Error:[/] {escape(str(exc))}", soft_wrap=True)
         return EXIT_ERROR
     except (click.exceptions.Abort, KeyboardInterrupt) as exc:
         # click turns Ctrl-C into Abort; the KeyboardInterrupt stays as its context.

@@ -6,17 +6,14 @@ import difflib
 import json
 import sys
 from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from iamlayer.apply.executor import required_permissions
-from iamlayer.apply.run import apply_plan, check_applicable
-from iamlayer.aws.identity_center import READ_PERMISSIONS as IC_READ_PERMISSIONS
-from iamlayer.aws.session import ApiStats
+from iamlayer import api
 from iamlayer.cli.common import (
     EXIT_ERROR,
     EXIT_INVALID,
@@ -27,15 +24,12 @@ from iamlayer.cli.common import (
     profile_option,
     spec_option,
 )
-from iamlayer.errors import Diagnostic, SpecError, UserAbort
-from iamlayer.files import write_private_file
-from iamlayer.plan.limits import check_rendered_limits
+from iamlayer.errors import SpecError, UserAbort
 from iamlayer.plan.model import Change, Plan
-from iamlayer.plan.planner import make_plan
-from iamlayer.plan.render import load_plan, plan_to_json, render_plan, render_stats
-from iamlayer.spec.load import load_spec, load_spec_with_warnings
+from iamlayer.plan.render import plan_to_json, render_plan, render_stats
+from iamlayer.spec.load import load_spec
 from iamlayer.spec.model import Spec
-from iamlayer.state.lock import account_locks
+from iamlayer.stats import ApiStats
 
 account_option = click.option(
     "--account",
@@ -45,6 +39,12 @@ account_option = click.option(
     help="Limit the run to this account (repeatable). Default: every account in the spec.",
 )
 
+
+compact_option = click.option(
+    "--compact",
+    is_flag=True,
+    help="One line per change, without the fields and policy documents (the JSON and --out keep them).",
+)
 
 refresh_option = click.option(
     "--refresh-credentials",
@@ -56,7 +56,7 @@ refresh_option = click.option(
 
 
 def _status(msg: str) -> None:
-    err_console.print(f"[dim]{msg}[/]")
+    err_console.print(f"[dim]{escape(msg)}[/]")
 
 
 def _print_json(data: Any) -> None:
@@ -97,9 +97,7 @@ def validate(spec_file: Path, as_json: bool) -> int:
     """
     if as_json:
         try:
-            spec, warnings = load_spec_with_warnings(spec_file)
-            check_rendered_limits(spec)
-            warnings += _access_checks(spec)
+            v = api.validate(spec_file)
         except SpecError as exc:
             _print_json(
                 {"valid": False, "spec": str(spec_file), "diagnostics": [asdict(d) for d in exc.diagnostics]}
@@ -108,41 +106,26 @@ def validate(spec_file: Path, as_json: bool) -> int:
         _print_json(
             {
                 "valid": True,
-                "spec": str(spec.path),
-                "diagnostics": [asdict(w) for w in warnings],
-                "keys": _key_summary(spec),
+                "spec": str(v.spec.path),
+                "diagnostics": [asdict(w) for w in v.warnings],
+                "keys": v.keys,
             }
         )
         return EXIT_OK
-    spec, warnings = load_spec_with_warnings(spec_file)
-    check_rendered_limits(spec)
-    warnings += _access_checks(spec)
-    for w in warnings:
+    v = api.validate(spec_file)
+    spec = v.spec
+    for w in v.warnings:
         style = "cyan" if w.severity == "note" else "yellow"
-        err_console.print(f"[{style}]{w}[/]", soft_wrap=True)
-    for user, fpr in _key_summary(spec).items():
+        err_console.print(f"[{style}]{escape(str(w))}[/]", soft_wrap=True)
+    for user, fpr in v.keys.items():
         console.print(f"  key for {user}: {fpr}")
     console.print(
         f"[green]{spec.path} is valid[/]: {len(spec.accounts)} account(s), {len(spec.users)} user(s), "
         f"{len(spec.groups)} group(s), {len(spec.roles)} role(s), {len(spec.policies)} policy(ies)"
         + (f", {len(spec.checks)} access check(s)" if spec.checks else "")
-        + (f", {n} warning(s)" if (n := sum(1 for w in warnings if w.severity == "warning")) else "")
+        + (f", {n} warning(s)" if (n := sum(1 for w in v.warnings if w.severity == "warning")) else "")
     )
     return EXIT_OK
-
-
-def _access_checks(spec: Spec) -> list[Diagnostic]:
-    """The spec's `checks:` against the policies iamlayer renders: SpecError when one fails,
-    warnings for those that depend on AWS-managed documents (plan decides those)."""
-    from iamlayer.access.checks import evaluate_checks
-
-    return evaluate_checks(spec, now=datetime.now(UTC)).raise_for_failures()
-
-
-def _key_summary(spec: Spec) -> dict[str, str]:
-    from iamlayer.secrets.keys import load_public_key
-
-    return {u.name: load_public_key(u.pgp_key).label for u in spec.users.values() if u.pgp_key}
 
 
 def _check_accounts(spec: Spec, accounts: tuple[str, ...]) -> None:
@@ -160,10 +143,10 @@ def _make_plan(
     spec: Spec, profile: str | None, accounts: tuple[str, ...], stats: ApiStats, quiet: bool, refresh: bool
 ) -> Plan:
     _check_accounts(spec, accounts)
-    return make_plan(
+    return api.make_plan(
         spec,
-        profile=profile,
-        only=accounts or None,
+        credentials=profile,
+        accounts=accounts or None,
         stats=stats,
         progress=None if quiet else _status,
         refresh_credentials=refresh,
@@ -188,6 +171,7 @@ def _make_plan(
     help="Exit 0 when there are no changes, 2 when there are, 1 on errors (as terraform).",
 )
 @refresh_option
+@compact_option
 def plan(
     spec_file: Path,
     profile: str | None,
@@ -197,6 +181,7 @@ def plan(
     show_stats: bool,
     detailed_exitcode: bool,
     refresh_credentials: bool,
+    compact: bool,
 ) -> int:
     """Show what apply would change in every account, without changing anything.
 
@@ -208,13 +193,12 @@ def plan(
     spec = load_spec(spec_file)
     stats = ApiStats()
     p = _make_plan(spec, profile, accounts, stats, as_json, refresh_credentials)
-    data = plan_to_json(p)
     if out:
-        write_private_file(out, (json.dumps(data, indent=1) + "\n").encode())
+        api.save_plan(p, out)
     if as_json:
-        _print_json(data)
+        _print_json(plan_to_json(p))
     else:
-        console.print(render_plan(p), soft_wrap=True)
+        console.print(render_plan(p, detail=not compact), soft_wrap=True)
         if out:
             console.print(f"\nSaved the plan to {out}. Apply exactly it with: iamlayer apply {out}")
         if show_stats:
@@ -249,6 +233,7 @@ def _confirm(p: Plan, auto_approve: bool) -> None:
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation (for CI).")
 @json_option
 @refresh_option
+@compact_option
 def apply(
     planfile: Path | None,
     spec_file: Path,
@@ -257,36 +242,24 @@ def apply(
     auto_approve: bool,
     as_json: bool,
     refresh_credentials: bool,
+    compact: bool,
 ) -> int:
     """Make the accounts match the spec: plan, confirm, apply, then verify.
 
-    With PLANFILE (from `iamlayer plan --out`), applies exactly that plan, refusing it if the spec
-    or any of its accounts changed since it was made (--refresh-credentials then comes from the
-    plan); otherwise makes a fresh plan. Either way it shows the plan and asks for "yes" unless
-    --auto-approve: nothing is destroyed without confirmation. After applying, every account is
+    With PLANFILE (from `iamlayer plan --out`), applies exactly that plan without asking (the plan
+    was the review, as with Terraform), refusing it if the spec or any of its accounts changed
+    since it was made (--refresh-credentials then comes from the plan). Otherwise it makes a fresh
+    plan, shows it and asks for "yes" unless --auto-approve: nothing is destroyed without
+    confirmation. After applying, every account is
     re-read until IAM shows every write (up to 60 s, IAMLAYER_VERIFY_TIMEOUT): anything left to do
     then is reported as an error. Another apply, password reset or access-key rotate writing to
     the same account at the same time is refused.
     """
     spec = load_spec(spec_file)
     stats = ApiStats()
-    # One apply at a time: the accounts' locks are held from planning (or the stale check) to the end.
-    ctx = click.get_current_context()
-    if planfile:
-        p = load_plan(planfile)
-        check_applicable(p, spec)
-        ctx.with_resource(account_locks(spec, [a.account for a in p.accounts], ctx.command_path))
-    else:
+    saved = api.read_plan(planfile) if planfile else None
+    if saved is None:
         _check_accounts(spec, accounts)
-        ctx.with_resource(account_locks(spec, accounts or list(spec.accounts), ctx.command_path))
-        p = _make_plan(spec, profile, accounts, stats, as_json, refresh_credentials)
-    if not as_json:
-        console.print(render_plan(p), soft_wrap=True)
-    check_applicable(p, spec)
-    if p.empty:
-        if as_json:
-            _print_json({"applied": 0, "summary": p.counts(), "stats": stats.as_json()})
-        return EXIT_OK
     bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -296,43 +269,67 @@ def apply(
         disable=as_json,
         transient=False,
     )
-    task = bar.add_task("Applying", total=len(p.changes))
+    task = bar.add_task("Applying", total=None)
+
+    def show(p: Plan) -> None:
+        if as_json:
+            return
+        if saved is not None:
+            # Reviewed when it was made (as Terraform applies a saved plan): what it does, in one line.
+            c = p.counts()
+            console.print(
+                f"Applying the plan saved in {planfile} ({p.created_at}): {c['create']} to add, "
+                f"{c['update']} to change, {c['delete']} to destroy."
+            )
+        else:
+            console.print(render_plan(p, detail=not compact), soft_wrap=True)
 
     def confirm(checked: Plan) -> None:
-        # After the library's checks of a saved plan, before the first write.
-        _confirm(checked, auto_approve)
+        # After the library's checks of a saved plan, before the first write. A saved plan was
+        # reviewed when it was made: applying it is the confirmation.
+        _confirm(checked, auto_approve or saved is not None)
+        bar.update(task, total=len(checked.changes))
         bar.start()
 
     def on_change(change: Change, error: str | None) -> None:
         bar.advance(task)
         if error:
-            bar.console.print(f"[red]x {change.address}: {error}[/]", soft_wrap=True)
+            bar.console.print(f"[red]x {escape(f'{change.address}: {error}')}[/]", soft_wrap=True)
 
     try:
-        outcome = apply_plan(
-            p,
+        done = api.apply_plan(
             spec,
-            profile=profile,
-            stats=stats,
+            saved,
+            credentials=profile,
+            accounts=accounts or None,
+            refresh_credentials=refresh_credentials,
+            on_plan=show,
+            confirm=confirm,
             on_change=on_change,
             progress=None if as_json else _status,
-            confirm=confirm,
+            stats=stats,
+            command=click.get_current_context().command_path,
         )
     finally:
         bar.stop()
-    r = outcome.result
+    p, r = done.plan, done.result
     if as_json:
+        if p.empty:
+            _print_json({"applied": 0, "summary": p.counts(), "stats": stats.as_json()})
+            return EXIT_OK
         _print_json(
             {
                 "applied": len(r.done),
                 "failed": [{"address": str(c.address), "error": e} for c, e in r.failed],
                 "skipped": [str(c.address) for c in r.skipped],
-                "verified": outcome.verify is not None and outcome.verify.empty,
-                "verify_waited_s": round(outcome.waited, 1),
+                "verified": done.verify is not None and done.verify.empty,
+                "verify_waited_s": round(done.waited, 1),
                 "summary": p.counts(),
                 "stats": stats.as_json(),
             }
         )
+    if p.empty:
+        return EXIT_OK
     if not r.ok:
         if not as_json:
             err_console.print(
@@ -347,7 +344,7 @@ def apply(
             f"[green]Apply complete![/] Resources: {c['create']} added, {c['update']} changed, "
             f"{c['delete']} destroyed" + (f", {c['adopt']} adopted" if c["adopt"] else "") + ". "
             "Verified: the accounts match the spec"
-            + (f" (IAM showed every write after {outcome.waited:.0f} s)." if outcome.waited else ".")
+            + (f" (IAM showed every write after {done.waited:.0f} s)." if done.waited else ".")
         )
         console.print(render_stats(stats.as_json()), style="dim")
     return EXIT_OK
@@ -359,38 +356,7 @@ def operator_policy() -> None:
 
     Built from the permissions each apply handler declares, plus the bulk reads.
     """
-    reads = [
-        "iam:GetAccountAuthorizationDetails",
-        "iam:ListRoles",
-        "iam:GetAccessKeyLastUsed",
-        "iam:GetAccountPasswordPolicy",
-        "iam:ListAccountAliases",
-        "iam:GenerateCredentialReport",
-        "iam:GetCredentialReport",
-        "iam:GetLoginProfile",
-        "iam:ListAccessKeys",
-        "iam:ListMFADevices",
-        "iam:ListPolicyTags",
-        "iam:ListUserTags",
-        "sts:GetCallerIdentity",
-        *IC_READ_PERMISSIONS,
-    ]
-    # `access-key rotate --deactivate-old` and `retire --deactivate`; the other secret commands
-    # reuse the apply handlers.
-    maintenance = ["iam:UpdateAccessKey"]
-    doc = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "IamlayerRead", "Effect": "Allow", "Action": sorted(reads), "Resource": "*"},
-            {
-                "Sid": "IamlayerWrite",
-                "Effect": "Allow",
-                "Action": sorted({*required_permissions(), *maintenance}),
-                "Resource": "*",
-            },
-        ],
-    }
-    _print_json(doc)
+    _print_json(api.operator_policy())
 
 
 def commands() -> list[click.Command]:

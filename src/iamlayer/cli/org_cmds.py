@@ -5,46 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
+from rich.markup import escape
 
-from iamlayer.aws.org import OrgAccount, account_name, list_org_accounts
-from iamlayer.aws.session import ApiStats
+from iamlayer import api
 from iamlayer.cli.common import EXIT_OK, console, err_console, json_option, profile_option, spec_option
-from iamlayer.errors import Diagnostic, SpecError
-from iamlayer.spec.edit import update_accounts
-from iamlayer.spec.load import parse_yaml
-
-
-def plan_accounts(existing: dict[str, str], found: list[OrgAccount], prefix: str) -> dict[str, str]:
-    """name -> id to write: known ids keep their spec name; new ones get a name that is free."""
-    by_id = {v: k for k, v in existing.items()}
-    out: dict[str, str] = {}
-    taken = set(existing)
-    for acc in found:
-        if acc.status and acc.status != "ACTIVE":
-            continue
-        if acc.id in by_id:
-            out[by_id[acc.id]] = acc.id
-            continue
-        base = account_name(acc.name, prefix)
-        name, n = base, 2
-        while name in taken:
-            name, n = f"{base}-{n}", n + 1
-        taken.add(name)
-        out[name] = acc.id
-    return out
-
-
-def _spec_accounts(data: Any) -> dict[str, str]:
-    accounts = data.get("accounts") if isinstance(data, dict) else None
-    out: dict[str, str] = {}
-    for name, v in (accounts or {}).items():
-        acc_id = v.get("id") if isinstance(v, dict) else None
-        if acc_id is not None:
-            out[str(name)] = str(acc_id).zfill(12)
-    return out
 
 
 @click.group()
@@ -64,26 +30,15 @@ def discover(spec_file: Path, profile: str | None, dry_run: bool, as_json: bool)
     prefix (acme-corp-apps-prd becomes apps-prd); accounts already in the spec keep their name;
     suspended accounts are left out. The rest of the file, comments included, stays as it was.
     """
-    try:
-        data = parse_yaml(spec_file.read_text(encoding="utf-8"), str(spec_file))
-    except FileNotFoundError:
-        raise SpecError(
-            [
-                Diagnostic(
-                    str(spec_file), None, "", "spec file not found", "create one with: iamlayer init DIR"
-                )
-            ]
-        ) from None
-    project = data.get("project", "") if isinstance(data, dict) else ""
-    prefix = str(data.get("project_long") or project) if isinstance(data, dict) else ""
-    region = data.get("region") if isinstance(data, dict) else None
-    stats = ApiStats()
-    master, found = list_org_accounts(profile, region, stats)
-    existing = _spec_accounts(data)
-    wanted = plan_accounts(existing, found, prefix)
-    new = {k: v for k, v in wanted.items() if existing.get(k) != v}
-    changed = False if dry_run or not new else update_accounts(spec_file, new)
-    skipped = [a for a in found if a.status and a.status != "ACTIVE"]
+    found = api.discover_accounts(spec_file, credentials=profile, dry_run=dry_run)
+    master, wanted, new, changed, skipped, stats = (
+        found.management_account_id,
+        found.accounts,
+        found.added_or_changed,
+        found.written,
+        found.skipped,
+        found.stats,
+    )
     if as_json:
         sys.stdout.write(
             json.dumps(
@@ -105,7 +60,7 @@ def discover(spec_file: Path, profile: str | None, dry_run: bool, as_json: bool)
         note = " (management)" if acc_id == master else ""
         console.print(f" {mark} {name}: {acc_id}{note}")
     for a in skipped:
-        err_console.print(f"[yellow]skipped {a.name} ({a.id}): {a.status}[/]")
+        err_console.print(f"[yellow]{escape(f'skipped {a.name} ({a.id}): {a.status}')}[/]")
     if dry_run:
         console.print(f"{len(new)} account(s) would be written to {spec_file} (dry run).")
     else:

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 
 from iamlayer.aws.people import InvalidMfaCodeError, make_client_factory
-from iamlayer.cli.common import console, err_console, json_option, profile_option, spec_option
+from iamlayer.cli.common import console, err_console, json_option, person_profile_option, spec_option
 from iamlayer.errors import CredentialsError, IamlayerError
 from iamlayer.profiles.configure import ConfigureResult, configure, read_access_key_csv
 from iamlayer.profiles.credentials import Credentials
@@ -94,7 +95,7 @@ def code_provider(fixed: str | None) -> CodeProvider:
                 )
             return fixed.strip()
         if why:
-            err_console.print(f"[yellow]{why}[/]. Try {attempt} of {MAX_CODE_TRIES}.", soft_wrap=True)
+            err_console.print(f"[yellow]{escape(why)}[/]. Try {attempt} of {MAX_CODE_TRIES}.", soft_wrap=True)
         return _ask_code(f"MFA code for {serial}")
 
     return provide
@@ -228,7 +229,7 @@ def configure_cmd(
         f"export AWS_SHARED_CREDENTIALS_FILE={files.credentials}",
     ]
     for w in res.warnings:
-        err_console.print(f"[yellow]Warning:[/] {w}", soft_wrap=True)
+        err_console.print(f"[yellow]Warning:[/] {escape(w)}", soft_wrap=True)
     if as_json:
         click.echo(json.dumps(_configure_json(res, exports), indent=2))
         return
@@ -344,7 +345,7 @@ show_secret_option = click.option(
 
 
 @mfa_group.command("enable")
-@profile_option
+@person_profile_option
 @click.option(
     "--name",
     default=None,
@@ -445,7 +446,7 @@ def _when(dt: datetime | None) -> str | None:
 
 
 @click.command("whoami")
-@profile_option
+@person_profile_option
 @aws_dir_option
 @json_option
 def whoami_cmd(profile: str | None, aws_dir: Path | None, as_json: bool) -> None:
@@ -557,11 +558,11 @@ def onboard_cmd(
         ui=ui,
         mfa_serial=mfa_serial,
         ask_serial=_ask_serial_on_tty(),
-        progress=lambda text: err_console.print(f"[dim]{text}[/]"),
+        progress=lambda text: err_console.print(f"[dim]{escape(text)}[/]"),
     )
     res, enrolled = done.result, done.enrolment
     for w in done.warnings:
-        err_console.print(f"[yellow]Warning:[/] {w}", soft_wrap=True)
+        err_console.print(f"[yellow]Warning:[/] {escape(w)}", soft_wrap=True)
     if as_json:
         out = _configure_json(res, [f"export {e}" for e in done.exports])
         out.update(

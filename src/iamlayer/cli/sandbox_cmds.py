@@ -41,7 +41,9 @@ def sandbox(port: int | None) -> None:
     console.print(
         f"  export AWS_ACCESS_KEY_ID={SANDBOX_ACCESS_KEY} AWS_SECRET_ACCESS_KEY={SANDBOX_SECRET_KEY}"
     )
-    console.print("  export AWS_REGION=us-east-1\n")
+    # botocore (so the aws CLI v1) reads only AWS_DEFAULT_REGION; the v2 CLI and SDKs AWS_REGION.
+    env = emu.env()
+    console.print(f"  export AWS_REGION={env['AWS_REGION']} AWS_DEFAULT_REGION={env['AWS_DEFAULT_REGION']}\n")
     console.print(f"[yellow]{NO_POLICY_NOTE}[/]\n")
     console.print("Press Ctrl-C to stop it (everything in it is forgotten).")
     stop = threading.Event()
@@ -89,13 +91,20 @@ def demo(keep: Path | None) -> int:
         os.environ.update(emu.env())
         for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
             os.environ.pop(k, None)
+        spec = str(workdir / "iamlayer.yaml")
         steps: list[tuple[str, list[str]]] = [
             ("Scaffold a five-account layer", ["init", str(workdir)]),
-            ("Validate the spec, its policies and keys", ["validate", "-f", str(workdir / "iamlayer.yaml")]),
-            ("Plan: what would change", ["plan", "-f", str(workdir / "iamlayer.yaml"), "--stats"]),
-            ("Apply it", ["apply", "-f", str(workdir / "iamlayer.yaml"), "--auto-approve"]),
-            ("Plan again: nothing left to do", ["plan", "-f", str(workdir / "iamlayer.yaml"), "--stats"]),
-            ("What each person receives (encrypted)", ["outputs", "-f", str(workdir / "iamlayer.yaml")]),
+            ("Validate the spec, its policies and keys", ["validate", "-f", spec]),
+            (
+                "Plan: what would change in each account, saved for apply",
+                ["plan", "-f", spec, "--compact", "--stats", "--out", str(workdir / "plan.json")],
+            ),
+            (
+                "Apply exactly that plan: create, encrypt each new secret to its owner's key, verify",
+                ["apply", str(workdir / "plan.json"), "-f", spec],
+            ),
+            ("Plan again: nothing left to do", ["plan", "-f", spec, "--compact", "--stats"]),
+            ("What each person receives (encrypted)", ["outputs", "-f", spec]),
         ]
         for title, args in steps:
             console.rule(

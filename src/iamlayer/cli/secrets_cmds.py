@@ -9,35 +9,18 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-from iamlayer.apply.access_keys import (
-    OldKeys,
-    default_retirement,
-    list_keys,
-    retire,
-    rotate,
-    select_keys,
-)
-from iamlayer.apply.credentials import issue_password, password_policy_from
-from iamlayer.apply.handlers import HandlerContext
-from iamlayer.aws.accounts import connect_accounts
-from iamlayer.aws.errors import aws_call
-from iamlayer.aws.read import confirm_user, has_login_profile, read_all, whole_state_read
-from iamlayer.aws.session import AccountClients, ApiStats
+from iamlayer import api
 from iamlayer.cli.common import EXIT_OK, console, err_console, json_option, profile_option, spec_option
 from iamlayer.errors import IamlayerError, UserAbort
-from iamlayer.plan.diff import password_policy_json
-from iamlayer.secrets.crypto import decrypt_file
-from iamlayer.secrets.keys import load_public_key
 from iamlayer.spec.load import load_spec
-from iamlayer.spec.model import SelfManagement, Spec, User
-from iamlayer.state.journal import Journal
-from iamlayer.state.lock import account_locks
-from iamlayer.state.model import UserState
-from iamlayer.state.outputs import outbox_for
+from iamlayer.spec.model import Spec
+
+if TYPE_CHECKING:
+    from iamlayer.apply.access_keys import KeyInfo, OldKeys
 
 
 def _rel(path: str) -> str:
@@ -48,70 +31,17 @@ def _rel(path: str) -> str:
         return path
 
 
-def signin_url(spec: Spec) -> str:
-    acc = spec.people
-    return f"https://{acc.alias or acc.id}.signin.aws.amazon.com/console"
-
-
-def _people_clients(spec: Spec, profile: str | None, stats: ApiStats) -> AccountClients:
-    conn = connect_accounts(spec, profile=profile, stats=stats, only=[spec.people_account])[
-        spec.people_account
-    ]
-    if conn.clients is None:
-        raise IamlayerError(f"cannot reach the people account {spec.people_account}: {conn.error}")
-    return conn.clients
-
-
-def _people_context(spec: Spec, profile: str | None, stats: ApiStats) -> HandlerContext:
-    clients = _people_clients(spec, profile, stats)
-    return HandlerContext.for_account(
-        spec.people_account, spec.people.id, spec.project, clients, outbox_for(spec), Journal.for_spec(spec)
-    )
-
-
-def _spec_user(spec: Spec, name: str) -> User:
+def _spec_user(spec: Spec, name: str) -> None:
     if name not in spec.users:
         import difflib
 
         close = difflib.get_close_matches(name, list(spec.users), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else f" Users: {', '.join(spec.users)}."
         raise click.BadParameter(f"no user {name!r} in the spec.{hint}", param_hint="USER")
-    return spec.users[name]
 
 
-def _owned_user_with_key(
-    spec_file: Path, user: str, profile: str | None
-) -> tuple[Spec, Path, HandlerContext]:
-    """The spec, the user's key file and a context in the people account, for a user iamlayer owns."""
-    spec = load_spec(spec_file)
-    u = _spec_user(spec, user)
-    if u.pgp_key is None:
-        raise IamlayerError(
-            f"user {user} has no pgp_key in the spec; its secrets must be encrypted to someone"
-        )
-    lock_people_account(spec)
-    ctx = _people_context(spec, profile, ApiStats())
-    _live_user(ctx, user, spec.project)
-    return spec, u.pgp_key, ctx
-
-
-def lock_people_account(spec: Spec) -> None:
-    """Hold the people account's lock until the running command ends (see iamlayer.state.lock):
-    one command writing users' secrets at a time, and never beside an apply."""
-    click_ctx = click.get_current_context()
-    click_ctx.with_resource(account_locks(spec, [spec.people_account], click_ctx.command_path))
-
-
-def _live_user(ctx: HandlerContext, name: str, project: str) -> UserState:
-    """The user as AWS has it, refusing a user iamlayer does not own."""
-    with aws_call(f"reading user {name} {ctx.where()}"):
-        tags = {
-            t["Key"]: t["Value"] for t in read_all(ctx.iam, "list_user_tags", UserName=name).get("Tags", [])
-        }
-    user = UserState(name=name, tags=tags)
-    if not user.owned_by(project):
-        raise IamlayerError(f"user {name} {ctx.where()} is not owned by iamlayer project {project!r}")
-    return user
+def _command() -> str:
+    return click.get_current_context().command_path
 
 
 @click.command()
@@ -127,48 +57,11 @@ def outputs(spec_file: Path, profile: str | None, users: tuple[str, ...], as_jso
     key id, and the exact `gpg --decrypt` command. Nothing secret is shown.
     """
     spec = load_spec(spec_file)
-    names = list(users) or list(spec.users)
-    for n in names:
+    for n in users:
         _spec_user(spec, n)
-    stats = ApiStats()
-    clients = _people_clients(spec, profile, stats)
-    account_id = spec.people.id
-    state = whole_state_read(clients, account_id, credential_report=True)
-    records = [r for r in outbox_for(spec).records() if r.account == spec.people_account]
-    rows: list[dict[str, Any]] = []
-    for n in names:
-        live = state.users.get(n)
-        if live is not None and (live.login_profile is None or live.access_keys is None):
-            confirm_user(clients, account_id, live)  # newer than the credential report
-        mine = [r for r in records if r.user == n]
-        files = [
-            {
-                "kind": r.kind,
-                "path": str(r.path),
-                "fingerprint": r.fingerprint,
-                "access_key_id": r.access_key_id,
-                "created_at": r.created_at,
-                "decrypt": f"gpg --decrypt {r.path}",
-            }
-            for r in mine
-        ]
-        rows.append(
-            {
-                "account": spec.people_account,
-                "account_id": account_id,
-                "user": n,
-                "exists": live is not None,
-                "signin_url": signin_url(spec),
-                "password": bool(live and live.login_profile),
-                "access_keys": len(live.access_keys or ()) if live else 0,
-                "access_key_ids": [r.access_key_id for r in mine if r.access_key_id],
-                "secrets": files,
-                # People (a self-managing group) with an issued key set themselves up in one command.
-                "onboard": f"iamlayer onboard --user {n}"
-                if _self_managing(spec, n) and any(r.kind == "access_key" for r in mine)
-                else None,
-            }
-        )
+    out = api.outputs(spec, credentials=profile, users=users)
+    rows = [person.as_json() for person in out.people]
+    stats, account_id = out.stats, spec.people.id
     if as_json:
         sys.stdout.write(json.dumps({"users": rows, "stats": stats.as_json()}, indent=2) + "\n")
         return EXIT_OK
@@ -203,15 +96,6 @@ def outputs(spec_file: Path, profile: str | None, users: tuple[str, ...], as_jso
     return EXIT_OK
 
 
-def _self_managing(spec: Spec, user: str) -> bool:
-    """Whether `user` is in a group that lets its members manage their own MFA."""
-    return any(
-        spec.groups[g].self_management is not SelfManagement.NONE
-        for g in spec.users[user].groups
-        if g in spec.groups
-    )
-
-
 @click.command()
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @click.option(
@@ -227,6 +111,8 @@ def decrypt(file: Path, secret_key: Path | None) -> None:
 
 def decrypt_as_person(file: Path, secret_key: Path | None) -> str:
     """The plaintext of `file`: with the person's gpg, or `secret_key` (asking its passphrase)."""
+    from iamlayer.secrets.crypto import decrypt_file
+
     try:
         return decrypt_file(file, secret_key)
     except IamlayerError as exc:
@@ -255,28 +141,26 @@ def password_reset(
     The person must set a new password at the next sign-in (unless --no-reset-required). Use it
     when someone lost their password, or after their PGP key changed.
     """
-    spec, key_file, ctx = _owned_user_with_key(spec_file, user, profile)
-    has_profile = has_login_profile(ctx.iam, user, f"user {user} {ctx.where()}")
-    for p in ctx.outbox.pending_passwords():
-        if (p.account, p.user) == (ctx.account, user):
-            ctx.outbox.resolve_pending(p, live=False)  # superseded by the password issued now
-    key = load_public_key(key_file)
-    policy = password_policy_from(password_policy_json(spec.people.password_policy))
-    path = issue_password(ctx, user, key, policy, reset_required=not no_reset_required, replace=has_profile)
+    spec = load_spec(spec_file)
+    _spec_user(spec, user)
+    issued = api.reset_password(
+        spec, user, credentials=profile, reset_required=not no_reset_required, command=_command()
+    )
+    path = issued.file
     result = {
         "user": user,
         "file": str(path),
-        "fingerprint": key.fingerprint,
+        "fingerprint": issued.fingerprint,
         "decrypt": f"gpg --decrypt {path}",
-        "signin_url": signin_url(spec),
-        "reset_required": not no_reset_required,
+        "signin_url": issued.signin_url,
+        "reset_required": issued.reset_required,
     }
     if as_json:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
     else:
         console.print(
-            f"New password for {user} encrypted to {key.label}:\n  {path}\n"
-            f"They decrypt it with: [cyan]gpg --decrypt {path}[/] and sign in at {signin_url(spec)}"
+            f"New password for {user} encrypted to {issued.key_label}:\n  {path}\n"
+            f"They decrypt it with: [cyan]gpg --decrypt {path}[/] and sign in at {issued.signin_url}"
         )
     return EXIT_OK
 
@@ -307,9 +191,10 @@ def access_key_rotate(
     """
     if deactivate_old and delete_old:
         raise click.UsageError("choose one of --deactivate-old and --delete-old")
-    _, key_file, ctx = _owned_user_with_key(spec_file, user, profile)
+    spec = load_spec(spec_file)
+    _spec_user(spec, user)
     old: OldKeys = "delete" if delete_old else "deactivate" if deactivate_old else "keep"
-    done = rotate(ctx, user, load_public_key(key_file), old)
+    done = api.rotate_access_key(spec, user, credentials=profile, old=old, command=_command())
     action = {"keep": "kept", "deactivate": "deactivated", "delete": "deleted"}[old]
     result = {
         "user": user,
@@ -358,19 +243,11 @@ def access_key_retire(
     """
     spec = load_spec(spec_file)
     _spec_user(spec, user)
-    lock_people_account(spec)
-    ctx = _people_context(spec, profile, ApiStats())
-    _live_user(ctx, user, spec.project)
-    keys = list_keys(ctx, user)
-    targets = select_keys(user, keys, key_ids) if key_ids else default_retirement(user, keys)
     verb = "deactivate" if deactivate else "delete"
-    if not targets:
-        if as_json:
-            sys.stdout.write(json.dumps({"user": user, "retired": [], "kept": [k.id for k in keys]}) + "\n")
-        else:
-            console.print(f"Nothing to retire: {user} has only {', '.join(k.id for k in keys) or 'no key'}.")
-        return EXIT_OK
-    if not yes:
+
+    def confirm(targets: list[KeyInfo]) -> None:
+        if yes:
+            return
         if not sys.stdin.isatty():
             raise UserAbort(f"Not retiring: no terminal to confirm on. Pass --yes to {verb} them.")
         err_console.print(f"About to {verb} these access keys of {user}:")
@@ -379,21 +256,33 @@ def access_key_retire(
         answer = click.prompt("Only 'yes' will be accepted", default="", show_default=False, err=True)
         if answer.strip() != "yes":
             raise UserAbort("Nothing was retired.")
-    done = retire(ctx, user, targets, deactivate=deactivate)
+
+    done = api.retire_access_keys(
+        spec, user, key_ids, credentials=profile, deactivate=deactivate, confirm=confirm, command=_command()
+    )
+    if not done.retired:
+        if as_json:
+            sys.stdout.write(
+                json.dumps({"user": user, "retired": [], "kept": [k.id for k in done.kept]}) + "\n"
+            )
+        else:
+            console.print(
+                f"Nothing to retire: {user} has only {', '.join(k.id for k in done.kept) or 'no key'}."
+            )
+        return EXIT_OK
     action = "deactivated" if deactivate else "deleted"
-    kept = [k for k in keys if k not in done]
     if as_json:
         out = {
             "user": user,
-            "retired": [{**k.as_json(), "action": action} for k in done],
-            "kept": [k.id for k in kept],
+            "retired": [{**k.as_json(), "action": action} for k in done.retired],
+            "kept": [k.id for k in done.kept],
         }
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return EXIT_OK
-    for k in done:
+    for k in done.retired:
         console.print(f"{action.capitalize()}: {k.describe()}")
-    if kept:
-        console.print(f"Kept: {', '.join(k.id for k in kept)}")
+    if done.kept:
+        console.print(f"Kept: {', '.join(k.id for k in done.kept)}")
     return EXIT_OK
 
 

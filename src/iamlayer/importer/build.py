@@ -29,7 +29,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from iamlayer.aws.org import account_name
 from iamlayer.errors import IamlayerError
 from iamlayer.importer.model import Finding, ImportSource, SourceAccount
 from iamlayer.plan.desired import (
@@ -40,6 +39,7 @@ from iamlayer.plan.desired import (
     trust_document,
 )
 from iamlayer.spec import policy_grammar as grammar
+from iamlayer.spec.edit import account_name
 from iamlayer.spec.model import (
     Account,
     Group,

@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iamlayer.aws.accounts import caller_account, connect_accounts
-from iamlayer.aws.org import OrgAccount, account_name, list_org_accounts
+from iamlayer.aws.org import OrgAccount, list_org_accounts
 from iamlayer.aws.read import confirm_user, read_policy_tags, whole_state_read
 from iamlayer.aws.session import ApiStats
 from iamlayer.errors import AwsError, CredentialsError, IamlayerError
 from iamlayer.importer.build import likely_people_account
 from iamlayer.importer.model import Finding, ImportSource, SourceAccount
+from iamlayer.spec.edit import account_name
 from iamlayer.spec.model import Account, Spec
 from iamlayer.spec.validate import ACCOUNT_NAME
 from iamlayer.state.model import AccountState, description_owner

@@ -18,7 +18,7 @@ from iamlayer.access.checks import CheckReport, evaluate_checks
 from iamlayer.aws.accounts import Connection, connect_accounts
 from iamlayer.aws.managed_policies import read_policy_documents
 from iamlayer.aws.read import confirm_user, describe_user_for_delete, read_policy_tags, whole_state_read
-from iamlayer.aws.session import ApiStats
+from iamlayer.aws.session import ApiStats, CredentialSource
 from iamlayer.errors import IamlayerError, PlanError
 from iamlayer.plan.desired import desired_state
 from iamlayer.plan.diff import SecretIntent, diff
@@ -270,7 +270,7 @@ def decide_checks(
 def make_plan(
     spec: Spec,
     *,
-    profile: str | None,
+    profile: CredentialSource,
     only: Iterable[str] | None = None,
     stats: ApiStats | None = None,
     progress: Progress | None = None,

@@ -236,10 +236,20 @@ def render_plan(plan: Plan, *, detail: bool = True) -> str:
             f"[red]{len(plan.errors)} account(s) could not be planned: "
             f"{', '.join(a.account for a in plan.errors)}[/]"
         )
-    if plan.empty:
+    if plan.empty and not plan.errors:
         lines.append("[green]No changes.[/] The accounts match the spec.")
+    elif plan.empty:
+        # Silence about an account that could not be read is not "matches the spec".
+        planned = len(plan.accounts) - len(plan.errors)
+        lines.append(
+            f"No changes in the {planned} account(s) planned; the plan is incomplete until the "
+            f"account(s) above can be read."
+        )
     else:
-        lines.append(f"[bold]Plan:[/] {_summary(plan.counts())}")
+        lines.append(
+            f"[bold]Plan:[/] {_summary(plan.counts())}"
+            + (f" [red](incomplete: {len(plan.errors)} account(s) not planned)[/]" if plan.errors else "")
+        )
     if only_adoption(plan):
         lines.append(
             f"[cyan]Only adoption:[/] apply adds iamlayer's ownership marker to {len(plan.changes)} existing "

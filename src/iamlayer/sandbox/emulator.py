@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -38,6 +39,8 @@ class Emulator:
     url: str
     process: subprocess.Popen[bytes] | None
     log_path: Path | None = None
+    #: the log is a temporary file of ours (no log_path was asked for): removed by `stop`
+    own_log: bool = False
 
     def reset(self) -> None:
         """Forget every resource (POST /moto-api/reset)."""
@@ -61,21 +64,39 @@ class Emulator:
         return env
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
         try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+            if self.process is None or self.process.poll() is not None:
+                return
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        finally:
+            if self.own_log and self.log_path is not None:
+                self.log_path.unlink(missing_ok=True)
+
+    def log_tail(self, lines: int = 15) -> str:
+        """The last lines the emulator wrote (its errors at start), or ""."""
+        if self.log_path is None:
+            return ""
+        try:
+            text = self.log_path.read_text("utf-8", errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.strip().splitlines()[-lines:])
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+def _wait_ready(emulator: Emulator, timeout: float) -> None:
+    url, process = emulator.url, emulator.process
+    assert process is not None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise IamlayerError(f"the AWS emulator exited at start (code {process.returncode})")
+            tail = emulator.log_tail()
+            said = f"; it said:\n{tail}" if tail else " without a word"
+            raise IamlayerError(f"the AWS emulator exited at start (code {process.returncode}){said}")
         try:
             with urllib.request.urlopen(f"{url}/moto-api/", timeout=2):
                 return
@@ -97,21 +118,25 @@ def start_emulator(port: int | None = None, log_path: Path | None = None, timeou
     env = dict(os.environ)
     # Without this, moto knows no AWS-managed policy ARN (AdministratorAccess and friends).
     env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
-    out = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    try:
+    own_log = log_path is None
+    if log_path is None:
+        # Kept until stop: what the emulator says when it fails at start is the only clue.
+        fd, name = tempfile.mkstemp(prefix="iamlayer-emulator-", suffix=".log")
+        os.close(fd)
+        log_path = Path(name)
+    with open(log_path, "wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            # -P: the current folder is not put on sys.path, so a stray code.py or http.py there
+            # cannot replace a module the emulator imports.
+            [sys.executable, "-P", "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-    finally:
-        if log_path:
-            out.close()  # type: ignore[union-attr]
-    emulator = Emulator(url=url, process=process, log_path=log_path)
+    emulator = Emulator(url=url, process=process, log_path=log_path, own_log=own_log)
     try:
-        _wait_ready(url, process, timeout)
+        _wait_ready(emulator, timeout)
     except BaseException:
         emulator.stop()
         raise

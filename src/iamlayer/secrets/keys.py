@@ -5,16 +5,21 @@ People hand over keys in three shapes: ASCII-armored (`gpg --export --armor`), b
 `pgp_key` and keybase used). All three load to the same `PublicKey`.
 
 A key is usable only if it has an encryption-capable (sub)key that is alive now: not expired, not
-revoked, on a certificate that is itself neither expired nor revoked. pysequoia's `encrypt`
-rejects revoked and sign-only keys but, as of 0.1.35, still encrypts to an expired key, so expiry
-is checked here from the binding signatures, and the certificate handed to `encrypt` is trimmed to
-the live encryption subkeys.
+revoked, strong enough, on a certificate that is itself neither expired nor revoked. All of it is
+read from the key's packets (flags, validity periods, revocations, algorithms), never learnt by a
+trial encryption. pysequoia's `encrypt` rejects revoked and sign-only keys but, as of 0.1.35,
+still encrypts to an expired key, so expiry is checked here from the binding signatures, and the
+certificate handed to `encrypt` is trimmed to the live encryption subkeys.
+
+Each distinct key file is loaded once per process (memoised by path and content digest): a layer
+of 1,000 people sharing 10 key files costs 10 loads, about 1 ms each, not 1,000.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -55,6 +60,18 @@ _ENCRYPTING_ALGORITHMS = (
     PublicKeyAlgorithm.X25519,
     PublicKeyAlgorithm.X448,
 )
+
+
+# What OpenPGP implementations refuse to encrypt to (Sequoia's standard policy, which pysequoia
+# applies: RSA and ElGamal under 2048 bits are not considered secure since 2014).
+MIN_KEY_BITS = 2048
+_SIZED_ALGORITHMS = ("RSA", "ElGamal")
+# Binding signatures made with MD5, or with SHA-1 from 2023-02-01 on, do not bind a key (Sequoia's
+# standard policy for second pre-image resistance).
+_SHA1_CUTOFF = datetime(2023, 2, 1, tzinfo=UTC)
+# The Features signature subpacket (RFC 9580 5.2.3.32) and its SEIPDv2 bit.
+_FEATURES_SUBPACKET = 30
+_SEIPDV2 = 0x08
 
 
 @dataclass(frozen=True)
@@ -106,17 +123,42 @@ class _Component:
         created: datetime = self.key.key_created
         return created + period
 
+    def bound(self, now: datetime) -> bool:
+        """Whether its binding signature binds it under a hash OpenPGP still accepts for that."""
+        if self.binding is None:
+            return True
+        digest = str(self.binding.hash_algorithm).rsplit(".", 1)[-1].upper()
+        if digest == "MD5":
+            return False
+        created = self.binding.signature_created
+        return not (digest == "SHA1" and created is not None and created >= _SHA1_CUTOFF)
+
+
+#: Keys loaded by this process, by (path, SHA-256 of the file's bytes): public data only.
+_LOADED: dict[tuple[Path, bytes], PublicKey] = {}
+
 
 def load_public_key(path: Path, *, now: datetime | None = None) -> PublicKey:
     """Load and check the public key in `path`; raise KeyFileError saying why it cannot be used.
 
-    `now` is the moment expiry is judged at (default: the current time).
+    `now` is the moment expiry is judged at (default: the current time). A file already loaded
+    with the same content is not parsed again (unless its key has expired since).
     """
     now = now or datetime.now(UTC)
     try:
         raw = path.read_bytes()
     except OSError as e:
         raise KeyFileError(f"{path}: cannot read the PGP key file: {e.strerror or e}") from e
+    memo = (path, hashlib.sha256(raw).digest())
+    known = _LOADED.get(memo)
+    if known is not None and not _expired(known.expires_at, now):
+        return known
+    key = _load(path, raw, now)
+    _LOADED[memo] = key
+    return key
+
+
+def _load(path: Path, raw: bytes, now: datetime) -> PublicKey:
     binary, form = _decode(path, raw)
     packets = _parse_packets(path, binary)
     _check_is_one_public_key(path, packets)
@@ -126,11 +168,21 @@ def load_public_key(path: Path, *, now: datetime | None = None) -> PublicKey:
         raise KeyFileError(f"{path}: not a valid OpenPGP public key: {_first_line(e)}") from e
 
     fingerprint = str(cert.fingerprint).upper()
-    user_ids = tuple(str(getattr(u, "value", u)) for u in cert.user_ids)
+    # From the packets: pysequoia's Cert.user_ids applies its policy, and fails on a weak key.
+    user_ids = tuple(str(p.user_id) for p in packets if p.tag == Tag.UserID)
     who = f"{fingerprint} ({user_ids[0] if user_ids else 'no user ID'})"
-    if cert.is_revoked:
+    if not _strong(packets[0]):
+        raise KeyFileError(
+            f"{path}: the key {who} is {_algorithm_name(packets[0])}, too weak: OpenPGP refuses keys "
+            f"under {MIN_KEY_BITS} bits since 2014; ask its owner for a new key (gpg --quick-gen-key "
+            "NAME default default 2y)"
+        )
+    try:
+        revoked, cert_expiry = bool(cert.is_revoked), cert.expiration
+    except Exception as e:  # pysequoia judges these under its policy: a primary key it rejects
+        raise KeyFileError(f"{path}: the key {who} cannot be encrypted to: {_first_line(e)}") from e
+    if revoked:
         raise KeyFileError(f"{path}: the key {who} is revoked; ask its owner for their current public key")
-    cert_expiry: datetime | None = cert.expiration
     if cert_expiry is not None and cert_expiry <= now:
         raise KeyFileError(
             f"{path}: the key {who} expired on {cert_expiry:%Y-%m-%d}; ask its owner to extend it "
@@ -138,10 +190,11 @@ def load_public_key(path: Path, *, now: datetime | None = None) -> PublicKey:
         )
 
     components = _components(cert, fingerprint)
-    encrypting = [c for c in components if c.can_encrypt()]
-    live = [c for c in encrypting if not c.revoked and not _expired(c.expires_at(), now)]
+    encrypting = [c for c in components if c.can_encrypt() and c.bound(now)]
+    alive = [c for c in encrypting if not c.revoked and not _expired(c.expires_at(), now)]
+    live = [c for c in alive if _strong(c.key)]
     if not live:
-        raise KeyFileError(f"{path}: the key {who} {_why_no_encryption_key(encrypting, fingerprint)}")
+        raise KeyFileError(f"{path}: the key {who} {_why_no_encryption_key(encrypting, fingerprint, now)}")
 
     # Hand pysequoia only the live encryption keys, so nothing is ever encrypted to a dead subkey.
     keep: list[Any] = []
@@ -150,13 +203,17 @@ def load_public_key(path: Path, *, now: datetime | None = None) -> PublicKey:
             keep.extend(c.packets)
     try:
         usable = pysequoia.Cert.from_packets(keep)
-        # A trial run: pysequoia applies its own policy (signature validity, weak algorithms).
-        trial = bytes(pysequoia.encrypt(b"", [usable], armor=False))
     except Exception as e:  # pysequoia raises bare RuntimeError with Rust text
         raise KeyFileError(f"{path}: the key {who} cannot be encrypted to: {_first_line(e)}") from e
 
     chosen = max(live, key=lambda c: c.key.key_created)
+    primary = next(c for c in components if c.primary)
     expiries = [t for t in (cert_expiry, chosen.expires_at()) if t is not None]
+    # Sequoia sends SEIPDv2 (RFC 9580) to a key whose features ask for it: the encryption key's
+    # binding says so, else the primary key's self-signature.
+    features = _features(chosen.binding) if chosen is not primary else None
+    if features is None:
+        features = _features(primary.binding)
     return PublicKey(
         path=path,
         fingerprint=fingerprint,
@@ -164,21 +221,49 @@ def load_public_key(path: Path, *, now: datetime | None = None) -> PublicKey:
         algorithm=_algorithm_name(chosen.key),
         form=form,
         expires_at=min(expiries) if expiries else None,
-        rfc9580_only=_first_packet_version(trial) == 6,
+        rfc9580_only=bool((features or 0) & _SEIPDV2),
         cert=usable,
     )
 
 
-def _first_packet_version(message: bytes) -> int | None:
-    """The version octet of a message's first packet (a PKESK: 3 for SEIPDv1, 6 for SEIPDv2)."""
-    if len(message) < 3 or not message[0] & 0x80:
+def _features(sig: Any) -> int | None:
+    """The first octet of a signature's Features subpacket (hashed area), or None without one."""
+    if sig is None:
         return None
-    if message[0] & 0x40:  # new-format header: length octets follow the tag octet
-        first = message[1]
-        body = 2 if first < 192 else 3 if first < 224 else 6
-    else:  # old-format header: the low two bits say how many length octets follow
-        body = 1 + {0: 1, 1: 2, 2: 4}.get(message[0] & 0x03, 0)
-    return message[body] if body < len(message) else None
+    body: bytes = sig.body
+    if not body:
+        return None
+    if body[0] == 4:
+        size, start = int.from_bytes(body[4:6], "big"), 6
+    elif body[0] == 6:
+        size, start = int.from_bytes(body[4:8], "big"), 8
+    else:
+        return None
+    area, i = body[start : start + size], 0
+    while i < len(area):
+        first = area[i]
+        if first < 192:
+            length, i = first, i + 1
+        elif first < 255:
+            length, i = ((first - 192) << 8) + area[i + 1] + 192, i + 2
+        else:
+            length, i = int.from_bytes(area[i + 1 : i + 5], "big"), i + 5
+        if length and area[i] & 0x7F == _FEATURES_SUBPACKET and length > 1:
+            return area[i + 1]
+        i += length
+    return None
+
+
+def _key_bits(key: Any) -> tuple[str, int | None]:
+    """The algorithm family of a key packet, and its size in bits for RSA and ElGamal."""
+    name = _algorithm_name(key)
+    family, _, bits = name.partition(" ")
+    return family, int(bits) if family in _SIZED_ALGORITHMS and bits.isdigit() else None
+
+
+def _strong(key: Any) -> bool:
+    _, bits = _key_bits(key)
+    return bits is None or bits >= MIN_KEY_BITS
 
 
 def _decode(path: Path, raw: bytes) -> tuple[bytes, str]:
@@ -284,14 +369,21 @@ def _expired(when: datetime | None, now: datetime) -> bool:
     return when is not None and when <= now
 
 
-def _why_no_encryption_key(encrypting: list[_Component], fingerprint: str) -> str:
+def _why_no_encryption_key(encrypting: list[_Component], fingerprint: str, now: datetime) -> str:
     fix = f"add one with gpg --quick-add-key {fingerprint} cv25519 encr 2y and export the key again"
     if not encrypting:
         return f"has no encryption subkey (it can only sign or certify); {fix}"
     states = []
     for c in encrypting:
         exp = c.expires_at()
-        state = "revoked" if c.revoked else f"expired on {exp:%Y-%m-%d}" if exp else "unusable"
+        if c.revoked:
+            state = "revoked"
+        elif _expired(exp, now):
+            state = f"expired on {exp:%Y-%m-%d}"
+        elif not _strong(c.key):
+            state = f"{_algorithm_name(c.key)}, too weak: under {MIN_KEY_BITS} bits, refused since 2014"
+        else:
+            state = "unusable"
         states.append(f"{str(c.key.key_id).upper()} {state}")
     return f"has no usable encryption subkey ({', '.join(states)}); {fix}"
 

@@ -130,20 +130,37 @@ class Outbox:
         remove_durably(staged.path)
 
     def pending_passwords(self) -> list[PendingSecret]:
-        """Passwords staged but neither committed nor discarded: leftovers of an interrupted apply."""
+        """Passwords staged but neither committed nor discarded: leftovers of an interrupted apply.
+
+        Apply workers commit their own staged passwords meanwhile: a file gone between the listing
+        and the reading was settled, and is not listed.
+        """
         found: list[PendingSecret] = []
         for path in sorted(self.root.glob(f"*/*/{PASSWORD_FILE}{PENDING_SUFFIX}")):
-            meta = self._read_meta(path)
-            found.append(
-                PendingSecret(
-                    account=path.parent.parent.name,
-                    user=path.parent.name,
-                    path=path,
-                    fingerprint=meta.get("recipient", ""),
-                    created_at=meta.get("created") or _mtime(path),
-                )
-            )
+            pending = self._pending_at(path, path.parent.parent.name, path.parent.name)
+            if pending is not None:
+                found.append(pending)
         return found
+
+    def pending_password(self, account: str, user: str) -> PendingSecret | None:
+        """`user`'s staged password in `account`, if one is left: one file read, whatever the
+        number of users (a create of each login profile asks this)."""
+        path = self.user_dir(account, user) / (PASSWORD_FILE + PENDING_SUFFIX)
+        return self._pending_at(path, account, user)
+
+    def _pending_at(self, path: Path, account: str, user: str) -> PendingSecret | None:
+        try:
+            created = _mtime(path)
+        except FileNotFoundError:
+            return None
+        meta = self._read_meta(path)
+        return PendingSecret(
+            account=account,
+            user=user,
+            path=path,
+            fingerprint=meta.get("recipient", ""),
+            created_at=meta.get("created") or created,
+        )
 
     def resolve_pending(self, pending: PendingSecret, *, live: bool) -> None:
         """Settle a leftover: `live` (AWS has this password) promotes it, otherwise it is deleted."""

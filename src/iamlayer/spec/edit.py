@@ -13,22 +13,68 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-from iamlayer.errors import IamlayerError
+from iamlayer.errors import Diagnostic, IamlayerError, SpecError
 from iamlayer.files import write_atomic
 from iamlayer.spec.load import parse_yaml
+
+if TYPE_CHECKING:
+    from iamlayer.aws.org import OrgAccount
 
 _SCALAR_TOKEN = re.compile(r""""(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s,}\]#]+""")
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _ACCOUNT_ID = re.compile(r"\d{12}")
+
+
+_INVALID = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def account_name(org_name: str, prefix: str) -> str:
+    """A spec account name from an organization account name: `acme-corp-apps-prd` -> `apps-prd`."""
+    name = org_name.strip()
+    if prefix and name.lower().startswith(prefix.lower() + "-") and len(name) > len(prefix) + 1:
+        name = name[len(prefix) + 1 :]
+    name = _INVALID.sub("-", name.lower()).strip("-._")
+    return name[:63] or "account"
+
+
+def plan_accounts(existing: dict[str, str], found: Sequence[OrgAccount], prefix: str) -> dict[str, str]:
+    """name -> id to write: known ids keep their spec name; new ones get a name that is free."""
+    by_id = {v: k for k, v in existing.items()}
+    out: dict[str, str] = {}
+    taken = set(existing)
+    for acc in found:
+        if acc.status and acc.status != "ACTIVE":
+            continue
+        if acc.id in by_id:
+            out[by_id[acc.id]] = acc.id
+            continue
+        base = account_name(acc.name, prefix)
+        name, n = base, 2
+        while name in taken:
+            name, n = f"{base}-{n}", n + 1
+        taken.add(name)
+        out[name] = acc.id
+    return out
+
+
+def spec_accounts(data: Any) -> dict[str, str]:
+    """The `accounts:` block of a parsed spec as name -> 12-digit id (whatever else is wrong)."""
+    accounts = data.get("accounts") if isinstance(data, dict) else None
+    out: dict[str, str] = {}
+    for name, v in (accounts or {}).items():
+        acc_id = v.get("id") if isinstance(v, dict) else None
+        if acc_id is not None:
+            out[str(name)] = (_normalise_id(acc_id) or str(acc_id)).zfill(12)
+    return out
 
 
 def update_accounts(spec_path: Path, accounts: dict[str, str]) -> bool:
@@ -42,7 +88,8 @@ def update_accounts(spec_path: Path, accounts: dict[str, str]) -> bool:
         if not _ACCOUNT_ID.fullmatch(account_id):
             raise IamlayerError(f"account {name}: {account_id!r} is not a 12-digit AWS account id")
     text = spec_path.read_text(encoding="utf-8")
-    data = parse_yaml(text, str(spec_path))
+    parse_yaml(text, str(spec_path))  # what is wrong with it, said as `validate` says it
+    data = _round_trip_tree(text, str(spec_path))
     if not isinstance(data, CommentedMap):
         raise IamlayerError(f"{spec_path}: the spec is not a mapping; cannot update accounts")
 
@@ -56,6 +103,18 @@ def update_accounts(spec_path: Path, accounts: dict[str, str]) -> bool:
     _check_result(new_text, spec_path, accounts)
     _write_atomic(spec_path, new_text)
     return True
+
+
+def _round_trip_tree(text: str, file: str) -> Any:
+    """ruamel.yaml's round-trip tree: text positions of every key and value, comments, styles.
+    Only this editor needs it; every reader of a spec uses the C-speed loader (spec.load)."""
+    try:
+        return YAML(typ="rt").load(text)
+    except MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        problem = " ".join(p for p in (e.context, e.problem) if p) or "invalid YAML"
+        line = mark.line + 1 if mark is not None else None
+        raise SpecError([Diagnostic(file, line, "", f"YAML syntax error: {problem}")]) from None
 
 
 def _edit_in_place(

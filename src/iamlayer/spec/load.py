@@ -12,32 +12,49 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
 from iamlayer.errors import Diagnostic, SpecError
+from iamlayer.spec import yaml12
 from iamlayer.spec.lint import lint
 from iamlayer.spec.model import Spec
 from iamlayer.spec.nodes import Node, Reader
-from iamlayer.spec.validate import SpecBuilder
+from iamlayer.spec.validate import ENTRY_FIELDS, SpecBuilder
 
 DEFAULT_SPEC_FILE = "iamlayer.yaml"
 
+#: The largest spec iamlayer reads. 5,000 users (IAM's quota per account) with their settings take
+#: about 0.5 MiB; a larger file is refused before it is read, not parsed for minutes.
+MAX_SPEC_BYTES = 4 * 1024 * 1024
 
-def load_spec(path: Path, *, check_keys: bool = True) -> Spec:
+
+def load_spec(path: str | Path, *, check_keys: bool = True) -> Spec:
     """The validated spec at `path`; raises SpecError listing every problem.
 
-    With `check_keys`, each user's PGP key file is also parsed and checked for a usable
-    encryption key (iamlayer.secrets.keys.load_public_key).
+    With `check_keys`, each user's PGP key file must exist and hold a usable encryption key
+    (iamlayer.secrets.keys.load_public_key); without it, key files are not looked at (what a
+    person's own commands need: they have the spec, not everyone's keys).
     """
     spec, _ = load_spec_with_warnings(path, check_keys=check_keys)
     return spec
 
 
-def load_spec_with_warnings(path: Path, *, check_keys: bool = True) -> tuple[Spec, list[Diagnostic]]:
+def load_spec_with_warnings(path: str | Path, *, check_keys: bool = True) -> tuple[Spec, list[Diagnostic]]:
     """As `load_spec`, also returning the lint warnings of a valid spec."""
     file = str(path)
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_SPEC_BYTES:
+            raise SpecError(
+                [
+                    Diagnostic(
+                        file,
+                        None,
+                        "",
+                        f"the spec is {size / 1024 / 1024:.1f} MiB; iamlayer reads specs of up to "
+                        f"{MAX_SPEC_BYTES // 1024 // 1024} MiB",
+                        "keep large policy documents in JSON files next to it (document: policies/x.json)",
+                    )
+                ]
+            )
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SpecError(
@@ -47,7 +64,8 @@ def load_spec_with_warnings(path: Path, *, check_keys: bool = True) -> tuple[Spe
                     None,
                     "",
                     "spec file not found",
-                    "create one with: iamlayer init DIR, or pass --spec FILE",
+                    f"looked for {Path(path).absolute()}; run iamlayer in a layer folder, create one "
+                    "with: iamlayer init DIR, or name the spec with -f/--file FILE",
                 )
             ]
         ) from None
@@ -60,7 +78,7 @@ def load_spec_with_warnings(path: Path, *, check_keys: bool = True) -> tuple[Spe
             [Diagnostic(file, 1, "", "the spec is empty", "see iamlayer init for a commented example")]
         )
 
-    reader = Reader(file)
+    reader = Reader(file, ENTRY_FIELDS)
     spec = SpecBuilder(reader, Path(path), check_keys=check_keys).build(Node(data, "", 1))
     if spec is not None and not reader.has_errors:
         lint(spec, reader)
@@ -71,19 +89,14 @@ def load_spec_with_warnings(path: Path, *, check_keys: bool = True) -> tuple[Spe
 
 
 def parse_yaml(text: str, file: str) -> object:
-    """The round-trip YAML tree of `text` (it keeps line numbers); syntax errors raise SpecError."""
-    yaml = YAML(typ="rt")
+    """The data of `text`, knowing the line of every key and item (iamlayer.spec.yaml12, YAML
+    1.2); a syntax error or a repeated key raises SpecError at its line."""
     try:
-        return yaml.load(text)
-    except MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = " ".join(p for p in (e.problem, e.context) if p) or "invalid YAML"
+        return yaml12.load(text)
+    except yaml12.YamlError as e:
         hint = (
             "a key may appear only once in a mapping"
-            if "duplicate key" in problem
+            if e.duplicate
             else "check indentation, quotes and brackets on this line or the one before"
         )
-        raise SpecError([Diagnostic(file, line, "", f"YAML syntax error: {problem}", hint)]) from None
-    except YAMLError as e:
-        raise SpecError([Diagnostic(file, None, "", f"YAML syntax error: {e}")]) from None
+        raise SpecError([Diagnostic(file, e.line, "", f"YAML syntax error: {e.problem}", hint)]) from None

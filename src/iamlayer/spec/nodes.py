@@ -1,4 +1,5 @@
-"""Reading a ruamel.yaml round-trip tree while collecting located diagnostics.
+"""Reading a parsed spec (iamlayer.spec.yaml12: plain data that knows its lines) while collecting
+located diagnostics.
 
 A `Node` is a YAML value with the key path and the 1-based line where it appears (the line of
 its key in the parent mapping, or of its item in the parent list). A `Reader` checks types and
@@ -31,18 +32,14 @@ def doc_path_suffix(rel: DocPath) -> str:
 
 
 def _key_line(mapping: Any, key: Any) -> int | None:
-    try:
-        return int(mapping.lc.key(key)[0]) + 1
-    except (AttributeError, KeyError, TypeError):
-        # Plain dicts (JSON files) and merged keys (`<<:`) carry no position.
-        return None
+    # Plain dicts (policy documents read from JSON files) carry no position.
+    lines = getattr(mapping, "key_lines", None)
+    return lines.get(key) if lines is not None else None
 
 
 def _item_line(seq: Any, index: int) -> int | None:
-    try:
-        return int(seq.lc.item(index)[0]) + 1
-    except (AttributeError, KeyError, IndexError, TypeError):
-        return None
+    lines = getattr(seq, "item_lines", None)
+    return lines[index] if lines is not None and 0 <= index < len(lines) else None
 
 
 @dataclass(frozen=True)
@@ -76,7 +73,7 @@ class Node:
 
 
 def to_plain(value: Any) -> Any:
-    """Round-trip YAML objects as plain JSON-compatible data (dict, list, str, int, float, bool).
+    """Parsed YAML as plain JSON-compatible data (dict, list, str, int, float, bool, None).
 
     YAML reads an unquoted 2012-10-17 as a date; in a policy document it can only mean the
     Version string, so dates become ISO strings.
@@ -101,11 +98,23 @@ def to_plain(value: Any) -> Any:
 class Reader:
     """Type and field checks over `Node`s; every problem becomes a Diagnostic."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, schemas: Mapping[str, Sequence[str]] | None = None) -> None:
         self.file = file
         self.diagnostics: list[Diagnostic] = []
         #: line of every key path seen, for later passes (lint) that only have the model
         self.lines: dict[str, int] = {}
+        #: the fields of each kind of entry ("user" -> its fields), so that a field indented too
+        #: little, which YAML reads as a field of the mapping above or as an entry name, is
+        #: reported as an indentation problem rather than as an unknown field
+        self.schemas: Mapping[str, Sequence[str]] = schemas or {}
+
+    def _owners(self, key: str, besides: str = "") -> list[str]:
+        """The kinds of entry that have a field named `key` (other than `besides`)."""
+        return [what for what, known in self.schemas.items() if key in known and what != besides]
+
+    def _indentation_hint(self, key: str, owners: Sequence[str]) -> str:
+        kinds = " or ".join(f"a {w}" for w in owners)
+        return f"{key!r} is a field of {kinds}: check the indentation here (is it indented too little?)"
 
     # --- reporting ------------------------------------------------------------------------------
 
@@ -179,6 +188,11 @@ class Reader:
             if isinstance(key, str) and key in known:
                 out[key] = child
                 continue
+            # At the top level, a field of an entry is what YAML makes of a line indented too little.
+            owners = self._owners(key) if isinstance(key, str) and not node.path else []
+            if owners:
+                self.error(child, f"{key!r} is not a field of {what}", self._indentation_hint(key, owners))
+                continue
             guess = did_you_mean(str(key), known) if isinstance(key, str) else None
             valid = f"valid fields: {', '.join(known)}"
             self.error(
@@ -194,9 +208,11 @@ class Reader:
         if node.value is None:
             return []
         if not isinstance(node.value, Mapping):
+            owners = self._owners(node.path.rsplit(".", 1)[-1], besides=what)
             self.error(
                 node,
                 f"{node.path} must be a mapping of {what} name to its settings, got {type_name(node.value)}",
+                self._indentation_hint(node.path.rsplit(".", 1)[-1], owners) if owners else None,
             )
             return []
         out: list[tuple[str, Node]] = []
@@ -204,6 +220,15 @@ class Reader:
             child = self.seen(node.child(key))
             if not isinstance(key, str):
                 self.error(child, f"{what} name must be a string, got {type_name(key)}", f'quote it: "{key}"')
+                continue
+            if key in self.schemas.get(what, ()) and not isinstance(child.value, Mapping | None):
+                # `groups: [devops]` under `users:` is a user's field indented too little, not a
+                # user named "groups".
+                self.error(
+                    child,
+                    f"{key!r} reads as a {what} named {key!r} under {node.path}",
+                    self._indentation_hint(key, [what]),
+                )
                 continue
             out.append((key, child))
         return out

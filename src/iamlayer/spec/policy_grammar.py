@@ -527,7 +527,16 @@ def type_name(value: Any) -> str:
 def did_you_mean(word: str, choices: Sequence[str]) -> str | None:
     """The closest of `choices` to `word` (case-insensitively), if any is close."""
     lowered = {c.lower(): c for c in choices}
-    match = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+    w = word.lower()
+    if len(w) >= 3:
+        # A word cut short or run on (max_session for max_session_duration) is what was meant,
+        # whatever same-length neighbour (tag_session) difflib would rate closer.
+        related = [
+            c for c in lowered if c != w and min(len(c), len(w)) >= 3 and (c.startswith(w) or w.startswith(c))
+        ]
+        if related:
+            return lowered[max(related, key=lambda c: difflib.SequenceMatcher(None, w, c).ratio())]
+    match = difflib.get_close_matches(w, list(lowered), n=1, cutoff=0.6)
     return lowered[match[0]] if match else None
 
 

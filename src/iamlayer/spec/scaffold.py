@@ -35,8 +35,34 @@ EXAMPLE_KEYS: Final = {
 }
 
 
-def _template(name: str) -> bytes:
-    return (resources.files("iamlayer") / "spec" / "templates" / name).read_bytes()
+def _template(name: str, *, example_keys: bool = True) -> bytes:
+    text = (resources.files("iamlayer") / "spec" / "templates" / name).read_text("utf-8")
+    return render_template(text, example_keys=example_keys, comment_out=name.endswith(".yaml")).encode()
+
+
+def render_template(text: str, *, example_keys: bool, comment_out: bool) -> str:
+    """A template with its example-keys regions settled; the marker lines never appear.
+
+    `#{example-keys}` ... `#{end}` holds what needs the example keys (the example users, checks
+    naming them, the example-secret-keys/ folder): kept with them; without them commented out
+    (`comment_out`, so a spec still shows the example) or dropped. `#{no-example-keys}` ...
+    `#{end}` holds what is said only without them.
+    """
+    out: list[str] = []
+    region: str | None = None
+    for line in text.splitlines(keepends=True):
+        marker = line.strip()
+        if marker in ("#{example-keys}", "#{no-example-keys}"):
+            region = marker[2:-1]
+            continue
+        if marker == "#{end}":
+            region = None
+            continue
+        if region is None or (region == "example-keys") == example_keys:
+            out.append(line)
+        elif region == "example-keys" and comment_out:
+            out.append("# " + line if line.strip() else line)
+    return "".join(out)
 
 
 def scaffold(target_dir: Path, *, example_keys: bool = True) -> list[Path]:
@@ -64,11 +90,11 @@ def scaffold(target_dir: Path, *, example_keys: bool = True) -> list[Path]:
     for name, rel in _TEMPLATES.items():
         if rel == DEFAULT_SPEC_FILE:
             continue  # written last: a spec only appears once its keys are in place
-        write_atomic(target / rel, _template(name))
+        write_atomic(target / rel, _template(name, example_keys=example_keys))
         written.append(target / rel)
     if example_keys:
         written += _write_example_keys(target)
-    write_atomic(target / DEFAULT_SPEC_FILE, _template("iamlayer.yaml"))
+    write_atomic(target / DEFAULT_SPEC_FILE, _template("iamlayer.yaml", example_keys=example_keys))
     written.append(target / DEFAULT_SPEC_FILE)
     return written
 

@@ -63,6 +63,16 @@ USER_FIELDS: Final = (
 #: or keeps what exists in AWS as it is, never creating, deleting or rotating anything
 CREDENTIALS_CHOICES: Final = ("managed", "keep")
 CHECK_FIELDS: Final = ("who", "can", "cannot", "on", "mfa", "mfa_age")
+#: The fields of each kind of entry, as `Reader.named` names the kinds.
+ENTRY_FIELDS: Final = {
+    "account": ACCOUNT_FIELDS,
+    "password policy": PASSWORD_POLICY_FIELDS,
+    "policy": POLICY_FIELDS,
+    "role": ROLE_FIELDS,
+    "group": GROUP_FIELDS,
+    "user": USER_FIELDS,
+    "check": CHECK_FIELDS,
+}
 TRUSTED_CHOICES: Final = ("people", "management")
 SELF_MANAGEMENT_CHOICES: Final = tuple(m.value for m in SelfManagement)
 
@@ -146,6 +156,7 @@ class SpecBuilder:
         self.root = self.spec_path.parent
         self.check_keys = check_keys
         self._key_errors: dict[Path, str | None] = {}
+        self._key_files: dict[str, tuple[Path, str]] = {}
         self._rfc9580_keys: set[Path] = set()
 
     # --- top level ------------------------------------------------------------------------------
@@ -895,26 +906,39 @@ class SpecBuilder:
         rel = self.r.string(node)
         if rel is None:
             return None
-        path = (self.root / rel).resolve()
-        if not path.exists():
+        # Many users share a key file (a team's key): each distinct path is looked at once.
+        path, kind = self._key_files.get(rel) or self._key_file(rel)
+        if not self.check_keys:
+            # A person running their own commands (credentials configure, onboard) has the spec
+            # and their own key at most, not everyone's: key files are not looked at.
+            return path
+        if kind == "missing":
             self.r.error(node, f"PGP public key file {rel!r} not found", _missing_key_hint(rel))
             return path
-        if not path.is_file():
+        if kind == "other":
             self.r.error(node, f"PGP public key {rel!r} is not a file", _missing_key_hint(rel))
             return path
-        if self.check_keys:
-            problem = self._key_problem(path)
-            if problem is not None:
-                self.r.error(node, problem, _missing_key_hint(rel))
-            elif path in self._rfc9580_keys:
-                self.r.warn(
-                    node.path,
-                    f"the key in {rel!r} asks for RFC 9580 messages (SEIPDv2), which GnuPG 2.2 to 2.4 "
-                    "cannot decrypt",
-                    "its owner decrypts with sq, or `iamlayer decrypt --secret-key`; a key made by gpg "
-                    "avoids this",
-                )
+        problem = self._key_problem(path)
+        if problem is not None:
+            self.r.error(node, problem, _missing_key_hint(rel))
+        elif path in self._rfc9580_keys:
+            self.r.warn(
+                node.path,
+                f"the key in {rel!r} asks for RFC 9580 messages (SEIPDv2), which GnuPG 2.2 to 2.4 "
+                "cannot decrypt",
+                "its owner decrypts with sq, or `iamlayer decrypt --secret-key`; a key made by gpg "
+                "avoids this",
+            )
         return path
+
+    def _key_file(self, rel: str) -> tuple[Path, str]:
+        path = (self.root / rel).resolve()
+        if not self.check_keys:
+            kind = "unchecked"
+        else:
+            kind = "file" if path.is_file() else "other" if path.exists() else "missing"
+        self._key_files[rel] = (path, kind)
+        return path, kind
 
     def _key_problem(self, path: Path) -> str | None:
         """Why the key at `path` cannot be used, or None; each file is loaded once per run."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from iamlayer.spec.model import PasswordPolicy
@@ -171,19 +171,27 @@ class AccountState:
     credential_report_time: str | None = None
 
     def fingerprint(self) -> str:
-        """A digest of everything a plan depends on: a saved plan is stale when this changes."""
-        data = asdict(self)
-        data.pop("credential_report_time")
-        # Key ids are known only for users confirmed one by one; what the plan rests on is the
-        # number of active and inactive keys, which the credential report also gives.
-        for u in data["users"].values():
-            keys = u.pop("access_keys")
-            u["access_keys"] = None if keys is None else sorted(k["active"] for k in keys)
-        blob = json.dumps(data, sort_keys=True, default=_json_default, separators=(",", ":"))
+        """A digest of everything a plan depends on: a saved plan is stale when this changes.
+
+        The JSON of the state (as dataclasses.asdict would give it) without the credential
+        report's time; encoded field by field as json meets each object, not deep-copied first
+        (asdict took a third of a 5,000-user plan).
+        """
+        blob = json.dumps(self, sort_keys=True, default=_fingerprint_json, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _json_default(o: object) -> object:
+def _fingerprint_json(o: object) -> object:
     if isinstance(o, frozenset | set):
         return sorted(o)  # type: ignore[type-var]
+    if is_dataclass(o) and not isinstance(o, type):
+        data = {f.name: getattr(o, f.name) for f in fields(o)}
+        if isinstance(o, AccountState):
+            data.pop("credential_report_time")
+        elif isinstance(o, UserState):
+            # Key ids are known only for users confirmed one by one; what the plan rests on is the
+            # number of active and inactive keys, which the credential report also gives.
+            keys = o.access_keys
+            data["access_keys"] = None if keys is None else sorted(k.active for k in keys)
+        return data
     raise TypeError(type(o).__name__)
