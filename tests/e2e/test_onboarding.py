@@ -16,7 +16,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from faultproxy import FaultProxy, Rule
+from awsharness import AwsHarness, Rule
 from iamlayer.secrets.passwords import check_password
 from iamlayer.spec.model import PasswordPolicy
 from layer import Layer, Run, run_cli
@@ -149,7 +149,7 @@ def test_unusable_keys_fail_validation_and_nothing_is_applied(layer: Layer, aws_
     assert layer.iam("security").list_users()["Users"] == []
 
 
-def _killed_apply(layer: Layer, env: dict[str, str], rule: Rule, proxy: FaultProxy) -> None:
+def _killed_apply(layer: Layer, env: dict[str, str], rule: Rule, proxy: AwsHarness) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "iamlayer", "apply", "--auto-approve"],
         cwd=layer.root,
@@ -171,7 +171,7 @@ def test_killed_around_create_login_profile_converges_with_the_live_password(
 ) -> None:
     """hold_before: killed after the ciphertext is written, before AWS heard of the password.
     hold_after: AWS made the password live, the process died before promoting the ciphertext."""
-    with FaultProxy(aws_env["AWS_ENDPOINT_URL"]) as proxy:
+    with AwsHarness(aws_env["AWS_ENDPOINT_URL"]) as proxy:
         env = {**aws_env, "AWS_ENDPOINT_URL": proxy.url}
         rule = proxy.add(Rule("CreateLoginProfile", mode))
         _killed_apply(layer, env, rule, proxy)
@@ -203,7 +203,7 @@ def _login_profile(layer: Layer) -> dict[str, object] | None:
 def test_killed_after_create_access_key_replaces_the_unreadable_key(
     layer: Layer, aws_env: dict[str, str]
 ) -> None:
-    with FaultProxy(aws_env["AWS_ENDPOINT_URL"]) as proxy:
+    with AwsHarness(aws_env["AWS_ENDPOINT_URL"]) as proxy:
         env = {**aws_env, "AWS_ENDPOINT_URL": proxy.url}
         rule = proxy.add(Rule("CreateAccessKey", "hold_after"))
         _killed_apply(layer, env, rule, proxy)
@@ -230,7 +230,7 @@ def test_a_create_whose_answer_was_lost_keeps_the_password_it_made_live(
 ) -> None:
     """AWS applied CreateLoginProfile, but the answer iamlayer got was EntityAlreadyExists (what a
     botocore retry of a request that went through gets). The ciphertext must not be thrown away."""
-    with FaultProxy(aws_env["AWS_ENDPOINT_URL"]) as proxy:
+    with AwsHarness(aws_env["AWS_ENDPOINT_URL"]) as proxy:
         env = {**aws_env, "AWS_ENDPOINT_URL": proxy.url}
         proxy.add(Rule("CreateLoginProfile", "applied_then_conflict", times=1))
         r = run_cli("apply", "--auto-approve", cwd=layer.root, env=env)
