@@ -63,8 +63,12 @@ of the chosen services (IAM and STS by default; TooManyRequestsException for JSO
 (`get_paginator_model("iam")`: its input/output tokens, limit key and result keys), the harness
 strips Marker and MaxItems, asks the emulator for everything (MaxItems=1000000: moto pages a few
 lists at 100 itself), and slices the XML answer: MaxItems honoured (1..1000, else ValidationError),
-100 items when absent, IsTruncated set, an opaque Marker (offset and a digest of the request; a
-foreign or corrupt Marker answers ValidationError), resumed from the Marker. An operation with
+100 items when absent, IsTruncated set, an opaque Marker, resumed from the Marker. Each list is
+served in the order of its items' identity (ARN, else id, serial number, tag key or name), and a
+Marker stands for the last item served (the harness keeps the table; a Marker it never issued, or
+issued for another request, answers ValidationError): the next page starts after that item in the
+list as it is then, so deleting the items already served (removing a page of members, then asking
+for the next page) skips nothing, and an item added before the cursor is not seen. An operation with
 several result keys (GetAccountAuthorizationDetails, ListEntitiesForPolicy) pages across its lists
 in the model's order, as one sequence. Organizations' paginated calls (ListAccounts...) are sliced
 the same way in JSON: NextToken/MaxResults, 20 by default and at most (InvalidInputException above).
@@ -86,6 +90,13 @@ switch is on expire.
 The first GetCredentialReport answer of an account is served for `seconds` after it was made,
 whatever changed since (issue 10, item 12).
 
+`Dependents()`: AWS refuses (DeleteConflict, HTTP 409, not applied) DeleteGroup while the group has
+members, attached or inline policies; DeletePolicy while the policy is attached anywhere or has
+versions besides the default; DeleteUser while the user is in a group or has access keys, a login
+profile, MFA devices, signing certificates or SSH keys. The emulator checks only roles and a
+user's policies. The harness asks the emulator (whole lists, whatever `Pages` says) just before
+forwarding the delete, with the client's own headers (moto does not check signatures).
+
 The call record (`harness.calls`, `harness.count(...)`, `harness.lost`): one `Call` per request
 with its service, action, account, access key, parameters, time since the harness started, the
 status the client got (0: dropped), whether the emulator applied it, and the fault injected (a
@@ -105,6 +116,7 @@ Holding lets a test SIGKILL a real `iamlayer apply` at an exact point of its pro
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
 import http.client
 import json
@@ -153,6 +165,81 @@ DELETES = {
     "DeletePolicy": "policy",
     "DeleteLoginProfile": "login_profile",
 }
+# What AWS requires gone before it deletes an entity: (call listing it, its parameter, the lists in
+# its answer (none: any answer but an error), how many make a conflict, AWS's message).
+DEPENDENTS: dict[str, list[tuple[str, str, tuple[str, ...], int, str]]] = {
+    "DeleteGroup": [
+        ("GetGroup", "GroupName", ("Users",), 1, "Cannot delete entity, must remove users from group first."),
+        (
+            "ListAttachedGroupPolicies",
+            "GroupName",
+            ("AttachedPolicies",),
+            1,
+            "Cannot delete entity, must detach all policies first.",
+        ),
+        (
+            "ListGroupPolicies",
+            "GroupName",
+            ("PolicyNames",),
+            1,
+            "Cannot delete entity, must delete policies first.",
+        ),
+    ],
+    "DeletePolicy": [
+        (
+            "ListEntitiesForPolicy",
+            "PolicyArn",
+            ("PolicyGroups", "PolicyUsers", "PolicyRoles"),
+            1,
+            "Cannot delete a policy attached to entities.",
+        ),
+        (
+            "ListPolicyVersions",
+            "PolicyArn",
+            ("Versions",),
+            2,
+            "This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy.",
+        ),
+    ],
+    "DeleteUser": [
+        (
+            "ListGroupsForUser",
+            "UserName",
+            ("Groups",),
+            1,
+            "Cannot delete entity, must remove user from all groups first.",
+        ),
+        (
+            "ListAccessKeys",
+            "UserName",
+            ("AccessKeyMetadata",),
+            1,
+            "Cannot delete entity, must delete access keys first.",
+        ),
+        ("GetLoginProfile", "UserName", (), 1, "Cannot delete entity, must delete login profile first."),
+        (
+            "ListMFADevices",
+            "UserName",
+            ("MFADevices",),
+            1,
+            "Cannot delete entity, must delete MFA device first.",
+        ),
+        (
+            "ListSigningCertificates",
+            "UserName",
+            ("Certificates",),
+            1,
+            "Cannot delete entity, must delete signing certificates first.",
+        ),
+        (
+            "ListSSHPublicKeys",
+            "UserName",
+            ("SSHPublicKeys",),
+            1,
+            "Cannot delete entity, must delete SSH public keys first.",
+        ),
+    ],
+}
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/[^/]+/([^/]+)/aws4_request")
 _ACCOUNT_IN_ARN = re.compile(r"arn:aws:(?:iam|sts)::(\d{12}):")
 
@@ -170,6 +257,7 @@ class Fault(StrEnum):
     LAG_NOT_ASSUMABLE = "lag:not_assumable"
     LAG_DELETE_CONFLICT = "lag:delete_conflict"
     REPORT_CACHED = "report:cached"
+    DEPENDENTS = "dependents:delete_conflict"  # a delete AWS refuses while dependents remain
     BAD_PAGE = "pages:invalid"  # MaxItems out of range or a Marker the harness never issued
 
 
@@ -218,6 +306,11 @@ class Expire:
 @dataclass(frozen=True)
 class StaleReport:
     seconds: float = 4 * 3600.0
+
+
+@dataclass(frozen=True)
+class Dependents:
+    """AWS's DeleteConflict for IAM entities that still have dependents (no settings)."""
 
 
 # -- records --------------------------------------------------------------------------------------
@@ -415,22 +508,41 @@ def _digest(action: str, params: Mapping[str, str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def _token(offset: int, digest: str) -> str:
-    return base64.urlsafe_b64encode(f"awsharness:{offset}:{digest}".encode()).decode()
+# An item's identity, for its order and the cursor: the first child whose tag ends with one of these.
+_IDENTITY_TAGS = ("Arn", "Id", "SerialNumber", "Key", "Name")
+
+Cursor = tuple[int, str]  # (index of the result list, identity of the last item served)
 
 
-def _offset(token: str, digest: str) -> int:
-    try:
-        _, offset, d = base64.urlsafe_b64decode(token.encode()).decode().split(":")
-        if d == digest:
-            return int(offset)
-    except ValueError:
-        pass
-    raise _PageError("ValidationError", f"Invalid pagination token {token!r} for this request")
+def _xml_identity(member: ET.Element) -> str:
+    if len(member) == 0:
+        return member.text or ""
+    for suffix in _IDENTITY_TAGS:
+        for child in member:
+            if child.tag.rsplit("}", 1)[-1].endswith(suffix):
+                return child.text or ""
+    return ET.tostring(member, encoding="unicode")
 
 
-def _slice_xml(body: bytes, model: _Paginated, offset: int, limit: int, token: Callable[[int], str]) -> bytes:
-    """The page [offset, offset + limit) of a query-protocol answer, across the result lists in order."""
+def _json_identity(item: Any) -> str:
+    if isinstance(item, dict):
+        for suffix in _IDENTITY_TAGS:
+            for k, v in item.items():
+                if k.endswith(suffix) and isinstance(v, str):
+                    return v
+    return json.dumps(item, sort_keys=True, default=str)
+
+
+def _window(keys: list[Cursor], cursor: Cursor | None, limit: int) -> tuple[int, int]:
+    """[start, end) of the page after `cursor` in the sorted `keys`."""
+    start = bisect.bisect_right(keys, cursor) if cursor is not None else 0
+    return start, min(start + limit, len(keys))
+
+
+def _slice_xml(
+    body: bytes, model: _Paginated, cursor: Cursor | None, limit: int, token: Callable[[Cursor], str]
+) -> bytes:
+    """The page after `cursor` of a query-protocol answer, across the result lists in order."""
     root = ET.fromstring(body)
     ns = root.tag[1:].split("}")[0] if root.tag.startswith("{") else ""
 
@@ -438,15 +550,16 @@ def _slice_xml(body: bytes, model: _Paginated, offset: int, limit: int, token: C
         return f"{{{ns}}}{name}" if ns else name
 
     result = next(c for c in root if c.tag.endswith("Result"))
-    items = []
-    for key in model.result_keys:
+    items: list[tuple[Cursor, ET.Element, ET.Element]] = []
+    for i, key in enumerate(model.result_keys):
         container = result.find(q(key))
         if container is not None:
-            items += [(container, m) for m in list(container)]
-    end = min(offset + limit, len(items))
-    for i, (container, member) in enumerate(items):
-        if not offset <= i < end:
-            container.remove(member)
+            items += sorted(((i, _xml_identity(m)), container, m) for m in list(container))
+    start, end = _window([k for k, _, _ in items], cursor, limit)
+    for _, container, member in items:
+        container.remove(member)
+    for _, container, member in items[start:end]:
+        container.append(member)
     for name in (model.output_token, model.more_results):
         for old in result.findall(q(name)) if name else ():
             result.remove(old)
@@ -454,23 +567,26 @@ def _slice_xml(body: bytes, model: _Paginated, offset: int, limit: int, token: C
     if model.more_results:
         ET.SubElement(result, q(model.more_results)).text = "true" if truncated else "false"
     if truncated:
-        ET.SubElement(result, q(model.output_token)).text = token(end)
+        ET.SubElement(result, q(model.output_token)).text = token(items[end - 1][0])
     return ET.tostring(root, encoding="unicode", default_namespace=ns or None).encode()
 
 
 def _slice_json(
-    body: bytes, model: _Paginated, offset: int, limit: int, token: Callable[[int], str]
+    body: bytes, model: _Paginated, cursor: Cursor | None, limit: int, token: Callable[[Cursor], str]
 ) -> bytes:
     """The same for a JSON-protocol answer (Organizations)."""
     data = json.loads(body)
-    items = [(key, x) for key in model.result_keys for x in data.get(key, [])]
-    end = min(offset + limit, len(items))
+    items = [
+        ((i, _json_identity(x)), key, x) for i, key in enumerate(model.result_keys) for x in data.get(key, [])
+    ]
+    items.sort(key=lambda t: t[0])
+    start, end = _window([k for k, _, _ in items], cursor, limit)
     for key in model.result_keys:
         if key in data:
-            data[key] = [x for i, (k, x) in enumerate(items) if k == key and offset <= i < end]
+            data[key] = [x for _, k, x in items[start:end] if k == key]
     data.pop(model.output_token, None)
     if end < len(items):
-        data[model.output_token] = token(end)
+        data[model.output_token] = token(items[end - 1][0])
     return json.dumps(data, default=str).encode()
 
 
@@ -517,12 +633,14 @@ class AwsHarness:
         pages: Pages | None = None,
         expire: Expire | None = None,
         stale_report: StaleReport | None = None,
+        dependents: Dependents | None = None,
     ) -> None:
         u = urllib.parse.urlparse(upstream)
         self.host, self.port_up = u.hostname or "127.0.0.1", u.port or 80
         self.seed = seed
         self.lag, self.lose, self.throttle = lag, lose, throttle
         self.pages, self.expire, self.stale_report = pages, expire, stale_report
+        self.dependents = dependents
         self.rules: list[Rule] = []
         self.seen: list[str] = []  # actions, in arrival order
         self.bodies: dict[str, list[str]] = {}  # action -> URL-decoded request bodies, in order
@@ -531,6 +649,7 @@ class AwsHarness:
         self._sessions: dict[str, float] = {}  # session access key -> epoch second it is rejected after
         self._lag_state: dict[str, _AccountLag] = {}
         self._reports: dict[str, _Record] = {}  # account -> the pinned credential report answer
+        self._markers: dict[str, tuple[str, Cursor]] = {}  # Marker handed out -> (request digest, cursor)
         self._draws: Counter[tuple[str, str]] = Counter()
         self._lost, self._lost_for = 0, lose
         self._lock = threading.Lock()
@@ -567,13 +686,15 @@ class AwsHarness:
     @classmethod
     def realistic(cls, upstream: str, *, seed: int = 0, **overrides: Any) -> AwsHarness:
         """Every switch on with AWS-like defaults (2 s lag, 20% throttling, 5% lost writes, AWS page
-        sizes, sessions expiring after 30 s); `overrides` replace any of them (None turns one off)."""
+        sizes, sessions expiring after 30 s, delete conflicts; not the hours-old credential report);
+        `overrides` replace any of them (None turns one off)."""
         switches: dict[str, Any] = {
             "lag": Lag(2.0),
             "lose": Lose(share=0.05, how="either"),
             "throttle": Throttle(0.2),
             "pages": Pages(),
             "expire": Expire(after=30.0),
+            "dependents": Dependents(),
         }
         return cls(upstream, seed=seed, **{**switches, **overrides})
 
@@ -711,6 +832,9 @@ class AwsHarness:
         lagged = self._lag_prechecks(req, account)
         if lagged is not None:
             return lagged[0], False, lagged[1], ""
+        refused = self._dependents_conflict(req)
+        if refused is not None:
+            return _error("iam", "query", "DeleteConflict", refused, 409), False, Fault.DEPENDENTS, ""
 
         try:
             page = self._page_request(req)
@@ -837,9 +961,9 @@ class AwsHarness:
 
     # -- paging -------------------------------------------------------------------------------
 
-    def _page_request(self, req: Request) -> tuple[_Paginated, int, int, str] | None:
-        """For a paginated call with Pages on: (model, offset, limit, digest), and the request
-        rewritten to ask the emulator for everything."""
+    def _page_request(self, req: Request) -> tuple[_Paginated, Cursor | None, int, str] | None:
+        """For a paginated call with Pages on: (model, cursor, page size, request digest), and the
+        request rewritten to ask the emulator for everything."""
         pages = self.pages
         if pages is None:
             return None
@@ -851,6 +975,7 @@ class AwsHarness:
             return None
         if model is None:
             return None
+        invalid = "ValidationError" if req.protocol == "query" else "InvalidInputException"
         params = dict(req.params)
         raw_limit = params.pop(model.limit_key, None)
         token = params.pop(model.input_token, None)
@@ -860,21 +985,18 @@ class AwsHarness:
         except ValueError:
             limit = -1
         if not 1 <= limit <= top:
-            code = "ValidationError" if req.protocol == "query" else "InvalidInputException"
             raise _PageError(
-                code,
+                invalid,
                 f"1 validation error detected: Value '{raw_limit}' at '{model.limit_key}' failed to satisfy "
                 f"constraint: Member must have value between 1 and {top}",
             )
+        cursor = None
         if token is not None:
-            try:
-                offset = _offset(token, digest)
-            except _PageError as e:
-                if req.protocol == "json":
-                    raise _PageError("InvalidInputException", e.message) from None
-                raise
-        else:
-            offset = 0
+            with self._lock:
+                issued = self._markers.get(token)
+            if issued is None or issued[0] != digest:
+                raise _PageError(invalid, f"Invalid pagination token {token!r} for this request")
+            cursor = issued[1]
         params[model.limit_key] = ALL_ITEMS
         if req.protocol == "query":
             req.body = urllib.parse.urlencode(params).encode()
@@ -884,12 +1006,21 @@ class AwsHarness:
             data[model.limit_key] = int(ALL_ITEMS)
             req.body = json.dumps(data).encode()
         req.params = params
-        return model, offset, limit, digest
+        return model, cursor, limit, digest
 
-    def _page_answer(self, req: Request, page: tuple[_Paginated, int, int, str], answer: Answer) -> Answer:
-        model, offset, limit, digest = page
+    def _marker(self, digest: str, cursor: Cursor) -> str:
+        """An opaque token the harness resolves itself, as AWS's markers are opaque to clients."""
+        token = base64.urlsafe_b64encode(hashlib.sha256(f"{digest}:{cursor}".encode()).digest()[:18]).decode()
+        with self._lock:
+            self._markers[token] = (digest, cursor)
+        return token
+
+    def _page_answer(
+        self, req: Request, page: tuple[_Paginated, Cursor | None, int, str], answer: Answer
+    ) -> Answer:
+        model, cursor, limit, digest = page
         slicer = _slice_xml if req.protocol == "query" else _slice_json
-        body = slicer(answer.body, model, offset, limit, lambda end: _token(end, digest))
+        body = slicer(answer.body, model, cursor, limit, lambda last: self._marker(digest, last))
         return Answer(answer.status, answer.headers, body)
 
     # -- lag ----------------------------------------------------------------------------------
@@ -947,7 +1078,7 @@ class AwsHarness:
         return _error("iam", "query", "NoSuchEntity", f"{what} {name} cannot be found.", 404)
 
     def _forward_with_lag(
-        self, req: Request, account: str, page: tuple[_Paginated, int, int, str] | None
+        self, req: Request, account: str, page: tuple[_Paginated, Cursor | None, int, str] | None
     ) -> tuple[Answer, str]:
         lag = self._lag_on(account)
         if lag is None or req.service != "iam" or req.protocol != "query":
@@ -1012,6 +1143,33 @@ class AwsHarness:
                 for entity in _entities(req.action, req.params) - {own_deleted}:
                     state.detached[entity] = now
         return answer
+
+    # -- what AWS requires gone before a delete -------------------------------------------------
+
+    def _dependents_conflict(self, req: Request) -> str | None:
+        """AWS's DeleteConflict message when the entity still has dependents; the emulator deletes
+        groups and managed policies whatever hangs on them, and users with keys or memberships."""
+        checks = DEPENDENTS.get(req.action) if self.dependents is not None and req.service == "iam" else None
+        for action, param, lists, least, message in checks or ():
+            params = {
+                "Action": action,
+                "Version": req.params.get("Version", "2010-05-08"),
+                param: req.params.get(param, ""),
+            }
+            if action in self.IAM_PAGES:
+                params["MaxItems"] = ALL_ITEMS
+            # The emulator reads the account from the access key and does not check signatures, so
+            # the client's own headers carry the harness's question.
+            answer = self._forward(req, urllib.parse.urlencode(params).encode())
+            if answer.status != 200:
+                continue  # no such entity: the delete itself will say so
+            if not lists:
+                return message
+            result = next(c for c in ET.fromstring(answer.body) if c.tag.endswith("Result"))
+            found = sum(len(c) for c in result if c.tag.rsplit("}", 1)[-1] in lists)
+            if found >= least:
+                return message
+        return None
 
     # -- the credential report's 4 hours ----------------------------------------------------------
 
