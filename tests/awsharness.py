@@ -11,7 +11,7 @@ Seeded choices: where a switch acts on a share of calls, the choice for the k-th
 is drawn from `Random(f"{seed}:{switch}:{action}:{k}")`, so a run is reproducible whatever the
 interleaving of other actions (concurrent calls of the same action may swap their draws).
 
-Accounts (`AccountMap`): every request is signed with an access key (`Credential=AKID/...` in the
+Accounts: every request is signed with an access key (`Credential=AKID/...` in the
 Authorization header). Keys the harness has not seen belong to moto's default account 123456789012
 (moto maps the root key `testing` there); keys handed out by AssumeRole belong to the role's account
 (the AssumedRoleUser ARN), keys from GetSessionToken and CreateAccessKey to the caller's account,
@@ -21,7 +21,7 @@ per account. `harness.map_key(key, account)` adds a key obtained elsewhere.
 The switches and their model:
 
 `Lag(seconds=2.0)`: IAM read-after-write lag, per account. IAM (not STS, not Organizations) only.
-- Writes: every IAM call that is not Get*/List*/Simulate*/GenerateCredentialReport. A write counts
+- Writes: every IAM call that is not Get*/List*/Simulate*/Generate*. A write counts
   from the moment it is forwarded (so a read racing it is never trusted) until `seconds` after the
   emulator answered it; a write that failed (HTTP >= 300) changed nothing and is forgotten.
 - Reads are always forwarded, and every answer the emulator gives is recorded per (account,
@@ -34,7 +34,8 @@ The switches and their model:
   answered. The harness cannot invent a state it never saw: a request first made after the write
   gets the fresh answer; and where an old record is all it has, it errs on the stale side (writes
   already visible may be missing too). GetCredentialReport is a read like any other, so the report
-  lags too (GenerateCredentialReport is passed through).
+  lags too (GenerateCredentialReport is passed through). Reads and writes are recorded only while
+  the switch is on: turn it on before the reads that are to go stale.
 - A Get*/List* naming (UserName, GroupName, RoleName, PolicyArn; the login profile for
   Get/Update/DeleteLoginProfile) an entity created (CreateUser, CreateGroup, CreateRole,
   CreatePolicy, CreateLoginProfile) within `seconds` answers NoSuchEntity, as AWS does.
@@ -52,7 +53,8 @@ The switches and their model:
 forwarded and applied by the emulator, then the client gets HTTP 500 InternalFailure ("500") or the
 connection is closed without an answer ("drop": what a timeout looks like to botocore; both are
 retried by botocore). It hits every call of `actions` and a seeded `share` of all other writes
-(IAM and Organizations), only when the emulator applied it (HTTP < 300), at most `times` in all.
+(IAM and Organizations), only when the emulator applied it (HTTP < 300), at most `times` in all
+(counted afresh whenever a new `Lose` is assigned).
 Each lost point is in the call record with the emulator's answer (`Call.upstream`: e.g. the id of
 the access key the client never heard of).
 
@@ -100,10 +102,11 @@ forwarding the delete, with the client's own headers (moto does not check signat
 The call record (`harness.calls`, `harness.count(...)`, `harness.lost`): one `Call` per request
 with its service, action, account, access key, parameters, time since the harness started, the
 status the client got (0: dropped), whether the emulator applied it, and the fault injected (a
-`Fault` value; "" for none). It holds request parameters (passwords included) in memory only, as
-the old `bodies` did.
+`Fault` value, or "rule:<mode>" for a Rule; "" for none). It holds request parameters (passwords
+included) in memory only, as the old `bodies` did.
 
-`Rule`s (kept from the fault proxy) act first, per action and body substring:
+`Rule`s (kept from the fault proxy) act before the switches (only an expired session comes first),
+per action and body substring:
 - `throttle`: answer Throttling instead of forwarding (the first `times` matches);
 - `deny`: answer AccessDenied instead of forwarding;
 - `hold_before`: block, then drop the request: the call never reaches AWS;
@@ -554,7 +557,7 @@ def _slice_xml(
     for i, key in enumerate(model.result_keys):
         container = result.find(q(key))
         if container is not None:
-            items += sorted(((i, _xml_identity(m)), container, m) for m in list(container))
+            items += sorted((((i, _xml_identity(m)), container, m) for m in container), key=lambda t: t[0])
     start, end = _window([k for k, _, _ in items], cursor, limit)
     for _, container, member in items:
         container.remove(member)
@@ -703,6 +706,12 @@ class AwsHarness:
     def env(self, base: Mapping[str, str]) -> dict[str, str]:
         """`base` with AWS_ENDPOINT_URL pointing at the harness (for a CLI subprocess)."""
         return {**base, "AWS_ENDPOINT_URL": self.url}
+
+    def reseed(self, seed: int) -> None:
+        """Start the seeded draws afresh from `seed`, as a new harness would."""
+        with self._lock:
+            self.seed = seed
+            self._draws.clear()
 
     def map_key(self, access_key: str, account: str) -> None:
         with self._lock:

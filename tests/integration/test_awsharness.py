@@ -551,8 +551,8 @@ def test_a_lost_create_access_key_answer_makes_botocore_create_a_second_key(
 
 
 def _lost_users(seed: int, harness: AwsHarness, emu: Emulator) -> tuple[set[str], Any]:
-    harness.seed, harness.lose = seed, Lose(share=0.3)
-    harness._draws.clear()  # each run starts its own sequence of draws, as a new harness would
+    harness.reseed(seed)
+    harness.lose = Lose(share=0.3)
     _, iam, raw = member(harness, emu, config=NO_RETRY)
     failed = set()
     for i in range(20):
