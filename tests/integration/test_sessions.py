@@ -1,8 +1,8 @@
 """Assumed-role sessions as AWS has them: they expire, and they are shared by threads.
 
 moto's AssumeRole credentials never expire and moto never answers ExpiredToken, so expiry is shown
-two ways: the fault proxy answers ExpiredToken in front of the emulator (what AWS answers past a
-session's end), and the clock that botocore judges expiry by is moved forward.
+two ways: the harness (tests/awsharness.py) answers ExpiredToken in front of the emulator (what
+AWS answers past a session's end), and the clock that botocore judges expiry by is moved forward.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
-from faultproxy import FaultProxy, Rule
+from awsharness import AwsHarness, Rule
 from iamlayer.aws import accounts
 from iamlayer.aws.accounts import connect_accounts
 from iamlayer.aws.session import ApiStats
@@ -28,7 +28,7 @@ def test_an_expired_token_answer_renews_the_role_session_and_resends_the_call(
     layer: Layer, aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spec = load_spec(layer.spec)
-    with FaultProxy(aws_env["AWS_ENDPOINT_URL"]) as proxy:
+    with AwsHarness(aws_env["AWS_ENDPOINT_URL"]) as proxy:
         monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
         rule = proxy.add(Rule("GetAccountAuthorizationDetails", "expired", times=1))
         stats = ApiStats()
@@ -44,7 +44,7 @@ def test_a_session_still_refused_after_renewal_is_an_error_not_a_loop(
     layer: Layer, aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spec = load_spec(layer.spec)
-    with FaultProxy(aws_env["AWS_ENDPOINT_URL"]) as proxy:
+    with AwsHarness(aws_env["AWS_ENDPOINT_URL"]) as proxy:
         monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
         proxy.add(Rule("GetAccountAuthorizationDetails", "expired"))
         plan = make_plan(spec, profile=None, only=["shared"])
