@@ -99,6 +99,12 @@ profile, MFA devices, signing certificates or SSH keys. The emulator checks only
 user's policies. The harness asks the emulator (whole lists, whatever `Pages` says) just before
 forwarding the delete, with the client's own headers (moto does not check signatures).
 
+Where the emulator lacks an IAM API iamlayer calls, the harness answers as AWS would for what the
+emulator can hold (always, whatever the switches; `Fault.EMULATED` in the record):
+ListServiceSpecificCredentials (moto answers an HTML error page) lists none, since the emulator
+cannot make service-specific credentials, or answers NoSuchEntity for a user that does not exist.
+iamlayer's DeleteUser looks for them after a DeleteConflict, which Lag and Dependents cause.
+
 The call record (`harness.calls`, `harness.count(...)`, `harness.lost`): one `Call` per request
 with its service, action, account, access key, parameters, its arrival (seconds since the harness
 started, and wall-clock time), the status the client got (0: dropped), whether the emulator applied
@@ -275,6 +281,7 @@ class Fault(StrEnum):
     REPORT_CACHED = "report:cached"
     DEPENDENTS = "dependents:delete_conflict"  # a delete AWS refuses while dependents remain
     BAD_PAGE = "pages:invalid"  # MaxItems out of range or a Marker the harness never issued
+    EMULATED = "emulated"  # an API the emulator lacks, answered by the harness
 
 
 # -- the switches ---------------------------------------------------------------------------------
@@ -373,6 +380,15 @@ class Call:
     def name(self) -> str:
         """The IAM action name: service:Action."""
         return f"{self.service}:{self.action}"
+
+    @property
+    def write(self) -> bool:
+        """A call that changes something, by the rule `Lag` and `Lose` use (not STS, not a read)."""
+        return (
+            self.service not in ("", "sts")
+            and not self.action.startswith(READ_PREFIXES)
+            and self.action not in STS_CALLS
+        )
 
 
 @dataclass(frozen=True)
@@ -888,6 +904,9 @@ class AwsHarness:
         lagged = self._lag_prechecks(req, account)
         if lagged is not None:
             return lagged[0], False, lagged[1], ""
+        emulated = self._emulate_missing(req)
+        if emulated is not None:
+            return emulated, False, Fault.EMULATED, ""
         refused = self._dependents_conflict(req)
         if refused is not None:
             return _error("iam", "query", "DeleteConflict", refused, 409), False, Fault.DEPENDENTS, ""
@@ -1245,6 +1264,27 @@ class AwsHarness:
             if found >= least:
                 return message
         return None
+
+    # -- APIs the emulator lacks ----------------------------------------------------------------
+
+    def _emulate_missing(self, req: Request) -> Answer | None:
+        if req.service != "iam" or req.action != "ListServiceSpecificCredentials":
+            return None
+        params = {"Action": "GetUser", "Version": req.params.get("Version", "2010-05-08")}
+        if req.params.get("UserName"):
+            params["UserName"] = req.params["UserName"]
+        user = self._forward(
+            req, urllib.parse.urlencode(params).encode()
+        )  # headers: see _dependents_conflict
+        if user.status != 200:
+            return user  # NoSuchEntity, as AWS answers for a user that does not exist
+        ns = NAMESPACES["iam"]
+        body = (
+            f'<ListServiceSpecificCredentialsResponse xmlns="{ns}"><ListServiceSpecificCredentialsResult>'
+            "<ServiceSpecificCredentials/></ListServiceSpecificCredentialsResult><ResponseMetadata>"
+            "<RequestId>aws-harness</RequestId></ResponseMetadata></ListServiceSpecificCredentialsResponse>"
+        )
+        return Answer(200, [("Content-Type", "text/xml")], body.encode())
 
     # -- the credential report's 4 hours ----------------------------------------------------------
 

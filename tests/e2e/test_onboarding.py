@@ -7,10 +7,6 @@ holding the secret keys, as the person runs it.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import boto3
@@ -19,7 +15,7 @@ import pytest
 from awsharness import AwsHarness, Rule
 from iamlayer.secrets.passwords import check_password
 from iamlayer.spec.model import PasswordPolicy
-from layer import Layer, Run, run_cli
+from layer import Layer, Run, killed_apply, run_cli
 
 POLICY = PasswordPolicy(minimum_length=30, max_age_days=60, reuse_prevention=24)
 
@@ -164,19 +160,7 @@ def test_unusable_keys_fail_validation_and_nothing_is_applied(layer: Layer, aws_
 
 
 def _killed_apply(layer: Layer, env: dict[str, str], rule: Rule, proxy: AwsHarness) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "iamlayer", "apply", "--auto-approve"],
-        cwd=layer.root,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        assert rule.reached.wait(180), f"apply never reached {rule.action}"
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(30)
-        proxy.clear()
+    assert killed_apply(layer.root, env, proxy, [rule]) is rule, f"apply never reached {rule.action}"
 
 
 @pytest.mark.parametrize("mode", ["hold_before", "hold_after"])

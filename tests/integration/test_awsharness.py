@@ -21,6 +21,7 @@ import pytest
 from botocore import xform_name
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError
+from botocore.parsers import ResponseParserError
 
 from awsharness import (
     DEFAULT_ACCOUNT,
@@ -632,6 +633,20 @@ def test_rules_answer_as_aws_and_the_record_keeps_labels_and_mfa_sessions(
     s_role = harness.sessions[role["Credentials"]["AccessKeyId"]]
     assert (s_role.mfa, s_role.mfa_time, s_role.signer) == (True, with_mfa.mfa_time, c["AccessKeyId"])
     assert s_role.arn == role["AssumedRoleUser"]["Arn"]
+
+
+def test_an_api_the_emulator_lacks_is_answered_as_aws_would(harness: AwsHarness, emu: Emulator) -> None:
+    """ListServiceSpecificCredentials: moto answers an HTML error page (the control); the harness
+    lists none for a user (the emulator cannot make them) and NoSuchEntity for a missing user."""
+    _, iam, raw = member(harness, emu)
+    raw.create_user(UserName="u")
+    with pytest.raises(ResponseParserError):
+        raw.list_service_specific_credentials(UserName="u")
+    assert iam.list_service_specific_credentials(UserName="u")["ServiceSpecificCredentials"] == []
+    with pytest.raises(ClientError) as exc:
+        iam.list_service_specific_credentials(UserName="nobody")
+    assert code(exc) == "NoSuchEntity"
+    assert harness.count("ListServiceSpecificCredentials", fault=Fault.EMULATED) == 2
 
 
 # -- throttling -----------------------------------------------------------------------------------
