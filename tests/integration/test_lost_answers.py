@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
-from awsharness import AwsHarness, Rule
+from awsharness import AwsHarness, Fault, Lag, Lose, Rule
 from iamlayer.apply.run import apply_plan
 from iamlayer.aws.session import ApiStats
 from iamlayer.plan.planner import make_plan
@@ -70,6 +70,23 @@ def test_a_lost_create_access_key_answer_leaves_one_key_and_its_secret(
     assert proxy.seen.count("CreateAccessKey") == 2 and proxy.seen.count("DeleteAccessKey") == 1
     assert machine_keys(layer) == [readable_key(layer)]
     assert journal(layer).pending("access_keys", "security") == frozenset()
+    assert converged(layer)
+
+
+@pytest.mark.parametrize("action", ["CreateUser", "CreateRole", "CreatePolicy"])
+def test_a_lost_create_answer_is_checked_once_iam_shows_what_it_made(
+    layer: Layer, proxy: AwsHarness, action: str
+) -> None:
+    """AWS made the user (role, policy) but the answer was lost; botocore sends the create again and
+    gets EntityAlreadyExists. IAM's reads lag behind its writes, so the ownership check that follows
+    answers NoSuchEntity for a moment: it waits for IAM instead of failing the apply."""
+    proxy.lag = Lag(2.0)
+    proxy.lose = Lose(actions=frozenset({action}), how="500", times=1)
+    apply_people(layer)
+    [lost] = proxy.lost
+    [_, again] = [c for c in proxy.calls if c.action == action and c.params == lost.params]
+    assert lost.action == action and again.status == 409  # botocore's resend: EntityAlreadyExists
+    assert proxy.count(fault=Fault.LAG_NOT_FOUND) > 0
     assert converged(layer)
 
 

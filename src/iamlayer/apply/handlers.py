@@ -168,7 +168,9 @@ def create_policy(ctx: HandlerContext, ch: Change) -> None:
             )
     except AlreadyExistsError:
         with aws_call(f"checking existing policy {name} {ctx.where()}"):
-            pol = ctx.iam.get_policy(PolicyArn=_policy_arn(ctx, name, a["path"]))["Policy"]
+            # A policy our own lost attempt just made may not be readable yet (see _check_owned).
+            arn = _policy_arn(ctx, name, a["path"])
+            pol = settle(lambda: ctx.iam.get_policy(PolicyArn=arn), not_found_too=True)["Policy"]
         if pol.get("Description", "") != a["description"]:
             raise ApplyError(
                 f"creating policy {name} {ctx.where()}: a policy of that name appeared that "
@@ -315,9 +317,15 @@ def create_role(ctx: HandlerContext, ch: Change) -> None:
 def _check_owned(
     ctx: HandlerContext, kind: str, name: str, read_tags: Callable[[], list[dict[str, str]]]
 ) -> None:
-    """After EntityAlreadyExists: fine if it is ours (an earlier, interrupted apply made it)."""
+    """After EntityAlreadyExists: fine if it is ours (an earlier, interrupted apply made it, or
+    our own attempt whose answer was lost and that botocore sent again).
+
+    IAM is eventually consistent: the create that said EntityAlreadyExists saw the entity, but a
+    read right after may still answer NoSuchEntity when it was made a moment ago (by that lost
+    attempt), so the read waits for it within the consistency bound.
+    """
     with aws_call(f"checking existing {kind} {name} {ctx.where()}"):
-        tags = {t["Key"]: t["Value"] for t in read_tags()}
+        tags = {t["Key"]: t["Value"] for t in settle(read_tags, not_found_too=True)}
     if tags.get(OWNER_TAG) != ctx.project:
         raise ApplyError(
             f"creating {kind} {name} {ctx.where()}: one of that name appeared that iamlayer "
