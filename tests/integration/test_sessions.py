@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
-from awsharness import AwsHarness, Rule
+from awsharness import AwsHarness, Expire, Fault, Rule
 from iamlayer.aws import accounts
 from iamlayer.aws.accounts import connect_accounts
 from iamlayer.aws.session import ApiStats
@@ -52,6 +52,28 @@ def test_a_session_still_refused_after_renewal_is_an_error_not_a_loop(
         assert "ExpiredToken" in (failed.error or "")
         assert proxy.seen.count("AssumeRole") == 2  # the session, and one renewal
         assert proxy.seen.count("GetAccountAuthorizationDetails") == 2  # the call, and one resend
+
+
+def test_sessions_that_end_seconds_apart_are_each_renewed(
+    layer: Layer, aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The local clock is an hour slow, so botocore never renews a session in time: each end is met
+    by ExpiredToken, answered by renewing and resending. Sessions here last 1.5 s (time compressed
+    by the harness), so one ends seconds after the renewal before it; a renewal is owed whenever
+    the refused call was signed with the session still current."""
+    with AwsHarness(aws_env["AWS_ENDPOINT_URL"], expire=Expire(after=1.0, grace=0.5)) as h:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", h.url)
+        slow = datetime.now(UTC) - timedelta(hours=1)
+        monkeypatch.setattr(accounts, "_now", lambda: slow)
+        stats = ApiStats()
+        conn = connect_accounts(load_spec(layer.spec), profile=None, stats=stats, only=["shared"])["shared"]
+        assert conn.clients is not None
+        iam = conn.clients.client("iam")
+        for _ in range(3):
+            time.sleep(3.0)  # past the session's end (judged by the signing time, in whole seconds)
+            iam.list_roles()
+        assert h.count("ListRoles", fault=Fault.EXPIRED) == 3 and h.count("ListRoles") == 6
+        assert stats.by_operation()["AssumeRole"] == 1 + 3
 
 
 def test_role_credentials_renew_themselves_before_they_expire(
