@@ -144,6 +144,7 @@ import http.client
 import json
 import random
 import re
+import sys
 import threading
 import time
 import urllib.parse
@@ -282,6 +283,7 @@ class Fault(StrEnum):
     DEPENDENTS = "dependents:delete_conflict"  # a delete AWS refuses while dependents remain
     BAD_PAGE = "pages:invalid"  # MaxItems out of range or a Marker the harness never issued
     EMULATED = "emulated"  # an API the emulator lacks, answered by the harness
+    UPSTREAM_ERROR = "upstream:error"  # the emulator did not answer (not a switch: a broken test run)
 
 
 # -- the switches ---------------------------------------------------------------------------------
@@ -672,6 +674,15 @@ class _AccountLag:
 # -- the harness ----------------------------------------------------------------------------------
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (a killed apply, a dropped answer) is no error of the harness's."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class AwsHarness:
     """A threaded HTTP proxy in front of the emulator with AWS's behaviours as switches (see module)."""
 
@@ -736,8 +747,7 @@ class AwsHarness:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _handle
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -859,6 +869,11 @@ class AwsHarness:
             answer, applied, fault, upstream = self._respond(req, account)
             status = answer.status if answer else 0
             return answer
+        except OSError as exc:
+            # The emulator did not answer (refused, reset, timed out): the client sees the
+            # connection dropped, and the record says why (the write may or may not be applied).
+            fault, upstream = Fault.UPSTREAM_ERROR, f"{type(exc).__name__}: {exc}"
+            return None
         finally:
             with self._lock:
                 self._calls.append(
