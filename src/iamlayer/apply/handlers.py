@@ -683,6 +683,10 @@ def delete_user(ctx: HandlerContext, ch: Change) -> None:
         for s in ssh:
             with gone_is_fine(), aws_call(f"deleting SSH key of {w}"):
                 iam.delete_ssh_public_key(UserName=name, SSHPublicKeyId=s["SSHPublicKeyId"])
+        # Their password and keys are gone from AWS: the ciphertexts go now, before the user. Once
+        # DeleteUser went through, no later plan would see them (the user is in neither the spec
+        # nor AWS), so an apply killed right after it would leave them forever.
+        ctx.outbox.forget_user(ctx.account, name)
         try:
             with aws_call(f"deleting {w}"):
                 settle(lambda: iam.delete_user(UserName=name))
@@ -695,7 +699,7 @@ def delete_user(ctx: HandlerContext, ch: Change) -> None:
             _delete_service_credentials(ctx, name, w)
             with aws_call(f"deleting {w}"):
                 settle(lambda: iam.delete_user(UserName=name), conflict_too=True)
-    ctx.outbox.forget_user(ctx.account, name)
+    ctx.outbox.forget_user(ctx.account, name)  # also when the user was gone already
 
 
 def _delete_service_credentials(ctx: HandlerContext, name: str, w: str) -> None:
