@@ -285,6 +285,41 @@ def test_killed_twice_at_create_access_key_converges_with_one_readable_key(
     assert run_cli("plan", "--detailed-exitcode", cwd=layer.root, env=aws_env).code == 0
 
 
+@pytest.mark.parametrize(
+    ("action", "edit"),
+    [
+        # jane.doe leaves: her password and access key go, then the user
+        ("DeleteUser", ("  jane.doe:   {pgp_key: keys/jane.doe, groups: [devops], access_key: true}\n", "")),
+        # jane.doe keeps her access key but loses the console
+        (
+            "DeleteLoginProfile",
+            ("groups: [devops], access_key: true}", "groups: [devops], console: false, access_key: true}"),
+        ),
+    ],
+)
+def test_killed_right_after_a_credential_delete_leaves_no_ciphertext_behind(
+    layer: Layer, aws_env: dict[str, str], action: str, edit: tuple[str, str]
+) -> None:
+    """Killed the moment AWS applied DeleteUser (DeleteLoginProfile): no later plan would see the
+    gone credential (the user is in neither the spec nor AWS; the spec asks for no console), so
+    its ciphertext must already be gone when the call is sent. The rerun converges."""
+    layer.edit("groups: [devops]}", "groups: [devops], access_key: true}")
+    r = run_cli("apply", "--auto-approve", cwd=layer.root, env=aws_env)
+    assert r.code == 0, r.out + r.err
+    folder = outputs(layer, "jane.doe")
+    assert (folder / "password.asc").exists() and list(folder.glob("access-key-*.asc"))
+    layer.edit(*edit)
+    with AwsHarness(aws_env["AWS_ENDPOINT_URL"]) as proxy:
+        env = {**aws_env, "AWS_ENDPOINT_URL": proxy.url}
+        _killed_apply(layer, env, proxy.add(Rule(action, "hold_after")), proxy)
+    assert not (folder / "password.asc").exists()
+    assert bool(list(folder.glob("access-key-*.asc"))) == (action == "DeleteLoginProfile")
+    r = run_cli("apply", "--auto-approve", cwd=layer.root, env=aws_env)
+    assert r.code == 0, r.out + r.err
+    assert not (folder / "password.asc").exists()
+    assert run_cli("plan", "--detailed-exitcode", cwd=layer.root, env=aws_env).code == 0
+
+
 def test_a_create_whose_answer_was_lost_keeps_the_password_it_made_live(
     layer: Layer, aws_env: dict[str, str]
 ) -> None:
