@@ -10,16 +10,21 @@ import itertools
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
 from gpgkeys import GpgHome
+
+if TYPE_CHECKING:
+    from awsharness import AwsHarness, Rule
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -176,6 +181,33 @@ def run_cli(
         timeout=timeout,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def killed_apply(
+    root: Path, env: dict[str, str], harness: AwsHarness, rules: Sequence[Rule], timeout: float = 180
+) -> Rule | None:
+    """Run `iamlayer apply --auto-approve` in `root` and SIGKILL it the moment one of `rules`
+    (hold_before / hold_after, added to `harness`) holds a call; then release every held call and
+    forget the rules. Returns the rule that caught the apply, or None if it ended before any did."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "iamlayer", "apply", "--auto-approve"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    caught = None
+    try:
+        deadline = time.monotonic() + timeout
+        while caught is None and proc.poll() is None:
+            assert time.monotonic() < deadline, f"apply reached none of {[r.action for r in rules]}"
+            caught = next((r for r in rules if r.reached.wait(0.05)), None)
+        if caught is not None:
+            os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(30)
+        harness.clear()
+    return caught
 
 
 def all_users(iam: Any) -> Iterator[str]:

@@ -14,7 +14,7 @@ import boto3
 import click
 import pytest
 
-from faultproxy import FaultProxy, Rule
+from awsharness import AwsHarness, Rule
 from iamlayer.cli.main import cli
 from layer import Layer, run_cli
 
@@ -179,7 +179,7 @@ def test_interrupted_apply_converges_with_nothing_duplicated(
     layer: Layer, aws_env: dict[str, str], sig: signal.Signals
 ) -> None:
     """Kill (or Ctrl-C) a real apply while a write is in flight, then run it again."""
-    with FaultProxy(aws_env["AWS_ENDPOINT_URL"]) as proxy:
+    with AwsHarness(aws_env["AWS_ENDPOINT_URL"]) as proxy:
         env = {**aws_env, "AWS_ENDPOINT_URL": proxy.url}
         hold = proxy.add(Rule("AddUserToGroup", "hold_after"))
         proc = subprocess.Popen(
@@ -211,7 +211,7 @@ def test_interrupted_apply_converges_with_nothing_duplicated(
 
 def test_throttling_never_fails_a_plan_or_apply(layer: Layer, aws_env: dict[str, str]) -> None:
     """AWS's Throttling answers, injected by a proxy in front of the emulator, are retried."""
-    with FaultProxy(aws_env["AWS_ENDPOINT_URL"]) as proxy:
+    with AwsHarness(aws_env["AWS_ENDPOINT_URL"]) as proxy:
         env = {**aws_env, "AWS_ENDPOINT_URL": proxy.url}
         rules = [
             proxy.add(Rule(op, "throttle", times=2))
@@ -236,7 +236,7 @@ def test_throttling_never_fails_a_plan_or_apply(layer: Layer, aws_env: dict[str,
 def test_unreachable_account_is_reported_and_the_others_are_planned(
     layer: Layer, aws_env: dict[str, str]
 ) -> None:
-    with FaultProxy(aws_env["AWS_ENDPOINT_URL"]) as proxy:
+    with AwsHarness(aws_env["AWS_ENDPOINT_URL"]) as proxy:
         env = {**aws_env, "AWS_ENDPOINT_URL": proxy.url}
         proxy.add(Rule("AssumeRole", "deny", contains=f"arn:aws:iam::{layer.ids['apps-prd']}:role/"))
         r = run_cli("plan", "--json", cwd=layer.root, env=env)

@@ -7,19 +7,15 @@ holding the secret keys, as the person runs it.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import boto3
 import pytest
 
-from faultproxy import FaultProxy, Rule
+from awsharness import AwsHarness, Rule
 from iamlayer.secrets.passwords import check_password
 from iamlayer.spec.model import PasswordPolicy
-from layer import Layer, Run, run_cli
+from layer import Layer, Run, killed_apply, run_cli
 
 POLICY = PasswordPolicy(minimum_length=30, max_age_days=60, reuse_prevention=24)
 
@@ -163,20 +159,8 @@ def test_unusable_keys_fail_validation_and_nothing_is_applied(layer: Layer, aws_
     assert layer.iam("security").list_users()["Users"] == []
 
 
-def _killed_apply(layer: Layer, env: dict[str, str], rule: Rule, proxy: FaultProxy) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "iamlayer", "apply", "--auto-approve"],
-        cwd=layer.root,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        assert rule.reached.wait(180), f"apply never reached {rule.action}"
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(30)
-        proxy.clear()
+def _killed_apply(layer: Layer, env: dict[str, str], rule: Rule, proxy: AwsHarness) -> None:
+    assert killed_apply(layer.root, env, proxy, [rule]) is rule, f"apply never reached {rule.action}"
 
 
 @pytest.mark.parametrize("mode", ["hold_before", "hold_after"])
@@ -187,7 +171,7 @@ def test_killed_around_create_login_profile_converges_with_the_live_password(
     hold_after: AWS made the password live, the process died before promoting the ciphertext.
     (A staged password AWS does not show is discarded once older than the consistency bound,
     shortened here to 3 s.)"""
-    with FaultProxy(aws_env["AWS_ENDPOINT_URL"]) as proxy:
+    with AwsHarness(aws_env["AWS_ENDPOINT_URL"]) as proxy:
         env = {**aws_env, "AWS_ENDPOINT_URL": proxy.url, "IAMLAYER_CONSISTENCY_TIMEOUT": "3"}
         rule = proxy.add(Rule("CreateLoginProfile", mode))
         _killed_apply(layer, env, rule, proxy)
@@ -222,7 +206,7 @@ def test_plan_writes_nothing_and_apply_settles_a_staged_password(
 ) -> None:
     """A killed apply left a staged password that AWS made live. `plan` shows it and changes no
     file (names, contents, modification times); `apply` promotes it."""
-    with FaultProxy(aws_env["AWS_ENDPOINT_URL"]) as proxy:
+    with AwsHarness(aws_env["AWS_ENDPOINT_URL"]) as proxy:
         env = {**aws_env, "AWS_ENDPOINT_URL": proxy.url}
         rule = proxy.add(Rule("CreateLoginProfile", "hold_after"))
         _killed_apply(layer, env, rule, proxy)
@@ -254,7 +238,7 @@ def _login_profile(layer: Layer) -> dict[str, object] | None:
 def test_killed_after_create_access_key_replaces_the_unreadable_key(
     layer: Layer, aws_env: dict[str, str]
 ) -> None:
-    with FaultProxy(aws_env["AWS_ENDPOINT_URL"]) as proxy:
+    with AwsHarness(aws_env["AWS_ENDPOINT_URL"]) as proxy:
         env = {**aws_env, "AWS_ENDPOINT_URL": proxy.url}
         rule = proxy.add(Rule("CreateAccessKey", "hold_after"))
         _killed_apply(layer, env, rule, proxy)
@@ -282,7 +266,7 @@ def test_killed_twice_at_create_access_key_converges_with_one_readable_key(
     """Killed after CreateAccessKey, then killed again after the replacement's CreateAccessKey. The
     unreadable key of the first kill is deleted before the replacement is made, so there are never
     two keys without ciphertext (AWS's limit is two: every later create would fail)."""
-    with FaultProxy(aws_env["AWS_ENDPOINT_URL"]) as proxy:
+    with AwsHarness(aws_env["AWS_ENDPOINT_URL"]) as proxy:
         env = {**aws_env, "AWS_ENDPOINT_URL": proxy.url}
         for _ in range(2):
             _killed_apply(layer, env, proxy.add(Rule("CreateAccessKey", "hold_after")), proxy)
@@ -301,13 +285,48 @@ def test_killed_twice_at_create_access_key_converges_with_one_readable_key(
     assert run_cli("plan", "--detailed-exitcode", cwd=layer.root, env=aws_env).code == 0
 
 
+@pytest.mark.parametrize(
+    ("action", "edit"),
+    [
+        # jane.doe leaves: her password and access key go, then the user
+        ("DeleteUser", ("  jane.doe:   {pgp_key: keys/jane.doe, groups: [devops], access_key: true}\n", "")),
+        # jane.doe keeps her access key but loses the console
+        (
+            "DeleteLoginProfile",
+            ("groups: [devops], access_key: true}", "groups: [devops], console: false, access_key: true}"),
+        ),
+    ],
+)
+def test_killed_right_after_a_credential_delete_leaves_no_ciphertext_behind(
+    layer: Layer, aws_env: dict[str, str], action: str, edit: tuple[str, str]
+) -> None:
+    """Killed the moment AWS applied DeleteUser (DeleteLoginProfile): no later plan would see the
+    gone credential (the user is in neither the spec nor AWS; the spec asks for no console), so
+    its ciphertext must already be gone when the call is sent. The rerun converges."""
+    layer.edit("groups: [devops]}", "groups: [devops], access_key: true}")
+    r = run_cli("apply", "--auto-approve", cwd=layer.root, env=aws_env)
+    assert r.code == 0, r.out + r.err
+    folder = outputs(layer, "jane.doe")
+    assert (folder / "password.asc").exists() and list(folder.glob("access-key-*.asc"))
+    layer.edit(*edit)
+    with AwsHarness(aws_env["AWS_ENDPOINT_URL"]) as proxy:
+        env = {**aws_env, "AWS_ENDPOINT_URL": proxy.url}
+        _killed_apply(layer, env, proxy.add(Rule(action, "hold_after")), proxy)
+    assert not (folder / "password.asc").exists()
+    assert bool(list(folder.glob("access-key-*.asc"))) == (action == "DeleteLoginProfile")
+    r = run_cli("apply", "--auto-approve", cwd=layer.root, env=aws_env)
+    assert r.code == 0, r.out + r.err
+    assert not (folder / "password.asc").exists()
+    assert run_cli("plan", "--detailed-exitcode", cwd=layer.root, env=aws_env).code == 0
+
+
 def test_a_create_whose_answer_was_lost_keeps_the_password_it_made_live(
     layer: Layer, aws_env: dict[str, str]
 ) -> None:
     """AWS applied CreateLoginProfile, but iamlayer got a 500. iamlayer sends the same password
     again (never botocore, which would resend blindly); the EntityAlreadyExists it gets is its own
     password going live, so the ciphertext is kept and the apply succeeds."""
-    with FaultProxy(aws_env["AWS_ENDPOINT_URL"]) as proxy:
+    with AwsHarness(aws_env["AWS_ENDPOINT_URL"]) as proxy:
         env = {**aws_env, "AWS_ENDPOINT_URL": proxy.url}
         proxy.add(Rule("CreateLoginProfile", "applied_then_500", times=1))
         r = run_cli("apply", "--auto-approve", cwd=layer.root, env=env)

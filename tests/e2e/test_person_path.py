@@ -2,7 +2,7 @@
 
 Every AWS API call a new person makes is recorded for real: `iamlayer onboard` and the real `aws`
 CLI run as subprocesses, as the person runs them (their own HOME, their own gpg keyring, no AWS
-credentials to start with), against the emulator through tests/faultproxy.py. The proxy records
+credentials to start with), against the emulator through tests/awsharness.py. The proxy records
 each request (action, signing access key, parameters, time) and learns from the answers of
 GetSessionToken and AssumeRole which temporary keys carry MFA and since when. Each call becomes a
 request (principal, action, resource ARN, MFA context of that moment) and is evaluated against the
@@ -44,7 +44,7 @@ from typing import Any
 import pyotp
 import pytest
 
-from faultproxy import Call, FaultProxy, Rule, Session
+from awsharness import AwsHarness, Call, Rule, Session
 from gpgkeys import GpgHome, gpg_available
 from iamlayer.sandbox.emulator import Emulator
 from iamlayer.state.normalize import normalize
@@ -112,12 +112,12 @@ def layer(tmp_path: Path, aws_env: dict[str, str]) -> Iterator[Layer]:
 
 
 @pytest.fixture
-def proxy(emulator: Emulator) -> Iterator[FaultProxy]:
-    with FaultProxy(emulator.url) as p:
+def proxy(emulator: Emulator) -> Iterator[AwsHarness]:
+    with AwsHarness(emulator.url) as p:
         yield p
 
 
-def person_env(tmp_path: Path, layer: Layer, proxy: FaultProxy) -> dict[str, str]:
+def person_env(tmp_path: Path, layer: Layer, proxy: AwsHarness) -> dict[str, str]:
     """A new person's shell: no AWS credentials, their own HOME and gpg keyring."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "IAMLAYER_"))}
     home = tmp_path / "home"
@@ -241,7 +241,7 @@ def to_steps(
     """Each recorded call as (principal, action, resource, MFA context at that moment)."""
     steps = []
     for call in calls:
-        key = call.access_key_id
+        key = call.access_key
         session = sessions.get(key)
         if key in keys:
             principal, mfa, since = keys[key], False, None
@@ -313,7 +313,7 @@ def read_world(layer: Layer, role_arns: set[str]) -> tuple[World, dict[str, str]
     return world, users, keys
 
 
-def walk(layer: Layer, proxy: FaultProxy) -> tuple[World, list[Step]]:
+def walk(layer: Layer, proxy: AwsHarness) -> tuple[World, list[Step]]:
     role_arns = {c.params["RoleArn"] for c in proxy.calls if c.action == "AssumeRole"}
     world, users, keys = read_world(layer, role_arns)
     return world, to_steps(proxy.calls, proxy.sessions, keys, layer.ids["security"], users)
@@ -373,7 +373,7 @@ def file_state(*paths: Path) -> dict[Path, tuple[bytes, int]]:
 
 
 def test_a_person_reaches_devops_in_apps_prd_in_three_commands(
-    layer: Layer, proxy: FaultProxy, tmp_path: Path, aws_env: dict[str, str]
+    layer: Layer, proxy: AwsHarness, tmp_path: Path, aws_env: dict[str, str]
 ) -> None:
     # What the operator hands out says how a CLI person sets up: one command in the layer folder.
     r = run_cli("outputs", "--json", cwd=layer.root, env=aws_env)
@@ -479,7 +479,7 @@ def test_a_person_reaches_devops_in_apps_prd_in_three_commands(
 
 
 def test_a_user_with_a_path_recovers_from_a_mistyped_code(
-    layer: Layer, proxy: FaultProxy, tmp_path: Path
+    layer: Layer, proxy: AwsHarness, tmp_path: Path
 ) -> None:
     env = person_env(tmp_path, layer, proxy)
     # AWS rejects a mistyped code; the emulator accepts any, so the proxy answers as AWS does.
@@ -536,7 +536,7 @@ def test_a_user_with_a_path_recovers_from_a_mistyped_code(
         )
 
 
-def test_a_person_outside_devops_is_denied_devops(layer: Layer, proxy: FaultProxy, tmp_path: Path) -> None:
+def test_a_person_outside_devops_is_denied_devops(layer: Layer, proxy: AwsHarness, tmp_path: Path) -> None:
     env = person_env(tmp_path, layer, proxy)
     proxy.label = "iamlayer onboard"
     sam = onboard(layer, env, "sam.taylor")
@@ -608,7 +608,7 @@ def test_the_console_path_order_works_and_the_old_order_does_not() -> None:
 
 
 def test_onboard_with_a_secret_key_file_and_its_errors(
-    layer: Layer, proxy: FaultProxy, tmp_path: Path
+    layer: Layer, proxy: AwsHarness, tmp_path: Path
 ) -> None:
     env = person_env(tmp_path, layer, proxy)
     r = run([sys.executable, "-m", "iamlayer", "onboard", "--user", "jane.do"], env, layer.root)

@@ -142,6 +142,26 @@ def test_removed_user_is_deleted_with_everything_that_must_go_first(layer: Layer
     assert plan_of(layer).empty
 
 
+def test_a_ciphertext_left_by_an_apply_killed_after_a_delete_is_removed(layer: Layer) -> None:
+    """An apply deleting machine.ci's key (access_key turned off) died after DeleteAccessKey went
+    through, before the key's ciphertext was removed. The next plan reads the user's keys, sees the
+    ciphertext's key gone from AWS and plans its removal; apply removes it; then nothing is left."""
+    apply_all(layer)
+    iam = layer.iam("security")
+    folder = layer.root / "outputs" / "security" / "machine.ci"
+    [asc] = list(folder.glob("access-key-*.asc"))
+    key_id = asc.name[len("access-key-") : -len(".asc")]
+    layer.edit("console: false, access_key: true}", "console: false}")
+    iam.delete_access_key(UserName="machine.ci", AccessKeyId=key_id)  # what the killed apply did
+
+    p = plan_of(layer)
+    [c] = p.changes
+    assert (str(c.address), c.action) == (f"security/access_key.machine.ci/{key_id}", Action.DELETE)
+    apply_all(layer)
+    assert not list(folder.glob("access-key-*.asc"))
+    assert plan_of(layer).empty
+
+
 def test_deletes_run_after_creates_and_in_reverse_dependency_order(layer: Layer) -> None:
     apply_all(layer)
     text = layer.spec.read_text()

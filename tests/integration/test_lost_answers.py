@@ -1,4 +1,4 @@
-"""Non-idempotent creates whose answer is lost, refused or throttled, through the fault proxy.
+"""Non-idempotent creates whose answer is lost, refused or throttled, through tests/awsharness.py.
 
 AWS may apply a write and the caller still get a timeout or a 500. botocore would then send the
 create again: a second access key whose secret nobody holds, a "password already exists" for our
@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
-from faultproxy import FaultProxy, Rule
+from awsharness import AwsHarness, Fault, Lag, Lose, Rule
 from iamlayer.apply.run import apply_plan
 from iamlayer.aws.session import ApiStats
 from iamlayer.plan.planner import make_plan
@@ -27,8 +27,8 @@ PEOPLE = ["security"]
 
 
 @pytest.fixture
-def proxy(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
-    with FaultProxy(aws_env["AWS_ENDPOINT_URL"]) as p:
+def proxy(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsHarness]:
+    with AwsHarness(aws_env["AWS_ENDPOINT_URL"]) as p:
         monkeypatch.setenv("AWS_ENDPOINT_URL", p.url)
         yield p
 
@@ -61,7 +61,7 @@ def readable_key(layer: Layer) -> str:
 
 
 def test_a_lost_create_access_key_answer_leaves_one_key_and_its_secret(
-    layer: Layer, proxy: FaultProxy
+    layer: Layer, proxy: AwsHarness
 ) -> None:
     rule = proxy.add(Rule("CreateAccessKey", "applied_then_500", times=1))
     apply_people(layer)
@@ -73,7 +73,24 @@ def test_a_lost_create_access_key_answer_leaves_one_key_and_its_secret(
     assert converged(layer)
 
 
-def test_a_refused_create_access_key_closes_its_journal_entry(layer: Layer, proxy: FaultProxy) -> None:
+@pytest.mark.parametrize("action", ["CreateUser", "CreateRole", "CreatePolicy"])
+def test_a_lost_create_answer_is_checked_once_iam_shows_what_it_made(
+    layer: Layer, proxy: AwsHarness, action: str
+) -> None:
+    """AWS made the user (role, policy) but the answer was lost; botocore sends the create again and
+    gets EntityAlreadyExists. IAM's reads lag behind its writes, so the ownership check that follows
+    answers NoSuchEntity for a moment: it waits for IAM instead of failing the apply."""
+    proxy.lag = Lag(2.0)
+    proxy.lose = Lose(actions=frozenset({action}), how="500", times=1)
+    apply_people(layer)
+    [lost] = proxy.lost
+    [_, again] = [c for c in proxy.calls if c.action == action and c.params == lost.params]
+    assert lost.action == action and again.status == 409  # botocore's resend: EntityAlreadyExists
+    assert proxy.count(fault=Fault.LAG_NOT_FOUND) > 0
+    assert converged(layer)
+
+
+def test_a_refused_create_access_key_closes_its_journal_entry(layer: Layer, proxy: AwsHarness) -> None:
     proxy.add(Rule("CreateAccessKey", "deny"))
     spec = load_spec(layer.spec)
     outcome = apply_plan(make_plan(spec, profile=None, only=PEOPLE), spec, profile=None, stats=ApiStats())
@@ -88,7 +105,7 @@ def test_a_refused_create_access_key_closes_its_journal_entry(layer: Layer, prox
     assert any("have no encrypted secret" in n for a in plan.accounts for n in a.notices)
 
 
-def test_a_throttled_create_access_key_is_sent_again(layer: Layer, proxy: FaultProxy) -> None:
+def test_a_throttled_create_access_key_is_sent_again(layer: Layer, proxy: AwsHarness) -> None:
     rule = proxy.add(Rule("CreateAccessKey", "throttle", times=2))
     apply_people(layer)
     assert rule.hits == 2 and proxy.seen.count("CreateAccessKey") == 3
@@ -96,7 +113,7 @@ def test_a_throttled_create_access_key_is_sent_again(layer: Layer, proxy: FaultP
 
 
 def test_a_lost_create_login_profile_answer_keeps_the_password_it_made_live(
-    layer: Layer, proxy: FaultProxy
+    layer: Layer, proxy: AwsHarness
 ) -> None:
     proxy.add(Rule("CreateLoginProfile", "applied_then_500", times=1))
     apply_people(layer)  # the resend answers EntityAlreadyExists: our own password, not a failure
@@ -126,7 +143,7 @@ def test_a_login_profile_made_by_someone_else_is_not_taken_for_ours(layer: Layer
     assert not list(folder.glob("password.asc*"))  # nothing claims to hold a password that is not live
 
 
-def test_a_lost_create_group_answer_finishes_the_group(layer: Layer, proxy: FaultProxy) -> None:
+def test_a_lost_create_group_answer_finishes_the_group(layer: Layer, proxy: AwsHarness) -> None:
     proxy.add(Rule("CreateGroup", "applied_then_500", times=1, contains="GroupName=devops"))
     apply_people(layer)
     assert proxy.seen.count("CreateGroup") == 4  # devops twice, auditors, finops
@@ -151,7 +168,7 @@ def test_a_group_someone_else_made_after_the_plan_is_not_adopted(layer: Layer) -
     assert "group finops exists but was not created by iamlayer" in (again.accounts[0].error or "")
 
 
-def test_a_lost_create_policy_version_answer_makes_one_version(layer: Layer, proxy: FaultProxy) -> None:
+def test_a_lost_create_policy_version_answer_makes_one_version(layer: Layer, proxy: AwsHarness) -> None:
     apply_people(layer)
     layer.edit('"cur:Describe*"', '"cur:Describe*", "budgets:View*"')
     proxy.add(Rule("CreatePolicyVersion", "applied_then_500", times=1))
@@ -166,7 +183,7 @@ def test_a_lost_create_policy_version_answer_makes_one_version(layer: Layer, pro
     assert converged(layer)
 
 
-def test_with_sdk_retries_a_lost_answer_would_have_made_two_keys(layer: Layer, proxy: FaultProxy) -> None:
+def test_with_sdk_retries_a_lost_answer_would_have_made_two_keys(layer: Layer, proxy: AwsHarness) -> None:
     """The emulator and proxy reproduce the finding: an SDK-retried CreateAccessKey makes two keys."""
     proxy.add(Rule("CreateAccessKey", "applied_then_500", times=1))
     iam = layer.iam("security")

@@ -1,8 +1,8 @@
 """Assumed-role sessions as AWS has them: they expire, and they are shared by threads.
 
 moto's AssumeRole credentials never expire and moto never answers ExpiredToken, so expiry is shown
-two ways: the fault proxy answers ExpiredToken in front of the emulator (what AWS answers past a
-session's end), and the clock that botocore judges expiry by is moved forward.
+two ways: the harness (tests/awsharness.py) answers ExpiredToken in front of the emulator (what
+AWS answers past a session's end), and the clock that botocore judges expiry by is moved forward.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
-from faultproxy import FaultProxy, Rule
+from awsharness import AwsHarness, Expire, Fault, Rule
 from iamlayer.aws import accounts
 from iamlayer.aws.accounts import connect_accounts
 from iamlayer.aws.session import ApiStats
@@ -28,7 +28,7 @@ def test_an_expired_token_answer_renews_the_role_session_and_resends_the_call(
     layer: Layer, aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spec = load_spec(layer.spec)
-    with FaultProxy(aws_env["AWS_ENDPOINT_URL"]) as proxy:
+    with AwsHarness(aws_env["AWS_ENDPOINT_URL"]) as proxy:
         monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
         rule = proxy.add(Rule("GetAccountAuthorizationDetails", "expired", times=1))
         stats = ApiStats()
@@ -44,7 +44,7 @@ def test_a_session_still_refused_after_renewal_is_an_error_not_a_loop(
     layer: Layer, aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spec = load_spec(layer.spec)
-    with FaultProxy(aws_env["AWS_ENDPOINT_URL"]) as proxy:
+    with AwsHarness(aws_env["AWS_ENDPOINT_URL"]) as proxy:
         monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
         proxy.add(Rule("GetAccountAuthorizationDetails", "expired"))
         plan = make_plan(spec, profile=None, only=["shared"])
@@ -52,6 +52,28 @@ def test_a_session_still_refused_after_renewal_is_an_error_not_a_loop(
         assert "ExpiredToken" in (failed.error or "")
         assert proxy.seen.count("AssumeRole") == 2  # the session, and one renewal
         assert proxy.seen.count("GetAccountAuthorizationDetails") == 2  # the call, and one resend
+
+
+def test_sessions_that_end_seconds_apart_are_each_renewed(
+    layer: Layer, aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The local clock is an hour slow, so botocore never renews a session in time: each end is met
+    by ExpiredToken, answered by renewing and resending. Sessions here last 1.5 s (time compressed
+    by the harness), so one ends seconds after the renewal before it; a renewal is owed whenever
+    the refused call was signed with the session still current."""
+    with AwsHarness(aws_env["AWS_ENDPOINT_URL"], expire=Expire(after=1.0, grace=0.5)) as h:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", h.url)
+        slow = datetime.now(UTC) - timedelta(hours=1)
+        monkeypatch.setattr(accounts, "_now", lambda: slow)
+        stats = ApiStats()
+        conn = connect_accounts(load_spec(layer.spec), profile=None, stats=stats, only=["shared"])["shared"]
+        assert conn.clients is not None
+        iam = conn.clients.client("iam")
+        for _ in range(3):
+            time.sleep(3.0)  # past the session's end (judged by the signing time, in whole seconds)
+            iam.list_roles()
+        assert h.count("ListRoles", fault=Fault.EXPIRED) == 3 and h.count("ListRoles") == 6
+        assert stats.by_operation()["AssumeRole"] == 1 + 3
 
 
 def test_role_credentials_renew_themselves_before_they_expire(

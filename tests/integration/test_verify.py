@@ -6,6 +6,7 @@ the apply (what a lagging IAM still shows), then the emulator's real answer.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -53,6 +54,23 @@ def test_apply_waits_with_backoff_until_iam_shows_its_writes(
         f"waiting for IAM to show {n} change(s): re-reading in 1 s (0 of at most 60 s waited)",
         f"waiting for IAM to show {n} change(s): re-reading in 2 s (1 of at most 60 s waited)",
     ]
+
+
+def test_an_apply_iam_shows_at_once_waited_for_nothing(layer: Layer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first re-read already shows every write: no wait is reported, however long it took."""
+    spec = load_spec(layer.spec)
+    plan = make_plan(spec, profile=None, only=ONLY)
+    calls = lagging(monkeypatch, plan, reads=0)
+    real_read = run.make_plan
+
+    def slow_read(*args: Any, **kwargs: Any) -> Plan:
+        time.sleep(1.5)
+        return real_read(*args, **kwargs)
+
+    monkeypatch.setattr(run, "make_plan", slow_read)
+    outcome = apply_plan(plan, spec, profile=None, stats=ApiStats())
+    assert outcome.result.ok and outcome.verify is not None and outcome.verify.empty
+    assert len(calls) == 1 and outcome.waited == 0.0
 
 
 def test_a_result_still_different_after_the_bound_names_every_change_and_field(

@@ -248,6 +248,44 @@ def test_access_keys(
         assert unrecorded[0] in notice and "access-key rotate u --delete-old" in notice
 
 
+@pytest.mark.parametrize(
+    ("want_key", "live_keys", "issued", "expected"),
+    [
+        # access_key turned off; the apply that deleted AK1 died before removing its ciphertext
+        (False, (), {"AK1"}, [("delete", "access_key", "u/AK1")]),
+        # a rotation that died after deleting the old AK1: its ciphertext goes, AK2 stays, nothing new
+        (True, (AccessKey("AK2", True),), {"AK1", "AK2"}, [("delete", "access_key", "u/AK1")]),
+    ],
+)
+def test_ciphertexts_of_keys_aws_no_longer_has_are_removed(
+    want_key: bool, live_keys: tuple[AccessKey, ...], issued: set[str], expected: list[tuple[str, str, str]]
+) -> None:
+    desired = acct(
+        users={
+            "u": UserState(
+                "u",
+                tags=dict(OWN),
+                login_profile=False,
+                access_keys=(AccessKey("", True),) if want_key else (),
+            )
+        }
+    )
+    live = acct(users={"u": UserState("u", tags=dict(OWN), login_profile=False, access_keys=live_keys)})
+    stale = frozenset(issued) - {k.id for k in live_keys}
+    r = diff(
+        "security",
+        P,
+        desired,
+        live,
+        secret_intents={"u": INTENT},
+        issued_keys={"u": frozenset(issued)},
+        stale_keys={"u": stale},
+    )
+    got = [(c.action.value, c.address.kind.value, f"{c.address.name}/{c.address.sub}") for c in r.changes]
+    assert got == expected
+    assert all("its ciphertext goes too" in c.note for c in r.changes)
+
+
 def test_login_profile_carries_what_apply_needs_and_no_secret() -> None:
     pp = PasswordPolicy(minimum_length=30)
     desired = acct(

@@ -174,9 +174,12 @@ def create_login_profile(ctx: HandlerContext, ch: Change) -> None:
 
 @handles(Kind.LOGIN_PROFILE, Action.DELETE, permissions=("iam:DeleteLoginProfile",))
 def delete_login_profile(ctx: HandlerContext, ch: Change) -> None:
+    # The ciphertext goes first. Killed in between, AWS still has the password and the next plan
+    # deletes it again; the other way round, the ciphertext of a password that no longer exists
+    # would stay, unseen by any plan (the user has no login profile, as the spec asks).
+    ctx.outbox.forget_password(ctx.account, ch.address.name)
     with gone_is_fine(), aws_call(f"deleting the console password of user {ch.address.name} {ctx.where()}"):
         ctx.iam.delete_login_profile(UserName=ch.address.name)
-    ctx.outbox.forget_password(ctx.account, ch.address.name)
 
 
 def issue_access_key(ctx: HandlerContext, user: str, key: PublicKey) -> tuple[str, Path]:

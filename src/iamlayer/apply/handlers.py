@@ -176,7 +176,8 @@ def create_policy(ctx: HandlerContext, ch: Change) -> None:
     except AlreadyExistsError:
         arn = _policy_arn(ctx, name, a["path"])
         with aws_call(f"checking existing policy {name} {ctx.where()}"):
-            pol = ctx.iam.get_policy(PolicyArn=arn)["Policy"]
+            # A policy our own lost attempt just made may not be readable yet (see _check_owned).
+            pol = settle(lambda: ctx.iam.get_policy(PolicyArn=arn), not_found_too=True)["Policy"]
             tags = {
                 t["Key"]: t["Value"]
                 for t in read_all(ctx.iam, "list_policy_tags", PolicyArn=arn).get("Tags", [])
@@ -327,9 +328,15 @@ def create_role(ctx: HandlerContext, ch: Change) -> None:
 def _check_owned(
     ctx: HandlerContext, kind: str, name: str, read_tags: Callable[[], list[dict[str, str]]]
 ) -> None:
-    """After EntityAlreadyExists: fine if it is ours (an earlier, interrupted apply made it)."""
+    """After EntityAlreadyExists: fine if it is ours (an earlier, interrupted apply made it, or
+    our own attempt whose answer was lost and that botocore sent again).
+
+    IAM is eventually consistent: the create that said EntityAlreadyExists saw the entity, but a
+    read right after may still answer NoSuchEntity when it was made a moment ago (by that lost
+    attempt), so the read waits for it within the consistency bound.
+    """
     with aws_call(f"checking existing {kind} {name} {ctx.where()}"):
-        tags = {t["Key"]: t["Value"] for t in read_tags()}
+        tags = {t["Key"]: t["Value"] for t in settle(read_tags, not_found_too=True)}
     if tags.get(OWNER_TAG) != ctx.project:
         raise ApplyError(
             f"creating {kind} {name} {ctx.where()}: one of that name appeared that iamlayer "
@@ -687,6 +694,10 @@ def delete_user(ctx: HandlerContext, ch: Change) -> None:
         for s in ssh:
             with gone_is_fine(), aws_call(f"deleting SSH key of {w}"):
                 iam.delete_ssh_public_key(UserName=name, SSHPublicKeyId=s["SSHPublicKeyId"])
+        # Their password and keys are gone from AWS: the ciphertexts go now, before the user. Once
+        # DeleteUser went through, no later plan would see them (the user is in neither the spec
+        # nor AWS), so an apply killed right after it would leave them forever.
+        ctx.outbox.forget_user(ctx.account, name)
         try:
             with aws_call(f"deleting {w}"):
                 settle(lambda: iam.delete_user(UserName=name))
@@ -699,7 +710,7 @@ def delete_user(ctx: HandlerContext, ch: Change) -> None:
             _delete_service_credentials(ctx, name, w)
             with aws_call(f"deleting {w}"):
                 settle(lambda: iam.delete_user(UserName=name), conflict_too=True)
-    ctx.outbox.forget_user(ctx.account, name)
+    ctx.outbox.forget_user(ctx.account, name)  # also when the user was gone already
 
 
 def _delete_service_credentials(ctx: HandlerContext, name: str, w: str) -> None:

@@ -182,6 +182,7 @@ def verify(
         )
 
     now = read()
+    waited = False
     while not now.empty or now.errors:
         delay = backoff.next_delay()
         if delay <= 0:
@@ -195,13 +196,15 @@ def verify(
                 f"({backoff.elapsed:.0f} of at most {bound:g} s waited)"
             )
         backoff.wait()
+        waited = True
         now = read()
     if now.errors:
         names = "; ".join(f"{a.account}: {a.error}" for a in now.errors)
         raise ApplyError(f"applied, but the accounts could not be re-read to verify it: {names}")
     if not now.empty:
         raise InconsistentResultError(_inconsistent(now, backoff.elapsed))
-    return ApplyOutcome(result, now, waited=backoff.elapsed)
+    # The first re-read showing every write means IAM kept nobody waiting (its read time is no wait).
+    return ApplyOutcome(result, now, waited=backoff.elapsed if waited else 0.0)
 
 
 def _inconsistent(left: Plan, waited: float) -> str:

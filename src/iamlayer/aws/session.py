@@ -8,8 +8,8 @@ AWS_SHARED_CREDENTIALS_FILE. Nothing is created at import time.
 from __future__ import annotations
 
 import os
+import re
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Union
@@ -100,6 +100,18 @@ def make_client(
 #: AWS's answers for temporary credentials that have expired (STS, and most services)
 EXPIRED_TOKEN_CODES = frozenset({"ExpiredToken", "ExpiredTokenException"})
 
+#: the request context key holding the access key a request was signed with
+SIGNED_WITH = "iamlayer_signed_with"
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
+
+
+def _note_signing_key(request: Any, **_: Any) -> None:
+    """Once botocore has signed a request: keep the access key it used, in the request's context
+    (shared by every attempt of the call, where the needs-retry hook reads it)."""
+    m = _CREDENTIAL.search(str(request.headers.get("Authorization", "")))
+    if m:
+        request.context[SIGNED_WITH] = m.group(1)
+
 
 def force_refresh(credentials: Any) -> bool:
     """Fetch new temporary credentials now, whatever their expiry time says. False for static keys.
@@ -122,11 +134,9 @@ class AccountClients:
 
     Clients are cached per service: boto3 clients are thread-safe, sessions are not, so clients are
     created under a lock and then shared by the apply worker threads. A call answered ExpiredToken
-    is sent once more after refreshing the session's temporary credentials (see `force_refresh`).
+    is sent once more after refreshing the session's temporary credentials (see `force_refresh`),
+    unless another thread has renewed them since the call was signed.
     """
-
-    #: two ExpiredToken answers this close together need one refresh, not two
-    REFRESH_DEDUP_S = 5.0
 
     def __init__(
         self, session: boto3.Session, label: str, stats: ApiStats, region: str | None = None
@@ -137,7 +147,6 @@ class AccountClients:
         self.region = region or session.region_name or "us-east-1"
         self._clients: dict[tuple[str, str, bool], Any] = {}
         self._lock = threading.Lock()
-        self._refreshed_at = -self.REFRESH_DEDUP_S
 
     def client(self, service: str, region: str | None = None, *, retries: bool = True) -> Any:
         """The account's client for `service`; `retries=False`: one without botocore's retries,
@@ -154,6 +163,8 @@ class AccountClients:
                     stats.record(label, model.name)
 
                 c.meta.events.register("before-call.*.*", count)
+                # Handlers on "request-created" run after the signer (registered one level deeper).
+                c.meta.events.register("request-created", _note_signing_key)
                 c.meta.events.register_first("needs-retry.*.*", self._retry_expired)
                 self._clients[key] = c
             return self._clients[key]
@@ -162,7 +173,11 @@ class AccountClients:
         """botocore's needs-retry hook: after ExpiredToken, refresh and resend the call, once.
 
         The request was refused before anything was done, so resending is safe for any call.
-        Returns the delay before the retry, or None to leave the decision to botocore.
+        Several threads meet the end of one session together: the credentials are renewed only
+        when the refused call was signed with the ones still current (another thread may have
+        renewed them meanwhile; a renewed session may also end soon after, so no time window says
+        whether a renewal is due). Returns the delay before the retry, or None to leave the
+        decision to botocore.
         """
         if response is None:
             return None
@@ -172,9 +187,8 @@ class AccountClients:
             return None
         context["iamlayer_expired_retry"] = True
         with self._lock:
-            recent = time.monotonic() - self._refreshed_at < self.REFRESH_DEDUP_S
-            if not recent:
-                if not force_refresh(self.session.get_credentials()):
-                    return None
-                self._refreshed_at = time.monotonic()
+            credentials = self.session.get_credentials()
+            current = credentials.get_frozen_credentials().access_key if credentials else None
+            if context.get(SIGNED_WITH) in (None, current) and not force_refresh(credentials):
+                return None
         return 0.0

@@ -332,6 +332,7 @@ class _Differ:
         deleted: Mapping[str, dict[str, Any]],
         issued: Mapping[str, frozenset[str]],
         keys_in_flight: Mapping[str, KeyCreation],
+        stale_keys: Mapping[str, frozenset[str]],
     ) -> None:
         managed_groups = set(self.desired.groups)
         for name, want in self.desired.users.items():
@@ -358,6 +359,16 @@ class _Differ:
             self._credentials(
                 want, have, intents.get(name), issued.get(name, frozenset()), keys_in_flight.get(name)
             )
+            for key_id in sorted(stale_keys.get(name, ())):
+                self.add(
+                    Kind.ACCESS_KEY,
+                    name,
+                    Action.DELETE,
+                    {"access_key_id": key_id},
+                    None,
+                    sub=key_id,
+                    note="deleted in AWS already (by an interrupted apply); its ciphertext goes too",
+                )
         for name, have in self.live.users.items():
             if name not in self.desired.users and have.owned_by(self.project):
                 before = deleted.get(name) or {"groups": sorted(have.groups)}
@@ -482,6 +493,7 @@ def diff(
     issued_keys: Mapping[str, frozenset[str]] | None = None,
     keys_in_flight: Mapping[str, KeyCreation] | None = None,
     staged_passwords: Mapping[str, bool] | None = None,
+    stale_keys: Mapping[str, frozenset[str]] | None = None,
     adopt: bool = False,
 ) -> DiffResult:
     """Changes that turn `live` into `desired` in one account, in execution order.
@@ -493,7 +505,9 @@ def diff(
     d.policies()
     d.roles()
     d.groups(adopt_groups)
-    d.users(secret_intents or {}, deleted_users or {}, issued_keys or {}, keys_in_flight or {})
+    d.users(
+        secret_intents or {}, deleted_users or {}, issued_keys or {}, keys_in_flight or {}, stale_keys or {}
+    )
     d.staged_passwords(staged_passwords or {})
     d.out.changes.sort(key=lambda c: (c.stage, c.address))
     return d.out

@@ -41,6 +41,8 @@ class AccountRead:
     state: AccountState
     deleted_users: dict[str, dict[str, Any]] = field(default_factory=dict)
     issued_keys: dict[str, frozenset[str]] = field(default_factory=dict)
+    # user -> ids of keys iamlayer holds a ciphertext for that AWS no longer has (read one by one)
+    stale_keys: dict[str, frozenset[str]] = field(default_factory=dict)
     staged_passwords: dict[str, bool] = field(default_factory=dict)  # user -> committed file exists too
     notices: list[str] = field(default_factory=list)
 
@@ -180,6 +182,10 @@ def read_account(
             or _needs_confirmation(want, have, len(issued.get(name, ())))
         ):
             confirm_user(conn.clients, conn.account.id, have)
+            # An apply killed between DeleteAccessKey and removing the key's ciphertext left it.
+            gone = issued.get(name, set()) - {k.id for k in have.access_keys or ()}
+            if gone:
+                read.stale_keys[name] = frozenset(gone)
         else:
             trusted += 1
     if trusted and state.credential_report_time:
@@ -221,6 +227,7 @@ def plan_account(
         adopt_groups=journal.pending("groups", account),
         keys_in_flight=keys_in_flight,
         issued_keys=read.issued_keys,
+        stale_keys=read.stale_keys,
         staged_passwords=read.staged_passwords,
         adopt=spec.adopt,
     )

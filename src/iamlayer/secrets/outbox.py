@@ -238,13 +238,14 @@ class Outbox:
         remove_durably(self.user_dir(account, user) / f"access-key-{access_key_id}.asc")
 
     def forget_password(self, account: str, user: str) -> None:
-        """The login profile was deleted in AWS: remove its ciphertext, and a staged one (a missing
-        file is fine)."""
+        """The login profile is being deleted in AWS: remove its ciphertext, and a staged one (a
+        missing file is fine). Called before the delete: see `apply.credentials.delete_login_profile`."""
         remove_durably(self.user_dir(account, user) / PASSWORD_FILE)
         remove_durably(self.user_dir(account, user) / (PASSWORD_FILE + PENDING_SUFFIX))
 
     def forget_user(self, account: str, user: str) -> None:
-        """The user was deleted in AWS: remove every ciphertext of theirs, then their folder."""
+        """The user's credentials are gone from AWS (the user is about to go, or went): remove every
+        ciphertext of theirs, then their folder. Called before DeleteUser: see `apply.handlers.delete_user`."""
         folder = self.user_dir(account, user)
         for path in sorted(folder.glob("*.asc*")) if folder.is_dir() else ():
             remove_durably(path)
