@@ -192,6 +192,7 @@ def _populate_for_every_list(account: str, raw: Any) -> dict[str, dict[str, Any]
     )
     raw.create_group(GroupName="g")
     arns = [raw.create_policy(PolicyName=f"p{i}", PolicyDocument=doc)["Policy"]["Arn"] for i in range(4)]
+    raw.tag_policy(PolicyArn=arns[0], Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(5)])
     for i in range(3):
         raw.create_policy_version(PolicyArn=arns[0], PolicyDocument=doc, SetAsDefault=False)
         raw.create_user(UserName=f"m{i}")
@@ -233,6 +234,7 @@ def _populate_for_every_list(account: str, raw: Any) -> dict[str, dict[str, Any]
         "ListInstanceProfilesForRole": {"RoleName": "r"},
         "ListMFADevices": {"UserName": "u"},
         "ListPolicies": {"Scope": "Local"},
+        "ListPolicyTags": {"PolicyArn": arns[0]},
         "ListPolicyVersions": {"PolicyArn": arns[0]},
         "ListRolePolicies": {"RoleName": "r"},
         "ListRoleTags": {"RoleName": "r"},
