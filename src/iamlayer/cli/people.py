@@ -149,6 +149,12 @@ def _ask_serial_on_tty() -> Callable[[list[str]], str] | None:
     return ask_serial if sys.stdin.isatty() else None
 
 
+own_user_option = click.option("--user", required=True, help="Your IAM user name in the spec.")
+mfa_serial_option = click.option(
+    "--mfa-serial", default=None, help="Which of your MFA devices the profiles use (when you have several)."
+)
+
+
 @click.group("credentials")
 def credentials_group() -> None:
     """A person's own AWS credentials and profiles."""
@@ -156,16 +162,14 @@ def credentials_group() -> None:
 
 @credentials_group.command("configure")
 @spec_option
-@click.option("--user", required=True, help="Your IAM user name in the spec.")
+@own_user_option
 @click.option(
     "--credentials-file",
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     default=None,
     help="accessKeys.csv as downloaded from the AWS console.",
 )
-@click.option(
-    "--mfa-serial", default=None, help="Which of your MFA devices the profiles use (when you have several)."
-)
+@mfa_serial_option
 @click.option(
     "--sso",
     is_flag=True,
@@ -505,16 +509,14 @@ def whoami_cmd(profile: str | None, aws_dir: Path | None, as_json: bool) -> None
 
 @click.command("onboard")
 @spec_option
-@click.option("--user", required=True, help="Your IAM user name in the spec.")
+@own_user_option
 @click.option(
     "--secret-key",
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     default=None,
     help="Your secret key file (armored or binary). Default: your gpg keyring and agent.",
 )
-@click.option(
-    "--mfa-serial", default=None, help="Which of your MFA devices the profiles use (when you have several)."
-)
+@mfa_serial_option
 @png_option
 @show_secret_option
 @aws_dir_option

@@ -93,7 +93,26 @@ def _adopt_by_hand(kind: str, name: str, project: str) -> str:
     )
 
 
-class _Differ:
+class ChangeCollector:
+    """What the IAM and the Identity Center differs share: the changes of one account, collected."""
+
+    account: str
+    out: DiffResult
+
+    def add(
+        self,
+        kind: Kind,
+        name: str,
+        action: Action,
+        before: Any = None,
+        after: Any = None,
+        sub: str = "",
+        note: str = "",
+    ) -> None:
+        self.out.changes.append(Change(Address(self.account, kind, name, sub), action, before, after, note))
+
+
+class _Differ(ChangeCollector):
     def __init__(
         self,
         account: str,
@@ -110,18 +129,6 @@ class _Differ:
         self.staged = staged
         self.adopt = adopt
         self.out = DiffResult()
-
-    def add(
-        self,
-        kind: Kind,
-        name: str,
-        action: Action,
-        before: Any = None,
-        after: Any = None,
-        sub: str = "",
-        note: str = "",
-    ) -> None:
-        self.out.changes.append(Change(Address(self.account, kind, name, sub), action, before, after, note))
 
     def claim(self, kind: Kind, name: str, have: Resource, marker: dict[str, Any]) -> bool:
         """Whether `have`, which the spec names, is this project's to manage: owned already, or

@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from iamlayer.plan.diff import DiffResult
-from iamlayer.plan.model import Action, Address, Change, Kind
+from iamlayer.plan.diff import ChangeCollector, DiffResult
+from iamlayer.plan.model import Action, Kind
 from iamlayer.spec.ic_model import IdentityCenter, duration_seconds
 from iamlayer.spec.model import Spec
 from iamlayer.state.ic_model import (
@@ -126,7 +126,7 @@ def _ps_fields(ps: PermissionSetState, project: str) -> dict[str, Any]:
 
 
 @dataclass
-class _IcDiffer:
+class _IcDiffer(ChangeCollector):
     account: str  # where the instance lives (the plan's account)
     project: str
     desired: IcState
@@ -135,18 +135,6 @@ class _IcDiffer:
     boundaries: frozenset[str]  # permission sets whose boundary the spec manages
     pending_provisioning: frozenset[str]  # "<permission set>@<account id>" an apply did not finish
     out: DiffResult = field(default_factory=DiffResult)
-
-    def add(
-        self,
-        kind: Kind,
-        name: str,
-        action: Action,
-        before: Any = None,
-        after: Any = None,
-        sub: str = "",
-        note: str = "",
-    ) -> None:
-        self.out.changes.append(Change(Address(self.account, kind, name, sub), action, before, after, note))
 
     def label(self, account_id: str) -> str:
         return self.account_names.get(account_id, account_id)
