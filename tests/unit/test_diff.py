@@ -174,6 +174,24 @@ def test_memberships_only_among_managed_groups() -> None:
 INTENT = SecretIntent("/keys/u", "FPR", True)
 
 
+def key_user(want_key: bool, live_keys: tuple[AccessKey, ...]) -> tuple[AccountState, AccountState]:
+    """Desired and live state of an owned user "u" without a console: one key wanted or none, and
+    `live_keys` in AWS."""
+    desired = acct(
+        users={
+            "u": UserState(
+                "u",
+                tags=dict(OWN),
+                login_profile=False,
+                access_keys=(AccessKey("", True),) if want_key else (),
+            )
+        }
+    )
+    return desired, acct(
+        users={"u": UserState("u", tags=dict(OWN), login_profile=False, access_keys=live_keys)}
+    )
+
+
 @pytest.mark.parametrize(
     ("want_key", "live_keys", "issued", "in_flight", "expected"),
     [
@@ -217,17 +235,7 @@ def test_access_keys(
     in_flight: bool,
     expected: list[tuple[str, str, str]],
 ) -> None:
-    desired = acct(
-        users={
-            "u": UserState(
-                "u",
-                tags=dict(OWN),
-                login_profile=False,
-                access_keys=(AccessKey("", True),) if want_key else (),
-            )
-        }
-    )
-    live = acct(users={"u": UserState("u", tags=dict(OWN), login_profile=False, access_keys=live_keys)})
+    desired, live = key_user(want_key, live_keys)
     r = diff(
         "security",
         P,
@@ -260,17 +268,7 @@ def test_access_keys(
 def test_ciphertexts_of_keys_aws_no_longer_has_are_removed(
     want_key: bool, live_keys: tuple[AccessKey, ...], issued: set[str], expected: list[tuple[str, str, str]]
 ) -> None:
-    desired = acct(
-        users={
-            "u": UserState(
-                "u",
-                tags=dict(OWN),
-                login_profile=False,
-                access_keys=(AccessKey("", True),) if want_key else (),
-            )
-        }
-    )
-    live = acct(users={"u": UserState("u", tags=dict(OWN), login_profile=False, access_keys=live_keys)})
+    desired, live = key_user(want_key, live_keys)
     stale = frozenset(issued) - {k.id for k in live_keys}
     r = diff(
         "security",
