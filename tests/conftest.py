@@ -11,6 +11,7 @@ import pysequoia
 import pytest
 from botocore.stub import Stubber
 
+from emulator_policies import TEST_MANAGED_POLICIES
 from iamlayer.apply.handlers import HandlerContext
 from iamlayer.aws.session import AccountClients, ApiStats
 from iamlayer.sandbox.emulator import Emulator, start_emulator
@@ -24,7 +25,7 @@ from layer import Keys, Layer, make_keys, make_layer
 def shared_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     """A moto server on 127.0.0.1 for the whole test session (one per xdist worker)."""
     log = Path(tmp_path_factory.mktemp("moto")) / "moto.log"
-    emu = start_emulator(log_path=log)
+    emu = start_emulator(log_path=log, managed_policies=TEST_MANAGED_POLICIES)
     try:
         yield emu
     finally:
@@ -40,7 +41,10 @@ def emulator(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     one would pull the state from under other tests, and is slow once it holds many accounts.
     """
     if getattr(request.module, "OWN_EMULATOR", None):
-        emu = start_emulator(log_path=Path(tmp_path_factory.mktemp("moto-own")) / "moto.log")
+        emu = start_emulator(
+            log_path=Path(tmp_path_factory.mktemp("moto-own")) / "moto.log",
+            managed_policies=TEST_MANAGED_POLICIES,
+        )
         try:
             yield emu
         finally:

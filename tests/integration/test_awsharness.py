@@ -36,6 +36,7 @@ from awsharness import (
     StaleReport,
     Throttle,
 )
+from emulator_policies import TEST_MANAGED_POLICIES
 from iamlayer.sandbox.emulator import Emulator, start_emulator
 from layer import fresh_account_ids
 
@@ -310,7 +311,7 @@ def test_large_group_policy_and_role_list_default_to_pages_of_100(harness: AwsHa
 def test_organizations_list_accounts_pages_of_20(aws_env: dict[str, str], tmp_path: Path) -> None:
     """In an emulator of its own: every account an organization creates makes moto slower for each
     later request signed with a key it does not know (it builds every account's IAM backends)."""
-    own = start_emulator(log_path=tmp_path / "moto.log")
+    own = start_emulator(log_path=tmp_path / "moto.log", managed_policies=TEST_MANAGED_POLICIES)
     try:
         with AwsHarness(own.url, seed=7) as harness:
             account, org, _ = member(harness, own, "organizations")

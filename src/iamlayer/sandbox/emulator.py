@@ -15,10 +15,12 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 from iamlayer.errors import IamlayerError
+from iamlayer.sandbox.moto_launcher import POLICIES_ENV
 
 #: credentials the emulator accepts; moto maps any key to its default account unless told otherwise
 SANDBOX_ACCESS_KEY = "testing"
@@ -105,8 +107,17 @@ def _wait_ready(emulator: Emulator, timeout: float) -> None:
     raise IamlayerError(f"the AWS emulator did not answer at {url} within {timeout:.0f}s")
 
 
-def start_emulator(port: int | None = None, log_path: Path | None = None, timeout: float = 60.0) -> Emulator:
-    """Start a moto server on 127.0.0.1 with AWS-managed IAM policies loaded; wait until it answers."""
+def start_emulator(
+    port: int | None = None,
+    log_path: Path | None = None,
+    timeout: float = 60.0,
+    managed_policies: Collection[str] | None = None,
+) -> Emulator:
+    """Start a moto server on 127.0.0.1 with AWS-managed IAM policies loaded; wait until it answers.
+
+    `managed_policies` (ARNs) loads only those: the test suite's emulator, where loading all 1,582
+    into every account dominates the time of a test. None loads them all (the sandbox, the demo).
+    """
     try:
         import moto.server  # noqa: F401 - only to give a clear error when the extra is missing
     except ImportError as exc:
@@ -118,6 +129,9 @@ def start_emulator(port: int | None = None, log_path: Path | None = None, timeou
     env = dict(os.environ)
     # Without this, moto knows no AWS-managed policy ARN (AdministratorAccess and friends).
     env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+    env.pop(POLICIES_ENV, None)
+    if managed_policies is not None:
+        env[POLICIES_ENV] = ",".join(sorted(managed_policies))
     own_log = log_path is None
     if log_path is None:
         # Kept until stop: what the emulator says when it fails at start is the only clue.
@@ -128,7 +142,16 @@ def start_emulator(port: int | None = None, log_path: Path | None = None, timeou
         process = subprocess.Popen(
             # -P: the current folder is not put on sys.path, so a stray code.py or http.py there
             # cannot replace a module the emulator imports.
-            [sys.executable, "-P", "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            [
+                sys.executable,
+                "-P",
+                "-m",
+                "iamlayer.sandbox.moto_launcher",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -1,0 +1,31 @@
+"""The test emulator loads only the AWS-managed policies it is given (tests/emulator_policies.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from iamlayer.sandbox.emulator import SANDBOX_ACCESS_KEY, SANDBOX_SECRET_KEY, start_emulator
+
+
+def test_the_trimmed_emulator_knows_only_its_set(tmp_path: Path) -> None:
+    emu = start_emulator(
+        log_path=tmp_path / "moto.log", managed_policies=["arn:aws:iam::aws:policy/job-function/Billing"]
+    )
+    try:
+        iam = boto3.client(
+            "iam",
+            endpoint_url=emu.url,
+            region_name="us-east-1",
+            aws_access_key_id=SANDBOX_ACCESS_KEY,
+            aws_secret_access_key=SANDBOX_SECRET_KEY,
+        )
+        assert iam.get_policy(PolicyArn="arn:aws:iam::aws:policy/job-function/Billing")["Policy"]
+        with pytest.raises(ClientError) as info:
+            iam.get_policy(PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+        assert info.value.response["Error"]["Code"] == "NoSuchEntity"
+    finally:
+        emu.stop()
