@@ -485,3 +485,21 @@ def test_every_attachment_type_is_modelled_and_deposed_objects_are_not_read(
         assert "Breakglass" not in spec.roles
         assert "break-glass" in found[("left_out", "aws_iam_role_policies_exclusive.breakglass")]
         assert "through groups only" in found[("left_out", "aws_iam_user_policy_attachments_exclusive.ci")]
+
+
+def test_a_state_terraform_wrote_with_provider_5_is_read_whole(tmp_path: Path) -> None:
+    """aws5-terraform-1.11.tfstate: written by Terraform 1.11.4 and hashicorp/aws 5.100.0 applying
+    aws_iam_policy_attachment and the *_exclusive types against the emulator (account
+    123456789012), then replacing a create_before_destroy access key."""
+    source = read_terraform(
+        [STATES / "aws5-terraform-1.11.tfstate"], layer=None, region="us-east-1", access_role="R"
+    )
+    [account] = source.accounts
+    groups, role = account.state.groups, account.state.roles["Auditor"]
+    assert groups["devops"].attached == {READ_ONLY, SECURITY_AUDIT} and groups["auditors"].attached == {
+        READ_ONLY
+    }
+    assert role.attached == {READ_ONLY, SECURITY_AUDIT} and set(role.inline) == {"deny-secrets"}
+    assert [f.what for f in source.findings] == [
+        "aws_iam_policy_attachment: " + READ_ONLY + " to users machine.ci"
+    ]
