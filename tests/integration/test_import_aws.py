@@ -302,6 +302,7 @@ def test_a_hand_made_layer_is_adopted_and_nothing_else_changes(
         str(out),
         "--project",
         "acme",
+        "--all-roles",  # Vendor trusts another organization's account: imported on request only
         "--json",
         *[f"--account={n}={i}" for n, i in ids.items()],
         cwd=tmp_path,
@@ -382,3 +383,92 @@ def test_a_hand_made_layer_is_adopted_and_nothing_else_changes(
     plan = plan_json(out)
     assert ("delete", "security/policy.read-reports") in changes(plan)
     assert ("delete", "security/group_policy_attachment.finance/" + arn) in changes(plan)
+
+
+# --- roles that are not the layer's -------------------------------------------------------------------
+
+
+def _trusting(principal: dict[str, str]) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}],
+        }
+    )
+
+
+def test_roles_that_are_not_the_layers_are_left_out_unless_all_roles(
+    tmp_path: Path, aws_env: dict[str, str]
+) -> None:
+    """Member accounts hold roles Lambda, ECS, EC2, Control Tower and StackSets made: `import aws`
+    imports only the layer's (owned, or trusting a principal of the people account) and
+    lists the others as left out, so that no later plan deletes them or pulls them from their
+    instance profiles; `--all-roles` imports them too."""
+    mgmt, ids, mgmt_env = make_org()
+    session_in(ids["security"]).client("iam").create_user(UserName="alice")  # the people account
+    foreign = {
+        "orders-lambda": ("/", _trusting({"Service": "lambda.amazonaws.com"})),
+        "ecsTaskExecutionRole": ("/", _trusting({"Service": "ecs-tasks.amazonaws.com"})),
+        "app-ec2": ("/", _trusting({"Service": "ec2.amazonaws.com"})),
+        "codebuild-app": ("/service-role/", _trusting({"AWS": f"arn:aws:iam::{ids['security']}:root"})),
+        "AWSControlTowerExecution": ("/", _trusting({"AWS": f"arn:aws:iam::{mgmt}:root"})),
+        "aws-controltower-ReadOnlyExecutionRole": (
+            "/",
+            _trusting({"AWS": f"arn:aws:iam::{ids['security']}:role/aws-controltower-AuditReadOnlyRole"}),
+        ),
+        "stacksets-exec-0123456789abcdef": ("/", _trusting({"AWS": f"arn:aws:iam::{mgmt}:root"})),
+        "Vendor": ("/", json.dumps(TRUST_EXTERNAL)),
+    }
+    layers = {
+        "Ops": _trust(ids["security"]),  # iamlayer's shape
+        "Deploy": _trusting({"AWS": f"arn:aws:iam::{ids['security']}:role/ci"}),  # the people account's
+    }
+    for account in ("shared", "apps-prd"):
+        iam = session_in(ids[account]).client("iam")
+        for name, (path, trust) in foreign.items():
+            iam.create_role(RoleName=name, Path=path, AssumeRolePolicyDocument=trust)
+        for name, trust in layers.items():
+            iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)
+        iam.create_instance_profile(InstanceProfileName="app-ec2")
+        iam.add_role_to_instance_profile(InstanceProfileName="app-ec2", RoleName="app-ec2")
+    # a service's role that an iamlayer project owns is the layer's whatever its trust
+    session_in(ids["shared"]).client("iam").create_role(
+        RoleName="batch-runner",
+        AssumeRolePolicyDocument=_trusting({"Service": "batch.amazonaws.com"}),
+        Tags=[{"Key": "iamlayer:project", "Value": "acme"}],
+    )
+
+    out = tmp_path / "imported"
+    names = ("--project-long", "acme-corp")  # accounts named shared, apps-prd... (no aliases here)
+    r = run_cli("import", "aws", "--out", str(out), *names, "--json", cwd=tmp_path, env=mgmt_env)
+    assert r.code == 0, r.err
+    result = r.json()
+    assert set(load_spec(out / "iamlayer.yaml").roles) == {"Ops", "Deploy", "batch-runner"}
+    left = {(x["account"], x["role"]): x["why"] for x in result["roles_left_out"]}
+    assert set(left) == {(a, n) for a in ("shared", "apps-prd") for n in foreign}
+    assert "lambda.amazonaws.com" in left[("shared", "orders-lambda")]
+    assert "/service-role/" in left[("shared", "codebuild-app")]
+    assert "Control Tower" in left[("apps-prd", "AWSControlTowerExecution")]
+    assert "Control Tower" in left[("apps-prd", "aws-controltower-ReadOnlyExecutionRole")]
+    assert "StackSets" in left[("apps-prd", "stacksets-exec-0123456789abcdef")]
+    assert "trusts no principal of the people account" in left[("shared", "Vendor")]
+    summary = {(f["where"], f["what"]) for f in result["findings"] if f["kind"] == "left_out"}
+    assert ("shared", f"{len(foreign)} role(s): {', '.join(sorted(foreign))}") in summary
+    assert not [a for a in result["adopt"] if a.split("/")[-1] in foreign]
+    assert (
+        "`orders-lambda`: a service's role: it trusts lambda.amazonaws.com" in (out / "IMPORT.md").read_text()
+    )
+    plan = plan_json(out, mgmt_env)
+    assert {a for a, _ in changes(plan)} == {"adopt"}, changes(plan)
+
+    r = run_cli("import", "aws", "--out", str(tmp_path / "plain"), *names, cwd=tmp_path, env=mgmt_env)
+    assert r.code == 0, r.err
+    assert f"{2 * len(foreign)} role(s) left out as not the layer's" in " ".join(r.out.split())
+
+    every = tmp_path / "every"
+    r = run_cli(
+        "import", "aws", "--out", str(every), *names, "--all-roles", "--json", cwd=tmp_path, env=mgmt_env
+    )
+    assert r.code == 0, r.err
+    assert r.json()["roles_left_out"] == []
+    assert set(load_spec(every / "iamlayer.yaml").roles) == {*foreign, *layers, "batch-runner"}

@@ -13,6 +13,7 @@ from iamlayer.importer.build import (
     ImportOptions,
     build_spec,
     common_alias_prefix,
+    foreign_role,
     recognise_assume,
     recognise_self_management,
     recognise_trust,
@@ -81,6 +82,49 @@ def _statement(**changes: Any) -> dict[str, Any]:
 )
 def test_other_trust_policies_are_not_recognised(doc: dict[str, Any]) -> None:
     assert recognise_trust(doc) is None
+
+
+def _trusting(principal: Any, effect: str = "Allow") -> dict[str, Any]:
+    return _statement(Principal=principal, Effect=effect, Condition=None)
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "trust", "why"),
+    [
+        ("Ops", "/", trust_document(SEC, mfa_max_age=3600, source_identity=False, tag_session=False), None),
+        (
+            "Ops",
+            "/",
+            trust_document(MGMT, mfa_max_age=None, source_identity=True, tag_session=False),
+            "it trusts",
+        ),
+        ("Ci", "/", _trusting({"AWS": f"arn:aws:iam::{SEC}:role/ci"}), None),
+        ("Ci", "/", _trusting({"AWS": f"arn:aws:sts::{SEC}:assumed-role/ci/session"}), None),
+        ("Ci", "/", _trusting({"AWS": SEC}), None),
+        ("Ci", "/", _trusting({"AWS": [f"arn:aws:iam::{PRD}:root", f"arn:aws:iam::{SEC}:user/jane"]}), None),
+        (
+            "Ci",
+            "/",
+            _trusting({"AWS": f"arn:aws:iam::{SEC}:root"}, effect="Deny"),
+            "trusts no principal of the people account",
+        ),
+        ("Ci", "/", _trusting({"AWS": f"arn:aws:iam::{MGMT}:root"}), f"it trusts arn:aws:iam::{MGMT}:root"),
+        ("Ci", "/", _trusting("*"), "it trusts *"),
+        ("fn", "/", _trusting({"Service": "lambda.amazonaws.com"}), "it trusts lambda.amazonaws.com"),
+        ("fn", "/", _trusting({"Service": "ecs-tasks.amazonaws.com", "AWS": SEC}), "a service's role"),
+        ("fn", "/service-role/", _trusting({"AWS": SEC}), "path /service-role/"),
+        ("AWSControlTowerExecution", "/", _trusting({"AWS": SEC}), "AWS Control Tower"),
+        ("aws-controltower-AdministratorExecutionRole", "/", _trusting({"AWS": SEC}), "AWS Control Tower"),
+        ("stacksets-exec-0a1b2c3d4e5f", "/", _trusting({"AWS": SEC}), "CloudFormation StackSets"),
+        ("AWSCloudFormationStackSetExecutionRole", "/", _trusting({"AWS": SEC}), "CloudFormation StackSets"),
+        ("AWSReservedSSO_Admin_0123456789abcdef", "/", _trusting({"AWS": SEC}), "IAM Identity Center"),
+    ],
+)
+def test_roles_that_are_not_the_layers_are_told_apart(
+    name: str, path: str, trust: Any, why: str | None
+) -> None:
+    found = foreign_role(RoleState(name, path=path, trust=normalize(trust)), SEC)
+    assert found == why if why is None else why in (found or "")
 
 
 def test_group_policies_of_iamlayer_shapes_are_recognised() -> None:
@@ -300,7 +344,15 @@ def test_an_organization_becomes_the_spec_that_names_what_exists(tmp_path: Path)
         and spec.roles["Reader.weird-alias"].name == "Reader"
     )
     assert [(s.name, s.differences) for s in report.split_roles] == [("Reader", ("max_session_duration",))]
-    assert spec.roles["Vendor"].trust_policy == VENDOR
+    # a role trusting another organization's account is not the layer's, unless asked for
+    assert "Vendor" not in spec.roles
+    why = "trusts no principal of the people account: it trusts arn:aws:iam::999999999999:root"
+    assert report.roles_left_out == [("apps-devstg", "Vendor", why)]
+    every, every_report = build_spec(
+        organization(), tmp_path / "iamlayer.yaml", ImportOptions(all_roles=True)
+    )
+    assert every.roles["Vendor"].trust_policy == VENDOR and every_report.roles_left_out == []
+    assert "apps-devstg/role/Vendor" in every_report.adopt
     assert "OrganizationAccountAccessRole" not in spec.roles and "AWSReservedSSO_x" not in spec.roles
     # groups: iamlayer's shapes recognised, the rest kept; no room for the marker: left out
     devops = spec.groups["devops"]
@@ -330,7 +382,6 @@ def test_an_organization_becomes_the_spec_that_names_what_exists(tmp_path: Path)
     assert spec.adopt and sorted(report.adopt) == [
         "acme-corp-root/role/Reader",
         "apps-devstg/role/DevOps",
-        "apps-devstg/role/Vendor",
         "security/group/yes",
         "security/policy/theirs",
         "security/user/machine",

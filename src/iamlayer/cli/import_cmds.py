@@ -71,6 +71,11 @@ def _show(result: ImportResult, as_json: bool) -> int:
         )
     if r.kept_users:
         console.print(f"{len(r.kept_users)} user(s) keep their credentials as they are (credentials: keep).")
+    if r.roles_left_out:
+        console.print(
+            f"{len(r.roles_left_out)} role(s) left out as not the layer's (services', Control Tower's, "
+            "or trusting no principal of the people account): never touched; see IMPORT.md, or --all-roles."
+        )
     if left:
         console.print(
             f"[yellow]{left} thing(s) could not be modelled and stay as they are: see IMPORT.md.[/]"
@@ -111,6 +116,13 @@ def import_group() -> None:
     default=None,
     help="A folder of PGP public keys named after users: those users' credentials are managed, the others kept.",
 )
+@click.option(
+    "--all-roles",
+    is_flag=True,
+    help="Import every role, also those services, Control Tower and StackSets made and those trusting no "
+    "principal of the people account (default: only roles that look like the layer's; the others are listed "
+    "as left out).",
+)
 @json_option
 def import_aws_cmd(
     out: Path,
@@ -122,6 +134,7 @@ def import_aws_cmd(
     project_long: str | None,
     people_account: str | None,
     keys_dir: Path | None,
+    all_roles: bool,
     as_json: bool,
 ) -> int:
     """Import a live AWS Organization (or one account) into DIR/iamlayer.yaml and DIR/IMPORT.md.
@@ -129,7 +142,9 @@ def import_aws_cmd(
     Run it with the management account's credentials: it lists the organization's accounts and
     reads each through access_role with the bulk reads plan uses (a handful of calls per account).
     Outside an organization, it imports the caller's own account. Users whose PGP key is not known
-    (see --keys) get `credentials: keep`: their password and keys are never touched.
+    (see --keys) get `credentials: keep`: their password and keys are never touched. Only the
+    roles that look like the layer's are imported (iamlayer's own, or trusting a principal of the
+    people account); the others are listed as left out, never touched (--all-roles imports them too).
     """
     result = import_aws(
         out,
@@ -137,7 +152,7 @@ def import_aws_cmd(
         profile=profile,
         region=region,
         access_role=access_role,
-        options=ImportOptions(project, project_long, people_account),
+        options=ImportOptions(project, project_long, people_account, all_roles=all_roles),
         keys_dir=keys_dir,
         progress=None if as_json else _status,
     )

@@ -9,6 +9,11 @@ but ownership markers:
 - The project is the one named by the ownership markers found (importing a layer iamlayer already
   manages keeps its name); resources another iamlayer project owns are left out.
 - The people account is the one with the most users (IAM users and groups live there only).
+- From live accounts, a role no iamlayer project owns is imported only when it looks like the
+  layer's: its trust policy names a principal of the people account (iamlayer's shape does).
+  Roles services, Control Tower, StackSets and Identity Center made are listed as left out
+  (`ImportOptions.all_roles` takes them too): a role in the spec is iamlayer's to delete. A
+  Terraform state names what its layer manages, so every role in it is the layer's.
 - A role whose trust policy has iamlayer's shape becomes `trusted`/`mfa_max_age`/...; any other
   trust policy is kept verbatim (`trust_policy:`). Roles of one name with the same definition in
   several accounts become one role with `accounts:`; different definitions stay apart (`name:`).
@@ -23,6 +28,7 @@ but ownership markers:
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -67,6 +73,19 @@ from iamlayer.state.normalize import normalize
 DEFAULT_PROJECT = "imported"
 #: roles AWS or another service owns: Identity Center's, kept out of every layer
 RESERVED_ROLE_PATHS = ("/aws-reserved/", "/aws-service-role/")
+#: the names other AWS tools give the roles they make in every account, and who makes them
+FOREIGN_ROLE_NAMES = (
+    (re.compile(r"AWSControlTowerExecution$|aws-controltower-", re.IGNORECASE), "AWS Control Tower"),
+    (
+        re.compile(
+            r"stacksets-exec-|AWSCloudFormationStackSet(Administration|Execution)Role$", re.IGNORECASE
+        ),
+        "CloudFormation StackSets",
+    ),
+    (re.compile(r"AWSReservedSSO_", re.IGNORECASE), "IAM Identity Center"),
+)
+#: the path the console gives the roles it makes for a service (Lambda, CodeBuild...)
+SERVICE_ROLE_PATH = "/service-role/"
 
 
 @dataclass(frozen=True)
@@ -98,6 +117,7 @@ class ImportReport:
     split_roles: list[SplitRole] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     notes: dict[str, str] = field(default_factory=dict)  # spec key path -> comment for the YAML
+    roles_left_out: list[tuple[str, str, str]] = field(default_factory=list)  # account, role, why
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -124,6 +144,7 @@ class ImportReport:
             "findings": [
                 {"kind": f.kind, "where": f.where, "what": f.what, "why": f.why} for f in self.findings
             ],
+            "roles_left_out": [{"account": a, "role": r, "why": w} for a, r, w in self.roles_left_out],
         }
 
 
@@ -134,6 +155,7 @@ class ImportOptions:
     project: str | None = None
     project_long: str | None = None
     people_account: str | None = None  # by spec name or account id
+    all_roles: bool = False  # import aws: every role, not only those that look like the layer's
 
 
 def build_spec(
@@ -204,6 +226,44 @@ def recognise_trust(doc: Mapping[str, Any]) -> TrustShape | None:
         account_id, mfa_max_age=mfa, source_identity=shape.source_identity, tag_session=shape.tag_session
     )
     return shape if rendered == want else None
+
+
+def _trust_principals(doc: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Principal type -> the principals the Allow statements of a trust policy name."""
+    out: dict[str, list[str]] = {}
+    for st in normalize(doc).get("Statement", []):
+        principal = st.get("Principal")
+        if st.get("Effect") != "Allow" or principal is None:
+            continue
+        for kind, values in principal.items() if isinstance(principal, Mapping) else [("AWS", ["*"])]:
+            out.setdefault(kind, []).extend(str(v) for v in values)
+    return out
+
+
+def foreign_role(r: RoleState, people_id: str) -> str | None:
+    """Why `r`, a role no iamlayer project owns, is not the layer's; None when it looks like it.
+
+    The layer's roles are those whose trust policy names a principal of the people account
+    (iamlayer's trust shape among them). Never the ones Control Tower, StackSets or Identity
+    Center name, nor a service's: its trust policy names a Service, or its path is /service-role/.
+    Trusting the management account is not enough: Control Tower, Organizations
+    (OrganizationAccountAccessRole) and account factories make such roles in every account.
+    """
+    for pattern, maker in FOREIGN_ROLE_NAMES:
+        if pattern.match(r.name):
+            return f"{maker} made it (its name says so)"
+    if r.path.startswith(SERVICE_ROLE_PATH):
+        return f"a service's role (path {r.path})"
+    principals = _trust_principals(r.trust)
+    if principals.get("Service"):
+        return f"a service's role: it trusts {', '.join(sorted(principals['Service']))}"
+    # arn:aws:iam::<id>:root, :role/..., :user/..., arn:aws:sts::<id>:assumed-role/..., or a bare id
+    if any(a == people_id or a.split(":")[4:5] == [people_id] for a in principals.get("AWS", [])):
+        return None
+    named = sorted({p for values in principals.values() for p in values})
+    return "trusts no principal of the people account" + (
+        f": it trusts {', '.join(named[:3])}{' ...' if len(named) > 3 else ''}" if named else ""
+    )
 
 
 def recognise_self_management(doc: Mapping[str, Any]) -> SelfManagement | None:
@@ -280,6 +340,7 @@ class _Builder:
         self.adopt: list[str] = []
         self.owned = 0
         self.notes: dict[str, str] = {}
+        self.roles_left_out: list[tuple[str, str, str]] = []
 
     # -- naming ---------------------------------------------------------------------------------
     def _project(self) -> tuple[str, str]:
@@ -414,6 +475,7 @@ class _Builder:
             split_roles=split,
             findings=self.findings,
             notes=self.notes,
+            roles_left_out=self.roles_left_out,
         )
         return spec, report
 
@@ -573,6 +635,11 @@ class _Builder:
                         )
                     )
                     continue
+                if self.src.origin == "aws" and not self.opt.all_roles and owner_of(r) is None:
+                    why = foreign_role(r, people_id)
+                    if why is not None:
+                        self.roles_left_out.append((where, rname, why))
+                        continue
                 if not self._ours(r, project, where, "role", rname):
                     continue
                 bad = (
@@ -587,6 +654,17 @@ class _Builder:
                 entry = found.setdefault(rname, {}).setdefault(_doc_key(definition), (definition, shape, []))
                 entry[2].append(where)
 
+        for where in sorted({a for a, _, _ in self.roles_left_out}):
+            left = sorted(n for a, n, _ in self.roles_left_out if a == where)
+            self.findings.append(
+                Finding(
+                    "left_out",
+                    where,
+                    f"{len(left)} role(s): {', '.join(left[:20])}" + (" ..." if len(left) > 20 else ""),
+                    "not the layer's (services', Control Tower's, StackSets', or trusting no principal of the people "
+                    "account): never modified or deleted; `--all-roles` imports them",
+                )
+            )
         roles: dict[str, Role] = {}
         split: list[SplitRole] = []
         taken = {n.lower() for n in found}

@@ -2,11 +2,16 @@
 
 The IAM resources of the state become each account's `AccountState`, as if read from AWS:
 aws_iam_user, aws_iam_user_login_profile, aws_iam_access_key, aws_iam_group,
-aws_iam_group_membership, aws_iam_user_group_membership, aws_iam_group_policy,
-aws_iam_group_policy_attachment, aws_iam_policy, aws_iam_role, aws_iam_role_policy_attachment,
-aws_iam_role_policy, aws_iam_account_alias and aws_iam_account_password_policy, declared directly
-or inside modules (`module.users["jane"].aws_iam_user.this[0]`, as the terraform-aws-iam modules
-make them): a resource is known by its type and attributes, never by its address.
+aws_iam_group_membership, aws_iam_user_group_membership, aws_iam_group_policy, aws_iam_policy,
+aws_iam_role, aws_iam_role_policy, aws_iam_account_alias and aws_iam_account_password_policy;
+the attachments of managed policies to groups and roles, whichever type makes them
+(aws_iam_group_policy_attachment, aws_iam_role_policy_attachment, aws_iam_policy_attachment and
+provider 5's aws_iam_group/role_policy_attachments_exclusive); and the inline policies that
+aws_iam_group/role_policies_exclusive name. They are declared directly or inside modules
+(`module.users["jane"].aws_iam_user.this[0]`, as the terraform-aws-iam modules make them): a
+resource is known by its type and attributes, never by its address. What the state holds is read
+the same whichever provider major (4, 5 or 6) wrote it. Deposed objects (an instance with
+`"deposed"`: replaced by create_before_destroy, not destroyed yet) are not read as live.
 
 Which account a resource is in: its own ARN, else that of the other resources of its provider
 configuration (or a `data.aws_caller_identity` of it), else the only account of the state.
@@ -33,7 +38,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from iamlayer.errors import Diagnostic, SpecError
 from iamlayer.importer.model import Ciphertext, Finding, ImportSource, SourceAccount
@@ -41,6 +46,24 @@ from iamlayer.spec.model import PasswordPolicy
 from iamlayer.state.model import AccessKey, AccountState, GroupState, PolicyState, RoleState, UserState
 from iamlayer.state.normalize import normalize
 
+#: Types that attach managed policies: principal kind -> the attribute naming the principal (or
+#: listing them), and the attribute holding the policy ARN (or the list of them).
+_ATTACHMENTS: dict[str, tuple[tuple[tuple[Literal["group", "role"], str], ...], str]] = {
+    "aws_iam_group_policy_attachment": ((("group", "group"),), "policy_arn"),
+    "aws_iam_role_policy_attachment": ((("role", "role"),), "policy_arn"),
+    # One policy to lists of users, groups and roles. Terraform treats it as the policy's only
+    # attachment (it detaches the policy from anyone else), but in AWS each is an attachment.
+    "aws_iam_policy_attachment": ((("group", "groups"), ("role", "roles")), "policy_arn"),
+    # Late provider 5 releases and 6: the principal has exactly these managed policies.
+    "aws_iam_group_policy_attachments_exclusive": ((("group", "group_name"),), "policy_arns"),
+    "aws_iam_role_policy_attachments_exclusive": ((("role", "role_name"),), "policy_arns"),
+}
+#: Types that name a principal's inline policies exclusively (late provider 5 releases and 6); the
+#: documents are in aws_iam_group_policy, aws_iam_role_policy or the role's inline_policy, if anywhere.
+_INLINE_NAMES: dict[str, tuple[Literal["group", "role"], str]] = {
+    "aws_iam_group_policies_exclusive": ("group", "group_name"),
+    "aws_iam_role_policies_exclusive": ("role", "role_name"),
+}
 #: the resource types read; any other aws_iam_* type is reported as not modelled
 TYPES = (
     "aws_iam_user",
@@ -50,17 +73,19 @@ TYPES = (
     "aws_iam_group_membership",
     "aws_iam_user_group_membership",
     "aws_iam_group_policy",
-    "aws_iam_group_policy_attachment",
     "aws_iam_policy",
     "aws_iam_role",
-    "aws_iam_role_policy_attachment",
     "aws_iam_role_policy",
+    *_ATTACHMENTS,
+    *_INLINE_NAMES,
     "aws_iam_account_alias",
     "aws_iam_account_password_policy",
 )
 _WHY_NOT = {
     "aws_iam_user_policy": "iamlayer gives users permissions through groups only",
     "aws_iam_user_policy_attachment": "iamlayer gives users permissions through groups only",
+    "aws_iam_user_policy_attachments_exclusive": "iamlayer gives users permissions through groups only",
+    "aws_iam_user_policies_exclusive": "iamlayer gives users permissions through groups only",
     "aws_iam_instance_profile": "instance profiles belong to EC2, not to the identities layer",
     "aws_iam_user_ssh_key": "SSH keys (CodeCommit) are not part of the spec",
     "aws_iam_service_linked_role": "AWS manages service-linked roles",
@@ -78,6 +103,7 @@ class Instance:
     module: str  # "" or module.users["jane"]
     attrs: Mapping[str, Any]
     state: str = ""  # the state file it is in (addresses repeat across account layers)
+    deposed: str = ""  # the deposed key, for an object Terraform replaced but has not destroyed yet
 
     def get(self, key: str, default: Any = None) -> Any:
         value = self.attrs.get(key)
@@ -149,6 +175,7 @@ def parse_state(text: str, file: str) -> list[Instance]:
                     module=module,
                     attrs=attrs,
                     state=file,
+                    deposed=str(inst.get("deposed") or ""),
                 )
             )
     return out
@@ -201,6 +228,17 @@ def _own_account(inst: Instance) -> str | None:
         return str(acc) if acc else None
     m = _ARN_ACCOUNT.match(str(inst.attrs.get("arn") or ""))
     return m.group(1) if m else None
+
+
+def _strings(value: Any) -> list[str]:
+    """An attribute naming one thing or a list of them, as a list."""
+    if value is None or value == "":
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def _principal(st: AccountState, kind: Literal["group", "role"], name: str) -> GroupState | RoleState | None:
+    return st.groups.get(name) if kind == "group" else st.roles.get(name)
 
 
 def _tags(value: Any) -> dict[str, str]:
@@ -285,18 +323,44 @@ def read_states(instances: list[Instance], findings: list[Finding]) -> dict[str,
         group = st.groups.get(str(inst.get("group")))
         if group is not None:
             group.inline[str(inst.get("name"))] = _json(inst.get("policy"))
-    for inst, st in r.each("aws_iam_group_policy_attachment"):
-        group = st.groups.get(str(inst.get("group")))
-        if group is not None:
-            group.attached = group.attached | {str(inst.get("policy_arn"))}
     for inst, st in r.each("aws_iam_role_policy"):
         role = st.roles.get(str(inst.get("role")))
         if role is not None:
             role.inline[str(inst.get("name"))] = _json(inst.get("policy"))
-    for inst, st in r.each("aws_iam_role_policy_attachment"):
-        role = st.roles.get(str(inst.get("role")))
-        if role is not None:
-            role.attached = role.attached | {str(inst.get("policy_arn"))}
+    for inst, st in r.each(*_ATTACHMENTS):
+        kinds, arns = _ATTACHMENTS[inst.type]
+        for kind, attr in kinds:
+            for name in _strings(inst.get(attr)):
+                principal = _principal(st, kind, name)
+                if principal is not None:
+                    principal.attached = principal.attached | set(_strings(inst.get(arns)))
+        if inst.get("users"):
+            findings.append(
+                Finding(
+                    "left_out",
+                    inst.address,
+                    f"{inst.type}: {inst.get('policy_arn')} to users {', '.join(_strings(inst.get('users')))}",
+                    "iamlayer gives users permissions through groups only; the attachment stays as it is",
+                )
+            )
+    for inst, st in r.each(*_INLINE_NAMES):
+        kind, attr = _INLINE_NAMES[inst.type]
+        name = str(inst.get(attr))
+        principal = _principal(st, kind, name)
+        missing = [p for p in _strings(inst.get("policy_names")) if principal and p not in principal.inline]
+        if missing:
+            # Without the document the spec cannot hold the policy, and a spec without it plans
+            # its deletion: the principal is left out whole.
+            del (st.groups if kind == "group" else st.roles)[name]
+            findings.append(
+                Finding(
+                    "left_out",
+                    inst.address,
+                    f"{kind} {name}",
+                    f"its inline policy {', '.join(missing)} is named here but its document is not in the "
+                    "state (another layer's?); it stays as it is",
+                )
+            )
     for inst, st in r.each("aws_iam_account_alias"):
         st.alias = str(inst.get("account_alias"))
     for inst, st in r.each("aws_iam_account_password_policy"):
@@ -534,6 +598,18 @@ def read_terraform(
                 [Diagnostic(str(f), None, "", f"cannot read the state: {e.strerror or e}")]
             ) from None
         instances += parse_state(text, str(f))
+    deposed = [i for i in instances if i.deposed]
+    instances = [i for i in instances if not i.deposed]
+    for i in deposed:
+        findings.append(
+            Finding(
+                "left_out",
+                i.address,
+                f"{i.type} {i.attrs.get('id', '')}".rstrip(),
+                f"a deposed object ({i.deposed}): replaced, and not destroyed yet; Terraform destroys it on "
+                "its next apply, so it is not read as live (delete it by hand if it outlives the layer)",
+            )
+        )
     if layer is not None and not layer.is_dir():
         raise SpecError(
             [Diagnostic(str(layer), None, "", "--layer: not a folder", "the folder of the Terraform layer")]

@@ -474,6 +474,16 @@ def render_report(
         lines.append("")
     if not report.verbatim_trust and not report.split_roles:
         lines += ["Every role has iamlayer's trust policy shape, and one definition in all its accounts.", ""]
+    if report.roles_left_out:
+        lines += [
+            "Roles left out: not the layer's. Only roles iamlayer owns and roles whose trust policy names a "
+            "principal of the people account are imported; these (services', Control Tower's, StackSets' "
+            "or trusting others) stay exactly as they are, never modified or deleted. "
+            "`iamlayer import aws --all-roles` imports them too:",
+            "",
+            *_bullets(f"{a}: `{r}`: {w}" for a, r, w in report.roles_left_out),
+            "",
+        ]
     left = [f for f in report.findings if f.kind == "left_out"]
     kept = [f for f in report.findings if f.kind == "kept"]
     notes = [f for f in report.findings if f.kind == "note"]

@@ -28,7 +28,11 @@ def _keep_only(arns: list[str]) -> None:
     unknown = sorted(names - every.keys())
     if unknown:
         raise SystemExit(f"{POLICIES_ENV} names policies moto does not ship: {', '.join(unknown)}")
-    models.aws_managed_policies_data = json.dumps({n: d for n, d in every.items() if n in names})
+    # moto.iam.models reads the data through a module global it imports without re-exporting it:
+    # replacing that global is what trims the policies it loads.
+    models.aws_managed_policies_data = json.dumps(  # type: ignore[attr-defined]
+        {n: d for n, d in every.items() if n in names}
+    )
 
 
 def main() -> None:
