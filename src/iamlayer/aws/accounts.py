@@ -72,17 +72,21 @@ def assumed_role_session(
     count: Callable[[], None],
     attempted: str,
     *,
-    share_with: boto3.Session | None = None,
+    parent: boto3.Session,
 ) -> tuple[boto3.Session, str]:
     """A session in the role `role_arn` whose credentials renew themselves; and the ARN acted as.
+
+    Everything but the credentials is `parent`'s (the operator's session): its profile, and with
+    it the profile's `endpoint_url` and `services` sections, its config files and settings. A
+    session pointed at an emulator reaches the member accounts there too, never AWS.
 
     AssumeRole credentials last an hour by default: an apply or audit of a large organization can
     outlive them. botocore renews refreshable credentials shortly before their expiry by calling
     `fetch` again (AssumeRole through the one `sts` client), and iamlayer.aws.session forces a
     renewal when AWS answers ExpiredToken anyway.
 
-    `share_with`: a session whose botocore data loader (service models, endpoints) this one uses.
-    Each botocore session otherwise parses the IAM model again (tens of MB and ~0.1 s each): 50
+    The new session also uses `parent`'s botocore data loader (service models, endpoints): each
+    botocore session otherwise parses the IAM model again (tens of MB and ~0.1 s each): 50
     accounts made a plan take 1.6 GB and seconds before the first call.
     """
     arn: list[str] = []
@@ -111,10 +115,14 @@ def assumed_role_session(
         time_fetcher=lambda: _now(),
     )
     core: Any = botocore.session.get_session()
-    if share_with is not None:
-        # The loader caches what it parsed (instance_cache); models are read-only once loaded.
-        base_core: Any = share_with._session
-        core.register_component("data_loader", base_core.get_component("data_loader"))
+    parent_core: Any = parent._session
+    # A fresh botocore session knows only the environment: the profile a caller named (boto3's
+    # profile_name), and anything else set on the parent, are its instance variables. Without
+    # them, an endpoint_url given by the profile is lost and the calls go to AWS.
+    for name, value in parent_core.instance_variables().items():
+        core.set_config_variable(name, value)
+    # The loader caches what it parsed (instance_cache); models are read-only once loaded.
+    core.register_component("data_loader", parent_core.get_component("data_loader"))
     # botocore has no public setter for a session's credential object; this is how it is given one.
     core._credentials = creds
     return boto3.Session(botocore_session=core, region_name=region), arn[0]
@@ -140,7 +148,7 @@ def _connect_one(
                 spec.region,
                 lambda: stats.record(label, "AssumeRole"),
                 f"assuming {role_arn} to reach account {account.name} ({account.id})",
-                share_with=base,
+                parent=base,
             )
             acc_id, via, assumed = account.id, f"role {role_arn}", role_arn
         if acc_id != account.id:

@@ -76,7 +76,8 @@ class VirtualMfa:
 def make_client_factory(profile: str | None = None) -> ClientFactory:
     """Clients with explicit credentials, or from the standard chain (optionally `profile`) when None.
 
-    AWS_ENDPOINT_URL (the sandbox) is honoured by botocore itself.
+    Either way the clients keep `profile`'s settings: its `endpoint_url` (a sandbox reached through
+    a profile) as well as AWS_ENDPOINT_URL, which botocore reads itself.
     """
 
     def factory(service: str, creds: Credentials | None, region: str | None) -> Any:
@@ -84,8 +85,10 @@ def make_client_factory(profile: str | None = None) -> ClientFactory:
             if creds is None:
                 session = boto3.Session(profile_name=profile, region_name=region or env_region())
             else:
-                # profile_name is left out on purpose: explicit keys must win over AWS_PROFILE.
+                # Explicit keys win over any profile's (boto3 sets them on the session itself);
+                # the profile still gives the endpoint and other settings.
                 session = boto3.Session(
+                    profile_name=profile,
                     aws_access_key_id=creds.access_key_id,
                     aws_secret_access_key=creds.secret_access_key,
                     aws_session_token=creds.session_token,
