@@ -16,7 +16,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from iamlayer.aws.errors import aws_call, error_code
-from iamlayer.aws.session import RETRY_CONFIG, env_region
+from iamlayer.aws.session import env_region, make_client
 from iamlayer.errors import AccessDeniedError, AwsError
 from iamlayer.profiles.credentials import Credentials, parse_time
 
@@ -95,10 +95,7 @@ def make_client_factory(profile: str | None = None) -> ClientFactory:
                     region_name=region or env_region() or "us-east-1",
                 )
             # IAM is global and STS answers everywhere: a person with no region set still works.
-            client: Any = session.client(  # type: ignore[call-overload]
-                service, region_name=session.region_name or "us-east-1", config=RETRY_CONFIG
-            )
-            return client
+            return make_client(session, service, session.region_name or "us-east-1")
 
     return factory
 
