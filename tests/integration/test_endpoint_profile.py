@@ -15,9 +15,12 @@ import boto3
 import pytest
 
 import iamlayer
+from iamlayer.aws.accounts import connect_accounts
 from iamlayer.aws.people import make_client_factory
+from iamlayer.aws.session import ApiStats
 from iamlayer.profiles.credentials import Credentials
 from iamlayer.sandbox.emulator import Emulator
+from iamlayer.spec.load import load_spec
 from layer import Layer, run_cli
 from loopback_only import guarded_getaddrinfo, refused, subprocess_env
 
@@ -86,3 +89,26 @@ def test_clients_with_explicit_keys_keep_the_profile_endpoint(
     creds = Credentials("AKIDEXAMPLE", "secret", "token")
     assert factory("iam", creds, None).meta.endpoint_url == emulator.url
     assert factory("sts", None, None).meta.endpoint_url == emulator.url
+
+
+def test_a_profiles_services_section_reaches_member_accounts_too(
+    layer: Layer,
+    profile_env: dict[str, str],
+    emulator: Emulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The per-service form of the same setting (`services = NAME` and a `[services NAME]` section)."""
+    Path(profile_env["AWS_CONFIG_FILE"]).write_text(
+        f"[profile {PROFILE}]\nregion = us-east-1\nservices = emulator\n\n"
+        f"[services emulator]\niam =\n  endpoint_url = {emulator.url}\nsts =\n  endpoint_url = {emulator.url}\n"
+    )
+    log = tmp_path / "refused-hosts"
+    monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo(log))
+    conn = connect_accounts(load_spec(layer.spec), profile=PROFILE, stats=ApiStats(), only=["shared"])[
+        "shared"
+    ]
+    assert conn.error is None and conn.clients is not None, conn.error
+    conn.clients.client("iam").list_roles()
+    assert refused(log) == []
+    assert conn.clients.client("iam").meta.endpoint_url == emulator.url
