@@ -6,12 +6,15 @@ EntityTemporarilyUnmodifiable), asserting the exact parameters sent.
 
 from __future__ import annotations
 
+import ast
 import time
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.stub import Stubber
 
+import iamlayer
 from iamlayer.aws.errors import aws_call, refused_on_loopback
 from iamlayer.aws.people import make_client_factory
 from iamlayer.aws.read import read_authorization_details
@@ -115,6 +118,31 @@ def test_a_local_endpoint_where_nothing_listens_is_reported_at_once(
         str(info.value)
         == f"checking the credentials: nothing answers at {url}: is `iamlayer sandbox` running?"
     )
+
+
+def test_every_client_is_made_by_make_client() -> None:
+    """So every client gets the fail-fast hook above (and the lock and timestamp parser): outside
+    make_client, clients come from AccountClients (`clients.client(...)`), which uses it."""
+    src = Path(iamlayer.__file__).parent
+    made_elsewhere = []
+    for path in sorted(src.rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        in_make_client = {
+            id(n)
+            for f in ast.walk(tree)
+            if isinstance(f, ast.FunctionDef) and f.name == "make_client"
+            for n in ast.walk(f)
+        }
+        for node in ast.walk(tree):
+            if (
+                id(node) not in in_make_client
+                and isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "client"
+                and ast.unparse(node.func.value) != "clients"
+            ):
+                made_elsewhere.append(f"{path.relative_to(src)}:{node.lineno}")
+    assert made_elsewhere == []
 
 
 def test_a_refused_connection_elsewhere_is_left_to_botocores_retries() -> None:
