@@ -107,8 +107,8 @@ def assumed_role_session(
     attempted: str,
     *,
     parent: boto3.Session,
-    session_name: str = SESSION_NAME,
-    identity: str | None = None,
+    session_name: str,
+    identity: str | None,
 ) -> tuple[boto3.Session, str]:
     """A session in the role `role_arn` whose credentials renew themselves; and the ARN acted as.
 

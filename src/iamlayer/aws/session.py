@@ -1,8 +1,9 @@
 """Sessions and clients: the standard AWS credential chain, one session per account, call counting.
 
 iamlayer honours what the AWS CLI honours: `--profile`/AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL
-(how the sandbox is reached; botocore reads it itself), AWS_CONFIG_FILE and
-AWS_SHARED_CREDENTIALS_FILE. Nothing is created at import time.
+or a profile's `endpoint_url`/`services` (how the sandbox is reached; botocore reads them itself,
+and sessions made from the operator's keep them: see iamlayer.aws.accounts), AWS_CONFIG_FILE and
+AWS_SHARED_CREDENTIALS_FILE. Every client is made by `make_client`. Nothing is created at import time.
 """
 
 from __future__ import annotations
@@ -106,8 +107,7 @@ def _fail_fast_on_dead_loopback(caught_exception: Exception | None = None, **_: 
     over 20 s to report a sandbox that is not running); nothing will start listening meanwhile.
     Raising here ends botocore's retry loop with the original error (see refused_on_loopback).
     """
-    if refused_on_loopback(caught_exception):
-        assert caught_exception is not None
+    if caught_exception is not None and refused_on_loopback(caught_exception):
         raise caught_exception
 
 
