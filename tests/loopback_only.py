@@ -3,7 +3,8 @@
 iamlayer pointed at an emulator must never send a request to AWS. Every HTTP library resolves the
 host it connects to with `socket.getaddrinfo` (urllib3 does, also for a literal IP address), so a
 replacement that refuses every other host catches a request before it leaves the machine, whichever
-botocore session or client sent it. The refusal is not an OSError, so botocore does not retry it.
+botocore session or client sent it. botocore reports the refusal as an HTTPClientError (after its
+retries); the log records every attempt, whatever iamlayer then makes of the error.
 
 In this process: `monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo(log))`. In a
 subprocess (the CLI): `subprocess_env(log)`, whose PYTHONPATH loads tests/loopback_site/sitecustomize.py.
