@@ -76,6 +76,55 @@ def test_sessions_that_end_seconds_apart_are_each_renewed(
         assert stats.by_operation()["AssumeRole"] == 1 + 3
 
 
+def test_member_sessions_are_named_after_the_caller_with_a_source_identity_where_trusted(
+    layer: Layer, aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CloudTrail in a member account names the operator (issue 18, item 10): the session is
+    `iamlayer-<caller>` (moto's caller is user/moto) and carries SourceIdentity where the role's
+    trust allows sts:SetSourceIdentity. moto checks no trust policy and accepts SourceIdentity; the
+    harness answers AccessDenied as AWS does when the trust lacks it (OrganizationAccountAccessRole
+    as Organizations makes it): the role is assumed without, and later sessions do not ask again."""
+    spec = load_spec(layer.spec)
+    others = [a for a in layer.ids if a != "shared"]
+    with AwsHarness(aws_env["AWS_ENDPOINT_URL"]) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+
+        def assumed() -> list[tuple[str, str, str, bool]]:
+            """(account, RoleSessionName, SourceIdentity, refused) of each AssumeRole so far."""
+            calls = [c for c in proxy.calls if c.action == "AssumeRole"]
+            return [
+                (
+                    c.params["RoleArn"].split(":")[4],
+                    c.params["RoleSessionName"],
+                    c.params.get("SourceIdentity", ""),
+                    c.faulted,
+                )
+                for c in calls
+            ]
+
+        conn = connect_accounts(spec, profile=None, stats=ApiStats(), only=["shared"])["shared"]
+        assert conn.reach is not None
+        assert conn.reach.identity.endswith(":assumed-role/OrganizationAccountAccessRole/iamlayer-moto")
+        assert assumed() == [(layer.ids["shared"], "iamlayer-moto", "moto", False)]
+
+        proxy.add(Rule("AssumeRole", "deny", contains="SourceIdentity="))
+        stats = ApiStats()
+        plan = make_plan(spec, profile=None, stats=stats, only=others)
+        assert not plan.errors, [a.error for a in plan.errors]
+        assert all(a.identity.endswith("/iamlayer-moto") for a in plan.accounts)
+        tried = assumed()[1:]
+        assert sorted(tried) == sorted(
+            [(layer.ids[a], "iamlayer-moto", "moto", True) for a in others]
+            + [(layer.ids[a], "iamlayer-moto", "", False) for a in others]
+        )
+        assert stats.by_operation()["AssumeRole"] == 2 * len(others)  # both attempts are counted
+
+        make_plan(spec, profile=None, stats=ApiStats(), only=others)
+        assert sorted(assumed()[1 + len(tried) :]) == sorted(
+            (layer.ids[a], "iamlayer-moto", "", False) for a in others
+        )
+
+
 def test_role_credentials_renew_themselves_before_they_expire(
     layer: Layer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -93,7 +142,7 @@ def test_role_credentials_renew_themselves_before_they_expire(
     assert stats.by_operation()["AssumeRole"] == 2
     assert conn.clients.session.get_credentials().get_frozen_credentials().access_key != key
     assert again["Arn"] == first["Arn"] and again["Arn"].endswith(
-        ":assumed-role/OrganizationAccountAccessRole/iamlayer"
+        ":assumed-role/OrganizationAccountAccessRole/iamlayer-moto"  # named after the caller, user/moto
     )
 
 

@@ -6,15 +6,22 @@ EntityTemporarilyUnmodifiable), asserting the exact parameters sent.
 
 from __future__ import annotations
 
+import ast
+import time
+from pathlib import Path
+
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.stub import Stubber
 
-from iamlayer.aws.errors import aws_call
+import iamlayer
+from iamlayer.aws.errors import aws_call, refused_on_loopback
+from iamlayer.aws.people import make_client_factory
 from iamlayer.aws.read import read_authorization_details
 from iamlayer.aws.retry import Backoff, settle
-from iamlayer.aws.session import AccountClients
+from iamlayer.aws.session import AccountClients, base_session, make_client
 from iamlayer.errors import AccessDeniedError, AwsError, EndpointError, NotFoundError
+from iamlayer.sandbox.emulator import free_port
 
 FILTER = ["User", "Group", "Role", "LocalManagedPolicy"]
 
@@ -82,6 +89,68 @@ def test_client_errors_become_our_errors_naming_the_attempt() -> None:
     assert info.value.__cause__ is denied
     with pytest.raises(EndpointError, match="is the sandbox running"), aws_call("reading IAM"):
         raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+
+
+@pytest.mark.parametrize("client_of", ["operator", "person"])
+def test_a_local_endpoint_where_nothing_listens_is_reported_at_once(
+    client_of: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """botocore retries a refused connection with backoff (over 20 s); on this machine nothing will
+    start listening meanwhile, so the first refusal is the answer, naming the endpoint."""
+    url = f"http://127.0.0.1:{free_port()}"  # a port nothing listens on
+    for k, v in {
+        "AWS_ENDPOINT_URL": url,
+        "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "AWS_CONFIG_FILE": "/nonexistent",
+    }.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    if client_of == "operator":
+        sts = make_client(base_session(None, "us-east-1"), "sts")
+    else:
+        sts = make_client_factory()("sts", None, "us-east-1")
+    started = time.monotonic()
+    with pytest.raises(EndpointError) as info, aws_call("checking the credentials"):
+        sts.get_caller_identity()
+    assert time.monotonic() - started < 3
+    assert (
+        str(info.value)
+        == f"checking the credentials: nothing answers at {url}: is `iamlayer sandbox` running?"
+    )
+
+
+def test_every_client_is_made_by_make_client() -> None:
+    """So every client gets the fail-fast hook above (and the lock and timestamp parser): outside
+    make_client, clients come from AccountClients (`clients.client(...)`), which uses it."""
+    src = Path(iamlayer.__file__).parent
+    made_elsewhere = []
+    for path in sorted(src.rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        in_make_client = {
+            id(n)
+            for f in ast.walk(tree)
+            if isinstance(f, ast.FunctionDef) and f.name == "make_client"
+            for n in ast.walk(f)
+        }
+        for node in ast.walk(tree):
+            if (
+                id(node) not in in_make_client
+                and isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "client"
+                and ast.unparse(node.func.value) != "clients"
+            ):
+                made_elsewhere.append(f"{path.relative_to(src)}:{node.lineno}")
+    assert made_elsewhere == []
+
+
+def test_a_refused_connection_elsewhere_is_left_to_botocores_retries() -> None:
+    remote = EndpointConnectionError(
+        endpoint_url="https://sts.amazonaws.com/", error=ConnectionRefusedError()
+    )
+    local = EndpointConnectionError(endpoint_url="http://localhost:5000/", error=ConnectionRefusedError())
+    assert not refused_on_loopback(remote) and refused_on_loopback(local)
 
 
 def test_settle_retries_named_consistency_errors_only() -> None:

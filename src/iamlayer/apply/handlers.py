@@ -15,7 +15,7 @@ from typing import Any
 
 from iamlayer.aws.errors import aws_call, surely_not_applied
 from iamlayer.aws.read import read_all
-from iamlayer.aws.retry import Backoff, consistency_timeout, settle
+from iamlayer.aws.retry import Backoff, consistency_timeout, settle, settled
 from iamlayer.aws.session import AccountClients
 from iamlayer.errors import AlreadyExistsError, ApplyError, AwsError, NotFoundError
 from iamlayer.plan.diff import adopt_hint
@@ -50,6 +50,9 @@ class HandlerContext:
     def __post_init__(self) -> None:
         if self.iam_once is None:
             self.iam_once = self.iam
+        # Every call of every handler is retried on throttling and IAM's transient answers
+        # (iamlayer.aws.retry): botocore stops retrying once its retry quota is spent.
+        self.iam, self.iam_once = settled(self.iam), settled(self.iam_once)
 
     @classmethod
     def for_account(

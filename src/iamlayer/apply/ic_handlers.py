@@ -40,7 +40,7 @@ from iamlayer.aws.identity_center import (
     sso_admin,
 )
 from iamlayer.aws.read import read_all
-from iamlayer.aws.retry import settle
+from iamlayer.aws.retry import settle, settled
 from iamlayer.aws.session import AccountClients
 from iamlayer.errors import AlreadyExistsError, ApplyError
 from iamlayer.plan.ic_diff import adopt_hint
@@ -67,6 +67,8 @@ class IcContext:
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def __post_init__(self) -> None:
+        # As HandlerContext's IAM clients: every call retried on throttling (iamlayer.aws.retry).
+        self.sso, self.store = settled(self.sso), settled(self.store)
         self.directory = Directory(self.sso, self.store, self.instance, self.where)
 
     @classmethod

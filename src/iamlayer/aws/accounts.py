@@ -8,6 +8,7 @@ assumed (the single-account layer).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,10 +21,43 @@ from botocore.credentials import RefreshableCredentials
 
 from iamlayer.aws.errors import aws_call
 from iamlayer.aws.session import AccountClients, ApiStats, CredentialSource, base_session, make_client
-from iamlayer.errors import CredentialsError, IamlayerError
+from iamlayer.errors import AccessDeniedError, CredentialsError, IamlayerError
 from iamlayer.spec.model import Account, Spec
 
+#: what member-account sessions are named after (`iamlayer-<caller>`), and alone when no name is found
 SESSION_NAME = "iamlayer"
+#: RoleSessionName and SourceIdentity: at most 64 characters of [\w+=,.@-] (`\w` being ASCII)
+NAME_MAX = 64
+_NOT_IN_NAMES = re.compile(r"[^A-Za-z0-9_+=,.@-]+")
+
+
+def caller_name(arn: str) -> str:
+    """The operator's name in their ARN, in the characters AWS allows in a session name.
+
+    A user's name (`...:user/path/jane.doe`), an assumed role's session name
+    (`...:assumed-role/AdminAccess/jane@example.com`, as IAM Identity Center sets it), a federated
+    user's name, or `root`. Other characters become "-"; at most 64.
+    """
+    resource = arn.split(":", 5)[-1]
+    return _NOT_IN_NAMES.sub("-", resource.rsplit("/", 1)[-1]).strip("-")[:NAME_MAX]
+
+
+def member_session_name(caller_arn: str) -> str:
+    """RoleSessionName of the operator's sessions in member accounts: `iamlayer-<caller>`, so that
+    CloudTrail there says who applied (the session name ends the assumed role's ARN)."""
+    name = caller_name(caller_arn)
+    return f"{SESSION_NAME}-{name}"[:NAME_MAX] if name else SESSION_NAME
+
+
+def source_identity(caller_arn: str) -> str | None:
+    """SourceIdentity for those sessions: the caller's name (AWS wants 2 to 64 characters)."""
+    name = caller_name(caller_arn)
+    return name if len(name) >= 2 else None
+
+
+#: (role ARN, source identity) pairs AWS refused to set: AssumeRole for them is sent without it.
+#: Process-wide, so that plan then apply, and every renewal, ask AWS once per role.
+_NO_SOURCE_IDENTITY: set[tuple[str, str]] = set()
 
 
 @dataclass(frozen=True)
@@ -72,25 +106,48 @@ def assumed_role_session(
     count: Callable[[], None],
     attempted: str,
     *,
-    share_with: boto3.Session | None = None,
+    parent: boto3.Session,
+    session_name: str,
+    identity: str | None,
 ) -> tuple[boto3.Session, str]:
     """A session in the role `role_arn` whose credentials renew themselves; and the ARN acted as.
+
+    The session is named `session_name` and carries `identity` as its SourceIdentity where the
+    role's trust policy allows it (sts:SetSourceIdentity); elsewhere it goes without.
+
+    Everything but the credentials is `parent`'s (the operator's session): its profile, and with
+    it the profile's `endpoint_url` and `services` sections, its config files and settings. A
+    session pointed at an emulator reaches the member accounts there too, never AWS.
 
     AssumeRole credentials last an hour by default: an apply or audit of a large organization can
     outlive them. botocore renews refreshable credentials shortly before their expiry by calling
     `fetch` again (AssumeRole through the one `sts` client), and iamlayer.aws.session forces a
     renewal when AWS answers ExpiredToken anyway.
 
-    `share_with`: a session whose botocore data loader (service models, endpoints) this one uses.
-    Each botocore session otherwise parses the IAM model again (tens of MB and ~0.1 s each): 50
+    The new session also uses `parent`'s botocore data loader (service models, endpoints): each
+    botocore session otherwise parses the IAM model again (tens of MB and ~0.1 s each): 50
     accounts made a plan take 1.6 GB and seconds before the first call.
     """
     arn: list[str] = []
 
-    def fetch() -> dict[str, Any]:
+    def assume(**extra: str) -> Any:
         count()
         with aws_call(attempted):
-            resp = sts.assume_role(RoleArn=role_arn, RoleSessionName=SESSION_NAME)
+            return sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name, **extra)
+
+    def fetch() -> dict[str, Any]:
+        resp = None
+        if identity and (role_arn, identity) not in _NO_SOURCE_IDENTITY:
+            try:
+                resp = assume(SourceIdentity=identity)
+            except AccessDeniedError:
+                # AWS refuses the whole AssumeRole when the trust policy allows sts:AssumeRole but
+                # not sts:SetSourceIdentity (OrganizationAccountAccessRole, as Organizations makes
+                # it, does not), or when the caller's own session already carries another source
+                # identity (role chaining keeps the first). Sent again without; remembered.
+                _NO_SOURCE_IDENTITY.add((role_arn, identity))
+        if resp is None:
+            resp = assume()
         c = resp["Credentials"]
         arn[:] = [str(resp["AssumedRoleUser"]["Arn"])]
         return {
@@ -111,10 +168,14 @@ def assumed_role_session(
         time_fetcher=lambda: _now(),
     )
     core: Any = botocore.session.get_session()
-    if share_with is not None:
-        # The loader caches what it parsed (instance_cache); models are read-only once loaded.
-        base_core: Any = share_with._session
-        core.register_component("data_loader", base_core.get_component("data_loader"))
+    parent_core: Any = parent._session
+    # A fresh botocore session knows only the environment: the profile a caller named (boto3's
+    # profile_name), and anything else set on the parent, are its instance variables. Without
+    # them, an endpoint_url given by the profile is lost and the calls go to AWS.
+    for name, value in parent_core.instance_variables().items():
+        core.set_config_variable(name, value)
+    # The loader caches what it parsed (instance_cache); models are read-only once loaded.
+    core.register_component("data_loader", parent_core.get_component("data_loader"))
     # botocore has no public setter for a session's credential object; this is how it is given one.
     core._credentials = creds
     return boto3.Session(botocore_session=core, region_name=region), arn[0]
@@ -140,7 +201,9 @@ def _connect_one(
                 spec.region,
                 lambda: stats.record(label, "AssumeRole"),
                 f"assuming {role_arn} to reach account {account.name} ({account.id})",
-                share_with=base,
+                parent=base,
+                session_name=member_session_name(caller[1]),
+                identity=source_identity(caller[1]),
             )
             acc_id, via, assumed = account.id, f"role {role_arn}", role_arn
         if acc_id != account.id:

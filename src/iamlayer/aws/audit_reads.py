@@ -51,7 +51,7 @@ from iamlayer.aws.read import (
     fetch_password_policy,
     read_credential_report,
 )
-from iamlayer.aws.session import AccountClients
+from iamlayer.aws.session import AccountClients, make_client
 from iamlayer.errors import AwsError, IamlayerError
 
 T = TypeVar("T")
@@ -74,8 +74,7 @@ def quick_client(clients: AccountClients, service: str, region: str) -> Any:
     with _quick_lock:  # sessions are not thread-safe; clients are
         cache = _quick_clients.setdefault(clients, {})
         if (service, region) not in cache:
-            session: Any = clients.session
-            c = session.client(service, region_name=region, config=QUICK_CONFIG)
+            c = make_client(clients.session, service, region, QUICK_CONFIG)
             label, stats = clients.label, clients.stats
 
             def count(model: Any, **_: Any) -> None:

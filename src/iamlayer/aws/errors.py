@@ -6,7 +6,9 @@ so a failure reads "creating user jane.doe in account security (222222222222): A
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import urllib.parse
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -101,8 +103,14 @@ def translate(exc: Exception, attempted: str) -> Exception:
             cls = ThrottledError
         return cls(text, code=code, operation=op, status=status)
     if isinstance(exc, EndpointConnectionError):
+        url = str(exc.kwargs.get("endpoint_url", ""))
+        if refused_on_loopback(exc):
+            return EndpointError(
+                f"{attempted}: nothing answers at {origin(url)}: is `iamlayer sandbox` running?",
+                code="EndpointConnectionError",
+            )
         return EndpointError(
-            f"{attempted}: cannot reach {exc.kwargs.get('endpoint_url', 'the AWS endpoint')}"
+            f"{attempted}: cannot reach {url or 'the AWS endpoint'}"
             " (is AWS_ENDPOINT_URL right, and is the sandbox running?)",
             code="EndpointConnectionError",
         )
@@ -118,6 +126,43 @@ def translate(exc: Exception, attempted: str) -> Exception:
     if isinstance(exc, BotoCoreError):
         return AwsError(f"{attempted}: {exc}", code=type(exc).__name__)
     return exc
+
+
+def origin(url: str) -> str:
+    """`scheme://host[:port]` of `url`: the endpoint, without the request's path."""
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else url
+
+
+def is_loopback_url(url: str) -> bool:
+    """True when `url`'s host is this machine (localhost, 127.0.0.0/8, ::1): an emulator's."""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def refused_on_loopback(exc: BaseException | None) -> bool:
+    """True for a connection refused by this machine: nothing listens at a local endpoint.
+
+    That will not change within a retry's backoff (unlike a remote endpoint's hiccup), so such a
+    failure is reported at once. botocore raises EndpointConnectionError whose `error` is
+    urllib3's NewConnectionError, caused by the socket's ConnectionRefusedError.
+    """
+    if not isinstance(exc, EndpointConnectionError):
+        return False
+    if not is_loopback_url(str(exc.kwargs.get("endpoint_url", ""))):
+        return False
+    cause: BaseException | None = exc.kwargs.get("error")
+    seen = 0
+    while cause is not None and seen < 10:
+        if isinstance(cause, ConnectionRefusedError):
+            return True
+        cause, seen = cause.__cause__ or cause.__context__, seen + 1
+    return False
 
 
 _HTML_TITLE = re.compile(r"<title>\s*([^<]{1,120}?)\s*</title>", re.IGNORECASE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from iamlayer.aws.errors import aws_call
-from iamlayer.aws.session import RETRY_CONFIG, ApiStats, CredentialSource, base_session
+from iamlayer.aws.session import ApiStats, CredentialSource, base_session, make_client
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ def list_org_accounts(
     profile: CredentialSource, region: str | None, stats: ApiStats
 ) -> tuple[str, list[OrgAccount]]:
     """(management account id, every account) of the caller's organization (management credentials)."""
-    org = base_session(profile, region).client("organizations", config=RETRY_CONFIG)
+    org = make_client(base_session(profile, region), "organizations")
     with aws_call("describing the organization (organizations:DescribeOrganization)"):
         stats.record("management", "DescribeOrganization")
         master = str(org.describe_organization()["Organization"]["MasterAccountId"])

@@ -16,7 +16,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from iamlayer.aws.errors import aws_call, error_code
-from iamlayer.aws.session import RETRY_CONFIG, env_region
+from iamlayer.aws.session import env_region, make_client
 from iamlayer.errors import AccessDeniedError, AwsError
 from iamlayer.profiles.credentials import Credentials, parse_time
 
@@ -76,7 +76,8 @@ class VirtualMfa:
 def make_client_factory(profile: str | None = None) -> ClientFactory:
     """Clients with explicit credentials, or from the standard chain (optionally `profile`) when None.
 
-    AWS_ENDPOINT_URL (the sandbox) is honoured by botocore itself.
+    Either way the clients keep `profile`'s settings: its `endpoint_url` (a sandbox reached through
+    a profile) as well as AWS_ENDPOINT_URL, which botocore reads itself.
     """
 
     def factory(service: str, creds: Credentials | None, region: str | None) -> Any:
@@ -84,18 +85,17 @@ def make_client_factory(profile: str | None = None) -> ClientFactory:
             if creds is None:
                 session = boto3.Session(profile_name=profile, region_name=region or env_region())
             else:
-                # profile_name is left out on purpose: explicit keys must win over AWS_PROFILE.
+                # Explicit keys win over any profile's (boto3 sets them on the session itself);
+                # the profile still gives the endpoint and other settings.
                 session = boto3.Session(
+                    profile_name=profile,
                     aws_access_key_id=creds.access_key_id,
                     aws_secret_access_key=creds.secret_access_key,
                     aws_session_token=creds.session_token,
                     region_name=region or env_region() or "us-east-1",
                 )
             # IAM is global and STS answers everywhere: a person with no region set still works.
-            client: Any = session.client(  # type: ignore[call-overload]
-                service, region_name=session.region_name or "us-east-1", config=RETRY_CONFIG
-            )
-            return client
+            return make_client(session, service, session.region_name or "us-east-1")
 
     return factory
 

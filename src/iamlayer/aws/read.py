@@ -20,6 +20,7 @@ from typing import Any
 
 from iamlayer.audit.model import CredentialReport
 from iamlayer.aws.errors import aws_call
+from iamlayer.aws.retry import settle
 from iamlayer.aws.session import AccountClients
 from iamlayer.errors import AwsError, NotFoundError
 from iamlayer.spec.model import PasswordPolicy
@@ -45,9 +46,11 @@ def read_all(client: Any, operation: str, **params: Any) -> dict[str, Any]:
 
     AWS answers 100 items per page unless asked for more (a group's members, a policy's
     attachments), so a call made once sees only the first page. Lists that are empty may be
-    missing from the result: read them with `.get(key, [])`.
+    missing from the result: read them with `.get(key, [])`. A throttled read starts again
+    (`settle`): botocore's own retries stop once its retry quota is spent.
     """
-    result: dict[str, Any] = client.get_paginator(operation).paginate(**params).build_full_result()
+    paginator = client.get_paginator(operation)
+    result: dict[str, Any] = settle(lambda: paginator.paginate(**params).build_full_result())
     return result
 
 

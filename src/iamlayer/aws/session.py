@@ -1,8 +1,9 @@
 """Sessions and clients: the standard AWS credential chain, one session per account, call counting.
 
 iamlayer honours what the AWS CLI honours: `--profile`/AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL
-(how the sandbox is reached; botocore reads it itself), AWS_CONFIG_FILE and
-AWS_SHARED_CREDENTIALS_FILE. Nothing is created at import time.
+or a profile's `endpoint_url`/`services` (how the sandbox is reached; botocore reads them itself,
+and sessions made from the operator's keep them: see iamlayer.aws.accounts), AWS_CONFIG_FILE and
+AWS_SHARED_CREDENTIALS_FILE. Every client is made by `make_client`. Nothing is created at import time.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from botocore.config import Config
 from botocore.credentials import RefreshableCredentials
 from botocore.utils import parse_timestamp as botocore_parse_timestamp
 
-from iamlayer.aws.errors import aws_call
+from iamlayer.aws.errors import aws_call, refused_on_loopback
 from iamlayer.stats import ApiStats as ApiStats  # where it was first: many import it from here
 
 # Adaptive mode backs off on throttling with a client-side rate limiter; IAM and STS limits are low
@@ -94,7 +95,20 @@ def make_client(
         core: Any = session._session  # type: ignore[attr-defined]
         # Read when the client is made: its response parser keeps the defaults of that moment.
         core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse_timestamp)
-        return session.client(service, region_name=region, config=config)  # type: ignore[call-overload]
+        client = session.client(service, region_name=region, config=config)  # type: ignore[call-overload]
+    client.meta.events.register_first("needs-retry.*.*", _fail_fast_on_dead_loopback)
+    return client
+
+
+def _fail_fast_on_dead_loopback(caught_exception: Exception | None = None, **_: Any) -> None:
+    """botocore's needs-retry hook: a local endpoint that refuses the connection fails the call now.
+
+    botocore retries a refused connection like any network error, with backoff (10 attempts took
+    over 20 s to report a sandbox that is not running); nothing will start listening meanwhile.
+    Raising here ends botocore's retry loop with the original error (see refused_on_loopback).
+    """
+    if caught_exception is not None and refused_on_loopback(caught_exception):
+        raise caught_exception
 
 
 #: AWS's answers for temporary credentials that have expired (STS, and most services)

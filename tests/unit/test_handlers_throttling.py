@@ -1,0 +1,139 @@
+"""Every call a handler makes is retried on throttling (issue 18, item 12), detaches and deletes
+included, and the reads they start with.
+
+botocore retries Throttling itself only while the client's retry quota lasts; once a large apply
+has spent it, the first Throttling is raised at once. botocore's Stubber answers before botocore's
+retry logic runs, so here botocore never retries, as with a spent quota: each call below is
+answered Throttling first, and the handler must send it again. Every queued answer must be used.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+
+from iamlayer.apply import credentials  # noqa: F401  (importing it registers its handlers)
+from iamlayer.apply.handlers import HANDLERS, HandlerContext
+from iamlayer.apply.ic_handlers import IcContext
+from iamlayer.aws.retry import SettledClient
+from iamlayer.aws.session import AccountClients
+from iamlayer.plan.model import Action, Address, Change, Kind
+from iamlayer.state.journal import Journal
+
+ARN = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+KEY_ID = "AKIAXXXXXXXXXXXXXXX2"
+
+
+def throttled_then_ok(stub: Stubber, method: str, params: dict[str, Any], answer: Any = None) -> None:
+    """Queue `method` answering Throttling (as AWS does: HTTP 400), then `answer`."""
+    stub.add_client_error(method, "Throttling", "Rate exceeded", 400, expected_params=params)
+    stub.add_response(method, answer or {}, params)
+
+
+def handle(ctx: HandlerContext, kind: Kind, name: str, sub: str = "", before: Any = None) -> None:
+    change = Change(Address("security", kind, name, sub), Action.DELETE, before or {}, None)
+    HANDLERS[(kind, Action.DELETE)].fn(ctx, change)
+
+
+DETACHES: list[tuple[Kind, str, str, str, dict[str, Any], dict[str, Any]]] = [
+    # kind, name, sub, the one call it makes, with these parameters; the change's `before`
+    (
+        Kind.ROLE_POLICY_ATTACHMENT,
+        "Auditor",
+        ARN,
+        "detach_role_policy",
+        {"RoleName": "Auditor", "PolicyArn": ARN},
+        {},
+    ),
+    (
+        Kind.ROLE_INLINE_POLICY,
+        "Auditor",
+        "extra",
+        "delete_role_policy",
+        {"RoleName": "Auditor", "PolicyName": "extra"},
+        {},
+    ),
+    (
+        Kind.GROUP_POLICY_ATTACHMENT,
+        "finops",
+        ARN,
+        "detach_group_policy",
+        {"GroupName": "finops", "PolicyArn": ARN},
+        {},
+    ),
+    (
+        Kind.GROUP_INLINE_POLICY,
+        "finops",
+        "reports",
+        "delete_group_policy",
+        {"GroupName": "finops", "PolicyName": "reports"},
+        {},
+    ),
+    (
+        Kind.GROUP_MEMBERSHIP,
+        "jane",
+        "devops",
+        "remove_user_from_group",
+        {"UserName": "jane", "GroupName": "devops"},
+        {},
+    ),
+    (Kind.LOGIN_PROFILE, "jane", "", "delete_login_profile", {"UserName": "jane"}, {}),
+    (
+        Kind.ACCESS_KEY,
+        "ci",
+        "",
+        "delete_access_key",
+        {"UserName": "ci", "AccessKeyId": KEY_ID},
+        {"access_key_id": KEY_ID},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "sub", "method", "params", "before"), DETACHES, ids=[d[3] for d in DETACHES]
+)
+def test_a_detach_or_delete_is_sent_again_after_throttling(
+    handler_ctx: HandlerContext,
+    iam_stub: Stubber,
+    kind: Kind,
+    name: str,
+    sub: str,
+    method: str,
+    params: dict[str, Any],
+    before: dict[str, Any],
+) -> None:
+    throttled_then_ok(iam_stub, method, params)
+    handle(handler_ctx, kind, name, sub, before)
+
+
+def test_a_role_delete_rides_out_throttling_on_every_read_and_write(
+    handler_ctx: HandlerContext, iam_stub: Stubber
+) -> None:
+    role = {"RoleName": "Auditor"}
+    throttled_then_ok(
+        iam_stub, "list_attached_role_policies", role, {"AttachedPolicies": [{"PolicyArn": ARN}]}
+    )
+    throttled_then_ok(iam_stub, "list_role_policies", role, {"PolicyNames": ["extra"]})
+    throttled_then_ok(iam_stub, "list_instance_profiles_for_role", role, {"InstanceProfiles": []})
+    throttled_then_ok(iam_stub, "detach_role_policy", {**role, "PolicyArn": ARN})
+    throttled_then_ok(iam_stub, "delete_role_policy", {**role, "PolicyName": "extra"})
+    throttled_then_ok(iam_stub, "delete_role", role)
+    handle(handler_ctx, Kind.ROLE, "Auditor")
+
+
+def test_handler_contexts_give_handlers_settled_clients(
+    offline_clients: AccountClients, tmp_path: Path
+) -> None:
+    """The retries above hold for every handler, whichever call it makes: its clients are wrapped."""
+    ctx = HandlerContext.for_account("security", "222222222222", "acme", offline_clients, None, None)
+    ic = IcContext(
+        account="security",
+        sso=offline_clients.client("sso-admin"),
+        store=offline_clients.client("identitystore"),
+        journal=Journal(tmp_path / "journal.json"),
+        where="in account security (us-east-1)",
+    )
+    assert all(isinstance(c, SettledClient) for c in (ctx.iam, ctx.iam_once, ic.sso, ic.store))
