@@ -156,7 +156,11 @@ class Onboarded:
 
 
 def onboard(
-    layer: Layer, env: dict[str, str], user: str, *extra: str, codes: Callable[[pyotp.TOTP], str] | None = None
+    layer: Layer,
+    env: dict[str, str],
+    user: str,
+    *extra: str,
+    codes: Callable[[pyotp.TOTP], str] | None = None,
 ) -> Onboarded:
     """`iamlayer onboard --user USER`, answering the two MFA codes from the seed it shows."""
     return enrolling(["onboard", "--user", user, "--show-secret", *extra], env, layer.root, codes)

@@ -187,6 +187,8 @@ def test_a_second_unix_user_of_a_shared_layer_folder_is_refused_clearly(aws_env:
         lock = lock_path(spec, "security")
         assert f"cannot take the lock of account security: {lock}" in err, err
         assert f"for user nobody; {shared / '.iamlayer'} belongs to user root (mode 0700)" in err, err
-        assert "Run iamlayer here as user root" in err and f"sudo chown -R nobody {shared / '.iamlayer'}" in err
+        assert (
+            "Run iamlayer here as user root" in err and f"sudo chown -R nobody {shared / '.iamlayer'}" in err
+        )
     finally:
         shutil.rmtree(shared)

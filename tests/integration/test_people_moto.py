@@ -105,9 +105,7 @@ def test_enrol_configure_and_assume_roles_with_one_mfa_session(world: dict[str, 
         assert isinstance(totp, pyotp.TOTP)
         return totp.now(), totp.at(time.time(), counter_offset=1)
 
-    enrolment = enrol(
-        as_user(key), name=None, png=tmp_path / "jane.doe.png", show=show, read_codes=codes
-    )
+    enrolment = enrol(as_user(key), name=None, png=tmp_path / "jane.doe.png", show=show, read_codes=codes)
     assert enrolment.serial == f"arn:aws:iam::{PEOPLE}:mfa/jane.doe"
     assert "secret=" not in repr(enrolment)
     png = Path(seen["png"])

@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import hmac
 import io
+import itertools
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -94,7 +95,7 @@ def codes_match_seed(seed: str, code1: str, code2: str, now: float | None = None
         codes = [totp_code(seed, n) for n in range(step - TOTP_SKEW_STEPS, step + TOTP_SKEW_STEPS + 2)]
     except (binascii.Error, ValueError):
         return None
-    return any(a == code1 and b == code2 for a, b in zip(codes, codes[1:], strict=False))
+    return any(a == code1 and b == code2 for a, b in itertools.pairwise(codes))
 
 
 @dataclass(frozen=True)
