@@ -17,7 +17,7 @@ from typing import Final
 
 from iamlayer.errors import IamlayerError
 from iamlayer.files import write_atomic
-from iamlayer.secrets.examplekeys import generate_example_key
+from iamlayer.secrets.examplekeys import EXAMPLE_KEY_COMMENT, generate_example_key
 from iamlayer.spec.load import DEFAULT_SPEC_FILE
 
 #: template name -> path written, relative to the target folder
@@ -30,8 +30,8 @@ _SECRET_README: Final = ("example-secret-keys-README.md", "example-secret-keys/R
 
 #: example key name -> (user id, cipher suite, public key form)
 EXAMPLE_KEYS: Final = {
-    "jane.doe": ("Jane Doe (iamlayer example key) <jane.doe@example.com>", "Cv25519", "armored"),
-    "machine.infra": ("machine.infra (iamlayer example key) <machine.infra@example.com>", "RSA3k", "base64"),
+    "jane.doe": (f"Jane Doe ({EXAMPLE_KEY_COMMENT}) <jane.doe@example.com>", "Cv25519", "armored"),
+    "machine.infra": (f"machine.infra ({EXAMPLE_KEY_COMMENT}) <machine.infra@example.com>", "RSA3k", "base64"),
 }
 
 

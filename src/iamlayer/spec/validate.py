@@ -757,6 +757,8 @@ class SpecBuilder:
                     f"its secret key is encrypted to the user's key: add pgp_key: keys/{name}, "
                     "or set access_key: false",
                 )
+            if key_path is not None and (console or access_key):
+                self._exposed_key(name, f["pgp_key"], key_path)
             out[name] = User(
                 name=name, groups=tuple(dict.fromkeys(groups)), pgp_key=key_path, console=console,
                 access_key=access_key,
@@ -930,6 +932,16 @@ class SpecBuilder:
                 "avoids this",
             )
         return path
+
+    def _exposed_key(self, user: str, node: Node, path: Path) -> None:
+        """Warn when what is encrypted to `user` can be read by anyone with the layer folder."""
+        if not self.check_keys or self._key_errors.get(path, "unchecked") is not None:
+            return  # not looked at, or already an error
+        from iamlayer.secrets.exposure import exposure_of
+
+        exposure = exposure_of(path, self.root)
+        if exposure is not None:
+            self.r.warn(node.path, exposure.message(user, self.root), exposure.hint(user, self.root))
 
     def _key_file(self, rel: str) -> tuple[Path, str]:
         path = (self.root / rel).resolve()
