@@ -35,9 +35,7 @@ def test_validate_and_plan_warn_about_keys_whose_secret_half_is_in_the_layer(
 ) -> None:
     assert run_cli("init", "acme", cwd=tmp_path, env=aws_env).code == 0
     layer = tmp_path / "acme"
-    jane = (
-        "NOT SECRET: jane.doe's secrets are encrypted to an `iamlayer init` example key keys/jane.doe"
-    )
+    jane = "NOT SECRET: jane.doe's secrets are encrypted to an `iamlayer init` example key keys/jane.doe"
     jane_where = "its secret half is in the layer folder (example-secret-keys/jane.doe.asc)"
     machine = "machine.ci's secrets are encrypted to an `iamlayer init` example key keys/machine.infra"
 

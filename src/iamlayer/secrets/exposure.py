@@ -91,7 +91,7 @@ def secret_key_files(root: Path) -> dict[str, Path]:
                 continue
             try:
                 certs = pysequoia.Cert.split_bytes(data)
-            except Exception:  # noqa: S112 - not a key after all (pysequoia raises bare errors)
+            except Exception:  # not a key after all (pysequoia raises bare errors)
                 continue
             for cert in certs:
                 if cert.has_secret_keys:

@@ -31,7 +31,11 @@ _SECRET_README: Final = ("example-secret-keys-README.md", "example-secret-keys/R
 #: example key name -> (user id, cipher suite, public key form)
 EXAMPLE_KEYS: Final = {
     "jane.doe": (f"Jane Doe ({EXAMPLE_KEY_COMMENT}) <jane.doe@example.com>", "Cv25519", "armored"),
-    "machine.infra": (f"machine.infra ({EXAMPLE_KEY_COMMENT}) <machine.infra@example.com>", "RSA3k", "base64"),
+    "machine.infra": (
+        f"machine.infra ({EXAMPLE_KEY_COMMENT}) <machine.infra@example.com>",
+        "RSA3k",
+        "base64",
+    ),
 }
 
 
