@@ -6,6 +6,8 @@ keys, or a real key exported with its secret next to it): `validate` and `plan` 
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,3 +73,40 @@ def test_validate_and_plan_warn_about_keys_whose_secret_half_is_in_the_layer(
             "secret half is in the layer folder (keys/jane-backup.key)" in err
         ), err
         assert "delete keys/jane-backup.key (and never commit it)" in err
+
+
+def git_ignored(repo: Path, *paths: str) -> set[str]:
+    """Which of `paths` git itself ignores in `repo` (real `git check-ignore`)."""
+    r = subprocess.run(
+        ["git", "check-ignore", "--no-index", *paths], cwd=repo, capture_output=True, text=True, check=False
+    )
+    return set(r.stdout.split())
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_init_writes_a_gitignore_and_appends_to_an_existing_one(
+    tmp_path: Path, aws_env: dict[str, str]
+) -> None:
+    """Issue 18 item 14: the layer's .iamlayer/ state, the example secret keys and MFA QR codes
+    stay out of git; outputs/ (ciphertexts meant for the team), keys/ and the spec do not."""
+    assert run_cli("init", "acme", cwd=tmp_path, env=aws_env).code == 0
+    layer = tmp_path / "acme"
+    subprocess.run(["git", "init", "-q"], cwd=layer, check=True)
+    kept = ["iamlayer.yaml", "keys/jane.doe", "outputs/security/jane.doe/password.asc", "README.md"]
+    secret = [".iamlayer/locks/security.lock", "example-secret-keys/jane.doe.asc", "mfa-jane.doe.png"]
+    assert git_ignored(layer, *kept, *secret) == set(secret)
+
+    # A folder that already has a .gitignore (and no final newline): kept, only what is missing added.
+    mine = "node_modules/\n/.iamlayer"
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / ".gitignore").write_text(mine)
+    r = run_cli("init", str(other), "--no-example-keys", cwd=tmp_path, env=aws_env)
+    assert r.code == 0, r.err
+    text = (other / ".gitignore").read_text()
+    assert text.startswith(mine + "\n\n# Written by `iamlayer init`"), text
+    lines = text.splitlines()
+    assert lines.count("example-secret-keys/") == 1 and lines.count("mfa-*.png") == 1
+    assert not any(line.strip("/") == ".iamlayer" for line in lines[2:]), text  # not added twice
+    subprocess.run(["git", "init", "-q"], cwd=other, check=True)
+    assert git_ignored(other, *kept, *secret, "node_modules/x") == {*secret, "node_modules/x"}
