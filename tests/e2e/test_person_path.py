@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import stat
 import subprocess
 import sys
@@ -737,3 +738,41 @@ def test_onboard_checks_the_codes_against_the_seed_it_holds(
     assert actions.count("EnableMFADevice") == 1, actions
     [device] = iam.list_mfa_devices(UserName="ana.lopez")["MFADevices"]
     assert device["SerialNumber"].endswith(":mfa/ana.lopez")
+
+
+def test_a_bare_whoami_after_onboarding_shows_the_person(
+    layer: Layer, proxy: AwsHarness, tmp_path: Path, aws_env: dict[str, str]
+) -> None:
+    """Issue 18 P3: `iamlayer whoami` with no --profile failed after onboarding (no default
+    profile), and in the sandbox showed the operator's keys ("user moto"), not the person."""
+    env = person_env(tmp_path, layer, proxy)
+    done = onboard(layer, env, "sam.taylor")
+    assert done.code == 0, done.err
+    *_, export_line, _ = done.out.strip().splitlines()
+    sam = f"arn:aws:iam::{layer.ids['security']}:user/sam.taylor"
+    operator = {k: aws_env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    shells = {
+        "after the export line": exported(env, export_line),
+        "with the sandbox's operator keys too": {**exported(env, export_line), **operator},
+        "before the export line": env,  # found in ~/.aws/acme/
+    }
+    for shell, shell_env in shells.items():
+        r = run([sys.executable, "-m", "iamlayer", "whoami", "--json"], shell_env, tmp_path)
+        assert r.returncode == 0, (shell, r.stderr)
+        who = json.loads(r.stdout)
+        assert (who["arn"], who["type"], who["profile"]) == (sam, "user", "acme-security"), (shell, who)
+        assert ("AWS_ACCESS_KEY_ID is also set" in r.stderr) == ("operator" in shell), (shell, r.stderr)
+
+    # Two projects' profiles and nothing exported: it names both instead of guessing.
+    home_aws = tmp_path / "home" / ".aws"
+    shutil.copytree(home_aws / "acme", home_aws / "beta")
+    r = run([sys.executable, "-m", "iamlayer", "whoami"], env, tmp_path)
+    err = " ".join(r.stderr.split())
+    assert r.returncode == 1 and "Traceback" not in err, err
+    assert f"--profile acme-security ({home_aws / 'acme' / 'config'})" in err
+    assert f"--profile acme-security ({home_aws / 'beta' / 'config'})" in err
+    # With nothing of the person's at all, it says what to pass.
+    shutil.rmtree(home_aws)
+    r = run([sys.executable, "-m", "iamlayer", "whoami"], env, tmp_path)
+    err = " ".join(r.stderr.split())
+    assert r.returncode == 1 and "pass --profile <project>-<people account>" in err, err

@@ -34,6 +34,7 @@ from iamlayer.profiles.session import (
     SessionCache,
     child_env,
     credential_process_output,
+    default_person_profile,
     locate_files,
     read_config_profiles,
     source_keys,
@@ -458,7 +459,13 @@ def _when(dt: datetime | None) -> str | None:
 @aws_dir_option
 @json_option
 def whoami_cmd(profile: str | None, aws_dir: Path | None, as_json: bool) -> None:
-    """Which user or role, in which account, your credentials are; MFA session and expiry."""
+    """Which user or role, in which account, your credentials are; MFA session and expiry.
+
+    Without --profile (or AWS_PROFILE, IAMLAYER_PROFILE) it shows your own profile, the one with
+    your access key that `iamlayer onboard` or `credentials configure` wrote (in AWS_CONFIG_FILE's
+    files, else in ~/.aws/<project>/), even when AWS_ACCESS_KEY_ID is set too (the sandbox's
+    operator keys); with no such profile, the standard credential chain's identity.
+    """
     from iamlayer.aws.people import caller_identity
 
     name = profile or os.environ.get("IAMLAYER_PROFILE")
@@ -468,6 +475,14 @@ def whoami_cmd(profile: str | None, aws_dir: Path | None, as_json: bool) -> None
             files = locate_files(aws_dir, name)
         except CredentialsError:
             files = None
+    elif (own := default_person_profile(aws_dir)) is not None:
+        name, files = own
+        if os.environ.get("AWS_ACCESS_KEY_ID"):
+            err_console.print(
+                f"Note: showing your profile {name}; AWS_ACCESS_KEY_ID is also set in this shell, and "
+                "commands given no --profile (the aws CLI too) use those keys instead.",
+                soft_wrap=True,
+            )
     info: dict[str, Any]
     if files is not None and name in read_config_profiles(files.config):
         broker = SessionBroker(files, factory=make_client_factory(), code_provider=code_provider(None))
@@ -484,7 +499,14 @@ def whoami_cmd(profile: str | None, aws_dir: Path | None, as_json: bool) -> None
             "expires": _when(st.credentials_expire),
         }
     else:
-        ident = caller_identity(make_client_factory(profile), None)
+        try:
+            ident = caller_identity(make_client_factory(profile), None)
+        except CredentialsError as exc:
+            raise CredentialsError(
+                f"{exc} No profile of yours was found either: pass --profile <project>-<people "
+                "account> (the profile `iamlayer onboard` wrote), or export the AWS_CONFIG_FILE line it "
+                "printed."
+            ) from exc
         exp = os.environ.get("AWS_CREDENTIAL_EXPIRATION")
         info = {
             "profile": profile,

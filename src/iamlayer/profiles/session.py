@@ -168,6 +168,37 @@ def source_keys(files: AwsFiles, source_profile: str) -> Credentials:
     return Credentials(key, secret)
 
 
+def own_profiles(files: AwsFiles) -> list[str]:
+    """The profiles with one's own long-term key that the config file's role profiles start from
+    (`source_profile`, with a key in the credentials file): what `configure`/`onboard` wrote as
+    `<project>-<people account>`."""
+    profiles = read_config_profiles(files.config)
+    sources = {p["source_profile"] for p in profiles.values() if p.get("source_profile")}
+    keys = _read_ini(files.credentials)
+    return sorted(s for s in sources if s in profiles and keys.has_option(s, "aws_access_key_id"))
+
+
+def default_person_profile(
+    aws_dir: Path | None = None, env: Mapping[str, str] | None = None
+) -> tuple[str, AwsFiles] | None:
+    """The person's own profile when none is named: the only one `own_profiles` finds in the files
+    `locate_files` names, else in the ~/.aws/<project>/ folders iamlayer writes. None when there is
+    none; CredentialsError, naming them, when there are several."""
+    try:
+        candidates = [locate_files(aws_dir, None, env)]
+    except CredentialsError:
+        folders = sorted((Path.home() / ".aws").glob("*/config"))
+        candidates = [AwsFiles(c, c.parent / "credentials") for c in folders]
+    found = [(name, files) for files in candidates for name in own_profiles(files)]
+    if len(found) > 1:
+        choices = ", ".join(f"--profile {n} ({f.config})" for n, f in found)
+        raise CredentialsError(
+            f"several profiles hold an access key of your own: pass one of {choices}, or export "
+            "the AWS_CONFIG_FILE line `iamlayer onboard` printed for the project you mean"
+        )
+    return found[0] if found else None
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", text)
 
