@@ -28,7 +28,10 @@ def _keep_only(arns: list[str]) -> None:
     unknown = sorted(names - every.keys())
     if unknown:
         raise SystemExit(f"{POLICIES_ENV} names policies moto does not ship: {', '.join(unknown)}")
-    models.aws_managed_policies_data = json.dumps({n: d for n, d in every.items() if n in names})
+    # moto.iam.models reads this module global when it builds an account (not re-exported: typed as such).
+    models.aws_managed_policies_data = json.dumps(  # type: ignore[attr-defined]
+        {n: d for n, d in every.items() if n in names}
+    )
 
 
 def main() -> None:
