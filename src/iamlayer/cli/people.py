@@ -320,13 +320,13 @@ def _qr_show(show_secret: bool) -> Callable[[str, Path | None, str], None]:
         err_console.print("Scan this QR code with your authenticator app:")
         sys.stderr.write(qr)
         sys.stderr.flush()
-        if show_secret:
-            err_console.print(f"otpauth URI (contains the seed): {uri}", soft_wrap=True)
         if png is not None:
             err_console.print(
                 f"(also saved as {png}, mode 0600: it holds the device's secret; delete it once scanned)",
                 soft_wrap=True,
             )
+        if show_secret:
+            err_console.print(f"otpauth URI (contains the seed): {uri}", soft_wrap=True)
 
     return show
 
@@ -463,8 +463,8 @@ def whoami_cmd(profile: str | None, aws_dir: Path | None, as_json: bool) -> None
 
     Without --profile (or AWS_PROFILE, IAMLAYER_PROFILE) it shows your own profile, the one with
     your access key that `iamlayer onboard` or `credentials configure` wrote (in AWS_CONFIG_FILE's
-    files, else in ~/.aws/<project>/), even when AWS_ACCESS_KEY_ID is set too (the sandbox's
-    operator keys); with no such profile, the standard credential chain's identity.
+    files, else in ~/.aws/<project>/), even when AWS_ACCESS_KEY_ID is set too (as in the sandbox's
+    shell); with no such profile, the standard credential chain's identity.
     """
     from iamlayer.aws.people import caller_identity
 
