@@ -73,6 +73,12 @@ def test_validate_and_plan_warn_about_keys_whose_secret_half_is_in_the_layer(
             "secret half is in the layer folder (keys/jane-backup.key)" in err
         ), err
         assert "delete keys/jane-backup.key (and never commit it)" in err
+    # The example secret keys deleted: the example key is still nobody's own.
+    shutil.rmtree(layer / "example-secret-keys")
+    r = run_cli("validate", cwd=layer, env=aws_env)
+    err = one_line(r.err)
+    assert "machine.ci's secrets are encrypted to keys/machine.infra" in err, err
+    assert "it is an `iamlayer init` example key, not a person's own: whoever kept its secret half" in err
 
 
 def git_ignored(repo: Path, *paths: str) -> set[str]:

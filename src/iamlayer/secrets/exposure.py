@@ -6,7 +6,7 @@ with those keys (or with any key whose secret key file sits in the layer folder,
 history) encrypts passwords and access keys to whoever has the folder. `validate` (a warning on
 the user's pgp_key line) and `plan` (a banner) say so for each such user.
 
-The layer folder is scanned once per process: files up to 1 MiB, in armored ("BEGIN PGP PRIVATE
+The layer folder is scanned once per validation or plan: files up to 1 MiB, in armored ("BEGIN PGP PRIVATE
 KEY BLOCK") or binary (a Secret-Key packet first) form; .git, .iamlayer and outputs are skipped.
 A key is also flagged when its user ID marks it as an `iamlayer init` example key, wherever its
 secret half went.
@@ -45,12 +45,14 @@ class Exposure:
         rel = _rel(self.key_file, root)
         if self.secret_file is not None:
             why = f"its secret half is in the layer folder ({_rel(self.secret_file, root)})"
+            who = "anyone with this folder or its git history"
         else:
             why = "it is an `iamlayer init` example key, not a person's own"
+            who = "whoever kept its secret half (init wrote it into example-secret-keys/)"
         kind = "an `iamlayer init` example key " if self.example and self.secret_file else ""
         return (
             f"NOT SECRET: {user}'s secrets are encrypted to {kind}{rel} ({self.fingerprint}) and {why}: "
-            f"anyone with this folder or its git history can decrypt {user}'s password and access key"
+            f"{who} can decrypt {user}'s password and access key"
         )
 
     def hint(self, user: str, root: Path) -> str:
@@ -70,8 +72,8 @@ def _rel(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _looks_secret(head: bytes, data: bytes) -> bool:
-    return (bool(head) and head[0] in _SECRET_KEY_HEADERS) or _ARMOR in data
+def _looks_secret(data: bytes) -> bool:
+    return (bool(data) and data[0] in _SECRET_KEY_HEADERS) or _ARMOR in data
 
 
 def secret_key_files(root: Path) -> dict[str, Path]:
@@ -87,7 +89,7 @@ def secret_key_files(root: Path) -> dict[str, Path]:
                 data = path.read_bytes()
             except OSError:
                 continue
-            if not _looks_secret(data[:1], data):
+            if not _looks_secret(data):
                 continue
             try:
                 certs = pysequoia.Cert.split_bytes(data)
@@ -99,17 +101,11 @@ def secret_key_files(root: Path) -> dict[str, Path]:
     return found
 
 
-_SCANNED: dict[Path, dict[str, Path]] = {}
-
-
-def exposure_of(key_file: Path, root: Path) -> Exposure | None:
-    """Whether the (valid) public key in `key_file` is exposed: its secret half is somewhere under
-    `root` (scanned once per process), or it is an example key."""
-    root = root.resolve()
-    if root not in _SCANNED:
-        _SCANNED[root] = secret_key_files(root)
+def exposure_of(key_file: Path, secrets: dict[str, Path]) -> Exposure | None:
+    """Whether the (valid) public key in `key_file` is exposed: its secret half is among `secrets`
+    (`secret_key_files` of the layer folder), or it is an example key."""
     key = load_public_key(key_file)
-    secret = _SCANNED[root].get(key.fingerprint)
+    secret = secrets.get(key.fingerprint)
     example = any(EXAMPLE_KEY_COMMENT in uid for uid in key.user_ids)
     if secret is None and not example:
         return None
@@ -118,10 +114,14 @@ def exposure_of(key_file: Path, root: Path) -> Exposure | None:
 
 def exposed_users(spec: Spec) -> list[tuple[str, Exposure]]:
     """Each user whose secrets (password or access key) are encrypted to an exposed key."""
+    users = [u for u in spec.users.values() if u.pgp_key is not None and (u.console or u.access_key)]
+    if not users:
+        return []
+    secrets = secret_key_files(spec.root)
     out: list[tuple[str, Exposure]] = []
-    for user in spec.users.values():
-        if user.pgp_key is not None and (user.console or user.access_key):
-            exposure = exposure_of(user.pgp_key, spec.root)
-            if exposure is not None:
-                out.append((user.name, exposure))
+    for user in users:
+        assert user.pgp_key is not None
+        exposure = exposure_of(user.pgp_key, secrets)
+        if exposure is not None:
+            out.append((user.name, exposure))
     return out

@@ -158,6 +158,7 @@ class SpecBuilder:
         self._key_errors: dict[Path, str | None] = {}
         self._key_files: dict[str, tuple[Path, str]] = {}
         self._rfc9580_keys: set[Path] = set()
+        self._secret_keys: dict[str, Path] | None = None  # fingerprint -> secret key file in the layer
 
     # --- top level ------------------------------------------------------------------------------
 
@@ -937,9 +938,11 @@ class SpecBuilder:
         """Warn when what is encrypted to `user` can be read by anyone with the layer folder."""
         if not self.check_keys or self._key_errors.get(path, "unchecked") is not None:
             return  # not looked at, or already an error
-        from iamlayer.secrets.exposure import exposure_of
+        from iamlayer.secrets.exposure import exposure_of, secret_key_files
 
-        exposure = exposure_of(path, self.root)
+        if self._secret_keys is None:
+            self._secret_keys = secret_key_files(self.root)  # the layer folder, once per run
+        exposure = exposure_of(path, self._secret_keys)
         if exposure is not None:
             self.r.warn(node.path, exposure.message(user, self.root), exposure.hint(user, self.root))
 
