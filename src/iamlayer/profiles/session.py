@@ -37,6 +37,7 @@ from iamlayer.aws.people import (
 from iamlayer.errors import AccessDeniedError, CredentialsError
 from iamlayer.files import make_private_dir, remove_durably, write_private_file
 from iamlayer.profiles.credentials import Credentials
+from iamlayer.profiles.inifile import owned_sections
 
 #: refresh cached credentials that have less than this left
 REFRESH_MARGIN = timedelta(minutes=5)
@@ -169,13 +170,21 @@ def source_keys(files: AwsFiles, source_profile: str) -> Credentials:
 
 
 def own_profiles(files: AwsFiles) -> list[str]:
-    """The profiles with one's own long-term key that the config file's role profiles start from
-    (`source_profile`, with a key in the credentials file): what `configure`/`onboard` wrote as
-    `<project>-<people account>`."""
+    """The profiles iamlayer wrote with one's own long-term key (`<project>-<people account>` of
+    `configure`/`onboard`): sections marked as iamlayer's that its role profiles start from
+    (`source_profile`), with a key in the credentials file."""
+    try:
+        owned = owned_sections(files.config.read_text("utf-8", errors="replace"))
+    except OSError:
+        return []
     profiles = read_config_profiles(files.config)
     sources = {p["source_profile"] for p in profiles.values() if p.get("source_profile")}
     keys = _read_ini(files.credentials)
-    return sorted(s for s in sources if s in profiles and keys.has_option(s, "aws_access_key_id"))
+    return sorted(
+        s
+        for s in sources
+        if s in profiles and f"profile {s}" in owned and keys.has_option(s, "aws_access_key_id")
+    )
 
 
 def default_person_profile(
