@@ -123,7 +123,7 @@ def _user_name(uid: int) -> str:
     try:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
-        return f"uid {uid}"
+        return str(uid)  # no passwd entry: the number, which chown accepts too
 
 
 def _not_permitted(path: Path, account: str, exc: PermissionError) -> str:
