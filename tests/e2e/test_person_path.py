@@ -32,11 +32,12 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -155,11 +156,29 @@ class Onboarded:
     totp: pyotp.TOTP | None  # the device enrolled in this run, if any
 
 
-def onboard(layer: Layer, env: dict[str, str], user: str, *extra: str) -> Onboarded:
+def onboard(
+    layer: Layer,
+    env: dict[str, str],
+    user: str,
+    *extra: str,
+    codes: Callable[[pyotp.TOTP], str] | None = None,
+) -> Onboarded:
     """`iamlayer onboard --user USER`, answering the two MFA codes from the seed it shows."""
+    return enrolling(["onboard", "--user", user, "--show-secret", *extra], env, layer.root, codes)
+
+
+def right_codes(totp: pyotp.TOTP) -> str:
+    return f"{totp.now()}\n{totp.at(time.time(), counter_offset=1)}\n"
+
+
+def enrolling(
+    args: list[str], env: dict[str, str], cwd: Path, codes: Callable[[pyotp.TOTP], str] | None = None
+) -> Onboarded:
+    """An iamlayer command that may enrol an MFA device (with --show-secret): the codes it reads
+    are `codes(totp)` of the seed it shows, by default two right consecutive ones."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "iamlayer", "onboard", "--user", user, "--show-secret", *extra],
-        cwd=layer.root,
+        [sys.executable, "-m", "iamlayer", *args],
+        cwd=cwd,
         env=env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -176,9 +195,20 @@ def onboard(layer: Layer, env: dict[str, str], user: str, *extra: str) -> Onboar
             assert isinstance(parsed, pyotp.TOTP)
             totp = parsed
             break
-    codes = f"{totp.now()}\n{totp.at(time.time(), counter_offset=1)}\n" if totp else ""
-    out, err = proc.communicate(codes, timeout=120)
+    answers = (codes or right_codes)(totp) if totp else ""
+    out, err = proc.communicate(answers, timeout=120)
     return Onboarded(proc.returncode, out, "".join(lines) + err, totp)
+
+
+def assert_seed_nowhere(seed: str, *roots: Path) -> None:
+    """No file under `roots` holds the MFA seed, as text or inside a QR code image."""
+    assert seed
+    for root in roots:
+        for f in root.rglob("*"):
+            if f.is_file():
+                data = f.read_bytes()
+                assert seed.encode() not in data, f
+                assert not data.startswith(b"\x89PNG"), f"{f}: a QR code image holding the seed"
 
 
 def exported(env: dict[str, str], export_line: str) -> dict[str, str]:
@@ -399,8 +429,11 @@ def test_a_person_reaches_devops_in_apps_prd_in_three_commands(
     config, creds = aws_dir / "config", aws_dir / "credentials"
     assert f"{config}: written" in first.out and f"{creds}: written" in first.out
     assert not (aws_dir / "config.bak").exists()  # written once, not rewritten after enrolment
-    for f in (config, creds, aws_dir / "mfa-jane.doe.png"):
+    for f in (config, creds):
         assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
+    # The seed is shown on screen only: no QR code file next to the key it protects, or anywhere.
+    assert "saved as" not in first.err
+    assert_seed_nowhere(first.totp.secret, tmp_path / "home", layer.root)
     [asc] = (layer.root / "outputs" / "security" / "jane.doe").glob("access-key-*.asc")
     secret = layer.gpg.decrypt(asc)
     assert secret in creds.read_text()  # the only place the secret is written
@@ -636,3 +669,110 @@ def test_onboard_with_a_secret_key_file_and_its_errors(
     secret = layer.gpg.decrypt(asc)
     assert summary["access_key_id"] in asc.name and secret not in done.out + done.err
     assert summary["export_line"].startswith("export AWS_CONFIG_FILE=")
+
+
+def _decrypted_key(layer: Layer, user: str) -> dict[str, str]:
+    [asc] = (layer.root / "outputs" / "security" / user).glob("access-key-*.asc")
+    key_id = asc.name[len("access-key-") : -len(".asc")]
+    return {"AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": layer.gpg.decrypt(asc)}
+
+
+def test_mfa_enable_writes_the_seed_only_to_the_png_asked_for(
+    layer: Layer, proxy: AwsHarness, tmp_path: Path
+) -> None:
+    """Issue 18 item 3: by default the QR code is shown, never saved (it used to land next to the
+    long-term key, in the profiles folder); `--png FILE` replaces FILE atomically, mode 0600."""
+    from iamlayer.profiles.mfa import qr_png
+
+    env = person_env(tmp_path, layer, proxy)
+    aws_dir = tmp_path / "home" / ".aws" / "acme"
+    aws_dir.mkdir(parents=True)
+    as_jane = {**env, **_decrypted_key(layer, "jane.doe"), "AWS_CONFIG_FILE": str(aws_dir / "config")}
+    jane = enrolling(["mfa", "enable", "--show-secret", "--json"], as_jane, tmp_path)
+    assert jane.code == 0 and jane.totp is not None, jane.err
+    assert json.loads(jane.out)["png"] is None and "saved as" not in jane.err
+    assert "Scan this QR code" in jane.err
+    assert_seed_nowhere(jane.totp.secret, tmp_path / "home", layer.root, tmp_path)
+
+    # Asked for: the file is replaced (a new inode, never rewritten in place), 0600 from the start.
+    png = tmp_path / "qr" / "sam.png"
+    png.parent.mkdir()
+    png.write_text("an older file, readable by all")
+    png.chmod(0o644)
+    old_inode = png.stat().st_ino
+    as_sam = {**env, **_decrypted_key(layer, "sam.taylor")}
+    sam = enrolling(["mfa", "enable", "--show-secret", "--png", str(png), "--json"], as_sam, tmp_path)
+    assert sam.code == 0 and sam.totp is not None, sam.err
+    summary = json.loads(sam.out)
+    assert summary["png"] == str(png) and f"saved as {png}" in sam.err
+    assert stat.S_IMODE(png.stat().st_mode) == 0o600 and png.stat().st_ino != old_inode
+    assert png.read_bytes() == qr_png(summary["otpauth_uri"])
+    assert [p.name for p in png.parent.iterdir()] == ["sam.png"]  # no temporary file left
+
+
+def test_onboard_checks_the_codes_against_the_seed_it_holds(
+    layer: Layer, proxy: AwsHarness, tmp_path: Path
+) -> None:
+    """Issue 18 P3: the emulator accepts any code, so a wrong one used to enable the device. Codes
+    the seed did not make are asked again and never sent; three wrong pairs end the enrolment."""
+    env = person_env(tmp_path, layer, proxy)
+
+    def far(totp: pyotp.TOTP) -> str:  # consecutive codes of the right device, an hour off
+        return f"{totp.at(time.time(), counter_offset=120)}\n{totp.at(time.time(), counter_offset=121)}\n"
+
+    proxy.label = "wrong codes"
+    failed = onboard(layer, env, "ana.lopez", codes=lambda t: far(t) * 3)
+    assert failed.code == 1, failed.out + failed.err
+    assert "not consecutive codes of the device" in failed.err and "Try 3 of 3" in failed.err
+    actions = [c.action for c in proxy.calls if c.label == "wrong codes"]
+    assert "EnableMFADevice" not in actions and actions[-1] == "DeleteVirtualMFADevice", actions
+    iam = session_in(layer.ids["security"]).client("iam")
+    assert iam.list_mfa_devices(UserName="ana.lopez")["MFADevices"] == []
+    assert not (tmp_path / "home" / ".aws").exists()  # nothing written
+
+    proxy.label = "one wrong pair, then right"
+    ok = onboard(layer, env, "ana.lopez", codes=lambda t: far(t) + right_codes(t))
+    assert ok.code == 0, ok.err
+    assert "Try 2 of 3" in ok.err
+    actions = [c.action for c in proxy.calls if c.label == "one wrong pair, then right"]
+    assert actions.count("EnableMFADevice") == 1, actions
+    [device] = iam.list_mfa_devices(UserName="ana.lopez")["MFADevices"]
+    assert device["SerialNumber"].endswith(":mfa/ana.lopez")
+
+
+def test_a_bare_whoami_after_onboarding_shows_the_person(
+    layer: Layer, proxy: AwsHarness, tmp_path: Path, aws_env: dict[str, str]
+) -> None:
+    """Issue 18 P3: `iamlayer whoami` with no --profile failed after onboarding (no default
+    profile), and in the sandbox showed the operator's keys ("user moto"), not the person."""
+    env = person_env(tmp_path, layer, proxy)
+    done = onboard(layer, env, "sam.taylor")
+    assert done.code == 0, done.err
+    *_, export_line, _ = done.out.strip().splitlines()
+    sam = f"arn:aws:iam::{layer.ids['security']}:user/sam.taylor"
+    operator = {k: aws_env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    shells = {
+        "after the export line": exported(env, export_line),
+        "with the sandbox's operator keys too": {**exported(env, export_line), **operator},
+        "before the export line": env,  # found in ~/.aws/acme/
+    }
+    for shell, shell_env in shells.items():
+        r = run([sys.executable, "-m", "iamlayer", "whoami", "--json"], shell_env, tmp_path)
+        assert r.returncode == 0, (shell, r.stderr)
+        who = json.loads(r.stdout)
+        assert (who["arn"], who["type"], who["profile"]) == (sam, "user", "acme-security"), (shell, who)
+        assert ("AWS_ACCESS_KEY_ID is also set" in r.stderr) == ("operator" in shell), (shell, r.stderr)
+
+    # Two projects' profiles and nothing exported: it names both instead of guessing.
+    home_aws = tmp_path / "home" / ".aws"
+    shutil.copytree(home_aws / "acme", home_aws / "beta")
+    r = run([sys.executable, "-m", "iamlayer", "whoami"], env, tmp_path)
+    err = " ".join(r.stderr.split())
+    assert r.returncode == 1 and "Traceback" not in err, err
+    assert f"--profile acme-security ({home_aws / 'acme' / 'config'})" in err
+    assert f"--profile acme-security ({home_aws / 'beta' / 'config'})" in err
+    # With nothing of the person's at all, it says what to pass.
+    shutil.rmtree(home_aws)
+    r = run([sys.executable, "-m", "iamlayer", "whoami"], env, tmp_path)
+    err = " ".join(r.stderr.split())
+    assert r.returncode == 1 and "pass --profile <project>-<people account>" in err, err

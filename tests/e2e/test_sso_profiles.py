@@ -130,9 +130,10 @@ def test_sso_profiles_are_written_once_and_resolve_credentials_through_the_porta
     assert r.code == 0, r.err
     out = r.json()
     assert out["sso_session"] == "acme" and out["start_url"] == "https://d-1234567890.awsapps.com/start"
+    # DevOps is named like the IAM role devops (profile acme-shared-devops): marked sso- (issue 18).
     assert [p["profile"] for p in out["profiles"]] == [
-        "acme-shared-DevOps",
-        "acme-apps-prd-DevOps",
+        "acme-shared-sso-DevOps",
+        "acme-apps-prd-sso-DevOps",
         "acme-apps-prd-ReadOnly",
     ]
     assert out["files"]["config"]["changed"] is True
@@ -189,7 +190,7 @@ def test_sso_profiles_are_written_once_and_resolve_credentials_through_the_porta
 
     # And boto3 in a person's program, with the other profile (in a process of its own: botocore
     # fixes the SSO cache folder from HOME when it is imported).
-    program = "import boto3; print(boto3.Session(profile_name='acme-shared-DevOps').client('sts').get_caller_identity()['Account'])"
+    program = "import boto3; print(boto3.Session(profile_name='acme-shared-sso-DevOps').client('sts').get_caller_identity()['Account'])"
     proc = subprocess.run(
         [sys.executable, "-c", program], env=person, capture_output=True, text=True, timeout=120
     )

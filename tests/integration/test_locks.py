@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -142,3 +144,51 @@ def test_apply_password_reset_and_rotate_are_refused_while_another_apply_runs(
     holder.kill()
     r = run_cli("apply", "--auto-approve", cwd=layer.root, env=aws_env)
     assert r.code == 0, r.out + r.err
+
+
+NOBODY = 65534
+AS_NOBODY = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None,
+    reason="needs root and setpriv, to run the second user as nobody",
+)
+def test_a_second_unix_user_of_a_shared_layer_folder_is_refused_clearly(aws_env: dict[str, str]) -> None:
+    """Issue 18 item 11, with a real second user: root applied in a group-shared layer folder
+    (its .iamlayer/ is 0700, the lock 0600); `nobody` runs apply there. It used to end in a
+    PermissionError traceback; it is a refusal naming the file, its owner and what to do."""
+    shared = Path(tempfile.mkdtemp(prefix="iamlayer-shared-", dir="/tmp"))
+    try:
+        shared.chmod(0o777)  # shared by a group; "others" stands for the group here
+        spec_file = shared / "iamlayer.yaml"
+        spec_file.write_text(
+            'project: acme\npeople_account: security\naccounts:\n  security: {id: "222222222222"}\n'
+        )
+        spec_file.chmod(0o644)
+        spec = load_spec(spec_file, check_keys=False)
+        with account_locks(spec, ["security"], "iamlayer apply"):
+            pass  # the first user's apply leaves .iamlayer/locks/security.lock behind
+        home = shared / "home-of-nobody"
+        home.mkdir()
+        os.chown(home, NOBODY, NOBODY)
+        proc = subprocess.run(
+            [*AS_NOBODY, sys.executable, "-m", "iamlayer", "apply", "--auto-approve"],
+            cwd=shared,
+            env={**os.environ, **aws_env, "HOME": str(home), "COLUMNS": "400"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        err = " ".join(proc.stderr.split())
+        assert "Traceback" not in err and "PermissionError" not in err, err
+        lock = lock_path(spec, "security")
+        assert f"cannot take the lock of account security: {lock}" in err, err
+        assert f"for user nobody; {shared / '.iamlayer'} belongs to user root (mode 0700)" in err, err
+        assert (
+            "Run iamlayer here as user root" in err and f"sudo chown -R nobody {shared / '.iamlayer'}" in err
+        )
+    finally:
+        shutil.rmtree(shared)

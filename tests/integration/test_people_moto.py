@@ -97,17 +97,15 @@ def test_enrol_configure_and_assume_roles_with_one_mfa_session(world: dict[str, 
     key: Credentials = world["key"]
     seen: dict[str, str] = {}
 
-    def show(qr: str, png: str, uri: str) -> None:
-        seen.update(qr=qr, png=png, uri=uri)
+    def show(qr: str, png: Path | None, uri: str) -> None:
+        seen.update(qr=qr, png=str(png), uri=uri)
 
     def codes() -> tuple[str, str]:
         totp = pyotp.parse_uri(seen["uri"])
         assert isinstance(totp, pyotp.TOTP)
         return totp.now(), totp.at(time.time(), counter_offset=1)
 
-    enrolment = enrol(
-        as_user(key), name=None, png_path=lambda u: tmp_path / f"{u}.png", show=show, read_codes=codes
-    )
+    enrolment = enrol(as_user(key), name=None, png=tmp_path / "jane.doe.png", show=show, read_codes=codes)
     assert enrolment.serial == f"arn:aws:iam::{PEOPLE}:mfa/jane.doe"
     assert "secret=" not in repr(enrolment)
     png = Path(seen["png"])
@@ -217,7 +215,7 @@ def test_whoami_on_the_standard_chain_and_human_configure_output(
 def _ui(tmp_path: Path) -> dict[str, Any]:
     seen: dict[str, str] = {}
 
-    def show(qr: str, png: str, uri: str) -> None:
+    def show(qr: str, png: Path | None, uri: str) -> None:
         seen["uri"] = uri
 
     def codes() -> tuple[str, str]:
@@ -225,7 +223,7 @@ def _ui(tmp_path: Path) -> dict[str, Any]:
         assert isinstance(totp, pyotp.TOTP)
         return totp.now(), totp.at(time.time(), counter_offset=1)
 
-    return {"png_path": lambda u: tmp_path / f"{u}.png", "show": show, "read_codes": codes}
+    return {"png": tmp_path / "jane.doe.png", "show": show, "read_codes": codes}
 
 
 def test_enrol_replaces_a_leftover_unassigned_device(world: dict[str, Any], tmp_path: Path) -> None:

@@ -68,8 +68,42 @@ def test_refusals_say_what_to_do(tmp_path: Path) -> None:
             "permission_sets: [Admin], accounts: [shared]", "permission_sets: [devops], accounts: [shared]"
         ),
     )
-    with pytest.raises(CredentialsError, match="acme-shared-devops would be both the IAM role profile"):
-        render_sso_profiles(clash, "jane.doe", start_url="https://x.io")
+    with pytest.raises(CredentialsError, match="acme-shared-sso-devops would be both an IAM profile"):
+        # A role named like the marked profile: even the sso- mark cannot keep them apart.
+        render_sso_profiles(
+            load_spec(
+                write_spec(
+                    tmp_path / "b",
+                    clash.path.read_text().replace(
+                        "  devops: {accounts: [shared]}",
+                        "  devops: {accounts: [shared]}\n  sso-devops: {accounts: [shared]}",
+                    ),
+                ),
+                check_keys=False,
+            ),
+            "jane.doe",
+            start_url="https://x.io",
+        )
     (tmp_path / "c").mkdir()
     with pytest.raises(CredentialsError, match="has no identity_center"):
         render_sso_profiles(spec_of(tmp_path / "c", SPEC.split("identity_center:")[0]), "jane.doe")
+
+
+def test_a_permission_set_named_like_a_role_is_marked_sso_in_every_account(tmp_path: Path) -> None:
+    """Issue 18 P3: the IAM profile acme-shared-devops and the Identity Center one
+    acme-shared-DevOps differed only in case. The IAM names stay (a contract); the permission set
+    named like the role gets the sso- mark, in every account; others keep their names."""
+    text = SPEC.replace("    devops: {}", "    DevOps: {}").replace(
+        "    - {user: jane.doe, permission_sets: [Admin], accounts: [shared]}",
+        "    - {user: jane.doe, permission_sets: [DevOps], accounts: all}",
+    )
+    r = render_sso_profiles(spec_of(tmp_path, text), "jane.doe", start_url="https://x.io")
+    assert sorted(p.profile for p in r.profiles) == [
+        "acme-management-Admin",
+        "acme-management-sso-DevOps",
+        "acme-shared-Admin",
+        "acme-shared-sso-DevOps",
+    ]
+    assert {dict(s.items).get("sso_role_name") for s in r.config[1:]} == {"Admin", "DevOps"}
+    iam = "acme-shared-devops"
+    assert all(p.profile.lower() != iam for p in r.profiles)

@@ -277,3 +277,34 @@ def test_locate_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert locate_files(None, "acme-apps-prd-devops", {}).cache_dir == tmp_path / ".aws" / "acme" / "cache"
     with pytest.raises(CredentialsError, match="--aws-dir"):
         locate_files(None, "other-x", {})
+
+
+def test_own_profiles_are_the_key_profiles_iamlayer_wrote(tmp_path: Path) -> None:
+    """What a bare `whoami` picks: the marked source profile with a key, not a hand-written one."""
+    from iamlayer.profiles.session import AwsFiles, default_person_profile, own_profiles
+
+    files = AwsFiles(tmp_path / "config", tmp_path / "credentials")
+    sync_file(
+        files.config,
+        "acme",
+        [
+            Section("profile acme-security", (("region", "us-east-1"),)),
+            Section(
+                "profile acme-shared-devops",
+                (("role_arn", "arn:aws:iam::3:role/DevOps"), ("source_profile", "acme-security")),
+            ),
+        ],
+    )
+    with files.config.open("a") as f:  # a person's own role profile, from their own key profile
+        f.write(
+            "[profile mine]\nregion = eu-west-1\n[profile my-role]\nrole_arn = x\nsource_profile = mine\n"
+        )
+    files.credentials.write_text(
+        "[acme-security]\naws_access_key_id = AKIA1\naws_secret_access_key = s\n"
+        "[mine]\naws_access_key_id = AKIA2\naws_secret_access_key = t\n"
+    )
+    assert own_profiles(files) == ["acme-security"]
+    env = {"AWS_CONFIG_FILE": str(files.config), "AWS_SHARED_CREDENTIALS_FILE": str(files.credentials)}
+    assert default_person_profile(None, env) == ("acme-security", files)
+    files.credentials.write_text("[mine]\naws_access_key_id = AKIA2\naws_secret_access_key = t\n")
+    assert own_profiles(files) == [] and default_person_profile(None, env) is None

@@ -32,6 +32,7 @@ def layer(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
 def test_writes_the_documented_files(layer: tuple[Path, list[Path]]) -> None:
     target, written = layer
     assert sorted(p.relative_to(target).as_posix() for p in written) == [
+        ".gitignore",
         "README.md",
         "example-secret-keys/README.md",
         "example-secret-keys/jane.doe.asc",
@@ -138,6 +139,7 @@ def test_without_example_keys_the_layer_validates_and_says_how_to_add_people(tmp
     target = tmp_path / "x"
     written = scaffold(target, example_keys=False)
     assert sorted(p.relative_to(target).as_posix() for p in written) == [
+        ".gitignore",
         "README.md",
         "iamlayer.yaml",
         "keys/README.md",

@@ -128,6 +128,18 @@ def validate(spec_file: Path, as_json: bool) -> int:
     return EXIT_OK
 
 
+def _warn_exposed_keys(spec: Spec) -> None:
+    """Loudly, before any plan: users whose secrets anyone with the layer folder could decrypt."""
+    from iamlayer.secrets.exposure import exposed_users
+
+    for user, exposure in exposed_users(spec):
+        err_console.print(
+            f"[bold red]WARNING:[/] [red]{escape(exposure.message(user, spec.root))}[/]\n"
+            f"  [red]Fix: {escape(exposure.hint(user, spec.root))}[/]",
+            soft_wrap=True,
+        )
+
+
 def _check_accounts(spec: Spec, accounts: tuple[str, ...]) -> None:
     for name in accounts:
         if name not in spec.accounts:
@@ -191,6 +203,7 @@ def plan(
     a few minutes old; --refresh-credentials reads every user one by one instead.
     """
     spec = load_spec(spec_file)
+    _warn_exposed_keys(spec)
     stats = ApiStats()
     p = _make_plan(spec, profile, accounts, stats, as_json, refresh_credentials)
     if out:
@@ -256,6 +269,7 @@ def apply(
     the same account at the same time is refused.
     """
     spec = load_spec(spec_file)
+    _warn_exposed_keys(spec)
     stats = ApiStats()
     saved = api.read_plan(planfile) if planfile else None
     if saved is None:

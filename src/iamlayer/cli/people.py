@@ -34,6 +34,7 @@ from iamlayer.profiles.session import (
     SessionCache,
     child_env,
     credential_process_output,
+    default_person_profile,
     locate_files,
     read_config_profiles,
     source_keys,
@@ -312,20 +313,26 @@ def mfa_group() -> None:
     """Your MFA device and MFA session."""
 
 
-def _qr_show(show_secret: bool) -> Callable[[str, str, str], None]:
+def _qr_show(show_secret: bool) -> Callable[[str, Path | None, str], None]:
     """Show the QR code on stderr (and the otpauth URI, which holds the seed, only if asked)."""
 
-    def show(qr: str, path: str, uri: str) -> None:
+    def show(qr: str, png: Path | None, uri: str) -> None:
         err_console.print("Scan this QR code with your authenticator app:")
         sys.stderr.write(qr)
         sys.stderr.flush()
+        if png is not None:
+            err_console.print(
+                f"(also saved as {png}, mode 0600: it holds the device's secret; delete it once scanned)",
+                soft_wrap=True,
+            )
         if show_secret:
             err_console.print(f"otpauth URI (contains the seed): {uri}", soft_wrap=True)
-        err_console.print(
-            f"(also saved as {path}, mode 0600: it holds the device's secret; delete it once scanned)"
-        )
 
     return show
+
+
+def _codes_mismatch(why: str) -> None:
+    err_console.print(f"[yellow]{escape(why)}[/]", soft_wrap=True)
 
 
 def _read_two_codes() -> tuple[str, str]:
@@ -341,7 +348,8 @@ png_option = click.option(
     "png",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Where to save the QR code PNG (mode 0600; default: next to your AWS config file).",
+    help="Also save the QR code as a PNG at FILE (mode 0600). It holds the device's secret: by "
+    "default the QR code is only shown in the terminal and nothing is written.",
 )
 show_secret_option = click.option(
     "--show-secret", is_flag=True, help="Also print the otpauth:// URI, which contains the seed."
@@ -362,28 +370,25 @@ show_secret_option = click.option(
 def mfa_enable_cmd(
     profile: str | None, name: str | None, png: Path | None, show_secret: bool, as_json: bool
 ) -> None:
-    """Create a virtual MFA device for yourself, show its QR code, enable it with two codes."""
+    """Create a virtual MFA device for yourself, show its QR code, enable it with two codes.
 
-    def png_path(user: str) -> Path:
-        if png is not None:
-            return png.expanduser()
-        cfg = os.environ.get("AWS_CONFIG_FILE")
-        folder = Path(cfg).expanduser().parent if cfg else Path.home() / ".aws"
-        return folder / f"mfa-{user}.png"
-
+    The QR code is shown in the terminal only; nothing holding the device's secret is written
+    unless you pass --png FILE. The two codes are checked against the device before AWS sees them.
+    """
     res = enrol(
         make_client_factory(profile),
         name=name,
-        png_path=png_path,
+        png=png.expanduser() if png is not None else None,
         show=_qr_show(show_secret),
         read_codes=_read_two_codes,
+        mismatch=_codes_mismatch,
     )
     if as_json:
         out: dict[str, Any] = {
             "user": res.user,
             "account": res.account,
             "serial": res.serial,
-            "png": str(res.png),
+            "png": str(res.png) if res.png else None,
         }
         if show_secret:
             out["otpauth_uri"] = res.uri
@@ -454,7 +459,13 @@ def _when(dt: datetime | None) -> str | None:
 @aws_dir_option
 @json_option
 def whoami_cmd(profile: str | None, aws_dir: Path | None, as_json: bool) -> None:
-    """Which user or role, in which account, your credentials are; MFA session and expiry."""
+    """Which user or role, in which account, your credentials are; MFA session and expiry.
+
+    Without --profile (or AWS_PROFILE, IAMLAYER_PROFILE) it shows your own profile, the one with
+    your access key that `iamlayer onboard` or `credentials configure` wrote (in AWS_CONFIG_FILE's
+    files, else in ~/.aws/<project>/), even when AWS_ACCESS_KEY_ID is set too (as in the sandbox's
+    shell); with no such profile, the standard credential chain's identity.
+    """
     from iamlayer.aws.people import caller_identity
 
     name = profile or os.environ.get("IAMLAYER_PROFILE")
@@ -464,6 +475,14 @@ def whoami_cmd(profile: str | None, aws_dir: Path | None, as_json: bool) -> None
             files = locate_files(aws_dir, name)
         except CredentialsError:
             files = None
+    elif (own := default_person_profile(aws_dir)) is not None:
+        name, files = own
+        if os.environ.get("AWS_ACCESS_KEY_ID"):
+            err_console.print(
+                f"Note: showing your profile {name}; AWS_ACCESS_KEY_ID is also set in this shell, and "
+                "commands given no --profile (the aws CLI too) use those keys instead.",
+                soft_wrap=True,
+            )
     info: dict[str, Any]
     if files is not None and name in read_config_profiles(files.config):
         broker = SessionBroker(files, factory=make_client_factory(), code_provider=code_provider(None))
@@ -480,7 +499,14 @@ def whoami_cmd(profile: str | None, aws_dir: Path | None, as_json: bool) -> None
             "expires": _when(st.credentials_expire),
         }
     else:
-        ident = caller_identity(make_client_factory(profile), None)
+        try:
+            ident = caller_identity(make_client_factory(profile), None)
+        except CredentialsError as exc:
+            raise CredentialsError(
+                f"{exc} No profile of yours was found either: pass --profile <project>-<people "
+                "account> (the profile `iamlayer onboard` wrote), or export the AWS_CONFIG_FILE line it "
+                "printed."
+            ) from exc
         exp = os.environ.get("AWS_CREDENTIAL_EXPIRATION")
         info = {
             "profile": profile,
@@ -547,9 +573,10 @@ def onboard_cmd(
     folder = aws_dir.expanduser() if aws_dir else _default_aws_dir(spec.project)
     files = AwsFiles(folder / "config", folder / "credentials")
     ui = MfaUI(
-        png_path=lambda u: png.expanduser() if png is not None else folder / f"mfa-{u}.png",
         show=_qr_show(show_secret),
         read_codes=_read_two_codes,
+        png=png.expanduser() if png is not None else None,
+        mismatch=_codes_mismatch,
     )
     done = onboard(
         spec,
@@ -572,7 +599,7 @@ def onboard_cmd(
             key_file=str(done.key_file),
             decrypted=done.decrypted,
             mfa_enrolled=enrolled is not None,
-            png=str(enrolled.png) if enrolled else None,
+            png=str(enrolled.png) if enrolled and enrolled.png else None,
             export_line=done.export_line,
             next_command=done.next_command,
         )

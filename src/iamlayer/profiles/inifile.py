@@ -18,6 +18,7 @@ of the previous content otherwise, and an atomic write with mode 0600.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import stat
@@ -57,6 +58,17 @@ class _Block:
     lines: list[str]
     header: str | None = None  # section name, for section blocks
     owned: bool = False
+
+
+def owned_sections(text: str) -> set[str]:
+    """The headers of the sections marked as iamlayer's own, for any project."""
+    prefix = marker("")[:-1]  # "# managed by iamlayer ("
+    lines = text.splitlines()
+    return {
+        header
+        for line, nxt in itertools.pairwise(lines)
+        if line.strip().startswith(prefix) and (header := _header_of(nxt)) is not None
+    }
 
 
 def _header_of(line: str) -> str | None:

@@ -38,9 +38,10 @@ from iamlayer.state.outputs import outbox_for
 class MfaUI:
     """How enrolment talks to the person (see iamlayer.profiles.mfa.enrol)."""
 
-    png_path: Callable[[str], Path]
-    show: Callable[[str, str, str], None]
+    show: Callable[[str, Path | None, str], None]
     read_codes: Callable[[], tuple[str, str]]
+    png: Path | None = None  # save the QR code there too (only when the person asks)
+    mismatch: Callable[[str], None] | None = None  # told of a pair of codes the seed did not make
 
 
 @dataclass(frozen=True)
@@ -136,9 +137,10 @@ def onboard(
         enrolment = enrol(
             _as(factory, key),
             name=None,
-            png_path=ui.png_path,
+            png=ui.png,
             show=ui.show,
             read_codes=ui.read_codes,
+            mismatch=ui.mismatch,
             identity=checked.identity,
             devices=checked.devices,
         )

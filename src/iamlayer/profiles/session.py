@@ -37,6 +37,7 @@ from iamlayer.aws.people import (
 from iamlayer.errors import AccessDeniedError, CredentialsError
 from iamlayer.files import make_private_dir, remove_durably, write_private_file
 from iamlayer.profiles.credentials import Credentials
+from iamlayer.profiles.inifile import owned_sections
 
 #: refresh cached credentials that have less than this left
 REFRESH_MARGIN = timedelta(minutes=5)
@@ -166,6 +167,45 @@ def source_keys(files: AwsFiles, source_profile: str) -> Credentials:
             f"[{source_profile}] in {files.credentials} lacks aws_access_key_id/aws_secret_access_key"
         )
     return Credentials(key, secret)
+
+
+def own_profiles(files: AwsFiles) -> list[str]:
+    """The profiles iamlayer wrote with one's own long-term key (`<project>-<people account>` of
+    `configure`/`onboard`): sections marked as iamlayer's that its role profiles start from
+    (`source_profile`), with a key in the credentials file."""
+    try:
+        owned = owned_sections(files.config.read_text("utf-8", errors="replace"))
+    except OSError:
+        return []
+    profiles = read_config_profiles(files.config)
+    sources = {p["source_profile"] for p in profiles.values() if p.get("source_profile")}
+    keys = _read_ini(files.credentials)
+    return sorted(
+        s
+        for s in sources
+        if s in profiles and f"profile {s}" in owned and keys.has_option(s, "aws_access_key_id")
+    )
+
+
+def default_person_profile(
+    aws_dir: Path | None = None, env: Mapping[str, str] | None = None
+) -> tuple[str, AwsFiles] | None:
+    """The person's own profile when none is named: the only one `own_profiles` finds in the files
+    `locate_files` names, else in the ~/.aws/<project>/ folders iamlayer writes. None when there is
+    none; CredentialsError, naming them, when there are several."""
+    try:
+        candidates = [locate_files(aws_dir, None, env)]
+    except CredentialsError:
+        folders = sorted((Path.home() / ".aws").glob("*/config"))
+        candidates = [AwsFiles(c, c.parent / "credentials") for c in folders]
+    found = [(name, files) for files in candidates for name in own_profiles(files)]
+    if len(found) > 1:
+        choices = ", ".join(f"--profile {n} ({f.config})" for n, f in found)
+        raise CredentialsError(
+            f"several profiles hold an access key of your own: pass one of {choices}, or export "
+            "the AWS_CONFIG_FILE line `iamlayer onboard` printed for the project you mean"
+        )
+    return found[0] if found else None
 
 
 def _slug(text: str) -> str:

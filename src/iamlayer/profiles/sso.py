@@ -4,7 +4,10 @@
 profiles, one `[sso-session <project>]` section (the portal's start URL, the instance's region)
 and one `[profile <project>-<account>-<permission set>]` per account and permission set the
 person reaches, directly or through their groups (sso_session, sso_account_id, sso_role_name,
-region). `aws sso login --sso-session <project>` then signs them in once for every profile, and
+region). A permission set named like one of the spec's IAM roles (in any case) is
+`<project>-<account>-sso-<permission set>` instead, in every account: the IAM profiles are
+`<project>-<account>-<role in lower case>`, and two profiles whose names differ only in case
+(`acme-shared-devops`, `acme-shared-DevOps`) are one typo apart. `aws sso login --sso-session <project>` then signs them in once for every profile, and
 botocore-based tools get each role's credentials from the portal (sso:GetRoleCredentials).
 
 The sections are marked `# managed by iamlayer (<project> sso)`: an owner of their own, so the
@@ -33,9 +36,15 @@ def sso_owner(project: str) -> str:
     return f"{project} sso"
 
 
-def sso_profile_name(project: str, account: str, permission_set: str) -> str:
-    """`<project>-<account>-<permission set>`, the permission set as spelt in the spec."""
-    return f"{project}-{account}-{permission_set}"
+#: In the profile names of a permission set named like an IAM role of the spec (any case)
+SSO_MARK = "sso"
+
+
+def sso_profile_name(project: str, account: str, permission_set: str, *, marked: bool = False) -> str:
+    """`<project>-<account>-<permission set>`, the permission set as spelt in the spec; with
+    `marked`, `<project>-<account>-sso-<permission set>`."""
+    middle = f"{SSO_MARK}-" if marked else ""
+    return f"{project}-{account}-{middle}{permission_set}"
 
 
 @dataclass(frozen=True)
@@ -74,17 +83,22 @@ def render_sso_profiles(spec: Spec, user: str, *, start_url: str | None = None) 
             "no AWS access portal URL: set identity_center.start_url in the spec (the URL under Settings "
             "in the IAM Identity Center console, e.g. https://d-1234567890.awsapps.com/start), or pass --start-url"
         )
-    # Profile names the IAM side writes for the same project: a clash would make one section
-    # take over the other's on every run.
+    # Profile names the IAM side writes for the same project (`<project>-<account>-<role in lower
+    # case>`, a contract for the people using them). A permission set named like a role, in any
+    # case, gets the sso- mark in every account: `acme-shared-sso-DevOps` next to the IAM
+    # `acme-shared-devops`, never two names that differ only in case. An exact clash would make
+    # one section take over the other's on every run.
     iam_names = {profile_name(spec.project, a, r.name) for r in spec.roles.values() for a in r.accounts}
     iam_names.add(profile_name(spec.project, spec.people_account))
+    taken = {n.lower() for n in iam_names}
+    role_names = {r.name.lower() for r in spec.roles.values()}
     profiles: list[SsoProfile] = []
     for account, ps in ic.access_of(user):
-        name = sso_profile_name(spec.project, account, ps)
-        if name in iam_names:
+        name = sso_profile_name(spec.project, account, ps, marked=ps.lower() in role_names)
+        if name.lower() in taken:
             raise CredentialsError(
-                f"profile {name} would be both the IAM role profile and the Identity Center one; "
-                f"rename permission set {ps} (or the role) so they differ"
+                f"profile {name} would be both an IAM profile and an Identity Center one (names differing "
+                f"only in case included); rename permission set {ps} (or the role) so they differ"
             )
         profiles.append(SsoProfile(name, account, spec.accounts[account].id, ps))
     session = Section(

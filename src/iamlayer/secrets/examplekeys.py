@@ -16,6 +16,10 @@ from dataclasses import dataclass
 
 import pysequoia
 
+#: In the user ID of every example key (`Name (iamlayer example key) <email>`): how validation
+#: recognises one in a layer, wherever its secret half went (iamlayer.secrets.exposure).
+EXAMPLE_KEY_COMMENT = "iamlayer example key"
+
 
 @dataclass(frozen=True)
 class ExampleKey:

@@ -6,6 +6,10 @@ machine user. With `example_keys`, it also generates throwaway OpenPGP keys for 
 the example validates, plans and applies end to end (e.g. against the sandbox) before any real
 key exists: a Curve25519 key in armored form and an RSA key in base64-of-binary form, the two
 forms people export (`gpg --export --armor`, `gpg --export | base64`).
+
+It also writes a .gitignore for what must not be shared through git (GITIGNORE): iamlayer's local
+state, the example keys' secret halves and MFA QR codes. A .gitignore already there is kept, with
+only the missing lines appended.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Final
 
 from iamlayer.errors import IamlayerError
 from iamlayer.files import write_atomic
-from iamlayer.secrets.examplekeys import generate_example_key
+from iamlayer.secrets.examplekeys import EXAMPLE_KEY_COMMENT, generate_example_key
 from iamlayer.spec.load import DEFAULT_SPEC_FILE
 
 #: template name -> path written, relative to the target folder
@@ -30,9 +34,39 @@ _SECRET_README: Final = ("example-secret-keys-README.md", "example-secret-keys/R
 
 #: example key name -> (user id, cipher suite, public key form)
 EXAMPLE_KEYS: Final = {
-    "jane.doe": ("Jane Doe (iamlayer example key) <jane.doe@example.com>", "Cv25519", "armored"),
-    "machine.infra": ("machine.infra (iamlayer example key) <machine.infra@example.com>", "RSA3k", "base64"),
+    "jane.doe": (f"Jane Doe ({EXAMPLE_KEY_COMMENT}) <jane.doe@example.com>", "Cv25519", "armored"),
+    "machine.infra": (
+        f"machine.infra ({EXAMPLE_KEY_COMMENT}) <machine.infra@example.com>",
+        "RSA3k",
+        "base64",
+    ),
 }
+
+
+#: (why, pattern) for each line of the layer's .gitignore. outputs/ is not among them: the
+#: ciphertexts in it are meant to be shared with the team, each readable only by its owner.
+GITIGNORE: Final = (
+    ("iamlayer's state on this machine (locks, journal): each clone has its own", ".iamlayer/"),
+    ("the example keys' secret halves: throwaway, never to be shared", "example-secret-keys/"),
+    ("QR codes of MFA devices hold the device's secret (iamlayer mfa enable --png FILE)", "mfa-*.png"),
+)
+
+
+def update_gitignore(target: Path) -> bool:
+    """Add GITIGNORE's missing patterns to `target`/.gitignore (created if absent); never remove or
+    reorder a line. An existing pattern counts with or without its slashes. True if written."""
+    path = target / ".gitignore"
+    old = path.read_text("utf-8") if path.exists() else ""
+    have = {line.strip().strip("/") for line in old.splitlines()}
+    missing = [(why, pattern) for why, pattern in GITIGNORE if pattern.strip("/") not in have]
+    if not missing:
+        return False
+    lines = ["" if not old else "\n" if old.endswith("\n") else "\n\n"]
+    lines.append("# Written by `iamlayer init`: what this layer folder must not share through git.\n")
+    for why, pattern in missing:
+        lines.append(f"# {why}\n{pattern}\n")
+    write_atomic(path, (old + "".join(lines)).encode("utf-8"))
+    return True
 
 
 def _template(name: str, *, example_keys: bool = True) -> bytes:
@@ -69,7 +103,8 @@ def scaffold(target_dir: Path, *, example_keys: bool = True) -> list[Path]:
     """Write an example layer into `target_dir` (created if needed); return the files written.
 
     Refuses (IamlayerError) when `target_dir` already has an iamlayer.yaml, or any other file it
-    would write: it never overwrites someone's spec or keys.
+    would write: it never overwrites someone's spec or keys. A .gitignore is the exception: the
+    missing lines are appended to it (`update_gitignore`).
     """
     target = Path(target_dir)
     if (target / DEFAULT_SPEC_FILE).exists():
@@ -94,6 +129,8 @@ def scaffold(target_dir: Path, *, example_keys: bool = True) -> list[Path]:
         written.append(target / rel)
     if example_keys:
         written += _write_example_keys(target)
+    if update_gitignore(target):
+        written.append(target / ".gitignore")
     write_atomic(target / DEFAULT_SPEC_FILE, _template("iamlayer.yaml", example_keys=example_keys))
     written.append(target / DEFAULT_SPEC_FILE)
     return written

@@ -158,6 +158,7 @@ class SpecBuilder:
         self._key_errors: dict[Path, str | None] = {}
         self._key_files: dict[str, tuple[Path, str]] = {}
         self._rfc9580_keys: set[Path] = set()
+        self._secret_keys: dict[str, Path] | None = None  # fingerprint -> secret key file in the layer
 
     # --- top level ------------------------------------------------------------------------------
 
@@ -757,6 +758,8 @@ class SpecBuilder:
                     f"its secret key is encrypted to the user's key: add pgp_key: keys/{name}, "
                     "or set access_key: false",
                 )
+            if key_path is not None and (console or access_key):
+                self._exposed_key(name, f["pgp_key"], key_path)
             out[name] = User(
                 name=name, groups=tuple(dict.fromkeys(groups)), pgp_key=key_path, console=console,
                 access_key=access_key,
@@ -930,6 +933,18 @@ class SpecBuilder:
                 "avoids this",
             )
         return path
+
+    def _exposed_key(self, user: str, node: Node, path: Path) -> None:
+        """Warn when what is encrypted to `user` can be read by anyone with the layer folder."""
+        if not self.check_keys or self._key_errors.get(path, "unchecked") is not None:
+            return  # not looked at, or already an error
+        from iamlayer.secrets.exposure import exposure_of, secret_key_files
+
+        if self._secret_keys is None:
+            self._secret_keys = secret_key_files(self.root)  # the layer folder, once per run
+        exposure = exposure_of(path, self._secret_keys)
+        if exposure is not None:
+            self.r.warn(node.path, exposure.message(user, self.root), exposure.hint(user, self.root))
 
     def _key_file(self, rel: str) -> tuple[Path, str]:
         path = (self.root / rel).resolve()

@@ -12,6 +12,10 @@ process on this machine never leaves a lock behind. The file also says who holds
 host, user, command, since), for the refusal message; it is left in place, empty, when released.
 Within one process the locks are re-entrant: `apply` takes them before planning, and the library's
 `apply_plan` takes them again.
+
+The state folder is private (0700, files 0600) to the Unix user who first ran iamlayer in the
+layer folder: it holds the journal too. Another user of a shared folder cannot open the lock; that
+is refused as a LockedError naming the file, its owner and what to do, not a PermissionError.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ import fcntl
 import getpass
 import json
 import os
+import pwd
 import socket
+import stat
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -67,8 +73,11 @@ def _acquire(path: Path, account: str, command: str) -> None:
             fd, count = _held[path]
             _held[path] = (fd, count + 1)
             return
-        make_private_dir(path.parent)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            make_private_dir(path.parent)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except PermissionError as exc:
+            raise LockedError(_not_permitted(path, account, exc)) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -108,6 +117,41 @@ def _read(fd: int) -> dict[str, object]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)  # no passwd entry: the number, which chown accepts too
+
+
+def _not_permitted(path: Path, account: str, exc: PermissionError) -> str:
+    """Why another Unix user cannot take the lock, whose the state folder is, and what to do."""
+    state_dir = path.parent.parent  # <layer>/.iamlayer
+    me = _user_name(os.geteuid())
+    owner = None
+    where = ""
+    # The deepest of the lock file and its folders that this user can see says whose they are.
+    for p in (path, path.parent, state_dir):
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        if st.st_uid != os.geteuid():
+            owner = _user_name(st.st_uid)
+            where = f"; {p} belongs to user {owner} (mode {stat.S_IMODE(st.st_mode):04o})"
+        break
+    them = f"user {owner}" if owner else "the user who owns it"
+    text = (
+        f"cannot take the lock of account {account}: {path}: {exc.strerror or 'permission denied'} "
+        f"for user {me}{where}. iamlayer's state folder {state_dir} (locks, journal) is private to the "
+        "Unix user who first ran iamlayer in this layer folder, so two users cannot share it. Run "
+        f"iamlayer here as {them}, or give each person a clone of the layer of their own"
+    )
+    if owner:
+        text += f"; if {owner} no longer works in this folder, take it over: sudo chown -R {me} {state_dir}"
+    return text
 
 
 def _refusal(path: Path, account: str, holder: dict[str, object]) -> str:
