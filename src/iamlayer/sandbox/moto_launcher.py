@@ -5,6 +5,12 @@ account is used: most of the time a test spends making a fresh five-account laye
 names the few it uses in IAMLAYER_EMULATOR_MANAGED_POLICIES (comma-separated ARNs); the
 emulator then knows only those, and an ARN outside the set answers NoSuchEntity as in an AWS
 partition that lacks it. The sandbox for users never sets the variable and keeps them all.
+
+moto also ignores ListAccountsForProvisionedPermissionSet's ProvisioningStatus filter: it answers
+every account a permission set was ever provisioned to, so a plan that asks AWS which accounts
+hold an outdated version (iamlayer.aws.identity_center) would re-provision forever. The launcher
+teaches it what AWS does (`_track_provisioning`): a change to a provisioned permission set makes
+it outdated there until ProvisionPermissionSet, and the filter answers accordingly.
 """
 
 from __future__ import annotations
@@ -35,7 +41,66 @@ def _keep_only(arns: list[str]) -> None:
     )
 
 
+#: moto's sso-admin calls that change what a provisioned permission set holds
+_PERMISSION_SET_WRITES = (
+    "update_permission_set",
+    "put_inline_policy_to_permission_set",
+    "delete_inline_policy_from_permission_set",
+    "attach_managed_policy_to_permission_set",
+    "detach_managed_policy_from_permission_set",
+    "attach_customer_managed_policy_reference_to_permission_set",
+    "detach_customer_managed_policy_reference_from_permission_set",
+)
+
+
+def _track_provisioning() -> None:
+    """Honour ProvisioningStatus as AWS does (moto answers every provisioned account regardless)."""
+    import functools
+    from typing import Any
+
+    from moto.ssoadmin import models, responses
+
+    outdated: set[str] = set()  # ARNs of permission sets changed since they were last provisioned
+    backend = models.SSOAdminBackend
+
+    def marking(name: str) -> None:
+        original = getattr(backend, name)
+
+        @functools.wraps(original)
+        def write(self: Any, instance_arn: str, permission_set_arn: str, *a: Any, **kw: Any) -> Any:
+            out = original(self, instance_arn, permission_set_arn, *a, **kw)
+            outdated.add(permission_set_arn)
+            return out
+
+        setattr(backend, name, write)
+
+    for name in _PERMISSION_SET_WRITES:
+        marking(name)
+    provision = backend.provision_permission_set
+
+    @functools.wraps(provision)
+    def provisioned(self: Any, instance_arn: str, permission_set_arn: str) -> None:
+        provision(self, instance_arn, permission_set_arn)
+        outdated.discard(permission_set_arn)
+
+    backend.provision_permission_set = provisioned  # type: ignore[method-assign]
+    listing = responses.SSOAdminResponse.list_accounts_for_provisioned_permission_set
+
+    @functools.wraps(listing)
+    def filtered(self: Any) -> str:
+        answer = json.loads(listing(self))
+        status = self._get_param("ProvisioningStatus")
+        if status:
+            stale = self._get_param("PermissionSetArn") in outdated
+            if stale != (status == "LATEST_PERMISSION_SET_NOT_PROVISIONED"):
+                answer["AccountIds"] = []
+        return json.dumps(answer)
+
+    responses.SSOAdminResponse.list_accounts_for_provisioned_permission_set = filtered  # type: ignore[method-assign]
+
+
 def main() -> None:
+    _track_provisioning()
     wanted = os.environ.get(POLICIES_ENV)
     if wanted is not None:
         _keep_only([a.strip() for a in wanted.split(",") if a.strip()])
