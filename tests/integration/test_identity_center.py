@@ -11,6 +11,8 @@ instance the emulator keeps per account is fresh.
 
 from __future__ import annotations
 
+import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ import pytest
 
 from iamlayer.apply.run import apply_plan
 from iamlayer.aws.session import ApiStats
-from iamlayer.errors import PlanError
+from iamlayer.errors import InconsistentResultError, PlanError
 from iamlayer.plan.model import Action, Kind, Plan
 from iamlayer.plan.planner import make_plan
 from iamlayer.spec.load import load_spec
@@ -195,9 +197,50 @@ def test_iam_and_identity_center_in_one_plan_then_empty_then_a_second_apply_chan
         "ListManagedPoliciesInPermissionSet": 2,  # per owned permission set...
         "ListCustomerManagedPolicyReferencesInPermissionSet": 2,
         "GetInlinePolicyForPermissionSet": 2,
-        "ListAccountsForProvisionedPermissionSet": 2,
+        # every account it is provisioned to, and those with an outdated version (a filter)
+        "ListAccountsForProvisionedPermissionSet": 4,
         "ListAccountAssignments": 10,  # ...and account of the spec
     }
+
+
+def test_a_change_never_re_provisioned_is_planned_from_aws_with_an_empty_iamlayer_folder(
+    ic_layer: Layer,
+) -> None:
+    """An apply that changed DevOps and died before re-provisioning it, run from another clone:
+    the next plan, with no .iamlayer/ at all, asks AWS which accounts hold an outdated version and
+    re-provisions there, and loses nothing else. (The emulator provisions a permission set to the
+    instance's own account only, so that is the one it reports; the launcher teaches it the
+    ProvisioningStatus filter, see iamlayer.sandbox.moto_launcher. Every account AWS reports is
+    covered with the Stubber in tests/unit/test_ic_stubbed.py.)"""
+    layer = ic_layer
+    apply_all(layer)
+    layer.edit("      session_duration: PT4H\n", "      session_duration: PT2H\n")
+    apply_all(layer)  # provisions DevOps (the emulator then lists it as provisioned)
+    layer.edit("      session_duration: PT2H\n", "      session_duration: PT3H\n")
+    spec = load_spec(layer.spec)
+    p = plan_of(layer)
+    killed = replace(
+        p,
+        accounts=tuple(
+            replace(a, changes=tuple(c for c in a.changes if c.address.kind is not Kind.IC_PROVISION))
+            for a in p.accounts
+        ),
+    )
+    assert addresses(killed) == ["management/permission_set.DevOps"]
+    # Its own re-read still sees the re-provisioning to do (here, from the journal).
+    with pytest.raises(InconsistentResultError, match=r"ic_provision\.DevOps/shared"):
+        apply_plan(killed, spec, profile=None, stats=ApiStats(), verify_timeout=0)
+    shutil.rmtree(layer.root / ".iamlayer")  # another clone: no journal
+
+    stats = ApiStats()
+    again = plan_of(layer, stats)
+    assert addresses(again) == ["management/ic_provision.DevOps/management"]
+    [change] = again.changes
+    assert change.note == "AWS holds an outdated version here: it was changed and never re-provisioned"
+    # One call per owned permission set for each of the two lists, not one per account.
+    assert stats.by_operation("management")["ListAccountsForProvisionedPermissionSet"] == 4
+    apply_all(layer)
+    assert plan_of(layer).empty
 
 
 IC_READS = {

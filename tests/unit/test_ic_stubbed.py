@@ -535,6 +535,11 @@ def test_the_read_asks_for_a_boundary_only_where_the_spec_manages_it(
         )
         sso_stub.add_response("get_inline_policy_for_permission_set", {}, args)
         sso_stub.add_response("list_accounts_for_provisioned_permission_set", {"AccountIds": []}, args)
+        sso_stub.add_response(
+            "list_accounts_for_provisioned_permission_set",
+            {"AccountIds": []},
+            {**args, "ProvisioningStatus": "LATEST_PERMISSION_SET_NOT_PROVISIONED"},
+        )
         if arn == PS_ARN:
             sso_stub.add_response(
                 "get_permissions_boundary_for_permission_set",
@@ -555,3 +560,122 @@ def test_the_read_asks_for_a_boundary_only_where_the_spec_manages_it(
     devops, readonly = state.permission_sets["DevOps"], state.permission_sets["ReadOnly"]
     assert (devops.boundary, devops.boundary_read) == ("arn:aws:iam::aws:policy/PowerUserAccess", True)
     assert (readonly.boundary, readonly.boundary_read) == (None, False)
+
+
+OUTDATED_SPEC = """\
+project: acme
+accounts:
+  management: {id: "111111111111"}
+  shared:     {id: "333333333333"}
+people_account: management
+identity_center:
+  groups:
+    devops: {description: DevOps team}
+  permission_sets:
+    DevOps:
+      session_duration: PT4H
+      policies: [arn:aws:iam::aws:policy/AdministratorAccess]
+  assignments:
+    - {group: devops, permission_sets: [DevOps], accounts: [shared]}
+"""
+
+
+@pytest.mark.parametrize("outdated", [[ACCOUNT], []], ids=["outdated-in-shared", "up-to-date"])
+def test_a_permission_set_aws_reports_outdated_is_re_provisioned_from_any_clone(
+    offline_clients: AccountClients,
+    sso_stub: Stubber,
+    store_stub: Stubber,
+    tmp_path: Path,
+    outdated: list[str],
+) -> None:
+    """The accounts holding an outdated version come from AWS (ListAccountsForProvisioned-
+    PermissionSet with ProvisioningStatus=LATEST_PERMISSION_SET_NOT_PROVISIONED: one call per owned
+    permission set, whatever the number of accounts), not from the local journal: a clone with an
+    empty .iamlayer/ plans the re-provisioning an apply elsewhere left undone, and nothing when AWS
+    says every account is up to date. (The emulator ignores this filter unless taught: the
+    Stubber answers as AWS does, validated against the real service model.)"""
+    from spec_support import write_spec
+
+    from iamlayer.plan.ic_plan import plan_identity_center
+    from iamlayer.spec.load import load_spec
+
+    spec = load_spec(write_spec(tmp_path, OUTDATED_SPEC), check_keys=False)
+    journal = Journal.for_spec(spec)
+    assert not journal.path.parent.exists()  # a fresh clone: no .iamlayer/ at all
+    store_stub.add_response("list_users", {"Users": []}, {"IdentityStoreId": STORE, "MaxResults": 100})
+    store_stub.add_response(
+        "list_groups",
+        {
+            "Groups": [
+                {
+                    "GroupId": GROUP_ID,
+                    "IdentityStoreId": STORE,
+                    "DisplayName": "devops",
+                    "Description": "DevOps team [iamlayer:acme]",
+                    "GroupArn": GROUP_ARN,
+                    "Revision": "1",
+                }
+            ]
+        },
+        {"IdentityStoreId": STORE, "MaxResults": 100},
+    )
+    sso_stub.add_response("list_permission_sets", {"PermissionSets": [PS_ARN]}, {"InstanceArn": INSTANCE})
+    args = {"InstanceArn": INSTANCE, "PermissionSetArn": PS_ARN}
+    sso_stub.add_response(
+        "describe_permission_set",
+        {
+            "PermissionSet": {
+                "Name": "DevOps",
+                "PermissionSetArn": PS_ARN,
+                "Description": "[iamlayer:acme]",
+                "SessionDuration": "PT4H",
+            }
+        },
+        args,
+    )
+    admin = "arn:aws:iam::aws:policy/AdministratorAccess"
+    sso_stub.add_response(
+        "list_managed_policies_in_permission_set",
+        {"AttachedManagedPolicies": [{"Arn": admin, "Name": "AdministratorAccess"}]},
+        args,
+    )
+    sso_stub.add_response(
+        "list_customer_managed_policy_references_in_permission_set",
+        {"CustomerManagedPolicyReferences": []},
+        args,
+    )
+    sso_stub.add_response("get_inline_policy_for_permission_set", {}, args)
+    sso_stub.add_response("list_accounts_for_provisioned_permission_set", {"AccountIds": [ACCOUNT]}, args)
+    sso_stub.add_response(
+        "list_accounts_for_provisioned_permission_set",
+        {"AccountIds": outdated},
+        {**args, "ProvisioningStatus": "LATEST_PERMISSION_SET_NOT_PROVISIONED"},
+    )
+    store_stub.add_response(
+        "list_group_memberships",
+        {"GroupMemberships": []},
+        {"IdentityStoreId": STORE, "GroupId": GROUP_ID, "MaxResults": 100},
+    )
+    for account in ("111111111111", ACCOUNT):  # listed concurrently: the answers say which account
+        found = (
+            [
+                {
+                    "AccountId": ACCOUNT,
+                    "PermissionSetArn": PS_ARN,
+                    "PrincipalType": "GROUP",
+                    "PrincipalId": GROUP_ID,
+                }
+            ]
+            if account == ACCOUNT
+            else []
+        )
+        sso_stub.add_response("list_account_assignments", {"AccountAssignments": found})
+    part = plan_identity_center(spec, offline_clients, journal)
+    assert not part.collisions
+    if not outdated:
+        assert part.changes == []
+        return
+    [change] = part.changes
+    assert (str(change.address), change.action) == ("management/ic_provision.DevOps/shared", Action.UPDATE)
+    assert change.after == {"permission_set_arn": PS_ARN, "account_id": ACCOUNT}
+    assert change.note == "AWS holds an outdated version here: it was changed and never re-provisioned"

@@ -5,8 +5,10 @@ The read (`read_identity_center`) costs, whatever the number of people: ListInst
 and ListGroups (100 per page); ListGroupMemberships per owned group; ListPermissionSets and a
 DescribePermissionSet per permission set (the only way to learn their names); per owned
 permission set ListManagedPoliciesInPermissionSet, ListCustomerManagedPolicyReferences-
-InPermissionSet, GetInlinePolicyForPermissionSet and ListAccountsForProvisionedPermissionSet
-(GetPermissionsBoundaryForPermissionSet only where the spec manages the boundary); and
+InPermissionSet, GetInlinePolicyForPermissionSet and ListAccountsForProvisionedPermissionSet twice
+(every account it is provisioned to, and those that hold an outdated version: one call each
+whatever the number of accounts) (GetPermissionsBoundaryForPermissionSet only where the spec
+manages the boundary); and
 ListAccountAssignments per owned permission set and account (the spec's accounts, and any other
 the permission set is provisioned to). AWS has no bulk listing of assignments: the cost grows
 with permission sets x accounts, not with people. Calls run concurrently (bounded).
@@ -192,12 +194,22 @@ class _Reader:
             customer = read_all(self.sso, "list_customer_managed_policy_references_in_permission_set", **args)
             inline = self.sso.get_inline_policy_for_permission_set(**args).get("InlinePolicy")
             provisioned = read_all(self.sso, "list_accounts_for_provisioned_permission_set", **args)
+            # AWS keeps the version each account was last provisioned with: a permission set
+            # changed but never provisioned again (an apply killed in between, or a change made
+            # from another clone or by hand) is outdated there, whatever any local record says.
+            outdated = read_all(
+                self.sso,
+                "list_accounts_for_provisioned_permission_set",
+                **args,
+                ProvisioningStatus="LATEST_PERMISSION_SET_NOT_PROVISIONED",
+            )
         ps.policies = frozenset(p["Arn"] for p in managed.get("AttachedManagedPolicies", []))
         ps.customer_managed = frozenset(
             cm_ref(r.get("Path", "/") or "/", r["Name"])
             for r in customer.get("CustomerManagedPolicyReferences", [])
         )
         ps.inline = _inline(inline)
+        ps.outdated = frozenset(str(a) for a in outdated.get("AccountIds", []))
         if boundary:
             ps.boundary_read = True
             try:

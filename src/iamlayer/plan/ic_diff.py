@@ -13,7 +13,10 @@ Rules, as for IAM (iamlayer.plan.diff):
   is a collision, with how to adopt it (see iamlayer.state.ic_model for ownership);
 - an assignment is changed only when iamlayer owns both its permission set and its principal;
 - a permission set whose content changed (not its description alone) is re-provisioned to every
-  account where it stays assigned: one IC_PROVISION change per account, so the plan says where.
+  account where it stays assigned: one IC_PROVISION change per account, so the plan says where;
+- so is an owned permission set to every account where AWS reports an outdated version
+  (`PermissionSetState.outdated`: changed earlier and never re-provisioned, whoever changed it
+  and from whichever clone), and where the local journal says an interrupted apply left it.
 """
 
 from __future__ import annotations
@@ -267,9 +270,17 @@ class _IcDiffer(ChangeCollector):
                     note=note,
                 )
             pending = {p.split("@", 1)[1] for p in self.pending_provisioning if p.split("@", 1)[0] == name}
-            for account_id in sorted(set(reprovision) | (pending & set(self.assigned_accounts(name)))):
+            journaled = pending & set(self.assigned_accounts(name))
+            outdated = set(have.outdated) - self.losing_every_assignment(name)
+            for account_id in sorted(set(reprovision) | journaled | outdated):
                 # The same target before and after: what changes is the role AWS keeps there.
                 target = {"permission_set_arn": have.arn, "account_id": account_id}
+                if account_id in reprovision:
+                    note = f"{name} changed"
+                elif account_id in outdated:
+                    note = "AWS holds an outdated version here: it was changed and never re-provisioned"
+                else:
+                    note = "an interrupted apply changed it without re-provisioning it here"
                 self.add(
                     Kind.IC_PROVISION,
                     name,
@@ -277,11 +288,7 @@ class _IcDiffer(ChangeCollector):
                     target,
                     dict(target),
                     sub=self.label(account_id),
-                    note=(
-                        f"{name} changed"
-                        if account_id in reprovision
-                        else "an interrupted apply changed it without re-provisioning it here"
-                    ),
+                    note=note,
                 )
         for name, have in self.live.permission_sets.items():
             if name in self.desired.permission_sets or not have.owned_by(self.project):
@@ -309,6 +316,14 @@ class _IcDiffer(ChangeCollector):
 
     def assigned_accounts(self, ps: str) -> list[str]:
         return sorted({a.account_id for a in self.live.assignments if a.permission_set == ps})
+
+    def losing_every_assignment(self, ps: str) -> set[str]:
+        """Accounts where this plan deletes every assignment of `ps` and adds none: AWS removes
+        the permission set's role there, so an outdated version needs no re-provisioning."""
+        live = {a.account_id for a in self.live.assignments if a.permission_set == ps}
+        staying = set(self.reprovision_targets(ps))
+        added = {a.account_id for a in self.desired.assignments if a.permission_set == ps}
+        return live - staying - added
 
     def reprovision_targets(self, ps: str) -> list[str]:
         """Accounts where `ps` is assigned now and stays assigned after this apply."""

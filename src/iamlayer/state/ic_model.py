@@ -108,6 +108,9 @@ class PermissionSetState:
     #: an AWS-managed ARN or a cm_ref(); only read (and compared) when the spec manages it
     boundary: str | None = None
     boundary_read: bool = False
+    #: account ids where AWS holds an older version than the permission set's latest (read for
+    #: the permission sets iamlayer owns; never in the desired state)
+    outdated: frozenset[str] = frozenset()
 
     def owned_by(self, project: str) -> bool:
         return self.owner == project
@@ -154,5 +157,6 @@ class IcState:
         for ps in data["permission_sets"].values():
             ps["policies"] = sorted(ps["policies"])
             ps["customer_managed"] = sorted(ps["customer_managed"])
+            ps["outdated"] = sorted(ps["outdated"])
         blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
