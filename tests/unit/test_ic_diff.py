@@ -9,11 +9,13 @@ import pytest
 from spec_support import write_spec
 
 from iamlayer.plan.desired import desired_state
-from iamlayer.plan.ic_diff import desired_ic, diff_ic, managed_boundaries
+from iamlayer.plan.diff import diff
+from iamlayer.plan.ic_diff import desired_ic, diff_ic, managed_boundaries, needed_policy_copies
 from iamlayer.plan.model import Action, Change, Kind
 from iamlayer.spec.load import load_spec
 from iamlayer.spec.model import Spec
 from iamlayer.state.ic_model import AssignmentState, IcGroupState, IcState, IcUserState, with_marker
+from iamlayer.state.model import AccountState, PolicyState
 
 SPEC = """\
 project: acme
@@ -312,3 +314,77 @@ def test_markers() -> None:
     assert split_marker("Full access [iamlayer:acme]") == ("Full access", "acme")
     assert split_marker("[iamlayer:acme] in the middle") == ("[iamlayer:acme] in the middle", None)
     assert split_marker(None) == ("", None)
+
+
+def test_an_outdated_version_aws_reports_is_reprovisioned_unless_the_account_loses_it(
+    spec: Spec, tmp_path: Path
+) -> None:
+    """AWS's word (PermissionSetState.outdated), not the journal: re-provisioned where it stays."""
+    live = live_like(spec)
+    live.permission_sets["DevOps"].outdated = frozenset({"333333333333", "555555555555"})
+    changes, _, _ = run(spec, live)
+    assert addresses(changes) == [
+        "~ management/ic_provision.DevOps/apps-prd",
+        "~ management/ic_provision.DevOps/shared",
+    ]
+    assert {c.note for c in changes} == {
+        "AWS holds an outdated version here: it was changed and never re-provisioned"
+    }
+    spec2 = other(tmp_path, "2", SPEC.replace("[shared, apps-prd]", "[shared]"))
+    changes, _, _ = run(spec2, live)
+    assert addresses(changes) == [
+        "~ management/ic_provision.DevOps/shared",
+        "- management/ic_assignment.group/devops/DevOps@apps-prd",
+    ]
+
+
+def _owned_policy_copy(account_id: str) -> AccountState:
+    """An account holding the copy of billing-read iamlayer made for a permission set."""
+    live = AccountState(account_id)
+    live.policies["billing-read"] = PolicyState(
+        name="billing-read",
+        path="/",
+        description="[iamlayer:acme]",
+        document={"Version": "2012-10-17", "Statement": []},
+        arn=f"arn:aws:iam::{account_id}:policy/billing-read",
+    )
+    return live
+
+
+def test_a_policy_a_permission_set_still_references_is_never_planned_for_deletion(
+    spec: Spec, tmp_path: Path
+) -> None:
+    """DevOps leaves apps-prd in the spec, but someone else's group keeps it assigned there: the
+    copy of billing-read stays (IAM Identity Center attaches it to the role there), and the plan
+    says why. Without that assignment, the copy goes (nothing needs it any more)."""
+    spec2 = other(tmp_path, "2", SPEC.replace("[shared, apps-prd]", "[shared]"))
+    live_ic = live_like(spec)
+    live_ic.groups["their-team"] = IcGroupState("their-team", id="gid-theirs")
+    theirs = AssignmentState("GROUP", "their-team", "DevOps", "555555555555")
+    live_ic.assignments.add(theirs)
+    desired = desired_state(spec2, "apps-prd")
+    assert "billing-read" not in desired.policies
+
+    needed = needed_policy_copies(spec2, live_ic)
+    result = diff("apps-prd", "acme", desired, _owned_policy_copy("555555555555"),
+                  needed_policies=needed.get("555555555555"))  # fmt: skip
+    assert [c for c in result.changes if c.address.kind is Kind.POLICY] == []
+    assert result.notices == [
+        "policy billing-read is not deleted: permission set DevOps references it and stays assigned "
+        "here (group/their-team)"
+    ]
+
+    live_ic.assignments.discard(theirs)
+    needed = needed_policy_copies(spec2, live_ic)
+    result = diff("apps-prd", "acme", desired, _owned_policy_copy("555555555555"),
+                  needed_policies=needed.get("555555555555"))  # fmt: skip
+    assert [(str(c.address), c.action) for c in result.changes if c.address.kind is Kind.POLICY] == [
+        ("apps-prd/policy.billing-read", Action.DELETE)
+    ]
+
+    # A plan that did not read the instance (--account apps-prd): every referenced policy stays.
+    unread = needed_policy_copies(spec2, None)["555555555555"]
+    assert unread == {
+        "/billing-read": "permission set DevOps references it, and this plan did not read where DevOps "
+        "is assigned (plan account management too)"
+    }

@@ -22,6 +22,7 @@ from typing import Any
 from iamlayer.plan.model import Action, Address, Change, Kind
 from iamlayer.secrets.outbox import PASSWORD_FILE, PENDING_SUFFIX
 from iamlayer.spec.model import PasswordPolicy
+from iamlayer.state.ic_model import cm_ref
 from iamlayer.state.journal import KeyCreation
 from iamlayer.state.model import (
     OWNER_TAG,
@@ -121,6 +122,7 @@ class _Differ(ChangeCollector):
         live: AccountState,
         staged: Mapping[str, bool],
         adopt: bool = False,
+        needed_policies: Mapping[str, str] | None = None,
     ) -> None:
         self.account = account
         self.project = project
@@ -128,6 +130,7 @@ class _Differ(ChangeCollector):
         self.live = live
         self.staged = staged
         self.adopt = adopt
+        self.needed_policies = needed_policies or {}
         self.out = DiffResult()
 
     def claim(self, kind: Kind, name: str, have: Resource, marker: dict[str, Any]) -> bool:
@@ -217,6 +220,12 @@ class _Differ(ChangeCollector):
                     )
         for name, have in self.live.policies.items():
             if name not in self.desired.policies and have.owned_by(self.project):
+                why = self.needed_policies.get(cm_ref(have.path, name))
+                if why is not None:
+                    # IAM Identity Center attaches it by path and name to the role of every
+                    # account the permission set is provisioned to: deleting it breaks them.
+                    self.out.notices.append(f"policy {name} is not deleted: {why}")
+                    continue
                 self.add(
                     Kind.POLICY,
                     name,
@@ -502,12 +511,16 @@ def diff(
     staged_passwords: Mapping[str, bool] | None = None,
     stale_keys: Mapping[str, frozenset[str]] | None = None,
     adopt: bool = False,
+    needed_policies: Mapping[str, str] | None = None,
 ) -> DiffResult:
     """Changes that turn `live` into `desired` in one account, in execution order.
 
     `adopt`: resources the spec names that no iamlayer project owns are adopted (ADOPT changes).
+    `needed_policies`: customer-managed policies an IAM Identity Center permission set references
+    in this account (cm_ref(path, name) -> why): never deleted, the plan says why instead
+    (iamlayer.plan.ic_diff.needed_policy_copies).
     """
-    d = _Differ(account, project, desired, live, staged_passwords or {}, adopt)
+    d = _Differ(account, project, desired, live, staged_passwords or {}, adopt, needed_policies)
     d.account_settings()
     d.policies()
     d.roles()

@@ -332,6 +332,23 @@ class _IcDiffer(ChangeCollector):
         }
         return sorted(staying)
 
+    def needed_policies(self) -> dict[str, dict[str, str]]:
+        """See needed_policy_copies: the live assignments that stay after this plan, per account."""
+        out: dict[str, dict[str, str]] = {}
+        staying = sorted(a for a in self.live.assignments if not self.deleted(a))
+        for name, have in self.live.permission_sets.items():
+            if not have.owned_by(self.project):
+                continue
+            want = self.desired.permission_sets.get(name)
+            refs = _policy_refs(have) | (_policy_refs(want) if want is not None else set())
+            for a in (a for a in staying if a.permission_set == name):
+                who = f"{a.principal_type.lower()}/{a.principal}"
+                for ref in sorted(refs):
+                    out.setdefault(a.account_id, {}).setdefault(
+                        ref, f"permission set {name} references it and stays assigned here ({who})"
+                    )
+        return out
+
     # -- assignments ---------------------------------------------------------------------------
     def owned(self, a: AssignmentState) -> bool:
         ps = self.live.permission_sets.get(a.permission_set)
@@ -380,6 +397,46 @@ class _IcDiffer(ChangeCollector):
                 None,
                 sub=f"{a.permission_set}@{self.label(a.account_id)}",
             )
+
+
+def _policy_refs(ps: PermissionSetState) -> set[str]:
+    """The customer-managed policies (cm_ref) a permission set has IAM attach in each account."""
+    refs = set(ps.customer_managed)
+    if ps.boundary and not ps.boundary.startswith("arn:"):
+        refs.add(ps.boundary)
+    return refs
+
+
+def needed_policy_copies(spec: Spec, live: IcState | None) -> dict[str, dict[str, str]]:
+    """Per account id, the customer-managed policies (cm_ref -> why) no plan may delete there.
+
+    A permission set references customer-managed policies by path and name; IAM Identity Center
+    attaches them to the role it provisions in each account, so the copy in an account must stay
+    while the permission set stays assigned there: to the spec's principals (the spec wants the
+    copy anyway) or to anyone else's (which the spec cannot know). `live` is the instance as this
+    plan read it, None when it was not read (a plan of some accounts only, or a failed read): then
+    every policy a permission set of the spec references stays in every account.
+    """
+    ic = spec.identity_center
+    if ic is None:
+        return {}
+    if live is None:
+        out: dict[str, dict[str, str]] = {}
+        desired = desired_ic(spec)
+        for ps in desired.permission_sets.values():
+            for ref in sorted(_policy_refs(ps)):
+                for acc in spec.accounts.values():
+                    out.setdefault(acc.id, {}).setdefault(
+                        ref,
+                        f"permission set {ps.name} references it, and this plan did not read where "
+                        f"{ps.name} is assigned (plan account {ic.account} too)",
+                    )
+        return out
+    d = _IcDiffer(
+        ic.account, spec.project, desired_ic(spec), live, {a.id: a.name for a in spec.accounts.values()},
+        managed_boundaries(ic), frozenset(),
+    )  # fmt: skip
+    return d.needed_policies()
 
 
 def diff_ic(

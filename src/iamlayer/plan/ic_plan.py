@@ -8,12 +8,15 @@ saved plan is stale when either moved.
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
 from iamlayer.aws.identity_center import read_identity_center
 from iamlayer.aws.session import AccountClients
-from iamlayer.plan.ic_diff import desired_ic, diff_ic, managed_boundaries
+from iamlayer.errors import IamlayerError
+from iamlayer.plan.ic_diff import desired_ic, diff_ic, managed_boundaries, needed_policy_copies
 from iamlayer.plan.model import Change
 from iamlayer.spec.model import Spec
 from iamlayer.state.journal import Journal
@@ -33,6 +36,8 @@ class IcPlanPart:
     collisions: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     fingerprint: str = ""
+    #: per account id, the customer-managed policies no plan may delete (see needed_policy_copies)
+    needed_policies: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def plan_identity_center(spec: Spec, clients: AccountClients, journal: Journal) -> IcPlanPart:
@@ -58,7 +63,53 @@ def plan_identity_center(spec: Spec, clients: AccountClients, journal: Journal) 
         managed_boundaries=managed_boundaries(ic),
         pending_provisioning=journal.pending(PROVISIONING, ic.account),
     )
-    return IcPlanPart(result.changes, result.collisions, result.notices, live.fingerprint())
+    return IcPlanPart(
+        result.changes,
+        result.collisions,
+        result.notices,
+        live.fingerprint(),
+        needed_policy_copies(spec, live),
+    )
+
+
+class SharedIcPlan:
+    """The Identity Center part of a plan, made once by whichever account's planning asks first.
+
+    The account holding the instance joins it to its changes; every account's IAM diff needs to
+    know which customer-managed policies a permission set still references there. Asking blocks
+    until the one read is done. Without the instance's account in the plan (or when it cannot be
+    reached) there is no read: `get` returns None.
+    """
+
+    def __init__(self, make: Callable[[], IcPlanPart] | None) -> None:
+        self._make = make
+        self._lock = threading.Lock()
+        self._done = False
+        self._part: IcPlanPart | None = None
+        self._error: IamlayerError | None = None
+
+    def get(self) -> IcPlanPart | None:
+        """The part, or None when not read; raises the IamlayerError the read raised."""
+        with self._lock:
+            if not self._done and self._make is not None:
+                try:
+                    self._part = self._make()
+                except IamlayerError as exc:
+                    self._error = exc
+            self._done = True
+        if self._error is not None:
+            raise self._error
+        return self._part
+
+    def needed_policies(self, spec: Spec, account_id: str) -> dict[str, str]:
+        """What `account_id`'s IAM diff must not delete; every policy a permission set of the
+        spec references when the instance was not read."""
+        try:
+            part = self.get()
+        except IamlayerError:
+            part = None
+        needed = part.needed_policies if part is not None else needed_policy_copies(spec, None)
+        return needed.get(account_id, {})
 
 
 def combined_fingerprint(iam: str, ic: str) -> str:

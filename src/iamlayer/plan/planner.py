@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from iamlayer.access.checks import CheckReport, evaluate_checks
@@ -22,7 +23,12 @@ from iamlayer.aws.session import ApiStats, CredentialSource
 from iamlayer.errors import IamlayerError, PlanError
 from iamlayer.plan.desired import desired_state
 from iamlayer.plan.diff import SecretIntent, diff
-from iamlayer.plan.ic_plan import combined_fingerprint, has_identity_center, plan_identity_center
+from iamlayer.plan.ic_plan import (
+    SharedIcPlan,
+    combined_fingerprint,
+    has_identity_center,
+    plan_identity_center,
+)
 from iamlayer.plan.limits import check_rendered_limits
 from iamlayer.plan.model import AccountPlan, Plan
 from iamlayer.secrets.keys import load_public_key
@@ -205,8 +211,12 @@ def plan_account(
     intents: dict[str, SecretIntent],
     journal: Journal,
     refresh_credentials: bool = False,
+    ic: SharedIcPlan | None = None,
 ) -> AccountPlan:
-    """One account's part of the plan, or the reason it could not be made."""
+    """One account's part of the plan, or the reason it could not be made.
+
+    `ic` is the plan's one Identity Center part (see SharedIcPlan); without it, none is read.
+    """
     if conn.error is not None or conn.reach is None:
         return AccountPlan(account, conn.account.id, "", "", "", error=str(conn.error))
     desired = desired_state(spec, account)
@@ -217,6 +227,15 @@ def plan_account(
         )
     except IamlayerError as exc:
         return AccountPlan(account, conn.account.id, conn.reach.identity, conn.reach.via, "", error=str(exc))
+    ic = ic or SharedIcPlan(None)
+    ic_part = None
+    if has_identity_center(spec, account):
+        try:
+            ic_part = ic.get()
+        except IamlayerError as exc:
+            return AccountPlan(
+                account, conn.account.id, conn.reach.identity, conn.reach.via, "", error=str(exc)
+            )
     result = diff(
         account,
         spec.project,
@@ -230,20 +249,14 @@ def plan_account(
         stale_keys=read.stale_keys,
         staged_passwords=read.staged_passwords,
         adopt=spec.adopt,
+        needed_policies=ic.needed_policies(spec, conn.account.id),
     )
     changes, collisions, notices = result.changes, result.collisions, read.notices + result.notices
     fingerprint = read.state.fingerprint()
-    if has_identity_center(spec, account):
-        assert conn.clients is not None
-        try:
-            ic = plan_identity_center(spec, conn.clients, journal)
-        except IamlayerError as exc:
-            return AccountPlan(
-                account, conn.account.id, conn.reach.identity, conn.reach.via, "", error=str(exc)
-            )
-        changes = sorted([*changes, *ic.changes], key=lambda c: (c.stage, c.address))
-        collisions, notices = collisions + ic.collisions, notices + ic.notices
-        fingerprint = combined_fingerprint(fingerprint, ic.fingerprint)
+    if ic_part is not None:
+        changes = sorted([*changes, *ic_part.changes], key=lambda c: (c.stage, c.address))
+        collisions, notices = collisions + ic_part.collisions, notices + ic_part.notices
+        fingerprint = combined_fingerprint(fingerprint, ic_part.fingerprint)
     return AccountPlan(
         account=account,
         account_id=conn.account.id,
@@ -305,8 +318,14 @@ def make_plan(
     conns = connect_accounts(spec, profile=profile, stats=stats, only=scope)
     decide_checks(spec, checks, conns, progress)
 
+    ic = SharedIcPlan(None)
+    if spec.identity_center is not None and spec.identity_center.account in conns:
+        clients = conns[spec.identity_center.account].clients
+        if clients is not None:
+            ic = SharedIcPlan(partial(plan_identity_center, spec, clients, journal))
+
     def one(name: str) -> AccountPlan:
-        ap = plan_account(spec, name, conns[name], intents, journal, refresh_credentials)
+        ap = plan_account(spec, name, conns[name], intents, journal, refresh_credentials, ic)
         if progress:
             progress(f"read {name}")
         return ap
