@@ -472,3 +472,78 @@ def test_roles_that_are_not_the_layers_are_left_out_unless_all_roles(
     assert r.code == 0, r.err
     assert r.json()["roles_left_out"] == []
     assert set(load_spec(every / "iamlayer.yaml").roles) == {*foreign, *layers, "batch-runner"}
+
+
+IC_BLOCK = """\
+identity_center:
+  account: management
+  users:
+    jane.doe: {email: jane@example.com, given_name: Jane, family_name: Doe}
+    john.roe: {email: john@example.com, given_name: John, family_name: Roe, display_name: Johnny}
+  groups:
+    devops: {description: DevOps team, members: [jane.doe]}
+    auditors: {}
+  permission_sets:
+    DevOps:
+      description: Full access for DevOps
+      session_duration: PT4H
+      policies: [arn:aws:iam::aws:policy/AdministratorAccess]
+      customer_managed_policies: [billing-read]
+      inline_policy: {Version: "2012-10-17", Statement: [{Effect: Deny, Action: "s3:DeleteBucket", Resource: "*"}]}
+    ReadOnly:
+      policies: [arn:aws:iam::aws:policy/ReadOnlyAccess]
+      relay_state: https://console.aws.amazon.com/billing/home
+  assignments:
+    - {group: devops, permission_sets: [DevOps], accounts: [shared, apps-devstg, apps-prd]}
+    - {user: john.roe, permission_sets: [ReadOnly, DevOps], accounts: [management, apps-prd]}
+"""
+
+
+def test_a_layer_with_identity_center_round_trips_to_an_empty_plan(
+    tmp_path: Path, aws_env: dict[str, str]
+) -> None:
+    """apply a layer with identity_center -> import aws into a fresh folder -> the first plan
+    creates, updates and deletes nothing: the block is carried whole (people, groups, members,
+    permission sets with their policies, session and relay state, assignments), and the copies of
+    billing-read the permission set needs in the member accounts stay."""
+    from iamlayer.plan.ic_diff import desired_ic
+
+    _, ids, mgmt_env = make_org()
+    layer = tmp_path / "layer"
+    assert run_cli("init", str(layer), cwd=tmp_path).code == 0
+    text = (layer / "iamlayer.yaml").read_text()
+    for name, old in zip(
+        ("management", *ACCOUNTS),
+        ("111111111111", "222222222222", "333333333333", "444444444444", "555555555555"),
+        strict=True,
+    ):
+        text = text.replace(old, ids[name])
+    (layer / "iamlayer.yaml").write_text(text + IC_BLOCK)
+    r = run_cli("apply", "--auto-approve", cwd=layer)
+    assert r.code == 0, r.err
+
+    out = tmp_path / "imported"
+    r = run_cli("import", "aws", "--out", str(out), "--json", cwd=tmp_path, env=mgmt_env)
+    assert r.code == 0, r.err
+    plan = plan_json(out)
+    assert not [a for a in plan["accounts"] if a["error"]]
+    assert changes(plan) == []  # no create, update or delete: billing-read stays in every account
+    counts = r.json()["counts"]
+    assert (counts["ic_users"], counts["ic_groups"], counts["permission_sets"], counts["ic_assignments"]) == (
+        2,
+        2,
+        2,
+        7,
+    )
+    spec, original = load_spec(out / "iamlayer.yaml"), load_spec(layer / "iamlayer.yaml")
+    assert spec.identity_center is not None and original.identity_center is not None
+    assert spec.identity_center.account == "management"
+    imported, wanted = desired_ic(spec), desired_ic(original)
+    assert (imported.users, imported.groups, imported.assignments) == (
+        wanted.users,
+        wanted.groups,
+        wanted.assignments,
+    )
+    assert imported.permission_sets == wanted.permission_sets
+    report = (out / "IMPORT.md").read_text()
+    assert "IAM Identity Center: 2 users, 2 groups, 2 permission sets, 7 assignments" in report

@@ -18,11 +18,12 @@ from iamlayer.importer.build import (
     recognise_self_management,
     recognise_trust,
 )
-from iamlayer.importer.model import ImportSource, SourceAccount
+from iamlayer.importer.model import IcSource, ImportSource, SourceAccount
 from iamlayer.importer.writer import render_spec, scalar
 from iamlayer.plan.desired import assume_document, self_management_policy, trust_document
 from iamlayer.spec.load import load_spec
 from iamlayer.spec.model import PasswordPolicy, SelfManagement
+from iamlayer.state.ic_model import AssignmentState, IcGroupState, IcState, IcUserState, PermissionSetState
 from iamlayer.state.model import (
     OWNER_TAG,
     AccessKey,
@@ -459,3 +460,99 @@ def test_account_choices_pick_organization_accounts_by_id_name_or_name_end() -> 
         pick_accounts(found, ["prd"])
     with pytest.raises(Exception, match="--account nowhere is not in the organization"):
         pick_accounts(found, ["nowhere"])
+
+
+def identity_center() -> IcSource:
+    """An instance in the management account: acme's, someone's by hand, and project zeta's."""
+    acme = "[iamlayer:acme]"
+    state = IcState(instance_arn="arn:aws:sso:::instance/ssoins-1111111111111111", identity_store_id="d-1")
+    state.users = {
+        "jane": IcUserState("jane", "u1", "Jane D", "Jane", "Doe", "jane@example.com", owner="acme"),
+        "stranger": IcUserState("stranger", "u2", "S", "S", "T", "s@example.com"),
+        "zed": IcUserState("zed", "u3", "Z", "Z", "Z", "z@example.com", owner="zeta"),
+    }
+    state.groups = {
+        "devops": IcGroupState("devops", "g1", "DevOps team", "acme", {"jane": "m1", "stranger": "m2"}),
+        "theirs": IcGroupState("theirs", "g2"),
+    }
+    inline = normalize(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]}
+    )
+    state.permission_sets = {
+        "DevOps": PermissionSetState(
+            "DevOps", "arn:ps-1", "Full access", "acme", "PT4H", "https://console.aws.amazon.com/",
+            frozenset({"arn:aws:iam::aws:policy/AdministratorAccess"}), frozenset({"/x/read"}), inline,
+            "/x/read", True,
+        ),
+        "Audit": PermissionSetState(
+            "Audit", "arn:ps-2", "", "acme", "PT1H30M", boundary="arn:aws:iam::aws:policy/PowerUserAccess",
+            boundary_read=True,
+        ),
+        "Unread": PermissionSetState("Unread", "arn:ps-3", owner="acme", session_duration="PT1H"),
+        "Bad": PermissionSetState("Bad", "arn:ps-4", owner="acme", customer_managed=frozenset({"/nope"}), boundary_read=True),
+        "Hand": PermissionSetState("Hand", "arn:ps-5", boundary_read=True),
+    }  # fmt: skip
+    state.assignments = {
+        AssignmentState("GROUP", "devops", "DevOps", PRD),
+        AssignmentState("GROUP", "devops", "DevOps", DEV),
+        AssignmentState("GROUP", "theirs", "DevOps", PRD),
+        AssignmentState("USER", "jane", "Audit", SEC),
+        AssignmentState("USER", "stranger", "Hand", SEC),
+    }
+    return IcSource(MGMT, "eu-west-1", state, {"Unread": "reading the permissions boundary: InternalFailure"})
+
+
+def test_identity_center_is_imported_with_what_acme_owns_and_loads_back(tmp_path: Path) -> None:
+    """Users, groups and members, permission sets (managed, customer-managed, inline, boundary,
+    session, relay state) and assignments; the rest is left out or kept, each with why."""
+    write_key(tmp_path / "keys" / "jane.doe")
+    write_key(tmp_path / "keys" / "machine.infra")
+    source = organization()
+    source.identity_center = identity_center()
+    spec, report = build_spec(source, tmp_path / "iamlayer.yaml")
+    ic = spec.identity_center
+    assert ic is not None and ic.account == "acme-corp-root" and ic.region == "eu-west-1"
+    assert list(ic.users) == ["jane"] and ic.users["jane"].display_name == "Jane D"
+    assert list(ic.groups) == ["devops"] and ic.groups["devops"].members == ("jane",)
+    assert set(ic.permission_sets) == {"Audit", "DevOps", "Unread"}
+    devops, audit, unread = (ic.permission_sets[n] for n in ("DevOps", "Audit", "Unread"))
+    assert (
+        devops.session_duration,
+        devops.customer_managed_policies,
+        devops.boundary,
+        devops.relay_state,
+    ) == (
+        "PT4H",
+        ("read",),
+        "read",
+        "https://console.aws.amazon.com/",
+    )
+    assert devops.boundary_managed and devops.inline_policy is not None
+    assert (audit.session_duration, audit.boundary, audit.boundary_managed) == (
+        "PT1H30M",
+        "arn:aws:iam::aws:policy/PowerUserAccess",
+        True,
+    )
+    assert (unread.boundary, unread.boundary_managed) == (None, False)  # left alone
+    assert [(a.principal, a.permission_set, a.account) for a in ic.assignments] == [
+        ("devops", "DevOps", "apps-devstg"),
+        ("devops", "DevOps", "weird-alias"),
+        ("jane", "Audit", "security"),
+    ]
+    assert report.counts["permission_sets"] == 3 and report.counts["ic_assignments"] == 3
+    found = {(f.where, f.what): (f.kind, f.why) for f in report.findings}
+    assert found[("identity center", "1 user(s) no iamlayer project made: stranger")][0] == "left_out"
+    assert "owned by iamlayer project 'zeta'" in found[("identity center", "user zed")][1]
+    assert "lacks (/nope)" in found[("identity center", "permission set Bad")][1]
+    assert "InternalFailure" in found[("identity center", "permission set Unread: permissions boundary")][1]
+    kept = found[
+        ("identity center", "1 assignment(s) of imported permission sets: group/theirs DevOps@weird-alias")
+    ]
+    assert kept[0] == "kept"
+    # The copies of `read` in the accounts DevOps is assigned in are the spec's, not "left out".
+    assert not [w for w, what in found if "policy" in what and "read" in what and w == "apps-devstg"]
+
+    text = render_spec(spec, report, command="iamlayer import aws")
+    (tmp_path / "iamlayer.yaml").write_text(text)
+    assert load_spec(tmp_path / "iamlayer.yaml") == spec
+    assert "    - {group: devops, permission_sets: [DevOps], accounts: [apps-devstg, weird-alias]}\n" in text

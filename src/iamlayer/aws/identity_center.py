@@ -212,16 +212,7 @@ class _Reader:
         ps.outdated = frozenset(str(a) for a in outdated.get("AccountIds", []))
         if boundary:
             ps.boundary_read = True
-            try:
-                with aws_call(f"reading the permissions boundary {w}"):
-                    got = self.sso.get_permissions_boundary_for_permission_set(**args)["PermissionsBoundary"]
-            except NotFoundError:
-                got = None  # AWS answers ResourceNotFoundException when there is none
-            if got:
-                ref = got.get("CustomerManagedPolicyReference")
-                ps.boundary = (
-                    cm_ref(ref.get("Path", "/") or "/", ref["Name"]) if ref else got.get("ManagedPolicyArn")
-                )
+            ps.boundary = read_boundary(self.sso, self.instance.arn, ps.arn, w)
         return [str(a) for a in provisioned.get("AccountIds", [])]
 
     def assignments(self, ps: PermissionSetState, account_id: str) -> list[AssignmentState]:
@@ -241,6 +232,25 @@ class _Reader:
             names = self.group_names if kind == "GROUP" else self.user_names
             out.append(AssignmentState(kind, names.get(pid, f"id:{pid}"), ps.name, str(a["AccountId"])))
         return out
+
+
+def read_boundary(sso: Any, instance_arn: str, ps_arn: str, what: str) -> str | None:
+    """A permission set's boundary: an AWS-managed policy ARN, a cm_ref(), or None when it has none.
+
+    `what` ends the error message ("of permission set DevOps in account ...").
+    """
+    try:
+        with aws_call(f"reading the permissions boundary {what}"):
+            got = sso.get_permissions_boundary_for_permission_set(
+                InstanceArn=instance_arn, PermissionSetArn=ps_arn
+            )["PermissionsBoundary"]
+    except NotFoundError:
+        return None  # AWS answers ResourceNotFoundException when there is none
+    ref = got.get("CustomerManagedPolicyReference")
+    if ref:
+        return cm_ref(ref.get("Path", "/") or "/", ref["Name"])
+    arn = got.get("ManagedPolicyArn")
+    return str(arn) if arn else None
 
 
 def read_identity_center(
@@ -285,6 +295,38 @@ def read_identity_center(
         for found in pool.map(lambda p: r.assignments(*p), pairs):
             r.state.assignments.update(found)
     return r.state
+
+
+def read_identity_center_for_import(
+    clients: AccountClients, region: str, account_ids: Iterable[str]
+) -> tuple[IcState | None, dict[str, str]]:
+    """Everything `iamlayer import aws` needs of the instance in this account, whoever made it:
+    users, groups with their members, permission sets with their policies and boundary, and
+    their assignments in `account_ids` (and wherever they are provisioned). None when the
+    account has no instance.
+
+    Also, by permission set name, why its boundary could not be read (then `boundary_read` stays
+    False and the import leaves the boundary alone). The read costs what the plan's does, every
+    permission set and group detailed, plus one GetPermissionsBoundaryForPermissionSet each.
+    """
+    where = f"in account {clients.label} ({region})"
+    sso = sso_admin(clients, region)
+    with aws_call(f"listing IAM Identity Center instances {where}"):
+        if not read_all(sso, "list_instances").get("Instances"):
+            return None, {}
+    state = read_identity_center(
+        clients, region, detail=lambda ps: True, members_of=lambda g: True, account_ids=account_ids
+    )
+    unread: dict[str, str] = {}
+    for ps in state.permission_sets.values():
+        try:
+            ps.boundary = read_boundary(
+                sso, state.instance_arn, ps.arn, f"of permission set {ps.name} {where}"
+            )
+            ps.boundary_read = True
+        except AwsError as exc:
+            unread[ps.name] = str(exc)
+    return state, unread
 
 
 # --- names to ids, during an apply ---------------------------------------------------------------

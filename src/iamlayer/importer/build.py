@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from iamlayer.errors import IamlayerError
+from iamlayer.importer.ic_build import build_identity_center, ic_owners
 from iamlayer.importer.model import Finding, ImportSource, SourceAccount
 from iamlayer.plan.desired import (
     ASSUME_POLICY_NAME,
@@ -46,6 +47,7 @@ from iamlayer.plan.desired import (
 )
 from iamlayer.spec import policy_grammar as grammar
 from iamlayer.spec.edit import account_name
+from iamlayer.spec.ic_model import IdentityCenter
 from iamlayer.spec.model import (
     Account,
     Group,
@@ -357,6 +359,7 @@ class _Builder:
                 owner = owner_of(r)
                 if owner:
                     owners[owner] += 1
+        owners.update(ic_owners(self.src.identity_center))
         if owners:
             (project, _), *others = owners.most_common()
             if others:
@@ -419,6 +422,7 @@ class _Builder:
         rank = {management: 0, people: 1}
         self.accounts.sort(key=lambda a: (rank.get(names[a.id], 2), names[a.id]))
         ids = {names[a.id]: a.id for a in self.accounts}
+        ids_to_names = {a.id: names[a.id] for a in self.accounts}  # in the spec's order
         accounts = {
             names[a.id]: Account(
                 name=names[a.id],
@@ -433,7 +437,12 @@ class _Builder:
         roles, split = self._roles(names, ids, people, management, project)
         groups = self._groups(people_src, people, project, policies, roles, ids)
         users = self._users(people_src, people, project, groups)
-        self._left_in_member_accounts(names, people_src.id, project)
+        ic = (
+            build_identity_center(self.src.identity_center, project, ids_to_names, policies, self.findings)
+            if self.src.identity_center is not None
+            else None
+        )
+        self._left_in_member_accounts(names, people_src.id, project, ic)
 
         spec = Spec(
             path=self.path,
@@ -450,6 +459,7 @@ class _Builder:
             users=users,
             regions_in_use=(self.src.region,),
             outputs_dir=self.path.parent / "outputs",
+            identity_center=ic,
             adopt=bool(self.adopt),
         )
         report = ImportReport(
@@ -466,6 +476,16 @@ class _Builder:
                 "policies": len(policies),
                 "roles": len(roles),
                 "role_instances": sum(len(r.accounts) for r in roles.values()),
+                **(
+                    {
+                        "ic_users": len(ic.users),
+                        "ic_groups": len(ic.groups),
+                        "permission_sets": len(ic.permission_sets),
+                        "ic_assignments": len(ic.assignments),
+                    }
+                    if ic is not None
+                    else {}
+                ),
             },
             adopt=self.adopt,
             owned=self.owned,
@@ -852,17 +872,25 @@ class _Builder:
                 )
         return out
 
-    def _left_in_member_accounts(self, names: Mapping[str, str], people_id: str, project: str) -> None:
+    def _left_in_member_accounts(
+        self, names: Mapping[str, str], people_id: str, project: str, ic: IdentityCenter | None
+    ) -> None:
         for acc in self.accounts:
             if acc.id == people_id:
                 continue
             where = names[acc.id]
+            # The copies of the policies Identity Center's permission sets reference are the spec's.
+            copies = set(ic.policies_in(where)) if ic is not None else set()
             for kind, found in (
                 ("user", acc.state.users),
                 ("group", acc.state.groups),
                 ("policy", acc.state.policies),
             ):
-                mine = sorted(n for n, r in found.items() if owner_of(r) in (None, project))
+                mine = sorted(
+                    n
+                    for n, r in found.items()
+                    if owner_of(r) in (None, project) and not (kind == "policy" and n in copies)
+                )
                 if mine:
                     self.findings.append(
                         Finding(

@@ -10,23 +10,26 @@ the tags of the people account's policies that lack iamlayer's description marke
 each: the only way to know whether another iamlayer project adopted them), and, for users whose
 PGP key was given (`--keys`), their login profile and access keys one by one (GetLoginProfile,
 ListAccessKeys), since the spec will then manage them and a credential report may be 4 hours old.
+IAM Identity Center is read in the management account, as plan reads it, every permission set and
+group detailed (iamlayer.aws.identity_center.read_identity_center_for_import).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from iamlayer.aws.accounts import caller_account, connect_accounts
+from iamlayer.aws.identity_center import read_identity_center_for_import
 from iamlayer.aws.org import OrgAccount, list_org_accounts
 from iamlayer.aws.read import confirm_user, read_policy_tags, whole_state_read
-from iamlayer.aws.session import ApiStats
+from iamlayer.aws.session import AccountClients, ApiStats
 from iamlayer.errors import AwsError, CredentialsError, IamlayerError
 from iamlayer.importer.build import likely_people_account
-from iamlayer.importer.model import Finding, ImportSource, SourceAccount
+from iamlayer.importer.model import Finding, IcSource, ImportSource, SourceAccount
 from iamlayer.spec.edit import account_name
 from iamlayer.spec.model import Account, Spec
 from iamlayer.spec.validate import ACCOUNT_NAME
@@ -201,6 +204,8 @@ def read_live(
         _known_keys(source, people, keys_dir)
         for user in source.user_keys:
             confirm_user(clients, people.id, people.state.users[user])
+    management = _management(targets)
+    _read_identity_center(source, conns[labels[management.id]].clients if management else None, labels)
     for acc in targets:
         if acc.state.credential_report_time:
             source.credential_report_time[acc.id] = acc.state.credential_report_time
@@ -216,3 +221,35 @@ def _known_keys(source: ImportSource, people: SourceAccount, keys_dir: Path) -> 
         if path.is_file():
             source.key_files[user] = path.read_bytes()
             source.user_keys[user] = user
+
+
+def _management(targets: Sequence[SourceAccount]) -> SourceAccount | None:
+    return next((a for a in targets if a.management), None)
+
+
+def _read_identity_center(
+    source: ImportSource, clients: AccountClients | None, labels: Mapping[str, str]
+) -> None:
+    """The IAM Identity Center instance of the management account, when it has one (its users,
+    groups, permission sets and assignments, as plan reads them, every one detailed)."""
+    management = _management(source.accounts)
+    if management is None or clients is None:
+        source.findings.append(
+            Finding(
+                "note",
+                "identity center",
+                "not read",
+                "the organization's management account is not among the accounts read; "
+                "IAM Identity Center, if any, is left out",
+            )
+        )
+        return
+    try:
+        state, unread = read_identity_center_for_import(clients, source.region, list(labels))
+    except IamlayerError as exc:
+        source.findings.append(
+            Finding("note", labels[management.id], "IAM Identity Center not read", f"{exc}; it is left out")
+        )
+        return
+    if state is not None:
+        source.identity_center = IcSource(management.id, source.region, state, unread)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from iamlayer.aws.session import ApiStats
+from iamlayer.state.ic_model import IcState
 from iamlayer.state.model import AccountState
 
 SecretKind = Literal["password", "access_key"]
@@ -47,6 +48,17 @@ class Finding:
 
 
 @dataclass
+class IcSource:
+    """The IAM Identity Center instance as a reader found it, and where it lives."""
+
+    account_id: str
+    region: str
+    state: IcState
+    #: permission set name -> why its boundary could not be read (it is then left alone)
+    unread_boundaries: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class ImportSource:
     """Everything a reader learnt, in the live state's vocabulary."""
 
@@ -63,3 +75,4 @@ class ImportSource:
     people_account_id: str | None = None  # when the reader knows it
     stats: ApiStats | None = None  # API calls made (live reads)
     credential_report_time: dict[str, str] = field(default_factory=dict)  # account id -> generated
+    identity_center: IcSource | None = None  # the instance in the management account, if any

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from iamlayer.importer.build import ImportReport
+from iamlayer.spec.ic_model import DEFAULT_SESSION_DURATION, IdentityCenter, PermissionSet
 from iamlayer.spec.model import PASSWORD_CLASSES, PasswordPolicy, Role, SelfManagement, Spec, User
 from iamlayer.spec.validate import DEFAULT_ACCESS_ROLE
 
@@ -232,6 +233,83 @@ def _user(spec: Spec, u: User) -> dict[str, Any]:
     return out
 
 
+def _permission_set(ps: PermissionSet) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if ps.description:
+        out["description"] = ps.description
+    if ps.session_duration != DEFAULT_SESSION_DURATION:
+        out["session_duration"] = ps.session_duration
+    if ps.policies:
+        out["policies"] = list(ps.policies)
+    if ps.customer_managed_policies:
+        out["customer_managed_policies"] = list(ps.customer_managed_policies)
+    if ps.inline_policy is not None:
+        out["inline_policy"] = readable(ps.inline_policy)
+    if ps.boundary_managed:
+        out["boundary"] = ps.boundary or "none"
+    if ps.relay_state:
+        out["relay_state"] = ps.relay_state
+    return out
+
+
+def _assignments(ic: IdentityCenter) -> list[dict[str, Any]]:
+    """One item per principal and permission set, with its accounts (the loader expands them back
+    in the same order)."""
+    items: dict[tuple[str, str, str], list[str]] = {}
+    for a in ic.assignments:
+        items.setdefault((a.principal_type, a.principal, a.permission_set), []).append(a.account)
+    return [
+        {kind.lower(): principal, "permission_sets": [ps], "accounts": accounts}
+        for (kind, principal, ps), accounts in items.items()
+    ]
+
+
+def _identity_center(spec: Spec) -> list[str]:
+    """The `identity_center:` block, laid out as the README's example."""
+    ic = spec.identity_center
+    assert ic is not None
+    out = [
+        *_comment(
+            "IAM Identity Center: people, groups, permission sets and assignments iamlayer made. Someone\n"
+            "else's stay as they are (IMPORT.md lists them). customer_managed_policies name `policies:`,\n"
+            "which iamlayer makes in every account the permission set is assigned in."
+        ),
+        "identity_center:",
+        f"  account: {scalar(ic.account)}",
+    ]
+    if ic.region != spec.region:
+        out.append(f"  region: {scalar(ic.region)}")
+    if ic.users:
+        out.append("  users:")
+        for name, u in ic.users.items():
+            user: dict[str, Any] = {
+                "email": u.email,
+                "given_name": u.given_name,
+                "family_name": u.family_name,
+            }
+            if u.display_name != f"{u.given_name} {u.family_name}".strip():
+                user["display_name"] = u.display_name
+            out += _entry(name, user, 4)
+    if ic.groups:
+        out.append("  groups:")
+        for name, g in ic.groups.items():
+            group: dict[str, Any] = {}
+            if g.description:
+                group["description"] = g.description
+            if g.members:
+                group["members"] = list(g.members)
+            out += _entry(name, group, 4) if group else [f"    {scalar(name)}: {{}}"]
+    if ic.permission_sets:
+        out.append("  permission_sets:")
+        for name, ps in ic.permission_sets.items():
+            body = _permission_set(ps)
+            out += [f"    {scalar(name)}:", *block(body, 6)] if body else [f"    {scalar(name)}: {{}}"]
+    if ic.assignments:
+        out.append("  assignments:")
+        out += [f"    - {flow(item)}" for item in _assignments(ic)]
+    return out
+
+
 def _entry(name: str, value: Mapping[str, Any], indent: int, note: str | None = None) -> list[str]:
     """`name: {...}` on one line when it fits, else a block."""
     pad = " " * indent
@@ -363,6 +441,9 @@ def render_spec(spec: Spec, report: ImportReport, *, command: str, now: datetime
         for name, user in spec.users.items():
             out += _entry(name, _user(spec, user), 2, report.notes.get(f"users.{name}"))
 
+    if spec.identity_center is not None:
+        out += ["", *_identity_center(spec)]
+
     if spec.adopt:
         out += [
             "",
@@ -407,6 +488,14 @@ def render_report(
         f"- people account: `{report.people_account}`",
         f"- imported: {c.get('users', 0)} users, {c.get('groups', 0)} groups, {c.get('policies', 0)} "
         f"customer-managed policies, {c.get('roles', 0)} roles ({c.get('role_instances', 0)} in all accounts together)",
+        *(
+            [
+                f"- IAM Identity Center: {c['ic_users']} users, {c['ic_groups']} groups, {c.get('permission_sets', 0)} "
+                f"permission sets, {c.get('ic_assignments', 0)} assignments (`identity_center:`)"
+            ]
+            if "ic_users" in c
+            else []
+        ),
         "",
         "| account | id | alias |",
         "|---|---|---|",

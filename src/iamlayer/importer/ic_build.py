@@ -1,0 +1,260 @@
+"""The `identity_center:` block of an imported spec, from the instance as a reader found it. Pure.
+
+The rules, chosen so that the first plan of the written spec changes nothing:
+
+- Only what the project owns is imported (the markers of iamlayer.state.ic_model: a permission
+  set's or group's description, a user's user type). What no project owns is left out, with how
+  to adopt it: `adopt: true` covers IAM only, and Identity Center resources are adopted by writing
+  the marker. What another project owns is left out.
+- A permission set keeps its description, session duration, relay state, AWS-managed and
+  customer-managed policies, inline policy and boundary. It references a customer-managed policy
+  by path and name, and iamlayer makes the copy in each account from the spec's `policies:`: a
+  reference is written as the spec policy of that path and name. A boundary is written only when
+  there is one (without the field iamlayer leaves the boundary alone); one that could not be read,
+  or names no spec policy, is left alone and said so.
+- An assignment is imported when its principal and permission set are; someone else's assignment
+  of an imported permission set stays as it is, and so do the policy copies it needs (a plan never
+  deletes those: iamlayer.plan.ic_diff.needed_policy_copies).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+from iamlayer.importer.model import Finding, IcSource
+from iamlayer.plan.ic_diff import adopt_hint
+from iamlayer.spec.ic_model import (
+    DEFAULT_SESSION_DURATION,
+    Assignment,
+    IcGroup,
+    IcUser,
+    IdentityCenter,
+    PermissionSet,
+    duration_seconds,
+    iso_duration,
+)
+from iamlayer.spec.model import ManagedPolicy
+from iamlayer.state.ic_model import IcState, PermissionSetState, cm_ref
+
+WHERE = "identity center"
+
+
+def ic_owners(src: IcSource | None) -> Counter[str]:
+    """How many users, groups and permission sets each iamlayer project owns in the instance."""
+    owners: Counter[str] = Counter()
+    if src is not None:
+        state = src.state
+        for found in (state.users, state.groups, state.permission_sets):
+            owners.update(r.owner for r in found.values() if r.owner)
+    return owners
+
+
+class _IcBuilder:
+    def __init__(
+        self,
+        src: IcSource,
+        project: str,
+        accounts: Mapping[str, str],
+        policies: Mapping[str, ManagedPolicy],
+        findings: list[Finding],
+    ) -> None:
+        self.src = src
+        self.state: IcState = src.state
+        self.project = project
+        self.accounts = accounts  # account id -> spec name, in the spec's order
+        self.by_ref = {cm_ref(p.path, name): name for name, p in policies.items()}
+        self.findings = findings
+
+    def _foreign(self, kind: str, names: Sequence[str], owners: Mapping[str, str | None]) -> None:
+        """Leave out what this project does not own, saying why (one finding per kind and owner)."""
+        unowned = sorted(n for n in names if owners[n] is None)
+        if unowned:
+            hint = adopt_hint(kind, "NAME", self.project, self.state.identity_store_id)
+            self.findings.append(
+                Finding(
+                    "left_out",
+                    WHERE,
+                    f"{len(unowned)} {kind}(s) no iamlayer project made: {', '.join(unowned[:20])}"
+                    + (" ..." if len(unowned) > 20 else ""),
+                    "`adopt: true` covers IAM only. " + hint.split(". ", 1)[1],
+                )
+            )
+        others = sorted(n for n in names if owners[n] not in (None, self.project))
+        for name in others:
+            self.findings.append(
+                Finding(
+                    "left_out",
+                    WHERE,
+                    f"{kind} {name}",
+                    f"owned by iamlayer project {owners[name]!r}, not {self.project!r}",
+                )
+            )
+
+    def users(self) -> dict[str, IcUser]:
+        found = self.state.users
+        self._foreign("user", list(found), {n: u.owner for n, u in found.items()})
+        out: dict[str, IcUser] = {}
+        for name, u in sorted(found.items()):
+            if u.owner != self.project:
+                continue
+            if not (u.email and u.given_name and u.family_name):
+                self.findings.append(
+                    Finding(
+                        "left_out",
+                        WHERE,
+                        f"user {name}",
+                        "it lacks an email, given name or family name, which the spec requires",
+                    )
+                )
+                continue
+            out[name] = IcUser(
+                name=name,
+                email=u.email,
+                given_name=u.given_name,
+                family_name=u.family_name,
+                display_name=u.display_name or f"{u.given_name} {u.family_name}",
+            )
+        return out
+
+    def groups(self, users: Mapping[str, IcUser]) -> dict[str, IcGroup]:
+        found = self.state.groups
+        self._foreign("group", list(found), {n: g.owner for n, g in found.items()})
+        return {
+            name: IcGroup(
+                name=name,
+                description=g.description,
+                # Someone else's members stay as they are: the plan manages iamlayer's users only.
+                members=tuple(sorted(m for m in g.members if m in users)),
+            )
+            for name, g in sorted(found.items())
+            if g.owner == self.project
+        }
+
+    def permission_sets(self) -> dict[str, PermissionSet]:
+        found = self.state.permission_sets
+        self._foreign("permission set", list(found), {n: p.owner for n, p in found.items()})
+        out: dict[str, PermissionSet] = {}
+        for name, ps in sorted(found.items()):
+            if ps.owner != self.project:
+                continue
+            unknown = sorted(r for r in ps.customer_managed if r not in self.by_ref)
+            if unknown:
+                self.findings.append(
+                    Finding(
+                        "left_out",
+                        WHERE,
+                        f"permission set {name}",
+                        f"it references customer-managed policies the spec's `policies:` lacks ({', '.join(unknown)}); "
+                        "iamlayer makes the copies from there. Until it is in the spec, a plan deletes it: "
+                        "remove its [iamlayer:<project>] description marker, or add those policies",
+                    )
+                )
+                continue
+            seconds = duration_seconds(ps.session_duration)
+            boundary, managed = self._boundary(ps)
+            out[name] = PermissionSet(
+                name=name,
+                description=ps.description,
+                session_duration=iso_duration(seconds) if seconds else DEFAULT_SESSION_DURATION,
+                policies=tuple(sorted(ps.policies)),
+                customer_managed_policies=tuple(sorted(self.by_ref[r] for r in ps.customer_managed)),
+                inline_policy=ps.inline,
+                boundary=boundary,
+                boundary_managed=managed,
+                relay_state=ps.relay_state,
+            )
+        return out
+
+    def _boundary(self, ps: PermissionSetState) -> tuple[str | None, bool]:
+        """(boundary, boundary_managed): written only when the permission set has one."""
+        why = self.src.unread_boundaries.get(ps.name)
+        if why is not None or not ps.boundary_read:
+            self.findings.append(
+                Finding(
+                    "kept",
+                    WHERE,
+                    f"permission set {ps.name}: permissions boundary",
+                    f"it could not be read ({why or 'not read'}); the spec leaves it as it is",
+                )
+            )
+            return None, False
+        if ps.boundary is None or ps.boundary.startswith("arn:"):
+            return ps.boundary, ps.boundary is not None
+        if ps.boundary in self.by_ref:
+            return self.by_ref[ps.boundary], True
+        self.findings.append(
+            Finding(
+                "kept",
+                WHERE,
+                f"permission set {ps.name}: permissions boundary {ps.boundary}",
+                "not a policy of the spec's `policies:`; the spec leaves it as it is",
+            )
+        )
+        return None, False
+
+    def assignments(
+        self, users: Mapping[str, IcUser], groups: Mapping[str, IcGroup], sets: Mapping[str, PermissionSet]
+    ) -> tuple[Assignment, ...]:
+        """In the order the writer lists them: by principal and permission set, accounts in spec order."""
+        order = {acc: i for i, acc in enumerate(self.accounts)}
+        kept: list[str] = []
+        wanted: list[Assignment] = []
+        for a in sorted(self.state.assignments, key=lambda a: (a.principal_type, a.principal, a.permission_set, order.get(a.account_id, len(order)))):  # fmt: skip
+            if a.permission_set not in sets:
+                continue
+            ours = (groups if a.principal_type == "GROUP" else users).get(a.principal) is not None
+            where = self.accounts.get(a.account_id)
+            if not ours or where is None:
+                kept.append(
+                    f"{a.principal_type.lower()}/{a.principal} {a.permission_set}@{where or a.account_id}"
+                )
+                continue
+            wanted.append(Assignment(a.principal_type, a.principal, a.permission_set, where))
+        if kept:
+            self.findings.append(
+                Finding(
+                    "kept",
+                    WHERE,
+                    f"{len(kept)} assignment(s) of imported permission sets: {', '.join(kept[:20])}"
+                    + (" ..." if len(kept) > 20 else ""),
+                    "their principal is not iamlayer's (or their account is not in the spec): they stay as "
+                    "they are, and so do the policy copies they need",
+                )
+            )
+        return tuple(wanted)
+
+    def build(self, account: str) -> IdentityCenter | None:
+        users = self.users()
+        groups = self.groups(users)
+        sets = self.permission_sets()
+        if not (users or groups or sets):
+            return None
+        return IdentityCenter(
+            account=account,
+            region=self.src.region,
+            users=users,
+            groups=groups,
+            permission_sets=sets,
+            assignments=self.assignments(users, groups, sets),
+        )
+
+
+def build_identity_center(
+    src: IcSource,
+    project: str,
+    accounts: Mapping[str, str],
+    policies: Mapping[str, ManagedPolicy],
+    findings: list[Finding],
+) -> IdentityCenter | None:
+    """The spec's `identity_center:` block (None when the project owns nothing there).
+
+    `accounts` maps account ids to spec names, in the spec's order; `policies` are the spec's;
+    what is left out or kept as it is goes to `findings`.
+    """
+    if src.account_id not in accounts:
+        findings.append(
+            Finding("left_out", WHERE, "the instance", f"its account {src.account_id} is not in the spec")
+        )
+        return None
+    return _IcBuilder(src, project, accounts, policies, findings).build(accounts[src.account_id])
