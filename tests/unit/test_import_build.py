@@ -464,7 +464,6 @@ def test_account_choices_pick_organization_accounts_by_id_name_or_name_end() -> 
 
 def identity_center() -> IcSource:
     """An instance in the management account: acme's, someone's by hand, and project zeta's."""
-    acme = "[iamlayer:acme]"
     state = IcState(instance_arn="arn:aws:sso:::instance/ssoins-1111111111111111", identity_store_id="d-1")
     state.users = {
         "jane": IcUserState("jane", "u1", "Jane D", "Jane", "Doe", "jane@example.com", owner="acme"),
