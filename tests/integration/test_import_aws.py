@@ -538,6 +538,10 @@ def test_a_layer_with_identity_center_round_trips_to_an_empty_plan(
     spec, original = load_spec(out / "iamlayer.yaml"), load_spec(layer / "iamlayer.yaml")
     assert spec.identity_center is not None and original.identity_center is not None
     assert spec.identity_center.account == "management"
+    # The instance's identity store names the access portal people sign in at (no start_url needed).
+    portal = spec.identity_center.portal_url
+    assert portal is not None and re.fullmatch(r"https://d-[0-9a-z]{10}\.awsapps\.com/start", portal)
+    assert not [n for a in plan["accounts"] for n in a["notices"] if "access portal" in n]
     imported, wanted = desired_ic(spec), desired_ic(original)
     assert (imported.users, imported.groups, imported.assignments) == (
         wanted.users,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from spec_support import write_spec
 
-from iamlayer.errors import CredentialsError
+from iamlayer.errors import CredentialsError, SpecError
 from iamlayer.profiles.sso import render_sso_profiles
 from iamlayer.spec.load import load_spec
 from iamlayer.spec.model import Spec
@@ -107,3 +107,29 @@ def test_a_permission_set_named_like_a_role_is_marked_sso_in_every_account(tmp_p
     assert {dict(s.items).get("sso_role_name") for s in r.config[1:]} == {"Admin", "DevOps"}
     iam = "acme-shared-devops"
     assert all(p.profile.lower() != iam for p in r.profiles)
+
+
+def test_the_default_portal_url_is_derived_from_the_identity_store_id(tmp_path: Path) -> None:
+    """Without start_url, the AWS access portal's default URL, https://<identity store id>.awsapps.com/start,
+    comes from identity_center.identity_store_id (which `iamlayer import aws` writes, and `iamlayer
+    plan` names); a start_url given (a customised portal) still wins."""
+    text = SPEC.replace("identity_center:\n", "identity_center:\n  identity_store_id: d-9067a1b2c3\n")
+    spec = spec_of(tmp_path, text)
+    assert spec.identity_center is not None
+    assert spec.identity_center.portal_url == "https://d-9067a1b2c3.awsapps.com/start"
+    r = render_sso_profiles(spec, "jane.doe")
+    assert r.start_url == "https://d-9067a1b2c3.awsapps.com/start"
+    assert dict(r.config[0].items)["sso_start_url"] == "https://d-9067a1b2c3.awsapps.com/start"
+    assert render_sso_profiles(spec, "jane.doe", start_url="https://acme.awsapps.com/start").start_url == (
+        "https://acme.awsapps.com/start"
+    )
+    (tmp_path / "c").mkdir()
+    (tmp_path / "bad").mkdir()
+    custom = spec_of(
+        tmp_path / "c",
+        text.replace("identity_center:\n", "identity_center:\n  start_url: https://acme.awsapps.com/start\n"),
+    )
+    assert custom.identity_center is not None
+    assert custom.identity_center.portal_url == "https://acme.awsapps.com/start"
+    with pytest.raises(SpecError, match="identity_store_id"):
+        spec_of(tmp_path / "bad", text.replace("d-9067a1b2c3", "9067a1b2c3"))

@@ -672,6 +672,12 @@ def test_a_permission_set_aws_reports_outdated_is_re_provisioned_from_any_clone(
         sso_stub.add_response("list_account_assignments", {"AccountAssignments": found})
     part = plan_identity_center(spec, offline_clients, journal)
     assert not part.collisions
+    # The spec has no start_url: the plan names what gives people's sso profiles the default portal.
+    assert part.notices == [
+        "people's sso profiles (credentials configure --sso) need the access portal URL: add "
+        f"identity_store_id: {STORE} under identity_center (the default portal, https://{STORE}.awsapps.com/start), "
+        "or start_url if it was customised"
+    ]
     if not outdated:
         assert part.changes == []
         return

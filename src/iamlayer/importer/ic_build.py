@@ -34,6 +34,7 @@ from iamlayer.spec.ic_model import (
     duration_seconds,
     iso_duration,
 )
+from iamlayer.spec.ic_validate import IDENTITY_STORE_ID
 from iamlayer.spec.model import ManagedPolicy
 from iamlayer.state.ic_model import IcState, PermissionSetState, cm_ref
 
@@ -230,9 +231,12 @@ class _IcBuilder:
         sets = self.permission_sets()
         if not (users or groups or sets):
             return None
+        store = self.state.identity_store_id
         return IdentityCenter(
             account=account,
             region=self.src.region,
+            # Names the portal's default URL for people's sso profiles (spec.ic_model.portal_url).
+            identity_store_id=store if IDENTITY_STORE_ID.fullmatch(store) else None,
             users=users,
             groups=groups,
             permission_sets=sets,

@@ -279,6 +279,11 @@ def _identity_center(spec: Spec) -> list[str]:
     ]
     if ic.region != spec.region:
         out.append(f"  region: {scalar(ic.region)}")
+    if ic.identity_store_id:
+        out.append(
+            f"  identity_store_id: {scalar(ic.identity_store_id)}   # people sign in at {ic.portal_url} "
+            "(start_url: if customised)"
+        )
     if ic.users:
         out.append("  users:")
         for name, u in ic.users.items():

@@ -18,6 +18,7 @@ from iamlayer.aws.session import AccountClients
 from iamlayer.errors import IamlayerError
 from iamlayer.plan.ic_diff import desired_ic, diff_ic, managed_boundaries, needed_policy_copies
 from iamlayer.plan.model import Change
+from iamlayer.spec.ic_model import default_portal_url
 from iamlayer.spec.model import Spec
 from iamlayer.state.journal import Journal
 
@@ -63,12 +64,21 @@ def plan_identity_center(spec: Spec, clients: AccountClients, journal: Journal) 
         managed_boundaries=managed_boundaries(ic),
         pending_provisioning=journal.pending(PROVISIONING, ic.account),
     )
+    notices = list(result.notices)
+    store = live.identity_store_id
+    if ic.identity_store_id and ic.identity_store_id != store:
+        notices.append(
+            f"identity_center.identity_store_id is {ic.identity_store_id}, but the instance's is {store}: "
+            f"people's sso profiles would sign in at the wrong portal; set it to {store}"
+        )
+    elif ic.portal_url is None and store:
+        notices.append(
+            f"people's sso profiles (credentials configure --sso) need the access portal URL: add "
+            f"identity_store_id: {store} under identity_center (the default portal, {default_portal_url(store)}), "
+            "or start_url if it was customised"
+        )
     return IcPlanPart(
-        result.changes,
-        result.collisions,
-        result.notices,
-        live.fingerprint(),
-        needed_policy_copies(spec, live),
+        result.changes, result.collisions, notices, live.fingerprint(), needed_policy_copies(spec, live)
     )
 
 

@@ -77,11 +77,12 @@ def render_sso_profiles(spec: Spec, user: str, *, start_url: str | None = None) 
         close = get_close_matches(user, list(ic.users), n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"its users: {', '.join(ic.users) or 'none'}"
         raise CredentialsError(f"{user!r} is not an Identity Center user of the spec {spec.path}; {hint}")
-    url = start_url or ic.start_url
+    url = start_url or ic.portal_url
     if not url:
         raise CredentialsError(
             "no AWS access portal URL: set identity_center.start_url in the spec (the URL under Settings "
-            "in the IAM Identity Center console, e.g. https://d-1234567890.awsapps.com/start), or pass --start-url"
+            "in the IAM Identity Center console, e.g. https://d-1234567890.awsapps.com/start), or "
+            "identity_center.identity_store_id for the default one (`iamlayer plan` names it), or pass --start-url"
         )
     # Profile names the IAM side writes for the same project (`<project>-<account>-<role in lower
     # case>`, a contract for the people using them). A permission set named like a role, in any

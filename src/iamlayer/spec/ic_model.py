@@ -51,6 +51,11 @@ def iso_duration(seconds: int) -> str:
     return "PT" + (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
 
 
+def default_portal_url(identity_store_id: str) -> str:
+    """The access portal URL AWS gives an instance until someone customises its subdomain."""
+    return f"https://{identity_store_id}.awsapps.com/start"
+
+
 @dataclass(frozen=True)
 class IcUser:
     """A person in the identity store."""
@@ -106,10 +111,20 @@ class IdentityCenter:
     region: str
     start_url: str | None = None  # the AWS access portal URL, for people's sso-session profiles
     instance_arn: str | None = None  # needed only when the account has several instances
+    #: the instance's identity store (d-xxxxxxxxxx): names the portal's default URL
+    identity_store_id: str | None = None
     users: Mapping[str, IcUser] = field(default_factory=dict)
     groups: Mapping[str, IcGroup] = field(default_factory=dict)
     permission_sets: Mapping[str, PermissionSet] = field(default_factory=dict)
     assignments: tuple[Assignment, ...] = ()
+
+    @property
+    def portal_url(self) -> str | None:
+        """The AWS access portal URL people sign in at: `start_url`, else the default one AWS
+        gives every instance, https://<identity store id>.awsapps.com/start (None if neither is known)."""
+        if self.start_url:
+            return self.start_url
+        return default_portal_url(self.identity_store_id) if self.identity_store_id else None
 
     def groups_of(self, user: str) -> tuple[str, ...]:
         return tuple(g.name for g in self.groups.values() if user in g.members)

@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     from iamlayer.spec.validate import SpecBuilder
 
 IC_FIELDS: Final = (
-    "account", "region", "start_url", "instance_arn", "users", "groups", "permission_sets", "assignments",
+    "account", "region", "start_url", "instance_arn", "identity_store_id", "users", "groups", "permission_sets",
+    "assignments",
 )  # fmt: skip
 IC_USER_FIELDS: Final = ("email", "given_name", "family_name", "display_name")
 IC_GROUP_FIELDS: Final = ("description", "members")
@@ -53,6 +54,8 @@ PERMISSION_SET_NAME: Final = re.compile(r"[\w+=,.@-]{1,32}", re.ASCII)
 PERMISSION_SET_NAME_RULE: Final = "1-32 letters, digits and + = , . @ _ -"
 EMAIL: Final = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 START_URL: Final = re.compile(r"https://[A-Za-z0-9.-]+(?:/[^\s]*)?")
+#: AWS's are d- and 10 hex digits; the emulator's use any lower-case letter
+IDENTITY_STORE_ID: Final = re.compile(r"d-[0-9a-z]{10}")
 INSTANCE_ARN: Final = re.compile(r"arn:aws(?:-[a-z]+)*:sso:::instance/(?:sso)?ins-[a-zA-Z0-9-.]{16}")
 #: sso-admin: a permission set's description is at most 700 characters; iamlayer appends its
 #: ownership marker `[iamlayer:<project>]` (at most 45 characters) to it.
@@ -112,6 +115,14 @@ def build_identity_center(
             rule="an IAM Identity Center instance ARN, arn:aws:sso:::instance/ssoins-<16 characters>",
         )
 
+    identity_store_id = None
+    if "identity_store_id" in f:
+        identity_store_id = r.string(
+            f["identity_store_id"],
+            pattern=IDENTITY_STORE_ID,
+            rule="the identity store id, d- and 10 characters, e.g. d-9067a1b2c3 (IAM Identity Center console, Settings); "
+            "without start_url, people sign in at https://<identity store id>.awsapps.com/start",
+        )
     user_names = _keys(f.get("users"))
     group_names = _keys(f.get("groups"))
     ps_names = _keys(f.get("permission_sets"))
@@ -128,6 +139,7 @@ def build_identity_center(
         region=ic_region,
         start_url=start_url,
         instance_arn=instance_arn,
+        identity_store_id=identity_store_id,
         users=users,
         groups=groups,
         permission_sets=permission_sets,
