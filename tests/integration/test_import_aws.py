@@ -551,3 +551,12 @@ def test_a_layer_with_identity_center_round_trips_to_an_empty_plan(
     assert imported.permission_sets == wanted.permission_sets
     report = (out / "IMPORT.md").read_text()
     assert "IAM Identity Center: 2 users, 2 groups, 2 permission sets, 7 assignments" in report
+
+    # Without the block (an import that could not read the instance, or a person removing it) the
+    # permission sets stay, and so do the copies of billing-read they reference.
+    spec_file = out / "iamlayer.yaml"
+    spec_file.write_text(spec_file.read_text().split("# IAM Identity Center:")[0])
+    plan = plan_json(out)
+    assert changes(plan) == []
+    notices = [n for a in plan["accounts"] for n in a["notices"] if n.startswith("policy billing-read")]
+    assert len(notices) == 4  # management, shared, apps-devstg, apps-prd

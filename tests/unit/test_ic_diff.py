@@ -10,7 +10,13 @@ from spec_support import write_spec
 
 from iamlayer.plan.desired import desired_state
 from iamlayer.plan.diff import diff
-from iamlayer.plan.ic_diff import desired_ic, diff_ic, managed_boundaries, needed_policy_copies
+from iamlayer.plan.ic_diff import (
+    copies_kept_without_identity_center,
+    desired_ic,
+    diff_ic,
+    managed_boundaries,
+    needed_policy_copies,
+)
 from iamlayer.plan.model import Action, Change, Kind
 from iamlayer.spec.load import load_spec
 from iamlayer.spec.model import Spec
@@ -388,3 +394,19 @@ def test_a_policy_a_permission_set_still_references_is_never_planned_for_deletio
         "/billing-read": "permission set DevOps references it, and this plan did not read where DevOps "
         "is assigned (plan account management too)"
     }
+
+
+def test_without_identity_center_the_copies_in_member_accounts_stay(tmp_path: Path) -> None:
+    """A spec with no identity_center: block (removed, or an import that could not read the
+    instance) leaves the permission sets in place; the copies they reference stay too, said so.
+    The people account's own policies are the spec's `policies:` as ever."""
+    bare = other(tmp_path, "bare", SPEC.split("identity_center:")[0])
+    kept = copies_kept_without_identity_center(bare, "apps-prd", _owned_policy_copy("555555555555"))
+    result = diff("apps-prd", "acme", desired_state(bare, "apps-prd"), _owned_policy_copy("555555555555"),
+                  needed_policies=kept)  # fmt: skip
+    assert [c for c in result.changes if c.address.kind is Kind.POLICY] == []
+    assert result.notices == [
+        "policy billing-read is not deleted: iamlayer made it for IAM Identity Center permission sets, "
+        "which the spec no longer manages (no identity_center:) and which may still reference it"
+    ]
+    assert copies_kept_without_identity_center(bare, "security", _owned_policy_copy("222222222222")) == {}

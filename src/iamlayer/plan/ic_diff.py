@@ -38,7 +38,7 @@ from iamlayer.state.ic_model import (
     cm_ref,
     with_marker,
 )
-from iamlayer.state.model import OWNER_TAG
+from iamlayer.state.model import OWNER_TAG, AccountState
 from iamlayer.state.normalize import normalize
 
 #: permission-set fields whose change needs re-provisioning (the description is not in the role)
@@ -405,6 +405,24 @@ def _policy_refs(ps: PermissionSetState) -> set[str]:
     if ps.boundary and not ps.boundary.startswith("arn:"):
         refs.add(ps.boundary)
     return refs
+
+
+def copies_kept_without_identity_center(spec: Spec, account: str, live: AccountState) -> dict[str, str]:
+    """The owned policies of `account` no plan deletes while the spec has no `identity_center:`.
+
+    Outside the people account iamlayer makes policies only as the copies Identity Center's
+    permission sets reference. Removing the block (or an import that could not read the
+    instance) leaves the permission sets in place, still referencing them: the copies stay too.
+    `identity_center: {account: ...}` with no permission sets deletes both.
+    """
+    if spec.identity_center is not None or account == spec.people_account:
+        return {}
+    return {
+        cm_ref(p.path, name): "iamlayer made it for IAM Identity Center permission sets, which the spec no "
+        "longer manages (no identity_center:) and which may still reference it"
+        for name, p in live.policies.items()
+        if p.owned_by(spec.project)
+    }
 
 
 def needed_policy_copies(spec: Spec, live: IcState | None) -> dict[str, dict[str, str]]:

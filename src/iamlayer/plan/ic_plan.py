@@ -16,11 +16,18 @@ from typing import Final
 from iamlayer.aws.identity_center import read_identity_center
 from iamlayer.aws.session import AccountClients
 from iamlayer.errors import IamlayerError
-from iamlayer.plan.ic_diff import desired_ic, diff_ic, managed_boundaries, needed_policy_copies
+from iamlayer.plan.ic_diff import (
+    copies_kept_without_identity_center,
+    desired_ic,
+    diff_ic,
+    managed_boundaries,
+    needed_policy_copies,
+)
 from iamlayer.plan.model import Change
 from iamlayer.spec.ic_model import default_portal_url
 from iamlayer.spec.model import Spec
 from iamlayer.state.journal import Journal
+from iamlayer.state.model import AccountState
 
 #: the journal entry of permission sets changed but not yet re-provisioned ("<name>@<account id>")
 PROVISIONING: Final = "provisioning"
@@ -111,15 +118,17 @@ class SharedIcPlan:
             raise self._error
         return self._part
 
-    def needed_policies(self, spec: Spec, account_id: str) -> dict[str, str]:
-        """What `account_id`'s IAM diff must not delete; every policy a permission set of the
-        spec references when the instance was not read."""
+    def needed_policies(self, spec: Spec, account: str, live: AccountState) -> dict[str, str]:
+        """What `account`'s IAM diff must not delete (`live`: as read); every policy a permission
+        set of the spec references when the instance was not read."""
+        if spec.identity_center is None:
+            return copies_kept_without_identity_center(spec, account, live)
         try:
             part = self.get()
         except IamlayerError:
             part = None
         needed = part.needed_policies if part is not None else needed_policy_copies(spec, None)
-        return needed.get(account_id, {})
+        return needed.get(spec.accounts[account].id, {})
 
 
 def combined_fingerprint(iam: str, ic: str) -> str:

@@ -249,7 +249,7 @@ def plan_account(
         stale_keys=read.stale_keys,
         staged_passwords=read.staged_passwords,
         adopt=spec.adopt,
-        needed_policies=ic.needed_policies(spec, conn.account.id),
+        needed_policies=ic.needed_policies(spec, account, read.state),
     )
     changes, collisions, notices = result.changes, result.collisions, read.notices + result.notices
     fingerprint = read.state.fingerprint()
