@@ -263,6 +263,7 @@ def read_identity_center(
     account_ids: Iterable[str],
     boundaries: frozenset[str] = frozenset(),
     max_workers: int = MAX_READ_WORKERS,
+    instance: Instance | None = None,
 ) -> IcState:
     """The instance's users, groups, permission sets and assignments (see the module docstring).
 
@@ -270,11 +271,11 @@ def read_identity_center(
     those iamlayer owns; the audit: all), `members_of(group)` which groups get their members read
     (the planner: those iamlayer owns). `boundaries` names the permission sets
     whose boundary is read. `account_ids` are the accounts whose assignments are listed, besides
-    those each permission set is provisioned to.
+    those each permission set is provisioned to. `instance`: found already (no ListInstances).
     """
     where = f"in account {clients.label} ({region})"
     sso, store = sso_admin(clients, region), identity_store(clients, region)
-    instance = find_instance(sso, where, instance_arn)
+    instance = instance or find_instance(sso, where, instance_arn)
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
         r = _Reader(sso, store, instance, where, pool)
         r.state.instance_arn, r.state.identity_store_id = instance.arn, instance.identity_store_id
@@ -303,7 +304,7 @@ def read_identity_center_for_import(
     """Everything `iamlayer import aws` needs of the instance in this account, whoever made it:
     users, groups with their members, permission sets with their policies and boundary, and
     their assignments in `account_ids` (and wherever they are provisioned). None when the
-    account has no instance.
+    account has no instance; CredentialsError when it has several.
 
     Also, by permission set name, why its boundary could not be read (then `boundary_read` stays
     False and the import leaves the boundary alone). The read costs what the plan's does, every
@@ -312,10 +313,18 @@ def read_identity_center_for_import(
     where = f"in account {clients.label} ({region})"
     sso = sso_admin(clients, region)
     with aws_call(f"listing IAM Identity Center instances {where}"):
-        if not read_all(sso, "list_instances").get("Instances"):
-            return None, {}
+        found = read_all(sso, "list_instances").get("Instances", [])
+    if not found:
+        return None, {}
+    instance = find_instance(sso, where) if len(found) > 1 else None  # several: raises, naming them
+    instance = instance or Instance(str(found[0]["InstanceArn"]), str(found[0]["IdentityStoreId"]))
     state = read_identity_center(
-        clients, region, detail=lambda ps: True, members_of=lambda g: True, account_ids=account_ids
+        clients,
+        region,
+        detail=lambda ps: True,
+        members_of=lambda g: True,
+        account_ids=account_ids,
+        instance=instance,
     )
     unread: dict[str, str] = {}
     for ps in state.permission_sets.values():
