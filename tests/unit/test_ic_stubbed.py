@@ -685,3 +685,14 @@ def test_a_permission_set_aws_reports_outdated_is_re_provisioned_from_any_clone(
     assert (str(change.address), change.action) == ("management/ic_provision.DevOps/shared", Action.UPDATE)
     assert change.after == {"permission_set_arn": PS_ARN, "account_id": ACCOUNT}
     assert change.note == "AWS holds an outdated version here: it was changed and never re-provisioned"
+
+
+def test_the_import_reads_nothing_more_where_there_is_no_instance(offline_clients: AccountClients) -> None:
+    """ListInstances answers none (Identity Center not enabled there, or in another region): no
+    other call is made, and the import says so (IMPORT.md notes it)."""
+    from iamlayer.aws.identity_center import read_identity_center_for_import
+
+    with Stubber(offline_clients.client("sso-admin")) as stub:
+        stub.add_response("list_instances", {"Instances": []}, {})
+        assert read_identity_center_for_import(offline_clients, "us-east-1", ["333333333333"]) == (None, {})
+        stub.assert_no_pending_responses()

@@ -251,5 +251,14 @@ def _read_identity_center(
             Finding("note", labels[management.id], "IAM Identity Center not read", f"{exc}; it is left out")
         )
         return
-    if state is not None:
-        source.identity_center = IcSource(management.id, source.region, state, unread)
+    if state is None:
+        source.findings.append(
+            Finding(
+                "note",
+                labels[management.id],
+                "IAM Identity Center",
+                f"no instance in {source.region}; if it is enabled in another region, import with --region there",
+            )
+        )
+        return
+    source.identity_center = IcSource(management.id, source.region, state, unread)
