@@ -78,7 +78,8 @@ class _IcBuilder:
                     WHERE,
                     f"{len(unowned)} {kind}(s) no iamlayer project made: {', '.join(unowned[:20])}"
                     + (" ..." if len(unowned) > 20 else ""),
-                    "`adopt: true` covers IAM only. " + hint.split(". ", 1)[1],
+                    "`adopt: true` covers IAM only. "
+                    + hint.split(". ", 1)[1].replace("; or rename it in the spec", ", then import again"),
                 )
             )
         others = sorted(n for n in names if owners[n] not in (None, self.project))
