@@ -209,6 +209,7 @@ def test_interrupted_apply_converges_with_nothing_duplicated(
     assert sorted(g["GroupName"] for g in sec.list_groups()["Groups"]) == ["auditors", "devops", "finops"]
 
 
+@pytest.mark.proof
 def test_throttling_never_fails_a_plan_or_apply(layer: Layer, aws_env: dict[str, str]) -> None:
     """AWS's Throttling answers, injected by a proxy in front of the emulator, are retried."""
     with AwsHarness(aws_env["AWS_ENDPOINT_URL"]) as proxy:

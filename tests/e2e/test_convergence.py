@@ -65,7 +65,10 @@ from awsharness import (
 from gpgkeys import gpg_available
 from layer import Layer, killed_apply, run_cli
 
-pytestmark = pytest.mark.skipif(not gpg_available(), reason="needs gpg, as a person decrypts with it")
+pytestmark = [
+    pytest.mark.proof,
+    pytest.mark.skipif(not gpg_available(), reason="needs gpg, as a person decrypts with it"),
+]
 
 #: The documented bound on every wait for IAM (README "Plan and apply"; iamlayer.aws.retry).
 BOUND_S = 60.0

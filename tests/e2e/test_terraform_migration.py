@@ -31,6 +31,7 @@ MIRROR = Path("/opt/tf-plugins")
 ACCOUNTS = ("security", "apps-devstg", "apps-prd")
 
 pytestmark = [
+    pytest.mark.proof,
     pytest.mark.slow,
     pytest.mark.skipif(
         shutil.which("terraform") is None or not (MIRROR / "registry.terraform.io/hashicorp/aws").is_dir(),

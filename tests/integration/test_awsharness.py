@@ -40,6 +40,8 @@ from emulator_policies import TEST_MANAGED_POLICIES
 from iamlayer.sandbox.emulator import Emulator, start_emulator
 from layer import fresh_account_ids
 
+pytestmark = pytest.mark.proof  # a long proof: `make proof`
+
 REGION = "us-east-1"
 ROOT = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": REGION}
 NO_RETRY = Config(retries={"mode": "standard", "total_max_attempts": 1})

@@ -23,6 +23,8 @@ from iamlayer.spec.load import load_spec
 from iamlayer.state.journal import Journal
 from layer import Layer, apply_now
 
+pytestmark = pytest.mark.proof  # a long proof: `make proof`
+
 PEOPLE = ["security"]
 
 

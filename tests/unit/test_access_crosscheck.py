@@ -54,6 +54,8 @@ from iamlayer.spec.scaffold import scaffold
 from iamlayer.state.model import AccountState, group_marker_document, group_marker_name
 from pmapper_compat import Group, Node, Policy, local_check_authorization_full
 
+pytestmark = pytest.mark.proof  # a long proof: `make proof`
+
 PEOPLE = "111111111111"
 ROLE_ACCOUNT = "222222222222"
 USER = "jane"
