@@ -3,6 +3,7 @@ did-you-mean, and exit code 2 from `iamlayer validate`."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from spec_support import line_of, load_errors, only, write_spec
 from iamlayer.cli.common import run_guarded
 from iamlayer.cli.main import cli
 from iamlayer.spec.ic_model import GROUP, USER, Assignment, duration_seconds, iso_duration
-from iamlayer.spec.load import load_spec
+from iamlayer.spec.load import load_spec, load_spec_with_warnings
 
 BASE = """\
 project: acme
@@ -191,3 +192,64 @@ def test_durations() -> None:
     ]
     assert duration_seconds(3600) == 3600  # the emulator's answer for a default duration
     assert [iso_duration(s) for s in (3600, 5400, 43200)] == ["PT1H", "PT1H30M", "PT12H"]
+
+
+def _sized_document(chars: int) -> str:
+    """A policy document (JSON, which is YAML) of exactly `chars` characters as IAM counts them."""
+    from iamlayer.spec.policy_grammar import policy_size
+
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/"}],
+    }
+    doc["Statement"][0]["Resource"] += "x" * (chars - policy_size(doc))  # type: ignore[index]
+    assert policy_size(doc) == chars
+    return json.dumps(doc)
+
+
+@pytest.mark.parametrize(("chars", "refused"), [(10240, False), (10241, True)])
+def test_inline_policy_quota_is_the_provisioned_roles(tmp_path: Path, chars: int, refused: bool) -> None:
+    """The inline policy becomes the inline policy of the role provisioned in each account: IAM's
+    10,240 characters per role, not the 32,768 sso-admin itself would store."""
+    block = f"identity_center:\n  permission_sets:\n    Big: {{inline_policy: {_sized_document(chars)}}}\n"
+    path = write_spec(tmp_path, BASE + block)
+    if refused:
+        d = only(load_errors(path), "identity_center.permission_sets.Big.inline_policy")
+        assert "10,241 characters" in d.message and "10,240" in d.message
+    else:
+        ic = load_spec(path, check_keys=False).identity_center
+        assert ic is not None and ic.permission_sets["Big"].inline_policy is not None
+
+
+def _with_policies(count: int) -> str:
+    policies = "".join(
+        f'  p{i}: {{document: {{Version: "2012-10-17", Statement: [{{Effect: Allow, Action: "s3:Get*", '
+        f'Resource: "*"}}]}}}}\n'
+        for i in range(count)
+    )
+    names = ", ".join(f"p{i}" for i in range(count))
+    return (
+        BASE
+        + policies
+        + f"identity_center:\n  permission_sets:\n    Many: {{customer_managed_policies: [{names}]}}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("count", "warned", "refused"),
+    [(10, False, False), (11, True, False), (20, True, False), (21, True, True)],
+)
+def test_managed_policies_per_permission_set(tmp_path: Path, count: int, warned: bool, refused: bool) -> None:
+    """20 managed policies per permission set is Identity Center's limit (an error past it); the
+    role it provisions holds 10 by default (IAM's role quota, raisable to 20): a warning past it."""
+    path = write_spec(tmp_path, _with_policies(count))
+    key = "identity_center.permission_sets.Many"
+    if refused:
+        assert f"has {count} managed policies" in only(load_errors(path), key).message
+        return
+    _, warnings = load_spec_with_warnings(path, check_keys=False)
+    quota = [w for w in warnings if w.key == key]
+    assert bool(quota) == warned
+    if warned:
+        assert "default quota is 10 per role" in quota[0].message
+        assert "up to 20" in (quota[0].hint or "")

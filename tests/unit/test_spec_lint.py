@@ -135,3 +135,26 @@ def test_warnings_travel_with_errors(tmp_path: Path) -> None:
     diags = load_errors(path)
     # lint runs on valid specs only: the error stands alone
     assert [d.severity for d in diags] == ["error"]
+
+
+def test_more_managed_policies_than_the_default_quota_per_role_or_group(tmp_path: Path) -> None:
+    """IAM holds 10 managed policies per role and per group by default (raisable to 20)."""
+    arns = [f"arn:aws:iam::aws:policy/P{i}" for i in range(11)]
+    path = write_spec(
+        tmp_path,
+        MINIMAL
+        + dedent(f"""\
+        roles:
+          Ten: {{policies: [{", ".join(arns[:10])}]}}
+          Eleven: {{policies: [{", ".join(arns)}]}}
+        groups:
+          ten: {{policies: [{", ".join(arns[:10])}]}}
+          eleven: {{policies: [{", ".join(arns)}]}}
+        """),
+    )
+    _, warnings = load_spec_with_warnings(path, check_keys=False)
+    quota = {w.key: w for w in warnings if "default quota" in w.message}
+    assert sorted(quota) == ["groups.eleven.policies", "roles.Eleven.policies"]
+    assert "10 per role" in quota["roles.Eleven.policies"].message
+    assert "10 per group" in quota["groups.eleven.policies"].message
+    assert "up to 20" in (quota["roles.Eleven.policies"].hint or "")

@@ -65,7 +65,10 @@ MAX_NAME_PART: Final = 1024
 MAX_RELAY_STATE: Final = 240
 #: sso-admin quotas per permission set
 MAX_MANAGED_POLICIES: Final = 20
-INLINE_POLICY_LIMIT: Final = 32768
+# A permission set's inline policy becomes the inline policy of the IAM role Identity Center
+# provisions in each account, so IAM's role inline quota (10,240 characters without whitespace)
+# is what provisioning enforces, not sso-admin's larger PutInlinePolicyToPermissionSet bound.
+INLINE_POLICY_LIMIT: Final = 10240
 DURATION_RULE: Final = "an ISO 8601 duration between PT1H and PT12H in whole minutes, e.g. PT4H or PT1H30M"
 
 
