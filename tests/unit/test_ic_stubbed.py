@@ -201,7 +201,10 @@ def test_a_deletion_in_progress_is_polled_and_a_gone_assignment_is_success(
 def test_still_in_progress_after_the_bound_says_so(
     ctx: HandlerContext, sso_stub: Stubber, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("IAMLAYER_CONSISTENCY_TIMEOUT", "3")
+    """Identity Center's requests have a bound of their own (IAMLAYER_IC_TIMEOUT), apart from
+    IAM's consistency bound: minutes across many accounts are normal for them."""
+    monkeypatch.setenv("IAMLAYER_IC_TIMEOUT", "3")
+    monkeypatch.setenv("IAMLAYER_CONSISTENCY_TIMEOUT", "1")
     sso_stub.add_response(
         "create_account_assignment",
         {"AccountAssignmentCreationStatus": status("IN_PROGRESS")},
@@ -218,6 +221,16 @@ def test_still_in_progress_after_the_bound_says_so(
     ):
         handle(ctx, assignment(Action.CREATE))
     assert sleeps == [1, 2]
+
+
+def test_identity_center_waits_up_to_ten_minutes_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    from iamlayer.aws.retry import consistency_timeout, ic_timeout
+
+    monkeypatch.delenv("IAMLAYER_IC_TIMEOUT", raising=False)
+    monkeypatch.delenv("IAMLAYER_CONSISTENCY_TIMEOUT", raising=False)
+    assert (ic_timeout(), consistency_timeout()) == (600.0, 60.0)
+    monkeypatch.setenv("IAMLAYER_IC_TIMEOUT", "90")
+    assert ic_timeout() == 90.0
 
 
 def provision() -> Change:

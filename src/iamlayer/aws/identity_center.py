@@ -32,7 +32,7 @@ from iamlayer.audit.model import IcAssignment, IcPermissionSet, IdentityCenterAu
 from iamlayer.aws.accounts import Connection
 from iamlayer.aws.errors import aws_call
 from iamlayer.aws.read import read_all
-from iamlayer.aws.retry import Backoff, consistency_timeout
+from iamlayer.aws.retry import Backoff, ic_timeout
 from iamlayer.aws.session import AccountClients
 from iamlayer.errors import AwsError, CredentialsError, IamlayerError, NotFoundError
 from iamlayer.spec.ic_model import duration_seconds
@@ -456,14 +456,15 @@ def await_request(
     timeout: float | None = None,
 ) -> None:
     """Poll an asynchronous request until it SUCCEEDED; raise AwsError on FAILED, or when still
-    IN_PROGRESS after the consistency bound (then an apply run again picks it up from AWS's state).
+    IN_PROGRESS after Identity Center's bound, `ic_timeout()` (then an apply run again picks it up
+    from AWS's state).
 
     `answer` is the call's response; `kind` one of ASSIGNMENT_CREATION, ASSIGNMENT_DELETION and
     PROVISIONING. The first poll comes after one second, then 2, 4, 8, 8... seconds.
     """
     key, describe, id_param = kind
     status = answer[key]
-    backoff = Backoff(consistency_timeout() if timeout is None else timeout, first=1, cap=8, sleep=sleep)
+    backoff = Backoff(ic_timeout() if timeout is None else timeout, first=1, cap=8, sleep=sleep)
     while status.get("Status") == "IN_PROGRESS":
         if not backoff.wait():
             raise AwsError(

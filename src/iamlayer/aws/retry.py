@@ -59,6 +59,18 @@ def env_seconds(name: str, default: float) -> float:
     return max(value, 0.0)
 
 
+#: The bound on Identity Center's asynchronous requests (assignments, provisioning): they take
+#: minutes across many accounts, far longer than IAM's consistency lag; Terraform's AWS provider
+#: waits up to 10 minutes for them too.
+IC_TIMEOUT_S = 600.0
+IC_TIMEOUT_ENV = "IAMLAYER_IC_TIMEOUT"
+
+
+def ic_timeout() -> float:
+    """The bound on each wait for an Identity Center request (IC_TIMEOUT_S or its environment variable)."""
+    return env_seconds(IC_TIMEOUT_ENV, IC_TIMEOUT_S)
+
+
 def consistency_timeout() -> float:
     """The bound on every wait for IAM consistency (CONSISTENCY_TIMEOUT_S or its environment variable)."""
     return env_seconds(CONSISTENCY_TIMEOUT_ENV, CONSISTENCY_TIMEOUT_S)
