@@ -348,7 +348,9 @@ class _Differ(ChangeCollector):
                 Kind.USER, name, have, {"tags": {OWNER_TAG: self.project}}
             ):
                 continue
+            gone_note = "deleted in AWS already (by an interrupted apply); its ciphertext goes too"
             if have is None:
+                gone_note = "deleted in AWS with its user (outside iamlayer); its ciphertext goes too"
                 self.add(
                     Kind.USER,
                     name,
@@ -374,7 +376,7 @@ class _Differ(ChangeCollector):
                     {"access_key_id": key_id},
                     None,
                     sub=key_id,
-                    note="deleted in AWS already (by an interrupted apply); its ciphertext goes too",
+                    note=gone_note,
                 )
         for name, have in self.live.users.items():
             if name not in self.desired.users and have.owned_by(self.project):

@@ -167,9 +167,14 @@ def read_account(
     trusted = 0  # owned users whose login profile and keys are taken from the credential report
     for name, want in desired.users.items():
         have = state.users.get(name)
+        if have is None:
+            # The user was deleted outside iamlayer (its keys with it): every key iamlayer holds a
+            # ciphertext for is gone, and the ciphertexts go in the same apply that re-creates it.
+            if issued.get(name):
+                read.stale_keys[name] = frozenset(issued[name])
+            continue
         # Users adopted by this plan are the diff's to manage as much as owned ones.
-        ours = have is not None and (have.owned_by(spec.project) or adoptable(have, spec.project, spec.adopt))
-        if have is None or not ours:
+        if not (have.owned_by(spec.project) or adoptable(have, spec.project, spec.adopt)):
             continue
         if want.credentials_kept and name not in read.staged_passwords:
             continue  # `credentials: keep`: login profile and keys are never compared

@@ -20,6 +20,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field, fields, is_dataclass
+from datetime import datetime
 from typing import Any
 
 from iamlayer.spec.model import PasswordPolicy
@@ -84,6 +85,9 @@ class UserState:
     mfa_devices: tuple[str, ...] | None = None
     # Desired state only: `credentials: keep`, so login profile and keys are never diffed.
     credentials_kept: bool = False
+    # When AWS created this user (live state only; None: not read). Tells a user deleted by hand
+    # and re-created under the same name from the one a credential report row describes.
+    created: datetime | None = None
 
     def owned_by(self, project: str) -> bool:
         return self.tags.get(OWNER_TAG) == project
@@ -193,5 +197,6 @@ def _fingerprint_json(o: object) -> object:
             # number of active and inactive keys, which the credential report also gives.
             keys = o.access_keys
             data["access_keys"] = None if keys is None else sorted(k.active for k in keys)
+            data.pop("created")  # read to judge the credential report's rows, not planned on
         return data
     raise TypeError(type(o).__name__)
