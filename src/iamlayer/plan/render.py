@@ -144,7 +144,7 @@ def _summary(counts: dict[str, int]) -> str:
 
 def only_adoption(plan: Plan) -> bool:
     """True when the plan adopts existing resources and changes nothing else."""
-    return not plan.empty and all(c.action is Action.ADOPT for c in plan.changes)
+    return bool(plan.changes) and all(c.action is Action.ADOPT for c in plan.changes)
 
 
 def _pretty(v: Any) -> str:
@@ -236,9 +236,9 @@ def render_plan(plan: Plan, *, detail: bool = True) -> str:
             f"[red]{len(plan.errors)} account(s) could not be planned: "
             f"{', '.join(a.account for a in plan.errors)}[/]"
         )
-    if plan.empty and not plan.errors:
+    if plan.empty:
         lines.append("[green]No changes.[/] The accounts match the spec.")
-    elif plan.empty:
+    elif not plan.changes:
         # Silence about an account that could not be read is not "matches the spec".
         planned = len(plan.accounts) - len(plan.errors)
         lines.append(
