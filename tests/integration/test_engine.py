@@ -204,6 +204,40 @@ def test_users_deleted_by_hand_are_re_created_in_one_apply(layer: Layer) -> None
     assert plan_of(layer).empty
 
 
+def test_tags_removed_from_the_spec_are_removed_and_others_tags_stay(layer: Layer) -> None:
+    """Issue 18 item 9: UntagUser/UntagRole for the tags iamlayer set that left the spec; a tag
+    added by hand and the ownership tag stay."""
+    layer.edit("groups: [devops]}", "groups: [devops], tags: {team: platform, cost: '42'}}")
+    layer.edit("max_session_duration: 3600,", "max_session_duration: 3600, tags: {team: ops, tier: '1'},")
+    apply_all(layer)
+    people, shared = layer.iam("security"), layer.iam("shared")
+    people.tag_user(UserName="jane.doe", Tags=[{"Key": "laptop", "Value": "by hand"}])
+    shared.tag_role(RoleName="DevOps", Tags=[{"Key": "laptop", "Value": "by hand"}])
+    layer.edit("tags: {team: platform, cost: '42'}", "tags: {team: platform}")
+    layer.edit("tags: {team: ops, tier: '1'},", "")
+
+    p = plan_of(layer)
+    tags = {str(c.address): c.after for c in p.changes}
+    assert tags["security/user.jane.doe"] == {"tags": {"cost": None, "iamlayer:tags": "team"}}
+    assert tags["shared/role.DevOps"] == {"tags": {"iamlayer:tags": None, "team": None, "tier": None}}
+    apply_all(layer)
+
+    def live(tags: list[dict[str, str]]) -> dict[str, str]:
+        return {t["Key"]: t["Value"] for t in tags}
+
+    assert live(people.list_user_tags(UserName="jane.doe")["Tags"]) == {
+        "iamlayer:project": layer.project,
+        "iamlayer:tags": "team",
+        "team": "platform",
+        "laptop": "by hand",
+    }
+    assert live(shared.list_role_tags(RoleName="DevOps")["Tags"]) == {
+        "iamlayer:project": layer.project,
+        "laptop": "by hand",
+    }
+    assert plan_of(layer).empty
+
+
 def test_deletes_run_after_creates_and_in_reverse_dependency_order(layer: Layer) -> None:
     apply_all(layer)
     text = layer.spec.read_text()

@@ -51,6 +51,7 @@ from iamlayer.spec.model import (
 )
 from iamlayer.spec.validate import ACCOUNT_NAME, ALIAS, MAX_TAGS, PROJECT, ROLE_NAME
 from iamlayer.state.model import (
+    MANAGED_TAGS_TAG,
     OWNER_TAG,
     AccountState,
     GroupState,
@@ -264,7 +265,8 @@ def _doc_key(doc: Any) -> str:
 
 
 def _no_owner_tag(tags: Mapping[str, str]) -> dict[str, str]:
-    return {k: v for k, v in sorted(tags.items()) if k != OWNER_TAG}
+    """The tags for the spec: without iamlayer's own (ownership, and the list of spec tag keys)."""
+    return {k: v for k, v in sorted(tags.items()) if k not in (OWNER_TAG, MANAGED_TAGS_TAG)}
 
 
 # --- the builder -------------------------------------------------------------------------------------
