@@ -35,6 +35,16 @@ def test_the_notice_names_the_age_once_it_is_more_than_a_few_minutes() -> None:
     assert "is 2 h 13 min old" in notice and "--refresh-credentials" in notice
 
 
+def test_an_age_aws_cannot_give_is_not_told() -> None:
+    """Issue 18 P3: the emulator's report says GeneratedTime 2015-02-02T20:02:02Z, which every plan
+    in the sandbox told as "103790 h old". AWS answers a report at most 4 hours old right after
+    GenerateCredentialReport, so an older time is not when the report was made: nothing is said."""
+    now = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    assert credential_report_notice("2015-02-02T20:02:02+00:00", 2, now) is None
+    assert credential_report_notice((now - timedelta(hours=4, minutes=16)).isoformat(), 2, now) is None
+    assert credential_report_notice((now - timedelta(hours=3, minutes=59)).isoformat(), 2, now)
+
+
 def test_a_password_removed_by_hand_is_unseen_in_an_old_report_and_seen_with_refresh(
     layer: Layer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -98,15 +98,23 @@ def policies_to_tag_read(state: AccountState, named: Iterable[str]) -> tuple[lis
 
 #: A credential report older than this is named in the plan: what changed by hand since is unseen.
 REPORT_NOTICE_AGE = timedelta(minutes=5)
+#: The oldest report AWS can answer right after GenerateCredentialReport (it makes a new one once
+#: the last is 4 hours old), with room for a local clock that is somewhat off.
+REPORT_MAX_AGE = timedelta(hours=4, minutes=15)
 
 
 def credential_report_notice(generated: str, trusted: int, now: datetime | None = None) -> str | None:
-    """What the plan says when it trusted a credential report older than REPORT_NOTICE_AGE."""
+    """What the plan says when it trusted a credential report older than REPORT_NOTICE_AGE.
+
+    Nothing for an age AWS cannot give (beyond REPORT_MAX_AGE): that GeneratedTime is not when
+    the report was made. The emulator answers a fixed time from 2015 for a report it made at once;
+    saying "103790 h old" would be false.
+    """
     try:
         age = (now or datetime.now(UTC)) - datetime.fromisoformat(generated)
     except ValueError:
         return None
-    if age < REPORT_NOTICE_AGE:
+    if age < REPORT_NOTICE_AGE or age > REPORT_MAX_AGE:
         return None
     minutes = int(age.total_seconds() // 60)
     told = f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
