@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from iamlayer.access.checks import CheckReport, evaluate_checks
+from iamlayer.audit.model import REPORT_MAX_AGE
 from iamlayer.aws.accounts import Connection, connect_accounts
 from iamlayer.aws.managed_policies import read_policy_documents
 from iamlayer.aws.read import confirm_user, describe_user_for_delete, read_policy_tags, whole_state_read
@@ -98,9 +99,6 @@ def policies_to_tag_read(state: AccountState, named: Iterable[str]) -> tuple[lis
 
 #: A credential report older than this is named in the plan: what changed by hand since is unseen.
 REPORT_NOTICE_AGE = timedelta(minutes=5)
-#: The oldest report AWS can answer right after GenerateCredentialReport (it makes a new one once
-#: the last is 4 hours old), with room for a local clock that is somewhat off.
-REPORT_MAX_AGE = timedelta(hours=4, minutes=15)
 
 
 def credential_report_notice(generated: str, trusted: int, now: datetime | None = None) -> str | None:
