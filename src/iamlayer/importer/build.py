@@ -781,10 +781,10 @@ class _Builder:
             if acc.id == people_id:
                 continue
             where = names[acc.id]
-            for kind, found in (
-                ("user", acc.state.users),
-                ("group", acc.state.groups),
-                ("policy", acc.state.policies),
+            for kind, kinds, found in (
+                ("user", "users", acc.state.users),
+                ("group", "groups", acc.state.groups),
+                ("policy", "policies", acc.state.policies),
             ):
                 mine = sorted(n for n, r in found.items() if owner_of(r) in (None, project))
                 if mine:
@@ -794,7 +794,7 @@ class _Builder:
                             where,
                             f"{len(mine)} {kind}(s): {', '.join(mine[:20])}"
                             + (" ..." if len(mine) > 20 else ""),
-                            f"iamlayer keeps {kind}s in the people account ({names[people_id]}) only; "
+                            f"iamlayer keeps {kinds} in the people account ({names[people_id]}) only; "
                             "they stay as they are, never deleted"
                             + ("; roles attach them by ARN" if kind == "policy" else ""),
                         )
