@@ -433,7 +433,11 @@ def test_role_options_and_per_account_settings(layer: Layer) -> None:
     assert "Condition" not in st
     assert role["MaxSessionDuration"] == 7200 and role["Description"] == "CI deploys"
     assert role["PermissionsBoundary"]["PermissionsBoundaryArn"] == "arn:aws:iam::aws:policy/PowerUserAccess"
-    assert {t["Key"]: t["Value"] for t in role["Tags"]} == {"team": "platform", "iamlayer:project": "acme"}
+    assert {t["Key"]: t["Value"] for t in role["Tags"]} == {
+        "team": "platform",
+        "iamlayer:project": "acme",
+        "iamlayer:tags": "team",  # the keys iamlayer set, to remove them once they leave the spec
+    }
     assert prd.list_role_policies(RoleName="DeployMaster")["PolicyNames"] == ["passrole"]
     assert prd.list_account_aliases()["AccountAliases"] == ["prd-acme"]
     pp = prd.get_account_password_policy()["PasswordPolicy"]
