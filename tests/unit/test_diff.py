@@ -460,3 +460,16 @@ def test_normalize_treats_equivalent_documents_as_equal() -> None:
     }
     assert normalize(a) == normalize(b)
     assert normalize('{"Version":"2012-10-17","Statement":[]}') == {"Version": "2012-10-17", "Statement": []}
+
+
+def test_adoption_writes_the_list_of_spec_tag_keys_with_the_ownership_tag() -> None:
+    """An adopted user's spec tags become iamlayer's: one ADOPT change tags it with both, and no
+    update follows for the list (an import's first plan only adopts)."""
+    want = {**OWN, "ManagedBy": "terraform", MANIFEST: "ManagedBy"}
+    desired = acct(users={"u": UserState("u", tags=want, login_profile=False, access_keys=())})
+    live = acct(
+        users={"u": UserState("u", tags={"ManagedBy": "terraform"}, login_profile=False, access_keys=())}
+    )
+    r = diff("security", P, desired, live, adopt=True)
+    [c] = r.changes
+    assert c.action is Action.ADOPT and c.after == {"tags": {OWNER_TAG: P, MANIFEST: "ManagedBy"}}

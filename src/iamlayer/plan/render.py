@@ -253,7 +253,8 @@ def render_plan(plan: Plan, *, detail: bool = True) -> str:
     if only_adoption(plan):
         lines.append(
             f"[cyan]Only adoption:[/] apply adds iamlayer's ownership marker to {len(plan.changes)} existing "
-            "resource(s) (tag iamlayer:project, or a group's marker policy); nothing else changes: nothing "
+            "resource(s) (tag iamlayer:project, with iamlayer:tags naming the spec's tag keys, or a group's "
+            "marker policy); nothing else changes: nothing "
             "is created, replaced or deleted, and no password or access key is touched."
         )
     return "\n".join(lines)
