@@ -6,6 +6,8 @@
     spec = iamlayer.load_spec("acme/iamlayer.yaml")
     plan = iamlayer.make_plan(spec, credentials=boto3.Session(profile_name="acme-admin"))
     print(iamlayer.render_plan(plan, detail=False))
+    if plan.errors:                                  # accounts that could not be read: not "empty"
+        raise SystemExit(f"{len(plan.errors)} account(s) could not be planned")
     if not plan.empty:
         applied = iamlayer.apply_plan(spec, plan, credentials="acme-admin")   # a profile name works too
         assert applied.ok
@@ -163,10 +165,14 @@ def read_plan(path: str | Path) -> Plan:
 
 
 def render_plan(p: Plan, *, detail: bool = True) -> str:
-    """The plan as Terraform-like text (rich markup); `detail=False`: one line per change."""
+    """The plan as Terraform-like plain text, ready to print or log; `detail=False`: one line
+    per change. (The CLI prints the same lines in colour: iamlayer.plan.render gives them as rich
+    markup, which is resolved here, so no `[bold]` tag reaches a caller.)"""
+    from rich.text import Text
+
     from iamlayer.plan.render import render_plan as render
 
-    return render(p, detail=detail)
+    return Text.from_markup(render(p, detail=detail)).plain
 
 
 @dataclass(frozen=True)

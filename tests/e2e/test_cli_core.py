@@ -282,6 +282,10 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "+ role.DevOps" in r.stdout and "Applying the plan saved in" in r.stdout
     text = " ".join(r.stdout.split())
     assert "enforces no IAM policy" in text and "iamlayer access can USER ACTION RESOURCE" in text
+    # Issue 18 P3: the folder the steps name is removed at the end, and the demo says so (and how
+    # to keep it); the emulator's fixed 2015 report time is not told as "103790 h old".
+    assert "is removed now" in text and "iamlayer demo --keep DIR" in text
+    assert " h old" not in text and "credential report is" not in text
 
 
 def test_sandbox_prints_how_to_reach_it_and_stops_cleanly(tmp_path: Path) -> None:

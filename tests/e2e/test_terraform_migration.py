@@ -225,6 +225,7 @@ def test_a_terraform_layer_migrates_to_iamlayer(
     assert {t["Key"]: t["Value"] for t in iam.list_user_tags(UserName="machine.ci")["Tags"]} == {
         "Purpose": "ci",
         "iamlayer:project": "acme",
+        "iamlayer:tags": "Purpose",  # the spec's tags, now iamlayer's (issue 18 item 9)
     }
 
     # -- and `import aws` of the adopted layer plans empty as well ---------------------------------

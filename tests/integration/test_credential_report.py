@@ -6,6 +6,7 @@ aged here by wrapping the real read: same rows as AWS's last report, generated 3
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,6 +33,16 @@ def test_the_notice_names_the_age_once_it_is_more_than_a_few_minutes() -> None:
     assert notice.startswith("the credential report is 17 min old") and "for 2 user(s)" in notice
     notice = credential_report_notice((now - timedelta(hours=2, minutes=13)).isoformat(), 1, now) or ""
     assert "is 2 h 13 min old" in notice and "--refresh-credentials" in notice
+
+
+def test_an_age_aws_cannot_give_is_not_told() -> None:
+    """Issue 18 P3: the emulator's report says GeneratedTime 2015-02-02T20:02:02Z, which every plan
+    in the sandbox told as "103790 h old". AWS answers a report at most 4 hours old right after
+    GenerateCredentialReport, so an older time is not when the report was made: nothing is said."""
+    now = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    assert credential_report_notice("2015-02-02T20:02:02+00:00", 2, now) is None
+    assert credential_report_notice((now - timedelta(hours=4, minutes=16)).isoformat(), 2, now) is None
+    assert credential_report_notice((now - timedelta(hours=3, minutes=59)).isoformat(), 2, now)
 
 
 def test_a_password_removed_by_hand_is_unseen_in_an_old_report_and_seen_with_refresh(
@@ -63,6 +74,33 @@ def test_a_password_removed_by_hand_is_unseen_in_an_old_report_and_seen_with_ref
     assert fresh.refresh_credentials
     outcome = apply_plan(fresh, spec, profile=None, stats=ApiStats())
     assert outcome.result.ok and outcome.verify is not None and outcome.verify.empty
+
+
+def test_a_report_row_of_a_user_since_re_created_by_hand_is_not_trusted(
+    layer: Layer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """jane.doe is deleted and re-created by hand (tagged as iamlayer's, no console password) after
+    AWS made the report: her row, with a password, is the old user's (its user_creation_time is
+    not the new user's CreateDate). The plan reads her one by one and creates her login profile."""
+    apply_now(layer, ONLY)
+    spec = load_spec(layer.spec)
+    real = read.read_credential_report
+    before = real(_people(layer)[0])  # the report as AWS made it, with the old jane's password
+    iam = layer.iam("security")
+    iam.remove_user_from_group(GroupName="devops", UserName="jane.doe")
+    iam.delete_login_profile(UserName="jane.doe")
+    iam.delete_user(UserName="jane.doe")
+    time.sleep(1.1)  # the report and CreateDate count whole seconds
+    iam.create_user(UserName="jane.doe", Tags=[{"Key": "iamlayer:project", "Value": layer.project}])
+    iam.add_user_to_group(GroupName="devops", UserName="jane.doe")
+
+    def three_hours_old(*args: Any, **kwargs: Any) -> CredentialReport:
+        real(*args, **kwargs)
+        return replace(before, generated=datetime.now(UTC) - timedelta(hours=3))
+
+    monkeypatch.setattr(read, "read_credential_report", three_hours_old)
+    plan = make_plan(spec, profile=None, only=ONLY)
+    assert [str(c.address) for c in plan.changes] == ["security/login_profile.jane.doe"]
 
 
 def _people(layer: Layer) -> tuple[Any, str]:

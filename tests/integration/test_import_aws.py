@@ -363,6 +363,7 @@ def test_a_hand_made_layer_is_adopted_and_nothing_else_changes(
     assert {t["Key"]: t["Value"] for t in iam.list_user_tags(UserName="bob")["Tags"]} == {
         "ManagedBy": "terraform",
         "iamlayer:project": "acme",
+        "iamlayer:tags": "ManagedBy",  # the spec's tags, now iamlayer's (issue 18 item 9)
     }
     arn = before["policy"][0]
     assert iam.get_policy(PolicyArn=arn)["Policy"]["Description"] == "Read reports"  # never changed

@@ -17,7 +17,7 @@ import pytest
 
 import iamlayer
 from iamlayer.errors import IamlayerError, SpecError, StalePlanError, UserAbort
-from layer import REPO, Layer, run_cli
+from layer import REPO, Layer, fresh_account_ids, run_cli, session_in
 
 ACCESS_ROLE = "OrganizationAccountAccessRole"
 
@@ -159,3 +159,37 @@ def test_the_api_is_typed_for_callers(tmp_path: Path) -> None:
     )
     assert bad.returncode == 1 and 'incompatible type "str"; expected "Spec"' in bad.stdout, bad.stdout
     assert (Path(iamlayer.__file__).parent / "py.typed").exists()
+
+
+def test_a_plan_whose_every_account_failed_is_not_empty_and_renders_as_plain_text(
+    tmp_path: Path, aws_env: dict[str, str]
+) -> None:
+    """Issue 18 item 7: with its only account unreadable (a user of the spec exists there, not
+    iamlayer's), the plan has no change but is not `empty`: a script that skips apply when the plan
+    is empty must not conclude "all is well". `render_plan` gives plain text (no `[bold]` tags);
+    apply refuses it, in the library and the CLI."""
+    [account_id] = fresh_account_ids(1)
+    iam = session_in(account_id).client("iam")
+    iam.create_user(UserName="bob")  # someone else's
+    iam.create_account_alias(AccountAlias="acme-people")  # as the spec wants: no change to plan
+    (tmp_path / "iamlayer.yaml").write_text(
+        f'project: acme\naccounts:\n  people: {{id: "{account_id}"}}\nusers:\n  bob: {{console: false}}\n'
+    )
+    spec = iamlayer.load_spec(tmp_path / "iamlayer.yaml")
+    plan = iamlayer.make_plan(spec)
+    assert not plan.changes and [a.account for a in plan.errors] == ["people"]
+    assert not plan.empty
+    text = iamlayer.render_plan(plan)
+    assert "user bob exists but is not owned" in text
+    assert "1 account(s) could not be planned: people" in text
+    assert not re.search(r"\[/?(bold|red|green|yellow|dim|cyan)?\]", text), text
+    with pytest.raises(iamlayer.PlanError, match="could not be planned"):
+        iamlayer.apply_plan(spec, plan)
+    r = run_cli("apply", "--auto-approve", cwd=tmp_path, env=aws_env)
+    assert r.code == 1 and "could not be planned" in r.out + r.err, r.out + r.err
+
+
+def test_render_plan_keeps_brackets_of_the_plan_itself(layer: Layer) -> None:
+    """Markup is resolved, text is kept: a policy document's JSON lists still read `[...]`."""
+    text = iamlayer.render_plan(iamlayer.make_plan(iamlayer.load_spec(layer.spec), accounts=["security"]))
+    assert '"Action": [' in text and "+ user.jane.doe" in text and "[/]" not in text and "[green]" not in text

@@ -65,3 +65,36 @@ def test_human_age() -> None:
     assert human_age(int(timedelta(days=2, hours=3).total_seconds())) == "2d 3h"
     assert human_age(59) == "0m"
     assert Status.PASS.value == "PASS"
+
+
+def test_the_table_folds_one_control_failing_in_many_accounts_and_fits_80_columns() -> None:
+    """Issue 18 P3: the table was 863 lines at 80 columns, a row per finding in six folded columns.
+    One control failing the same way in five accounts is one entry; every line fits 80 columns."""
+    auth = good_input().authorization
+    assert isinstance(auth, AuthorizationDetails)
+    bad = replace(
+        good_input(), authorization=replace(auth, users=(Principal("user", "ops", "arn", inline={"x": {}}),))
+    )
+    inputs = [replace(bad, account=f"account-{i}", account_id=f"10000000000{i}") for i in range(5)]
+    report = AuditReport.build(inputs, evaluate(inputs, NOW), "cis-4.0", NOW)
+    fails = [f for f in report.findings if f.status is Status.FAIL]
+    assert len(fails) == 5 and len({(f.control_id, f.fix) for f in fails}) == 1
+    out = io.StringIO()
+    render_table(report, Console(file=out, width=80, highlight=False))
+    lines = out.getvalue().splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 80
+    assert sum(1 for line in lines if line.split()[:2] == ["FAIL", fails[0].control_id]) == 1
+    text = " ".join(out.getvalue().split())
+    assert "user/ops in 5 accounts: account-0, account-1, account-2, account-3, account-4" in text
+    assert len(lines) < 30, len(lines)
+
+
+def test_an_age_aws_cannot_give_is_not_shown_in_the_table_and_kept_in_json() -> None:
+    """The emulator's report says 2015: the table says "not known", the JSON keeps its figures."""
+    report = _report()
+    old = replace(report.accounts[0], report_generated=NOW - timedelta(days=4000))
+    report = replace(report, accounts=(old, *report.accounts[1:]))
+    out = io.StringIO()
+    render_table(report, Console(file=out, width=120, highlight=False))
+    assert "not known" in out.getvalue() and "4000d" not in out.getvalue()
+    assert report_json(report)["accounts"][0]["credential_report"]["age"] == "4000d 0h"

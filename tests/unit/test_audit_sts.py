@@ -207,3 +207,34 @@ def test_regions_to_probe() -> None:
     ]
     fallback = regions_to_probe(Unavailable("denied"), ["af-south-1"])
     assert "af-south-1" in fallback and "us-west-2" in fallback and "us-east-1" in fallback
+
+
+def test_the_click_path_is_printed_once_then_the_regions() -> None:
+    """Issue 18 P3: five accounts with STS active in 15 regions not in use printed the same
+    click-path 75 times. Each path is printed once, numbered; each account lists its regions."""
+    from dataclasses import replace
+
+    from iamlayer.audit.sts import DEACTIVATABLE_REGIONS, REGION_CLICK_PATH
+    from iamlayer.cli.audit_cmds import print_sts_advice
+    from iamlayer.cli.common import console
+
+    enabled = {r: "ENABLED_BY_DEFAULT" for r in (*DEACTIVATABLE_REGIONS, "us-east-1")} | {
+        "ap-east-1": "ENABLED"
+    }
+    probes = {r: RegionStatus.ACTIVE for r in enabled}
+    advices = [
+        (replace(advise(_input(probes, enabled, version=2), ["us-east-1"]), account=f"acct{i}"), None, None)
+        for i in range(5)
+    ]
+    with console.capture() as out:
+        print_sts_advice(advices)
+    text = " ".join(out.get().split())
+    assert text.count("Security Token Service (STS) > Endpoints") == 1
+    assert text.count("AWS Regions >") == 1
+    assert (
+        STS_CLICK_PATH.format(region="<region>") in text
+        and REGION_CLICK_PATH.format(region="<region>") in text
+    )
+    assert text.count("STS active in 17 region(s) not in use") == 5
+    assert text.count("(1) ap-east-1 (2) ap-northeast-1, ap-northeast-2,") == 5
+    assert len(out.get().splitlines()) < 40

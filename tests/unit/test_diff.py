@@ -20,6 +20,7 @@ from iamlayer.state.model import (
     RoleState,
     UserState,
     policy_marker,
+    tag_manifest,
 )
 from iamlayer.state.normalize import normalize
 
@@ -144,6 +145,73 @@ def test_only_spec_tags_are_managed() -> None:
     r = diff("security", P, desired, live)
     [c] = r.changes
     assert c.after == {"tags": {"team": "a"}} and c.before == {"tags": {"team": "b"}}
+
+
+MANIFEST = "iamlayer:tags"
+
+
+def test_tag_manifest_records_the_spec_keys_it_can() -> None:
+    assert tag_manifest({}) == {}
+    assert tag_manifest({"team": "a", "cost": "b"}) == {MANIFEST: "cost team"}
+    # A key with a space cannot be told apart in a space-separated list: set, never recorded.
+    assert tag_manifest({"Cost Center": "x", "team": "a"}) == {MANIFEST: "team"}
+    assert tag_manifest({"Cost Center": "x"}) == {}
+    # At most 256 characters: the keys that fit, in order.
+    long = {f"{c}" * 100: "v" for c in "abc"}
+    assert tag_manifest(long) == {MANIFEST: "a" * 100 + " " + "b" * 100}
+    # 49 spec tags and the ownership tag fill IAM's 50: no room for the list.
+    assert tag_manifest({f"k{i}": "v" for i in range(49)}) == {}
+    assert tag_manifest({f"k{i}": "v" for i in range(48)})[MANIFEST].count(" ") == 47
+
+
+@pytest.mark.parametrize("kind", ["user", "role"])
+def test_a_tag_removed_from_the_spec_is_removed_and_others_tags_stay(kind: str) -> None:
+    """Issue 18 item 9: `cost` left the spec. iamlayer set it (the live iamlayer:tags names it), so
+    it goes (None); `AKIA123` (the console's) and `owner` (Terraform's) were never iamlayer's."""
+    want_tags = {**OWN, "team": "a", MANIFEST: "team"}
+    live_tags = {**OWN, "team": "a", "cost": "42", MANIFEST: "cost team", "AKIA123": "laptop", "owner": "tf"}
+    if kind == "user":
+        desired = acct(users={"u": UserState("u", tags=want_tags, login_profile=False, access_keys=())})
+        live = acct(users={"u": UserState("u", tags=live_tags, login_profile=False, access_keys=())})
+    else:
+        desired = acct(roles={"u": RoleState("u", tags=want_tags)})
+        live = acct(roles={"u": RoleState("u", tags=live_tags)})
+    [c] = diff("security", P, desired, live).changes
+    assert (c.action, c.address.kind.value) == (Action.UPDATE, kind)
+    assert c.before == {"tags": {"cost": "42", MANIFEST: "cost team"}}
+    assert c.after == {"tags": {"cost": None, MANIFEST: "team"}}
+
+
+def test_the_last_spec_tag_removed_takes_the_list_with_it() -> None:
+    desired = acct(users={"u": UserState("u", tags=dict(OWN), login_profile=False, access_keys=())})
+    live = acct(
+        users={
+            "u": UserState(
+                "u", tags={**OWN, "team": "a", MANIFEST: "team"}, login_profile=False, access_keys=()
+            )
+        }
+    )
+    [c] = diff("security", P, desired, live).changes
+    assert c.after == {"tags": {MANIFEST: None, "team": None}}
+
+
+def test_without_a_list_no_tag_is_removed() -> None:
+    """A user tagged before iamlayer kept the list (or by someone else): nothing is known to be
+    iamlayer's, so nothing is removed; the list is added for the spec's tags."""
+    desired = acct(
+        users={
+            "u": UserState(
+                "u", tags={**OWN, "team": "a", MANIFEST: "team"}, login_profile=False, access_keys=()
+            )
+        }
+    )
+    live = acct(
+        users={
+            "u": UserState("u", tags={**OWN, "team": "a", "cost": "1"}, login_profile=False, access_keys=())
+        }
+    )
+    [c] = diff("security", P, desired, live).changes
+    assert c.before == {"tags": {}} and c.after == {"tags": {MANIFEST: "team"}}
 
 
 def test_memberships_only_among_managed_groups() -> None:
@@ -392,3 +460,16 @@ def test_normalize_treats_equivalent_documents_as_equal() -> None:
     }
     assert normalize(a) == normalize(b)
     assert normalize('{"Version":"2012-10-17","Statement":[]}') == {"Version": "2012-10-17", "Statement": []}
+
+
+def test_adoption_writes_the_list_of_spec_tag_keys_with_the_ownership_tag() -> None:
+    """An adopted user's spec tags become iamlayer's: one ADOPT change tags it with both, and no
+    update follows for the list (an import's first plan only adopts)."""
+    want = {**OWN, "ManagedBy": "terraform", MANIFEST: "ManagedBy"}
+    desired = acct(users={"u": UserState("u", tags=want, login_profile=False, access_keys=())})
+    live = acct(
+        users={"u": UserState("u", tags={"ManagedBy": "terraform"}, login_profile=False, access_keys=())}
+    )
+    r = diff("security", P, desired, live, adopt=True)
+    [c] = r.changes
+    assert c.action is Action.ADOPT and c.after == {"tags": {OWNER_TAG: P, MANIFEST: "ManagedBy"}}

@@ -555,3 +555,16 @@ def test_identity_center_is_imported_with_what_acme_owns_and_loads_back(tmp_path
     (tmp_path / "iamlayer.yaml").write_text(text)
     assert load_spec(tmp_path / "iamlayer.yaml") == spec
     assert "    - {group: devops, permission_sets: [DevOps], accounts: [apps-devstg, weird-alias]}\n" in text
+
+
+def test_a_policy_left_in_a_member_account_is_named_in_plain_english(tmp_path: Path) -> None:
+    """IMPORT.md said "iamlayer keeps policys in the people account" (issue 18 P3)."""
+    source = organization()
+    [dev] = [a for a in source.accounts if a.id == DEV]
+    dev.state.policies["stray-policy"] = PolicyState(
+        "stray-policy", arn=f"arn:aws:iam::{DEV}:policy/stray-policy"
+    )
+    _, report = build_spec(source, tmp_path / "iamlayer.yaml")
+    found = {(f.where, f.what): f.why for f in report.findings}
+    why = found[("apps-devstg", "1 policy(s): stray-policy")]
+    assert "iamlayer keeps policies in the people account (security) only" in why and "policys" not in why

@@ -77,3 +77,17 @@ def test_apply_of_a_corrupt_plan_exits_1_with_the_reason(
     assert run_guarded(cli, ["apply", "plan.json", "--auto-approve"]) == 1
     err = capsys.readouterr().err
     assert "plan.json is not a usable iamlayer plan: not JSON" in err and "Traceback" not in err
+
+
+def test_a_plan_with_an_unplanned_account_is_never_empty() -> None:
+    """Issue 18 item 7: `empty` means "nothing to do", which a plan missing an account cannot say."""
+    ok = AccountPlan("security", "222222222222", "arn", "caller", "f" * 64)
+    failed = AccountPlan("shared", "333333333333", "", "", "", error="AccessDenied")
+    assert Plan("acme", "/x/iamlayer.yaml", "d" * 64, (ok,), "2026-01-01T00:00:00+00:00").empty
+    partial = Plan("acme", "/x/iamlayer.yaml", "d" * 64, (ok, failed), "2026-01-01T00:00:00+00:00")
+    assert not partial.changes and partial.errors == [failed] and not partial.empty
+    import iamlayer
+
+    text = iamlayer.render_plan(partial)
+    assert "1 account(s) could not be planned: shared" in text and "[red]" not in text and "[/]" not in text
+    assert "No changes in the 1 account(s) planned" in text

@@ -124,3 +124,44 @@ def test_plan_json_round_trips(spec_path: Path) -> None:
     plan = build_plan(spec_path)
     again = plan_from_json(json.loads(json.dumps(plan_to_json(plan))))
     assert again == plan
+
+
+def test_deletes_that_change_principals_iamlayer_does_not_own_say_so(spec_path: Path) -> None:
+    """Issue 18 item 9: deleting an owned policy detaches it from everything (IAM refuses to
+    delete an attached policy), and deleting an owned group removes every member: the principals
+    that are not iamlayer's are named under the delete, in the text and the JSON."""
+    from iamlayer.state.model import OWNER_TAG, GroupState, PolicyState, RoleState, UserState, policy_marker
+
+    spec = load_spec(spec_path, check_keys=False)
+    live = {n: desired_state(spec, n) for n in spec.accounts}
+    sec = live["security"]
+    for u in sec.users.values():
+        u.login_profile = bool(u.login_profile)
+    sec.users["machine.ci"].access_keys = ()
+    sec.users["jane.doe"].access_keys = ()
+    arn = "arn:aws:iam::222222222222:policy/old-reports"
+    sec.policies["old-reports"] = PolicyState(
+        "old-reports", description=f"Old reports {policy_marker('acme')}", arn=arn, attachments=3
+    )
+    sec.users["bob"] = UserState("bob", attached=frozenset({arn}), groups=frozenset({"old-team"}))
+    sec.roles["CiDeploy"] = RoleState("CiDeploy", attached=frozenset({arn}))
+    sec.roles["Owned"] = RoleState("Owned", attached=frozenset({arn}), tags={OWNER_TAG: "other"})
+    sec.groups["old-team"] = GroupState("old-team", owner="acme", members=frozenset({"bob", "jane.doe"}))
+    sec.users["jane.doe"].groups = sec.users["jane.doe"].groups | {"old-team"}
+    plan = build_plan(spec_path, live)
+    text = rendered(plan)
+    check_golden("plan_unowned_detaches.txt", text)
+    assert (
+        "- policy.old-reports (detaches it from 3 principal(s) iamlayer does not own: role CiDeploy, "
+        "role Owned, user bob)" in text
+    )
+    assert "- group.old-team (removes from it 1 principal(s) iamlayer does not own: user bob)" in text
+    doc = plan_to_json(plan)
+    [security] = [a for a in doc["accounts"] if a["account"] == "security"]
+    by_address = {c["address"]: c for c in security["changes"]}
+    assert by_address["security/policy.old-reports"]["before"]["detaches_unowned"] == [
+        "role CiDeploy",
+        "role Owned",
+        "user bob",
+    ]
+    assert by_address["security/group.old-team"]["before"]["removes_unowned"] == ["user bob"]

@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from iamlayer.aws.errors import aws_call, surely_not_applied
@@ -106,6 +107,22 @@ def gone_is_fine() -> Iterator[None]:
 
 def _tags(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+
+
+def _retag(
+    tags: dict[str, str | None], tag: Callable[..., Any], untag: Callable[..., Any], what: str
+) -> None:
+    """Apply a tag update from the plan (see iamlayer.plan.diff.tag_changes): set the tags with a
+    value, remove those whose value is None. `tag`/`untag` are TagUser/UntagUser or TagRole/UntagRole
+    with the entity's name bound; `what` names it for errors."""
+    kept = {k: v for k, v in tags.items() if v is not None}
+    gone = sorted(k for k, v in tags.items() if v is None)
+    if kept:
+        with aws_call(f"tagging {what}"):
+            tag(Tags=_tags(kept))
+    if gone:
+        with aws_call(f"removing the tags {', '.join(gone)} from {what}"):
+            untag(TagKeys=gone)
 
 
 def _doc(d: dict[str, Any]) -> str:
@@ -356,6 +373,7 @@ def _check_owned(
         "iam:PutRolePermissionsBoundary",
         "iam:DeleteRolePermissionsBoundary",
         "iam:TagRole",
+        "iam:UntagRole",
     ),
 )
 def update_role(ctx: HandlerContext, ch: Change) -> None:
@@ -384,8 +402,9 @@ def update_role(ctx: HandlerContext, ch: Change) -> None:
                 with gone_is_fine():
                     ctx.iam.delete_role_permissions_boundary(RoleName=name)
     if a.get("tags"):
-        with aws_call(f"tagging {w}"):
-            ctx.iam.tag_role(RoleName=name, Tags=_tags(a["tags"]))
+        _retag(
+            a["tags"], partial(ctx.iam.tag_role, RoleName=name), partial(ctx.iam.untag_role, RoleName=name), w
+        )
 
 
 @handles(
@@ -619,7 +638,7 @@ def create_user(ctx: HandlerContext, ch: Change) -> None:
         )
 
 
-@handles(Kind.USER, Action.UPDATE, permissions=("iam:UpdateUser", "iam:TagUser"))
+@handles(Kind.USER, Action.UPDATE, permissions=("iam:UpdateUser", "iam:TagUser", "iam:UntagUser"))
 def update_user(ctx: HandlerContext, ch: Change) -> None:
     a = ch.after or {}
     name = ch.address.name
@@ -627,8 +646,12 @@ def update_user(ctx: HandlerContext, ch: Change) -> None:
         with aws_call(f"moving user {name} to path {a['path']} {ctx.where()}"):
             settle(lambda: ctx.iam.update_user(UserName=name, NewPath=a["path"]))
     if a.get("tags"):
-        with aws_call(f"tagging user {name} {ctx.where()}"):
-            ctx.iam.tag_user(UserName=name, Tags=_tags(a["tags"]))
+        _retag(
+            a["tags"],
+            partial(ctx.iam.tag_user, UserName=name),
+            partial(ctx.iam.untag_user, UserName=name),
+            f"user {name} {ctx.where()}",
+        )
 
 
 @handles(

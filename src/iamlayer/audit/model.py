@@ -11,7 +11,7 @@ import csv
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -102,6 +102,12 @@ class CredentialRow:
     @property
     def active_keys(self) -> tuple[AccessKeySlot, ...]:
         return tuple(k for k in self.keys if k.active)
+
+
+#: The oldest credential report AWS answers right after GenerateCredentialReport (it makes a new
+#: one once the last is 4 hours old), with room for a local clock that is somewhat off. An older
+#: GeneratedTime is not when the report was made (the emulator answers a fixed time from 2015).
+REPORT_MAX_AGE = timedelta(hours=4, minutes=15)
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from iamlayer.audit.controls import Finding, Status, controls_by_key
-from iamlayer.audit.model import AuditInput, CredentialReport
+from iamlayer.audit.model import REPORT_MAX_AGE, AuditInput, CredentialReport
 
 STATUSES = (Status.PASS, Status.FAIL, Status.ERROR, Status.INFO)
 _STYLE = {Status.PASS: "green", Status.FAIL: "red", Status.ERROR: "yellow", Status.INFO: "cyan"}
@@ -176,34 +176,77 @@ def report_json(report: AuditReport, api_calls: Mapping[str, Any] | None = None)
 # --- terminal ------------------------------------------------------------------------------------
 
 
+#: How many resources, and how many different details, a folded finding of the table names
+#: before "+N more" (`--format json` lists every finding).
+TABLE_RESOURCES = 6
+TABLE_DETAILS = 2
+
+
 def render_table(report: AuditReport, console: Console, *, show_pass: bool = False) -> None:
-    """Summary per account, then every FAIL, ERROR and INFO (and PASS with `show_pass`)."""
+    """Summary per account, then every FAIL, ERROR and INFO (and PASS with `show_pass`), folded.
+
+    Findings of one control with the same status and fix are one entry: the control's title, where
+    (the resource in each account, or the accounts of one resource), the detail, the fix. So the
+    same control failing for five accounts reads once, in two columns that fit 80 characters.
+    """
     summary = Table(title=f"iamlayer audit ({report.benchmark})", title_justify="left")
     for col in ("account", "credential report age", *STATUSES):
         summary.add_column(col, justify="right" if col in STATUSES else "left")
     for m in report.accounts:
         c = report.counts(m.account)
-        age = human_age(report.report_age_seconds(m))
+        seconds = report.report_age_seconds(m)
+        # An age AWS cannot give is not told (see REPORT_MAX_AGE); the JSON keeps the figures.
+        plausible = seconds is None or seconds <= REPORT_MAX_AGE.total_seconds()
+        age = human_age(seconds) if plausible else "not known"
         summary.add_row(m.account, age, *(f"[{_STYLE[s]}]{c[s.value]}[/]" for s in STATUSES))
     console.print(summary)
-    details = Table(show_lines=False)
-    for col in ("id", "status", "account", "resource", "detail", "fix"):
-        details.add_column(col, overflow="fold")
     shown = [f for f in report.findings if show_pass or f.status is not Status.PASS]
-    for f in shown:
-        fix = _esc(f.fix) + (f" [dim](spec: {_esc(f.spec_field)})[/]" if f.spec_field else "")
-        details.add_row(
-            f.control_id,
-            f"[{_STYLE[f.status]}]{f.status.value}[/]",
-            _esc(f.account),
-            _esc(f.resource),
-            _esc(f.detail),
-            fix,
-        )
-    if shown:
-        console.print(details)
-    else:
+    if not shown:
         console.print("[green]Every control passed.[/]")
+        return
+    details = Table.grid(padding=(0, 1))
+    details.add_column(no_wrap=True)
+    details.add_column(no_wrap=True)
+    details.add_column(ratio=1, overflow="fold")
+    groups: dict[tuple[str, Status, str, str | None], list[Finding]] = {}
+    for f in shown:
+        groups.setdefault((f.control_id, f.status, f.fix, f.spec_field), []).append(f)
+    for n, ((control_id, status, fix, spec_field), group) in enumerate(groups.items()):
+        if n:
+            details.add_row("", "", "")
+        lines = [f"[bold]{_esc(group[0].title)}[/]", _esc(_where(group))]
+        lines += [
+            _esc(d) for d in _some(list(dict.fromkeys(f.detail for f in group)), TABLE_DETAILS, "details")
+        ]
+        if fix:
+            lines.append("fix: " + _esc(fix) + (f" [dim](spec: {_esc(spec_field)})[/]" if spec_field else ""))
+        details.add_row(f"[{_STYLE[status]}]{status.value}[/]", control_id, "\n".join(lines))
+    console.print()
+    console.print(details)
+
+
+def _where(group: Sequence[Finding]) -> str:
+    """Where a folded finding holds: one resource in several accounts, or each account's resource."""
+    resources = list(dict.fromkeys(f.resource for f in group))
+    accounts = list(dict.fromkeys(f.account for f in group))
+    if len(resources) == 1 and len(accounts) > 1:
+        return f"{resources[0]} in {len(accounts)} accounts: " + ", ".join(_some(accounts, TABLE_RESOURCES))
+    by_account: dict[str, list[str]] = {}
+    for f in group:
+        by_account.setdefault(f.account, []).append(f.resource)
+    return "; ".join(
+        _some(
+            [f"{a}: {', '.join(_some(rs, TABLE_RESOURCES))}" for a, rs in by_account.items()], TABLE_RESOURCES
+        )
+    )
+
+
+def _some(items: list[str], limit: int, what: str = "") -> list[str]:
+    """The first `limit` items, and "+N more" for the rest."""
+    if len(items) <= limit:
+        return items
+    more = f"+{len(items) - limit} more" + (f" {what}" if what else "")
+    return [*items[:limit], f"({more}: --format json lists each finding)" if what else more]
 
 
 def _esc(text: str) -> str:

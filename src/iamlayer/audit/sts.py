@@ -76,6 +76,7 @@ class StsInput:
 class RegionAction:
     region: str
     how: str  # the console click path
+    path: str = ""  # the same path with `{region}` in place of the region: one per kind of action
 
 
 @dataclass(frozen=True)
@@ -132,10 +133,8 @@ def advise(inp: StsInput, regions_in_use: Sequence[str]) -> StsAdvice:
             active.append(r)
             if r in in_use or r in ALWAYS_ACTIVE_REGIONS:
                 continue
-            if _is_opt_in(r, inp.enabled_regions):
-                deactivate.append(RegionAction(r, REGION_CLICK_PATH.format(region=r)))
-            else:
-                deactivate.append(RegionAction(r, STS_CLICK_PATH.format(region=r)))
+            path = REGION_CLICK_PATH if _is_opt_in(r, inp.enabled_regions) else STS_CLICK_PATH
+            deactivate.append(RegionAction(r, path.format(region=r), path))
         elif r in in_use:
             activate.append(r)
     if isinstance(inp.enabled_regions, Unavailable):

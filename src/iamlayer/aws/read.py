@@ -151,6 +151,7 @@ def read_authorization_details(clients: AccountClients, account_id: str) -> Acco
             name=name,
             path=u.get("Path", "/"),
             tags=_tags(u.get("Tags")),
+            created=_utc(u.get("CreateDate")),
             groups=frozenset(u.get("GroupList", [])),
             attached=frozenset(p["PolicyArn"] for p in u.get("AttachedManagedPolicies", [])),
             inline={p["PolicyName"]: normalize(p["PolicyDocument"]) for p in u.get("UserPolicyList", [])},
@@ -254,9 +255,36 @@ def apply_credential_report(state: AccountState, report: CredentialReport) -> No
         row = rows.get(name)
         if row is None:
             continue  # created after the report was generated
+        if not _same_user(row.created, user.created):
+            # The row is of an earlier user of that name, deleted (by hand) and re-created since
+            # the report was generated: its password and keys are not this user's. Left unknown,
+            # so the planner reads this user one by one.
+            continue
         user.login_profile = row.password_enabled
         # The report has no key ids; ids are filled in when a user is confirmed.
         user.access_keys = tuple(AccessKey(id="", active=True) for _ in row.active_keys)
+
+
+def _utc(t: Any) -> datetime | None:
+    """A timestamp boto3 parsed (or ISO text, as some emulators answer) as an aware datetime."""
+    if isinstance(t, datetime):
+        when = t
+    elif not t:
+        return None
+    else:
+        try:
+            when = datetime.fromisoformat(str(t).replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _same_user(reported: datetime | None, created: datetime | None) -> bool:
+    """Whether a credential report row created at `reported` describes the user created at
+    `created`. The report gives whole seconds; either time unknown is taken as the same user."""
+    if reported is None or created is None:
+        return True
+    return abs((reported - created).total_seconds()) < 1.0
 
 
 def _iso(t: Any) -> str:

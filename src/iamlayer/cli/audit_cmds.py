@@ -12,7 +12,6 @@ import click
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
 
 from iamlayer import api
 from iamlayer.audit.controls import BENCHMARKS, DEFAULT_BENCHMARK
@@ -189,8 +188,7 @@ def sts_regions_command(
         ]
         click.echo(json.dumps(doc, indent=2))
     else:
-        for r in results:
-            _print_advice(r.advice, r.token_version_changed, r.token_version_error)
+        print_sts_advice([(r.advice, r.token_version_changed, r.token_version_error) for r in results])
     if failed:
         # The exit code alone does not say why; the details are above (or in the JSON).
         err_console.print(
@@ -201,7 +199,22 @@ def sts_regions_command(
     return 1 if failed else 0
 
 
-def _print_advice(a: StsAdvice, changed: str | None, failed: str | None) -> None:
+def print_sts_advice(advices: list[tuple[StsAdvice, str | None, str | None]]) -> None:
+    """Each account's advice (with the token version change made or failed), then each console
+    click-path once: an account lists the regions to turn off by the number of their path, where
+    one row per region repeated the same path for every region of every account."""
+    paths: dict[str, int] = {}
+    for advice, changed, failed in advices:
+        _print_advice(advice, changed, failed, paths)
+    if paths:
+        console.print(
+            "\nHow to deactivate STS in a region (in the account's console; AWS has no API for it):"
+        )
+        for path, n in paths.items():
+            console.print(f"  ({n}) {escape(path.format(region='<region>'))}", soft_wrap=True)
+
+
+def _print_advice(a: StsAdvice, changed: str | None, failed: str | None, paths: dict[str, int]) -> None:
     console.print(f"\n[bold]{a.account}[/] ({a.account_id}); regions in use: {', '.join(a.regions_in_use)}")
     if changed:
         console.print(f"  global endpoint token version: [green]changed {changed}[/]")
@@ -215,11 +228,13 @@ def _print_advice(a: StsAdvice, changed: str | None, failed: str | None) -> None
     for err in a.errors:
         console.print(f"  [red]error:[/] {escape(err)}", soft_wrap=True)
     if a.deactivate:
-        table = Table("region", "deactivate it: console click-path", title=None, show_edge=False)
+        console.print(f"  [yellow]STS active in {len(a.deactivate)} region(s) not in use:[/] deactivate")
+        by_path: dict[str, list[str]] = {}
         for action in a.deactivate:
-            table.add_row(action.region, action.how)
-        console.print("  [yellow]STS active in regions not in use:[/]")
-        console.print(table)
+            by_path.setdefault(action.path or action.how, []).append(action.region)
+        for path, regions in by_path.items():
+            n = paths.setdefault(path, len(paths) + 1)
+            console.print(f"    ({n}) {', '.join(regions)}")
     for region in a.activate:
         console.print(
             f"  [red]{region} is in use but STS is deactivated there[/] (IAM console > Account settings "

@@ -69,7 +69,9 @@ def demo(keep: Path | None) -> int:
     """Run init, validate, plan, apply and outputs against an emulator it starts, then clean up.
 
     No AWS account needed: this is what a person sees on the first day, end to end. The emulator
-    enforces no IAM policy; `iamlayer access` says what AWS would decide.
+    enforces no IAM policy; `iamlayer access` says what AWS would decide. The layer is made in a
+    temporary folder removed at the end (the paths the steps print then no longer exist), unless
+    --keep DIR keeps it there.
     """
     from iamlayer.cli.main import cli
 
@@ -106,6 +108,11 @@ def demo(keep: Path | None) -> int:
             ("Plan again: nothing left to do", ["plan", "-f", spec, "--compact", "--stats"]),
             ("What each person receives (encrypted)", ["outputs", "-f", spec]),
         ]
+        if not keep:
+            console.print(
+                f"[dim]The layer is made in {workdir}, a temporary folder removed at the end with the "
+                "emulator: `iamlayer demo --keep DIR` keeps it.[/]"
+            )
         for title, args in steps:
             console.rule(
                 f"[bold]$ iamlayer {' '.join(a if not a.startswith('/') else _short(a, workdir) for a in args)}"
@@ -119,7 +126,16 @@ def demo(keep: Path | None) -> int:
         console.print("[green]Demo complete.[/] The layer was applied to the emulator and verified.")
         console.print(f"[yellow]{NO_POLICY_NOTE}[/]")
         if keep:
-            console.print(f"The layer is kept in {workdir}.")
+            console.print(
+                f"The layer is kept in {workdir}; the emulator is stopped, and what it held with it. "
+                f"The outputs decrypt with the example keys in {workdir / 'example-secret-keys'} "
+                "(see its README.md); to plan the layer again, start `iamlayer sandbox` and set what it prints."
+            )
+        else:
+            console.print(
+                f"{workdir} is removed now, with the emulator: the paths and commands above that name "
+                "it no longer work. Run `iamlayer demo --keep DIR` to keep the layer in DIR."
+            )
         return EXIT_OK
     finally:
         os.chdir(old_cwd)

@@ -59,6 +59,7 @@ from iamlayer.spec.model import (
 )
 from iamlayer.spec.validate import ACCOUNT_NAME, ALIAS, MAX_TAGS, PROJECT, ROLE_NAME
 from iamlayer.state.model import (
+    MANAGED_TAGS_TAG,
     OWNER_TAG,
     AccountState,
     GroupState,
@@ -326,7 +327,8 @@ def _doc_key(doc: Any) -> str:
 
 
 def _no_owner_tag(tags: Mapping[str, str]) -> dict[str, str]:
-    return {k: v for k, v in sorted(tags.items()) if k != OWNER_TAG}
+    """The tags for the spec: without iamlayer's own (ownership, and the list of spec tag keys)."""
+    return {k: v for k, v in sorted(tags.items()) if k not in (OWNER_TAG, MANAGED_TAGS_TAG)}
 
 
 # --- the builder -------------------------------------------------------------------------------------
@@ -881,10 +883,10 @@ class _Builder:
             where = names[acc.id]
             # The copies of the policies Identity Center's permission sets reference are the spec's.
             copies = set(ic.policies_in(where)) if ic is not None else set()
-            for kind, found in (
-                ("user", acc.state.users),
-                ("group", acc.state.groups),
-                ("policy", acc.state.policies),
+            for kind, kinds, found in (
+                ("user", "users", acc.state.users),
+                ("group", "groups", acc.state.groups),
+                ("policy", "policies", acc.state.policies),
             ):
                 mine = sorted(
                     n
@@ -898,7 +900,7 @@ class _Builder:
                             where,
                             f"{len(mine)} {kind}(s): {', '.join(mine[:20])}"
                             + (" ..." if len(mine) > 20 else ""),
-                            f"iamlayer keeps {kind}s in the people account ({names[people_id]}) only; "
+                            f"iamlayer keeps {kinds} in the people account ({names[people_id]}) only; "
                             "they stay as they are, never deleted"
                             + ("; roles attach them by ARN" if kind == "policy" else ""),
                         )

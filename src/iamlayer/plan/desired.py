@@ -21,6 +21,7 @@ from iamlayer.state.model import (
     RoleState,
     UserState,
     policy_marker,
+    tag_manifest,
 )
 from iamlayer.state.normalize import normalize
 
@@ -233,7 +234,7 @@ def desired_state(spec: Spec, account: str) -> AccountState:
             permissions_boundary=role.permissions_boundary,
             attached=frozenset(role.policies),
             inline={k: normalize(v) for k, v in role.inline_policies.items()},
-            tags={**role.tags, **owner},
+            tags={**role.tags, **tag_manifest(role.tags), **owner},
         )
     if spec.identity_center is not None:
         # The customer-managed policies an Identity Center permission set references must exist
@@ -276,7 +277,7 @@ def desired_state(spec: Spec, account: str) -> AccountState:
         state.users[user.name] = UserState(
             name=user.name,
             path=user.path,
-            tags={**user.tags, **owner},
+            tags={**user.tags, **tag_manifest(user.tags), **owner},
             groups=frozenset(user.groups),
             # `credentials: keep`: nothing is wanted, so nothing is compared (see diff._credentials).
             login_profile=None if kept else user.console,

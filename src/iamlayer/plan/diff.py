@@ -7,8 +7,9 @@ Rules that shape the result:
   the ownership marker, and the resource is then compared like an owned one.
 - Create-time values are never diffed: a login profile's password (people change it), a policy's
   description, a user's password_reset_required.
-- Tags: the spec's tags are added or corrected; tags others added (the console tags access keys,
-  for example) are left alone.
+- Tags: the spec's tags are added or corrected; a tag iamlayer set that has left the spec (the
+  live `iamlayer:tags` tag names those it set) is removed, shown with the value None; tags others
+  added (the console tags access keys, for example) are left alone.
 - A deleted user, group or role is one change that lists, in `before`, everything that must go
   first; its handler removes those in order.
 """
@@ -16,8 +17,8 @@ Rules that shape the result:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, TypeVar
 
 from iamlayer.plan.model import Action, Address, Change, Kind
 from iamlayer.secrets.outbox import PASSWORD_FILE, PENDING_SUFFIX
@@ -25,15 +26,42 @@ from iamlayer.spec.model import PasswordPolicy
 from iamlayer.state.ic_model import cm_ref
 from iamlayer.state.journal import KeyCreation
 from iamlayer.state.model import (
+    MANAGED_TAGS_TAG,
     OWNER_TAG,
     AccountState,
+    GroupState,
     Resource,
     RoleState,
     UserState,
     adoptable,
     group_marker_name,
+    managed_tag_keys,
     owner_of,
 )
+
+Tagged = TypeVar("Tagged", UserState, RoleState)
+
+
+def _not_ours_note(what: str, principals: list[str]) -> str:
+    """The note on a delete that also changes principals iamlayer does not own (IAM refuses to
+    delete a policy still attached, or a group with members, so they are detached first)."""
+    if not principals:
+        return ""
+    return f"{what} {len(principals)} principal(s) iamlayer does not own: {', '.join(principals)}"
+
+
+def tag_changes(
+    want: Mapping[str, str], have: Mapping[str, str]
+) -> tuple[dict[str, str], dict[str, str | None]]:
+    """The tags of a user or role to change, as (before, after); None in `after` removes the tag.
+
+    Set: the spec's tags (with the `iamlayer:tags` list of their keys) that AWS lacks or holds
+    another value for. Removed: the tags the live `iamlayer:tags` names that have left the spec.
+    Left alone: tags others added, and the ownership tag (the claim's, or adoption's, business).
+    """
+    after: dict[str, str | None] = {k: v for k, v in want.items() if have.get(k) != v and k != OWNER_TAG}
+    after |= {k: None for k in managed_tag_keys(have) if k in have and k not in want and k != OWNER_TAG}
+    return {k: have[k] for k in sorted(after) if k in have}, dict(sorted(after.items()))
 
 
 @dataclass(frozen=True)
@@ -151,6 +179,22 @@ class _Differ(ChangeCollector):
         self.out.collisions.append(adopt_hint(kind.value, name, self.project, owner_of(have)))
         return False
 
+    def claim_tagged(
+        self, kind: Kind, name: str, have: Tagged, want_tags: Mapping[str, str]
+    ) -> Tagged | None:
+        """`claim` for a user or role: `have` as it is once claimed, or None on a collision.
+
+        Adopting one tags it with the ownership tag and the `iamlayer:tags` list of the spec's tag
+        keys (the spec's tags become iamlayer's with it), so nothing else is planned for the list.
+        """
+        marker = {OWNER_TAG: self.project}
+        if MANAGED_TAGS_TAG in want_tags:
+            marker[MANAGED_TAGS_TAG] = want_tags[MANAGED_TAGS_TAG]
+        adopted = not have.owned_by(self.project)
+        if not self.claim(kind, name, have, {"tags": marker}):
+            return None
+        return replace(have, tags={**have.tags, **marker}) if adopted else have
+
     # -- account settings -------------------------------------------------------------------
     def account_settings(self) -> None:
         d, lv = self.desired, self.live
@@ -226,13 +270,35 @@ class _Differ(ChangeCollector):
                     # account the permission set is provisioned to: deleting it breaks them.
                     self.out.notices.append(f"policy {name} is not deleted: {why}")
                     continue
+                unowned = self._unowned_principals_of(have.arn)
                 self.add(
                     Kind.POLICY,
                     name,
                     Action.DELETE,
-                    {"arn": have.arn, "document": have.document, "attachments": have.attachments},
+                    {
+                        "arn": have.arn,
+                        "document": have.document,
+                        "attachments": have.attachments,
+                        "detaches_unowned": unowned,
+                    },
                     None,
+                    note=_not_ours_note("detaches it from", unowned),
                 )
+
+    def _unowned_principals_of(self, arn: str) -> list[str]:
+        """The users, groups and roles not owned by this project that have policy `arn` attached
+        (from the bulk read): deleting the policy detaches it from them, and the plan says so."""
+        principals: list[tuple[str, Mapping[str, GroupState | RoleState | UserState]]] = [
+            ("group", self.live.groups),
+            ("role", self.live.roles),
+            ("user", self.live.users),
+        ]
+        return [
+            f"{kind} {name}"
+            for kind, resources in principals
+            for name, r in sorted(resources.items())
+            if arn in r.attached and not r.owned_by(self.project)
+        ]
 
     # -- roles -------------------------------------------------------------------------------
     def _role_fields(self, r: RoleState) -> dict[str, Any]:
@@ -253,11 +319,12 @@ class _Differ(ChangeCollector):
                 self.attachments(Kind.ROLE_POLICY_ATTACHMENT, name, want.attached, frozenset())
                 self.inline(Kind.ROLE_INLINE_POLICY, name, want.inline, {})
                 continue
-            if not self.claim(Kind.ROLE, name, have, {"tags": {OWNER_TAG: self.project}}):
+            claimed = self.claim_tagged(Kind.ROLE, name, have, want.tags)
+            if claimed is None:
                 continue
+            have = claimed
             w, h = self._role_fields(want), self._role_fields(have)
-            h["tags"] = {k: v for k, v in have.tags.items() if k in want.tags}
-            h["tags"][OWNER_TAG] = self.project  # the ownership tag is the claim's (adoption's) business
+            h["tags"], w["tags"] = tag_changes(want.tags, have.tags)
             changed = {k for k in w if w[k] != h[k] and k != "path"}
             if changed & {"max_session_duration", "description"}:
                 # One UpdateRole call sets both; send both, so neither is reset (the emulator clears
@@ -328,6 +395,11 @@ class _Differ(ChangeCollector):
             self.inline(Kind.GROUP_INLINE_POLICY, name, want.inline, have.inline)
         for name, have in self.live.groups.items():
             if name not in self.desired.groups and have.owned_by(self.project):
+                unowned = [
+                    f"user {m}"
+                    for m in sorted(have.members)
+                    if m not in self.live.users or not self.live.users[m].owned_by(self.project)
+                ]
                 self.add(
                     Kind.GROUP,
                     name,
@@ -337,8 +409,10 @@ class _Differ(ChangeCollector):
                         "attached_policies": sorted(have.attached),
                         "inline_policies": sorted(have.inline),
                         "marker": group_marker_name(self.project),
+                        "removes_unowned": unowned,
                     },
                     None,
+                    note=_not_ours_note("removes from it", unowned),
                 )
 
     # -- users -------------------------------------------------------------------------------
@@ -353,11 +427,14 @@ class _Differ(ChangeCollector):
         managed_groups = set(self.desired.groups)
         for name, want in self.desired.users.items():
             have = self.live.users.get(name)
-            if have is not None and not self.claim(
-                Kind.USER, name, have, {"tags": {OWNER_TAG: self.project}}
-            ):
-                continue
+            if have is not None:
+                claimed = self.claim_tagged(Kind.USER, name, have, want.tags)
+                if claimed is None:
+                    continue
+                have = claimed
+            gone_note = "deleted in AWS already (by an interrupted apply); its ciphertext goes too"
             if have is None:
+                gone_note = "deleted in AWS with its user (outside iamlayer); its ciphertext goes too"
                 self.add(
                     Kind.USER,
                     name,
@@ -383,7 +460,7 @@ class _Differ(ChangeCollector):
                     {"access_key_id": key_id},
                     None,
                     sub=key_id,
-                    note="deleted in AWS already (by an interrupted apply); its ciphertext goes too",
+                    note=gone_note,
                 )
         for name, have in self.live.users.items():
             if name not in self.desired.users and have.owned_by(self.project):
@@ -431,11 +508,9 @@ class _Differ(ChangeCollector):
         after: dict[str, Any] = {}
         if want.path != have.path:
             before["path"], after["path"] = have.path, want.path
-        # The ownership tag is the claim's (adoption's) business.
-        tags = {k: v for k, v in want.tags.items() if have.tags.get(k) != v and k != OWNER_TAG}
-        if tags:
-            before["tags"] = {k: have.tags[k] for k in tags if k in have.tags}
-            after["tags"] = dict(sorted(tags.items()))
+        tags_before, tags_after = tag_changes(want.tags, have.tags)
+        if tags_after:
+            before["tags"], after["tags"] = tags_before, tags_after
         if after:
             self.add(Kind.USER, want.name, Action.UPDATE, before, after)
 

@@ -190,6 +190,7 @@ class Plan:
 
     @property
     def errors(self) -> list[AccountPlan]:
+        """The accounts that could not be planned (each says why in its `error`)."""
         return [a for a in self.accounts if a.error]
 
     def counts(self) -> dict[str, int]:
@@ -197,4 +198,7 @@ class Plan:
 
     @property
     def empty(self) -> bool:
-        return not self.changes
+        """Nothing to do: no change, and every account was planned. A plan with an account that
+        could not be read is never empty, even without a change: that account's state is unknown,
+        and "skip apply, all is well" would be the wrong conclusion for a caller to draw."""
+        return not self.changes and not self.errors

@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any
 
 from iamlayer.access.checks import CheckReport, evaluate_checks
+from iamlayer.audit.model import REPORT_MAX_AGE
 from iamlayer.aws.accounts import Connection, connect_accounts
 from iamlayer.aws.managed_policies import read_policy_documents
 from iamlayer.aws.read import confirm_user, describe_user_for_delete, read_policy_tags, whole_state_read
@@ -107,12 +108,17 @@ REPORT_NOTICE_AGE = timedelta(minutes=5)
 
 
 def credential_report_notice(generated: str, trusted: int, now: datetime | None = None) -> str | None:
-    """What the plan says when it trusted a credential report older than REPORT_NOTICE_AGE."""
+    """What the plan says when it trusted a credential report older than REPORT_NOTICE_AGE.
+
+    Nothing for an age AWS cannot give (beyond REPORT_MAX_AGE): that GeneratedTime is not when
+    the report was made. The emulator answers a fixed time from 2015 for a report it made at once;
+    saying "103790 h old" would be false.
+    """
     try:
         age = (now or datetime.now(UTC)) - datetime.fromisoformat(generated)
     except ValueError:
         return None
-    if age < REPORT_NOTICE_AGE:
+    if age < REPORT_NOTICE_AGE or age > REPORT_MAX_AGE:
         return None
     minutes = int(age.total_seconds() // 60)
     told = f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
@@ -173,9 +179,14 @@ def read_account(
     trusted = 0  # owned users whose login profile and keys are taken from the credential report
     for name, want in desired.users.items():
         have = state.users.get(name)
+        if have is None:
+            # The user was deleted outside iamlayer (its keys with it): every key iamlayer holds a
+            # ciphertext for is gone, and the ciphertexts go in the same apply that re-creates it.
+            if issued.get(name):
+                read.stale_keys[name] = frozenset(issued[name])
+            continue
         # Users adopted by this plan are the diff's to manage as much as owned ones.
-        ours = have is not None and (have.owned_by(spec.project) or adoptable(have, spec.project, spec.adopt))
-        if have is None or not ours:
+        if not (have.owned_by(spec.project) or adoptable(have, spec.project, spec.adopt)):
             continue
         if want.credentials_kept and name not in read.staged_passwords:
             continue  # `credentials: keep`: login profile and keys are never compared

@@ -144,7 +144,7 @@ def _summary(counts: dict[str, int]) -> str:
 
 def only_adoption(plan: Plan) -> bool:
     """True when the plan adopts existing resources and changes nothing else."""
-    return not plan.empty and all(c.action is Action.ADOPT for c in plan.changes)
+    return bool(plan.changes) and all(c.action is Action.ADOPT for c in plan.changes)
 
 
 def _pretty(v: Any) -> str:
@@ -236,9 +236,9 @@ def render_plan(plan: Plan, *, detail: bool = True) -> str:
             f"[red]{len(plan.errors)} account(s) could not be planned: "
             f"{', '.join(a.account for a in plan.errors)}[/]"
         )
-    if plan.empty and not plan.errors:
+    if plan.empty:
         lines.append("[green]No changes.[/] The accounts match the spec.")
-    elif plan.empty:
+    elif not plan.changes:
         # Silence about an account that could not be read is not "matches the spec".
         planned = len(plan.accounts) - len(plan.errors)
         lines.append(
@@ -253,7 +253,8 @@ def render_plan(plan: Plan, *, detail: bool = True) -> str:
     if only_adoption(plan):
         lines.append(
             f"[cyan]Only adoption:[/] apply adds iamlayer's ownership marker to {len(plan.changes)} existing "
-            "resource(s) (tag iamlayer:project, or a group's marker policy); nothing else changes: nothing "
+            "resource(s) (tag iamlayer:project, with iamlayer:tags naming the spec's tag keys, or a group's "
+            "marker policy); nothing else changes: nothing "
             "is created, replaced or deleted, and no password or access key is touched."
         )
     return "\n".join(lines)

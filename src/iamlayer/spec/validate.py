@@ -35,6 +35,7 @@ from iamlayer.spec.model import (
     parse_role_ref,
 )
 from iamlayer.spec.nodes import Node, Reader, doc_path_suffix, to_plain
+from iamlayer.state.model import MAX_TAGS as STATE_MAX_TAGS
 from iamlayer.state.model import OWNER_TAG
 
 # --- fields of each mapping, in the order the scaffold documents them ---------------------------
@@ -112,7 +113,7 @@ CHECK_ON_RULE: Final = (
     'an ARN, "*" (every resource), or role/<name>@<account> (role/<name>@* for every account)'
 )
 MAX_GROUPS_PER_USER: Final = 10  # IAM hard limit
-MAX_TAGS: Final = 50  # IAM's limit per user or role, which includes iamlayer's own ownership tag
+MAX_TAGS: Final = STATE_MAX_TAGS  # IAM's limit per user or role, which includes iamlayer's own ownership tag
 MAX_DESCRIPTION: Final = 1000
 DEFAULT_REGION: Final = "us-east-1"
 DEFAULT_ACCESS_ROLE: Final = "OrganizationAccountAccessRole"

@@ -12,6 +12,10 @@ read returns (GetAccountAuthorizationDetails gives no policy tags). A policy's d
 be changed once it exists, so a policy iamlayer adopted is known by its tag alone: the planner
 reads the tags of the people account's policies that lack the description marker (ListPolicyTags,
 one call each, bounded; see iamlayer.plan.planner).
+
+Tags: a user or role iamlayer made or adopted may also carry tags others added (Terraform's, the
+console's). The tag `iamlayer:tags` lists the keys of the tags iamlayer set from the spec, so a tag
+that leaves the spec is removed from AWS and the others' stay (see `tag_manifest`).
 """
 
 from __future__ import annotations
@@ -19,16 +23,51 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
+from datetime import datetime
 from typing import Any
 
 from iamlayer.spec.model import PasswordPolicy
 
 OWNER_TAG = "iamlayer:project"
+#: Lists, space-separated, the keys of the spec's tags iamlayer set on a user or role.
+MANAGED_TAGS_TAG = "iamlayer:tags"
+#: IAM's limit of tags per user or role (iamlayer's own two included).
+MAX_TAGS = 50
+#: IAM's limit on the length of a tag value.
+MAX_TAG_VALUE = 256
 GROUP_MARKER_PREFIX = "iamlayer-owner-"
 POLICY_MARKER = "[iamlayer:{project}]"
 
 Doc = dict[str, Any]
+
+
+def tag_manifest(spec_tags: Mapping[str, str]) -> dict[str, str]:
+    """The `iamlayer:tags` tag recording the keys of `spec_tags`, or {} when there is none to record.
+
+    IAM tag keys may contain spaces, and a tag value has the same alphabet: such a key is not
+    recorded (and so never removed by iamlayer), nor are keys beyond the value's 256 characters,
+    nor any when the spec's tags leave no room for this one among IAM's 50 (the ownership tag takes
+    one). Unrecorded tags are still set; they stay in AWS when they leave the spec.
+    """
+    if not spec_tags or len(spec_tags) > MAX_TAGS - 2:
+        return {}
+    value = ""
+    for key in sorted(k for k in spec_tags if " " not in k and k not in (OWNER_TAG, MANAGED_TAGS_TAG)):
+        longer = f"{value} {key}" if value else key
+        if len(longer) > MAX_TAG_VALUE:
+            break
+        value = longer
+    return {MANAGED_TAGS_TAG: value} if value else {}
+
+
+def managed_tag_keys(tags: Mapping[str, str]) -> frozenset[str]:
+    """The keys of the tags iamlayer set from the spec, as the live `iamlayer:tags` tag says, with
+    that tag itself; empty when the resource has none (it was never given spec tags)."""
+    if MANAGED_TAGS_TAG not in tags:
+        return frozenset()
+    return frozenset(tags[MANAGED_TAGS_TAG].split()) | {MANAGED_TAGS_TAG}
 
 
 def group_marker_name(project: str) -> str:
@@ -84,6 +123,9 @@ class UserState:
     mfa_devices: tuple[str, ...] | None = None
     # Desired state only: `credentials: keep`, so login profile and keys are never diffed.
     credentials_kept: bool = False
+    # When AWS created this user (live state only; None: not read). Tells a user deleted by hand
+    # and re-created under the same name from the one a credential report row describes.
+    created: datetime | None = None
 
     def owned_by(self, project: str) -> bool:
         return self.tags.get(OWNER_TAG) == project
@@ -193,5 +235,6 @@ def _fingerprint_json(o: object) -> object:
             # number of active and inactive keys, which the credential report also gives.
             keys = o.access_keys
             data["access_keys"] = None if keys is None else sorted(k.active for k in keys)
+            data.pop("created")  # read to judge the credential report's rows, not planned on
         return data
     raise TypeError(type(o).__name__)
