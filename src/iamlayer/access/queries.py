@@ -125,7 +125,13 @@ def can(
     )
     if account is None and d.allowed and RESOURCE_ACCOUNT.lower() not in {k.lower() for k in d.unknown_keys}:
         # Answered as in the caller's account; in another one, a resource-based policy must allow.
-        d = dataclasses.replace(d, unknown_keys=(*d.unknown_keys, RESOURCE_ACCOUNT))
+        why = (
+            f"{target.resource} names no account: answered as in {user.account_id}; in another "
+            "account its resource-based policy (not read) must allow too"
+        )
+        d = dataclasses.replace(
+            d, reasons=(*d.reasons, why), unknown_keys=(*d.unknown_keys, RESOURCE_ACCOUNT)
+        )
     return d
 
 
