@@ -61,8 +61,15 @@ def test_access_live_reads_what_aws_holds(layer: Layer, aws_env: dict[str, str])
         "access", "can", "jane.doe", "s3:GetObject", REPORTS, "--mfa", "--json", cwd=layer.root, env=aws_env
     )
     assert offline.code == 3 and offline.json()["decision"] == "deny"  # the spec keeps her out of finops
+    # An S3 ARN does not name the bucket's account: without it the answer is uncertain (issue 22).
+    r = run_cli(
+        "access", "can", "jane.doe", "s3:GetObject", REPORTS, "--mfa", "--live", "--json",
+        cwd=layer.root, env=aws_env,
+    )  # fmt: skip
+    assert r.code == 4 and r.json()["unknown_context_keys"] == ["aws:ResourceAccount"], r.out + r.err
     r = run_cli(
         "access", "can", "jane.doe", "s3:GetObject", REPORTS, "--mfa", "--live", "--json", "--stats",
+        "--context", f"aws:ResourceAccount={layer.ids['security']}",
         cwd=layer.root, env=aws_env,
     )  # fmt: skip
     assert r.code == 0, r.out + r.err

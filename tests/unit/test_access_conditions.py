@@ -52,7 +52,8 @@ ROWS: list[tuple[str, dict[str, Any], dict[str, Any], bool]] = [
         {K: "x"},
         False,
     ),
-    ("variable without value, negated", {"StringNotEquals": {K: "${aws:PrincipalTag/t}"}}, {K: "x"}, True),
+    # A negated operator whose variable has no value makes the statement invalid (issue 22, B4).
+    ("variable without value, negated", {"StringNotEquals": {K: "${aws:PrincipalTag/t}"}}, {K: "x"}, False),
     ("keys are AND", {"StringEquals": {K: "a", "s3:delimiter": "/"}}, {K: "a", "s3:delimiter": "-"}, False),
     ("operators are AND", {"StringEquals": {K: "a"}, "Bool": {MFA: "true"}}, {K: "a", MFA: "false"}, False),
     ("key names are case-insensitive", {"StringEquals": {"AWS:UserName": "jane"}}, {}, True),

@@ -435,6 +435,20 @@ REASONS = {
         f'({OPERATORS}#Conditions_Date: "one of the W3C implementations of the ISO 8601 date formats"), and a '
         "value that is not a number never satisfies a numeric comparison."
     ),
+    "get-caller-identity": (
+        "sts:GetCallerIdentity needs no permission and is answered even under an explicit Deny; principalmapper "
+        "applies the Deny (here DenyAllExceptListedIfNoMFA, signed with a long-term key). "
+        'https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html: "No permissions are '
+        "required to perform this operation. If an administrator attaches a policy to your identity that "
+        'explicitly denies access to the sts:GetCallerIdentity action, you can still perform this operation."'
+    ),
+    "variable-no-value-negated": (
+        "A policy variable with no value under a negated condition operator (StringNotEquals "
+        "${aws:SourceIdentity} for an IAM user, ${aws:PrincipalTag/t} without the tag) makes the statement "
+        "invalid: it takes no effect, as an Allow or as a Deny. principalmapper compares the text "
+        f'"${{aws:SourceIdentity}}" literally, so its negated condition holds. {VARIABLES} (policy variables '
+        "with no value; issue 22, B4)."
+    ),
 }
 
 #: case id -> (reason, iamlayer's answer, which the documentation backs)
@@ -461,6 +475,18 @@ DISAGREEMENTS: dict[str, tuple[str, bool]] = {
     "c/condition/Numeric policy value as a JSON number": ("numbers-and-dates", True),
     "c/condition/Numeric value is not a number": ("numbers-and-dates", False),
     "c/condition/Date only": ("numbers-and-dates", True),
+    # issue 22: the Deny statement (StringNotEquals ... ${aws:SourceIdentity}) is invalid for an IAM
+    # user, so the policy's Allow on athena:* decides
+    **{
+        f"a/SageMakerStudioUserIAMPermissiveExecutionPolicy/2/{s}": ("variable-no-value-negated", True)
+        for s in ("conditions", "key", "mfa", "session")
+    },
+    "c/condition/variable without value, negated": ("variable-no-value-negated", False),
+    **{
+        f"b/{spec}/{user}/4/key/sts:GetCallerIdentity": ("get-caller-identity", True)
+        for spec in ("design", "design-restricted-path")
+        for user in ("jane.doe", "machine.ci")
+    },
 }
 
 

@@ -15,7 +15,10 @@ A check expands into requests, and holds when every request gets the answer it s
 
 A check that fails is a spec error at its line, naming the deciding statement. One that
 depends on a document not known offline (an AWS-managed policy) is undecided: a warning that
-names the policy; `iamlayer plan` reads those documents from AWS and decides it.
+names the policy; `iamlayer plan` reads those documents from AWS and decides it. One whose
+answer depends on a request context key the evaluator cannot know (aws:SourceIp, a resource's
+tags...) fails closed for `cannot:` (it may be allowed: an error naming the keys) and is an
+undecided warning for `can:`.
 """
 
 from __future__ import annotations
@@ -47,6 +50,13 @@ class Counterexample:
     decision: Decision
 
     def describe(self, check: Check) -> str:
+        if self.decision.unknown_keys and not check.can:
+            undecided = "; ".join(str(m) for m in self.decision.undecided)
+            return (
+                f"{self.who} may be able to {check.action} on {self.target} {self.signing.describe()}: "
+                f"it depends on {', '.join(self.decision.unknown_keys)}, which the evaluator cannot know"
+                + (f" ({undecided})" if undecided else "")
+            )
         verb = "can" if self.decision.allowed else "cannot"
         why = "; ".join(self.decision.explain()) if self.decision.kind is not Kind.ALLOW else ""
         if self.decision.allowed:
@@ -60,13 +70,14 @@ class CheckResult:
     failures: tuple[Counterexample, ...]
     unknown: tuple[str, ...]  # documents that could decide it, when it is undecided
     requests: int
+    unknown_keys: tuple[str, ...] = ()  # context keys that could decide a `can:` check
 
     @property
     def holds(self) -> bool | None:
-        """True/False, or None when it depends on documents not known."""
+        """True/False, or None when it depends on documents or context keys not known."""
         if self.failures:
             return False
-        return None if self.unknown else True
+        return None if self.unknown or self.unknown_keys else True
 
 
 def _subjects(model: AccessModel, who: str) -> list[UserModel]:
@@ -108,17 +119,22 @@ def run_check(model: AccessModel, check: Check, *, now: datetime) -> CheckResult
     mode = ResourceMode.ALL if check.can else ResourceMode.ANY
     failures: list[Counterexample] = []
     unknown: set[str] = set()
+    unknown_keys: dict[str, None] = {}
     requests = 0
     for user in _subjects(model, check.who):
         for target in _targets(model, check.on):
             for signing in _signings(check):
                 d = can(model, user, check.action, target, signing, now=now, mode=mode)
                 requests += 1
-                if not d.certain:
+                if d.unknown_keys and not check.can:
+                    # `cannot:` fails closed: a request that may be allowed is a counterexample.
+                    failures.append(Counterexample(_who(user), target.label, signing, d))
+                elif not d.certain:
                     unknown.update(d.unknown)
+                    unknown_keys.update(dict.fromkeys(d.unknown_keys))
                 elif d.allowed != check.can:
                     failures.append(Counterexample(_who(user), target.label, signing, d))
-    return CheckResult(check, tuple(failures), tuple(sorted(unknown)), requests)
+    return CheckResult(check, tuple(failures), tuple(sorted(unknown)), requests, tuple(unknown_keys))
 
 
 def _text(check: Check) -> str:
@@ -161,6 +177,18 @@ class CheckReport:
                         "change the policies or the check; `iamlayer access can` explains one request",
                     )
                 )
+            elif r.unknown_keys and not r.unknown:
+                out.append(
+                    Diagnostic(
+                        file,
+                        r.check.line,
+                        r.check.path,
+                        f"check {_text(r.check)} cannot be decided: it depends on the request context "
+                        f"key(s) {', '.join(r.unknown_keys)}, whose value the evaluator cannot know",
+                        "`iamlayer access can ... --context KEY=VALUE` answers for a given value",
+                        "warning",
+                    )
+                )
             elif r.unknown:
                 out.append(
                     Diagnostic(
@@ -191,6 +219,7 @@ class CheckReport:
                 "requests": r.requests,
                 "failures": [f.describe(r.check) for f in r.failures],
                 "unknown_policies": list(r.unknown),
+                "unknown_context_keys": list(r.unknown_keys),
             }
             for r in self.results
         ]

@@ -13,9 +13,17 @@ The rules applied, in one place:
   and also when the key is missing or empty; `ForAnyValue:` holds when at least one value
   matches, and never when the key is missing.
 - Policy variables are allowed in string and ARN operators only; `Bool`, `Numeric*`, `Date*`,
-  `Binary`, `IpAddress` and `Null` values are taken as written.
+  `Binary`, `IpAddress` and `Null` values are taken as written. A variable with no value (and
+  no default) matches nothing; under a negated operator it makes the statement invalid: the
+  condition is false whatever the key, so neither an Allow nor a Deny applies (IAM "Policy
+  variables": with a negated operator and no value, the statement does not take effect). A
+  multivalued key has no value as a variable.
 - `Bool` compares `true`/`false` case-insensitively; numbers compare as numbers; dates accept
-  ISO 8601 or epoch seconds; ArnEquals and ArnLike both match ARN wildcards segment by segment.
+  ISO 8601 or epoch seconds; ArnEquals and ArnLike both match ARN wildcards, each of the six ARN
+  components on its own (see `iamlayer.access.patterns`).
+- In an open request context (`RequestContext.open_world`), a key (or a variable's key) whose value is
+  not known makes the condition unknown: `Condition.test` answers None, and the statement then
+  may or may not apply.
 
 An operator this module does not know makes its condition false (a statement never applies on
 a condition it cannot read), and the explanation says so.
@@ -133,7 +141,7 @@ def _positive(op: str) -> Callable[[str, Pattern, Lookup], bool]:
 
         return equals
     if op.startswith("Arn"):
-        return lambda v, p, look: is_arn(v) and p.matches(v, look, kind="arn")
+        return lambda v, p, look: is_arn(v) and p.matches(v, look, kind="arn-condition")
     if op.startswith("Numeric"):
 
         def numeric(v: str, p: Pattern, _look: Lookup) -> bool:
@@ -187,9 +195,34 @@ class Condition:
     def _match(self) -> Callable[[str, Pattern, Lookup], bool]:
         return _positive(_un_negate(self.base) if self.negated else self.base)
 
+    @cached_property
+    def variable_keys(self) -> tuple[str, ...]:
+        """The (lower-cased) keys of the policy variables in this condition's values."""
+        return tuple(dict.fromkeys(v.key for p in self.values for v in p.variables()))
+
+    def unknown_keys(self, ctx: RequestContext) -> tuple[str, ...]:
+        """The keys this condition reads whose value the request context does not know."""
+        keys = (self.lookup_key, *self.variable_keys) if self.base else ()
+        return tuple(k for k in keys if not ctx.known(k))
+
+    def invalid(self, ctx: RequestContext) -> bool:
+        """A negated operator whose policy variable is known to have no value (no default)."""
+        return self.negated and any(
+            p.resolve(ctx.single) is None and all(ctx.known(v.key) for v in p.variables())
+            for p in self.values
+        )
+
     def holds(self, ctx: RequestContext) -> bool:
+        return self.test(ctx) is True
+
+    def test(self, ctx: RequestContext) -> bool | None:
+        """True or False, or None when it depends on a key whose value is not known."""
         if not self.base:
             return False  # an operator we cannot evaluate never makes a statement apply
+        if self.invalid(ctx):
+            return False  # a negated operator with a variable that has no value: invalid statement
+        if self.unknown_keys(ctx):
+            return None
         present = ctx.values(self.lookup_key)
         if self.base == "Null":
             absent = not present
@@ -226,7 +259,7 @@ class Condition:
         """The request's value of this condition's key, as shown in explanations."""
         got = ctx.values(self.lookup_key)
         if not got:
-            return "absent"
+            return "absent" if ctx.known(self.lookup_key) else "unknown"
         return got[0] if len(got) == 1 else "[" + ", ".join(got) + "]"
 
 

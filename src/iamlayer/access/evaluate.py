@@ -14,7 +14,23 @@ policy (a role's trust policy). Organizations SCPs/RCPs and session policies are
      access for principals");
    - across accounts, the resource-based policy AND the caller's identity-based policies must
      both allow.
+   - across accounts without a resource-based policy (every IAM resource but a role's trust
+     policy, for instance), nothing grants: denied, whatever the identity-based policies say
+     ("the resource-based policy AND the identity-based policy must both allow");
 4. Otherwise: implicitly denied.
+
+`sts:GetCallerIdentity` is decided before all of this: "No permissions are required to perform
+this operation. If an administrator attaches a policy to your identity that explicitly denies
+access to the sts:GetCallerIdentity action, you can still perform this operation" (STS API
+reference).
+
+Unknown request context: a statement whose conditions read a key whose value is not known (an
+open RequestContext: aws:SourceIp, a resource's tags, a request parameter) may or may not apply.
+The request is then decided twice more, with every such Allow applying and every such Deny not
+(the most the request can get), and the other way round (the least); when either differs from
+the answer with none of them applying, the Decision is uncertain and names the keys
+(`unknown_keys`) and the statements (`undecided`). Its `decision` stays the answer as far as the
+known context goes.
 
 A policy whose document is not known (an AWS-managed policy offline) is not guessed: the
 evaluation is repeated with the unknown documents contributing nothing, an Allow, or a Deny;
@@ -115,6 +131,8 @@ class Decision:
     reasons: tuple[str, ...] = ()  # for denials: which requirement was not met
     near_misses: tuple[NearMiss, ...] = ()
     unknown: tuple[str, ...] = ()  # ARNs of unknown documents the answer depends on
+    unknown_keys: tuple[str, ...] = ()  # context keys, not known, the answer depends on
+    undecided: tuple[NearMiss, ...] = ()  # statements that apply or not with those keys
 
     @property
     def allowed(self) -> bool:
@@ -122,7 +140,7 @@ class Decision:
 
     @property
     def certain(self) -> bool:
-        return not self.unknown
+        return not self.unknown and not self.unknown_keys
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -133,6 +151,8 @@ class Decision:
             "reasons": list(self.reasons),
             "near_misses": [m.as_json() for m in self.near_misses],
             "unknown_policies": list(self.unknown),
+            "unknown_context_keys": list(self.unknown_keys),
+            "undecided_statements": [m.as_json() for m in self.undecided],
         }
 
     def explain(self) -> list[str]:
@@ -148,8 +168,15 @@ class Decision:
             lines.append(
                 "uncertain: the answer could change with "
                 + ", ".join(self.unknown)
-                + " (not known offline; `--live` reads it from AWS)"
+                + " (a document not known: `--live` reads AWS-managed policies from AWS)"
             )
+        if self.unknown_keys:
+            lines.append(
+                "uncertain: the answer depends on "
+                + ", ".join(self.unknown_keys)
+                + ", whose value the evaluator cannot know (`--context KEY=VALUE` sets it)"
+            )
+            lines += [f"undecided: {m}" for m in self.undecided]
         return lines
 
 
@@ -161,7 +188,7 @@ class Request:
     action: str
     resource: str
     context: RequestContext
-    mode: ResourceMode = ResourceMode.ALL  # what a request on `*` asks (see iamlayer.access.policy)
+    mode: ResourceMode = ResourceMode.LITERAL  # what a request on `*` asks (see iamlayer.access.policy)
 
 
 @dataclass
@@ -172,13 +199,24 @@ class _LayerFacts:
     allows: list[tuple[StatementRef, PrincipalLevel | None]] = field(default_factory=list)
     near: list[NearMiss] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)  # ARNs (or labels) of unknown documents
+    # statements that apply or not depending on context keys not known, with those keys
+    maybe_denies: list[tuple[NearMiss, tuple[str, ...]]] = field(default_factory=list)
+    maybe_allows: list[tuple[NearMiss, PrincipalLevel | None, tuple[str, ...]]] = field(default_factory=list)
+
+    def allow_refs(self, maybe: bool) -> list[tuple[StatementRef, PrincipalLevel | None]]:
+        return self.allows + ([(m.statement, level) for m, level, _ in self.maybe_allows] if maybe else [])
+
+    def any_deny(self, maybe: bool) -> bool:
+        return bool(self.denies) or (maybe and bool(self.maybe_denies))
 
 
 def _ref(source: PolicySource, st: Statement) -> StatementRef:
     return StatementRef(source.label, st.index, st.sid, st.effect)
 
 
-def _collect(sources: Iterable[PolicySource], request: Request, resource_policy: bool) -> _LayerFacts:
+def _collect(
+    sources: Iterable[PolicySource], request: Request, resource_policy: bool, boundary: bool = False
+) -> _LayerFacts:
     facts = _LayerFacts()
     caller = request.caller if resource_policy else None
     for source in sources:
@@ -186,8 +224,16 @@ def _collect(sources: Iterable[PolicySource], request: Request, resource_policy:
             facts.unknown.append(source.arn or source.label)
             continue
         for st in source.policy.statements:
-            out = st.outcome(request.action, request.resource, request.context, caller, request.mode)
-            if out.applies:
+            out = st.outcome(
+                request.action, request.resource, request.context, caller, request.mode, boundary=boundary
+            )
+            if out.maybe:
+                miss = NearMiss(_ref(source, st), out.detail)
+                if st.effect == "Deny":
+                    facts.maybe_denies.append((miss, out.unknown))
+                else:
+                    facts.maybe_allows.append((miss, out.level, out.unknown))
+            elif out.applies:
                 if st.effect == "Deny":
                     facts.denies.append(_ref(source, st))
                 else:
@@ -201,6 +247,8 @@ def _collect(sources: Iterable[PolicySource], request: Request, resource_policy:
 # policy: naming the caller directly, or its account), or an applying Deny.
 _NONE, _ALLOW, _DENY = "none", "allow", "deny"
 _ALLOW_DIRECT, _ALLOW_ACCOUNT = "allow-direct", "allow-account"
+
+GET_CALLER_IDENTITY = "sts:getcalleridentity"
 
 
 @dataclass(frozen=True)
@@ -220,23 +268,41 @@ def evaluate(
 ) -> Decision:
     """Decide `request` for a caller with these identity policies (and boundary), against a
     resource that has `resource_policy` (a role's trust policy) in `resource_account`.
-    `resource_name` is how explanations name the resource (default: its ARN)."""
-    idf = _collect(identity, request, False)
-    bdf = _collect([boundary] if boundary else [], request, False)
-    rpf = _collect([resource_policy] if resource_policy else [], request, True)
-    same_account = resource_account is None or resource_account == request.caller.account
+    `resource_name` is how explanations name the resource (default: its ARN).
+
+    A resource in another account with no `resource_policy` has none: nothing grants across
+    accounts then. Pass an unknown PolicySource when the resource may have one."""
     # AWS services and federated or anonymous callers have no identity-based policies of their own.
     has_identity = request.caller.kind in (CallerKind.USER, CallerKind.ASSUMED_ROLE, CallerKind.ROOT)
+    if has_identity and request.action.lower() == GET_CALLER_IDENTITY:
+        return Decision(
+            "allow",
+            Kind.ALLOW,
+            reasons=(
+                "sts:GetCallerIdentity needs no permission: AWS answers it even under an explicit Deny",
+            ),
+        )
+    bounded = boundary is not None
+    idf = _collect(identity, request, False)
+    bdf = _collect([boundary] if boundary else [], request, False)
+    rpf = _collect([resource_policy] if resource_policy else [], request, True, bounded)
+    same_account = resource_account is None or resource_account == request.caller.account
     user_grant = request.caller.kind is CallerKind.USER  # not limited by its boundary (see module doc)
 
-    def verdict(id_u: str, bd_u: str, rp_u: str) -> _Verdict:
-        if idf.denies or bdf.denies or rpf.denies or _DENY in (id_u, bd_u, rp_u):
+    def verdict(
+        id_u: str, bd_u: str, rp_u: str, allow_maybe: bool = False, deny_maybe: bool = False
+    ) -> _Verdict:
+        if idf.any_deny(deny_maybe) or bdf.any_deny(deny_maybe) or rpf.any_deny(deny_maybe):
             return _Verdict(False, True)
-        identity_ok = bool(idf.allows) or id_u == _ALLOW
-        boundary_ok = boundary is None or bool(bdf.allows) or bd_u == _ALLOW
+        if _DENY in (id_u, bd_u, rp_u):
+            return _Verdict(False, True)
+        identity_ok = bool(idf.allow_refs(allow_maybe)) or id_u == _ALLOW
+        boundary_ok = boundary is None or bool(bdf.allow_refs(allow_maybe)) or bd_u == _ALLOW
         if resource_policy is None:
+            if not same_account and has_identity:
+                return _Verdict(False, False)  # across accounts, no resource-based policy grants
             return _Verdict(identity_ok and boundary_ok, False)
-        levels = {level for _, level in rpf.allows}
+        levels = {level for _, level in rpf.allow_refs(allow_maybe)}
         direct = bool(levels & {PrincipalLevel.DIRECT, PrincipalLevel.ANYONE}) or rp_u == _ALLOW_DIRECT
         account = PrincipalLevel.ACCOUNT in levels or rp_u == _ALLOW_ACCOUNT
         if not has_identity:
@@ -256,6 +322,20 @@ def evaluate(
         outcomes = {verdict(*combo).allowed for combo in itertools.product(id_opts, bd_opts, rp_opts)}
         if len(outcomes) > 1:
             unknown = sorted({*idf.unknown, *bdf.unknown, *rpf.unknown})
+    # Context keys not known: the most and the least the request can get.
+    unknown_keys: dict[str, None] = {}
+    undecided: list[NearMiss] = []
+    if verdict(_NONE, _NONE, _NONE, allow_maybe=True).allowed != base.allowed:
+        for f in (idf, bdf, rpf):
+            for miss, _, keys in f.maybe_allows:
+                unknown_keys.update(dict.fromkeys(keys))
+                undecided.append(miss)
+    if verdict(_NONE, _NONE, _NONE, deny_maybe=True).allowed != base.allowed:
+        for f in (idf, bdf, rpf):
+            for miss, keys in f.maybe_denies:
+                unknown_keys.update(dict.fromkeys(keys))
+                undecided.append(miss)
+    keys_t, undecided_t = tuple(unknown_keys), tuple(undecided)
 
     if base.allowed:
         deciding: list[StatementRef] = []
@@ -267,7 +347,14 @@ def evaluate(
         else:
             deciding += [ref for ref, _ in idf.allows] + [ref for ref, _ in bdf.allows]
             deciding += [ref for ref, _ in rpf.allows]
-        return Decision("allow", Kind.ALLOW, deciding=tuple(deciding), unknown=tuple(unknown))
+        return Decision(
+            "allow",
+            Kind.ALLOW,
+            deciding=tuple(deciding),
+            unknown=tuple(unknown),
+            unknown_keys=keys_t,
+            undecided=undecided_t,
+        )
 
     # Denied: say which requirement is not met (for an explicit deny too, since removing the
     # Deny alone would not be enough when another requirement also fails).
@@ -284,6 +371,12 @@ def evaluate(
     if has_identity and boundary is not None and not bdf.allows and (needs_identity or not user_grant):
         reasons.append(f"the permissions boundary {boundary.label} does not allow {what}")
         near += bdf.near
+    if resource_policy is None and not same_account and has_identity:
+        reasons.append(
+            f"{resource_name or request.resource} is in account {resource_account}, not in "
+            f"{request.caller.account}, and has no resource-based policy: nothing grants access "
+            "across accounts"
+        )
     if resource_policy is not None and not rpf.allows:
         if resource_policy.known:
             reasons.append(f"{resource_policy.label} does not allow {request.caller.arn} to {request.action}")
@@ -298,6 +391,8 @@ def evaluate(
             reasons=tuple(f"also: {r}" for r in reasons),
             near_misses=tuple(near),
             unknown=tuple(unknown),
+            unknown_keys=keys_t,
+            undecided=undecided_t,
         )
     if not reasons:
         reasons.append(f"nothing allows {what}")
@@ -307,4 +402,6 @@ def evaluate(
         reasons=tuple(reasons),
         near_misses=tuple(near),
         unknown=tuple(unknown),
+        unknown_keys=keys_t,
+        undecided=undecided_t,
     )

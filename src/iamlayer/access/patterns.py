@@ -17,6 +17,13 @@ the last character of a resource ARN segment, it can expand to match beyond the 
 boundaries"); the resource segment, which contains colons of its own, is matched as one string.
 Resource ARNs are case-sensitive; actions are not.
 
+The ARN condition operators (ArnEquals, ArnLike, ArnNotEquals, ArnNotLike) are stricter: "Each
+of the six colon-delimited components of the ARN is checked separately and each can include
+multi-character match wildcards (*) or single-character match wildcards (?)", so no wildcard in
+the first five components runs past a colon (kind "arn-condition"):
+`arn:aws:someservice:*:111122223333:finance/*` does not match
+`arn:aws:someservice:us-east-2:999999999999:store/abc:111122223333:finance/document.txt`.
+
 Compiled regular expressions are cached per resolved pattern, so the many requests of a check
 or a who-can-assume query reuse them.
 """
@@ -149,7 +156,8 @@ class Pattern:
         return "".join(t.value if isinstance(t, Wild) else t for t in resolved)
 
     def matches(self, value: str, lookup: Lookup, *, kind: str = "glob", ignore_case: bool = False) -> bool:
-        """Whether `value` matches. `kind` is "glob" (actions, StringLike) or "arn" (Resource, ArnLike)."""
+        """Whether `value` matches. `kind` is "glob" (actions, StringLike), "arn" (Resource) or
+        "arn-condition" (ArnLike and the other ARN condition operators)."""
         if self.is_everything:
             return True
         resolved = self.resolve(lookup)
@@ -167,9 +175,9 @@ def _regex(tokens: Resolved, kind: str, ignore_case: bool) -> re.Pattern[str]:
             parts.append(re.escape(t))
             colons += t.count(":")
             continue
-        in_prefix = kind == "arn" and colons < 5
-        ends_segment = i + 1 == len(tokens) or (
-            isinstance(tokens[i + 1], str) and str(tokens[i + 1]).startswith(":")
+        in_prefix = kind in ("arn", "arn-condition") and colons < 5
+        ends_segment = kind == "arn" and (
+            i + 1 == len(tokens) or (isinstance(tokens[i + 1], str) and str(tokens[i + 1]).startswith(":"))
         )
         if t is Wild.STAR:
             parts.append("[^:]*" if in_prefix and not ends_segment else ".*")

@@ -12,10 +12,22 @@ conditions all match ("IAM JSON policy elements"):
   wildcards.
 - Condition: every operator and key holds (see `iamlayer.access.conditions`).
 
+- NotResource (or a negated condition operator) with a policy variable that has no value makes
+  the statement invalid: it never applies, as an Allow or as a Deny (IAM "Policy variables").
+- NotPrincipal in a Deny: "always denies principals that have a permissions boundary attached,
+  regardless of the values specified in the NotPrincipal element" (IAM "NotPrincipal").
+
 Documents are compiled once per distinct text and cached, so the same group policy shared by
-200 people is parsed once. A request whose resource is `*` asks about every resource: with
-ResourceMode.ALL a statement counts only if it covers every resource (an Allow on `*`), with
-ResourceMode.ANY if it covers some (any resource pattern).
+200 people is parsed once. A request whose resource is `*` is, by default (ResourceMode.LITERAL),
+what AWS receives for an action without resource-level permissions: each Resource or
+NotResource pattern is matched against the string `*` (so `Resource: "*"` covers it, an ARN does
+not, and `NotResource: <an ARN>` covers it). The spec's checks ask quantified questions
+instead: with ResourceMode.ALL a statement counts only if it covers every resource (an Allow on
+`*`), with ResourceMode.ANY if it covers some (any resource pattern).
+
+In an open request context, a statement whose conditions (or resource variables) read a key
+whose value is not known neither applies nor misses: its Outcome names those keys
+(`Outcome.maybe`), and the evaluator answers both ways.
 """
 
 from __future__ import annotations
@@ -38,8 +50,9 @@ EVERY_RESOURCE = "*"
 class ResourceMode(StrEnum):
     """What a request on resource `*` asks (see the module docstring)."""
 
-    ALL = "all"
-    ANY = "any"
+    ALL = "all"  # on every resource
+    ANY = "any"  # on some resource
+    LITERAL = "literal"  # on `*` itself: an action without resource-level permissions
 
 
 class PrincipalLevel(StrEnum):
@@ -65,11 +78,17 @@ class Outcome:
 
     miss: Miss | None
     level: PrincipalLevel | None = None  # for resource-based statements that apply
-    detail: str = ""  # what failed, in words
+    detail: str = ""  # what failed, in words (for `maybe`: what it depends on)
+    unknown: tuple[str, ...] = ()  # with miss None: it applies only if these keys allow it
 
     @property
     def applies(self) -> bool:
-        return self.miss is None
+        return self.miss is None and not self.unknown
+
+    @property
+    def maybe(self) -> bool:
+        """Whether it applies depends on context keys whose value is not known."""
+        return self.miss is None and bool(self.unknown)
 
 
 @dataclass(frozen=True)
@@ -150,10 +169,22 @@ class Statement:
             self._action_cache[key] = hit
         return hit
 
+    def _resource_unknown(self, ctx: RequestContext) -> tuple[str, ...]:
+        """Keys of the Resource/NotResource variables whose value is not known."""
+        if self.resources is None:
+            return ()
+        keys = dict.fromkeys(v.key for p in self.resources for v in p.variables())
+        return tuple(k for k in keys if not ctx.known(k))
+
     def _resource_applies(self, resource: str, ctx: RequestContext, mode: ResourceMode) -> bool:
         if self.resources is None:
             return True
         look = ctx.single
+        if self.not_resource and any(p.resolve(look) is None for p in self.resources):
+            return False  # NotResource with a variable that has no value: an invalid statement
+        if resource == EVERY_RESOURCE and mode is ResourceMode.LITERAL:
+            named = any(p.matches(resource, look, kind="arn") for p in self.resources)
+            return named != self.not_resource
         if resource == EVERY_RESOURCE:
             # "Does the statement cover every resource / some resource?"
             if self.not_resource:
@@ -174,9 +205,12 @@ class Statement:
         resource: str,
         ctx: RequestContext,
         caller: Caller | None = None,
-        mode: ResourceMode = ResourceMode.ALL,
+        mode: ResourceMode = ResourceMode.LITERAL,
+        *,
+        boundary: bool = False,
     ) -> Outcome:
-        """Whether this statement applies to the request; `caller` for resource-based policies."""
+        """Whether this statement applies to the request; `caller` for resource-based policies,
+        `boundary` when the caller has a permissions boundary."""
         if not self.matches_action(action):
             return Outcome(Miss.ACTION)
         level: PrincipalLevel | None = None
@@ -184,6 +218,8 @@ class Statement:
             level = self.principal.match(caller)
             if self.not_principal:
                 level = PrincipalLevel.ANYONE if level is None else None
+                if self.effect == "Deny" and boundary:
+                    level = PrincipalLevel.ANYONE  # NotPrincipal never exempts a bounded principal
             if level is None:
                 return Outcome(
                     Miss.PRINCIPAL,
@@ -193,16 +229,38 @@ class Statement:
         # Deny statements count in the opposite ResourceMode: a Deny on some resource already
         # breaks "allowed on every resource".
         effective = mode if self.effect == "Allow" else _opposite(mode)
-        if not self._resource_applies(resource, ctx, effective):
+        unknown: dict[str, None] = {}
+        pending: list[str] = []
+        if resource_keys := self._resource_unknown(ctx):
+            unknown.update(dict.fromkeys(resource_keys))
+            shown = ", ".join(p.text for p in self.resources or ())
+            pending.append(f"{'NotResource' if self.not_resource else 'Resource'} {shown}")
+        elif not self._resource_applies(resource, ctx, effective):
             shown = ", ".join(p.text for p in self.resources or ())
             element = "NotResource" if self.not_resource else "Resource"
+            if self.not_resource and any(p.resolve(ctx.single) is None for p in self.resources or ()):
+                detail = f"NotResource {shown}: a policy variable with no value makes the statement invalid"
+                return Outcome(Miss.RESOURCE, detail=detail)
             return Outcome(Miss.RESOURCE, detail=f"{element} {shown} does not cover {resource}")
         for cond in self.conditions:
-            if not cond.holds(ctx):
+            held = cond.test(ctx)
+            if held is None:
+                unknown.update(dict.fromkeys(cond.unknown_keys(ctx)))
+                pending.append(f"condition {cond.describe()}")
+            elif not held:
                 detail = f"condition {cond.describe()} not met (value: {cond.request_value(ctx)})"
                 if not cond.base:
                     detail = f"condition operator {cond.operator} is not supported by this evaluator"
+                elif cond.invalid(ctx):
+                    detail = (
+                        f"condition {cond.describe()}: a negated operator with a policy variable that "
+                        "has no value makes the statement invalid"
+                    )
                 return Outcome(Miss.CONDITION, detail=detail)
+        if unknown:
+            keys = tuple(_spelled(k, self) for k in unknown)
+            detail = f"{'; '.join(pending)}: depends on {', '.join(keys)}, not known"
+            return Outcome(None, level, detail, keys)
         return Outcome(None, level)
 
     def label(self) -> str:
@@ -211,7 +269,22 @@ class Statement:
 
 
 def _opposite(mode: ResourceMode) -> ResourceMode:
+    if mode is ResourceMode.LITERAL:
+        return mode
     return ResourceMode.ANY if mode is ResourceMode.ALL else ResourceMode.ALL
+
+
+def _spelled(key: str, st: Statement) -> str:
+    """A lower-cased key as the statement spells it (for explanations)."""
+    for cond in st.conditions:
+        if cond.lookup_key == key:
+            return cond.key
+    for p in (*(st.resources or ()), *(v for c in st.conditions for v in c.values)):
+        text = p.text
+        i = text.lower().find(key)
+        if i != -1:
+            return text[i : i + len(key)]
+    return key
 
 
 def _none(_key: str) -> str | None:

@@ -8,6 +8,14 @@ and in spec checks). For an `sts:` action on a role, the role's trust policy is 
 resource-based policy of the request; a role in an account outside the model has an unknown
 trust policy, so such answers are uncertain rather than guessed.
 
+The resource's account (aws:ResourceAccount) comes from its ARN; a request on `*` is in the
+caller's account. Across accounts, an IAM resource other than a role's trust has no
+resource-based policy, so nothing grants; another service's resource may have one, which is not
+read: the answer is uncertain. An ARN without an account (an S3 bucket or object) leaves the
+account unknown: an allow is then uncertain (it may be another account's bucket), unless the
+request context sets aws:ResourceAccount. Requests are asked in an open context
+(`user_context(open_world=True)`): keys the evaluator cannot know make answers uncertain.
+
 `who_can_assume` derives each person's conditions by evaluation: it asks the evaluator under a
 long-term access key, a session without MFA, and MFA sessions of increasing age. The ages
 probed are 0, the numbers the relevant policies compare aws:MultiFactorAuthAge against (and
@@ -17,12 +25,13 @@ allowed age found is exact.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from iamlayer.access.context import MFA_AGE, Credential, Signing, user_context
+from iamlayer.access.context import MFA_AGE, RESOURCE_ACCOUNT, Credential, Signing, user_context
 from iamlayer.access.evaluate import Decision, PolicySource, Request, StatementRef, evaluate
 from iamlayer.access.patterns import arn_account, arn_service
 from iamlayer.access.policy import EVERY_RESOURCE, ResourceMode, compile_policy
@@ -86,7 +95,7 @@ def can(
     signing: Signing,
     *,
     now: datetime,
-    mode: ResourceMode = ResourceMode.ALL,
+    mode: ResourceMode = ResourceMode.LITERAL,
     extra: Mapping[str, str | Sequence[str] | None] | None = None,
 ) -> Decision:
     """May `user` call `action` on `target`, signed with `signing`, at time `now`?"""
@@ -95,17 +104,52 @@ def can(
     if trust is not None and action.lower() == "sts:assumerole":
         # The session name iamlayer's profiles set (role_session_name = the user's name).
         keys["sts:RoleSessionName"] = user.name
+    given = {k.lower(): v for k, v in (extra or {}).items()}
+    if account is None:
+        account = _resource_account(target, user.account_id, given.get(RESOURCE_ACCOUNT.lower()))
+    if account is not None:
+        keys[RESOURCE_ACCOUNT] = account
     keys.update(extra or {})
-    ctx = user_context(user.facts(), signing, now=now, region=model.region, extra=keys)
+    ctx = user_context(user.facts(), signing, now=now, region=model.region, extra=keys, open_world=True)
     request = Request(user.caller(), action, target.resource, ctx, mode)
-    return evaluate(
+    resource_policy = trust
+    if trust is None and account is not None and account != user.account_id:
+        resource_policy = _foreign_resource_policy(target.resource)
+    d = evaluate(
         request,
         user.identity,
         boundary=user.boundary,
-        resource_policy=trust,
+        resource_policy=resource_policy,
         resource_account=account,
         resource_name=target.label,
     )
+    if account is None and d.allowed and RESOURCE_ACCOUNT.lower() not in {k.lower() for k in d.unknown_keys}:
+        # Answered as in the caller's account; in another one, a resource-based policy must allow.
+        why = (
+            f"{target.resource} names no account: answered as in {user.account_id}; in another "
+            "account its resource-based policy (not read) must allow too"
+        )
+        d = dataclasses.replace(
+            d, reasons=(*d.reasons, why), unknown_keys=(*d.unknown_keys, RESOURCE_ACCOUNT)
+        )
+    return d
+
+
+def _resource_account(target: Target, caller_account: str, given: str | Sequence[str] | None) -> str | None:
+    """The account of the resource: its ARN's, the caller's for `*`, the context's, or None."""
+    if isinstance(given, str):
+        return given
+    if target.resource == EVERY_RESOURCE:
+        return caller_account
+    return arn_account(target.resource)
+
+
+def _foreign_resource_policy(resource: str) -> PolicySource | None:
+    """The resource-based policy of a resource in another account: none for IAM resources (only
+    a role's trust policy, for sts: actions, which `_trust_of` gives), not read for others."""
+    if arn_service(resource) == "iam":
+        return None
+    return PolicySource(f"resource-based policy of {resource} (not read)", resource, None)
 
 
 @dataclass(frozen=True)
@@ -121,6 +165,11 @@ class AssumeAccess:
     max_mfa_age: int | None  # the oldest MFA authentication accepted, in seconds; None: no limit
     via: tuple[StatementRef, ...]  # the statements that allow it, under the least it needs
     unknown: tuple[str, ...] = ()
+    unknown_keys: tuple[str, ...] = ()  # request context keys, not known, that could change it
+
+    @property
+    def uncertain(self) -> bool:
+        return bool(self.unknown or self.unknown_keys)
 
     @property
     def can_assume(self) -> bool:
@@ -157,8 +206,9 @@ class AssumeAccess:
             "with_mfa": self.with_mfa,
             "conditions": self.conditions(),
             "via": [s.as_json() for s in self.via],
-            "certain": not self.unknown,
+            "certain": not self.uncertain,
             "unknown_policies": list(self.unknown),
+            "unknown_context_keys": list(self.unknown_keys),
         }
 
 
@@ -173,9 +223,9 @@ class AssumeReport:
             "role": self.role.name,
             "account": self.role.account,
             "role_arn": self.role.arn,
-            "groups": [g.as_json() for g in self.groups if g.can_assume or g.unknown],
-            "users": [u.as_json() for u in self.users if u.can_assume or u.unknown],
-            "cannot": sorted(u.name for u in self.users if not u.can_assume and not u.unknown),
+            "groups": [g.as_json() for g in self.groups if g.can_assume or g.uncertain],
+            "users": [u.as_json() for u in self.users if u.can_assume or u.uncertain],
+            "cannot": sorted(u.name for u in self.users if not u.can_assume and not u.uncertain),
         }
 
 
@@ -195,10 +245,12 @@ def assume_access(model: AccessModel, user: UserModel, role: RoleModel, *, now: 
     """What `user` needs to assume `role`, by evaluating sts:AssumeRole under each credential."""
     target = Target(role.arn, role)
     unknown: set[str] = set()
+    unknown_keys: dict[str, None] = {}
 
     def ask(signing: Signing) -> Decision:
         d = can(model, user, "sts:AssumeRole", target, signing, now=now)
         unknown.update(d.unknown)
+        unknown_keys.update(dict.fromkeys(d.unknown_keys))
         return d
 
     key = ask(Signing(Credential.ACCESS_KEY))
@@ -219,6 +271,7 @@ def assume_access(model: AccessModel, user: UserModel, role: RoleModel, *, now: 
         max_mfa_age=max_age,
         via=first_allowed.deciding if first_allowed else (),
         unknown=tuple(sorted(unknown)),
+        unknown_keys=tuple(unknown_keys),
     )
 
 

@@ -157,7 +157,11 @@ def _print_json(data: Any) -> None:
 
 def _verdict(d: Decision) -> str:
     word = "ALLOW" if d.allowed else "DENY"
-    return word if d.certain else f"UNCERTAIN ({word} as far as the known policies go)"
+    if d.certain:
+        return word
+    if d.unknown_keys:
+        return f"UNCERTAIN ({word} as far as the known policies and request context go)"
+    return f"UNCERTAIN ({word} as far as the known policies go)"
 
 
 @click.command("can")
@@ -203,13 +207,21 @@ def can_command(
 ) -> int:
     """May USER call ACTION on RESOURCE? ALLOW or DENY, and why.
 
-    RESOURCE is an ARN, `*` (every resource: allowed only if allowed on all of them), or
-    role/<name>@<account>. The answer names the policy and statement that decided it and, for a
-    denial, the statements that almost allowed it and which condition failed.
+    RESOURCE is an ARN, `*` (the request AWS receives for an action without resource-level
+    permissions, such as iam:GetAccountPasswordPolicy; the answer also says whether it is allowed
+    on every resource, or on some), or role/<name>@<account>. The answer names the policy and
+    statement that decided it and, for a denial, the statements that almost allowed it and which
+    condition failed.
+
+    Keys AWS sends with every direct call are set (the caller, MFA, time, region, the resource's
+    account from its ARN...); one whose value cannot be known offline (aws:SourceIp, a resource's
+    tags, a request parameter) makes the answer UNCERTAIN when a statement depends on it: set it
+    with --context KEY=VALUE.
 
     \b
     Exit codes: 0 ALLOW, 3 DENY, 4 UNCERTAIN (depends on an AWS-managed policy not known
-    offline: use --live), 1 error, 2 bad usage. So scripts can write:
+    offline: use --live; or on a context key: use --context), 1 error, 2 bad usage. So scripts
+    can write:
       if iamlayer access can jane.doe sts:AssumeRole role/DevOps@apps-prd --mfa; then ...
     """
     if not ACTION.fullmatch(action):
@@ -234,8 +246,11 @@ def can_command(
     now = datetime.now(UTC)
     d = can(model, who, action, target, signing, now=now, extra=extra)
     some: Decision | None = None
+    every: Decision | None = None
     if target.resource == "*" and not d.allowed:
         some = can(model, who, action, target, signing, now=now, mode=ResourceMode.ANY, extra=extra)
+    elif target.resource == "*":
+        every = can(model, who, action, target, signing, now=now, mode=ResourceMode.ALL, extra=extra)
     other: Decision | None = None
     if mfa is None and mfa_age is None and not session:
         other = can(model, who, action, target, Signing.with_mfa(0), now=now, extra=extra)
@@ -251,6 +266,7 @@ def can_command(
                 "signing": {"credential": signing.credential.value, "mfa_age": signing.mfa_age},
                 "source": model.source,
                 **({"on_some_resources": some.allowed} if some is not None else {}),
+                **({"on_every_resource": every.allowed} if every is not None else {}),
                 "stats": stats.as_json(),
             }
         )
@@ -266,6 +282,12 @@ def can_command(
             console.print("  it is allowed on some resources:", soft_wrap=True)
             for s in some.deciding:
                 console.print(f"    {s}", soft_wrap=True)
+        if every is not None and not every.allowed:
+            console.print(
+                "  not on every resource (for an action with resource-level permissions):", soft_wrap=True
+            )
+            for s in every.deciding:
+                console.print(f"    denied by {s}", soft_wrap=True)
         if other is not None and other.allowed != d.allowed:
             console.print(f"  with --mfa: {_verdict(other)}", soft_wrap=True)
         console.print(f"[dim]({_source(model, spec)})[/]", soft_wrap=True)
@@ -277,9 +299,14 @@ def can_command(
 
 
 def _conditions(a: AssumeAccess) -> str:
+    keys = f" (uncertain: depends on {', '.join(a.unknown_keys)})" if a.unknown_keys else ""
     if not a.can_assume:
-        return "not by the known policies (uncertain)"
-    return ", ".join(a.conditions()) + (" (uncertain)" if a.unknown else "")
+        return (
+            f"not by the known policies and context{keys}"
+            if keys
+            else "not by the known policies (uncertain)"
+        )
+    return ", ".join(a.conditions()) + (" (uncertain)" if a.unknown else "") + keys
 
 
 @click.command("who-can-assume")
@@ -330,8 +357,8 @@ def who_can_assume_command(
         _print_json({**report.as_json(), "source": model.source, "stats": stats.as_json()})
         return EXIT_OK
     console.print(f"Who can assume {target.name} in {account} ({target.arn}):", soft_wrap=True)
-    groups = [g for g in report.groups if g.can_assume or g.unknown]
-    users = [u for u in report.users if u.can_assume or u.unknown]
+    groups = [g for g in report.groups if g.can_assume or g.uncertain]
+    users = [u for u in report.users if u.can_assume or u.uncertain]
     if not groups and not users:
         console.print("  nobody")
     for g in groups:
