@@ -49,9 +49,9 @@ def changes(plan: dict[str, Any]) -> list[tuple[str, str]]:
     return [(c["action"], c["address"]) for a in plan["accounts"] for c in a["changes"]]
 
 
-def test_the_init_example_round_trips_to_an_empty_plan(tmp_path: Path, aws_env: dict[str, str]) -> None:
-    """init -> apply -> import aws (the organization, with the management account's credentials)
-    -> the imported spec validates and plans empty against the same accounts."""
+def applied_init_layer(tmp_path: Path, extra: str = "") -> tuple[dict[str, str], dict[str, str]]:
+    """`init` into tmp_path/layer in a fresh organization's account ids (plus `extra` spec text),
+    applied; the accounts' ids and the management account's credentials."""
     _, ids, mgmt_env = make_org()
     layer = tmp_path / "layer"
     assert run_cli("init", str(layer), cwd=tmp_path).code == 0
@@ -62,9 +62,17 @@ def test_the_init_example_round_trips_to_an_empty_plan(tmp_path: Path, aws_env: 
         strict=True,
     ):
         text = text.replace(old, ids[name])
-    (layer / "iamlayer.yaml").write_text(text)
+    (layer / "iamlayer.yaml").write_text(text + extra)
     r = run_cli("apply", "--auto-approve", cwd=layer)
     assert r.code == 0, r.err
+    return ids, mgmt_env
+
+
+def test_the_init_example_round_trips_to_an_empty_plan(tmp_path: Path, aws_env: dict[str, str]) -> None:
+    """init -> apply -> import aws (the organization, with the management account's credentials)
+    -> the imported spec validates and plans empty against the same accounts."""
+    ids, mgmt_env = applied_init_layer(tmp_path)
+    layer = tmp_path / "layer"
 
     out = tmp_path / "imported"
     r = run_cli("import", "aws", "--out", str(out), "--json", cwd=tmp_path, env=mgmt_env)
@@ -509,19 +517,8 @@ def test_a_layer_with_identity_center_round_trips_to_an_empty_plan(
     billing-read the permission set needs in the member accounts stay."""
     from iamlayer.plan.ic_diff import desired_ic
 
-    _, ids, mgmt_env = make_org()
+    _, mgmt_env = applied_init_layer(tmp_path, extra=IC_BLOCK)
     layer = tmp_path / "layer"
-    assert run_cli("init", str(layer), cwd=tmp_path).code == 0
-    text = (layer / "iamlayer.yaml").read_text()
-    for name, old in zip(
-        ("management", *ACCOUNTS),
-        ("111111111111", "222222222222", "333333333333", "444444444444", "555555555555"),
-        strict=True,
-    ):
-        text = text.replace(old, ids[name])
-    (layer / "iamlayer.yaml").write_text(text + IC_BLOCK)
-    r = run_cli("apply", "--auto-approve", cwd=layer)
-    assert r.code == 0, r.err
 
     out = tmp_path / "imported"
     r = run_cli("import", "aws", "--out", str(out), "--json", cwd=tmp_path, env=mgmt_env)
