@@ -148,6 +148,12 @@ def test_a_failed_assignment_fails_the_apply_with_aws_reason_and_stops_later_sta
         "Request conflicts with an operation in progress on the permission set",
         expected_params=ASSIGNMENT_PARAMS,
     )
+    # The confirming read: not assigned yet, so the ConflictException was a race, retried.
+    sso_stub.add_response(
+        "list_account_assignments",
+        {"AccountAssignments": []},
+        {"InstanceArn": INSTANCE, "AccountId": ACCOUNT, "PermissionSetArn": PS_ARN},
+    )
     sso_stub.add_response(
         "create_account_assignment",
         {"AccountAssignmentCreationStatus": status("IN_PROGRESS")},
