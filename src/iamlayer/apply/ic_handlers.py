@@ -9,8 +9,11 @@ answered, later handlers ask.
 
 As the IAM handlers, these are idempotent, so a rerun converges: a create that finds the name
 taken checks the ownership marker (ours: an earlier apply made it; foreign: refused), a delete of
-something gone is success. ConflictException that is not a taken name (a write racing another on
-the same permission set) is retried with backoff; asynchronous requests are polled until they
+something gone is success. ConflictException is read by operation, never by its message
+(iamlayer.aws.errors): on an overwrite, a removal or provisioning it is a write racing another on
+the same permission set, retried with backoff; on a create or attach a confirming read decides
+(there: a taken name, or done by an earlier attempt; not there: a race, retried). The identity
+store's Reason, where given, decides at once. Asynchronous requests are polled until they
 SUCCEEDED, and a FAILED one fails the change with AWS's reason.
 """
 
