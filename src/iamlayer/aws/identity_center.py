@@ -66,7 +66,6 @@ READ_PERMISSIONS = (
 #: ListUsers, ListGroups and ListGroupMemberships answer at most 100 per page
 STORE_PAGE = 100
 MAX_READ_WORKERS = 8
-CONFLICT = "ConflictException"
 
 
 @dataclass(frozen=True)
@@ -353,6 +352,9 @@ class Directory:
     re-provisioning) ask here. A name not remembered is looked up: GetUserId / GetGroupId by the
     unique attribute, or, for permission sets (no lookup by name exists), one scan of the
     instance, cached.
+
+    It also makes the confirming reads (`has_...`) that tell, after a ConflictException on a
+    create or attach, whether what was written is there (iamlayer.aws.errors.CONFLICT_MAYBE_DONE).
     """
 
     def __init__(self, sso: Any, store: Any, instance: Callable[[], Instance], where: str) -> None:
