@@ -12,6 +12,7 @@
     │   ├── AccessDeniedError
     │   ├── NotFoundError
     │   ├── AlreadyExistsError
+    │   ├── ConflictError    Identity Center's ConflictException: a race, or perhaps done already
     │   ├── ThrottledError
     │   └── EndpointError    the endpoint could not be reached (network, sandbox not running)
     ├── CredentialsError     no usable AWS credentials, or an account cannot be reached
@@ -103,6 +104,19 @@ class NotFoundError(AwsError):
 
 class AlreadyExistsError(AwsError):
     pass
+
+
+class ConflictError(AwsError):
+    """IAM Identity Center's ConflictException that does not say, in structured data, that a name
+    is taken. It means a write raced another on the same resource, retried with backoff; for the
+    creates and attaches that answer it also for what is there already (`maybe_done`), a
+    confirming read tells which (iamlayer.aws.errors.CONFLICT_MAYBE_DONE, iamlayer.aws.retry)."""
+
+    def __init__(
+        self, message: str, *, code: str = "", operation: str = "", status: int = 0, maybe_done: bool = False
+    ) -> None:
+        super().__init__(message, code=code, operation=operation, status=status)
+        self.maybe_done = maybe_done
 
 
 class ThrottledError(AwsError):

@@ -31,6 +31,7 @@ ACCOUNT = "333333333333"
 GROUP_ID = "90676d1234-0a1b2c3d-1111-2222-3333-444455556666"
 USER_ARN = f"arn:aws:identitystore::111111111111:identitystore/{STORE}/user/u-1"
 GROUP_ARN = f"arn:aws:identitystore::111111111111:identitystore/{STORE}/group/{GROUP_ID}"
+MEMBERSHIP_ARN = f"arn:aws:identitystore::111111111111:identitystore/{STORE}/membership/m-1"
 
 
 @pytest.fixture
@@ -147,6 +148,12 @@ def test_a_failed_assignment_fails_the_apply_with_aws_reason_and_stops_later_sta
         "ConflictException",
         "Request conflicts with an operation in progress on the permission set",
         expected_params=ASSIGNMENT_PARAMS,
+    )
+    # The confirming read: not assigned yet, so the ConflictException was a race, retried.
+    sso_stub.add_response(
+        "list_account_assignments",
+        {"AccountAssignments": []},
+        {"InstanceArn": INSTANCE, "AccountId": ACCOUNT, "PermissionSetArn": PS_ARN},
     )
     sso_stub.add_response(
         "create_account_assignment",
@@ -709,3 +716,271 @@ def test_the_import_reads_nothing_more_where_there_is_no_instance(offline_client
         stub.add_response("list_instances", {"Instances": []}, {})
         assert read_identity_center_for_import(offline_clients, "us-east-1", ["333333333333"]) == (None, {})
         stub.assert_no_pending_responses()
+
+
+# --- ConflictException: by operation and a confirming read, never by the message -------------------
+# sso-admin answers ConflictException both for a write racing another and, on creates and
+# attaches, for what is there already; its message is prose. These answers say "already" where
+# it is a race, and nothing where it is done: only the confirming read may decide.
+
+PS_ARGS = {"InstanceArn": INSTANCE, "PermissionSetArn": PS_ARN}
+ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
+
+
+def permission_set_update(before: dict[str, Any], after: dict[str, Any]) -> Change:
+    return Change(
+        Address("management", Kind.PERMISSION_SET, "DevOps"), Action.UPDATE, before, {**after, "arn": PS_ARN}
+    )
+
+
+def test_a_conflict_saying_already_is_a_race_when_the_confirming_read_finds_nothing(
+    ctx: HandlerContext, sso_stub: Stubber, sleeps: list[float]
+) -> None:
+    """CreatePermissionSet and AttachManagedPolicyToPermissionSet answer ConflictException with
+    "already" in the message, yet the confirming read finds nothing: a race, retried after a
+    backoff, never mistaken for a taken name or an attached policy."""
+    create = {
+        "InstanceArn": INSTANCE,
+        "Name": "DevOps",
+        "Description": "Full access [iamlayer:acme]",
+        "SessionDuration": "PT4H",
+        "Tags": [],
+    }
+    sso_stub.add_client_error(
+        "create_permission_set",
+        "ConflictException",
+        "PermissionSet with name DevOps already exists.",
+        expected_params=create,
+    )
+    sso_stub.add_response("list_permission_sets", {"PermissionSets": []}, {"InstanceArn": INSTANCE})
+    sso_stub.add_response(
+        "create_permission_set",
+        {"PermissionSet": {"Name": "DevOps", "PermissionSetArn": PS_ARN}},
+        create,
+    )
+    sso_stub.add_client_error(
+        "attach_managed_policy_to_permission_set",
+        "ConflictException",
+        f"Managed policy {ADMIN} is already attached",
+        expected_params={**PS_ARGS, "ManagedPolicyArn": ADMIN},
+    )
+    sso_stub.add_response("list_managed_policies_in_permission_set", {"AttachedManagedPolicies": []}, PS_ARGS)
+    sso_stub.add_response(
+        "attach_managed_policy_to_permission_set", {}, {**PS_ARGS, "ManagedPolicyArn": ADMIN}
+    )
+    after = {
+        "description": "Full access [iamlayer:acme]",
+        "session_duration": "PT4H",
+        "relay_state": "",
+        "policies": [ADMIN],
+    }
+    handle(ctx, Change(Address("management", Kind.PERMISSION_SET, "DevOps"), Action.CREATE, None, after))
+    assert sleeps == [0.25, 0.25]  # one backoff per race, each write sent again
+
+
+def test_a_conflict_with_a_neutral_message_is_done_when_the_confirming_read_finds_it(
+    ctx: HandlerContext, sso_stub: Stubber, store_stub: Stubber, sleeps: list[float]
+) -> None:
+    """The same answers with a message that says nothing: the confirming read finds the policy
+    attached, the customer-managed reference attached, the assignment made and the membership
+    there, so each is done (a rerun after a lost answer converges), not retried."""
+    neutral = "Request conflicts with an operation in progress"
+    sso_stub.add_client_error(
+        "attach_managed_policy_to_permission_set",
+        "ConflictException",
+        neutral,
+        expected_params={**PS_ARGS, "ManagedPolicyArn": ADMIN},
+    )
+    sso_stub.add_response(
+        "list_managed_policies_in_permission_set",
+        {"AttachedManagedPolicies": [{"Arn": ADMIN, "Name": "AdministratorAccess"}]},
+        PS_ARGS,
+    )
+    ref = {"Name": "billing-read", "Path": "/finance/"}
+    sso_stub.add_client_error(
+        "attach_customer_managed_policy_reference_to_permission_set",
+        "ConflictException",
+        neutral,
+        expected_params={**PS_ARGS, "CustomerManagedPolicyReference": ref},
+    )
+    sso_stub.add_response(
+        "list_customer_managed_policy_references_in_permission_set",
+        {"CustomerManagedPolicyReferences": [{"Name": "other", "Path": "/"}, ref]},
+        PS_ARGS,
+    )
+    handle(
+        ctx,
+        permission_set_update(
+            {"policies": [], "customer_managed_policies": []},
+            {"policies": [ADMIN], "customer_managed_policies": ["/finance/billing-read"]},
+        ),
+    )
+    sso_stub.add_client_error(
+        "create_account_assignment", "ConflictException", neutral, expected_params=ASSIGNMENT_PARAMS
+    )
+    sso_stub.add_response(
+        "list_account_assignments",
+        {
+            "AccountAssignments": [
+                {
+                    "AccountId": ACCOUNT,
+                    "PermissionSetArn": PS_ARN,
+                    "PrincipalType": "GROUP",
+                    "PrincipalId": GROUP_ID,
+                }
+            ]
+        },
+        {"InstanceArn": INSTANCE, "AccountId": ACCOUNT, "PermissionSetArn": PS_ARN},
+    )
+    handle(ctx, assignment(Action.CREATE))  # assigned already: no request to wait for
+    membership = {"IdentityStoreId": STORE, "GroupId": GROUP_ID, "MemberId": {"UserId": "u-1"}}
+    store_stub.add_client_error(
+        "create_group_membership", "ConflictException", neutral, expected_params=membership
+    )  # no Reason given: the identity store's answer is read as sso-admin's
+    store_stub.add_response(
+        "get_group_membership_id",
+        {"MembershipId": "m-1", "IdentityStoreId": STORE, "MembershipArn": MEMBERSHIP_ARN},
+        membership,
+    )
+    handle(
+        ctx,
+        Change(
+            Address("management", Kind.IC_MEMBERSHIP, "devops", "jane.doe"),
+            Action.CREATE,
+            None,
+            {"group_id": GROUP_ID, "user_id": "u-1", "user": "jane.doe"},
+        ),
+    )
+    assert sleeps == []
+
+
+def test_a_neutral_conflict_on_create_permission_set_finds_our_own_and_adopts_it(
+    ctx: HandlerContext, sso_stub: Stubber
+) -> None:
+    """A rerun after CreatePermissionSet's answer was lost: ConflictException without "already";
+    the confirming scan finds it with our marker, and what is missing is attached."""
+    sso_stub.add_client_error("create_permission_set", "ConflictException", "Conflict")
+    sso_stub.add_response("list_permission_sets", {"PermissionSets": [PS_ARN]}, {"InstanceArn": INSTANCE})
+    sso_stub.add_response(
+        "describe_permission_set",
+        {"PermissionSet": {"Name": "DevOps", "PermissionSetArn": PS_ARN, "Description": "x [iamlayer:acme]"}},
+        PS_ARGS,
+    )
+    sso_stub.add_response("list_managed_policies_in_permission_set", {"AttachedManagedPolicies": []}, PS_ARGS)
+    sso_stub.add_response(
+        "list_customer_managed_policy_references_in_permission_set",
+        {"CustomerManagedPolicyReferences": []},
+        PS_ARGS,
+    )
+    sso_stub.add_response("get_inline_policy_for_permission_set", {}, PS_ARGS)
+    sso_stub.add_response(
+        "attach_managed_policy_to_permission_set", {}, {**PS_ARGS, "ManagedPolicyArn": ADMIN}
+    )
+    after = {
+        "description": "x [iamlayer:acme]",
+        "session_duration": "PT1H",
+        "relay_state": "",
+        "policies": [ADMIN],
+    }
+    handle(ctx, Change(Address("management", Kind.PERMISSION_SET, "DevOps"), Action.CREATE, None, after))
+
+
+def test_a_conflict_on_an_overwrite_or_provisioning_is_a_race_whatever_it_says(
+    ctx: HandlerContext, sso_stub: Stubber, sleeps: list[float]
+) -> None:
+    """PutInlinePolicyToPermissionSet, PutPermissionsBoundaryToPermissionSet and
+    ProvisionPermissionSet replace or re-send: their ConflictException is only ever a race,
+    retried without a read, even when the message says "already"."""
+    doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}]}
+    inline = {
+        **PS_ARGS,
+        "InlinePolicy": '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}]}',
+    }
+    boundary = {**PS_ARGS, "PermissionsBoundary": {"ManagedPolicyArn": ADMIN}}
+    for op, params in (
+        ("put_inline_policy_to_permission_set", inline),
+        ("put_permissions_boundary_to_permission_set", boundary),
+    ):
+        sso_stub.add_client_error(
+            op, "ConflictException", "An inline policy is already being set", expected_params=params
+        )
+        sso_stub.add_response(op, {}, params)
+    handle(
+        ctx,
+        permission_set_update(
+            {"inline_policy": None, "boundary": None}, {"inline_policy": doc, "boundary": ADMIN}
+        ),
+    )
+    sso_stub.add_client_error(
+        "provision_permission_set",
+        "ConflictException",
+        "already in progress",
+        expected_params=PROVISION_PARAMS,
+    )
+    sso_stub.add_response(
+        "provision_permission_set", {"PermissionSetProvisioningStatus": status("SUCCEEDED")}, PROVISION_PARAMS
+    )
+    handle(ctx, provision())
+    assert sleeps == [0.25, 0.25, 0.25]
+
+
+def test_the_identity_stores_reason_decides_where_it_is_given(
+    ctx: HandlerContext, store_stub: Stubber, sleeps: list[float]
+) -> None:
+    """Reason is structured data: CONCURRENT_MODIFICATION is a race (retried, no read) even if
+    the message says "already"; UNIQUENESS_CONSTRAINT_VIOLATION is taken (see the user test)."""
+    membership = {"IdentityStoreId": STORE, "GroupId": GROUP_ID, "MemberId": {"UserId": "u-1"}}
+    store_stub.add_client_error(
+        "create_group_membership",
+        "ConflictException",
+        "Member already being added",
+        modeled_fields={"Reason": "CONCURRENT_MODIFICATION"},
+        expected_params=membership,
+    )
+    store_stub.add_response(
+        "create_group_membership",
+        {"MembershipId": "m-1", "IdentityStoreId": STORE, "MembershipArn": MEMBERSHIP_ARN},
+        membership,
+    )
+    handle(
+        ctx,
+        Change(
+            Address("management", Kind.IC_MEMBERSHIP, "devops", "jane.doe"),
+            Action.CREATE,
+            None,
+            {"group_id": GROUP_ID, "user_id": "u-1", "user": "jane.doe"},
+        ),
+    )
+    assert sleeps == [0.25]
+
+
+def test_a_race_that_outlasts_the_bound_fails_naming_the_attempt(
+    ctx: HandlerContext, store_stub: Stubber, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CreateGroup answers ConflictException without a Reason and the group never shows: retried
+    with backoff up to the consistency bound, then the ConflictException is the apply's error."""
+    monkeypatch.setenv("IAMLAYER_CONSISTENCY_TIMEOUT", "0.5")
+    lookup = {
+        "IdentityStoreId": STORE,
+        "AlternateIdentifier": {
+            "UniqueAttribute": {"AttributePath": "displayName", "AttributeValue": "devops"}
+        },
+    }
+    for _ in range(3):  # at 0, 0.25 and 0.5 s
+        store_stub.add_client_error("create_group", "ConflictException", "Group already exists")
+        store_stub.add_client_error(
+            "get_group_id", "ResourceNotFoundException", "no such group", expected_params=lookup
+        )
+    change = Change(
+        Address("management", Kind.IC_GROUP, "devops"),
+        Action.CREATE,
+        None,
+        {"description": "d [iamlayer:acme]"},
+    )
+    with pytest.raises(
+        AwsError,
+        match=r"^creating Identity Center group devops in account management \(us-east-1\): ConflictException",
+    ) as caught:
+        handle(ctx, change)
+    assert type(caught.value).__name__ == "ConflictError"
+    assert sleeps == [0.25, 0.25]

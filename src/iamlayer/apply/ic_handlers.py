@@ -9,8 +9,11 @@ answered, later handlers ask.
 
 As the IAM handlers, these are idempotent, so a rerun converges: a create that finds the name
 taken checks the ownership marker (ours: an earlier apply made it; foreign: refused), a delete of
-something gone is success. ConflictException that is not a taken name (a write racing another on
-the same permission set) is retried with backoff; asynchronous requests are polled until they
+something gone is success. ConflictException is read by operation, never by its message
+(iamlayer.aws.errors): on an overwrite, a removal or provisioning it is a write racing another on
+the same permission set, retried with backoff; on a create or attach a confirming read decides
+(there: a taken name, or done by an earlier attempt; not there: a race, retried). The identity
+store's Reason, where given, decides at once. Asynchronous requests are polled until they
 SUCCEEDED, and a FAILED one fails the change with AWS's reason.
 """
 
@@ -30,7 +33,6 @@ from iamlayer.aws.errors import aws_call
 from iamlayer.aws.identity_center import (
     ASSIGNMENT_CREATION,
     ASSIGNMENT_DELETION,
-    CONFLICT,
     PROVISIONING,
     Directory,
     Instance,
@@ -128,9 +130,14 @@ def _ic(ctx: HandlerContext) -> IcContext:
     return ic
 
 
-def _retrying(fn: Callable[[], Any]) -> Any:
-    """One write, retried while it races another on the same resource (ConflictException)."""
-    return settle(fn, retry_codes=(CONFLICT,))
+def _retrying(ic: IcContext, fn: Callable[[], Any], *, done: Callable[[], bool] | None = None) -> Any:
+    """One write, retried while it races another on the same resource (ConflictException).
+
+    `done`: the confirming read of a create or attach whose ConflictException may also mean it
+    is there already (iamlayer.aws.errors.CONFLICT_MAYBE_DONE); when it says so, the write raises
+    AlreadyExistsError instead of being retried. The message of the answer is never read.
+    """
+    return settle(fn, races=True, done=done, sleep=ic.sleep)
 
 
 def _owned_or_refuse(ctx: HandlerContext, kind: str, name: str, marked: str | None) -> None:
@@ -169,6 +176,7 @@ def create_ic_user(ctx: HandlerContext, ch: Change) -> None:
     try:
         with aws_call(f"creating Identity Center user {name} {ic.where}"):
             got = _retrying(
+                ic,
                 lambda: ic.store.create_user(
                     IdentityStoreId=ic.store_id,
                     UserName=name,
@@ -176,7 +184,8 @@ def create_ic_user(ctx: HandlerContext, ch: Change) -> None:
                     Name={"GivenName": a["given_name"], "FamilyName": a["family_name"]},
                     Emails=_email(a["email"]),
                     UserType=a["user_type"],
-                )
+                ),
+                done=lambda: ic.directory.has_user(name),
             )
         ic.directory.remember("USER", name, got["UserId"])
     except AlreadyExistsError:
@@ -207,14 +216,16 @@ def update_ic_user(ctx: HandlerContext, ch: Change) -> None:
         )
     user_id = a.get("id") or ic.directory.user_id(name)
     with aws_call(f"updating Identity Center user {name} {ic.where}"):
-        _retrying(lambda: ic.store.update_user(IdentityStoreId=ic.store_id, UserId=user_id, Operations=ops))
+        _retrying(
+            ic, lambda: ic.store.update_user(IdentityStoreId=ic.store_id, UserId=user_id, Operations=ops)
+        )
 
 
 @handles(Kind.IC_USER, Action.DELETE, permissions=(*INSTANCE, "identitystore:DeleteUser"))
 def delete_ic_user(ctx: HandlerContext, ch: Change) -> None:
     ic, b, name = _ic(ctx), ch.before or {}, ch.address.name
     with gone_is_fine(), aws_call(f"deleting Identity Center user {name} {ic.where}"):
-        _retrying(lambda: ic.store.delete_user(IdentityStoreId=ic.store_id, UserId=b["id"]))
+        _retrying(ic, lambda: ic.store.delete_user(IdentityStoreId=ic.store_id, UserId=b["id"]))
 
 
 # -- groups ----------------------------------------------------------------------------------------
@@ -233,9 +244,11 @@ def create_ic_group(ctx: HandlerContext, ch: Change) -> None:
     try:
         with aws_call(f"creating Identity Center group {name} {ic.where}"):
             got = _retrying(
+                ic,
                 lambda: ic.store.create_group(
                     IdentityStoreId=ic.store_id, DisplayName=name, Description=a["description"]
-                )
+                ),
+                done=lambda: ic.directory.has_group(name),
             )
         ic.directory.remember("GROUP", name, got["GroupId"])
     except AlreadyExistsError:
@@ -256,7 +269,7 @@ def update_ic_group(ctx: HandlerContext, ch: Change) -> None:
     ops = [{"AttributePath": "description", "AttributeValue": a["description"]}]
     with aws_call(f"updating Identity Center group {name} {ic.where}"):
         _retrying(
-            lambda: ic.store.update_group(IdentityStoreId=ic.store_id, GroupId=group_id, Operations=ops)
+            ic, lambda: ic.store.update_group(IdentityStoreId=ic.store_id, GroupId=group_id, Operations=ops)
         )
 
 
@@ -264,7 +277,7 @@ def update_ic_group(ctx: HandlerContext, ch: Change) -> None:
 def delete_ic_group(ctx: HandlerContext, ch: Change) -> None:
     ic, b, name = _ic(ctx), ch.before or {}, ch.address.name
     with gone_is_fine(), aws_call(f"deleting Identity Center group {name} {ic.where}"):
-        _retrying(lambda: ic.store.delete_group(IdentityStoreId=ic.store_id, GroupId=b["id"]))
+        _retrying(ic, lambda: ic.store.delete_group(IdentityStoreId=ic.store_id, GroupId=b["id"]))
 
 
 @handles(
@@ -274,6 +287,7 @@ def delete_ic_group(ctx: HandlerContext, ch: Change) -> None:
         "identitystore:CreateGroupMembership",
         "identitystore:GetGroupId",
         "identitystore:GetUserId",
+        "identitystore:GetGroupMembershipId",
     ),
 )
 def add_ic_membership(ctx: HandlerContext, ch: Change) -> None:
@@ -284,9 +298,11 @@ def add_ic_membership(ctx: HandlerContext, ch: Change) -> None:
     # Taken means it is there already: a rerun after a lost answer.
     with suppress(AlreadyExistsError), aws_call(f"adding {user} to Identity Center group {group} {ic.where}"):
         _retrying(
+            ic,
             lambda: ic.store.create_group_membership(
                 IdentityStoreId=ic.store_id, GroupId=group_id, MemberId={"UserId": user_id}
-            )
+            ),
+            done=lambda: ic.directory.has_membership(group_id, user_id),
         )
 
 
@@ -308,7 +324,10 @@ def remove_ic_membership(ctx: HandlerContext, ch: Change) -> None:
                 )["MembershipId"]
         with aws_call(w):
             _retrying(
-                lambda: ic.store.delete_group_membership(IdentityStoreId=ic.store_id, MembershipId=membership)
+                ic,
+                lambda: ic.store.delete_group_membership(
+                    IdentityStoreId=ic.store_id, MembershipId=membership
+                ),
             )
 
 
@@ -348,49 +367,60 @@ def _set_content(
             **args, CustomerManagedPolicyReference=_cm(ref)
         )
 
-    for key, what, add, remove in (
-        ("policies", "", attach, detach),
-        ("customer_managed_policies", "customer-managed policy ", attach_cm, detach_cm),
+    # The confirming reads after a ConflictException on an attach: attached already, or a race?
+    def attached(policy: str) -> bool:
+        return ic.directory.has_managed_policy(arn, policy)
+
+    def attached_cm(ref: str) -> bool:
+        return ic.directory.has_customer_policy(arn, *cm_parts(ref))
+
+    for key, what, add, remove, present in (
+        ("policies", "", attach, detach, attached),
+        ("customer_managed_policies", "customer-managed policy ", attach_cm, detach_cm, attached_cm),
     ):
         if key not in after:
             continue
         have, want = set(before.get(key) or ()), set(after[key])
         for ref in sorted(want - have):
-            # Taken: attached already (a rerun of a create an interrupted apply began).
+            # Attached already (a rerun of a create an interrupted apply began): done.
             with suppress(AlreadyExistsError), aws_call(f"attaching {what}{ref} to {w}"):
-                _retrying(partial(add, ref))
+                _retrying(ic, partial(add, ref), done=partial(present, ref))
         for ref in sorted(have - want):
             with gone_is_fine(), aws_call(f"detaching {what}{ref} from {w}"):
-                _retrying(partial(remove, ref))
+                _retrying(ic, partial(remove, ref))
     if "inline_policy" in after and after["inline_policy"] != before.get("inline_policy"):
         doc = after["inline_policy"]
         if doc:
             with aws_call(f"writing the inline policy of {w}"):
                 _retrying(
+                    ic,
                     lambda: ic.sso.put_inline_policy_to_permission_set(
                         **args, InlinePolicy=json.dumps(doc, separators=(",", ":"))
-                    )
+                    ),
                 )
         else:
             with gone_is_fine(), aws_call(f"deleting the inline policy of {w}"):
-                _retrying(lambda: ic.sso.delete_inline_policy_from_permission_set(**args))
+                _retrying(ic, lambda: ic.sso.delete_inline_policy_from_permission_set(**args))
     if "boundary" in after and after["boundary"] != before.get("boundary"):
         if after["boundary"]:
             with aws_call(f"setting the permissions boundary of {w}"):
                 _retrying(
+                    ic,
                     lambda: ic.sso.put_permissions_boundary_to_permission_set(
                         **args, PermissionsBoundary=_boundary(after["boundary"])
-                    )
+                    ),
                 )
         else:
             with gone_is_fine(), aws_call(f"removing the permissions boundary of {w}"):
-                _retrying(lambda: ic.sso.delete_permissions_boundary_from_permission_set(**args))
+                _retrying(ic, lambda: ic.sso.delete_permissions_boundary_from_permission_set(**args))
 
 
 _CONTENT_PERMISSIONS = (
     "sso:AttachManagedPolicyToPermissionSet",
-    "sso:DetachManagedPolicyFromPermissionSet",
+    "sso:ListManagedPoliciesInPermissionSet",  # the confirming read after a ConflictException
     "sso:AttachCustomerManagedPolicyReferenceToPermissionSet",
+    "sso:ListCustomerManagedPolicyReferencesInPermissionSet",
+    "sso:DetachManagedPolicyFromPermissionSet",
     "sso:DetachCustomerManagedPolicyReferenceFromPermissionSet",
     "sso:PutInlinePolicyToPermissionSet",
     "sso:DeleteInlinePolicyFromPermissionSet",
@@ -431,16 +461,22 @@ def create_permission_set(ctx: HandlerContext, ch: Change) -> None:
     }
     if a.get("relay_state"):
         args["RelayState"] = a["relay_state"]
+    listed: dict[str, tuple[str, str]] = {}
+
+    def exists() -> bool:
+        """The confirming read after a ConflictException: is a permission set of this name there
+        (the name taken, perhaps by our own earlier apply), or was it a race?"""
+        listed.update(ic.directory.scan_permission_sets())
+        return name in listed
+
     try:
         with aws_call(f"creating permission set {name} {ic.where}"):
-            arn = _retrying(lambda: ic.sso.create_permission_set(**args))["PermissionSet"]["PermissionSetArn"]
+            arn = _retrying(ic, lambda: ic.sso.create_permission_set(**args), done=exists)["PermissionSet"][
+                "PermissionSetArn"
+            ]
         ic.directory.remember("PERMISSION_SET", name, arn)
     except AlreadyExistsError:
-        found = ic.directory.scan_permission_sets().get(name)
-        if found is None:
-            raise ApplyError(
-                f"creating permission set {name} {ic.where}: AWS says it exists, but it is not listed"
-            ) from None
+        found = listed[name]  # what the confirming read found
         _owned_or_refuse(ctx, "permission set", name, found[1])
         arn = found[0]
         before = _attached(ic, arn)
@@ -483,7 +519,7 @@ def update_permission_set(ctx: HandlerContext, ch: Change) -> None:
             fields["RelayState"] = a["relay_state"]
         with aws_call(f"updating permission set {name} {ic.where}"):
             _retrying(
-                lambda: ic.sso.update_permission_set(InstanceArn=ic.arn, PermissionSetArn=arn, **fields)
+                ic, lambda: ic.sso.update_permission_set(InstanceArn=ic.arn, PermissionSetArn=arn, **fields)
             )
     _set_content(ic, name, arn, b, a)
 
@@ -494,7 +530,7 @@ def delete_permission_set(ctx: HandlerContext, ch: Change) -> None:
     with gone_is_fine(), aws_call(f"deleting permission set {name} {ic.where}"):
         # Its assignments were deleted by earlier changes; AWS answers ConflictException until
         # it has finished removing the role from those accounts.
-        _retrying(lambda: ic.sso.delete_permission_set(InstanceArn=ic.arn, PermissionSetArn=b["arn"]))
+        _retrying(ic, lambda: ic.sso.delete_permission_set(InstanceArn=ic.arn, PermissionSetArn=b["arn"]))
 
 
 # -- assignments and provisioning -------------------------------------------------------------------
@@ -524,6 +560,7 @@ def _what(ch: Change) -> str:
         *INSTANCE,
         "sso:CreateAccountAssignment",
         "sso:DescribeAccountAssignmentCreationStatus",
+        "sso:ListAccountAssignments",  # the confirming read after a ConflictException
         *RESOLVE,
     ),
 )
@@ -531,8 +568,15 @@ def create_assignment(ctx: HandlerContext, ch: Change) -> None:
     ic = _ic(ctx)
     what = f"creating the {_what(ch)} {ic.where}"
     fields = _assignment(ic, ch.after or {})
-    with aws_call(what):
-        answer = _retrying(lambda: ic.sso.create_account_assignment(**fields))
+    try:
+        with aws_call(what):
+            answer = _retrying(
+                ic,
+                lambda: ic.sso.create_account_assignment(**fields),
+                done=lambda: ic.directory.has_assignment(fields),
+            )
+    except AlreadyExistsError:
+        return  # assigned already: a rerun after a lost answer, or someone else made the same one
     await_request(ic.sso, ic.arn, answer, ASSIGNMENT_CREATION, what, sleep=ic.sleep)
 
 
@@ -552,7 +596,7 @@ def delete_assignment(ctx: HandlerContext, ch: Change) -> None:
     fields = _assignment(ic, ch.before or {})
     with gone_is_fine():
         with aws_call(what):
-            answer = _retrying(lambda: ic.sso.delete_account_assignment(**fields))
+            answer = _retrying(ic, lambda: ic.sso.delete_account_assignment(**fields))
         await_request(ic.sso, ic.arn, answer, ASSIGNMENT_DELETION, what, sleep=ic.sleep)
 
 
@@ -574,9 +618,10 @@ def provision_permission_set(ctx: HandlerContext, ch: Change) -> None:
     arn = a.get("permission_set_arn") or ic.directory.permission_set_arn(name)
     with aws_call(what):
         answer = _retrying(
+            ic,
             lambda: ic.sso.provision_permission_set(
                 InstanceArn=ic.arn, PermissionSetArn=arn, TargetType="AWS_ACCOUNT", TargetId=a["account_id"]
-            )
+            ),
         )
     await_request(ic.sso, ic.arn, answer, PROVISIONING, what, sleep=ic.sleep)
     ic.journal.end(PROVISIONING_ENTRY, ic.account, f"{name}@{a['account_id']}")

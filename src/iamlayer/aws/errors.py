@@ -27,6 +27,7 @@ from iamlayer.errors import (
     AccessDeniedError,
     AlreadyExistsError,
     AwsError,
+    ConflictError,
     CredentialsError,
     EndpointError,
     NotFoundError,
@@ -71,17 +72,69 @@ def error_code(exc: BaseException) -> str:
     return ""
 
 
-#: sso-admin and identitystore answer ConflictException both for a name already taken (or a
-#: policy already attached) and for a write that raced another one on the same resource, which is
-#: retried (see iamlayer.aws.retry). The identity store says which in a Reason field; sso-admin
-#: only in its message ("PermissionSet with name X already exists", "... already attached").
+#: sso-admin and identitystore answer ConflictException both for a write that raced another one on
+#: the same resource ("a retry with appropriate backoff is the recommended response") and, for
+#: some operations, for what is there already (a name taken, a policy attached). Which one is
+#: decided by structured data only, never by the message, which is prose AWS may reword:
+#: - the identity store's Reason field: UNIQUENESS_CONSTRAINT_VIOLATION is a taken name
+#:   (AlreadyExistsError), CONCURRENT_MODIFICATION a race;
+#: - else the operation: those in CONFLICT_MAYBE_DONE may mean either, and the caller makes a
+#:   confirming read (is it there?) before retrying (iamlayer.aws.retry.settle, `done`); every
+#:   other operation's ConflictException is a race, retried.
 RETRY_CONFLICT_CODE = "ConflictException"
+UNIQUENESS = "UNIQUENESS_CONSTRAINT_VIOLATION"
+CONCURRENT_MODIFICATION = "CONCURRENT_MODIFICATION"
+
+#: operation -> what its ConflictException can mean besides a race, and the confirming read
+#: (iamlayer.aws.identity_center.Directory) that tells: it is there (done, or the name taken) or
+#: not (a race, retried). Keyed by operation name: only sso-admin and identitystore answer
+#: ConflictException among the services iamlayer calls (IAM says EntityAlreadyExists).
+CONFLICT_MAYBE_DONE: Mapping[str, str] = {
+    # sso-admin
+    "CreatePermissionSet": "a permission set of that name exists: ListPermissionSets + DescribePermissionSet",
+    "AttachManagedPolicyToPermissionSet": "attached already: ListManagedPoliciesInPermissionSet",
+    "AttachCustomerManagedPolicyReferenceToPermissionSet": (
+        "attached already: ListCustomerManagedPolicyReferencesInPermissionSet"
+    ),
+    "CreateAccountAssignment": "assigned already: ListAccountAssignments",
+    # identitystore, when its answer has no Reason
+    "CreateUser": "a user of that name exists: GetUserId",
+    "CreateGroup": "a group of that name exists: GetGroupId",
+    "CreateGroupMembership": "a member already: GetGroupMembershipId",
+}
+#: operations whose ConflictException is only ever a race (retried, no read): overwrites
+#: (Put..., Update...), removals, and provisioning. Listed to state the decision; any operation
+#: in neither table is treated as a race too.
+CONFLICT_RACE_ONLY = frozenset(
+    {
+        "PutInlinePolicyToPermissionSet",
+        "PutPermissionsBoundaryToPermissionSet",
+        "ProvisionPermissionSet",
+        "UpdatePermissionSet",
+        "DeletePermissionSet",
+        "DetachManagedPolicyFromPermissionSet",
+        "DetachCustomerManagedPolicyReferenceFromPermissionSet",
+        "DeleteInlinePolicyFromPermissionSet",
+        "DeletePermissionsBoundaryFromPermissionSet",
+        "DeleteAccountAssignment",
+        "TagResource",
+        "UntagResource",
+        "UpdateUser",
+        "UpdateGroup",
+        "DeleteUser",
+        "DeleteGroup",
+        "DeleteGroupMembership",
+    }
+)
 
 
-def _name_taken(code: str, message: str, response: Mapping[str, Any]) -> bool:
-    if code != RETRY_CONFLICT_CODE:
-        return False
-    return response.get("Reason") == "UNIQUENESS_CONSTRAINT_VIOLATION" or "already" in message.lower()
+def _conflict_class(operation: str, response: Mapping[str, Any]) -> tuple[type[AwsError], bool]:
+    """(error class, maybe_done) of a ConflictException answered to `operation`."""
+    reason = response.get("Reason")
+    if reason == UNIQUENESS:
+        return AlreadyExistsError, False
+    maybe_done = reason != CONCURRENT_MODIFICATION and operation in CONFLICT_MAYBE_DONE
+    return ConflictError, maybe_done
 
 
 def translate(exc: Exception, attempted: str) -> Exception:
@@ -93,11 +146,15 @@ def translate(exc: Exception, attempted: str) -> Exception:
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
         text = f"{attempted}: {code}: {msg}"
         cls: type[AwsError] = AwsError
-        if code in ACCESS_DENIED_CODES:
+        if code == RETRY_CONFLICT_CODE:
+            cls, maybe_done = _conflict_class(op, exc.response)
+            if cls is ConflictError:
+                return ConflictError(text, code=code, operation=op, status=status, maybe_done=maybe_done)
+        elif code in ACCESS_DENIED_CODES:
             cls = AccessDeniedError
         elif code in NOT_FOUND_CODES:
             cls = NotFoundError
-        elif code in ALREADY_EXISTS_CODES or _name_taken(code, msg, exc.response):
+        elif code in ALREADY_EXISTS_CODES:
             cls = AlreadyExistsError
         elif code in THROTTLE_CODES:
             cls = ThrottledError

@@ -66,7 +66,6 @@ READ_PERMISSIONS = (
 #: ListUsers, ListGroups and ListGroupMemberships answer at most 100 per page
 STORE_PAGE = 100
 MAX_READ_WORKERS = 8
-CONFLICT = "ConflictException"
 
 
 @dataclass(frozen=True)
@@ -353,6 +352,9 @@ class Directory:
     re-provisioning) ask here. A name not remembered is looked up: GetUserId / GetGroupId by the
     unique attribute, or, for permission sets (no lookup by name exists), one scan of the
     instance, cached.
+
+    It also makes the confirming reads (`has_...`) that tell, after a ConflictException on a
+    create or attach, whether what was written is there (iamlayer.aws.errors.CONFLICT_MAYBE_DONE).
     """
 
     def __init__(self, sso: Any, store: Any, instance: Callable[[], Instance], where: str) -> None:
@@ -423,6 +425,75 @@ class Directory:
         for name, (ps_arn, _) in out.items():
             self.remember("PERMISSION_SET", name, ps_arn)
         return out
+
+    # Confirming reads: after a ConflictException on a create or attach (which AWS answers both
+    # for a write racing another and for what is there already; iamlayer.aws.errors), is it
+    # there? True: done already, or the name taken; False: a race, to retry. (For a permission
+    # set's name, `scan_permission_sets`.)
+
+    def has_managed_policy(self, ps_arn: str, policy_arn: str) -> bool:
+        with aws_call(f"listing the managed policies of permission set {ps_arn} {self.where}"):
+            found = read_all(
+                self.sso,
+                "list_managed_policies_in_permission_set",
+                InstanceArn=self.instance().arn,
+                PermissionSetArn=ps_arn,
+            ).get("AttachedManagedPolicies", [])
+        return any(p.get("Arn") == policy_arn for p in found)
+
+    def has_customer_policy(self, ps_arn: str, path: str, name: str) -> bool:
+        with aws_call(f"listing the customer-managed policies of permission set {ps_arn} {self.where}"):
+            found = read_all(
+                self.sso,
+                "list_customer_managed_policy_references_in_permission_set",
+                InstanceArn=self.instance().arn,
+                PermissionSetArn=ps_arn,
+            ).get("CustomerManagedPolicyReferences", [])
+        return any((r.get("Path", "/") or "/", r.get("Name")) == (path, name) for r in found)
+
+    def has_assignment(self, fields: Mapping[str, str]) -> bool:
+        """The assignment CreateAccountAssignment's `fields` name exists."""
+        with aws_call(
+            f"listing the assignments of permission set {fields['PermissionSetArn']} "
+            f"to account {fields['TargetId']} {self.where}"
+        ):
+            found = read_all(
+                self.sso,
+                "list_account_assignments",
+                InstanceArn=fields["InstanceArn"],
+                AccountId=fields["TargetId"],
+                PermissionSetArn=fields["PermissionSetArn"],
+            ).get("AccountAssignments", [])
+        return any(
+            (a.get("PrincipalType"), a.get("PrincipalId")) == (fields["PrincipalType"], fields["PrincipalId"])
+            for a in found
+        )
+
+    def has_user(self, name: str) -> bool:
+        try:
+            self.user_id(name)
+        except NotFoundError:
+            return False
+        return True
+
+    def has_group(self, name: str) -> bool:
+        try:
+            self.group_id(name)
+        except NotFoundError:
+            return False
+        return True
+
+    def has_membership(self, group_id: str, user_id: str) -> bool:
+        try:
+            with aws_call(f"looking up the membership of {user_id} in group {group_id} {self.where}"):
+                self.store.get_group_membership_id(
+                    IdentityStoreId=self.instance().identity_store_id,
+                    GroupId=group_id,
+                    MemberId={"UserId": user_id},
+                )
+        except NotFoundError:
+            return False
+        return True
 
 
 # --- waiting for asynchronous requests -----------------------------------------------------------

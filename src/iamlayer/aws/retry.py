@@ -11,7 +11,11 @@ delays up to a deadline) and for at most one bound, `consistency_timeout()`:
   - DeleteConflict right after detaching what blocked the delete, when asked for: the detach has
     not reached every IAM endpoint yet;
   - ConflictException from IAM Identity Center, when asked for: a write raced another one on
-    the same permission set or principal ("a retry with backoff is the recommended response");
+    the same permission set or principal ("a retry with backoff is the recommended response").
+    For the creates and attaches whose ConflictException may also mean "there already"
+    (iamlayer.aws.errors.CONFLICT_MAYBE_DONE), the caller's confirming read (`done`) decides
+    first: there, it is AlreadyExistsError (a taken name, or our own earlier write); not there,
+    a race, retried. The message is never read;
   - Throttling: botocore retries it for ordinary clients, but only while the client's retry
     quota lasts (a token bucket every failed attempt draws on): once a large apply has spent it,
     botocore raises the first Throttling at once. The clients that send non-idempotent creates
@@ -30,11 +34,18 @@ from __future__ import annotations
 import functools
 import os
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from iamlayer.aws.errors import translate
-from iamlayer.errors import AlreadyExistsError, AwsError, IamlayerError, NotFoundError, ThrottledError
+from iamlayer.errors import (
+    AlreadyExistsError,
+    AwsError,
+    ConflictError,
+    IamlayerError,
+    NotFoundError,
+    ThrottledError,
+)
 
 T = TypeVar("T")
 
@@ -129,7 +140,8 @@ def settle(
     *,
     not_found_too: bool = False,
     conflict_too: bool = False,
-    retry_codes: Collection[str] = (),
+    races: bool = False,
+    done: Callable[[], bool] | None = None,
     timeout: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
@@ -137,8 +149,11 @@ def settle(
 
     `not_found_too`: also NoSuchEntity (right after creating what `fn` refers to).
     `conflict_too`: also DeleteConflict (right after detaching what blocked a delete).
-    `retry_codes`: also these codes, unless the error says a name is taken (AlreadyExistsError):
-    IAM Identity Center's ConflictException, a write that raced another one.
+    `races`: also IAM Identity Center's ConflictException (ConflictError), a write that raced
+    another one. When the operation's ConflictException may also mean that what it makes is there
+    already (`maybe_done`), `done()`, a confirming read, is asked first: True raises
+    AlreadyExistsError (the caller decides: our own earlier write, or a name someone else took);
+    False retries. Without `done` such an answer cannot be told from a race and is raised as it is.
     """
     backoff = Backoff(consistency_timeout() if timeout is None else timeout, sleep=sleep)
     while True:
@@ -148,12 +163,22 @@ def settle(
             # `fn` is usually a bare boto3 call inside an `aws_call` block, so botocore's own
             # exception arrives here: classify it as ours, re-raise it untouched for aws_call.
             err = exc if isinstance(exc, AwsError) else translate(exc, "")
+            if races and isinstance(err, ConflictError) and err.maybe_done:
+                if done is None:
+                    raise
+                if done():
+                    raise AlreadyExistsError(
+                        f"{err} (a confirming read finds it there)".lstrip(": "),
+                        code=err.code,
+                        operation=err.operation,
+                        status=err.status,
+                    ) from exc
             retryable = isinstance(err, AwsError) and (
                 err.code in CONSISTENCY_CODES
                 or isinstance(err, ThrottledError)
                 or (not_found_too and isinstance(err, NotFoundError))
                 or (conflict_too and err.code == "DeleteConflict")
-                or (err.code in retry_codes and not isinstance(err, AlreadyExistsError))
+                or (races and isinstance(err, ConflictError))
             )
             if not retryable or not backoff.wait():
                 raise
