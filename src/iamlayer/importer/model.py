@@ -6,10 +6,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from iamlayer.aws.session import ApiStats
+from iamlayer.secrets.names import SecretKind
 from iamlayer.state.ic_model import IcState
 from iamlayer.state.model import AccountState
-
-SecretKind = Literal["password", "access_key"]
 
 
 @dataclass
