@@ -148,18 +148,15 @@ def make_plan(
 
 
 def save_plan(p: Plan, path: str | Path) -> None:
-    """Write the plan as its JSON document (iamlayer.plan.render), mode 0600, for `apply_plan` later."""
-    import json
+    """Write the plan as its JSON document (iamlayer.plan.model), mode 0600, for `apply_plan` later."""
+    from iamlayer.plan.planfile import save_plan as save
 
-    from iamlayer.files import write_private_file
-    from iamlayer.plan.render import plan_to_json
-
-    write_private_file(Path(path), (json.dumps(plan_to_json(p), indent=1) + "\n").encode())
+    save(p, Path(path))
 
 
 def read_plan(path: str | Path) -> Plan:
     """A plan saved by `save_plan` (or `iamlayer plan --out`); PlanError when it is not one."""
-    from iamlayer.plan.render import load_plan
+    from iamlayer.plan.planfile import load_plan
 
     return load_plan(Path(path))
 
