@@ -20,7 +20,7 @@ from iamlayer.audit.controls import (
     control_order,
     controls_by_key,
     evaluate,
-    grants_full_admin,
+    has_full_admin_statement,
     operator_policy,
     required_permissions,
 )
@@ -395,10 +395,12 @@ def test_no_full_admin_policy() -> None:
 
 
 def test_full_admin_detection_minds_not_action_and_deny() -> None:
-    assert grants_full_admin({"Statement": {"Effect": "Allow", "Action": "*", "Resource": ["*"]}})
-    assert not grants_full_admin({"Statement": [{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}]})
-    assert not grants_full_admin({"Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]})
-    assert not grants_full_admin(
+    assert has_full_admin_statement({"Statement": {"Effect": "Allow", "Action": "*", "Resource": ["*"]}})
+    assert not has_full_admin_statement(
+        {"Statement": [{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}]}
+    )
+    assert not has_full_admin_statement({"Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]})
+    assert not has_full_admin_statement(
         {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "arn:aws:s3:::b"}]}
     )
 

@@ -542,10 +542,11 @@ def permissions_via_groups(inp: AuditInput, now: datetime) -> list[Outcome]:
     return out or [Outcome(Status.PASS, inp.account, "no IAM users")]
 
 
-def grants_full_admin(document: PolicyDoc) -> bool:
+def has_full_admin_statement(document: PolicyDoc) -> bool:
     """True if a statement allows Action "*" on Resource "*", with or without a Condition (CIS 1.16).
 
-    NotAction is not "*": not counted, as in the CIS audit procedure.
+    NotAction is not "*": not counted, as in the CIS audit procedure. (The spec lint's
+    `grants_unconditional_admin` counts only statements without a Condition.)
     """
     return bool(full_admin_statements(document))
 
@@ -595,7 +596,7 @@ def no_full_admin_policy(inp: AuditInput, now: datetime) -> list[Outcome]:
     out = []
     attached = [p for p in policies.values() if p.attachment_count > 0]
     for pol in policies.values():
-        if not grants_full_admin(pol.document):
+        if not has_full_admin_statement(pol.document):
             continue
         res = _policy_resource(pol)
         note = _admin_note(pol.document)
@@ -823,7 +824,7 @@ def admin_access_attached(inp: AuditInput, now: datetime) -> list[Outcome]:
                     )
                 )
                 continue
-            if not grants_full_admin(pol.document):
+            if not has_full_admin_statement(pol.document):
                 continue
             detail = (
                 f'{pol.kind} policy {pol.name} attached, which allows "*" on "*"{_admin_note(pol.document)}'
@@ -867,7 +868,7 @@ def inline_admin_policy(inp: AuditInput, now: datetime) -> list[Outcome]:
             continue
         for name, doc in p.inline.items():
             checked += 1
-            if grants_full_admin(doc):
+            if has_full_admin_statement(doc):
                 out.append(
                     Outcome(
                         Status.FAIL,
@@ -900,7 +901,7 @@ def unattached_admin_policy(inp: AuditInput, now: datetime) -> list[Outcome]:
             spec_field=f"policies.{pol.name}.document",
         )
         for pol in auth.policies
-        if pol.attachment_count == 0 and grants_full_admin(pol.document)
+        if pol.attachment_count == 0 and has_full_admin_statement(pol.document)
     ]
     unattached = sum(1 for pol in auth.policies if pol.attachment_count == 0)
     return out or [
