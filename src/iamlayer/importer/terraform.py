@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from iamlayer.errors import Diagnostic, SpecError
-from iamlayer.importer.model import Ciphertext, Finding, ImportSource, SourceAccount
+from iamlayer.importer.model import Ciphertext, ImportFinding, ImportSource, SourceAccount
 from iamlayer.spec.model import PasswordPolicy
 from iamlayer.state.model import AccessKey, AccountState, GroupState, PolicyState, RoleState, UserState
 from iamlayer.state.normalize import normalize
@@ -186,7 +186,7 @@ def _json(value: Any) -> dict[str, Any]:
 
 
 class _Reader:
-    def __init__(self, instances: list[TfInstance], findings: list[Finding]) -> None:
+    def __init__(self, instances: list[TfInstance], findings: list[ImportFinding]) -> None:
         self.instances = instances
         self.findings = findings
         self.provider_account: dict[str, str] = {}
@@ -202,7 +202,7 @@ class _Reader:
             acc = next(iter(self.provider_account.values()))
         if acc is None:
             self.findings.append(
-                Finding(
+                ImportFinding(
                     "left_out",
                     inst.address,
                     inst.type,
@@ -245,7 +245,7 @@ def _tags(value: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in (value or {}).items()}
 
 
-def read_states(instances: list[TfInstance], findings: list[Finding]) -> dict[str, AccountState]:
+def read_states(instances: list[TfInstance], findings: list[ImportFinding]) -> dict[str, AccountState]:
     """Each account's state as the resources of the state file describe it."""
     r = _Reader(instances, findings)
     for inst, st in r.each("aws_iam_user"):
@@ -259,7 +259,7 @@ def read_states(instances: list[TfInstance], findings: list[Finding]) -> dict[st
         )
         if inst.get("permissions_boundary"):
             findings.append(
-                Finding(
+                ImportFinding(
                     "kept",
                     inst.address,
                     f"user {name}: permissions boundary",
@@ -336,7 +336,7 @@ def read_states(instances: list[TfInstance], findings: list[Finding]) -> dict[st
                     principal.attached = principal.attached | set(_strings(inst.get(arns)))
         if inst.get("users"):
             findings.append(
-                Finding(
+                ImportFinding(
                     "left_out",
                     inst.address,
                     f"{inst.type}: {inst.get('policy_arn')} to users {', '.join(_strings(inst.get('users')))}",
@@ -353,7 +353,7 @@ def read_states(instances: list[TfInstance], findings: list[Finding]) -> dict[st
             # its deletion: the principal is left out whole.
             del (st.groups if kind == "group" else st.roles)[name]
             findings.append(
-                Finding(
+                ImportFinding(
                     "left_out",
                     inst.address,
                     f"{kind} {name}",
@@ -371,7 +371,7 @@ def read_states(instances: list[TfInstance], findings: list[Finding]) -> dict[st
     for inst in instances:
         if inst.type.startswith("aws_iam_") and inst.type not in TYPES:
             why = _WHY_NOT.get(inst.type, "not a resource type the spec models")
-            findings.append(Finding("left_out", inst.address, inst.type, f"{why}; it stays as it is"))
+            findings.append(ImportFinding("left_out", inst.address, inst.type, f"{why}; it stays as it is"))
     return r.accounts
 
 
@@ -467,7 +467,7 @@ class KeyChoice:
     users: dict[str, str] = field(default_factory=dict)  # user -> file name
 
 
-def choose_keys(instances: list[TfInstance], layer: Path | None, findings: list[Finding]) -> KeyChoice:
+def choose_keys(instances: list[TfInstance], layer: Path | None, findings: list[ImportFinding]) -> KeyChoice:
     """Each user's key file, from the layer (by reference, then by content) or from the state."""
     out = KeyChoice()
     by_content: dict[bytes, str] = {}
@@ -490,7 +490,7 @@ def choose_keys(instances: list[TfInstance], layer: Path | None, findings: list[
         if not pgp:
             if inst.type == "aws_iam_user_login_profile":
                 findings.append(
-                    Finding(
+                    ImportFinding(
                         "kept",
                         inst.address,
                         f"user {user}: console password",
@@ -502,7 +502,7 @@ def choose_keys(instances: list[TfInstance], layer: Path | None, findings: list[
             continue
         if pgp.startswith("keybase:"):
             findings.append(
-                Finding(
+                ImportFinding(
                     "kept",
                     inst.address,
                     f"user {user}: key {pgp}",
@@ -524,7 +524,9 @@ def choose_keys(instances: list[TfInstance], layer: Path | None, findings: list[
             continue
         if binary is None:
             findings.append(
-                Finding("kept", inst.address, f"user {user}: pgp_key", "not a base64 key: credentials: keep")
+                ImportFinding(
+                    "kept", inst.address, f"user {user}: pgp_key", "not a base64 key: credentials: keep"
+                )
             )
             out.users[user] = ""
             continue
@@ -534,7 +536,7 @@ def choose_keys(instances: list[TfInstance], layer: Path | None, findings: list[
         out.users[user] = name
         if layer is not None:
             findings.append(
-                Finding(
+                ImportFinding(
                     "note",
                     inst.address,
                     f"user {user}: key",
@@ -588,7 +590,7 @@ def read_terraform(
     state_files: list[Path], *, layer: Path | None, region: str, access_role: str
 ) -> ImportSource:
     """Everything the state files (and the layer's folder) say, as an ImportSource."""
-    findings: list[Finding] = []
+    findings: list[ImportFinding] = []
     instances: list[TfInstance] = []
     for f in state_files:
         try:
@@ -602,7 +604,7 @@ def read_terraform(
     instances = [i for i in instances if not i.deposed]
     for i in deposed:
         findings.append(
-            Finding(
+            ImportFinding(
                 "left_out",
                 i.address,
                 f"{i.type} {i.attrs.get('id', '')}".rstrip(),
