@@ -35,7 +35,7 @@ from iamlayer.audit.model import (
     IcAssignment,
     IcPermissionSet,
     IdentityCenterAudit,
-    ManagedPolicy,
+    LiveManagedPolicy,
     PasswordPolicyState,
     Principal,
     RootAccessFeatures,
@@ -125,7 +125,7 @@ def good_input() -> AuditInput:
                 ),
             ),
             policies=(
-                ManagedPolicy(
+                LiveManagedPolicy(
                     "billing",
                     f"arn:aws:iam::{ACCT}:policy/billing",
                     1,
@@ -137,8 +137,8 @@ def good_input() -> AuditInput:
         server_certificates=(ServerCertificate("web", "arn:cert", NOW + timedelta(days=30)),),
         analyzers={"us-east-1": (Analyzer("default", "ACCOUNT", "ACTIVE"),)},
         aws_managed_policies=(
-            ManagedPolicy("ReadOnlyAccess", "arn:aws:iam::aws:policy/ReadOnlyAccess", 1, READ_ONLY_DOC),
-            ManagedPolicy("AWSSupportAccess", SUPPORT_ARN, 1, SUPPORT_DOC),
+            LiveManagedPolicy("ReadOnlyAccess", "arn:aws:iam::aws:policy/ReadOnlyAccess", 1, READ_ONLY_DOC),
+            LiveManagedPolicy("AWSSupportAccess", SUPPORT_ARN, 1, SUPPORT_DOC),
         ),
         identity_providers=(),
         root_access=ORG,
@@ -387,10 +387,10 @@ def test_permissions_via_groups() -> None:
 
 def test_no_full_admin_policy() -> None:
     admin_doc = {"Statement": [{"Effect": "Allow", "Action": ["*"], "Resource": "*"}]}
-    attached = replace(_auth(good_input()), policies=(ManagedPolicy("god", "arn:god", 2, admin_doc),))
+    attached = replace(_auth(good_input()), policies=(LiveManagedPolicy("god", "arn:god", 2, admin_doc),))
     [f] = results(replace(good_input(), authorization=attached), "no-full-admin-policy")
     assert f.status is Status.FAIL and f.spec_field == "policies.god.document"
-    unattached = replace(_auth(good_input()), policies=(ManagedPolicy("god", "arn:god", 0, admin_doc),))
+    unattached = replace(_auth(good_input()), policies=(LiveManagedPolicy("god", "arn:god", 0, admin_doc),))
     assert statuses(replace(good_input(), authorization=unattached), "no-full-admin-policy") == {Status.PASS}
 
 

@@ -29,7 +29,7 @@ from iamlayer.audit.model import (
     AuthorizationDetails,
     CredentialReport,
     CredentialRow,
-    ManagedPolicy,
+    LiveManagedPolicy,
     MissingInput,
     PolicyDoc,
     Principal,
@@ -96,7 +96,7 @@ class Finding:
     control: str = ""  # the stable control key, e.g. "password-length"
 
 
-Check = Callable[[AuditInput, datetime], list[Outcome]]
+ControlFn = Callable[[AuditInput, datetime], list[Outcome]]
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ class Control:
     title: str
     requires: tuple[str, ...]  # IAM permissions the inputs need
     fix: str
-    check: Check
+    check: ControlFn
     spec_field: str | None = None
     manual: bool = False  # "manual" in the benchmark; iamlayer can still decide it from IAM data
     prowler: tuple[str, ...] = ()  # the equivalent Prowler check ids
@@ -173,7 +173,7 @@ def control(
     manual: bool = False,
     prowler: Sequence[str] = (),
     applies: Callable[[AuditInput], bool] | None = None,
-) -> Callable[[Check], Check]:
+) -> Callable[[ControlFn], ControlFn]:
     """Register a check. The CIS 5.0 id is derived: items from 1.4 on move down by one.
 
     `cis4=None` registers one of iamlayer's own controls, numbered IL-1, IL-2... in registration order.
@@ -185,7 +185,7 @@ def control(
         major, minor = cis4.split(".")
         ids = {"cis-4.0": cis4, "cis-5.0": f"{major}.{int(minor) - 1}" if int(minor) >= 4 else cis4}
 
-    def register(fn: Check) -> Check:
+    def register(fn: ControlFn) -> ControlFn:
         CONTROLS.append(
             Control(key, ids, title, tuple(requires), fix, fn, spec_field, manual, tuple(prowler), applies)
         )
@@ -557,7 +557,7 @@ def _admin_note(document: PolicyDoc) -> str:
     return " (only under a Condition)" if stmts and all(st.get("Condition") for st in stmts) else ""
 
 
-def _managed_policies(inp: AuditInput) -> tuple[AuthorizationDetails, dict[str, ManagedPolicy]]:
+def _managed_policies(inp: AuditInput) -> tuple[AuthorizationDetails, dict[str, LiveManagedPolicy]]:
     """Principals, and every managed policy that matters by ARN: customer-managed and attached AWS-managed."""
     auth = need(inp.authorization, "authorization details")
     aws = need(inp.aws_managed_policies, "attached AWS-managed policies")
@@ -573,7 +573,7 @@ def _policies_field(p: Principal) -> str | None:
     return f"{p.kind}s.{p.name}.policies" if p.kind in ("group", "role") else None
 
 
-def _policy_resource(pol: ManagedPolicy) -> str:
+def _policy_resource(pol: LiveManagedPolicy) -> str:
     # A customer-managed policy may be named like an AWS-managed one: keep them apart.
     return f"aws-policy/{pol.name}" if pol.aws_managed else f"policy/{pol.name}"
 
