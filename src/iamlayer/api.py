@@ -331,7 +331,7 @@ def run_audit(
     """The CIS AWS Foundations IAM controls, and iamlayer's own, in every account of the spec (or
     `accounts`). A control that could not be checked is an ERROR finding that says why, never a
     silent PASS. Organization-wide settings are read once (management account, else people)."""
-    from iamlayer.audit.controls import DEFAULT_BENCHMARK, evaluate
+    from iamlayer.audit.controls import DEFAULT_BENCHMARK, run_controls
     from iamlayer.audit.model import AuditInput, RootAccessFeatures, Unavailable
     from iamlayer.audit.report import AuditReport
     from iamlayer.aws.accounts import connect_accounts
@@ -375,7 +375,7 @@ def run_audit(
 
     inputs = _for_each(audited, read, on_account)
     at = now or datetime.now(UTC)
-    return Audit(AuditReport.build(inputs, evaluate(inputs, at, benchmark), benchmark, at), stats)
+    return Audit(AuditReport.build(inputs, run_controls(inputs, at, benchmark), benchmark, at), stats)
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,12 @@ from iamlayer.audit.controls import (
     CONTROLS,
     Finding,
     Status,
+    audit_operator_policy,
+    audit_permissions,
     control_order,
     controls_by_key,
-    evaluate,
     has_full_admin_statement,
-    operator_policy,
-    required_permissions,
+    run_controls,
 )
 from iamlayer.audit.model import (
     ROOT_ROW,
@@ -169,7 +169,7 @@ def with_report(inp: AuditInput, *rows: CredentialRow) -> AuditInput:
 
 
 def test_the_good_account_passes_every_control() -> None:
-    findings = evaluate([good_input()], NOW)
+    findings = run_controls([good_input()], NOW)
     bad = [f for f in findings if f.status is not Status.PASS]
     assert bad == []
     assert {f.control for f in findings} == {c.key for c in CONTROLS}
@@ -191,7 +191,7 @@ def test_benchmark_numbering_moves_down_by_one_from_1_4_in_cis_5() -> None:
     assert ids["support-role"] == ("1.17", "1.16")
     assert ids["expired-server-certificates"] == ("1.19", "1.18")
     assert ids["access-analyzer"] == ("1.20", "1.19")
-    f5 = evaluate([good_input()], NOW, "cis-5.0")
+    f5 = run_controls([good_input()], NOW, "cis-5.0")
     assert [f.control_id for f in f5 if f.control == "password-length"] == ["1.7"]
     cis = [tuple(int(p) for p in f.control_id.split(".")) for f in f5 if not f.control_id.startswith("IL-")]
     assert cis == sorted(cis)
@@ -208,16 +208,16 @@ def test_ids_are_unique_per_benchmark_and_unknown_benchmark_is_refused() -> None
         ids = [c.ids[b] for c in CONTROLS]
         assert len(ids) == len(set(ids)), b
     with pytest.raises(ValueError, match=r"cis-4\.0"):
-        evaluate([good_input()], NOW, "cis-9")
+        run_controls([good_input()], NOW, "cis-9")
 
 
 def test_every_control_declares_permissions_and_a_fix() -> None:
     for c in CONTROLS:
         assert c.requires and all(":" in p for p in c.requires), c.key
         assert c.fix and c.title, c.key
-    perms = required_permissions()
+    perms = audit_permissions()
     assert "iam:GetAccountPasswordPolicy" in perms and "access-analyzer:ListAnalyzers" in perms
-    assert operator_policy()["Statement"][0]["Action"] == perms
+    assert audit_operator_policy()["Statement"][0]["Action"] == perms
 
 
 @pytest.mark.parametrize("control", [c.key for c in CONTROLS])

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from test_audit_controls import ACCT, NOW, ORG, ROOT_OK, good_input, key, results, row, statuses, with_report
 
-from iamlayer.audit.controls import Status, controls_by_key, evaluate
+from iamlayer.audit.controls import Status, controls_by_key, run_controls
 from iamlayer.audit.model import (
     AuditInput,
     AuthorizationDetails,
@@ -276,7 +276,7 @@ def test_user_hardware_mfa_is_info_not_fail() -> None:
     assert virtual.serial in found["user/bob"].fix  # reported with how to fix it
     assert "virtual" not in found["user/eve"].fix  # nothing virtual to remove there
     report = AuditReport.build(
-        [inp], [f for f in evaluate([inp], NOW) if f.control == "user-hardware-mfa"], "cis-4.0", NOW
+        [inp], [f for f in run_controls([inp], NOW) if f.control == "user-hardware-mfa"], "cis-4.0", NOW
     )
     assert not report.failed and report.counts()["INFO"] == 2
     assert report_json(report)["totals"]["INFO"] == 2

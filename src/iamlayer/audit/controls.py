@@ -7,7 +7,7 @@ ids, so people moving from Prowler can compare. Controls that no CIS version num
 attached to principals, privilege escalation, ...) get an iamlayer id, `IL-<n>`, in every
 benchmark, and are reported after the CIS ones.
 
-A check returns Outcomes; `evaluate` turns them into Findings for the chosen benchmark. A check
+A check returns Outcomes; `Control.evaluate` turns them into Findings for the chosen benchmark. A check
 that needs an unavailable input calls `need(...)`, and the runner reports ERROR with why: a
 control is never skipped silently. A check with nothing in scope still reports one PASS saying so.
 INFO is for what a benchmark asks to report but not to fail (e.g. users' virtual MFA: CIS asks
@@ -1188,7 +1188,7 @@ def controls_by_key() -> dict[str, Control]:
     return {c.key: c for c in CONTROLS}
 
 
-def evaluate(
+def run_controls(
     inputs: Iterable[AuditInput], now: datetime, benchmark: str = DEFAULT_BENCHMARK
 ) -> list[Finding]:
     """Every control on every account, in benchmark order."""
@@ -1202,16 +1202,16 @@ def evaluate(
     return findings
 
 
-def required_permissions() -> list[str]:
+def audit_permissions() -> list[str]:
     """Every IAM permission the audit needs: the minimal operator policy's actions."""
     return sorted({p for c in CONTROLS for p in c.requires})
 
 
-def operator_policy() -> dict[str, Any]:
+def audit_operator_policy() -> dict[str, Any]:
     """The minimal IAM policy for the identity that runs `iamlayer audit`."""
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {"Sid": "IamlayerAudit", "Effect": "Allow", "Action": required_permissions(), "Resource": "*"}
+            {"Sid": "IamlayerAudit", "Effect": "Allow", "Action": audit_permissions(), "Resource": "*"}
         ],
     }

@@ -126,7 +126,7 @@ def read_account_summary(clients: AccountClients) -> dict[str, int]:
     return {str(k): int(v) for k, v in resp["SummaryMap"].items()}
 
 
-def read_password_policy(clients: AccountClients) -> PasswordPolicyState | None:
+def read_audit_password_policy(clients: AccountClients) -> PasswordPolicyState | None:
     """The password policy, or None when the account has none (NoSuchEntity)."""
     p = fetch_password_policy(clients)
     if p is None:
@@ -167,7 +167,7 @@ def _principal(kind: str, d: Mapping[str, Any], name_key: str, inline_key: str) 
     )
 
 
-def read_authorization_details(clients: AccountClients) -> AuthorizationDetails:
+def read_audit_authorization(clients: AccountClients) -> AuthorizationDetails:
     """Users, groups, roles and customer-managed policies in one paginated read."""
     # The AWS-managed policies (over a thousand, every version) are not in it: those attached are
     # read apart (read_aws_managed_policies).
@@ -362,8 +362,8 @@ def read_audit_input(
         account_id=account_id,
         credential_report=_read(lambda: read_credential_report(clients, wait=report_wait)),
         summary=_read(lambda: read_account_summary(clients)),
-        password_policy=_read(lambda: read_password_policy(clients)),
-        authorization=_read(lambda: read_authorization_details(clients)),
+        password_policy=_read(lambda: read_audit_password_policy(clients)),
+        authorization=_read(lambda: read_audit_authorization(clients)),
         virtual_mfa_devices=_read(lambda: read_virtual_mfa_devices(clients)),
         server_certificates=_read(lambda: read_server_certificates(clients)),
         analyzers=analyzers,
