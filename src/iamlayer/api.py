@@ -148,18 +148,15 @@ def make_plan(
 
 
 def save_plan(p: Plan, path: str | Path) -> None:
-    """Write the plan as its JSON document (iamlayer.plan.render), mode 0600, for `apply_plan` later."""
-    import json
+    """Write the plan as its JSON document (iamlayer.plan.model), mode 0600, for `apply_plan` later."""
+    from iamlayer.plan.planfile import save_plan as save
 
-    from iamlayer.files import write_private_file
-    from iamlayer.plan.render import plan_to_json
-
-    write_private_file(Path(path), (json.dumps(plan_to_json(p), indent=1) + "\n").encode())
+    save(p, Path(path))
 
 
 def read_plan(path: str | Path) -> Plan:
     """A plan saved by `save_plan` (or `iamlayer plan --out`); PlanError when it is not one."""
-    from iamlayer.plan.render import load_plan
+    from iamlayer.plan.planfile import load_plan
 
     return load_plan(Path(path))
 
@@ -334,7 +331,7 @@ def run_audit(
     """The CIS AWS Foundations IAM controls, and iamlayer's own, in every account of the spec (or
     `accounts`). A control that could not be checked is an ERROR finding that says why, never a
     silent PASS. Organization-wide settings are read once (management account, else people)."""
-    from iamlayer.audit.controls import DEFAULT_BENCHMARK, evaluate
+    from iamlayer.audit.controls import DEFAULT_BENCHMARK, run_controls
     from iamlayer.audit.model import AuditInput, RootAccessFeatures, Unavailable
     from iamlayer.audit.report import AuditReport
     from iamlayer.aws.accounts import connect_accounts
@@ -378,7 +375,7 @@ def run_audit(
 
     inputs = _for_each(audited, read, on_account)
     at = now or datetime.now(UTC)
-    return Audit(AuditReport.build(inputs, evaluate(inputs, at, benchmark), benchmark, at), stats)
+    return Audit(AuditReport.build(inputs, run_controls(inputs, at, benchmark), benchmark, at), stats)
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,11 @@
     │   └── EndpointError    the endpoint could not be reached (network, sandbox not running)
     ├── CredentialsError     no usable AWS credentials, or an account cannot be reached
     ├── LockedError          another iamlayer process is writing to the same account
+    ├── QueryError           an access question names what the layer does not have
     └── UserAbort            the person answered "no"
 
-The CLI maps SpecError to exit code 2 and every other IamlayerError to exit code 1.
+The CLI maps SpecError to exit code 2 and every other IamlayerError to exit code 1 (a QueryError
+is a usage error of `iamlayer access`: 2).
 """
 
 from __future__ import annotations
@@ -133,6 +135,16 @@ class CredentialsError(IamlayerError):
 
 class LockedError(IamlayerError):
     """Another iamlayer process holds the lock of an account this command writes to."""
+
+
+class QueryError(IamlayerError):
+    """An access question (iamlayer.access.ask) names a user, role, account or resource the layer
+    does not have, or is malformed. `argument` says which part of the question: "user", "action",
+    "resource", "role" or "account"."""
+
+    def __init__(self, message: str, *, argument: str) -> None:
+        super().__init__(message)
+        self.argument = argument
 
 
 class UserAbort(IamlayerError):

@@ -13,7 +13,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from iamlayer.audit.controls import evaluate
+from iamlayer.audit.controls import run_controls
 from iamlayer.audit.model import AuditInput
 from iamlayer.audit.report import AuditReport, render_html
 from iamlayer.aws.audit_reads import read_audit_input
@@ -45,7 +45,7 @@ def test_html_report_renders_in_chromium(aws_env: dict[str, str], iam: object, t
         AuditInput.unreachable("apps", "555555555555", "AccessDenied: sts:AssumeRole", ("us-east-1",)),
     ]
     now = inputs[0].read_at
-    report = AuditReport.build(inputs, evaluate(inputs, now), "cis-4.0", now)
+    report = AuditReport.build(inputs, run_controls(inputs, now), "cis-4.0", now)
     page = tmp_path / "audit.html"
     page.write_text(render_html(report), encoding="utf-8")
 

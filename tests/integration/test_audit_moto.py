@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from iamlayer.audit.controls import Finding, Status, evaluate
+from iamlayer.audit.controls import Finding, Status, run_controls
 from iamlayer.audit.model import AuditInput, CredentialReport
 from iamlayer.aws.audit_reads import read_audit_input
 from iamlayer.aws.session import AccountClients, ApiStats
@@ -49,7 +49,7 @@ def read(clients: AccountClients) -> AuditInput:
 
 
 def findings(inp: AuditInput, control: str, now: datetime | None = None) -> dict[str, Finding]:
-    out = evaluate([inp], now or datetime.now(UTC))
+    out = run_controls([inp], now or datetime.now(UTC))
     return {f.resource: f for f in out if f.control == control}
 
 

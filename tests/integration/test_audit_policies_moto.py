@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from iamlayer.audit.controls import Finding, Status, evaluate, required_permissions
+from iamlayer.audit.controls import Finding, Status, audit_permissions, run_controls
 from iamlayer.audit.model import AuditInput, AuthorizationDetails, Unavailable
 from iamlayer.aws.audit_reads import AwsPolicyDocuments, read_audit_input, read_root_access_features
 from iamlayer.aws.session import AccountClients, ApiStats
@@ -49,7 +49,7 @@ def read(clients: AccountClients, acct: str, cache: AwsPolicyDocuments | None = 
 
 
 def by_resource(inp: AuditInput, control: str) -> dict[str, Finding]:
-    return {f.resource: f for f in evaluate([inp], inp.read_at) if f.control == control}
+    return {f.resource: f for f in run_controls([inp], inp.read_at) if f.control == control}
 
 
 def test_aws_managed_admin_on_a_role_fails_1_16_and_reads_stay_bounded(aws_env: dict[str, str]) -> None:
@@ -75,7 +75,7 @@ def test_aws_managed_admin_on_a_role_fails_1_16_and_reads_stay_bounded(aws_env: 
     assert ops["GetAccountAuthorizationDetails"] == 1
     assert "ListAttachedUserPolicies" not in ops and "GetPolicy" not in ops and "ListUsers" not in ops
     # Every call the audit made is declared by some control (the operator policy covers it).
-    assert set(ops) <= {p.split(":", 1)[1] for p in required_permissions()}
+    assert set(ops) <= {p.split(":", 1)[1] for p in audit_permissions()}
 
 
 def test_aws_managed_documents_are_read_once_per_audit_across_accounts(aws_env: dict[str, str]) -> None:

@@ -9,8 +9,8 @@ import pytest
 from iamlayer.apply.run import apply_plan
 from iamlayer.aws.session import ApiStats
 from iamlayer.errors import StalePlanError
+from iamlayer.plan.model import plan_from_json, plan_to_json
 from iamlayer.plan.planner import make_plan
-from iamlayer.plan.render import plan_from_json, plan_to_json
 from iamlayer.spec.load import load_spec
 from layer import Layer
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from access_support import allow, assert_decision, decide, deny, doc, ref
 
-from iamlayer.access.evaluate import Kind
+from iamlayer.access.evaluate import DecisionKind
 
 MFA = "aws:MultiFactorAuthPresent"
 AGE = "aws:MultiFactorAuthAge"
@@ -235,7 +235,7 @@ def test_condition_operator(condition: dict[str, Any], ctx: dict[str, Any], expe
 
 def test_near_miss_shows_the_condition_and_the_request_value() -> None:
     d = decide(doc(allow(Condition={"Bool": {MFA: "true"}})), ctx={MFA: "false"})
-    assert d.kind is Kind.IMPLICIT_DENY
+    assert d.kind is DecisionKind.IMPLICIT_DENY
     assert (
         d.near_misses[0].reason == "condition Bool aws:MultiFactorAuthPresent = true not met (value: false)"
     )
@@ -266,7 +266,7 @@ def test_mfa_deny(op: str, ctx: dict[str, Any], denied: bool) -> None:
     policy = doc(allow(), deny(Condition={op: {MFA: "false"}}))
     d = decide(policy, ctx=ctx)
     if denied:
-        assert d.kind is Kind.EXPLICIT_DENY
+        assert d.kind is DecisionKind.EXPLICIT_DENY
         assert_decision(d, False, [ref(1, "D", "Deny")])
     else:
         assert_decision(d, True, [ref()])

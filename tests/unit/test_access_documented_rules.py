@@ -18,7 +18,7 @@ from spec_support import FIXTURES
 
 from iamlayer.access.checks import evaluate_checks
 from iamlayer.access.context import Caller, Signing, UserRequestFacts, user_context
-from iamlayer.access.evaluate import Kind, Request, evaluate
+from iamlayer.access.evaluate import DecisionKind, Request, evaluate
 from iamlayer.cli.access_cmds import EXIT_DENY, EXIT_UNCERTAIN
 from iamlayer.cli.common import run_guarded
 from iamlayer.cli.main import cli
@@ -47,7 +47,7 @@ def test_b1_get_caller_identity_is_allowed_even_under_an_explicit_deny() -> None
     operation. If an administrator attaches a policy to your identity that explicitly denies
     access to the sts:GetCallerIdentity action, you can still perform this operation." """
     d = ask(deny("DenyAll", "*", "*"), action="sts:GetCallerIdentity", resource="*")
-    assert d.allowed and d.kind is Kind.ALLOW and d.certain
+    assert d.allowed and d.kind is DecisionKind.ALLOW and d.certain
     assert "needs no permission" in d.explain()[0]
     assert not ask(action="sts:GetSessionToken", resource="*").allowed  # only that one action
 
@@ -181,7 +181,7 @@ def test_b7_not_principal_deny_denies_a_principal_with_a_boundary() -> None:
 
     assert decide(None).allowed
     d = decide(source("boundary", doc(allow("B", "sts:*", "*"))))
-    assert d.kind is Kind.EXPLICIT_DENY
+    assert d.kind is DecisionKind.EXPLICIT_DENY
     assert list(d.deciding) == [ref(1, "OnlyJane", "Deny", "trust")]
 
 
@@ -243,7 +243,7 @@ def test_a_deny_on_an_unknown_key_makes_an_allow_uncertain() -> None:
         Request(JANE, "s3:GetObject", "arn:aws:s3:::b/k", ctx.with_values({"aws:SourceIp": "1.2.3.4"})),
         [source("p", policy)],
     )
-    assert known.certain and known.kind is Kind.EXPLICIT_DENY
+    assert known.certain and known.kind is DecisionKind.EXPLICIT_DENY
 
 
 # --- the same, as `iamlayer access can` runs them ------------------------------------------------

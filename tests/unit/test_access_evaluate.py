@@ -24,7 +24,7 @@ from access_support import (
 )
 
 from iamlayer.access.context import Caller, CallerKind
-from iamlayer.access.evaluate import Decision, Kind, PolicySource, Request, evaluate
+from iamlayer.access.evaluate import Decision, DecisionKind, PolicySource, Request, evaluate
 
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/Ops"
 FOREIGN_ROLE_ARN = f"arn:aws:iam::{OTHER}:role/Ops"
@@ -73,14 +73,14 @@ ASSUME_REF = ref(0, "Assume", "Allow", "id")
 def test_explicit_deny_in_any_policy_wins() -> None:
     request = Request(JANE, "s3:GetObject", "arn:aws:s3:::b/k", context())
     d = evaluate(request, [ident(allow()), ident(deny("D", "s3:*"), label="other")])
-    assert d.kind is Kind.EXPLICIT_DENY
+    assert d.kind is DecisionKind.EXPLICIT_DENY
     assert_decision(d, False, [ref(0, "D", "Deny", "other")])
 
 
 def test_no_allow_is_an_implicit_deny_with_a_reason() -> None:
     request = Request(JANE, "iam:CreateUser", "*", context())
     d = evaluate(request, [ident(allow())])
-    assert d.kind is Kind.IMPLICIT_DENY
+    assert d.kind is DecisionKind.IMPLICIT_DENY
     assert_decision(d, False)
     assert d.reasons == (f"no identity-based policy of {JANE_ARN} allows iam:CreateUser on *",)
 
@@ -227,7 +227,7 @@ def test_a_deny_in_the_trust_policy_wins() -> None:
         {"Sid": "NoJane", "Effect": "Deny", "Action": "sts:AssumeRole", "Principal": {"AWS": JANE_ARN}},
     )
     d = assume([ident(ASSUME)], t)
-    assert d.kind is Kind.EXPLICIT_DENY
+    assert d.kind is DecisionKind.EXPLICIT_DENY
     assert_decision(d, False, [ref(1, "NoJane", "Deny", "trust")])
 
 

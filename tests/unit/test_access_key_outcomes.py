@@ -15,8 +15,8 @@ from iamlayer.apply.credentials import issue_access_key
 from iamlayer.apply.handlers import HandlerContext
 from iamlayer.plan.diff import SecretIntent, diff
 from iamlayer.secrets.keys import PublicKey
-from iamlayer.state.journal import KeyCreation
 from iamlayer.state.model import AccessKey, AccountState, UserState
+from iamlayer.state.records import KeyCreation
 
 ACCOUNT = "222222222222"
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -12,7 +12,7 @@ from access_support import NOW
 from spec_support import FIXTURES
 
 from iamlayer.access.context import Credential, Signing, UserRequestFacts, user_context
-from iamlayer.access.evaluate import Kind, StatementRef
+from iamlayer.access.evaluate import DecisionKind, StatementRef
 from iamlayer.access.principals import AccessModel, model_from_spec
 from iamlayer.access.queries import Target, can, target_for_arn, who_can_assume
 from iamlayer.spec.load import load_spec
@@ -96,7 +96,7 @@ def test_jane_assumes_devops_only_with_recent_mfa(design: AccessModel) -> None:
         "trust policy of DevOps in apps-prd, statement 0, Allow",
     ]
     stale = can(design, jane, "sts:AssumeRole", target, Signing.with_mfa(43200), now=NOW)
-    assert stale.kind is Kind.IMPLICIT_DENY
+    assert stale.kind is DecisionKind.IMPLICIT_DENY
     assert [str(m) for m in stale.near_misses] == [
         "trust policy of DevOps in apps-prd, statement 0: condition NumericLessThan "
         "aws:MultiFactorAuthAge < 43200 not met (value: 43200)"

@@ -17,12 +17,12 @@ from iamlayer.audit.controls import (
     CONTROLS,
     Finding,
     Status,
+    audit_operator_policy,
+    audit_permissions,
     control_order,
     controls_by_key,
-    evaluate,
-    grants_full_admin,
-    operator_policy,
-    required_permissions,
+    has_full_admin_statement,
+    run_controls,
 )
 from iamlayer.audit.model import (
     ROOT_ROW,
@@ -35,7 +35,7 @@ from iamlayer.audit.model import (
     IcAssignment,
     IcPermissionSet,
     IdentityCenterAudit,
-    ManagedPolicy,
+    LiveManagedPolicy,
     PasswordPolicyState,
     Principal,
     RootAccessFeatures,
@@ -125,7 +125,7 @@ def good_input() -> AuditInput:
                 ),
             ),
             policies=(
-                ManagedPolicy(
+                LiveManagedPolicy(
                     "billing",
                     f"arn:aws:iam::{ACCT}:policy/billing",
                     1,
@@ -137,8 +137,8 @@ def good_input() -> AuditInput:
         server_certificates=(ServerCertificate("web", "arn:cert", NOW + timedelta(days=30)),),
         analyzers={"us-east-1": (Analyzer("default", "ACCOUNT", "ACTIVE"),)},
         aws_managed_policies=(
-            ManagedPolicy("ReadOnlyAccess", "arn:aws:iam::aws:policy/ReadOnlyAccess", 1, READ_ONLY_DOC),
-            ManagedPolicy("AWSSupportAccess", SUPPORT_ARN, 1, SUPPORT_DOC),
+            LiveManagedPolicy("ReadOnlyAccess", "arn:aws:iam::aws:policy/ReadOnlyAccess", 1, READ_ONLY_DOC),
+            LiveManagedPolicy("AWSSupportAccess", SUPPORT_ARN, 1, SUPPORT_DOC),
         ),
         identity_providers=(),
         root_access=ORG,
@@ -169,7 +169,7 @@ def with_report(inp: AuditInput, *rows: CredentialRow) -> AuditInput:
 
 
 def test_the_good_account_passes_every_control() -> None:
-    findings = evaluate([good_input()], NOW)
+    findings = run_controls([good_input()], NOW)
     bad = [f for f in findings if f.status is not Status.PASS]
     assert bad == []
     assert {f.control for f in findings} == {c.key for c in CONTROLS}
@@ -191,7 +191,7 @@ def test_benchmark_numbering_moves_down_by_one_from_1_4_in_cis_5() -> None:
     assert ids["support-role"] == ("1.17", "1.16")
     assert ids["expired-server-certificates"] == ("1.19", "1.18")
     assert ids["access-analyzer"] == ("1.20", "1.19")
-    f5 = evaluate([good_input()], NOW, "cis-5.0")
+    f5 = run_controls([good_input()], NOW, "cis-5.0")
     assert [f.control_id for f in f5 if f.control == "password-length"] == ["1.7"]
     cis = [tuple(int(p) for p in f.control_id.split(".")) for f in f5 if not f.control_id.startswith("IL-")]
     assert cis == sorted(cis)
@@ -208,16 +208,16 @@ def test_ids_are_unique_per_benchmark_and_unknown_benchmark_is_refused() -> None
         ids = [c.ids[b] for c in CONTROLS]
         assert len(ids) == len(set(ids)), b
     with pytest.raises(ValueError, match=r"cis-4\.0"):
-        evaluate([good_input()], NOW, "cis-9")
+        run_controls([good_input()], NOW, "cis-9")
 
 
 def test_every_control_declares_permissions_and_a_fix() -> None:
     for c in CONTROLS:
         assert c.requires and all(":" in p for p in c.requires), c.key
         assert c.fix and c.title, c.key
-    perms = required_permissions()
+    perms = audit_permissions()
     assert "iam:GetAccountPasswordPolicy" in perms and "access-analyzer:ListAnalyzers" in perms
-    assert operator_policy()["Statement"][0]["Action"] == perms
+    assert audit_operator_policy()["Statement"][0]["Action"] == perms
 
 
 @pytest.mark.parametrize("control", [c.key for c in CONTROLS])
@@ -387,18 +387,20 @@ def test_permissions_via_groups() -> None:
 
 def test_no_full_admin_policy() -> None:
     admin_doc = {"Statement": [{"Effect": "Allow", "Action": ["*"], "Resource": "*"}]}
-    attached = replace(_auth(good_input()), policies=(ManagedPolicy("god", "arn:god", 2, admin_doc),))
+    attached = replace(_auth(good_input()), policies=(LiveManagedPolicy("god", "arn:god", 2, admin_doc),))
     [f] = results(replace(good_input(), authorization=attached), "no-full-admin-policy")
     assert f.status is Status.FAIL and f.spec_field == "policies.god.document"
-    unattached = replace(_auth(good_input()), policies=(ManagedPolicy("god", "arn:god", 0, admin_doc),))
+    unattached = replace(_auth(good_input()), policies=(LiveManagedPolicy("god", "arn:god", 0, admin_doc),))
     assert statuses(replace(good_input(), authorization=unattached), "no-full-admin-policy") == {Status.PASS}
 
 
 def test_full_admin_detection_minds_not_action_and_deny() -> None:
-    assert grants_full_admin({"Statement": {"Effect": "Allow", "Action": "*", "Resource": ["*"]}})
-    assert not grants_full_admin({"Statement": [{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}]})
-    assert not grants_full_admin({"Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]})
-    assert not grants_full_admin(
+    assert has_full_admin_statement({"Statement": {"Effect": "Allow", "Action": "*", "Resource": ["*"]}})
+    assert not has_full_admin_statement(
+        {"Statement": [{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}]}
+    )
+    assert not has_full_admin_statement({"Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]})
+    assert not has_full_admin_statement(
         {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "arn:aws:s3:::b"}]}
     )
 

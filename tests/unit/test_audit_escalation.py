@@ -11,7 +11,7 @@ from test_audit_controls import ACCT, NOW, good_input, results
 
 from iamlayer.audit.controls import Status
 from iamlayer.audit.escalation import PATHS
-from iamlayer.audit.model import AuditInput, AuthorizationDetails, ManagedPolicy, Principal, Unavailable
+from iamlayer.audit.model import AuditInput, AuthorizationDetails, LiveManagedPolicy, Principal, Unavailable
 
 
 def allow(actions: Any, resource: Any = "*", **extra: Any) -> dict[str, Any]:
@@ -21,11 +21,11 @@ def allow(actions: Any, resource: Any = "*", **extra: Any) -> dict[str, Any]:
     }
 
 
-def policy(name: str, doc: dict[str, Any]) -> ManagedPolicy:
-    return ManagedPolicy(name, f"arn:aws:iam::{ACCT}:policy/{name}", 1, doc)
+def policy(name: str, doc: dict[str, Any]) -> LiveManagedPolicy:
+    return LiveManagedPolicy(name, f"arn:aws:iam::{ACCT}:policy/{name}", 1, doc)
 
 
-def account(*policies: ManagedPolicy, users: tuple[Principal, ...] = (), groups: tuple[Principal, ...] = (),
+def account(*policies: LiveManagedPolicy, users: tuple[Principal, ...] = (), groups: tuple[Principal, ...] = (),
             roles: tuple[Principal, ...] = ()) -> AuditInput:  # fmt: skip
     auth = good_input().authorization
     assert isinstance(auth, AuthorizationDetails)

@@ -10,13 +10,13 @@ from datetime import timedelta
 
 from test_audit_controls import ACCT, NOW, ORG, ROOT_OK, good_input, key, results, row, statuses, with_report
 
-from iamlayer.audit.controls import Status, controls_by_key, evaluate
+from iamlayer.audit.controls import Status, controls_by_key, run_controls
 from iamlayer.audit.model import (
     AuditInput,
     AuthorizationDetails,
     CredentialReport,
     IdentityProvider,
-    ManagedPolicy,
+    LiveManagedPolicy,
     Principal,
     RootAccessFeatures,
     Unavailable,
@@ -26,7 +26,7 @@ from iamlayer.audit.report import AuditReport, render_html, report_json
 
 ADMIN_ARN = "arn:aws:iam::aws:policy/AdministratorAccess"
 ADMIN_DOC = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-AWS_ADMIN = ManagedPolicy("AdministratorAccess", ADMIN_ARN, 1, ADMIN_DOC)
+AWS_ADMIN = LiveManagedPolicy("AdministratorAccess", ADMIN_ARN, 1, ADMIN_DOC)
 MFA_TRUST = {
     "Version": "2012-10-17",
     "Statement": [
@@ -75,7 +75,7 @@ def test_1_16_reports_aws_managed_administrator_access_attached_to_a_role() -> N
 
 
 def test_1_16_names_the_kind_of_each_failing_policy_and_counts_what_passed() -> None:
-    god = ManagedPolicy("god", f"arn:aws:iam::{ACCT}:policy/god", 1, ADMIN_DOC)
+    god = LiveManagedPolicy("god", f"arn:aws:iam::{ACCT}:policy/god", 1, ADMIN_DOC)
     group = Principal("group", "ops", "arn:ops", attached=(god.arn,))
     inp = with_principals(good_input(), groups=(group,), policies=(god,))
     [f] = results(inp, "no-full-admin-policy")
@@ -108,8 +108,8 @@ def test_1_16_counts_admin_among_other_resources_and_under_conditions() -> None:
             }
         ]
     }
-    a = ManagedPolicy("mixed", f"arn:aws:iam::{ACCT}:policy/mixed", 1, mixed)
-    b = ManagedPolicy("cond", f"arn:aws:iam::{ACCT}:policy/cond", 1, conditional)
+    a = LiveManagedPolicy("mixed", f"arn:aws:iam::{ACCT}:policy/mixed", 1, mixed)
+    b = LiveManagedPolicy("cond", f"arn:aws:iam::{ACCT}:policy/cond", 1, conditional)
     inp = with_principals(good_input(), policies=(a, b))
     found = {f.resource: f for f in results(inp, "no-full-admin-policy")}
     assert found["policy/mixed"].status is Status.FAIL
@@ -193,7 +193,7 @@ def test_federation_users_outside_the_people_account_fail_by_name() -> None:
 
 
 def test_admin_access_attached_names_principal_and_policy() -> None:
-    god = ManagedPolicy("god", f"arn:aws:iam::{ACCT}:policy/god", 2, ADMIN_DOC)
+    god = LiveManagedPolicy("god", f"arn:aws:iam::{ACCT}:policy/god", 2, ADMIN_DOC)
     inp = with_principals(
         good_input(),
         users=(
@@ -242,8 +242,8 @@ def test_inline_admin_policy() -> None:
 
 
 def test_unattached_admin_policy() -> None:
-    spare = ManagedPolicy("spare", f"arn:aws:iam::{ACCT}:policy/spare", 0, ADMIN_DOC)
-    used = ManagedPolicy("used", f"arn:aws:iam::{ACCT}:policy/used", 1, ADMIN_DOC)
+    spare = LiveManagedPolicy("spare", f"arn:aws:iam::{ACCT}:policy/spare", 0, ADMIN_DOC)
+    used = LiveManagedPolicy("used", f"arn:aws:iam::{ACCT}:policy/used", 1, ADMIN_DOC)
     [f] = results(with_principals(good_input(), policies=(spare, used)), "unattached-admin-policy")
     assert (
         f.status is Status.FAIL and f.resource == "policy/spare" and f.spec_field == "policies.spare.document"
@@ -276,7 +276,7 @@ def test_user_hardware_mfa_is_info_not_fail() -> None:
     assert virtual.serial in found["user/bob"].fix  # reported with how to fix it
     assert "virtual" not in found["user/eve"].fix  # nothing virtual to remove there
     report = AuditReport.build(
-        [inp], [f for f in evaluate([inp], NOW) if f.control == "user-hardware-mfa"], "cis-4.0", NOW
+        [inp], [f for f in run_controls([inp], NOW) if f.control == "user-hardware-mfa"], "cis-4.0", NOW
     )
     assert not report.failed and report.counts()["INFO"] == 2
     assert report_json(report)["totals"]["INFO"] == 2

@@ -15,9 +15,9 @@ from iamlayer.aws.audit_reads import (
     brief,
     quick_client,
     read_analyzers,
+    read_audit_password_policy,
     read_aws_managed_policies,
     read_credential_report,
-    read_password_policy,
     read_root_access_features,
 )
 from iamlayer.aws.session import AccountClients
@@ -63,11 +63,11 @@ def test_access_denied_becomes_unavailable_and_no_policy_is_none(
 ) -> None:
     iam_stub.add_client_error("get_account_password_policy", "AccessDenied", "User is not authorized", 403)
     iam_stub.add_client_error("get_account_password_policy", "NoSuchEntity", "no policy", 404)
-    denied = _read(lambda: read_password_policy(offline_clients))
+    denied = _read(lambda: read_audit_password_policy(offline_clients))
     assert (
         isinstance(denied, Unavailable) and "AccessDenied" in denied.why and "password policy" in denied.why
     )
-    assert read_password_policy(offline_clients) is None
+    assert read_audit_password_policy(offline_clients) is None
 
 
 def test_credential_report_wait_is_bounded(offline_clients: AccountClients, iam_stub: Stubber) -> None:

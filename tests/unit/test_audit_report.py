@@ -10,7 +10,7 @@ from datetime import timedelta
 from rich.console import Console
 from test_audit_controls import NOW, good_input
 
-from iamlayer.audit.controls import Status, evaluate
+from iamlayer.audit.controls import Status, run_controls
 from iamlayer.audit.model import AuditInput, AuthorizationDetails, Principal
 from iamlayer.audit.report import AuditReport, human_age, render_html, render_table, report_json
 
@@ -26,7 +26,7 @@ def _report() -> AuditReport:
     )
     down = AuditInput.unreachable("shared", "333333333333", "AccessDenied <b>role</b>", ("us-east-1",))
     inputs = [good_input(), bad, down]
-    return AuditReport.build(inputs, evaluate(inputs, NOW), "cis-4.0", NOW)
+    return AuditReport.build(inputs, run_controls(inputs, NOW), "cis-4.0", NOW)
 
 
 def test_json_shape_and_credential_report_age() -> None:
@@ -76,7 +76,7 @@ def test_the_table_folds_one_control_failing_in_many_accounts_and_fits_80_column
         good_input(), authorization=replace(auth, users=(Principal("user", "ops", "arn", inline={"x": {}}),))
     )
     inputs = [replace(bad, account=f"account-{i}", account_id=f"10000000000{i}") for i in range(5)]
-    report = AuditReport.build(inputs, evaluate(inputs, NOW), "cis-4.0", NOW)
+    report = AuditReport.build(inputs, run_controls(inputs, NOW), "cis-4.0", NOW)
     fails = [f for f in report.findings if f.status is Status.FAIL]
     assert len(fails) == 5 and len({(f.control_id, f.fix) for f in fails}) == 1
     out = io.StringIO()

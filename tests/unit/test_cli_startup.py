@@ -67,3 +67,16 @@ def test_the_command_table_says_what_each_command_says() -> None:
         assert entry.short_help == command.get_short_help_str(limit=1000), entry.name
     assert cli.list_commands(ctx) == [e.name for e in COMMANDS]
     assert cli.get_command(ctx, "no-such-command") is None
+
+
+def test_offline_access_does_not_load_boto3(tmp_path: Path) -> None:
+    """`iamlayer access` answers from the spec without the AWS SDK (only --live reads AWS)."""
+    from spec_support import FIXTURES
+
+    (tmp_path / "iamlayer.yaml").write_text((FIXTURES / "design_example.yaml").read_text())
+    modules = loaded_after(
+        "from iamlayer.cli.main import cli\nfrom iamlayer.cli.common import run_guarded\n"
+        "assert run_guarded(cli, ['access', 'who-can-assume', 'Auditor', '--account', 'security']) == 0",
+        tmp_path,
+    )
+    assert heavy(modules) == []

@@ -10,7 +10,6 @@ from iamlayer.plan.desired import assume_policy, self_management_policy, trust_p
 from iamlayer.plan.diff import SecretIntent, diff
 from iamlayer.plan.model import Action, Kind
 from iamlayer.spec.model import Account, Group, PasswordPolicy, Role, SelfManagement, Spec, User
-from iamlayer.state.journal import KeyCreation
 from iamlayer.state.model import (
     OWNER_TAG,
     AccessKey,
@@ -23,6 +22,7 @@ from iamlayer.state.model import (
     tag_manifest,
 )
 from iamlayer.state.normalize import normalize
+from iamlayer.state.records import KeyCreation
 
 P = "acme"
 OWN = {OWNER_TAG: P}

@@ -10,8 +10,8 @@ import pytest
 from iamlayer.cli.common import run_guarded
 from iamlayer.cli.main import cli
 from iamlayer.errors import PlanError
-from iamlayer.plan.model import AccountPlan, Action, Address, Change, Kind, Plan
-from iamlayer.plan.render import load_plan, plan_to_json
+from iamlayer.plan.model import AccountPlan, Action, Address, Change, Kind, Plan, plan_to_json
+from iamlayer.plan.planfile import load_plan
 
 
 def saved() -> dict[str, object]:

@@ -161,3 +161,19 @@ def test_imported_roles_split_by_account_and_verbatim_trust_get_their_profiles()
         ("acme-shared-ops", "arn:aws:iam::333333333333:role/Ops", False),
         ("acme-apps-prd-ops", "arn:aws:iam::555555555555:role/Ops", True),
     ]
+
+
+def test_the_key_to_configure_without_asking(tmp_path: Path) -> None:
+    """`credentials configure`'s key: the CSV, else the environment, else the one configured before."""
+    from iamlayer.profiles.configure import known_access_key
+    from iamlayer.profiles.session import AwsFiles
+
+    spec = design_spec()
+    files = AwsFiles.for_project(spec.project, tmp_path)
+    assert files.config == tmp_path / "config" and files.credentials == tmp_path / "credentials"
+    assert known_access_key(spec, files, None, {}) is None
+    env = {"AWS_ACCESS_KEY_ID": "AKIAENV", "AWS_SECRET_ACCESS_KEY": "s"}
+    assert known_access_key(spec, files, None, env).access_key_id == "AKIAENV"  # type: ignore[union-attr]
+    csv = tmp_path / "accessKeys.csv"
+    csv.write_text('\ufeff"Access key ID","Secret access key"\r\nAKIACSV,secret\r\n')
+    assert known_access_key(spec, files, csv, env).access_key_id == "AKIACSV"  # type: ignore[union-attr]

@@ -308,3 +308,46 @@ def test_own_profiles_are_the_key_profiles_iamlayer_wrote(tmp_path: Path) -> Non
     assert default_person_profile(None, env) == ("acme-security", files)
     files.credentials.write_text("[mine]\naws_access_key_id = AKIA2\naws_secret_access_key = t\n")
     assert own_profiles(files) == [] and default_person_profile(None, env) is None
+
+
+def test_whoami_of_the_own_profile_with_a_notice(files: AwsFiles) -> None:
+    """The library behind `iamlayer whoami`: the own key profile, found without being named."""
+    from iamlayer.profiles.whoami import whoami
+
+    calls = Calls()
+    calls.stub.add_response(
+        "get_caller_identity",
+        {"Account": "222222222222", "Arn": "arn:aws:iam::222222222222:user/jane.doe", "UserId": "AIDA1"},
+    )
+    env = {
+        "AWS_CONFIG_FILE": str(files.config),
+        "AWS_SHARED_CREDENTIALS_FILE": str(files.credentials),
+        "AWS_ACCESS_KEY_ID": "AKIAOTHER",
+    }
+    notices: list[str] = []
+    with calls.stub:
+        me = whoami(factory_for=lambda profile: calls, notice=notices.append, env=env)
+    assert (me.profile, me.type, me.name, me.credentials) == (
+        "acme-security",
+        "user",
+        "jane.doe",
+        "long-term key",
+    )
+    assert me.mfa_session is False and me.as_json()["account"] == "222222222222"
+    assert calls.used == ["AKIAJANE"]
+    assert len(notices) == 1 and "AWS_ACCESS_KEY_ID is also set" in notices[0]
+
+
+def test_whoami_falls_back_to_the_standard_chain(tmp_path: Path) -> None:
+    from iamlayer.profiles.whoami import whoami
+
+    calls = Calls()
+    calls.stub.add_response(
+        "get_caller_identity",
+        {"Account": "111111111111", "Arn": "arn:aws:sts::111111111111:assumed-role/Ops/s", "UserId": "AROA1"},
+    )
+    env = {"AWS_CREDENTIAL_EXPIRATION": "2030-01-01T00:00:00Z"}
+    with calls.stub:
+        me = whoami(aws_dir=tmp_path, factory_for=lambda profile: calls, env=env)
+    assert (me.profile, me.type, me.name, me.credentials) == (None, "assumed-role", "Ops", "standard chain")
+    assert me.mfa_session is None and me.expires == "2030-01-01T00:00:00Z" and calls.used == ["chain"]

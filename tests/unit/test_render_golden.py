@@ -16,8 +16,8 @@ from rich.console import Console
 
 from iamlayer.plan.desired import desired_state
 from iamlayer.plan.diff import SecretIntent, diff
-from iamlayer.plan.model import AccountPlan, Plan
-from iamlayer.plan.render import plan_from_json, plan_to_json, render_plan
+from iamlayer.plan.model import AccountPlan, Plan, plan_from_json, plan_to_json
+from iamlayer.plan.render import render_plan
 from iamlayer.spec.load import load_spec
 from iamlayer.state.model import AccountState
 

@@ -9,7 +9,7 @@ import pytest
 from iamlayer.spec.policy_grammar import (
     ActionCatalogue,
     check_policy_document,
-    grants_full_admin,
+    grants_unconditional_admin,
     is_admin_policy_arn,
     is_condition_operator,
     load_action_catalogue,
@@ -105,10 +105,12 @@ def test_size_is_whitespace_free_json() -> None:
 
 
 def test_lint_helpers() -> None:
-    assert grants_full_admin(doc(ALLOW_ALL))
-    assert grants_full_admin({"Statement": {**ALLOW_ALL, "Action": ["s3:*", "*"]}})
-    assert not grants_full_admin(doc({**ALLOW_ALL, "Effect": "Deny"}))
-    assert not grants_full_admin(doc({**ALLOW_ALL, "Condition": {"Bool": {"aws:SecureTransport": "true"}}}))
+    assert grants_unconditional_admin(doc(ALLOW_ALL))
+    assert grants_unconditional_admin({"Statement": {**ALLOW_ALL, "Action": ["s3:*", "*"]}})
+    assert not grants_unconditional_admin(doc({**ALLOW_ALL, "Effect": "Deny"}))
+    assert not grants_unconditional_admin(
+        doc({**ALLOW_ALL, "Condition": {"Bool": {"aws:SecureTransport": "true"}}})
+    )
     assert is_admin_policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
     assert is_admin_policy_arn("arn:aws-us-gov:iam::aws:policy/AdministratorAccess")
     assert not is_admin_policy_arn("arn:aws:iam::aws:policy/AdministratorAccess-Amplify")

@@ -7,6 +7,8 @@
     evaluate    whole-request logic: explicit deny, identity, boundary, trust; unknown documents
     principals  users, groups and roles with their labelled policies, from account states
     queries     can(user, action, resource), who_can_assume(role)
+    ask         the same questions by name, as `iamlayer access` asks them (QueryError when a
+                name is not in the layer)
     checks      the spec's `checks:`, evaluated before any AWS write
 
 Every answer is a `Decision`: allow or deny, how (explicit deny, allow, implicit deny), the

@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from iamlayer.access.context import NO_MFA_SIGNINGS, Signing
-from iamlayer.access.evaluate import Decision, Kind
+from iamlayer.access.evaluate import Decision, DecisionKind
 from iamlayer.access.policy import ResourceMode
 from iamlayer.access.principals import AccessModel, UserModel, model_from_spec
 from iamlayer.access.queries import Target, can, target_for_arn
@@ -58,7 +58,7 @@ class Counterexample:
                 + (f" ({undecided})" if undecided else "")
             )
         verb = "can" if self.decision.allowed else "cannot"
-        why = "; ".join(self.decision.explain()) if self.decision.kind is not Kind.ALLOW else ""
+        why = "; ".join(self.decision.explain()) if self.decision.kind is not DecisionKind.ALLOW else ""
         if self.decision.allowed:
             why = "allowed by " + " and ".join(str(s) for s in self.decision.deciding)
         return f"{self.who} {verb} {check.action} on {self.target} {self.signing.describe()}: {why}"

@@ -56,7 +56,9 @@ from iamlayer.access.policy import (
 )
 
 
-class Kind(StrEnum):
+class DecisionKind(StrEnum):
+    """How a Decision came about (AWS's EvalDecision). Resource kinds are iamlayer.plan.model.Kind."""
+
     ALLOW = "allow"
     EXPLICIT_DENY = "explicit_deny"
     IMPLICIT_DENY = "implicit_deny"
@@ -126,7 +128,7 @@ class Decision:
     """The answer to one request."""
 
     decision: str  # "allow" or "deny"
-    kind: Kind
+    kind: DecisionKind
     deciding: tuple[StatementRef, ...] = ()
     reasons: tuple[str, ...] = ()  # for denials: which requirement was not met
     near_misses: tuple[NearMiss, ...] = ()
@@ -158,9 +160,9 @@ class Decision:
     def explain(self) -> list[str]:
         """Lines for people: what decided, or why not."""
         lines: list[str] = []
-        if self.kind is Kind.ALLOW:
+        if self.kind is DecisionKind.ALLOW:
             lines += [f"allowed by {s}" for s in self.deciding]
-        elif self.kind is Kind.EXPLICIT_DENY:
+        elif self.kind is DecisionKind.EXPLICIT_DENY:
             lines += [f"explicitly denied by {s}" for s in self.deciding]
         lines += list(self.reasons)
         lines += [f"near miss: {m}" for m in self.near_misses]
@@ -277,7 +279,7 @@ def evaluate(
     if has_identity and request.action.lower() == GET_CALLER_IDENTITY:
         return Decision(
             "allow",
-            Kind.ALLOW,
+            DecisionKind.ALLOW,
             reasons=(
                 "sts:GetCallerIdentity needs no permission: AWS answers it even under an explicit Deny",
             ),
@@ -349,7 +351,7 @@ def evaluate(
             deciding += [ref for ref, _ in rpf.allows]
         return Decision(
             "allow",
-            Kind.ALLOW,
+            DecisionKind.ALLOW,
             deciding=tuple(deciding),
             unknown=tuple(unknown),
             unknown_keys=keys_t,
@@ -386,7 +388,7 @@ def evaluate(
     if base.explicit:
         return Decision(
             "deny",
-            Kind.EXPLICIT_DENY,
+            DecisionKind.EXPLICIT_DENY,
             deciding=tuple(idf.denies + bdf.denies + rpf.denies),
             reasons=tuple(f"also: {r}" for r in reasons),
             near_misses=tuple(near),
@@ -398,7 +400,7 @@ def evaluate(
         reasons.append(f"nothing allows {what}")
     return Decision(
         "deny",
-        Kind.IMPLICIT_DENY,
+        DecisionKind.IMPLICIT_DENY,
         reasons=tuple(reasons),
         near_misses=tuple(near),
         unknown=tuple(unknown),

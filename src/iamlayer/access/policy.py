@@ -26,8 +26,8 @@ instead: with ResourceMode.ALL a statement counts only if it covers every resour
 `*`), with ResourceMode.ANY if it covers some (any resource pattern).
 
 In an open request context, a statement whose conditions (or resource variables) read a key
-whose value is not known neither applies nor misses: its Outcome names those keys
-(`Outcome.maybe`), and the evaluator answers both ways.
+whose value is not known neither applies nor misses: its StatementMatch names those keys
+(`StatementMatch.maybe`), and the evaluator answers both ways.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ class Miss(Enum):
 
 
 @dataclass(frozen=True)
-class Outcome:
+class StatementMatch:
     """A statement against a request: it applies (`miss` is None) or why not."""
 
     miss: Miss | None
@@ -208,11 +208,11 @@ class Statement:
         mode: ResourceMode = ResourceMode.LITERAL,
         *,
         boundary: bool = False,
-    ) -> Outcome:
+    ) -> StatementMatch:
         """Whether this statement applies to the request; `caller` for resource-based policies,
         `boundary` when the caller has a permissions boundary."""
         if not self.matches_action(action):
-            return Outcome(Miss.ACTION)
+            return StatementMatch(Miss.ACTION)
         level: PrincipalLevel | None = None
         if self.principal is not None and caller is not None:
             level = self.principal.match(caller)
@@ -221,7 +221,7 @@ class Statement:
                 if self.effect == "Deny" and boundary:
                     level = PrincipalLevel.ANYONE  # NotPrincipal never exempts a bounded principal
             if level is None:
-                return Outcome(
+                return StatementMatch(
                     Miss.PRINCIPAL,
                     detail=f"{'NotPrincipal' if self.not_principal else 'Principal'} "
                     f"{self.principal.describe()} does not name {caller.arn}",
@@ -240,8 +240,8 @@ class Statement:
             element = "NotResource" if self.not_resource else "Resource"
             if self.not_resource and any(p.resolve(ctx.single) is None for p in self.resources or ()):
                 detail = f"NotResource {shown}: a policy variable with no value makes the statement invalid"
-                return Outcome(Miss.RESOURCE, detail=detail)
-            return Outcome(Miss.RESOURCE, detail=f"{element} {shown} does not cover {resource}")
+                return StatementMatch(Miss.RESOURCE, detail=detail)
+            return StatementMatch(Miss.RESOURCE, detail=f"{element} {shown} does not cover {resource}")
         for cond in self.conditions:
             held = cond.test(ctx)
             if held is None:
@@ -256,12 +256,12 @@ class Statement:
                         f"condition {cond.describe()}: a negated operator with a policy variable that "
                         "has no value makes the statement invalid"
                     )
-                return Outcome(Miss.CONDITION, detail=detail)
+                return StatementMatch(Miss.CONDITION, detail=detail)
         if unknown:
             keys = tuple(_spelled(k, self) for k in unknown)
             detail = f"{'; '.join(pending)}: depends on {', '.join(keys)}, not known"
-            return Outcome(None, level, detail, keys)
-        return Outcome(None, level)
+            return StatementMatch(None, level, detail, keys)
+        return StatementMatch(None, level)
 
     def label(self) -> str:
         sid = f" ({self.sid})" if self.sid else ""

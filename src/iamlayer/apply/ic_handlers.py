@@ -46,11 +46,11 @@ from iamlayer.aws.retry import settle, settled
 from iamlayer.aws.session import AccountClients
 from iamlayer.errors import AlreadyExistsError, ApplyError
 from iamlayer.plan.ic_diff import adopt_hint
-from iamlayer.plan.ic_plan import PROVISIONING as PROVISIONING_ENTRY
 from iamlayer.plan.model import Action, Change, Kind
 from iamlayer.spec.model import Spec
 from iamlayer.state.ic_model import cm_parts, split_marker
 from iamlayer.state.journal import Journal
+from iamlayer.state.records import PROVISIONING_ENTRY
 
 
 @dataclass

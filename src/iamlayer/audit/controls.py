@@ -7,7 +7,7 @@ ids, so people moving from Prowler can compare. Controls that no CIS version num
 attached to principals, privilege escalation, ...) get an iamlayer id, `IL-<n>`, in every
 benchmark, and are reported after the CIS ones.
 
-A check returns Outcomes; `evaluate` turns them into Findings for the chosen benchmark. A check
+A check returns Outcomes; `Control.evaluate` turns them into Findings for the chosen benchmark. A check
 that needs an unavailable input calls `need(...)`, and the runner reports ERROR with why: a
 control is never skipped silently. A check with nothing in scope still reports one PASS saying so.
 INFO is for what a benchmark asks to report but not to fail (e.g. users' virtual MFA: CIS asks
@@ -29,7 +29,7 @@ from iamlayer.audit.model import (
     AuthorizationDetails,
     CredentialReport,
     CredentialRow,
-    ManagedPolicy,
+    LiveManagedPolicy,
     MissingInput,
     PolicyDoc,
     Principal,
@@ -96,7 +96,7 @@ class Finding:
     control: str = ""  # the stable control key, e.g. "password-length"
 
 
-Check = Callable[[AuditInput, datetime], list[Outcome]]
+ControlFn = Callable[[AuditInput, datetime], list[Outcome]]
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ class Control:
     title: str
     requires: tuple[str, ...]  # IAM permissions the inputs need
     fix: str
-    check: Check
+    check: ControlFn
     spec_field: str | None = None
     manual: bool = False  # "manual" in the benchmark; iamlayer can still decide it from IAM data
     prowler: tuple[str, ...] = ()  # the equivalent Prowler check ids
@@ -173,7 +173,7 @@ def control(
     manual: bool = False,
     prowler: Sequence[str] = (),
     applies: Callable[[AuditInput], bool] | None = None,
-) -> Callable[[Check], Check]:
+) -> Callable[[ControlFn], ControlFn]:
     """Register a check. The CIS 5.0 id is derived: items from 1.4 on move down by one.
 
     `cis4=None` registers one of iamlayer's own controls, numbered IL-1, IL-2... in registration order.
@@ -185,7 +185,7 @@ def control(
         major, minor = cis4.split(".")
         ids = {"cis-4.0": cis4, "cis-5.0": f"{major}.{int(minor) - 1}" if int(minor) >= 4 else cis4}
 
-    def register(fn: Check) -> Check:
+    def register(fn: ControlFn) -> ControlFn:
         CONTROLS.append(
             Control(key, ids, title, tuple(requires), fix, fn, spec_field, manual, tuple(prowler), applies)
         )
@@ -542,10 +542,11 @@ def permissions_via_groups(inp: AuditInput, now: datetime) -> list[Outcome]:
     return out or [Outcome(Status.PASS, inp.account, "no IAM users")]
 
 
-def grants_full_admin(document: PolicyDoc) -> bool:
+def has_full_admin_statement(document: PolicyDoc) -> bool:
     """True if a statement allows Action "*" on Resource "*", with or without a Condition (CIS 1.16).
 
-    NotAction is not "*": not counted, as in the CIS audit procedure.
+    NotAction is not "*": not counted, as in the CIS audit procedure. (The spec lint's
+    `grants_unconditional_admin` counts only statements without a Condition.)
     """
     return bool(full_admin_statements(document))
 
@@ -556,7 +557,7 @@ def _admin_note(document: PolicyDoc) -> str:
     return " (only under a Condition)" if stmts and all(st.get("Condition") for st in stmts) else ""
 
 
-def _managed_policies(inp: AuditInput) -> tuple[AuthorizationDetails, dict[str, ManagedPolicy]]:
+def _managed_policies(inp: AuditInput) -> tuple[AuthorizationDetails, dict[str, LiveManagedPolicy]]:
     """Principals, and every managed policy that matters by ARN: customer-managed and attached AWS-managed."""
     auth = need(inp.authorization, "authorization details")
     aws = need(inp.aws_managed_policies, "attached AWS-managed policies")
@@ -572,7 +573,7 @@ def _policies_field(p: Principal) -> str | None:
     return f"{p.kind}s.{p.name}.policies" if p.kind in ("group", "role") else None
 
 
-def _policy_resource(pol: ManagedPolicy) -> str:
+def _policy_resource(pol: LiveManagedPolicy) -> str:
     # A customer-managed policy may be named like an AWS-managed one: keep them apart.
     return f"aws-policy/{pol.name}" if pol.aws_managed else f"policy/{pol.name}"
 
@@ -595,7 +596,7 @@ def no_full_admin_policy(inp: AuditInput, now: datetime) -> list[Outcome]:
     out = []
     attached = [p for p in policies.values() if p.attachment_count > 0]
     for pol in policies.values():
-        if not grants_full_admin(pol.document):
+        if not has_full_admin_statement(pol.document):
             continue
         res = _policy_resource(pol)
         note = _admin_note(pol.document)
@@ -823,7 +824,7 @@ def admin_access_attached(inp: AuditInput, now: datetime) -> list[Outcome]:
                     )
                 )
                 continue
-            if not grants_full_admin(pol.document):
+            if not has_full_admin_statement(pol.document):
                 continue
             detail = (
                 f'{pol.kind} policy {pol.name} attached, which allows "*" on "*"{_admin_note(pol.document)}'
@@ -867,7 +868,7 @@ def inline_admin_policy(inp: AuditInput, now: datetime) -> list[Outcome]:
             continue
         for name, doc in p.inline.items():
             checked += 1
-            if grants_full_admin(doc):
+            if has_full_admin_statement(doc):
                 out.append(
                     Outcome(
                         Status.FAIL,
@@ -900,7 +901,7 @@ def unattached_admin_policy(inp: AuditInput, now: datetime) -> list[Outcome]:
             spec_field=f"policies.{pol.name}.document",
         )
         for pol in auth.policies
-        if pol.attachment_count == 0 and grants_full_admin(pol.document)
+        if pol.attachment_count == 0 and has_full_admin_statement(pol.document)
     ]
     unattached = sum(1 for pol in auth.policies if pol.attachment_count == 0)
     return out or [
@@ -1187,7 +1188,7 @@ def controls_by_key() -> dict[str, Control]:
     return {c.key: c for c in CONTROLS}
 
 
-def evaluate(
+def run_controls(
     inputs: Iterable[AuditInput], now: datetime, benchmark: str = DEFAULT_BENCHMARK
 ) -> list[Finding]:
     """Every control on every account, in benchmark order."""
@@ -1201,16 +1202,16 @@ def evaluate(
     return findings
 
 
-def required_permissions() -> list[str]:
+def audit_permissions() -> list[str]:
     """Every IAM permission the audit needs: the minimal operator policy's actions."""
     return sorted({p for c in CONTROLS for p in c.requires})
 
 
-def operator_policy() -> dict[str, Any]:
+def audit_operator_policy() -> dict[str, Any]:
     """The minimal IAM policy for the identity that runs `iamlayer audit`."""
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {"Sid": "IamlayerAudit", "Effect": "Allow", "Action": required_permissions(), "Resource": "*"}
+            {"Sid": "IamlayerAudit", "Effect": "Allow", "Action": audit_permissions(), "Resource": "*"}
         ],
     }

@@ -27,7 +27,7 @@ from datetime import datetime
 from iamlayer.access.context import Caller, RequestContext, Signing, UserRequestFacts, user_context
 from iamlayer.access.evaluate import Decision, PolicySource, Request, evaluate
 from iamlayer.access.policy import ResourceMode, compile_policy
-from iamlayer.audit.model import AuthorizationDetails, ManagedPolicy, PolicyDoc, Principal
+from iamlayer.audit.model import AuthorizationDetails, LiveManagedPolicy, PolicyDoc, Principal
 from iamlayer.spec.policy_grammar import full_admin_statements
 
 #: The name of the resource every probe ARN names: nobody's, so only grants on "any" resource match.
@@ -113,7 +113,7 @@ def _source(label: str, arn: str | None, doc: PolicyDoc | None) -> PolicySource:
 
 
 def identity_sources(
-    p: Principal, auth: AuthorizationDetails, policies: Mapping[str, ManagedPolicy]
+    p: Principal, auth: AuthorizationDetails, policies: Mapping[str, LiveManagedPolicy]
 ) -> list[PolicySource]:
     """Every identity-based policy that applies to the principal's requests, labelled for people."""
     holders = [p] + [g for name in p.groups if (g := auth.group(name)) is not None]
@@ -128,7 +128,7 @@ def identity_sources(
     return out
 
 
-def is_admin(p: Principal, auth: AuthorizationDetails, policies: Mapping[str, ManagedPolicy]) -> bool:
+def is_admin(p: Principal, auth: AuthorizationDetails, policies: Mapping[str, LiveManagedPolicy]) -> bool:
     """Holds a policy (its own or a group's) that allows "*" on "*"."""
     holders = [p] + [g for name in p.groups if (g := auth.group(name)) is not None]
     docs: list[PolicyDoc] = [d for h in holders for d in h.inline.values()]
@@ -166,7 +166,7 @@ def _target(on: str, account_id: str) -> tuple[str, ResourceMode]:
 def escalation_of(
     p: Principal,
     auth: AuthorizationDetails,
-    policies: Mapping[str, ManagedPolicy],
+    policies: Mapping[str, LiveManagedPolicy],
     account_id: str,
     now: datetime,
     paths: Sequence[Path] = PATHS,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from iamlayer.audit.controls import Outcome, Status, control, grants_full_admin
+from iamlayer.audit.controls import Outcome, Status, control, has_full_admin_statement
 from iamlayer.audit.model import AuditInput, IcAssignment, IdentityCenterAudit, need
 
 ADMIN_POLICY = ":iam::aws:policy/AdministratorAccess"
@@ -76,7 +76,7 @@ def ic_admin_permission_set(inp: AuditInput, now: datetime) -> list[Outcome]:
     for ps in ic.permission_sets:
         why = [f"{arn.rsplit('/', 1)[-1]} attached" for arn in ps.managed if arn.endswith(ADMIN_POLICY)]
         field = "policies"
-        if ps.inline is not None and grants_full_admin(ps.inline):
+        if ps.inline is not None and has_full_admin_statement(ps.inline):
             why.append('its inline policy allows "*" on "*"')
             field = "policies" if len(why) > 1 else "inline_policy"
         res = f"permission-set/{ps.name}"

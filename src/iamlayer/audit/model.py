@@ -212,7 +212,7 @@ class Principal:
 
 
 @dataclass(frozen=True)
-class ManagedPolicy:
+class LiveManagedPolicy:
     """A managed policy with its default version's document: customer-managed, or AWS-managed and attached."""
 
     name: str
@@ -241,7 +241,7 @@ class AuthorizationDetails:
     users: tuple[Principal, ...] = ()
     groups: tuple[Principal, ...] = ()
     roles: tuple[Principal, ...] = ()
-    policies: tuple[ManagedPolicy, ...] = ()
+    policies: tuple[LiveManagedPolicy, ...] = ()
 
     @property
     def principals(self) -> tuple[Principal, ...]:
@@ -357,7 +357,7 @@ class AuditInput:
     analyzers: Mapping[str, tuple[Analyzer, ...] | Unavailable] = field(default_factory=dict)
     read_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     #: the AWS-managed policies attached to some user, group or role here, with their documents
-    aws_managed_policies: tuple[ManagedPolicy, ...] | Unavailable = NOT_READ
+    aws_managed_policies: tuple[LiveManagedPolicy, ...] | Unavailable = NOT_READ
     identity_providers: tuple[IdentityProvider, ...] | Unavailable = NOT_READ
     #: read once per audit in the management account (or the people account) and shared by all
     root_access: RootAccessFeatures | Unavailable = NOT_READ

@@ -34,7 +34,7 @@ from iamlayer.audit.model import (
     AuditInput,
     AuthorizationDetails,
     IdentityProvider,
-    ManagedPolicy,
+    LiveManagedPolicy,
     PasswordPolicyState,
     PolicyDoc,
     Principal,
@@ -126,7 +126,7 @@ def read_account_summary(clients: AccountClients) -> dict[str, int]:
     return {str(k): int(v) for k, v in resp["SummaryMap"].items()}
 
 
-def read_password_policy(clients: AccountClients) -> PasswordPolicyState | None:
+def read_audit_password_policy(clients: AccountClients) -> PasswordPolicyState | None:
     """The password policy, or None when the account has none (NoSuchEntity)."""
     p = fetch_password_policy(clients)
     if p is None:
@@ -167,16 +167,16 @@ def _principal(kind: str, d: Mapping[str, Any], name_key: str, inline_key: str) 
     )
 
 
-def read_authorization_details(clients: AccountClients) -> AuthorizationDetails:
+def read_audit_authorization(clients: AccountClients) -> AuthorizationDetails:
     """Users, groups, roles and customer-managed policies in one paginated read."""
     # The AWS-managed policies (over a thousand, every version) are not in it: those attached are
     # read apart (read_aws_managed_policies).
     details = fetch_authorization_details(clients)
-    policies: list[ManagedPolicy] = []
+    policies: list[LiveManagedPolicy] = []
     for p in details.policies:
         default = next((v for v in p.get("PolicyVersionList", []) if v.get("IsDefaultVersion")), None)
         policies.append(
-            ManagedPolicy(
+            LiveManagedPolicy(
                 # moto leaves PolicyName out; the ARN's last segment is the name.
                 name=str(p.get("PolicyName") or str(p["Arn"]).rsplit("/", 1)[-1]),
                 arn=str(p["Arn"]),
@@ -219,7 +219,7 @@ class AwsPolicyDocuments:
 
 def read_aws_managed_policies(
     clients: AccountClients, documents: AwsPolicyDocuments | None = None
-) -> tuple[ManagedPolicy, ...]:
+) -> tuple[LiveManagedPolicy, ...]:
     """The AWS-managed policies attached in the account, with their default version's document.
 
     ListPolicies(Scope=AWS, OnlyAttached) (a page per 100 attached policies), then one
@@ -233,7 +233,7 @@ def read_aws_managed_policies(
     with aws_call(f"listing the AWS-managed policies attached in {clients.label}"):
         for page in iam.get_paginator("list_policies").paginate(Scope="AWS", OnlyAttached=True):
             listed += page.get("Policies", [])
-    out: list[ManagedPolicy] = []
+    out: list[LiveManagedPolicy] = []
     for p in listed:
         arn, version = str(p["Arn"]), str(p["DefaultVersionId"])
 
@@ -243,7 +243,7 @@ def read_aws_managed_policies(
             return _document(resp["PolicyVersion"].get("Document"))
 
         out.append(
-            ManagedPolicy(
+            LiveManagedPolicy(
                 name=str(p.get("PolicyName") or arn.rsplit("/", 1)[-1]),
                 arn=arn,
                 attachment_count=int(p.get("AttachmentCount", 0)),
@@ -362,8 +362,8 @@ def read_audit_input(
         account_id=account_id,
         credential_report=_read(lambda: read_credential_report(clients, wait=report_wait)),
         summary=_read(lambda: read_account_summary(clients)),
-        password_policy=_read(lambda: read_password_policy(clients)),
-        authorization=_read(lambda: read_authorization_details(clients)),
+        password_policy=_read(lambda: read_audit_password_policy(clients)),
+        authorization=_read(lambda: read_audit_authorization(clients)),
         virtual_mfa_devices=_read(lambda: read_virtual_mfa_devices(clients)),
         server_certificates=_read(lambda: read_server_certificates(clients)),
         analyzers=analyzers,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Union
 
@@ -63,8 +62,6 @@ def base_session(profile: CredentialSource = None, region: str | None = None) ->
     with aws_call(f"loading AWS profile {profile!r}" if profile else "loading AWS credentials"):
         return boto3.Session(profile_name=profile, region_name=region or env_region())
 
-
-ClientFactory = Callable[[str], Any]
 
 #: boto3 sessions are not thread-safe (clients are): every client is created under this one lock,
 #: whichever session it comes from, since several accounts may share the operator's session.

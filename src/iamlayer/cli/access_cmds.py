@@ -12,31 +12,37 @@ The embedded emulator enforces no IAM policy at all; this is how to know what AW
 from __future__ import annotations
 
 import json
-import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
+from iamlayer.access.ask import (
+    accounts_for,
+    ask_can,
+    ask_who_can_assume,
+    check_account,
+    check_action,
+    role_accounts,
+)
 from iamlayer.access.context import Credential, Signing
 from iamlayer.access.evaluate import Decision
-from iamlayer.access.policy import ResourceMode
-from iamlayer.access.principals import AccessModel, RoleModel, UserModel, model_from_spec
-from iamlayer.access.queries import AssumeAccess, Target, can, is_role_arn, target_for_arn, who_can_assume
-from iamlayer.aws.session import ApiStats
+from iamlayer.access.principals import AccessModel, model_from_spec
+from iamlayer.access.queries import AssumeAccess
 from iamlayer.cli.common import EXIT_OK, console, json_option, profile_option, spec_option
+from iamlayer.errors import QueryError
 from iamlayer.plan.render import render_stats
 from iamlayer.spec.load import load_spec
-from iamlayer.spec.model import EVERY_ACCOUNT, Spec, parse_role_ref
-from iamlayer.spec.policy_grammar import did_you_mean
+from iamlayer.spec.model import Spec
+from iamlayer.stats import ApiStats
 
 #: exit codes of `access can`: 0 allowed, 3 denied, 4 undecided offline (1 error, 2 usage)
 EXIT_DENY = 3
 EXIT_UNCERTAIN = 4
-
-ACTION = re.compile(r"[A-Za-z0-9-]+:[A-Za-z0-9]+", re.ASCII)
 
 live_option = click.option(
     "--live",
@@ -46,13 +52,6 @@ live_option = click.option(
 stats_option = click.option(
     "--stats", "show_stats", is_flag=True, help="Print the API calls made (with --live)."
 )
-
-
-def _hint(word: str, choices: list[str], what: str) -> str:
-    guess = did_you_mean(word, choices)
-    if guess:
-        return f"did you mean {guess!r}?"
-    return f"{what}: {', '.join(choices)}" if choices else f"there are no {what}"
 
 
 def _model(spec: Spec, live: bool, accounts: list[str], profile: str | None, stats: ApiStats) -> AccessModel:
@@ -69,76 +68,17 @@ def _source(model: AccessModel, spec: Spec) -> str:
     return f"evaluated offline from {spec.path.name}; AWS enforces these policies, the sandbox does not"
 
 
-def _account(spec: Spec, name: str, param: str) -> str:
-    if name not in spec.accounts:
-        raise click.BadParameter(
-            f"no account {name!r} in the spec; {_hint(name, list(spec.accounts), 'accounts')}",
-            param_hint=param,
-        )
-    return name
+#: the argument of the command each part of a question is given in
+_PARAM = {"user": "USER", "action": "ACTION", "resource": "RESOURCE", "role": "ROLE", "account": "--account"}
 
 
-def _accounts_for(spec: Spec, resource: str) -> list[str]:
-    """The accounts whose state a request on `resource` needs (beyond the people account)."""
-    ref = parse_role_ref(resource)
-    if ref is not None and ref[1] in spec.accounts:
-        return [ref[1]]
-    if resource.startswith("arn:") and len(resource.split(":")) > 4:
-        account_id = resource.split(":")[4]
-        return [a for a, acc in spec.accounts.items() if acc.id == account_id]
-    return []
-
-
-def _role(model: AccessModel, spec: Spec, name: str, account: str, param: str) -> RoleModel:
-    role = model.role(name, account)
-    if role is not None:
-        return role
-    where = [r.account for r in model.roles_named(name)]
-    if where:
-        raise click.BadParameter(
-            f"role {name} is not in account {account}; it is in: {', '.join(where)}", param_hint=param
-        )
-    names = model.role_names()
-    raise click.BadParameter(f"no role {name!r}; {_hint(name, names, 'roles')}", param_hint=param)
-
-
-def _target(model: AccessModel, spec: Spec, text: str) -> Target:
-    if text == "*":
-        return Target.everything()
-    ref = parse_role_ref(text)
-    if ref is not None:
-        name, account = ref
-        if account == EVERY_ACCOUNT:
-            raise click.BadParameter(
-                "name one account (role/<name>@<account>); `iamlayer access who-can-assume` covers them all",
-                param_hint="RESOURCE",
-            )
-        _account(spec, account, "RESOURCE")
-        role = _role(model, spec, name, account, "RESOURCE")
-        return Target(role.arn, role)
-    if text.startswith("arn:"):
-        target = target_for_arn(model, text)
-        owner = model.account_of(text.split(":")[4]) if len(text.split(":")) > 4 else None
-        if is_role_arn(text) and target.role is None and owner is not None:
-            # A role ARN in one of the layer's accounts must name one of its roles.
-            role = _role(model, spec, text.rsplit("/", 1)[-1], owner, "RESOURCE")
-            raise click.BadParameter(
-                f"{text} is not the ARN of role {role.name} in {owner}: {role.arn}", param_hint="RESOURCE"
-            )
-        return target
-    raise click.BadParameter(
-        f"{text!r} is not a resource: give an ARN, *, or role/<name>@<account>", param_hint="RESOURCE"
-    )
-
-
-def _user(model: AccessModel, name: str) -> UserModel:
-    user = model.users.get(name)
-    if user is None:
-        raise click.BadParameter(
-            f"no user {name!r} in the people account; {_hint(name, sorted(model.users), 'users')}",
-            param_hint="USER",
-        )
-    return user
+@contextmanager
+def _usage_errors() -> Iterator[None]:
+    """A question naming what the layer does not have is a usage error (exit 2), on its argument."""
+    try:
+        yield
+    except QueryError as exc:
+        raise click.BadParameter(str(exc), param_hint=_PARAM[exc.argument]) from None
 
 
 def _signing(mfa: bool | None, mfa_age: int | None, session: bool) -> Signing:
@@ -224,11 +164,8 @@ def can_command(
     can write:
       if iamlayer access can jane.doe sts:AssumeRole role/DevOps@apps-prd --mfa; then ...
     """
-    if not ACTION.fullmatch(action):
-        raise click.BadParameter(
-            f"{action!r} is not an action: write service:Action, e.g. sts:AssumeRole (no wildcards)",
-            param_hint="ACTION",
-        )
+    with _usage_errors():
+        check_action(action)
     signing = _signing(mfa, mfa_age, session)
     extra: dict[str, str] = {}
     for item in context:
@@ -238,38 +175,25 @@ def can_command(
                 f"{item!r}: write KEY=VALUE, e.g. sts:ExternalId=abc", param_hint="--context"
             )
         extra[key] = value
-    spec = load_spec(spec_file, check_keys=False)
-    stats = ApiStats()
-    model = _model(spec, live, _accounts_for(spec, resource), profile, stats)
-    who = _user(model, user)
-    target = _target(model, spec, resource)
-    now = datetime.now(UTC)
-    d = can(model, who, action, target, signing, now=now, extra=extra)
-    some: Decision | None = None
-    every: Decision | None = None
-    if target.resource == "*" and not d.allowed:
-        some = can(model, who, action, target, signing, now=now, mode=ResourceMode.ANY, extra=extra)
-    elif target.resource == "*":
-        every = can(model, who, action, target, signing, now=now, mode=ResourceMode.ALL, extra=extra)
-    other: Decision | None = None
-    if mfa is None and mfa_age is None and not session:
-        other = can(model, who, action, target, Signing.with_mfa(0), now=now, extra=extra)
-    if as_json:
-        _print_json(
-            {
-                **d.as_json(),
-                "user": who.name,
-                "user_arn": who.arn,
-                "action": action,
-                "resource": target.resource,
-                "target": target.label,
-                "signing": {"credential": signing.credential.value, "mfa_age": signing.mfa_age},
-                "source": model.source,
-                **({"on_some_resources": some.allowed} if some is not None else {}),
-                **({"on_every_resource": every.allowed} if every is not None else {}),
-                "stats": stats.as_json(),
-            }
+    with _usage_errors():
+        spec = load_spec(spec_file, check_keys=False)
+        stats = ApiStats()
+        model = _model(spec, live, accounts_for(spec, resource), profile, stats)
+        answer = ask_can(
+            model,
+            spec,
+            user,
+            action,
+            resource,
+            signing,
+            now=datetime.now(UTC),
+            extra=extra,
+            compare_mfa=mfa is None and mfa_age is None and not session,
         )
+    d, who, target = answer.decision, answer.user, answer.target
+    some, every, other = answer.on_some, answer.on_every, answer.with_mfa
+    if as_json:
+        _print_json({**answer.as_json(), "stats": stats.as_json()})
     else:
         verb = "may" if d.allowed else "may not"
         console.print(
@@ -337,22 +261,18 @@ def who_can_assume_command(
     """
     spec = load_spec(spec_file, check_keys=False)
     offline = model_from_spec(spec)
-    where = [r.account for r in offline.roles_named(role)]
-    if not where:
-        raise click.BadParameter(
-            f"no role {role!r}; {_hint(role, offline.role_names(), 'roles')}", param_hint="ROLE"
-        )
-    if account is None:
-        if len(where) > 1:
+    with _usage_errors():
+        where = role_accounts(offline, role)
+        if account is None and len(where) > 1:
             raise click.UsageError(
                 f"role {role} is in several accounts ({', '.join(where)}): choose one with --account"
             )
-        account = where[0]
-    _account(spec, account, "--account")
-    stats = ApiStats()
-    model = _model(spec, live, [account], profile, stats) if live else offline
-    target = _role(model, spec, role, account, "--account")
-    report = who_can_assume(model, target, now=datetime.now(UTC))
+        account = account or where[0]
+        check_account(spec, account, "account")
+        stats = ApiStats()
+        model = _model(spec, live, [account], profile, stats) if live else offline
+        report = ask_who_can_assume(model, spec, role, account, now=datetime.now(UTC))
+    target = report.role
     if as_json:
         _print_json({**report.as_json(), "source": model.source, "stats": stats.as_json()})
         return EXIT_OK

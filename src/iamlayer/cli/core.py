@@ -25,8 +25,8 @@ from iamlayer.cli.common import (
     spec_option,
 )
 from iamlayer.errors import SpecError, UserAbort
-from iamlayer.plan.model import Change, Plan
-from iamlayer.plan.render import plan_to_json, render_plan, render_stats
+from iamlayer.plan.model import Change, Plan, plan_to_json
+from iamlayer.plan.render import render_plan, render_stats
 from iamlayer.spec.load import load_spec
 from iamlayer.spec.model import Spec
 from iamlayer.stats import ApiStats

@@ -8,11 +8,9 @@ CLI captures that command's stderr, so its prompt goes to /dev/tty.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +20,9 @@ from rich.markup import escape
 from iamlayer.aws.people import InvalidMfaCodeError, make_client_factory
 from iamlayer.cli.common import console, err_console, json_option, person_profile_option, spec_option
 from iamlayer.errors import CredentialsError, IamlayerError
-from iamlayer.profiles.configure import ConfigureResult, configure, read_access_key_csv
+from iamlayer.profiles.configure import ConfigureResult, configure, known_access_key
 from iamlayer.profiles.credentials import Credentials
 from iamlayer.profiles.mfa import enrol, is_code
-from iamlayer.profiles.render import profile_name
 from iamlayer.profiles.session import (
     MAX_CODE_TRIES,
     AwsFiles,
@@ -34,10 +31,7 @@ from iamlayer.profiles.session import (
     SessionCache,
     child_env,
     credential_process_output,
-    default_person_profile,
     locate_files,
-    read_config_profiles,
-    source_keys,
 )
 from iamlayer.profiles.sso import write_sso_profiles
 from iamlayer.spec.model import Spec
@@ -100,10 +94,6 @@ def code_provider(fixed: str | None) -> CodeProvider:
         return _ask_code(f"MFA code for {serial}")
 
     return provide
-
-
-def _default_aws_dir(project: str) -> Path:
-    return Path.home() / ".aws" / project
 
 
 def _configure_json(res: ConfigureResult, exports: list[str]) -> dict[str, Any]:
@@ -204,21 +194,13 @@ def configure_cmd(
     from iamlayer.spec.load import load_spec
 
     spec = load_spec(spec_file, check_keys=False)
-    folder = aws_dir.expanduser() if aws_dir else _default_aws_dir(spec.project)
-    files = AwsFiles(folder / "config", folder / "credentials")
+    files = AwsFiles.for_project(spec.project, aws_dir)
     if sso:
         _configure_sso(spec, user, files.config, start_url, as_json)
         return
-    if credentials_file is not None:
-        key = read_access_key_csv(credentials_file)
-    elif os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY"):
-        key = Credentials(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
-    else:
-        try:
-            # A rerun (after `mfa enable`, or a spec change) reuses the key configured before.
-            key = source_keys(files, profile_name(spec.project, spec.people_account))
-        except CredentialsError:
-            key = Credentials(_ask("Access key ID"), _ask("Secret access key", hide=True))
+    key = known_access_key(spec, files, credentials_file) or Credentials(
+        _ask("Access key ID"), _ask("Secret access key", hide=True)
+    )
 
     res = configure(
         spec,
@@ -450,10 +432,6 @@ def credential_process_cmd(aws_dir: Path | None, mfa_code: str | None, profile: 
     click.echo(credential_process_output(creds))
 
 
-def _when(dt: datetime | None) -> str | None:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if dt else None
-
-
 @click.command("whoami")
 @person_profile_option
 @aws_dir_option
@@ -466,59 +444,9 @@ def whoami_cmd(profile: str | None, aws_dir: Path | None, as_json: bool) -> None
     files, else in ~/.aws/<project>/), even when AWS_ACCESS_KEY_ID is set too (as in the sandbox's
     shell); with no such profile, the standard credential chain's identity.
     """
-    from iamlayer.aws.people import caller_identity
+    from iamlayer.profiles.whoami import whoami
 
-    name = profile or os.environ.get("IAMLAYER_PROFILE")
-    files: AwsFiles | None = None
-    if name:
-        try:
-            files = locate_files(aws_dir, name)
-        except CredentialsError:
-            files = None
-    elif (own := default_person_profile(aws_dir)) is not None:
-        name, files = own
-        if os.environ.get("AWS_ACCESS_KEY_ID"):
-            err_console.print(
-                f"Note: showing your profile {name}; AWS_ACCESS_KEY_ID is also set in this shell, and "
-                "commands given no --profile (the aws CLI too) use those keys instead.",
-                soft_wrap=True,
-            )
-    info: dict[str, Any]
-    if files is not None and name in read_config_profiles(files.config):
-        broker = SessionBroker(files, factory=make_client_factory(), code_provider=code_provider(None))
-        st = broker.status(name)
-        info = {
-            "profile": name,
-            "account": st.identity.account,
-            "arn": st.identity.arn,
-            "type": st.identity.kind,
-            "name": st.identity.name,
-            "credentials": st.using,
-            "mfa_session": st.mfa_session_expires is not None,
-            "mfa_session_expires": _when(st.mfa_session_expires),
-            "expires": _when(st.credentials_expire),
-        }
-    else:
-        try:
-            ident = caller_identity(make_client_factory(profile), None)
-        except CredentialsError as exc:
-            raise CredentialsError(
-                f"{exc} No profile of yours was found either: pass --profile <project>-<people "
-                "account> (the profile `iamlayer onboard` wrote), or export the AWS_CONFIG_FILE line it "
-                "printed."
-            ) from exc
-        exp = os.environ.get("AWS_CREDENTIAL_EXPIRATION")
-        info = {
-            "profile": profile,
-            "account": ident.account,
-            "arn": ident.arn,
-            "type": ident.kind,
-            "name": ident.name,
-            "credentials": "standard chain",
-            "mfa_session": None,  # not knowable from the credentials alone
-            "mfa_session_expires": None,
-            "expires": exp,
-        }
+    info = whoami(profile, aws_dir, notice=lambda text: err_console.print(text, soft_wrap=True)).as_json()
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
@@ -570,8 +498,7 @@ def onboard_cmd(
     from iamlayer.spec.load import load_spec
 
     spec = load_spec(spec_file, check_keys=False)
-    folder = aws_dir.expanduser() if aws_dir else _default_aws_dir(spec.project)
-    files = AwsFiles(folder / "config", folder / "credentials")
+    files = AwsFiles.for_project(spec.project, aws_dir)
     ui = MfaUI(
         show=_qr_show(show_secret),
         read_codes=_read_two_codes,

@@ -37,7 +37,7 @@ from typing import Any
 
 from iamlayer.errors import IamlayerError
 from iamlayer.importer.ic_build import build_identity_center, ic_owners
-from iamlayer.importer.model import Finding, ImportSource, SourceAccount
+from iamlayer.importer.model import ImportFinding, ImportSource, SourceAccount
 from iamlayer.plan.desired import (
     ASSUME_POLICY_NAME,
     SELF_MANAGEMENT_POLICY_NAME,
@@ -118,7 +118,7 @@ class ImportReport:
     verbatim_trust: list[str] = field(default_factory=list)  # role keys
     recognised: list[str] = field(default_factory=list)  # fields recognised from iamlayer's shapes
     split_roles: list[SplitRole] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[ImportFinding] = field(default_factory=list)
     notes: dict[str, str] = field(default_factory=dict)  # spec key path -> comment for the YAML
     roles_left_out: list[tuple[str, str, str]] = field(default_factory=list)  # account, role, why
 
@@ -340,7 +340,7 @@ class _Builder:
         self.accounts = list(source.accounts)  # in the order the spec lists them, once known
         self.path = spec_path
         self.opt = options
-        self.findings: list[Finding] = list(source.findings)
+        self.findings: list[ImportFinding] = list(source.findings)
         self.adopt: list[str] = []
         self.owned = 0
         self.notes: dict[str, str] = {}
@@ -366,7 +366,7 @@ class _Builder:
             (project, _), *others = owners.most_common()
             if others:
                 self.findings.append(
-                    Finding(
+                    ImportFinding(
                         "note",
                         "all accounts",
                         f"resources of several iamlayer projects: {', '.join(f'{p} ({c})' for p, c in owners.most_common())}",
@@ -507,7 +507,7 @@ class _Builder:
             return None
         if not ALIAS.fullmatch(alias):
             self.findings.append(
-                Finding(
+                ImportFinding(
                     "kept",
                     name,
                     f"account alias {alias}",
@@ -527,7 +527,7 @@ class _Builder:
         if owner is None:
             if isinstance(r, PolicyState) and r.tags is None:
                 self.findings.append(
-                    Finding(
+                    ImportFinding(
                         "left_out",
                         where,
                         f"policy {name}",
@@ -538,7 +538,7 @@ class _Builder:
             self.adopt.append(f"{where}/{kind}/{name}")
             return True
         self.findings.append(
-            Finding(
+            ImportFinding(
                 "left_out", where, f"{kind} {name}", f"owned by iamlayer project {owner!r}, not {project!r}"
             )
         )
@@ -547,7 +547,7 @@ class _Builder:
     def _too_many_tags(self, tags: Mapping[str, str], where: str, what: str) -> bool:
         if len(_no_owner_tag(tags)) > MAX_TAGS - 1:
             self.findings.append(
-                Finding(
+                ImportFinding(
                     "left_out",
                     where,
                     what,
@@ -566,7 +566,7 @@ class _Builder:
         if problems:
             first = problems[0]
             self.findings.append(
-                Finding(
+                ImportFinding(
                     "left_out", where, what, f"its policy document does not pass validation: {first.message}"
                 )
             )
@@ -637,7 +637,7 @@ class _Builder:
             for rname, r in acc.state.roles.items():
                 if rname == self.src.access_role:
                     self.findings.append(
-                        Finding(
+                        ImportFinding(
                             "left_out",
                             where,
                             f"role {rname}",
@@ -648,7 +648,7 @@ class _Builder:
                     continue
                 if r.path.startswith(RESERVED_ROLE_PATHS):
                     self.findings.append(
-                        Finding(
+                        ImportFinding(
                             "left_out",
                             where,
                             f"role {rname}",
@@ -679,7 +679,7 @@ class _Builder:
         for where in sorted({a for a, _, _ in self.roles_left_out}):
             left = sorted(n for a, n, _ in self.roles_left_out if a == where)
             self.findings.append(
-                Finding(
+                ImportFinding(
                     "left_out",
                     where,
                     f"{len(left)} role(s): {', '.join(left[:20])}" + (" ..." if len(left) > 20 else ""),
@@ -777,7 +777,7 @@ class _Builder:
             size = sum(grammar.policy_size(d) for d in g.inline.values())
             if owner_of(g) is None and size + marker > grammar.GROUP_INLINE_LIMIT:
                 self.findings.append(
-                    Finding(
+                    ImportFinding(
                         "left_out",
                         people,
                         f"group {name}",
@@ -827,7 +827,7 @@ class _Builder:
             foreign = sorted(g for g in u.groups if g not in groups)
             if foreign:
                 self.findings.append(
-                    Finding(
+                    ImportFinding(
                         "kept",
                         people,
                         f"user {name}: membership of {', '.join(foreign)}",
@@ -837,7 +837,7 @@ class _Builder:
                 )
             if u.attached or u.inline:
                 self.findings.append(
-                    Finding(
+                    ImportFinding(
                         "kept",
                         people,
                         f"user {name}: policies {', '.join(sorted([*u.attached, *u.inline]))}",
@@ -865,7 +865,7 @@ class _Builder:
             inactive = [k.id or "(id not read)" for k in u.access_keys if not k.active]
             if inactive and not out[name].access_key:
                 self.findings.append(
-                    Finding(
+                    ImportFinding(
                         "kept",
                         people,
                         f"user {name}: inactive access key(s) {', '.join(inactive)}",
@@ -895,7 +895,7 @@ class _Builder:
                 )
                 if mine:
                     self.findings.append(
-                        Finding(
+                        ImportFinding(
                             "left_out",
                             where,
                             f"{len(mine)} {kind}(s): {', '.join(mine[:20])}"

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from iamlayer.importer.model import Finding, IcSource
+from iamlayer.importer.model import IcSource, ImportFinding
 from iamlayer.plan.ic_diff import adopt_hint
 from iamlayer.spec.ic_model import (
     DEFAULT_SESSION_DURATION,
@@ -58,7 +58,7 @@ class _IcBuilder:
         project: str,
         accounts: Mapping[str, str],
         policies: Mapping[str, ManagedPolicy],
-        findings: list[Finding],
+        findings: list[ImportFinding],
     ) -> None:
         self.src = src
         self.state: IcState = src.state
@@ -73,7 +73,7 @@ class _IcBuilder:
         if unowned:
             hint = adopt_hint(kind, "NAME", self.project, self.state.identity_store_id)
             self.findings.append(
-                Finding(
+                ImportFinding(
                     "left_out",
                     WHERE,
                     f"{len(unowned)} {kind}(s) no iamlayer project made: {', '.join(unowned[:20])}"
@@ -85,7 +85,7 @@ class _IcBuilder:
         others = sorted(n for n in names if owners[n] not in (None, self.project))
         for name in others:
             self.findings.append(
-                Finding(
+                ImportFinding(
                     "left_out",
                     WHERE,
                     f"{kind} {name}",
@@ -102,7 +102,7 @@ class _IcBuilder:
                 continue
             if not (u.email and u.given_name and u.family_name):
                 self.findings.append(
-                    Finding(
+                    ImportFinding(
                         "left_out",
                         WHERE,
                         f"user {name}",
@@ -143,7 +143,7 @@ class _IcBuilder:
             unknown = sorted(r for r in ps.customer_managed if r not in self.by_ref)
             if unknown:
                 self.findings.append(
-                    Finding(
+                    ImportFinding(
                         "left_out",
                         WHERE,
                         f"permission set {name}",
@@ -173,7 +173,7 @@ class _IcBuilder:
         why = self.src.unread_boundaries.get(ps.name)
         if why is not None or not ps.boundary_read:
             self.findings.append(
-                Finding(
+                ImportFinding(
                     "kept",
                     WHERE,
                     f"permission set {ps.name}: permissions boundary",
@@ -186,7 +186,7 @@ class _IcBuilder:
         if ps.boundary in self.by_ref:
             return self.by_ref[ps.boundary], True
         self.findings.append(
-            Finding(
+            ImportFinding(
                 "kept",
                 WHERE,
                 f"permission set {ps.name}: permissions boundary {ps.boundary}",
@@ -215,7 +215,7 @@ class _IcBuilder:
             wanted.append(Assignment(a.principal_type, a.principal, a.permission_set, where))
         if kept:
             self.findings.append(
-                Finding(
+                ImportFinding(
                     "kept",
                     WHERE,
                     f"{len(kept)} assignment(s) of imported permission sets: {', '.join(kept[:20])}"
@@ -250,7 +250,7 @@ def build_identity_center(
     project: str,
     accounts: Mapping[str, str],
     policies: Mapping[str, ManagedPolicy],
-    findings: list[Finding],
+    findings: list[ImportFinding],
 ) -> IdentityCenter | None:
     """The spec's `identity_center:` block (None when the project owns nothing there).
 
@@ -259,7 +259,9 @@ def build_identity_center(
     """
     if src.account_id not in accounts:
         findings.append(
-            Finding("left_out", WHERE, "the instance", f"its account {src.account_id} is not in the spec")
+            ImportFinding(
+                "left_out", WHERE, "the instance", f"its account {src.account_id} is not in the spec"
+            )
         )
         return None
     return _IcBuilder(src, project, accounts, policies, findings).build(accounts[src.account_id])

@@ -29,7 +29,7 @@ from iamlayer.aws.read import confirm_user, read_policy_tags, whole_state_read
 from iamlayer.aws.session import AccountClients, ApiStats
 from iamlayer.errors import AwsError, CredentialsError, IamlayerError
 from iamlayer.importer.build import likely_people_account
-from iamlayer.importer.model import Finding, IcSource, ImportSource, SourceAccount
+from iamlayer.importer.model import IcSource, ImportFinding, ImportSource, SourceAccount
 from iamlayer.spec.edit import account_name
 from iamlayer.spec.model import Account, Spec
 from iamlayer.spec.validate import ACCOUNT_NAME
@@ -68,7 +68,7 @@ class AccountChoice:
 
 
 def _discover(
-    choice: AccountChoice, *, profile: str | None, region: str, stats: ApiStats, findings: list[Finding]
+    choice: AccountChoice, *, profile: str | None, region: str, stats: ApiStats, findings: list[ImportFinding]
 ) -> tuple[list[SourceAccount], str]:
     """The accounts to read (unread yet) and how they were found."""
     accounts = [SourceAccount(id=i, state=AccountState(i), name=n) for n, i in choice.explicit.items()]
@@ -85,7 +85,7 @@ def _discover(
                 "name accounts as NAME=ID instead"
             ) from exc
         findings.append(
-            Finding(
+            ImportFinding(
                 "note", "organization", "not read", f"{exc.code}: only the caller's own account is imported"
             )
         )
@@ -97,7 +97,7 @@ def _discover(
             continue
         if acc.status and acc.status != "ACTIVE":
             findings.append(
-                Finding("left_out", acc.name or acc.id, f"account {acc.id}", f"status {acc.status}")
+                ImportFinding("left_out", acc.name or acc.id, f"account {acc.id}", f"status {acc.status}")
             )
             continue
         accounts.append(_from_org(acc, master))
@@ -139,7 +139,7 @@ def read_live(
 ) -> ImportSource:
     """Read the accounts `account_args` (see AccountChoice) or the whole organization."""
     stats = stats or ApiStats()
-    findings: list[Finding] = []
+    findings: list[ImportFinding] = []
     choice = AccountChoice.parse(account_args)
     if progress:
         progress("discovering the accounts")
@@ -235,7 +235,7 @@ def _read_identity_center(
     management = _management(source.accounts)
     if management is None or clients is None:
         source.findings.append(
-            Finding(
+            ImportFinding(
                 "note",
                 "identity center",
                 "not read",
@@ -248,12 +248,14 @@ def _read_identity_center(
         state, unread = read_identity_center_for_import(clients, source.region, list(labels))
     except IamlayerError as exc:
         source.findings.append(
-            Finding("note", labels[management.id], "IAM Identity Center not read", f"{exc}; it is left out")
+            ImportFinding(
+                "note", labels[management.id], "IAM Identity Center not read", f"{exc}; it is left out"
+            )
         )
         return
     if state is None:
         source.findings.append(
-            Finding(
+            ImportFinding(
                 "note",
                 labels[management.id],
                 "IAM Identity Center",

@@ -6,10 +6,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from iamlayer.aws.session import ApiStats
+from iamlayer.secrets.names import SecretKind
 from iamlayer.state.ic_model import IcState
 from iamlayer.state.model import AccountState
-
-SecretKind = Literal["password", "access_key"]
 
 
 @dataclass
@@ -38,7 +37,7 @@ class Ciphertext:
 
 
 @dataclass(frozen=True)
-class Finding:
+class ImportFinding:
     """Something a person should know about the import: left out, kept as it is, or split."""
 
     kind: Literal["left_out", "kept", "note"]
@@ -71,7 +70,7 @@ class ImportSource:
     key_files: dict[str, bytes] = field(default_factory=dict)
     user_keys: dict[str, str] = field(default_factory=dict)
     ciphertexts: list[Ciphertext] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[ImportFinding] = field(default_factory=list)
     people_account_id: str | None = None  # when the reader knows it
     stats: ApiStats | None = None  # API calls made (live reads)
     credential_report_time: dict[str, str] = field(default_factory=dict)  # account id -> generated

@@ -21,7 +21,7 @@ from iamlayer.aws.session import ApiStats, env_region
 from iamlayer.errors import IamlayerError, SpecError
 from iamlayer.files import write_atomic
 from iamlayer.importer.build import ImportOptions, ImportReport, build_spec
-from iamlayer.importer.model import Finding, ImportSource
+from iamlayer.importer.model import ImportFinding, ImportSource
 from iamlayer.importer.writer import render_report, render_spec
 from iamlayer.plan.limits import check_rendered_limits
 from iamlayer.secrets.outbox import Outbox
@@ -169,7 +169,7 @@ def _carry_ciphertexts(source: ImportSource, spec: Spec, report: ImportReport) -
         user = spec.users.get(c.user)
         if account != spec.people_account or user is None:
             report.findings.append(
-                Finding(
+                ImportFinding(
                     "left_out",
                     c.source,
                     f"encrypted {c.kind.replace('_', ' ')} of {c.user}",
@@ -179,7 +179,7 @@ def _carry_ciphertexts(source: ImportSource, spec: Spec, report: ImportReport) -
             continue
         if user.keep_credentials:
             report.findings.append(
-                Finding(
+                ImportFinding(
                     "kept",
                     c.source,
                     f"encrypted {c.kind.replace('_', ' ')} of {c.user}",

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from iamlayer.errors import Diagnostic, SpecError
-from iamlayer.importer.model import Ciphertext, Finding, ImportSource, SourceAccount
+from iamlayer.importer.model import Ciphertext, ImportFinding, ImportSource, SourceAccount
 from iamlayer.spec.model import PasswordPolicy
 from iamlayer.state.model import AccessKey, AccountState, GroupState, PolicyState, RoleState, UserState
 from iamlayer.state.normalize import normalize
@@ -94,8 +94,8 @@ _ARN_ACCOUNT = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}):")
 
 
 @dataclass(frozen=True)
-class Instance:
-    """One resource instance of the state: its address, provider and attributes."""
+class TfInstance:
+    """One resource instance of a Terraform state: its address, provider and attributes."""
 
     address: str
     type: str
@@ -116,7 +116,7 @@ def _index(key: Any) -> str:
     return f"[{key}]" if isinstance(key, int) else f"[{json.dumps(key)}]"
 
 
-def parse_state(text: str, file: str) -> list[Instance]:
+def parse_state(text: str, file: str) -> list[TfInstance]:
     """The instances of a state file; SpecError (exit 2) naming the file when it is not one."""
     try:
         data = json.loads(text)
@@ -148,7 +148,7 @@ def parse_state(text: str, file: str) -> list[Instance]:
                 )
             ]
         )
-    out: list[Instance] = []
+    out: list[TfInstance] = []
     for i, r in enumerate(data["resources"]):
         if not isinstance(r, dict) or r.get("mode") not in ("managed", "data"):
             continue
@@ -166,7 +166,7 @@ def parse_state(text: str, file: str) -> list[Instance]:
                 )
             base = f"{prefix}{rtype}.{name}{_index(inst.get('index_key'))}"
             out.append(
-                Instance(
+                TfInstance(
                     address=f"{module}.{base}" if module else base,
                     type=f"{prefix}{rtype}",
                     # A module's resources name the provider configuration they were given; the
@@ -186,7 +186,7 @@ def _json(value: Any) -> dict[str, Any]:
 
 
 class _Reader:
-    def __init__(self, instances: list[Instance], findings: list[Finding]) -> None:
+    def __init__(self, instances: list[TfInstance], findings: list[ImportFinding]) -> None:
         self.instances = instances
         self.findings = findings
         self.provider_account: dict[str, str] = {}
@@ -196,13 +196,13 @@ class _Reader:
                 self.provider_account.setdefault(inst.provider, acc)
         self.accounts: dict[str, AccountState] = {}
 
-    def account_of(self, inst: Instance) -> str | None:
+    def account_of(self, inst: TfInstance) -> str | None:
         acc = _own_account(inst) or self.provider_account.get(inst.provider)
         if acc is None and len(set(self.provider_account.values())) == 1:
             acc = next(iter(self.provider_account.values()))
         if acc is None:
             self.findings.append(
-                Finding(
+                ImportFinding(
                     "left_out",
                     inst.address,
                     inst.type,
@@ -214,7 +214,7 @@ class _Reader:
     def state(self, account: str) -> AccountState:
         return self.accounts.setdefault(account, AccountState(account_id=account))
 
-    def each(self, *types: str) -> Iterator[tuple[Instance, AccountState]]:
+    def each(self, *types: str) -> Iterator[tuple[TfInstance, AccountState]]:
         for inst in self.instances:
             if inst.type in types:
                 acc = self.account_of(inst)
@@ -222,7 +222,7 @@ class _Reader:
                     yield inst, self.state(acc)
 
 
-def _own_account(inst: Instance) -> str | None:
+def _own_account(inst: TfInstance) -> str | None:
     if inst.type == "data.aws_caller_identity":
         acc = inst.attrs.get("account_id")
         return str(acc) if acc else None
@@ -245,7 +245,7 @@ def _tags(value: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in (value or {}).items()}
 
 
-def read_states(instances: list[Instance], findings: list[Finding]) -> dict[str, AccountState]:
+def read_states(instances: list[TfInstance], findings: list[ImportFinding]) -> dict[str, AccountState]:
     """Each account's state as the resources of the state file describe it."""
     r = _Reader(instances, findings)
     for inst, st in r.each("aws_iam_user"):
@@ -259,7 +259,7 @@ def read_states(instances: list[Instance], findings: list[Finding]) -> dict[str,
         )
         if inst.get("permissions_boundary"):
             findings.append(
-                Finding(
+                ImportFinding(
                     "kept",
                     inst.address,
                     f"user {name}: permissions boundary",
@@ -336,7 +336,7 @@ def read_states(instances: list[Instance], findings: list[Finding]) -> dict[str,
                     principal.attached = principal.attached | set(_strings(inst.get(arns)))
         if inst.get("users"):
             findings.append(
-                Finding(
+                ImportFinding(
                     "left_out",
                     inst.address,
                     f"{inst.type}: {inst.get('policy_arn')} to users {', '.join(_strings(inst.get('users')))}",
@@ -353,7 +353,7 @@ def read_states(instances: list[Instance], findings: list[Finding]) -> dict[str,
             # its deletion: the principal is left out whole.
             del (st.groups if kind == "group" else st.roles)[name]
             findings.append(
-                Finding(
+                ImportFinding(
                     "left_out",
                     inst.address,
                     f"{kind} {name}",
@@ -371,11 +371,11 @@ def read_states(instances: list[Instance], findings: list[Finding]) -> dict[str,
     for inst in instances:
         if inst.type.startswith("aws_iam_") and inst.type not in TYPES:
             why = _WHY_NOT.get(inst.type, "not a resource type the spec models")
-            findings.append(Finding("left_out", inst.address, inst.type, f"{why}; it stays as it is"))
+            findings.append(ImportFinding("left_out", inst.address, inst.type, f"{why}; it stays as it is"))
     return r.accounts
 
 
-def _password_policy(inst: Instance) -> PasswordPolicy:
+def _password_policy(inst: TfInstance) -> PasswordPolicy:
     require = {
         cls
         for cls, key in (
@@ -446,7 +446,7 @@ def _each_key(address: str) -> str | None:
     return m.group(1) if m else None
 
 
-def _layer_file(inst: Instance, refs: Mapping[str, str]) -> str | None:
+def _layer_file(inst: TfInstance, refs: Mapping[str, str]) -> str | None:
     """The key file the layer's .tf files give the resource of `inst`, if any."""
     candidates = []
     if inst.module:
@@ -467,7 +467,7 @@ class KeyChoice:
     users: dict[str, str] = field(default_factory=dict)  # user -> file name
 
 
-def choose_keys(instances: list[Instance], layer: Path | None, findings: list[Finding]) -> KeyChoice:
+def choose_keys(instances: list[TfInstance], layer: Path | None, findings: list[ImportFinding]) -> KeyChoice:
     """Each user's key file, from the layer (by reference, then by content) or from the state."""
     out = KeyChoice()
     by_content: dict[bytes, str] = {}
@@ -490,7 +490,7 @@ def choose_keys(instances: list[Instance], layer: Path | None, findings: list[Fi
         if not pgp:
             if inst.type == "aws_iam_user_login_profile":
                 findings.append(
-                    Finding(
+                    ImportFinding(
                         "kept",
                         inst.address,
                         f"user {user}: console password",
@@ -502,7 +502,7 @@ def choose_keys(instances: list[Instance], layer: Path | None, findings: list[Fi
             continue
         if pgp.startswith("keybase:"):
             findings.append(
-                Finding(
+                ImportFinding(
                     "kept",
                     inst.address,
                     f"user {user}: key {pgp}",
@@ -524,7 +524,9 @@ def choose_keys(instances: list[Instance], layer: Path | None, findings: list[Fi
             continue
         if binary is None:
             findings.append(
-                Finding("kept", inst.address, f"user {user}: pgp_key", "not a base64 key: credentials: keep")
+                ImportFinding(
+                    "kept", inst.address, f"user {user}: pgp_key", "not a base64 key: credentials: keep"
+                )
             )
             out.users[user] = ""
             continue
@@ -534,7 +536,7 @@ def choose_keys(instances: list[Instance], layer: Path | None, findings: list[Fi
         out.users[user] = name
         if layer is not None:
             findings.append(
-                Finding(
+                ImportFinding(
                     "note",
                     inst.address,
                     f"user {user}: key",
@@ -545,7 +547,7 @@ def choose_keys(instances: list[Instance], layer: Path | None, findings: list[Fi
     return out
 
 
-def ciphertexts(instances: list[Instance], account_of: Mapping[tuple[str, str], str]) -> list[Ciphertext]:
+def ciphertexts(instances: list[TfInstance], account_of: Mapping[tuple[str, str], str]) -> list[Ciphertext]:
     """The encrypted passwords and access-key secrets the state records (never decrypted)."""
     out: list[Ciphertext] = []
     for inst in instances:
@@ -588,8 +590,8 @@ def read_terraform(
     state_files: list[Path], *, layer: Path | None, region: str, access_role: str
 ) -> ImportSource:
     """Everything the state files (and the layer's folder) say, as an ImportSource."""
-    findings: list[Finding] = []
-    instances: list[Instance] = []
+    findings: list[ImportFinding] = []
+    instances: list[TfInstance] = []
     for f in state_files:
         try:
             text = f.read_text(encoding="utf-8")
@@ -602,7 +604,7 @@ def read_terraform(
     instances = [i for i in instances if not i.deposed]
     for i in deposed:
         findings.append(
-            Finding(
+            ImportFinding(
                 "left_out",
                 i.address,
                 f"{i.type} {i.attrs.get('id', '')}".rstrip(),

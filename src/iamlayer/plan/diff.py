@@ -21,10 +21,9 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, TypeVar
 
 from iamlayer.plan.model import Action, Address, Change, Kind
-from iamlayer.secrets.outbox import PASSWORD_FILE, PENDING_SUFFIX
+from iamlayer.secrets.names import PASSWORD_FILE, PENDING_SUFFIX
 from iamlayer.spec.model import PasswordPolicy
 from iamlayer.state.ic_model import cm_ref
-from iamlayer.state.journal import KeyCreation
 from iamlayer.state.model import (
     MANAGED_TAGS_TAG,
     OWNER_TAG,
@@ -38,6 +37,7 @@ from iamlayer.state.model import (
     managed_tag_keys,
     owner_of,
 )
+from iamlayer.state.records import KeyCreation
 
 Tagged = TypeVar("Tagged", UserState, RoleState)
 

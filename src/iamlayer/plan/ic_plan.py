@@ -11,7 +11,6 @@ import hashlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final
 
 from iamlayer.aws.identity_center import read_identity_center
 from iamlayer.aws.session import AccountClients
@@ -28,9 +27,7 @@ from iamlayer.spec.ic_model import default_portal_url
 from iamlayer.spec.model import Spec
 from iamlayer.state.journal import Journal
 from iamlayer.state.model import AccountState
-
-#: the journal entry of permission sets changed but not yet re-provisioned ("<name>@<account id>")
-PROVISIONING: Final = "provisioning"
+from iamlayer.state.records import PROVISIONING_ENTRY
 
 
 def has_identity_center(spec: Spec, account: str) -> bool:
@@ -69,7 +66,7 @@ def plan_identity_center(spec: Spec, clients: AccountClients, journal: Journal) 
         live,
         account_names={a.id: a.name for a in spec.accounts.values()},
         managed_boundaries=managed_boundaries(ic),
-        pending_provisioning=journal.pending(PROVISIONING, ic.account),
+        pending_provisioning=journal.pending(PROVISIONING_ENTRY, ic.account),
     )
     notices = list(result.notices)
     store = live.identity_store_id

@@ -4,6 +4,29 @@ Apply consumes a Plan and nothing else, so each Change carries everything its ha
 `after` (and `before` for deletes). `note` is for people only and never drives apply. A plan made
 from live state carries each account's state fingerprint; applying it after the state moved is
 refused as stale.
+
+JSON plan document (format_version 1):
+
+    {
+      "format_version": 1,
+      "project": "acme", "spec": "/path/iamlayer.yaml", "spec_digest": "<sha256>", "created_at": "...",
+      "refresh_credentials": false,
+      "summary": {"create": 3, "update": 1, "delete": 0, "adopt": 0},
+      "accounts": [
+        {"account": "security", "account_id": "222222222222", "identity": "<ARN acted as>",
+         "via": "caller | profile NAME | role ARN", "fingerprint": "<sha256 of the state read>",
+         "error": null, "notices": [...], "api_calls": 7,
+         "summary": {...},
+         "changes": [{"address": "security/user.jane.doe", "account": "security", "kind": "user",
+                      "name": "jane.doe", "sub": "", "action": "create", "before": null,
+                      "after": {...}, "note": ""}]}
+      ],
+      "stats": {"total": 9, "by_account": {...}, "by_operation": {...}}
+    }
+
+No secret is ever part of a plan: passwords and keys are made during apply.
+
+`plan_to_json` and `plan_from_json` convert; iamlayer.plan.planfile reads and writes the file.
 """
 
 from __future__ import annotations
@@ -11,6 +34,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from iamlayer.errors import PlanError
 
 PLAN_FORMAT_VERSION = 1
 
@@ -202,3 +227,81 @@ class Plan:
         could not be read is never empty, even without a change: that account's state is unknown,
         and "skip apply, all is well" would be the wrong conclusion for a caller to draw."""
         return not self.changes and not self.errors
+
+
+def plan_to_json(plan: Plan) -> dict[str, Any]:
+    return {
+        "format_version": PLAN_FORMAT_VERSION,
+        "project": plan.project,
+        "spec": plan.spec_path,
+        "spec_digest": plan.spec_digest,
+        "created_at": plan.created_at,
+        "refresh_credentials": plan.refresh_credentials,
+        "summary": plan.counts(),
+        "accounts": [
+            {
+                "account": a.account,
+                "account_id": a.account_id,
+                "identity": a.identity,
+                "via": a.via,
+                "fingerprint": a.fingerprint,
+                "error": a.error,
+                "notices": list(a.notices),
+                "api_calls": a.api_calls,
+                "summary": a.counts(),
+                "changes": [c.to_json() for c in a.changes],
+            }
+            for a in plan.accounts
+        ],
+        "stats": plan.stats,
+    }
+
+
+def _field(d: Any, key: str, where: str) -> Any:
+    if not isinstance(d, dict) or key not in d:
+        raise PlanError(f"missing field {where}{key}; make a new plan")
+    return d[key]
+
+
+def plan_from_json(data: dict[str, Any]) -> Plan:
+    """The Plan in a JSON plan document (see the module docstring); PlanError names what is missing."""
+    if data.get("format_version") != PLAN_FORMAT_VERSION:
+        raise PlanError(
+            f"unsupported plan format {data.get('format_version')!r} (this iamlayer reads "
+            f"{PLAN_FORMAT_VERSION}); make a new plan"
+        )
+    for i, a in enumerate(_field(data, "accounts", "")):
+        for key in ("account", "account_id", "identity", "via", "fingerprint"):
+            _field(a, key, f"accounts[{i}].")
+        for j, c in enumerate(_field(a, "changes", f"accounts[{i}].")):
+            for key in ("account", "kind", "name", "action"):
+                _field(c, key, f"accounts[{i}].changes[{j}].")
+            try:
+                Change.from_json(c)
+            except ValueError as exc:
+                raise PlanError(f"accounts[{i}].changes[{j}]: {exc}; make a new plan") from None
+    for key in ("project", "spec", "spec_digest", "created_at"):
+        _field(data, key, "")
+    return Plan(
+        project=data["project"],
+        spec_path=data["spec"],
+        spec_digest=data["spec_digest"],
+        created_at=data["created_at"],
+        stats=data.get("stats", {}),
+        refresh_credentials=bool(data.get("refresh_credentials", False)),
+        saved=True,
+        accounts=tuple(
+            AccountPlan(
+                account=a["account"],
+                account_id=a["account_id"],
+                identity=a["identity"],
+                via=a["via"],
+                fingerprint=a["fingerprint"],
+                error=a.get("error"),
+                notices=tuple(a.get("notices", [])),
+                api_calls=a.get("api_calls", 0),
+                changes=tuple(Change.from_json(c) for c in a["changes"]),
+            )
+            for a in data["accounts"]
+        ),
+    )

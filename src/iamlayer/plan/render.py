@@ -1,140 +1,28 @@
-"""Show a plan: Terraform-like text for people, a documented JSON document for machines.
+"""Show a plan: Terraform-like text for people (`render_plan`, `render_stats`).
 
-JSON plan document (format_version 1):
-
-    {
-      "format_version": 1,
-      "project": "acme", "spec": "/path/iamlayer.yaml", "spec_digest": "<sha256>", "created_at": "...",
-      "refresh_credentials": false,
-      "summary": {"create": 3, "update": 1, "delete": 0, "adopt": 0},
-      "accounts": [
-        {"account": "security", "account_id": "222222222222", "identity": "<ARN acted as>",
-         "via": "caller | profile NAME | role ARN", "fingerprint": "<sha256 of the state read>",
-         "error": null, "notices": [...], "api_calls": 7,
-         "summary": {...},
-         "changes": [{"address": "security/user.jane.doe", "account": "security", "kind": "user",
-                      "name": "jane.doe", "sub": "", "action": "create", "before": null,
-                      "after": {...}, "note": ""}]}
-      ],
-      "stats": {"total": 9, "by_account": {...}, "by_operation": {...}}
-    }
-
-No secret is ever part of a plan: passwords and keys are made during apply.
+The JSON document for machines is `plan_to_json` in iamlayer.plan.model (re-exported here); plan
+files on disk are iamlayer.plan.planfile.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-from pathlib import Path
 from typing import Any
 
-from iamlayer.errors import PlanError
-from iamlayer.plan.model import PLAN_FORMAT_VERSION, AccountPlan, Action, Change, Plan
+from iamlayer.plan.model import AccountPlan, Action, Change, Plan, plan_from_json, plan_to_json
+
+__all__ = [
+    "only_adoption",
+    "plan_from_json",
+    "plan_to_json",
+    "render_account",
+    "render_plan",
+    "render_stats",
+]
+
 
 _COLORS = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red", Action.ADOPT: "cyan"}
-
-
-def plan_to_json(plan: Plan) -> dict[str, Any]:
-    return {
-        "format_version": PLAN_FORMAT_VERSION,
-        "project": plan.project,
-        "spec": plan.spec_path,
-        "spec_digest": plan.spec_digest,
-        "created_at": plan.created_at,
-        "refresh_credentials": plan.refresh_credentials,
-        "summary": plan.counts(),
-        "accounts": [
-            {
-                "account": a.account,
-                "account_id": a.account_id,
-                "identity": a.identity,
-                "via": a.via,
-                "fingerprint": a.fingerprint,
-                "error": a.error,
-                "notices": list(a.notices),
-                "api_calls": a.api_calls,
-                "summary": a.counts(),
-                "changes": [c.to_json() for c in a.changes],
-            }
-            for a in plan.accounts
-        ],
-        "stats": plan.stats,
-    }
-
-
-def load_plan(path: Path) -> Plan:
-    """Read a plan saved by `iamlayer plan --out`; PlanError says what is wrong with any other file."""
-    where = f"{path} is not a usable iamlayer plan"
-    try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PlanError(f"{where}: cannot read it ({exc})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise PlanError(
-            f"{where}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); save a plan with "
-            "`iamlayer plan --out FILE`"
-        ) from None
-    if not isinstance(data, dict) or "format_version" not in data:
-        raise PlanError(
-            f"{where}: JSON, but not a plan (no format_version); save one with `iamlayer plan --out FILE`"
-        )
-    try:
-        return plan_from_json(data)
-    except PlanError as exc:
-        raise PlanError(f"{where}: {exc}") from None
-
-
-def _field(d: Any, key: str, where: str) -> Any:
-    if not isinstance(d, dict) or key not in d:
-        raise PlanError(f"missing field {where}{key}; make a new plan")
-    return d[key]
-
-
-def plan_from_json(data: dict[str, Any]) -> Plan:
-    """The Plan in a JSON plan document (see the module docstring); PlanError names what is missing."""
-    if data.get("format_version") != PLAN_FORMAT_VERSION:
-        raise PlanError(
-            f"unsupported plan format {data.get('format_version')!r} (this iamlayer reads "
-            f"{PLAN_FORMAT_VERSION}); make a new plan"
-        )
-    for i, a in enumerate(_field(data, "accounts", "")):
-        for key in ("account", "account_id", "identity", "via", "fingerprint"):
-            _field(a, key, f"accounts[{i}].")
-        for j, c in enumerate(_field(a, "changes", f"accounts[{i}].")):
-            for key in ("account", "kind", "name", "action"):
-                _field(c, key, f"accounts[{i}].changes[{j}].")
-            try:
-                Change.from_json(c)
-            except ValueError as exc:
-                raise PlanError(f"accounts[{i}].changes[{j}]: {exc}; make a new plan") from None
-    for key in ("project", "spec", "spec_digest", "created_at"):
-        _field(data, key, "")
-    return Plan(
-        project=data["project"],
-        spec_path=data["spec"],
-        spec_digest=data["spec_digest"],
-        created_at=data["created_at"],
-        stats=data.get("stats", {}),
-        refresh_credentials=bool(data.get("refresh_credentials", False)),
-        saved=True,
-        accounts=tuple(
-            AccountPlan(
-                account=a["account"],
-                account_id=a["account_id"],
-                identity=a["identity"],
-                via=a["via"],
-                fingerprint=a["fingerprint"],
-                error=a.get("error"),
-                notices=tuple(a.get("notices", [])),
-                api_calls=a.get("api_calls", 0),
-                changes=tuple(Change.from_json(c) for c in a["changes"]),
-            )
-            for a in data["accounts"]
-        ),
-    )
 
 
 def _summary(counts: dict[str, int]) -> str:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -17,8 +18,8 @@ from iamlayer.aws.people import ClientFactory, Identity, MfaDevice, caller_ident
 from iamlayer.errors import AccessDeniedError, CredentialsError
 from iamlayer.profiles.credentials import Credentials
 from iamlayer.profiles.inifile import FileChange, sync_file
-from iamlayer.profiles.render import RenderedProfiles, render_profiles
-from iamlayer.profiles.session import AwsFiles
+from iamlayer.profiles.render import RenderedProfiles, profile_name, render_profiles
+from iamlayer.profiles.session import AwsFiles, source_keys
 from iamlayer.spec.model import Spec
 
 
@@ -43,6 +44,23 @@ def read_access_key_csv(path: Path) -> Credentials:
         f"{path} has no row with 'Access key ID' and 'Secret access key' columns "
         "(expected the CSV the AWS console offers when creating an access key)"
     )
+
+
+def known_access_key(
+    spec: Spec, files: AwsFiles, csv_file: Path | None = None, env: Mapping[str, str] | None = None
+) -> Credentials | None:
+    """The access key to configure, when it is known without asking: from `csv_file` (the
+    console's accessKeys.csv), else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, else the key
+    configured in `files` before (a rerun, after `mfa enable` or a spec change). None: ask."""
+    env = os.environ if env is None else env
+    if csv_file is not None:
+        return read_access_key_csv(csv_file)
+    if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+        return Credentials(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
+    try:
+        return source_keys(files, profile_name(spec.project, spec.people_account))
+    except CredentialsError:
+        return None
 
 
 def user_name_of(arn: str) -> str | None:

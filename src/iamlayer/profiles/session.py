@@ -62,6 +62,12 @@ class AwsFiles:
     def cache_dir(self) -> Path:
         return self.config.parent / "cache"
 
+    @classmethod
+    def for_project(cls, project: str, aws_dir: Path | None = None) -> AwsFiles:
+        """The files iamlayer writes for a person of `project`: in `aws_dir`, else ~/.aws/<project>/."""
+        folder = aws_dir.expanduser() if aws_dir else Path.home() / ".aws" / project
+        return cls(folder / "config", folder / "credentials")
+
 
 def locate_files(
     aws_dir: Path | None = None, profile: str | None = None, env: Mapping[str, str] | None = None

@@ -2,12 +2,28 @@
 
 Plaintext secrets live only in memory: they are encrypted to the person's public key before they
 touch disk, and never printed or logged.
+
+The names below are loaded on first use: importing a pure submodule (`iamlayer.secrets.names`,
+`iamlayer.secrets.passwords`) does not load the OpenPGP library.
 """
 
-from iamlayer.secrets.crypto import decrypt_file, encrypt_armored
-from iamlayer.secrets.keys import PublicKey, load_public_key
-from iamlayer.secrets.outbox import Outbox, PendingSecret, SecretRecord, StagedSecret
-from iamlayer.secrets.passwords import check_password, generate_password
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_FROM: dict[str, str] = {
+    "decrypt_file": "iamlayer.secrets.crypto",
+    "encrypt_armored": "iamlayer.secrets.crypto",
+    "PublicKey": "iamlayer.secrets.keys",
+    "load_public_key": "iamlayer.secrets.keys",
+    "Outbox": "iamlayer.secrets.outbox",
+    "PendingSecret": "iamlayer.secrets.outbox",
+    "SecretRecord": "iamlayer.secrets.outbox",
+    "StagedSecret": "iamlayer.secrets.outbox",
+    "check_password": "iamlayer.secrets.passwords",
+    "generate_password": "iamlayer.secrets.passwords",
+}
 
 __all__ = [
     "Outbox",
@@ -21,3 +37,22 @@ __all__ = [
     "generate_password",
     "load_public_key",
 ]
+
+if TYPE_CHECKING:
+    from iamlayer.secrets.crypto import decrypt_file, encrypt_armored
+    from iamlayer.secrets.keys import PublicKey, load_public_key
+    from iamlayer.secrets.outbox import Outbox, PendingSecret, SecretRecord, StagedSecret
+    from iamlayer.secrets.passwords import check_password, generate_password
+
+
+def __getattr__(name: str) -> Any:
+    module = _FROM.get(name)
+    if module is None:
+        raise AttributeError(f"module 'iamlayer.secrets' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

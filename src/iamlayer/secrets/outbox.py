@@ -24,17 +24,13 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
 
 from iamlayer.errors import IamlayerError
 from iamlayer.files import make_private_dir, remove_durably, rename_durably, write_private_file
 from iamlayer.secrets.crypto import armor_comments, armor_message, encrypt_armored
 from iamlayer.secrets.keys import PublicKey
+from iamlayer.secrets.names import PASSWORD_FILE, PENDING_SUFFIX, SecretKind
 
-SecretKind = Literal["password", "access_key"]
-
-PASSWORD_FILE = "password.asc"
-PENDING_SUFFIX = ".pending"
 _ACCESS_KEY_FILE = re.compile(r"^access-key-([A-Z0-9]{16,128})\.asc$")
 _ACCESS_KEY_ID = re.compile(r"^[A-Z0-9]{16,128}$")
 _META_PREFIX = "iamlayer-"

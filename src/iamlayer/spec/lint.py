@@ -36,7 +36,7 @@ def lint(spec: Spec, reader: Reader) -> None:
     _kept_credentials(spec, reader)
     for name, policy in spec.policies.items():
         at = f"policies.{name}.document"
-        if grammar.grants_full_admin(policy.document):
+        if grammar.grants_unconditional_admin(policy.document):
             reader.warn(at, f"policy {name} allows every action on every resource", _ADMIN_HINT)
         _document(reader, at, policy.document)
 
@@ -72,7 +72,7 @@ def lint(spec: Spec, reader: Reader) -> None:
                 reader.warn(at, f"group {name} gets AdministratorAccess directly", _ADMIN_HINT)
         _managed_quota(reader, f"{base}.policies", f"group {name}", len(group.policies), "group")
         for pname, doc in group.inline_policies.items():
-            if grammar.grants_full_admin(doc):
+            if grammar.grants_unconditional_admin(doc):
                 reader.warn(
                     f"{base}.inline_policies.{pname}",
                     f"inline policy {pname} of group {name} allows every action on every resource",

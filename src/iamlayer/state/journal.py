@@ -15,47 +15,39 @@
   in only when it is provisioned there again. Each "<permission set>@<account id>" is journaled
   before the permission set is changed and cleared once provisioned there; a plan re-provisions
   what an interrupted apply left journaled (the change itself no longer shows in a diff).
+
+This module is the file on disk; what it records (KeyCreation, the entry names) are pure values in
+iamlayer.state.records.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from iamlayer.files import write_atomic
 from iamlayer.spec.model import Spec
-from iamlayer.state.model import AccessKey
+from iamlayer.state.records import (
+    JOURNAL_DIR,
+    KEY_CREATION_WINDOW,
+    PROVISIONING_ENTRY,
+    JournalEntry,
+    KeyCreation,
+)
 
-JOURNAL_DIR = ".iamlayer"
-
-Entry = Literal["groups", "access_keys", "provisioning"]
-
-#: AWS stamps a key made by an attempt within this long of the attempt's journaled time: the
-#: request's lifetime (a minute at most, see iamlayer.aws.session), plus the difference between
-#: the local clock and AWS's, which AWS keeps under 5 minutes by refusing requests signed further off.
-KEY_CREATION_WINDOW = timedelta(minutes=10)
+__all__ = [
+    "JOURNAL_DIR",
+    "KEY_CREATION_WINDOW",
+    "PROVISIONING_ENTRY",
+    "Journal",
+    "JournalEntry",
+    "KeyCreation",
+]
 
 Details = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class KeyCreation:
-    """An access key creation the journal holds open for a user."""
-
-    before: frozenset[str] | None = None  # the user's key ids before it (None: not recorded)
-    at: datetime | None = None  # when it was last attempted (None: not recorded)
-
-    def may_have_made(self, key: AccessKey) -> bool:
-        """Whether `key` (not one iamlayer holds the secret of) may be this creation's work."""
-        if self.before is not None and key.id in self.before:
-            return False
-        if self.at is not None and key.created:
-            return datetime.fromisoformat(key.created) <= self.at + KEY_CREATION_WINDOW
-        return True
 
 
 class Journal:
@@ -85,7 +77,7 @@ class Journal:
         text = json.dumps({k: v for k, v in clean.items() if v}, indent=1, sort_keys=True)
         write_atomic(self.path, text.encode())
 
-    def pending(self, entry: Entry, account: str) -> frozenset[str]:
+    def pending(self, entry: JournalEntry, account: str) -> frozenset[str]:
         """Names journaled for `entry` in `account`: creations that may not have finished."""
         with self._lock:
             return frozenset(self._load().get(entry, {}).get(account, {}))
@@ -102,7 +94,7 @@ class Journal:
             for user, d in users.items()
         }
 
-    def begin(self, entry: Entry, account: str, name: str, **details: Any) -> bool:
+    def begin(self, entry: JournalEntry, account: str, name: str, **details: Any) -> bool:
         """Journal a creation (its `details` replace earlier ones). True if it was journaled already:
         an earlier run began it and did not finish."""
         with self._lock:
@@ -124,7 +116,7 @@ class Journal:
             at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
 
-    def end(self, entry: Entry, account: str, name: str) -> None:
+    def end(self, entry: JournalEntry, account: str, name: str) -> None:
         with self._lock:
             data = self._load()
             names = data.get(entry, {}).get(account, {})

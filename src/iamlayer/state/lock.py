@@ -36,7 +36,7 @@ from pathlib import Path
 from iamlayer.errors import LockedError
 from iamlayer.files import make_private_dir
 from iamlayer.spec.model import Spec
-from iamlayer.state.journal import JOURNAL_DIR
+from iamlayer.state.records import JOURNAL_DIR
 
 LOCKS_DIR = "locks"
 
