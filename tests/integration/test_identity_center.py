@@ -3,8 +3,8 @@ second apply changes nothing, a changed permission set is re-provisioned, a remo
 deleted, and principals and assignments iamlayer does not own are never touched.
 
 The emulator's sso-admin and identitystore answer SUCCEEDED at once and lack some calls
-(DescribePermissionSetProvisioningStatus, tags and boundaries of permission sets, UpdateUser,
-UpdateGroup): what depends on those is covered with botocore's Stubber in
+(DescribePermissionSetProvisioningStatus, tags of permission sets, UpdateUser, UpdateGroup;
+boundaries iamlayer's emulator launcher adds): what depends on those is covered with botocore's Stubber in
 tests/unit/test_ic_stubbed.py. Each test has account ids of its own, so the Identity Center
 instance the emulator keeps per account is fresh.
 """

@@ -50,6 +50,8 @@ _PERMISSION_SET_WRITES = (
     "detach_managed_policy_from_permission_set",
     "attach_customer_managed_policy_reference_to_permission_set",
     "detach_customer_managed_policy_reference_from_permission_set",
+    "put_permissions_boundary_to_permission_set",
+    "delete_permissions_boundary_from_permission_set",
 )
 
 
@@ -99,7 +101,63 @@ def _track_provisioning() -> None:
     responses.SSOAdminResponse.list_accounts_for_provisioned_permission_set = filtered  # type: ignore[method-assign]
 
 
+def _permission_set_boundaries() -> None:
+    """Permissions boundaries of permission sets, which moto lacks (it answers HTTP 500, which
+    botocore retries for half a minute): Put, Get (ResourceNotFoundException when there is none,
+    as AWS answers) and Delete, kept on moto's permission set; a Put or Delete marks it changed."""
+    from typing import Any
+
+    from moto.ssoadmin import models, responses
+    from moto.ssoadmin.exceptions import ResourceNotFoundException
+
+    backend = models.SSOAdminBackend
+
+    def put(self: Any, instance_arn: str, permission_set_arn: str, boundary: dict[str, Any]) -> None:
+        self._find_permission_set(instance_arn, permission_set_arn).iamlayer_boundary = boundary
+
+    def get(self: Any, instance_arn: str, permission_set_arn: str) -> dict[str, Any]:
+        found = getattr(
+            self._find_permission_set(instance_arn, permission_set_arn), "iamlayer_boundary", None
+        )
+        if not found:
+            raise ResourceNotFoundException(message="The permissions boundary is not found")
+        return dict(found)
+
+    def delete(self: Any, instance_arn: str, permission_set_arn: str) -> None:
+        self._find_permission_set(instance_arn, permission_set_arn).iamlayer_boundary = None
+
+    backend.put_permissions_boundary_to_permission_set = put  # type: ignore[attr-defined]
+    backend.get_permissions_boundary_for_permission_set = get  # type: ignore[attr-defined]
+    backend.delete_permissions_boundary_from_permission_set = delete  # type: ignore[attr-defined]
+
+    def answer_put(self: Any) -> str:
+        self.ssoadmin_backend.put_permissions_boundary_to_permission_set(
+            self._get_param("InstanceArn"),
+            self._get_param("PermissionSetArn"),
+            self._get_param("PermissionsBoundary"),
+        )
+        return "{}"
+
+    def answer_get(self: Any) -> str:
+        found = self.ssoadmin_backend.get_permissions_boundary_for_permission_set(
+            self._get_param("InstanceArn"), self._get_param("PermissionSetArn")
+        )
+        return json.dumps({"PermissionsBoundary": found})
+
+    def answer_delete(self: Any) -> str:
+        self.ssoadmin_backend.delete_permissions_boundary_from_permission_set(
+            self._get_param("InstanceArn"), self._get_param("PermissionSetArn")
+        )
+        return "{}"
+
+    cls = responses.SSOAdminResponse
+    cls.put_permissions_boundary_to_permission_set = answer_put  # type: ignore[attr-defined]
+    cls.get_permissions_boundary_for_permission_set = answer_get  # type: ignore[attr-defined]
+    cls.delete_permissions_boundary_from_permission_set = answer_delete  # type: ignore[attr-defined]
+
+
 def main() -> None:
+    _permission_set_boundaries()
     _track_provisioning()
     wanted = os.environ.get(POLICIES_ENV)
     if wanted is not None:
