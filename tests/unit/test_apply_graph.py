@@ -138,7 +138,14 @@ def test_deletes_run_in_reverse_detaching_first() -> None:
         e(inline, group),
         e(leave, group),  # a membership before its group and its user
         e(leave, user),
+        e(user, group),  # a user (whose delete leaves its groups) before its group
     }
+    # a role or group whose delete detaches the policy goes before the policy
+    role = ch(
+        "security", Kind.ROLE, "Old", D, attached_policies=[old, "arn:aws:iam::aws:policy/ReadOnlyAccess"]
+    )
+    group = ch("security", Kind.GROUP, "ops", D, attached_policies=[old], members=[])
+    assert edges([role, group, policy]) == {e(role, policy), e(group, policy)}
 
 
 def test_identity_center_deletes_run_in_reverse() -> None:

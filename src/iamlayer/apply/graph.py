@@ -11,8 +11,9 @@ address and data only; edges follow from those:
   the target account before an assignment, the assignments of a permission set in an account
   before re-provisioning it there;
 - deletes run in reverse: a delete runs after the deletes of what uses it (detach before delete,
-  a membership before its user and group, an assignment before its permission set, principal and
-  the policies in its account), and after the non-deletes that still use it (re-provisioning a
+  a role or group whose delete detaches a policy before that policy, a membership and a user
+  before their group, an assignment before its permission set, principal and the policies in its
+  account), and after the non-deletes that still use it (re-provisioning a
   permission set before the policy copies it referenced go);
 - the same address keeps the plan's order (an adopt before the update that follows it);
 - an access key's delete runs before the create of that user's new key: AWS allows two keys per
@@ -130,9 +131,14 @@ class _Rules:
     def uses(self, c: Change) -> list[Key]:
         a, k, name, sub = c.address.account, c.address.kind, c.address.name, c.address.sub
         data = (c.before if c.action is Action.DELETE else c.after) or {}
-        if k is Kind.ROLE:
-            hit = _policy_in(str(data.get("permissions_boundary") or ""), self.account_ids)
-            return [("policy", *hit)] if hit and hit[0] == a else []
+        if k in (Kind.ROLE, Kind.GROUP):
+            # a boundary it is made with; the policies its delete detaches (before the policies go)
+            arns = [str(data.get("permissions_boundary") or ""), *data.get("attached_policies", ())]
+            hits = [h for h in (_policy_in(x, self.account_ids) for x in arns) if h and h[0] == a]
+            return [("policy", *h) for h in hits]
+        if k is Kind.USER:
+            # a user's delete takes it out of its groups: before those groups go
+            return [("group", a, g) for g in data.get("groups", ()) if c.action is Action.DELETE]
         if k in (Kind.ROLE_POLICY_ATTACHMENT, Kind.GROUP_POLICY_ATTACHMENT):
             owner = "role" if k is Kind.ROLE_POLICY_ATTACHMENT else "group"
             hit = _policy_in(sub, self.account_ids)
