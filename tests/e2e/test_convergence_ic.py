@@ -3,24 +3,29 @@ converges with Identity Center's asynchronous requests, its ConflictException, i
 read lag and AWS's page sizes (tests/awsharness.py: IcAsync, IcConflict, StoreLag, Pages), and
 after a SIGKILL or a lost answer at every distinct sso-admin and identitystore write.
 
-The layer: Identity Center only (three accounts, the instance in management; the one IAM part is
-billing-read, a customer-managed policy DevOps references, made in each account it is assigned in):
-three users, two groups with members, two permission sets with managed, customer-managed and inline
-policies, and assignments to groups and a user. CHANGES then removes a user, a group, a permission
-set, a membership and assignments, and changes DevOps (policies, inline policy, session), which is
+The layer: Identity Center (three accounts, the instance in management; the IAM part is the
+account aliases and billing-read, a customer-managed policy DevOps references, copied into each
+account DevOps is assigned in): three users, two groups with members, three permission sets with
+managed, customer-managed and inline policies, and assignments to groups and a user. CHANGES then
+removes a user, a group, a permission set, a membership and assignments, and changes DevOps
+(policies, inline policy, session, billing-read dropped: its copy in shared goes), which is
 re-provisioned where it is assigned: every kind of sso-admin and identitystore write iamlayer makes,
-except UpdateUser and UpdateGroup, which the emulator lacks (tests/unit/test_ic_stubbed.py).
+except UpdateUser and UpdateGroup, which the emulator lacks (tests/unit/test_ic_stubbed.py), and
+TagResource and the boundary calls, which this layer does not use.
 
 "Converged" (`assert_ic_converged`): the apply exited 0 and said "Verified"; read from the emulator
 directly, the instance holds exactly the spec's users, groups, members, permission sets and
-assignments, none twice (the plan reads sets, so only this sees a duplicate); `iamlayer plan
---detailed-exitcode` exits 0 (read without any switch: the truth), which also says that no
+assignments, none twice (the plan reads sets, so only this sees a duplicate); the plan, read
+without any switch (the truth, in the test's process), is empty, which also says that no
 permission set is left outdated where it is provisioned.
 
 The sweeps reuse tests/e2e/test_convergence.py's machinery (apply, assert_applied, killed_apply's
-hold rules, Lose): every kill and lost-answer point runs with IcAsync and IcConflict on, so a kill
-can leave a request in progress that AWS finishes without anyone waiting, and a retried write meets
-the operation its first attempt started.
+hold rules, Lose): every kill and lost-answer point runs with IcAsync (0.2 s) and IcConflict on,
+so a retried write meets the operation its first attempt started; a kill just after AWS accepted
+an asynchronous request leaves it in progress for 3 s, which the rerun's plan and writes meet.
+
+Cost: 59 tests (57 kill and lost-answer points), 4.5 min on the 2-core development machine with
+2 xdist workers while other test runs shared it (load average 4-5).
 """
 
 from __future__ import annotations
@@ -32,8 +37,10 @@ import pytest
 from test_convergence import Applied, apply, distinct_writes, figure
 from test_convergence import assert_applied as assert_applied_iam
 
-from awsharness import AwsHarness, Call, Fault, IcAsync, IcConflict, Lose, Pages, Rule, StoreLag
-from layer import Keys, Layer, fresh_account_ids, killed_apply, run_cli, session_in
+from awsharness import ASYNC_CALLS, AwsHarness, Call, Fault, IcAsync, IcConflict, Lose, Pages, Rule, StoreLag
+from iamlayer.plan.planner import make_plan
+from iamlayer.spec.load import load_spec
+from layer import Keys, Layer, apply_now, fresh_account_ids, killed_apply, session_in
 
 pytestmark = pytest.mark.proof
 
@@ -65,19 +72,16 @@ identity_center:
       inline_policy: {{Version: "2012-10-17", Statement: [{{Effect: Deny, Action: "s3:DeleteBucket", Resource: "*"}}]}}
     ReadOnly:
       policies: [arn:aws:iam::aws:policy/ReadOnlyAccess]
-      customer_managed_policies: [billing-read]
     Legacy:
       policies: [arn:aws:iam::aws:policy/PowerUserAccess]
   assignments:
-    - {{group: devops, permission_sets: [DevOps], accounts: [management, shared, apps-prd]}}
-    - {{group: auditors, permission_sets: [ReadOnly], accounts: [shared, apps-prd]}}
-    - {{group: auditors, permission_sets: [Legacy], accounts: [shared]}}
-    - {{user: john.roe, permission_sets: [ReadOnly], accounts: [management, shared, apps-prd]}}
+    - {{group: devops, permission_sets: [DevOps], accounts: [management, shared]}}
+    - {{user: john.roe, permission_sets: [ReadOnly], accounts: [shared, apps-prd]}}
+    - {{group: auditors, permission_sets: [Legacy], accounts: [shared, apps-prd]}}
 """
 #: an apply that deletes and updates what SPEC made. DevOps drops its reference to billing-read
-#: while ReadOnly, which stays assigned in every account, still needs the copies there: a
-#: permission set that drops its last reference while staying assigned leaves the copy for the
-#: next apply, and the verify fails (see the report of this proof; not what this proof is about).
+#: and stays assigned in shared: the copy made there for it goes in the same apply, after DevOps
+#: is re-provisioned there (the first run of this proof found it left for a second apply).
 CHANGES = [
     ("    ana.lopez: {email: ana@example.com, given_name: Ana, family_name: Lopez}\n", ""),
     ("members: [jane.doe, ana.lopez]", "members: [jane.doe]"),
@@ -90,14 +94,13 @@ CHANGES = [
         "      policies: [arn:aws:iam::aws:policy/SecurityAudit]\n",
     ),
     ("    Legacy:\n      policies: [arn:aws:iam::aws:policy/PowerUserAccess]\n", ""),
-    ("    - {group: auditors, permission_sets: [ReadOnly], accounts: [shared, apps-prd]}\n", ""),
-    ("    - {group: auditors, permission_sets: [Legacy], accounts: [shared]}\n", ""),
+    ("    - {group: auditors, permission_sets: [Legacy], accounts: [shared, apps-prd]}\n", ""),
 ]
 
 #: what the instance holds after each apply: users, group -> members, permission set -> policies,
 #: (principal, permission set, account)
 Want = tuple[set[str], dict[str, set[str]], dict[str, set[str]], set[tuple[str, str, str]]]
-READ_ONLY = {"arn:aws:iam::aws:policy/ReadOnlyAccess", "/billing-read"}
+READ_ONLY = {"arn:aws:iam::aws:policy/ReadOnlyAccess"}
 CREATED: Want = (
     {"jane.doe", "john.roe", "ana.lopez"},
     {"devops": {"jane.doe", "ana.lopez"}, "auditors": {"john.roe"}},
@@ -106,16 +109,16 @@ CREATED: Want = (
         "ReadOnly": READ_ONLY,
         "Legacy": {"arn:aws:iam::aws:policy/PowerUserAccess"},
     },
-    {("devops", "DevOps", a) for a in ACCOUNTS}
-    | {("auditors", "ReadOnly", a) for a in ("shared", "apps-prd")}
-    | {("auditors", "Legacy", "shared")}
-    | {("john.roe", "ReadOnly", a) for a in ACCOUNTS},
+    {("devops", "DevOps", a) for a in ("management", "shared")}
+    | {("john.roe", "ReadOnly", a) for a in ("shared", "apps-prd")}
+    | {("auditors", "Legacy", a) for a in ("shared", "apps-prd")},
 )
 CHANGED: Want = (
     {"jane.doe", "john.roe"},
     {"devops": {"jane.doe"}},
     {"DevOps": {"arn:aws:iam::aws:policy/SecurityAudit"}, "ReadOnly": READ_ONLY},
-    {("devops", "DevOps", a) for a in ACCOUNTS} | {("john.roe", "ReadOnly", a) for a in ACCOUNTS},
+    {("devops", "DevOps", a) for a in ("management", "shared")}
+    | {("john.roe", "ReadOnly", a) for a in ("shared", "apps-prd")},
 )
 
 #: every distinct sso-admin and identitystore write of the apply that creates the layer, and of
@@ -146,7 +149,10 @@ CHANGE_WRITES = (
 PHASES = {"create": CREATE_WRITES, "change": CHANGE_WRITES}
 IC = frozenset({"sso", "identitystore"})
 #: Identity Center as the sweeps run it: requests in progress for a while, writes meeting them refused
-ASYNC = {"ic_async": IcAsync(seconds=0.5), "ic_conflict": IcConflict()}
+ASYNC = {"ic_async": IcAsync(seconds=0.2), "ic_conflict": IcConflict()}
+#: a kill just after AWS accepted an asynchronous request leaves it in progress this long: the rerun
+#: plans and meets it (not listed yet, and its permission set busy)
+KILLED_IN_PROGRESS = IcAsync(seconds=3.0)
 
 
 @pytest.fixture
@@ -239,22 +245,28 @@ class Instance:
         return [x for page in client.get_paginator(op).paginate(**args) for x in page[key]]
 
 
-def assert_ic_converged(layer: Layer, harness: AwsHarness, aws_env: dict[str, str], want: Want) -> None:
+def assert_ic_converged(layer: Layer, harness: AwsHarness, want: Want) -> None:
     harness.ic_settled()  # a request a killed apply left in progress: AWS finishes it anyway
     held, twice = Instance(layer).read(layer)
     assert twice == []
     assert held == want
-    r = run_cli("plan", "--detailed-exitcode", cwd=layer.root, env=aws_env)
-    assert r.code == 0, r.out[-3000:] + r.err[-2000:]
+    assert_plan_empty(layer)
 
 
-def prepare(layer: Layer, aws_env: dict[str, str], phase: str) -> Want:
+def assert_plan_empty(layer: Layer) -> None:
+    """The plan, read from the emulator directly (the truth), is empty: in this process, which
+    test_convergence's `iamlayer plan --detailed-exitcode` costs a Python start more than."""
+    p = make_plan(load_spec(layer.spec), profile=None)
+    assert p.empty, [f"{c.address} ({c.note})" if c.note else str(c.address) for c in p.changes]
+
+
+def prepare(layer: Layer, phase: str) -> Want:
     """Bring the layer to where the phase's apply starts; what the instance holds after it."""
     if phase == "create":
         return CREATED
-    # Straight to the emulator (no waits, no conflicts): quicker, and out of the harness's record.
-    r = run_cli("apply", "--auto-approve", cwd=layer.root, env=aws_env)
-    assert r.code == 0, r.out[-3000:] + r.err[-3000:]
+    # In this process, straight to the emulator (no waits, no conflicts): a Python start quicker,
+    # and out of the harness's record.
+    apply_now(layer)
     change(layer)
     return CHANGED
 
@@ -299,7 +311,7 @@ def test_apply_converges_under_identity_center_s_behaviour(ic_org: Layer, aws_en
             crowd = {f"someone-{i:03d}" for i in range(CROWD)}
             held, twice = instance.read(ic_org)
             assert twice == [] and held[0] - crowd == want[0] and held[1:] == want[1:]
-            assert run_cli("plan", "--detailed-exitcode", cwd=ic_org.root, env=aws_env).code == 0
+            assert_plan_empty(ic_org)
         calls = h.calls
     acted = {
         "in progress": sum(c.fault == Fault.IC_IN_PROGRESS for c in calls),
@@ -327,11 +339,13 @@ def test_the_ic_sweeps_cover_every_write_the_apply_makes(ic_org: Layer, aws_env:
         created = apply(ic_org, h, aws_env)
 
         assert_applied(created)
-        assert_ic_converged(ic_org, h, aws_env, CREATED)
+        assert_ic_converged(ic_org, h, CREATED)
         change(ic_org)
         changed = apply(ic_org, h, aws_env)
         assert_applied(changed)
-        assert_ic_converged(ic_org, h, aws_env, CHANGED)
+        assert_ic_converged(ic_org, h, CHANGED)
+    local = ic_org.iam("shared").list_policies(Scope="Local")["Policies"]
+    assert "billing-read" not in {p["PolicyName"] for p in local}  # gone in the apply that changed DevOps
     assert sorted(ic_writes(created.calls)) == sorted(CREATE_WRITES)
     assert sorted(ic_writes(changed.calls)) == sorted(CHANGE_WRITES)
     figure("ic plain", create_wall_s=round(created.seconds, 1), change_wall_s=round(changed.seconds, 1))
@@ -352,20 +366,29 @@ def test_killed_at_each_ic_write_the_next_apply_converges(
     """SIGKILL of the real apply while its first `action` call is held: before AWS saw it, or
     after AWS applied (or, for an asynchronous call, accepted) it. The next apply converges."""
     with AwsHarness(aws_env["AWS_ENDPOINT_URL"], seed=10, **ASYNC) as h:
-        want = prepare(ic_org, aws_env, phase)
+        want = prepare(ic_org, phase)
         rule = h.add(Rule(action, mode))
+        if action in ASYNC_CALLS and mode == "hold_after":
+            h.ic_async = KILLED_IN_PROGRESS
         assert killed_apply(ic_org.root, h.env(aws_env), h, [rule]) is rule
+        h.ic_async = ASYNC["ic_async"]
         again = apply(ic_org, h, aws_env)
         assert_applied(again, rerun=True)
-        assert_ic_converged(ic_org, h, aws_env, want)
-    figure(f"ic kill {phase} {action} {mode}", converged=True, rerun_wall_s=round(again.seconds, 1))
+        assert_ic_converged(ic_org, h, want)
+    figure(
+        f"ic kill {phase} {action} {mode}",
+        converged=True,
+        rerun_wall_s=round(again.seconds, 1),
+        rerun_conflicts=sum(c.fault == Fault.IC_CONFLICT for c in again.calls),
+    )
 
 
+#: each write loses its answer once, as an HTTP 500 or a dropped connection in turn (botocore retries
+#: both; test_convergence.py proves both for every IAM write)
 LOST_POINTS = [
-    pytest.param(phase, action, how, id=f"{phase}-{action}-{how}")
+    pytest.param(phase, action, ("500", "drop")[i % 2], id=f"{phase}-{action}-{('500', 'drop')[i % 2]}")
     for phase, writes in PHASES.items()
-    for action in writes
-    for how in ("500", "drop")
+    for i, action in enumerate(writes)
 ]
 
 
@@ -376,11 +399,11 @@ def test_a_lost_answer_at_each_ic_write_converges_in_the_same_apply(
     """AWS applies (or accepts) the first `action` call, the client gets an HTTP 500 or a dropped
     connection. The same apply converges, nothing made twice."""
     with AwsHarness(aws_env["AWS_ENDPOINT_URL"], seed=10, **ASYNC) as h:
-        want = prepare(ic_org, aws_env, phase)
+        want = prepare(ic_org, phase)
         h.lose = Lose(actions=frozenset({action}), how=how, times=1)
         a = apply(ic_org, h, aws_env)
         [lost] = h.lost
         assert lost.action == action
         assert_applied(a)
-        assert_ic_converged(ic_org, h, aws_env, want)
+        assert_ic_converged(ic_org, h, want)
     figure(f"ic lost {phase} {action} {how}", converged_same_apply=True)
