@@ -53,8 +53,9 @@ The switches and their model:
 forwarded and applied by the emulator, then the client gets HTTP 500 InternalFailure ("500") or the
 connection is closed without an answer ("drop": what a timeout looks like to botocore; both are
 retried by botocore). It hits every call of `actions` and a seeded `share` of all other writes
-(IAM and Organizations), only when the emulator applied it (HTTP < 300), at most `times` in all
-(counted afresh whenever a new `Lose` is assigned).
+(IAM, Organizations, sso-admin and identitystore), only when the emulator applied it (HTTP < 300;
+with IcAsync, accepted it IN_PROGRESS), at most `times` in all (counted afresh whenever a new `Lose`
+is assigned).
 Each lost point is in the call record with the emulator's answer (`Call.upstream`: e.g. the id of
 the access key the client never heard of).
 
@@ -99,11 +100,45 @@ profile, MFA devices, signing certificates or SSH keys. The emulator checks only
 user's policies. The harness asks the emulator (whole lists, whatever `Pages` says) just before
 forwarding the delete, with the client's own headers (moto does not check signatures).
 
+Identity Center (sso-admin, which signs as "sso", and identitystore). The emulator answers every
+asynchronous call SUCCEEDED at once, never answers ConflictException and is consistent at once:
+
+`IcAsync(seconds=1.0, fail_share=0.0, fail_times=None)`: CreateAccountAssignment,
+DeleteAccountAssignment and ProvisionPermissionSet answer IN_PROGRESS with a request id, and the
+request is done `seconds` later whether anyone polls or not (a killed apply leaves it running, as
+AWS does): then it is forwarded to the emulator (SUCCEEDED; an error of the emulator's: FAILED with
+its message), or, for a seeded `fail_share` (at most `fail_times` in all), not at all: FAILED with
+AWS-like FailureReason `reason`, nothing changed. Until done, what it makes is not listed and what it
+deletes still is. Describe...Status of those request ids is answered by the harness (the emulator
+lacks DescribePermissionSetProvisioningStatus). A DeleteAccountAssignment of an assignment that does
+not exist answers ResourceNotFoundException at once, as the emulator does; a CreateAccountAssignment
+of one that exists SUCCEEDS without a second one (the emulator would list it twice).
+
+`IcConflict(share=1.0)`: a write naming a PermissionSetArn (attach, detach, put, update, provision,
+create or delete an assignment, delete) while an IN_PROGRESS request on that permission set is not
+done, or while another write to it is being forwarded, answers ConflictException (HTTP 409, no
+Reason, not forwarded) on a seeded `share`. Reads are never refused.
+
+`StoreLag(seconds=2.0)`: identitystore read-after-write lag, per account. Its writes and list
+answers are recorded as `Lag` does for IAM (ListUsers, ListGroups, ListGroupMemberships are served
+the state before writes younger than `seconds`); DescribeUser/DescribeGroup/DescribeGroupMembership,
+GetUserId/GetGroupId (by name) and GetGroupMembershipId naming a user, group or membership created
+within `seconds` answer ResourceNotFoundException. Writes are not refused.
+
+`Pages` also slices sso-admin's and identitystore's paginated lists (botocore's paginator models:
+NextToken/MaxResults; `ic_default` 100 items when MaxResults is absent, at most `ic_max` 100, else
+ValidationException), identitystore items by their id, sso-admin items (ARNs, account ids,
+assignments, policy references) by their whole value.
+
 Where the emulator lacks an IAM API iamlayer calls, the harness answers as AWS would for what the
 emulator can hold (always, whatever the switches; `Fault.EMULATED` in the record):
 ListServiceSpecificCredentials (moto answers an HTML error page) lists none, since the emulator
 cannot make service-specific credentials, or answers NoSuchEntity for a user that does not exist.
 iamlayer's DeleteUser looks for them after a DeleteConflict, which Lag and Dependents cause.
+Likewise for identitystore: a second CreateGroupMembership of a user already in the group answers
+ConflictException with Reason UNIQUENESS_CONSTRAINT_VIOLATION (the emulator makes a duplicate), and
+(without IcAsync) a CreateAccountAssignment of an existing assignment answers SUCCEEDED unforwarded.
+`harness.ic_settled()` waits until every request answered IN_PROGRESS is done.
 
 The call record (`harness.calls`, `harness.count(...)`, `harness.lost`): one `Call` per request
 with its service, action, account, access key, parameters, its arrival (seconds since the harness
@@ -148,6 +183,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import uuid
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -155,7 +191,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import botocore.session
 
@@ -263,6 +299,40 @@ DEPENDENTS: dict[str, list[tuple[str, str, tuple[str, ...], int, str]]] = {
         ),
     ],
 }
+# -- Identity Center (sso-admin signs as "sso"; identitystore) ------------------------------------
+IC_SERVICES = frozenset({"sso", "identitystore"})
+#: asynchronous sso-admin calls: (the status key of the answer, the call that polls it, its id parameter)
+ASYNC_CALLS: dict[str, tuple[str, str, str]] = {
+    "CreateAccountAssignment": (
+        "AccountAssignmentCreationStatus",
+        "DescribeAccountAssignmentCreationStatus",
+        "AccountAssignmentCreationRequestId",
+    ),
+    "DeleteAccountAssignment": (
+        "AccountAssignmentDeletionStatus",
+        "DescribeAccountAssignmentDeletionStatus",
+        "AccountAssignmentDeletionRequestId",
+    ),
+    "ProvisionPermissionSet": (
+        "PermissionSetProvisioningStatus",
+        "DescribePermissionSetProvisioningStatus",
+        "ProvisionPermissionSetRequestId",
+    ),
+}
+STATUS_CALLS = {describe: (key, param) for key, describe, param in ASYNC_CALLS.values()}
+ASSIGNMENT_FIELDS = ("TargetId", "TargetType", "PermissionSetArn", "PrincipalType", "PrincipalId")
+#: the item identity of each identitystore list (sso-admin items are identified by their whole JSON)
+_IC_ITEM_IDS = {"Users": "UserId", "Groups": "GroupId", "GroupMemberships": "MembershipId"}
+IC_RESULT_KEYS = frozenset(
+    {
+        "PermissionSets",
+        "AccountAssignments",
+        "AttachedManagedPolicies",
+        "CustomerManagedPolicyReferences",
+        "AccountIds",
+        "Instances",
+    }
+)
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/[^/]+/([^/]+)/aws4_request")
 _ACCOUNT_IN_ARN = re.compile(r"arn:aws:(?:iam|sts)::(\d{12}):")
 
@@ -283,6 +353,11 @@ class Fault(StrEnum):
     DEPENDENTS = "dependents:delete_conflict"  # a delete AWS refuses while dependents remain
     BAD_PAGE = "pages:invalid"  # MaxItems out of range or a Marker the harness never issued
     EMULATED = "emulated"  # an API the emulator lacks, answered by the harness
+    IC_ASYNC = "ic:async"  # an asynchronous sso-admin call answered IN_PROGRESS (done later)
+    IC_IN_PROGRESS = "ic:in_progress"  # a status poll answered IN_PROGRESS
+    IC_FAILED = "ic:failed"  # a status poll answered FAILED (the request did nothing)
+    IC_CONFLICT = "ic:conflict"  # ConflictException: another operation on the permission set runs
+    STORE_LAG_NOT_FOUND = "store_lag:not_found"  # an identitystore entity created within the lag
     UPSTREAM_ERROR = "upstream:error"  # the emulator did not answer (not a switch: a broken test run)
 
 
@@ -319,6 +394,32 @@ class Pages:
     iam_max: int = 1000
     org_default: int = 20
     org_max: int = 20
+    ic_default: int = 100  # sso-admin and identitystore
+    ic_max: int = 100
+
+
+@dataclass(frozen=True)
+class IcAsync:
+    """Identity Center's asynchronous requests: IN_PROGRESS for `seconds`, then SUCCEEDED or FAILED."""
+
+    seconds: float = 1.0
+    fail_share: float = 0.0  # seeded share of requests that end FAILED (and change nothing)
+    fail_times: int | None = None  # at most this many FAILED in all
+    reason: str = "Received a 500 status error: The request could not be completed; retry it."
+
+
+@dataclass(frozen=True)
+class IcConflict:
+    """ConflictException on a write to a permission set while another of its operations runs."""
+
+    share: float = 1.0  # seeded share of such writes refused
+
+
+@dataclass(frozen=True)
+class StoreLag:
+    """identitystore read-after-write lag."""
+
+    seconds: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -583,7 +684,11 @@ def _xml_identity(member: ET.Element) -> str:
     return ET.tostring(member, encoding="unicode")
 
 
-def _json_identity(item: Any) -> str:
+def _json_identity(item: Any, key: str = "") -> str:
+    if key in _IC_ITEM_IDS and isinstance(item, dict):
+        return str(item.get(_IC_ITEM_IDS[key], ""))
+    if key in IC_RESULT_KEYS:
+        return json.dumps(item, sort_keys=True, default=str)  # e.g. an assignment: all its fields
     if isinstance(item, dict):
         for suffix in _IDENTITY_TAGS:
             for k, v in item.items():
@@ -636,7 +741,9 @@ def _slice_json(
     """The same for a JSON-protocol answer (Organizations)."""
     data = json.loads(body)
     items = [
-        ((i, _json_identity(x)), key, x) for i, key in enumerate(model.result_keys) for x in data.get(key, [])
+        ((i, _json_identity(x, key)), key, x)
+        for i, key in enumerate(model.result_keys)
+        for x in data.get(key, [])
     ]
     items.sort(key=lambda t: t[0])
     start, end = _window([k for k, _, _ in items], cursor, limit)
@@ -672,6 +779,64 @@ class _AccountLag:
     reads: dict[tuple[str, ...], list[_Record]] = field(default_factory=dict)
 
 
+@dataclass
+class _IcOp:
+    """An asynchronous Identity Center request the harness answered IN_PROGRESS."""
+
+    action: str
+    permission_set: str
+    status: dict[str, Any]  # what the status poll answers (Status, RequestId, the request's fields)
+    done: bool = False
+
+
+def _json_body(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _json_params(req: Request) -> dict[str, Any]:
+    return _json_body(req.body)
+
+
+def _store_named(action: str, data: Mapping[str, Any]) -> set[str]:
+    """The identitystore entities a read names, as "kind:id:..." / "kind:name:..."."""
+    if action == "DescribeUser":
+        return {f"user:id:{data.get('UserId', '')}"}
+    if action == "DescribeGroup":
+        return {f"group:id:{data.get('GroupId', '')}"}
+    if action == "DescribeGroupMembership":
+        return {f"membership:id:{data.get('MembershipId', '')}"}
+    if action in ("GetUserId", "GetGroupId"):
+        unique = (data.get("AlternateIdentifier") or {}).get("UniqueAttribute") or {}
+        kind = "user" if action == "GetUserId" else "group"
+        return {f"{kind}:name:{str(unique.get('AttributeValue', '')).lower()}"}
+    if action == "GetGroupMembershipId":
+        user = (data.get("MemberId") or {}).get("UserId", "")
+        return {f"membership:pair:{data.get('GroupId', '')}/{user}"}
+    return set()
+
+
+def _store_created(action: str, data: Mapping[str, Any], answer: Mapping[str, Any]) -> set[str]:
+    """The identitystore entities a successful create made (by id and by name or pair)."""
+    if action == "CreateUser":
+        return {f"user:id:{answer.get('UserId', '')}", f"user:name:{str(data.get('UserName', '')).lower()}"}
+    if action == "CreateGroup":
+        return {
+            f"group:id:{answer.get('GroupId', '')}",
+            f"group:name:{str(data.get('DisplayName', '')).lower()}",
+        }
+    if action == "CreateGroupMembership":
+        user = (data.get("MemberId") or {}).get("UserId", "")
+        return {
+            f"membership:id:{answer.get('MembershipId', '')}",
+            f"membership:pair:{data.get('GroupId', '')}/{user}",
+        }
+    return set()
+
+
 # -- the harness ----------------------------------------------------------------------------------
 
 
@@ -689,6 +854,10 @@ class AwsHarness:
 
     IAM_PAGES = _paginator_model("iam")
     ORG_PAGES = _paginator_model("organizations")
+    IC_PAGES: ClassVar[dict[tuple[str, str], _Paginated]] = {
+        **{("sso", op): m for op, m in _paginator_model("sso-admin").items()},
+        **{("identitystore", op): m for op, m in _paginator_model("identitystore").items()},
+    }
 
     def __init__(
         self,
@@ -702,6 +871,9 @@ class AwsHarness:
         expire: Expire | None = None,
         stale_report: StaleReport | None = None,
         dependents: Dependents | None = None,
+        ic_async: IcAsync | None = None,
+        ic_conflict: IcConflict | None = None,
+        store_lag: StoreLag | None = None,
     ) -> None:
         u = urllib.parse.urlparse(upstream)
         self.host, self.port_up = u.hostname or "127.0.0.1", u.port or 80
@@ -709,6 +881,10 @@ class AwsHarness:
         self.lag, self.lose, self.throttle = lag, lose, throttle
         self.pages, self.expire, self.stale_report = pages, expire, stale_report
         self.dependents = dependents
+        self.ic_async, self.ic_conflict, self.store_lag = ic_async, ic_conflict, store_lag
+        self._ic_ops: dict[str, _IcOp] = {}  # request id -> the request answered IN_PROGRESS
+        self._ic_busy: Counter[str] = Counter()  # permission set ARN -> its writes being forwarded
+        self._ic_failed = 0
         self.rules: list[Rule] = []
         self.seen: list[str] = []  # actions, in arrival order
         self.bodies: dict[str, list[str]] = {}  # action -> URL-decoded request bodies, in order
@@ -755,7 +931,8 @@ class AwsHarness:
     @classmethod
     def realistic(cls, upstream: str, *, seed: int = 0, **overrides: Any) -> AwsHarness:
         """Every switch on with AWS-like defaults (2 s lag, 20% throttling, 5% lost writes, AWS page
-        sizes, sessions expiring after 30 s, delete conflicts; not the hours-old credential report);
+        sizes, sessions expiring after 30 s, delete conflicts, Identity Center's requests in progress
+        for 1 s and its conflicts, 2 s identitystore lag; not the hours-old credential report);
         `overrides` replace any of them (None turns one off)."""
         switches: dict[str, Any] = {
             "lag": Lag(2.0),
@@ -764,6 +941,9 @@ class AwsHarness:
             "pages": Pages(),
             "expire": Expire(after=30.0),
             "dependents": Dependents(),
+            "ic_async": IcAsync(1.0),
+            "ic_conflict": IcConflict(),
+            "store_lag": StoreLag(2.0),
         }
         return cls(upstream, seed=seed, **{**switches, **overrides})
 
@@ -922,12 +1102,26 @@ class AwsHarness:
             return None, False, "rule:hold_before", ""  # the call never reaches AWS, even once released
         if (t := self.throttle) and self._throttled(t, req):
             return self._throttling(req), False, Fault.THROTTLED, ""
-        lagged = self._lag_prechecks(req, account)
+        lagged = self._lag_prechecks(req, account) or self._store_lag_prechecks(req, account)
         if lagged is not None:
             return lagged[0], False, lagged[1], ""
         emulated = self._emulate_missing(req)
         if emulated is not None:
             return emulated, False, Fault.EMULATED, ""
+        polled = self._ic_status(req)
+        if polled is not None:
+            return polled[0], False, polled[1], ""
+        claimed = self._ic_claim(req)
+        if isinstance(claimed, Answer):
+            return claimed, False, Fault.IC_CONFLICT, ""
+        try:
+            return self._respond_forwarded(req, account, rule)
+        finally:
+            self._ic_release(claimed)
+
+    def _respond_forwarded(
+        self, req: Request, account: str, rule: Rule | None
+    ) -> tuple[Answer | None, bool, str, str]:
         refused = self._dependents_conflict(req)
         if refused is not None:
             return _error("iam", "query", "DeleteConflict", refused, 409), False, Fault.DEPENDENTS, ""
@@ -936,7 +1130,11 @@ class AwsHarness:
             page = self._page_request(req)
         except _PageError as e:
             return _error(req.service, req.protocol, e.code, e.message, 400), False, Fault.BAD_PAGE, ""
-        answer, fault = self._forward_with_lag(req, account, page)
+        submitted = self._ic_submit(req)
+        if submitted is not None:
+            answer, fault = submitted
+        else:
+            answer, fault = self._forward_with_lag(req, account, page)
         answer, report_fault = self._pin_report(req, account, answer)
         fault = report_fault or fault
         self._learn(req, account, answer)
@@ -1086,11 +1284,20 @@ class AwsHarness:
             model, default, top = self.IAM_PAGES.get(req.action), pages.iam_default, pages.iam_max
         elif req.service == "organizations" and req.protocol == "json":
             model, default, top = self.ORG_PAGES.get(req.action), pages.org_default, pages.org_max
+        elif req.service in IC_SERVICES and req.protocol == "json":
+            model, default, top = self.IC_PAGES.get((req.service, req.action)), pages.ic_default, pages.ic_max
         else:
             return None
         if model is None:
             return None
-        invalid = "ValidationError" if req.protocol == "query" else "InvalidInputException"
+        invalid = {
+            "query": "ValidationError",
+            "sso": "ValidationException",
+            "identitystore": "ValidationException",
+        }
+        invalid = invalid.get(
+            req.protocol if req.protocol == "query" else req.service, "InvalidInputException"
+        )
         params = dict(req.params)
         raw_limit = params.pop(model.limit_key, None)
         token = params.pop(model.input_token, None)
@@ -1192,14 +1399,25 @@ class AwsHarness:
         )
         return _error("iam", "query", "NoSuchEntity", f"{what} {name} cannot be found.", 404)
 
+    def _lag_scope(self, req: Request, account: str) -> tuple[str, float] | None:
+        """(the key of the lag state, the lag in seconds) for a call some lag switch covers."""
+        if req.service == "iam" and req.protocol == "query":
+            lag = self._lag_on(account)
+            return (account, lag.seconds) if lag is not None else None
+        store = self.store_lag
+        if req.service == "identitystore" and req.protocol == "json" and store is not None:
+            return f"identitystore@{account}", store.seconds
+        return None
+
     def _forward_with_lag(
         self, req: Request, account: str, page: tuple[_Paginated, Cursor | None, int, str] | None
     ) -> tuple[Answer, str]:
-        lag = self._lag_on(account)
-        if lag is None or req.service != "iam" or req.protocol != "query":
+        scope = self._lag_scope(req, account)
+        if scope is None:
             return self._forward(req, req.body), Fault.NONE
+        where, seconds = scope
         if _is_write(req):
-            return self._forward_write(req, account), Fault.NONE
+            return self._forward_write(req, where, seconds), Fault.NONE
         if req.action == "GenerateCredentialReport":
             return self._forward(req, req.body), Fault.NONE
         skip = {"Version"} | ({page[0].input_token, page[0].limit_key} if page else set())
@@ -1207,12 +1425,12 @@ class AwsHarness:
         fresh = self._forward(req, req.body)
         now = self._now()
         with self._lock:
-            state = self._acct(account)
+            state = self._acct(where)
             records = state.reads.setdefault(key, [])
             if fresh.status < 500:
                 records.append(_Record(now, fresh))
-                self._prune(records, now, lag)
-            invisible = [w.start for w in state.writes if w.end > now - lag.seconds]
+                self._prune(records, now, seconds)
+            invisible = [w.start for w in state.writes if w.end > now - seconds]
             if not invisible or not records:
                 return fresh, Fault.NONE
             # A record reflects every write that started before it was answered (racing ones count
@@ -1223,14 +1441,15 @@ class AwsHarness:
         return Answer(best.answer.status, list(best.answer.headers), best.answer.body), Fault.STALE
 
     @staticmethod
-    def _prune(records: list[_Record], now: float, lag: Lag) -> None:
-        horizon = now - lag.seconds - 30.0
+    def _prune(records: list[_Record], now: float, seconds: float) -> None:
+        horizon = now - seconds - 30.0
         old = [r for r in records if r.end < horizon]
         for r in old[:-1]:  # the newest old record may still be the state before a write
             records.remove(r)
         del records[:-50]
 
-    def _forward_write(self, req: Request, account: str) -> Answer:
+    def _forward_write(self, req: Request, account: str, seconds: float) -> Answer:
+        """Forward a write, recorded in the lag state `account` (an account, or identitystore@account)."""
         write = _Write(self._now())
         with self._lock:
             self._acct(account).writes.append(write)
@@ -1247,6 +1466,10 @@ class AwsHarness:
                 return answer
             write.end = now
             state.writes = [w for w in state.writes if w.end > now - 600.0]
+            if req.service == "identitystore":
+                for entity in _store_created(req.action, _json_params(req), _json_body(answer.body)):
+                    state.created[entity] = now
+                return answer
             own_created = _own_entity(CREATES, req.action, req.params)
             if req.action == "CreatePolicy":
                 arn = _xml_text(answer.body, "Arn")
@@ -1289,6 +1512,8 @@ class AwsHarness:
     # -- APIs the emulator lacks ----------------------------------------------------------------
 
     def _emulate_missing(self, req: Request) -> Answer | None:
+        if req.service == "identitystore" and req.action == "CreateGroupMembership":
+            return self._member_already(req)
         if req.service != "iam" or req.action != "ListServiceSpecificCredentials":
             return None
         params = {"Action": "GetUser", "Version": req.params.get("Version", "2010-05-08")}
@@ -1306,6 +1531,205 @@ class AwsHarness:
             "<RequestId>aws-harness</RequestId></ResponseMetadata></ListServiceSpecificCredentialsResponse>"
         )
         return Answer(200, [("Content-Type", "text/xml")], body.encode())
+
+    # -- Identity Center ---------------------------------------------------------------------
+
+    def _store_lag_prechecks(self, req: Request, account: str) -> tuple[Answer, str] | None:
+        """A read naming an identitystore entity created within the lag: ResourceNotFoundException."""
+        store = self.store_lag
+        if store is None or req.service != "identitystore" or _is_write(req):
+            return None
+        named = _store_named(req.action, _json_params(req))
+        with self._lock:
+            state = self._acct(f"identitystore@{account}")
+            fresh = sorted(e for e in named if self._now() - state.created.get(e, -1e9) < store.seconds)
+        if not fresh:
+            return None
+        kind = fresh[0].split(":", 1)[0]
+        body = {
+            "__type": "ResourceNotFoundException",
+            "Message": f"{kind.capitalize()} not found",
+            "ResourceType": {"membership": "GROUP_MEMBERSHIP"}.get(kind, kind.upper()),
+            "ResourceId": fresh[0].rsplit(":", 1)[-1],
+            "RequestId": "aws-harness",
+        }
+        headers = [
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("x-amzn-ErrorType", "ResourceNotFoundException"),
+        ]
+        return Answer(404, headers, json.dumps(body).encode()), Fault.STORE_LAG_NOT_FOUND
+
+    def _ask(self, req: Request, action: str, payload: Mapping[str, Any]) -> Answer:
+        """The emulator's answer to another call of the same JSON service, with the client's headers
+        (see _dependents_conflict)."""
+        headers = dict(req.headers)
+        for k, v in req.headers.items():
+            if k.lower() == "x-amz-target":
+                headers[k] = f"{v.rsplit('.', 1)[0]}.{action}"
+        asked = Request(
+            req.method, req.path, headers, b"", req.service, req.access_key, action, "json", {}, ""
+        )
+        return self._forward(asked, json.dumps(payload).encode())
+
+    def _assigned(self, req: Request, data: Mapping[str, Any]) -> bool:
+        """The assignment a Create/DeleteAccountAssignment names exists in the emulator."""
+        answer = self._ask(
+            req,
+            "ListAccountAssignments",
+            {
+                "InstanceArn": data.get("InstanceArn"),
+                "AccountId": data.get("TargetId"),
+                "PermissionSetArn": data.get("PermissionSetArn"),
+                "MaxResults": int(ALL_ITEMS),
+            },
+        )
+        if answer.status != 200:
+            return False
+        found = json.loads(answer.body).get("AccountAssignments") or []
+        wanted = (data.get("PrincipalType"), data.get("PrincipalId"))
+        return any((a.get("PrincipalType"), a.get("PrincipalId")) == wanted for a in found)
+
+    def _ic_claim(self, req: Request) -> Answer | str | None:
+        """With IcConflict: a write to a permission set while another of its operations runs (an
+        asynchronous request in progress, or a write being forwarded) answers ConflictException;
+        else the permission set is claimed (returned) until `_ic_release`."""
+        if req.service != "sso" or req.protocol != "json" or not _is_write(req):
+            return None
+        ps = _json_params(req).get("PermissionSetArn")
+        if not isinstance(ps, str) or not ps:
+            return None
+        conflict = self.ic_conflict
+        with self._lock:
+            busy = self._ic_busy[ps] > 0 or any(
+                not op.done and op.permission_set == ps for op in self._ic_ops.values()
+            )
+            if not busy or conflict is None:
+                self._ic_busy[ps] += 1
+                return ps
+        if self._draw("ic-conflict", req.action) < conflict.share:
+            msg = (
+                "Could not complete the operation due to a concurrent operation on the permission set. Retry."
+            )
+            return _error("sso", "json", "ConflictException", msg, 409)
+        with self._lock:
+            self._ic_busy[ps] += 1
+        return ps
+
+    def _ic_release(self, claimed: Answer | str | None) -> None:
+        if isinstance(claimed, str):
+            with self._lock:
+                self._ic_busy[claimed] -= 1
+
+    def _ic_submit(self, req: Request) -> tuple[Answer, str] | None:
+        """With IcAsync: an asynchronous call answered IN_PROGRESS at once, done `seconds` later
+        (forwarded to the emulator then: SUCCEEDED) or never (FAILED, a seeded share)."""
+        ic = self.ic_async
+        if req.service != "sso" or req.action not in ASYNC_CALLS:
+            return None
+        data = _json_params(req)
+        if ic is None:
+            if req.action == "CreateAccountAssignment" and self._assigned(req, data):
+                return self._status_answer(
+                    req.action, self._new_status(req.action, data, "SUCCEEDED")
+                ), Fault.EMULATED
+            return None
+        if req.action == "DeleteAccountAssignment" and not self._assigned(req, data):
+            msg = "Could not find the account assignment"
+            return _error("sso", "json", "ResourceNotFoundException", msg, 404), Fault.NONE  # as the emulator
+        failing = ic.fail_share > 0 and self._draw("ic-fail", req.action) < ic.fail_share
+        status = self._new_status(req.action, data, "IN_PROGRESS")
+        op = _IcOp(req.action, str(data.get("PermissionSetArn", "")), status)
+        with self._lock:
+            if failing and ic.fail_times is not None and self._ic_failed >= ic.fail_times:
+                failing = False
+            self._ic_failed += failing
+            self._ic_ops[status["RequestId"]] = op
+        timer = threading.Timer(
+            ic.seconds, self._ic_complete, (op, req, data, ic.reason if failing else None)
+        )
+        timer.daemon = True
+        timer.start()
+        return self._status_answer(req.action, dict(status)), Fault.IC_ASYNC
+
+    @staticmethod
+    def _new_status(action: str, data: Mapping[str, Any], status: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"Status": status, "RequestId": str(uuid.uuid4()), "CreatedDate": time.time()}
+        if action == "ProvisionPermissionSet":
+            out.update(AccountId=data.get("TargetId"), PermissionSetArn=data.get("PermissionSetArn"))
+        else:
+            out.update({f: data.get(f) for f in ASSIGNMENT_FIELDS})
+        return out
+
+    @staticmethod
+    def _status_answer(action: str, status: Mapping[str, Any]) -> Answer:
+        key = ASYNC_CALLS[action][0]
+        return Answer(
+            200, [("Content-Type", "application/x-amz-json-1.1")], json.dumps({key: status}).encode()
+        )
+
+    def _ic_complete(self, op: _IcOp, req: Request, data: Mapping[str, Any], failure: str | None) -> None:
+        outcome: dict[str, Any] = {"Status": "SUCCEEDED"}
+        try:
+            if failure is not None:
+                outcome = {"Status": "FAILED", "FailureReason": failure}
+            elif op.action == "CreateAccountAssignment" and self._assigned(req, data):
+                pass  # AWS makes no second assignment of the same
+            else:
+                answer = self._forward(req, req.body)
+                if answer.status >= 300:
+                    error = _json_body(answer.body)
+                    message = (
+                        error.get("message") or error.get("Message") or answer.body.decode("utf-8", "replace")
+                    )
+                    outcome = {"Status": "FAILED", "FailureReason": str(message)}
+        except OSError as exc:
+            outcome = {"Status": "FAILED", "FailureReason": f"the emulator did not answer: {exc}"}
+        with self._lock:
+            op.status.update(outcome)
+            op.done = True
+
+    def _ic_status(self, req: Request) -> tuple[Answer, str] | None:
+        """A status poll of a request the harness answered IN_PROGRESS: answered from its record."""
+        if req.service != "sso" or req.action not in STATUS_CALLS:
+            return None
+        key, param = STATUS_CALLS[req.action]
+        with self._lock:
+            op = self._ic_ops.get(str(_json_params(req).get(param, "")))
+            status = dict(op.status) if op is not None else None
+        if status is None:
+            return None  # not one of the harness's: the emulator answers
+        fault = {"IN_PROGRESS": Fault.IC_IN_PROGRESS, "FAILED": Fault.IC_FAILED}.get(
+            status["Status"], Fault.NONE
+        )
+        return Answer(
+            200, [("Content-Type", "application/x-amz-json-1.1")], json.dumps({key: status}).encode()
+        ), fault
+
+    def ic_settled(self, timeout: float = 30.0) -> None:
+        """Wait until every asynchronous request the harness answered IN_PROGRESS is done."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                pending = [op for op in self._ic_ops.values() if not op.done]
+            if not pending:
+                return
+            assert time.monotonic() < deadline, f"{len(pending)} Identity Center requests still in progress"
+            time.sleep(0.05)
+
+    def _member_already(self, req: Request) -> Answer | None:
+        """AWS refuses a second membership of a user in a group (the emulator makes a duplicate)."""
+        data = _json_params(req)
+        asked = {k: data.get(k) for k in ("IdentityStoreId", "GroupId", "MemberId")}
+        if self._ask(req, "GetGroupMembershipId", asked).status != 200:
+            return None
+        body = {
+            "__type": "ConflictException",
+            "Message": "Member and Group relationship already exists",
+            "Reason": "UNIQUENESS_CONSTRAINT_VIOLATION",
+            "RequestId": "aws-harness",
+        }
+        headers = [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", "ConflictException")]
+        return Answer(409, headers, json.dumps(body).encode())
 
     # -- the credential report's 4 hours ----------------------------------------------------------
 

@@ -29,11 +29,14 @@ from awsharness import (
     Dependents,
     Expire,
     Fault,
+    IcAsync,
+    IcConflict,
     Lag,
     Lose,
     Pages,
     Rule,
     StaleReport,
+    StoreLag,
     Throttle,
 )
 from emulator_policies import TEST_MANAGED_POLICIES
@@ -799,3 +802,223 @@ def test_all_switches_together(emu: Emulator, tmp_path: Path, monkeypatch: pytes
         assert h.count(account=account, fault=Fault.THROTTLED) >= 1
         assert h.count(account=account, fault=Fault.STALE) >= 1
         assert h.count(fault=Fault.EXPIRED) == 0 and h.count("AssumeRole") >= 2
+
+
+# -- Identity Center -------------------------------------------------------------------------------
+
+
+NAME = {"GivenName": "Given", "FamilyName": "Family"}
+
+
+def ic_member(harness: AwsHarness, emu: Emulator) -> tuple[Any, Any, Any, Any, str, str]:
+    """(sso-admin and identitystore through the harness, the same straight to the emulator, the
+    instance ARN and identity store id) in a fresh account, with retries off."""
+    [account] = fresh_account_ids(1)
+    creds = creds_in(harness.url, account)
+    sso, store = (client(s, harness.url, creds, NO_RETRY) for s in ("sso-admin", "identitystore"))
+    raw_sso, raw_store = (client(s, emu.url, creds) for s in ("sso-admin", "identitystore"))
+    instance = raw_sso.list_instances()["Instances"][0]
+    return sso, store, raw_sso, raw_store, instance["InstanceArn"], instance["IdentityStoreId"]
+
+
+def assignment_of(raw_sso: Any, raw_store: Any, arn: str, store_id: str, name: str = "ps") -> dict[str, str]:
+    ps = raw_sso.create_permission_set(InstanceArn=arn, Name=name)["PermissionSet"]["PermissionSetArn"]
+    group = raw_store.create_group(IdentityStoreId=store_id, DisplayName=f"g-{name}")["GroupId"]
+    return {
+        "InstanceArn": arn,
+        "TargetId": "111122223333",
+        "TargetType": "AWS_ACCOUNT",
+        "PermissionSetArn": ps,
+        "PrincipalType": "GROUP",
+        "PrincipalId": group,
+    }
+
+
+def listed(raw_sso: Any, fields: dict[str, str]) -> list[str]:
+    got = raw_sso.list_account_assignments(
+        InstanceArn=fields["InstanceArn"],
+        AccountId=fields["TargetId"],
+        PermissionSetArn=fields["PermissionSetArn"],
+    )["AccountAssignments"]
+    return [a["PrincipalId"] for a in got]
+
+
+def test_identity_center_requests_run_in_progress_then_succeed_or_fail(
+    harness: AwsHarness, emu: Emulator
+) -> None:
+    sso, _, raw_sso, raw_store, arn, store_id = ic_member(harness, emu)
+    fields = assignment_of(raw_sso, raw_store, arn, store_id)
+    # control: the emulator answers SUCCEEDED at once
+    first = assignment_of(raw_sso, raw_store, arn, store_id, "control")
+    assert sso.create_account_assignment(**first)["AccountAssignmentCreationStatus"]["Status"] == "SUCCEEDED"
+
+    harness.ic_async = IcAsync(seconds=1.0)
+    status = sso.create_account_assignment(**fields)["AccountAssignmentCreationStatus"]
+    assert status["Status"] == "IN_PROGRESS" and status["PrincipalId"] == fields["PrincipalId"]
+    poll = {"InstanceArn": arn, "AccountAssignmentCreationRequestId": status["RequestId"]}
+    assert sso.describe_account_assignment_creation_status(**poll)["AccountAssignmentCreationStatus"][
+        "Status"
+    ] == ("IN_PROGRESS")
+    assert listed(raw_sso, fields) == []  # AWS has not made it yet
+    harness.ic_settled()
+    assert sso.describe_account_assignment_creation_status(**poll)["AccountAssignmentCreationStatus"][
+        "Status"
+    ] == ("SUCCEEDED")
+    assert listed(raw_sso, fields) == [fields["PrincipalId"]]
+    # the same assignment again: SUCCEEDED, and no second one (the emulator would make a duplicate)
+    sso.create_account_assignment(**fields)
+    harness.ic_settled()
+    assert listed(raw_sso, fields) == [fields["PrincipalId"]]
+
+    # provisioning (the emulator lacks its status call) and a deletion: in progress, then done
+    provision = sso.provision_permission_set(
+        InstanceArn=arn,
+        PermissionSetArn=fields["PermissionSetArn"],
+        TargetType="AWS_ACCOUNT",
+        TargetId="111122223333",
+    )["PermissionSetProvisioningStatus"]
+    assert provision["Status"] == "IN_PROGRESS"
+    deletion = sso.delete_account_assignment(**fields)["AccountAssignmentDeletionStatus"]
+    assert deletion["Status"] == "IN_PROGRESS" and listed(raw_sso, fields) == [fields["PrincipalId"]]
+    harness.ic_settled()
+    assert listed(raw_sso, fields) == []
+    got = sso.describe_permission_set_provisioning_status(
+        InstanceArn=arn, ProvisionPermissionSetRequestId=provision["RequestId"]
+    )["PermissionSetProvisioningStatus"]
+    assert got["Status"] == "SUCCEEDED" and got["AccountId"] == "111122223333"
+    with pytest.raises(ClientError) as gone:  # a deletion of what is not there: at once, as the emulator
+        sso.delete_account_assignment(**fields)
+    assert code(gone) == "ResourceNotFoundException"
+
+    # FAILED: nothing is made, and the reason is AWS's
+    harness.ic_async = IcAsync(seconds=0.2, fail_share=1.0, fail_times=1)
+    failed = sso.create_account_assignment(**fields)["AccountAssignmentCreationStatus"]
+    harness.ic_settled()
+    done = sso.describe_account_assignment_creation_status(
+        InstanceArn=arn, AccountAssignmentCreationRequestId=failed["RequestId"]
+    )["AccountAssignmentCreationStatus"]
+    assert done["Status"] == "FAILED" and "retry" in done["FailureReason"]
+    assert listed(raw_sso, fields) == []
+    sso.create_account_assignment(**fields)  # fail_times=1: the next one succeeds
+    harness.ic_settled()
+    assert listed(raw_sso, fields) == [fields["PrincipalId"]]
+    assert harness.count(fault=Fault.IC_FAILED) == 1 and harness.count(fault=Fault.IC_IN_PROGRESS) >= 1
+
+
+def test_a_write_to_a_permission_set_busy_with_another_operation_answers_conflict(
+    harness: AwsHarness, emu: Emulator
+) -> None:
+    sso, _, raw_sso, raw_store, arn, store_id = ic_member(harness, emu)
+    fields = assignment_of(raw_sso, raw_store, arn, store_id)
+    other = raw_sso.create_permission_set(InstanceArn=arn, Name="other")["PermissionSet"]["PermissionSetArn"]
+    policy = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    harness.ic_async = IcAsync(seconds=1.5)
+    sso.create_account_assignment(**fields)
+    # control: no conflict without the switch
+    sso.put_inline_policy_to_permission_set(
+        InstanceArn=arn, PermissionSetArn=fields["PermissionSetArn"], InlinePolicy=DOC
+    )
+
+    harness.ic_conflict = IcConflict()
+    for write in (
+        lambda: sso.attach_managed_policy_to_permission_set(
+            InstanceArn=arn, PermissionSetArn=fields["PermissionSetArn"], ManagedPolicyArn=policy
+        ),
+        lambda: sso.provision_permission_set(
+            InstanceArn=arn,
+            PermissionSetArn=fields["PermissionSetArn"],
+            TargetType="AWS_ACCOUNT",
+            TargetId="1" * 12,
+        ),
+        lambda: sso.create_account_assignment(**{**fields, "TargetId": "777788889999"}),
+    ):
+        with pytest.raises(ClientError) as busy:
+            write()
+        assert code(busy) == "ConflictException"
+    # another permission set is not busy, and reads are never refused
+    sso.attach_managed_policy_to_permission_set(
+        InstanceArn=arn, PermissionSetArn=other, ManagedPolicyArn=policy
+    )
+    sso.list_managed_policies_in_permission_set(InstanceArn=arn, PermissionSetArn=fields["PermissionSetArn"])
+    harness.ic_settled()
+    sso.attach_managed_policy_to_permission_set(
+        InstanceArn=arn, PermissionSetArn=fields["PermissionSetArn"], ManagedPolicyArn=policy
+    )
+    assert harness.count(fault=Fault.IC_CONFLICT) == 3
+
+
+def test_identitystore_reads_lag_behind_its_writes(harness: AwsHarness, emu: Emulator) -> None:
+    _, store, _, raw_store, _, store_id = ic_member(harness, emu)
+    by_name = {
+        "AlternateIdentifier": {"UniqueAttribute": {"AttributePath": "userName", "AttributeValue": "ann"}}
+    }
+    assert store.list_users(IdentityStoreId=store_id)["Users"] == []
+    user = store.create_user(IdentityStoreId=store_id, UserName="control", DisplayName="C", Name=NAME)[
+        "UserId"
+    ]
+    assert store.describe_user(IdentityStoreId=store_id, UserId=user)["UserName"] == "control"  # switch off
+
+    harness.store_lag = StoreLag(seconds=LAG)
+    before = [u["UserName"] for u in store.list_users(IdentityStoreId=store_id)["Users"]]
+    ann = store.create_user(IdentityStoreId=store_id, UserName="ann", DisplayName="Ann", Name=NAME)["UserId"]
+    group = store.create_group(IdentityStoreId=store_id, DisplayName="team")["GroupId"]
+    for read in (
+        lambda: store.get_user_id(IdentityStoreId=store_id, **by_name),
+        lambda: store.describe_user(IdentityStoreId=store_id, UserId=ann),
+        lambda: store.describe_group(IdentityStoreId=store_id, GroupId=group),
+    ):
+        with pytest.raises(ClientError) as lagged:
+            read()
+        assert code(lagged) == "ResourceNotFoundException"
+    assert [u["UserName"] for u in store.list_users(IdentityStoreId=store_id)["Users"]] == before  # stale
+    assert {u["UserName"] for u in raw_store.list_users(IdentityStoreId=store_id)["Users"]} == {
+        "control",
+        "ann",
+    }
+    time.sleep(LAG + 0.2)
+    assert store.get_user_id(IdentityStoreId=store_id, **by_name)["UserId"] == ann
+    assert {u["UserName"] for u in store.list_users(IdentityStoreId=store_id)["Users"]} == {"control", "ann"}
+    assert harness.count(fault=Fault.STORE_LAG_NOT_FOUND) == 3 and harness.count(fault=Fault.STALE) >= 1
+
+
+def test_identity_center_lists_come_in_pages(harness: AwsHarness, emu: Emulator) -> None:
+    sso, store, raw_sso, raw_store, arn, store_id = ic_member(harness, emu)
+    for i in range(150):
+        raw_store.create_user(IdentityStoreId=store_id, UserName=f"u{i:03d}", DisplayName="U", Name=NAME)
+    for i in range(5):
+        raw_sso.create_permission_set(InstanceArn=arn, Name=f"ps{i}")
+    # control: the emulator's own pages (it pages identitystore lists at 100 itself, not sso-admin's)
+    assert len(sso.list_permission_sets(InstanceArn=arn)["PermissionSets"]) == 5
+
+    harness.pages = Pages(ic_default=2)
+    pages = list(store.get_paginator("list_users").paginate(IdentityStoreId=store_id))
+    assert [len(p["Users"]) for p in pages] == [2] * 75  # the default page size
+    pages = list(
+        store.get_paginator("list_users").paginate(
+            IdentityStoreId=store_id, PaginationConfig={"PageSize": 100}
+        )
+    )
+    assert [len(p["Users"]) for p in pages] == [100, 50]
+    assert sorted(u["UserName"] for p in pages for u in p["Users"]) == [f"u{i:03d}" for i in range(150)]
+    sets = list(sso.get_paginator("list_permission_sets").paginate(InstanceArn=arn))
+    assert [len(p["PermissionSets"]) for p in sets] == [2, 2, 1]
+    with pytest.raises(ClientError) as big:
+        store.list_users(IdentityStoreId=store_id, MaxResults=101)
+    assert code(big) == "ValidationException"
+
+
+def test_a_second_membership_of_the_same_user_is_refused_as_aws_does(
+    harness: AwsHarness, emu: Emulator
+) -> None:
+    _, store, _, raw_store, _, store_id = ic_member(harness, emu)
+    user = raw_store.create_user(IdentityStoreId=store_id, UserName="ann", DisplayName="Ann", Name=NAME)[
+        "UserId"
+    ]
+    group = raw_store.create_group(IdentityStoreId=store_id, DisplayName="team")["GroupId"]
+    raw_store.create_group_membership(IdentityStoreId=store_id, GroupId=group, MemberId={"UserId": user})
+    with pytest.raises(ClientError) as taken:
+        store.create_group_membership(IdentityStoreId=store_id, GroupId=group, MemberId={"UserId": user})
+    assert code(taken) == "ConflictException"
+    assert taken.value.response["Reason"] == "UNIQUENESS_CONSTRAINT_VIOLATION"
+    got = raw_store.list_group_memberships(IdentityStoreId=store_id, GroupId=group)["GroupMemberships"]
+    assert len(got) == 1

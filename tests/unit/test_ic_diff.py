@@ -396,6 +396,23 @@ def test_a_policy_a_permission_set_still_references_is_never_planned_for_deletio
     }
 
 
+def test_a_copy_a_kept_permission_set_stops_referencing_goes_after_its_re_provisioning(
+    spec: Spec, tmp_path: Path
+) -> None:
+    """DevOps stays assigned in apps-prd but drops billing-read: the same plan updates DevOps,
+    re-provisions it there and deletes the copy, the delete after the re-provisioning (the
+    convergence proof found the copy left for a second apply, and the first apply's verify failing)."""
+    spec2 = other(tmp_path, "2", SPEC.replace("      customer_managed_policies: [billing-read]\n", ""))
+    live_ic = live_like(spec)
+    changes, _, _ = run(spec2, live_ic)
+    provision = next(c for c in changes if str(c.address) == "management/ic_provision.DevOps/apps-prd")
+    assert "555555555555" not in needed_policy_copies(spec2, live_ic)
+    result = diff("apps-prd", "acme", desired_state(spec2, "apps-prd"), _owned_policy_copy("555555555555"),
+                  needed_policies=needed_policy_copies(spec2, live_ic).get("555555555555"))  # fmt: skip
+    [delete] = [c for c in result.changes if c.address.kind is Kind.POLICY]
+    assert delete.action is Action.DELETE and delete.stage > provision.stage
+
+
 def test_without_identity_center_the_copies_in_member_accounts_stay(tmp_path: Path) -> None:
     """A spec with no identity_center: block (removed, or an import that could not read the
     instance) leaves the permission sets in place; the copies they reference stay too, said so.

@@ -340,7 +340,12 @@ class _IcDiffer(ChangeCollector):
             if not have.owned_by(self.project):
                 continue
             want = self.desired.permission_sets.get(name)
-            refs = _policy_refs(have) | (_policy_refs(want) if want is not None else set())
+            # A permission set the spec keeps needs what it will reference: one that drops a
+            # reference is updated and re-provisioned wherever it stays assigned, and those run
+            # before any delete (iamlayer.plan.model.Change.stage), so the copy may go in the same
+            # apply. (Keeping it for what the set references now left a delete the apply's verify
+            # found: the next apply made it.) A set leaving the spec keeps what it has.
+            refs = _policy_refs(want) if want is not None else _policy_refs(have)
             for a in (a for a in staying if a.permission_set == name):
                 who = f"{a.principal_type.lower()}/{a.principal}"
                 for ref in sorted(refs):
