@@ -4,7 +4,6 @@ example as iamlayer renders it (offline) and on hand-built live states."""
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -224,15 +223,14 @@ def _org_spec(people: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_who_can_assume_over_200_people_takes_under_a_second(tmp_path: Path) -> None:
+def test_who_can_assume_over_200_people(tmp_path: Path) -> None:
+    """Its time (under a second for 200 people) is held by bench/bench_access.py, not here: a
+    unit test's wall clock measures the machine's load as much as the code."""
     model = model_from_spec(load(tmp_path, _org_spec(200)))
     role = model.role("DevOps", "apps-prd")
     assert role is not None
-    t0 = time.perf_counter()
     report = who_can_assume(model, role, now=NOW)
-    elapsed = time.perf_counter() - t0
     assert sum(u.can_assume for u in report.users) == 100
-    assert elapsed < 1.0, f"who-can-assume took {elapsed:.2f} s"
 
 
 def test_request_context_of_a_user() -> None:
