@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from iamlayer.sandbox.emulator import SANDBOX_ACCESS_KEY, SANDBOX_SECRET_KEY, start_emulator
+from iamlayer.sandbox.emulator import SANDBOX_ACCESS_KEY, SANDBOX_SECRET_KEY, Emulator, start_emulator
+
+
+def client(emu: Emulator, service: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=emu.url,
+        region_name="us-east-1",
+        aws_access_key_id=SANDBOX_ACCESS_KEY,
+        aws_secret_access_key=SANDBOX_SECRET_KEY,
+    )
 
 
 def test_the_trimmed_emulator_knows_only_its_set(tmp_path: Path) -> None:
@@ -16,13 +27,7 @@ def test_the_trimmed_emulator_knows_only_its_set(tmp_path: Path) -> None:
         log_path=tmp_path / "moto.log", managed_policies=["arn:aws:iam::aws:policy/job-function/Billing"]
     )
     try:
-        iam = boto3.client(
-            "iam",
-            endpoint_url=emu.url,
-            region_name="us-east-1",
-            aws_access_key_id=SANDBOX_ACCESS_KEY,
-            aws_secret_access_key=SANDBOX_SECRET_KEY,
-        )
+        iam = client(emu, "iam")
         assert iam.get_policy(PolicyArn="arn:aws:iam::aws:policy/job-function/Billing")["Policy"]
         with pytest.raises(ClientError) as info:
             iam.get_policy(PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
@@ -36,13 +41,7 @@ def test_the_emulator_keeps_permission_set_boundaries(tmp_path: Path) -> None:
     `import aws`); the launcher adds them as AWS answers them."""
     emu = start_emulator(log_path=tmp_path / "moto.log", managed_policies=[])
     try:
-        sso = boto3.client(
-            "sso-admin",
-            endpoint_url=emu.url,
-            region_name="us-east-1",
-            aws_access_key_id=SANDBOX_ACCESS_KEY,
-            aws_secret_access_key=SANDBOX_SECRET_KEY,
-        )
+        sso = client(emu, "sso-admin")
         instance = sso.list_instances()["Instances"][0]["InstanceArn"]
         ps = sso.create_permission_set(Name="X", InstanceArn=instance)["PermissionSet"]["PermissionSetArn"]
         ask = {"InstanceArn": instance, "PermissionSetArn": ps}
