@@ -421,12 +421,17 @@ def prepare(
     return CHANGED_USERS, ("ana.lopez",)
 
 
-KILL_POINTS = [
-    pytest.param(phase, action, mode, id=f"{phase}-{action}-{mode}")
-    for phase, writes in PHASES.items()
-    for action in writes
-    for mode in ("hold_before", "hold_after")
-]
+def kill_points(phases: dict[str, tuple[str, ...]]) -> list[Any]:
+    """One kill point per (phase, write action, hold_before or hold_after)."""
+    return [
+        pytest.param(phase, action, mode, id=f"{phase}-{action}-{mode}")
+        for phase, writes in phases.items()
+        for action in writes
+        for mode in ("hold_before", "hold_after")
+    ]
+
+
+KILL_POINTS = kill_points(PHASES)
 
 
 @pytest.mark.parametrize(("phase", "action", "mode"), KILL_POINTS)

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_convergence import Applied, apply, distinct_writes, figure
+from test_convergence import Applied, apply, distinct_writes, figure, kill_points
 from test_convergence import assert_applied as assert_applied_iam
 
 from awsharness import ASYNC_CALLS, AwsHarness, Call, Fault, IcAsync, IcConflict, Lose, Pages, Rule, StoreLag
@@ -351,12 +351,7 @@ def test_the_ic_sweeps_cover_every_write_the_apply_makes(ic_org: Layer, aws_env:
     figure("ic plain", create_wall_s=round(created.seconds, 1), change_wall_s=round(changed.seconds, 1))
 
 
-KILL_POINTS = [
-    pytest.param(phase, action, mode, id=f"{phase}-{action}-{mode}")
-    for phase, writes in PHASES.items()
-    for action in writes
-    for mode in ("hold_before", "hold_after")
-]
+KILL_POINTS = kill_points(PHASES)
 
 
 @pytest.mark.parametrize(("phase", "action", "mode"), KILL_POINTS)
