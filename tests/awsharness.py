@@ -448,6 +448,7 @@ class Rule:
     # throttle | deny | error | expired | hold_before | hold_after | applied_then_conflict | applied_then_500
     mode: str
     contains: str = ""  # a substring the (URL-decoded) body must contain
+    account: str = ""  # the account id the call must be made in (its access key's), if set
     times: int = 1_000_000  # how many matches the rule applies to
     code: str = ""  # for `error`
     message: str = ""  # for `error`
@@ -1009,10 +1010,15 @@ class AwsHarness:
                 r.release.set()
             self.rules.clear()
 
-    def _match(self, action: str, text: str) -> Rule | None:
+    def _match(self, action: str, text: str, account: str = "") -> Rule | None:
         with self._lock:
             for r in self.rules:
-                if r.action == action and r.contains in text and r.hits < r.times:
+                if (
+                    r.action == action
+                    and r.contains in text
+                    and r.account in ("", account)
+                    and r.hits < r.times
+                ):
                     r.hits += 1
                     return r
         return None
@@ -1079,7 +1085,7 @@ class AwsHarness:
         err = self._pre_faults(req, account)
         if err is not None:
             return err[0], False, err[1], ""
-        rule = self._match(req.action, req.text)
+        rule = self._match(req.action, req.text, account)
         if rule and rule.mode == "throttle":
             return self._throttling(req), False, "rule:throttle", ""
         if rule and rule.mode == "deny":

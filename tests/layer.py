@@ -154,7 +154,7 @@ def apply_now(layer: Layer, only: list[str] | None = None) -> None:
 
     spec = load_spec(layer.spec)
     outcome = apply_plan(make_plan(spec, profile=None, only=only), spec, profile=None, stats=ApiStats())
-    assert outcome.result.ok, outcome.result.failed
+    assert outcome.ok, outcome.failed
 
 
 @dataclass

@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from iamlayer.applied import Applied
 from iamlayer.errors import Diagnostic, IamlayerError, PlanError, SpecError
 from iamlayer.plan.model import Change, Plan
 from iamlayer.spec.load import load_spec, load_spec_with_warnings
@@ -46,7 +47,6 @@ if TYPE_CHECKING:  # only for annotations: boto3 and the AWS layer load when a c
     import boto3
 
     from iamlayer.apply.access_keys import KeyInfo, OldKeys, Rotation
-    from iamlayer.apply.executor import ApplyResult
     from iamlayer.apply.handlers import HandlerContext
     from iamlayer.audit.report import AuditReport
     from iamlayer.audit.sts import StsAdvice
@@ -172,22 +172,6 @@ def render_plan(p: Plan, *, detail: bool = True) -> str:
     return Text.from_markup(render(p, detail=detail)).plain
 
 
-@dataclass(frozen=True)
-class Applied:
-    """What `apply_plan` did: the plan applied, each change's outcome, and the re-read that verified it."""
-
-    plan: Plan
-    result: ApplyResult
-    verify: Plan | None  # the plan made after applying: empty when every write shows
-    waited: float  # seconds spent waiting for IAM to show the writes
-    stats: ApiStats
-
-    @property
-    def ok(self) -> bool:
-        """Every change was applied and the accounts now match the spec (or there was nothing to do)."""
-        return self.result.ok and (self.plan.empty or (self.verify is not None and self.verify.empty))
-
-
 def apply_plan(
     spec: Spec,
     saved: Plan | None = None,
@@ -209,7 +193,8 @@ def apply_plan(
     refused when the spec file or any of its accounts changed since it was made (StalePlanError).
     `on_plan(plan)` sees the plan as soon as it exists; `confirm(plan)` runs after every check,
     before the first write, and may raise (UserAbort) to stop; `on_change(change, error)` after
-    each change. Failures of single changes are in `result.failed`; a rerun continues.
+    each attempted change. Failures of single changes are in `failed`, the changes they held
+    back (that depend on them) in `skipped`, the rest in `succeeded`; a rerun continues.
     """
     from iamlayer.apply import run
     from iamlayer.state.lock import account_locks
@@ -231,7 +216,7 @@ def apply_plan(
         )
         if on_plan:
             on_plan(p)
-        outcome = run.apply_plan(
+        return run.apply_plan(
             p,
             spec,
             profile=credentials,
@@ -242,7 +227,6 @@ def apply_plan(
             command=command,
             verify_timeout=verify_timeout,
         )
-    return Applied(p, outcome.result, outcome.verify, outcome.waited, stats)
 
 
 def operator_policy() -> dict[str, Any]:

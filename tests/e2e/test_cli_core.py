@@ -263,6 +263,35 @@ def test_unreachable_account_is_reported_and_the_others_are_planned(
     assert list(layer.iam("security").list_users()["Users"]) == []
 
 
+def test_a_failed_change_names_what_it_held_back_and_what_succeeded(
+    layer: Layer, aws_env: dict[str, str]
+) -> None:
+    """AccessDenied on one role in one account: `apply --json` and the text summary name the
+    failure, the change skipped because of it, and everything that succeeded anyway."""
+    admin = "arn:aws:iam::aws:policy/AdministratorAccess"
+    role, attachment = "apps-prd/role.DevOps", f"apps-prd/role_policy_attachment.DevOps/{admin}"
+    with AwsHarness(aws_env["AWS_ENDPOINT_URL"]) as proxy:
+        env = {**aws_env, "AWS_ENDPOINT_URL": proxy.url}
+        proxy.add(Rule("CreateRole", "deny", contains="RoleName=DevOps", account=layer.ids["apps-prd"]))
+        r = run_cli("apply", "--auto-approve", "--json", cwd=layer.root, env=env)
+        assert r.code == 1, r.out + r.err
+        out = r.json()
+        [failed] = out["failed"]
+        assert failed["address"] == role and "AccessDenied" in failed["error"]
+        assert failed["skipped"] == [attachment]
+        assert out["skipped"] == [attachment] and out["skipped_because"] == {attachment: role}
+        assert out["applied"] == len(out["succeeded"]) == sum(out["summary"].values()) - 2
+        assert {"security/group_membership.jane.doe/devops", "security/access_key.machine.ci"} <= set(
+            out["succeeded"]
+        )
+        assert out["verified"] is False
+        r = run_cli("apply", "--auto-approve", cwd=layer.root, env=env)  # what is left, still refused
+        assert r.code == 1
+        assert "Apply failed: 0 succeeded, 1 failed, 1 skipped" in r.err
+        assert f"x {role}: " in r.err and "AccessDenied" in r.err
+        assert f"skipped because of it (1):\n      - {attachment}" in r.err
+
+
 def test_plan_json_is_secret_free_and_documented(layer: Layer, aws_env: dict[str, str]) -> None:
     r = run_cli("plan", "--json", cwd=layer.root, env=aws_env)
     data = json.loads(r.out)

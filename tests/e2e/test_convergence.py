@@ -295,7 +295,7 @@ SWITCHES: dict[str, dict[str, Any]] = {
     "lost-answers": {"lose": Lose(share=0.25, how="either")},
     "throttling": {"throttle": Throttle(0.2)},
     "pages": {"pages": Pages(), "dependents": Dependents()},
-    "expiring-sessions": {"expire": Expire(after=1.0)},
+    "expiring-sessions": {"expire": Expire(after=0.5)},
     "stale-report": {"stale_report": StaleReport()},
     "all": {
         "lag": Lag(2.0),

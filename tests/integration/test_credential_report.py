@@ -73,7 +73,7 @@ def test_a_password_removed_by_hand_is_unseen_in_an_old_report_and_seen_with_ref
     assert ops["GetLoginProfile"] == 2 and ops["ListAccessKeys"] == 2  # one each per owned user
     assert fresh.refresh_credentials
     outcome = apply_plan(fresh, spec, profile=None, stats=ApiStats())
-    assert outcome.result.ok and outcome.verify is not None and outcome.verify.empty
+    assert outcome.ok and outcome.verify is not None and outcome.verify.empty
 
 
 def test_a_report_row_of_a_user_since_re_created_by_hand_is_not_trusted(

@@ -65,7 +65,7 @@ def test_library_and_cli_reach_member_accounts_through_the_profile_endpoint(
     assert plan.counts()["create"] > 0
     applied = iamlayer.apply_plan(spec, plan, credentials=session)
     assert refused(log) == []
-    assert applied.ok, applied.result.failed
+    assert applied.ok, applied.failed
 
     # The CLI, in every account: the layer is there, so the plan is empty.
     r = run_cli(

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from awsharness import AwsHarness, Rule
 from iamlayer.apply.run import apply_plan, check_fresh
 from iamlayer.aws.session import ApiStats
 from iamlayer.errors import StalePlanError
@@ -30,7 +31,7 @@ def apply_all(layer: Layer) -> Plan:
     spec = load_spec(layer.spec)
     p = make_plan(spec, profile=None)
     outcome = apply_plan(p, spec, profile=None, stats=ApiStats())
-    assert outcome.result.ok, outcome.result.failed
+    assert outcome.ok, outcome.failed
     return p
 
 
@@ -58,7 +59,7 @@ def test_plan_apply_plan_is_empty_and_second_apply_is_noop(layer: Layer) -> None
     # apply with nothing to do changes nothing
     spec = load_spec(layer.spec)
     outcome = apply_plan(again, spec, profile=None, stats=ApiStats())
-    assert outcome.result.done == [] and outcome.verify is None
+    assert outcome.succeeded == () and outcome.verify is None
 
     iam = layer.iam("security")
     assert set(u["UserName"] for u in iam.list_users()["Users"]) == {"jane.doe", "machine.ci"}
@@ -196,7 +197,7 @@ def test_users_deleted_by_hand_are_re_created_in_one_apply(layer: Layer) -> None
 
     spec = load_spec(layer.spec)
     outcome = apply_plan(p, spec, profile=None, stats=ApiStats())
-    assert outcome.result.ok, outcome.result.failed
+    assert outcome.ok, outcome.failed
     assert outcome.verify is not None and outcome.verify.empty
     [new_key] = [k["AccessKeyId"] for k in iam.list_access_keys(UserName="machine.ci")["AccessKeyMetadata"]]
     assert [p.name for p in folder.glob("access-key-*.asc")] == [f"access-key-{new_key}.asc"]
@@ -372,7 +373,7 @@ groups:
     assert p.accounts[0].via == "caller"
     assert "AssumeRole" not in stats.by_operation()
     outcome = apply_plan(p, s, profile=None, stats=ApiStats())
-    assert outcome.result.ok
+    assert outcome.ok
     assert make_plan(s, profile=None).empty
 
 
@@ -457,3 +458,42 @@ def test_role_options_and_per_account_settings(layer: Layer) -> None:
     assert (change.before or {})["description"] == (change.after or {})["description"] == "CI deploys"
     apply_all(layer)
     assert plan_of(layer).empty
+
+
+def test_access_denied_in_one_account_holds_back_only_what_depends_on_it(
+    layer: Layer, aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CreateRole DevOps is refused in apps-prd only. Its attachment there is skipped, naming the
+    failure; every other change goes on, later stages in other accounts (users, memberships,
+    keys in security; attachments in shared and apps-devstg) and apps-prd's own Auditor role."""
+    admin = "arn:aws:iam::aws:policy/AdministratorAccess"
+    with AwsHarness(aws_env["AWS_ENDPOINT_URL"]) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        proxy.add(Rule("CreateRole", "deny", contains="RoleName=DevOps", account=layer.ids["apps-prd"]))
+        spec = load_spec(layer.spec)
+        plan = make_plan(spec, profile=None)
+        outcome = apply_plan(plan, spec, profile=None, stats=ApiStats())
+        [(failed, error)] = outcome.failed
+        assert str(failed.address) == "apps-prd/role.DevOps" and "AccessDenied" in error
+        assert [(str(s.change.address), s.because) for s in outcome.skipped] == [
+            (f"apps-prd/role_policy_attachment.DevOps/{admin}", failed)
+        ]
+        done = {str(c.address) for c in outcome.succeeded}
+        assert len(done) == len(plan.changes) - 2
+        assert {
+            f"shared/role_policy_attachment.DevOps/{admin}",
+            f"apps-devstg/role_policy_attachment.DevOps/{admin}",
+            "apps-prd/role.Auditor",
+            "apps-prd/role_policy_attachment.Auditor/arn:aws:iam::aws:policy/ReadOnlyAccess",
+            "security/user.jane.doe",
+            "security/group_membership.jane.doe/devops",
+            "security/login_profile.jane.doe",
+            "security/access_key.machine.ci",
+        } <= done
+        assert not outcome.ok and outcome.verify is None  # not verified: it cannot match yet
+        assert layer.iam("shared").list_attached_role_policies(RoleName="DevOps")["AttachedPolicies"]
+        # once allowed, the next apply does what is left: the role and its attachment
+        proxy.clear()
+        left = make_plan(spec, profile=None)
+        assert addresses(left) == {"apps-prd/role.DevOps", f"apps-prd/role_policy_attachment.DevOps/{admin}"}
+        assert apply_plan(left, spec, profile=None, stats=ApiStats()).ok

@@ -117,7 +117,7 @@ def apply_all(layer: Layer, stats: ApiStats | None = None) -> Plan:
     spec = load_spec(layer.spec)
     p = make_plan(spec, profile=None)
     outcome = apply_plan(p, spec, profile=None, stats=stats or ApiStats())
-    assert outcome.result.ok, outcome.result.failed
+    assert outcome.ok, outcome.failed
     assert outcome.verify is not None and outcome.verify.empty  # nothing left for a second apply
     return p
 
@@ -149,7 +149,7 @@ def test_iam_and_identity_center_in_one_plan_then_empty_then_a_second_apply_chan
     assert again.empty, addresses(again)
     spec = load_spec(layer.spec)
     outcome = apply_plan(again, spec, profile=None, stats=ApiStats())
-    assert outcome.result.done == [] and outcome.verify is None
+    assert outcome.succeeded == () and outcome.verify is None
 
     sso, ids = Sso(layer), layer.ids
     users, groups = sso.users(), sso.groups()

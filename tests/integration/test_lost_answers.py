@@ -96,7 +96,7 @@ def test_a_refused_create_access_key_closes_its_journal_entry(layer: Layer, prox
     proxy.add(Rule("CreateAccessKey", "deny"))
     spec = load_spec(layer.spec)
     outcome = apply_plan(make_plan(spec, profile=None, only=PEOPLE), spec, profile=None, stats=ApiStats())
-    [(change, error)] = outcome.result.failed
+    [(change, error)] = outcome.failed
     assert str(change.address) == "security/access_key.machine.ci" and "AccessDenied" in error
     assert journal(layer).pending("access_keys", "security") == frozenset()
     # so a key the operator makes by hand later is only noted, never planned for deletion
@@ -140,7 +140,7 @@ def test_a_login_profile_made_by_someone_else_is_not_taken_for_ours(layer: Layer
     # between plan and apply, jane.doe gets a console password from someone else
     iam.create_login_profile(UserName="jane.doe", Password="Made-by-hand-1234567890-abcdefgh!")
     outcome = apply_plan(plan, spec, profile=None, stats=ApiStats())
-    [(_, error)] = outcome.result.failed
+    [(_, error)] = outcome.failed
     assert "console password that iamlayer did not set" in error and "password reset jane.doe" in error
     assert not list(folder.glob("password.asc*"))  # nothing claims to hold a password that is not live
 
@@ -159,7 +159,7 @@ def test_a_group_someone_else_made_after_the_plan_is_not_adopted(layer: Layer) -
     plan = make_plan(spec, profile=None, only=PEOPLE)
     layer.iam("security").create_group(GroupName="finops")
     outcome = apply_plan(plan, spec, profile=None, stats=ApiStats())
-    [(change, error)] = outcome.result.failed
+    [(change, error)] = outcome.failed
     assert str(change.address) == "security/group.finops"
     assert "a group of that name appeared after the plan was made" in error
     assert "put-group-policy --group-name finops" in error  # how to adopt it, if it should be

@@ -35,5 +35,5 @@ def test_apply_plan_refuses_a_saved_plan_whose_spec_or_accounts_changed(layer: L
     # a plan made in the same run is applied without reading the accounts again first
     stats = ApiStats()
     outcome = apply_plan(made, spec, profile=None, stats=stats)
-    assert outcome.result.ok and outcome.verify is not None and outcome.verify.empty
+    assert outcome.ok and outcome.verify is not None and outcome.verify.empty
     assert stats.by_operation()["GetAccountAuthorizationDetails"] == 1  # the verifying re-read only

@@ -45,7 +45,7 @@ def test_apply_waits_with_backoff_until_iam_shows_its_writes(
     calls = lagging(monkeypatch, plan, reads=2)
     said: list[str] = []
     outcome = apply_plan(plan, spec, profile=None, stats=ApiStats(), progress=said.append)
-    assert outcome.result.ok and outcome.verify is not None and outcome.verify.empty
+    assert outcome.ok and outcome.verify is not None and outcome.verify.empty
     # It slept 1 s, then 2 s (the messages below), and re-read three times: far from the 60 s bound.
     assert len(calls) == 3 and 3 <= outcome.waited < 30
     n = len(plan.changes)
@@ -69,7 +69,7 @@ def test_an_apply_iam_shows_at_once_waited_for_nothing(layer: Layer, monkeypatch
 
     monkeypatch.setattr(run, "make_plan", slow_read)
     outcome = apply_plan(plan, spec, profile=None, stats=ApiStats())
-    assert outcome.result.ok and outcome.verify is not None and outcome.verify.empty
+    assert outcome.ok and outcome.verify is not None and outcome.verify.empty
     assert len(calls) == 1 and outcome.waited == 0.0
 
 

@@ -248,7 +248,11 @@ def issue_access_key(ctx: HandlerContext, user: str, key: PublicKey) -> tuple[st
 
 def _keys(ctx: HandlerContext, user: str) -> list[AccessKey]:
     with aws_call(f"listing access keys of user {user} {ctx.where()}"):
-        keys = read_all(ctx.iam, "list_access_keys", UserName=user).get("AccessKeyMetadata", [])
+        # NoSuchEntity right after the user was made (IAM's reads lag behind its writes): the
+        # key's create starts as soon as the user's succeeded (iamlayer.apply.graph).
+        keys = settle(lambda: read_all(ctx.iam, "list_access_keys", UserName=user), not_found_too=True).get(
+            "AccessKeyMetadata", []
+        )
     return [access_key(k) for k in keys]
 
 

@@ -1,9 +1,10 @@
 """Apply handlers for IAM Identity Center: identity-store users, groups and memberships,
 permission sets, account assignments and re-provisioning. Each declares the actions it calls.
 
-They run in the stages of iamlayer.plan.model (principals and permission sets, then memberships,
-then assignments, then re-provisioning; deletes in reverse), in the account where the instance
-lives, with the IAM handlers. What the plan could not know, the id of a principal or permission
+They run in the order of their dependencies (iamlayer.apply.graph: principals and permission sets
+before their memberships and assignments, an assignment before re-provisioning its permission set
+in that account; deletes in reverse), in the account where the instance lives, with the IAM
+handlers. What the plan could not know, the id of a principal or permission
 set the same apply creates, is resolved by name here (`Directory`): creates remember what AWS
 answered, later handlers ask.
 

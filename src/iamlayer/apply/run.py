@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
 
-from iamlayer.apply.executor import ApplyResult, OnChange, execute
+from iamlayer.applied import Applied
+from iamlayer.apply.executor import OnChange, execute
 from iamlayer.apply.handlers import HandlerContext
 from iamlayer.apply.ic_handlers import attach_identity_center
 from iamlayer.aws.accounts import connect_accounts
@@ -68,13 +69,6 @@ def check_fresh(plan: Plan, spec: Spec, *, profile: CredentialSource, stats: Api
 VERIFY_TIMEOUT_ENV = "IAMLAYER_VERIFY_TIMEOUT"
 
 
-@dataclass
-class ApplyOutcome:
-    result: ApplyResult
-    verify: Plan | None  # the plan made after apply; empty when everything converged
-    waited: float = 0.0  # seconds spent waiting for IAM to show the writes
-
-
 def apply_plan(
     plan: Plan,
     spec: Spec,
@@ -86,7 +80,7 @@ def apply_plan(
     confirm: Callable[[Plan], None] | None = None,
     command: str = "iamlayer apply",
     verify_timeout: float | None = None,
-) -> ApplyOutcome:
+) -> Applied:
     """Execute `plan`, then re-read its accounts; anything left to do is an error.
 
     Holds the lock of every account the plan writes to (see iamlayer.state.lock) throughout. A
@@ -94,10 +88,12 @@ def apply_plan(
     its accounts changed since it was made (StalePlanError); a plan made in the same run is not
     read again. `confirm(plan)` runs after those checks, before the first write: it may raise
     (UserAbort) to stop. The re-read waits for IAM up to `verify_timeout` s (see `verify`).
+    A change that fails holds back the changes that depend on it (`skipped`); the others are
+    applied, and nothing is re-read (the accounts cannot match the spec yet).
     """
     check_applicable(plan, spec)
     if plan.empty:
-        return ApplyOutcome(ApplyResult(), None)
+        return Applied(plan, stats=stats)
     scope = [a.account for a in plan.accounts if a.changes]
     with account_locks(spec, scope, command):
         if plan.saved:
@@ -128,7 +124,7 @@ def _apply_locked(
     on_change: OnChange | None,
     progress: Callable[[str], None] | None,
     verify_timeout: float | None,
-) -> ApplyOutcome:
+) -> Applied:
     conns = connect_accounts(spec, profile=profile, stats=stats, only=scope)
     outbox = outbox_for(spec)
     journal = Journal.for_spec(spec)
@@ -141,9 +137,9 @@ def _apply_locked(
         )
     if spec.identity_center is not None and spec.identity_center.account in conns:
         attach_identity_center(spec, contexts, conns[spec.identity_center.account].clients)
-    result = execute(plan, contexts, on_change=on_change)
-    if not result.ok:
-        return ApplyOutcome(result, None)
+    result = replace(execute(plan, contexts, on_change=on_change), stats=stats)
+    if not result.all_applied:
+        return result
     return verify(plan, spec, result, profile=profile, stats=stats, progress=progress, timeout=verify_timeout)
 
 
@@ -156,14 +152,14 @@ def verify_bound() -> float:
 def verify(
     plan: Plan,
     spec: Spec,
-    result: ApplyResult,
+    result: Applied,
     *,
     profile: CredentialSource,
     stats: ApiStats,
     progress: Callable[[str], None] | None = None,
     timeout: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
-) -> ApplyOutcome:
+) -> Applied:
     """Re-read the plan's accounts until nothing is left to do, or the bound has passed.
 
     IAM reads lag behind its writes (eventual consistency), so a correct apply can still read as
@@ -204,7 +200,7 @@ def verify(
     if not now.empty:
         raise InconsistentResultError(_inconsistent(now, backoff.elapsed))
     # The first re-read showing every write means IAM kept nobody waiting (its read time is no wait).
-    return ApplyOutcome(result, now, waited=backoff.elapsed if waited else 0.0)
+    return replace(result, verify=now, waited=backoff.elapsed if waited else 0.0)
 
 
 def _inconsistent(left: Plan, waited: float) -> str:

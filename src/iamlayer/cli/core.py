@@ -326,31 +326,17 @@ def apply(
         )
     finally:
         bar.stop()
-    p, r = done.plan, done.result
+    p = done.plan
     if as_json:
         if p.empty:
             _print_json({"applied": 0, "summary": p.counts(), "stats": stats.as_json()})
             return EXIT_OK
-        _print_json(
-            {
-                "applied": len(r.done),
-                "failed": [{"address": str(c.address), "error": e} for c, e in r.failed],
-                "skipped": [str(c.address) for c in r.skipped],
-                "verified": done.verify is not None and done.verify.empty,
-                "verify_waited_s": round(done.waited, 1),
-                "summary": p.counts(),
-                "stats": stats.as_json(),
-            }
-        )
+        _print_json(applied_to_json(done))
     if p.empty:
         return EXIT_OK
-    if not r.ok:
+    if not done.all_applied:
         if not as_json:
-            err_console.print(
-                f"[red]Apply failed:[/] {len(r.done)} done, {len(r.failed)} failed, "
-                f"{len(r.skipped)} not started. Fix the cause and run `iamlayer apply` again: "
-                "it continues from where this stopped."
-            )
+            err_console.print(render_apply_failure(done), soft_wrap=True)
         return EXIT_ERROR
     if not as_json:
         c = p.counts()
@@ -362,6 +348,49 @@ def apply(
         )
         console.print(render_stats(stats.as_json()), style="dim")
     return EXIT_OK
+
+
+def applied_to_json(done: api.Applied) -> dict[str, Any]:
+    """`apply --json` after changes: counts and addresses of what succeeded, failed (with the
+    error and the changes held back by it) and was skipped (with the failure it depends on)."""
+    return {
+        "applied": len(done.succeeded),
+        "succeeded": [str(c.address) for c in done.succeeded],
+        "failed": [
+            {
+                "address": str(f.change.address),
+                "error": f.error,
+                "skipped": [str(c.address) for c in done.skipped_because(f.change)],
+            }
+            for f in done.failed
+        ],
+        "skipped": [str(s.change.address) for s in done.skipped],
+        "skipped_because": {str(s.change.address): str(s.because.address) for s in done.skipped},
+        "verified": done.verify is not None and done.verify.empty,
+        "verify_waited_s": round(done.waited, 1),
+        "summary": done.plan.counts(),
+        "stats": done.stats.as_json(),
+    }
+
+
+def render_apply_failure(done: api.Applied) -> str:
+    """What an apply with failures did (rich markup): each failure, the changes it held back,
+    and what succeeded."""
+    lines = [
+        f"[red]Apply failed:[/] {len(done.succeeded)} succeeded, {len(done.failed)} failed, "
+        f"{len(done.skipped)} skipped (not attempted: they depend on a change that failed)."
+    ]
+    for f in done.failed:
+        lines.append(f"[red]  x {escape(str(f.change.address))}[/]: {escape(f.error)}")
+        held = done.skipped_because(f.change)
+        if held:
+            lines.append(f"    skipped because of it ({len(held)}):")
+            lines += [f"      [yellow]- {escape(str(c.address))}[/]" for c in held]
+    if done.succeeded:
+        lines.append(f"  succeeded ({len(done.succeeded)}):")
+        lines += [f"    [green]+ {escape(str(c.address))}[/]" for c in done.succeeded]
+    lines.append("Fix the cause and run `iamlayer apply` again: it continues from where this stopped.")
+    return "\n".join(lines)
 
 
 @click.command("operator-policy")

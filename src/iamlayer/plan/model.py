@@ -82,7 +82,9 @@ class Kind(StrEnum):
     IC_PROVISION = "ic_provision"
 
 
-#: creation stage of each kind: a stage starts only when the previous one is done
+#: The order of the plan's changes, for people: creates by kind, deletes after them in reverse.
+#: Apply does not wait stage by stage: it follows the changes' dependencies
+#: (iamlayer.apply.graph), and this order only breaks ties between changes ready together.
 STAGE: dict[Kind, int] = {
     Kind.ACCOUNT_ALIAS: 0,
     Kind.PASSWORD_POLICY: 0,
@@ -148,8 +150,8 @@ class Change:
 
     @property
     def stage(self) -> int:
-        """Execution stage: creates/updates in kind order, deletes after them in reverse order
-        (except the few that go first, see EARLY_DELETE_STAGE)."""
+        """Place in the plan's order (see STAGE): creates/updates in kind order, deletes after
+        them in reverse order (except the few that go first, see EARLY_DELETE_STAGE)."""
         kind = self.address.kind
         s = STAGE[kind]
         if self.action is not Action.DELETE:
