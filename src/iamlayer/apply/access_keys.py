@@ -64,11 +64,7 @@ def list_keys(ctx: HandlerContext, user: str) -> list[KeyInfo]:
     where = f"user {user} {ctx.where()}"
     with aws_call(f"listing the access keys of {where}"):
         meta = read_all(ctx.iam, "list_access_keys", UserName=user).get("AccessKeyMetadata", [])
-    issued = {
-        r.access_key_id
-        for r in ctx.outbox.records()
-        if (r.account, r.user, r.kind) == (ctx.account, user, "access_key")
-    }
+    issued = ctx.outbox.access_key_ids(ctx.account, user)
     keys = []
     for k in sorted(meta, key=lambda k: (k["CreateDate"], k["AccessKeyId"])):
         key_id = str(k["AccessKeyId"])
