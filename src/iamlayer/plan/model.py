@@ -21,8 +21,15 @@ JSON plan document (format_version 1):
                       "name": "jane.doe", "sub": "", "action": "create", "before": null,
                       "after": {...}, "note": ""}]}
       ],
+      "access_changes": [{"change": "+", "person": "jane.doe", "role": "DevOps", "account": "apps-prd",
+                          "before": null, "after": {"admin": true, "mfa": "MFA", "requires_mfa": true,
+                          "certain": true}, "text": "+ jane.doe can assume DevOps (admin) in apps-prd, MFA"}],
       "stats": {"total": 9, "by_account": {...}, "by_operation": {...}}
     }
+
+`access_changes` ("who gains what") is each person's reach the plan changes: `+` a role they can
+newly assume, `-` one they no longer can, `~` the same role with a different MFA requirement or
+admin status (iamlayer.plan.access_changes).
 
 No secret is ever part of a plan: passwords and keys are made during apply.
 
@@ -35,6 +42,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from iamlayer.access.reach import AccessChange
 from iamlayer.errors import PlanError
 
 PLAN_FORMAT_VERSION = 1
@@ -207,6 +215,8 @@ class Plan:
     stats: dict[str, Any] = field(default_factory=dict)
     # Made reading every user one by one instead of trusting the credential report.
     refresh_credentials: bool = False
+    # Who gains what: each person's reach (roles they can assume) that the plan changes.
+    access: tuple[AccessChange, ...] = ()
     # Read from a file (`iamlayer plan --out`): apply checks it is still current before using it.
     # Where the plan came from, not what it says: not part of a plan's equality.
     saved: bool = field(default=False, compare=False)
@@ -255,6 +265,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
             }
             for a in plan.accounts
         ],
+        "access_changes": [c.as_json() for c in plan.access],
         "stats": plan.stats,
     }
 
@@ -291,6 +302,7 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
         created_at=data["created_at"],
         stats=data.get("stats", {}),
         refresh_credentials=bool(data.get("refresh_credentials", False)),
+        access=tuple(AccessChange.from_json(c) for c in data.get("access_changes", [])),
         saved=True,
         accounts=tuple(
             AccountPlan(

@@ -16,6 +16,7 @@ __all__ = [
     "only_adoption",
     "plan_from_json",
     "plan_to_json",
+    "render_access",
     "render_account",
     "render_plan",
     "render_stats",
@@ -113,12 +114,26 @@ def render_account(ap: AccountPlan, *, detail: bool = True) -> list[str]:
     return lines
 
 
+_SIGN_COLORS = {"+": "green", "-": "red", "~": "yellow"}
+
+
+def render_access(plan: Plan) -> list[str]:
+    """ "Who gains what": the roles people can newly assume, no longer assume, or assume
+    differently (MFA, admin) once the plan is applied; nothing when the plan changes no reach."""
+    if not plan.access:
+        return []
+    lines = ["[bold]Who gains what[/] (roles people can assume after this plan, by evaluation):"]
+    lines += [f"  [{_SIGN_COLORS[c.sign]}]{_esc(c.describe())}[/]" for c in plan.access]
+    return [*lines, ""]
+
+
 def render_plan(plan: Plan, *, detail: bool = True) -> str:
     """The plan as rich markup (print it with a rich Console; plain text with markup stripped)."""
     lines: list[str] = []
     for ap in plan.accounts:
         lines += render_account(ap, detail=detail)
         lines.append("")
+    lines += render_access(plan)
     if plan.errors:
         lines.append(
             f"[red]{len(plan.errors)} account(s) could not be planned: "
