@@ -42,6 +42,7 @@ __all__ = [
     "Quota",
     "limit",
     "quota",
+    "other_write_permissions",
     "read_permissions",
     "spec_of",
     "terraform_types",
@@ -137,6 +138,8 @@ class KindSpec:
     #: its deletes of the same resource run before its creates (see the access key)
     delete_makes_room: bool = False
     #: the Terraform resource types that make it (`iamlayer import terraform` reads them)
+    #: writes of commands other than apply (whose writes are the handlers' permissions)
+    other_writes: tuple[str, ...] = ()
     terraform: tuple[str, ...] = ()
     #: why `terraform` is empty
     no_terraform_because: str = ""
@@ -532,6 +535,7 @@ REGISTRY: dict[Kind, KindSpec] = {
                 ApiCall("iam:GetLoginProfile", per="owned user the plan deletes"),
                 ApiCall("iam:ListAccessKeys", per="owned user the plan deletes"),
                 ApiCall("iam:ListMFADevices", per="owned user the plan deletes"),
+                ApiCall("iam:ListUserTags", per="user CreateUser finds already there, at apply"),
             ),
             fields=("path", "tags"),
             carried=("groups", "login_profile", "access_keys", "mfa_devices", "attached_policies", "inline_policies"),
@@ -570,7 +574,10 @@ REGISTRY: dict[Kind, KindSpec] = {
             home=Home.PEOPLE,
             reads=_REPORT,
             per_resource=(
-                ApiCall("iam:GetLoginProfile", per="user whose report row disagrees with the spec (every user with --refresh-credentials)"),
+                ApiCall(
+                    "iam:GetLoginProfile",
+                    per="user whose report row disagrees with the spec (every user with --refresh-credentials)",
+                ),
             ),
             fields=("pgp_key", "fingerprint", "password_reset_required", "password_policy"),
             carried=("exists",),
@@ -589,8 +596,14 @@ REGISTRY: dict[Kind, KindSpec] = {
             home=Home.PEOPLE,
             reads=_REPORT,
             per_resource=(
-                ApiCall("iam:ListAccessKeys", per="user whose report row disagrees with the spec (every user with --refresh-credentials)"),
+                ApiCall(
+                    "iam:ListAccessKeys",
+                    per="user whose report row disagrees with the spec (every user with --refresh-credentials)",
+                ),
+                ApiCall("iam:GetAccessKeyLastUsed", per="key, for `access-key rotate` and `retire`"),
             ),
+            # `access-key rotate --deactivate-old` and `retire --deactivate`
+            other_writes=("iam:UpdateAccessKey",),
             fields=("pgp_key", "fingerprint"),
             carried=("access_key_id",),
             ownership=Ownership(_PARENT, "its user's, when iamlayer holds its encrypted secret"),
@@ -804,9 +817,19 @@ def default_quota(kind: Kind, name: str) -> int:
     return q.default if q.default is not None else q.limit
 
 
+#: reads of no kind: who the credentials are, in every account reached
+SESSION_READS = ("sts:GetCallerIdentity",)
+
+
 def read_permissions() -> set[str]:
-    """Every IAM action the kinds' reads take (the operator policy's reads, with the session's)."""
-    return {p for s in REGISTRY.values() for call in (*s.reads, *s.per_resource) for p in call.needs}
+    """Every IAM action the kinds' reads take, and the session's: the operator policy's reads."""
+    kinds = {p for s in REGISTRY.values() for call in (*s.reads, *s.per_resource) for p in call.needs}
+    return kinds | set(SESSION_READS)
+
+
+def other_write_permissions() -> set[str]:
+    """The writes of commands other than apply (apply's are its handlers' permissions)."""
+    return {p for s in REGISTRY.values() for p in s.other_writes}
 
 
 def terraform_types() -> tuple[str, ...]:
