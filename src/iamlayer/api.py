@@ -104,10 +104,11 @@ def validate(path: str | Path, *, now: datetime | None = None) -> Validation:
     size limits on what iamlayer renders, and the spec's access checks. SpecError lists every
     problem at once (file, line, key, hint)."""
     from iamlayer.access.checks import evaluate_checks
-    from iamlayer.plan.limits import check_rendered_limits
+    from iamlayer.plan.limits import check_rendered_limits, rendered_limit_warnings
 
     spec, warnings = load_spec_with_warnings(Path(path))
     check_rendered_limits(spec)
+    warnings += rendered_limit_warnings(spec)
     warnings += evaluate_checks(spec, now=now or datetime.now(UTC)).raise_for_failures()
     keys: dict[str, str] = {}
     if any(u.pgp_key for u in spec.users.values()):

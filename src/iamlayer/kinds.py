@@ -41,8 +41,8 @@ __all__ = [
     "Ownership",
     "Quota",
     "limit",
-    "quota",
     "other_write_permissions",
+    "quota",
     "read_permissions",
     "spec_of",
     "terraform_types",
@@ -246,7 +246,10 @@ def _user_uses(c: Change, deps: Deps) -> list[Key]:
 
 def _attachment_uses(owner: str) -> Rule:
     def uses(c: Change, deps: Deps) -> list[Key]:
-        return [(owner, c.address.account, c.address.name), *deps.local_policies(c.address.account, [c.address.sub])]
+        return [
+            (owner, c.address.account, c.address.name),
+            *deps.local_policies(c.address.account, [c.address.sub]),
+        ]
 
     return uses
 
@@ -275,13 +278,21 @@ def _assignment_uses(c: Change, deps: Deps) -> list[Key]:
     a, data = c.address.account, _data(c)
     kind, _, principal = c.address.name.partition("/")
     ps = str(data.get("permission_set") or c.address.sub.partition("@")[0])
-    return [(f"ic_{kind}", a, principal), ("permission_set", a, ps), *deps.policies_of(a, ps, deps.target(c, data))]
+    return [
+        (f"ic_{kind}", a, principal),
+        ("permission_set", a, ps),
+        *deps.policies_of(a, ps, deps.target(c, data)),
+    ]
 
 
 def _provision_uses(c: Change, deps: Deps) -> list[Key]:
     a, name = c.address.account, c.address.name
     target = deps.target(c, _data(c))
-    return [("permission_set", a, name), ("provisioned", a, f"{name}@{target}"), *deps.policies_of(a, name, target)]
+    return [
+        ("permission_set", a, name),
+        ("provisioned", a, f"{name}@{target}"),
+        *deps.policies_of(a, name, target),
+    ]
 
 
 # --- the declarations ------------------------------------------------------------------------------
@@ -382,7 +393,12 @@ REGISTRY: dict[Kind, KindSpec] = {
                 _name(128, "policy", "Policy name"),
                 _PATH,
                 _DESCRIPTION,
-                Quota("document", 6144, "characters of the document, whitespace not counted", "Managed policy size"),
+                Quota(
+                    "document",
+                    6144,
+                    "characters of the document, whitespace not counted",
+                    "Managed policy size",
+                ),
                 Quota(
                     "versions",
                     5,
@@ -439,7 +455,9 @@ REGISTRY: dict[Kind, KindSpec] = {
             reads=(_gaad("GroupDetailList"),),
             fields=("path", "marker"),
             carried=("members", "attached_policies", "inline_policies", "removes_unowned"),
-            ownership=Ownership("marker policy", "inline policy iamlayer-owner-<project> (groups take no tags)"),
+            ownership=Ownership(
+                "marker policy", "inline policy iamlayer-owner-<project> (groups take no tags)"
+            ),
             quotas=(
                 _name(128, "group", "Group name"),
                 _PATH,
@@ -538,7 +556,14 @@ REGISTRY: dict[Kind, KindSpec] = {
                 ApiCall("iam:ListUserTags", per="user CreateUser finds already there, at apply"),
             ),
             fields=("path", "tags"),
-            carried=("groups", "login_profile", "access_keys", "mfa_devices", "attached_policies", "inline_policies"),
+            carried=(
+                "groups",
+                "login_profile",
+                "access_keys",
+                "mfa_devices",
+                "attached_policies",
+                "inline_policies",
+            ),
             ownership=_TAG,
             quotas=(
                 _name(64, "user", "User name"),
@@ -636,7 +661,9 @@ REGISTRY: dict[Kind, KindSpec] = {
             reads=(),
             per_resource=(ApiCall("iam:GetLoginProfile", per="staged password, at apply"),),
             fields=("file",),
-            ownership=Ownership("local file", "outputs/<account>/<user>/password.asc.pending, iamlayer's own"),
+            ownership=Ownership(
+                "local file", "outputs/<account>/<user>/password.asc.pending, iamlayer's own"
+            ),
             quotas=(),
             no_quotas_because="a local file of iamlayer's, not an AWS resource",
             stage=6,
@@ -656,7 +683,9 @@ REGISTRY: dict[Kind, KindSpec] = {
             ),
             fields=("display_name", "given_name", "family_name", "email", "user_type"),
             carried=("id",),
-            ownership=Ownership("user type marker", "user type [iamlayer:<project>] (identity-store users take no tags)"),
+            ownership=Ownership(
+                "user type marker", "user type [iamlayer:<project>] (identity-store users take no tags)"
+            ),
             quotas=(
                 Quota("name", 128, "characters of the user name", "UserName"),
                 Quota("name_part", 1024, "characters of the given, family or display name", "Name"),
@@ -678,7 +707,12 @@ REGISTRY: dict[Kind, KindSpec] = {
             quotas=(
                 Quota("name", 1024, "characters of the display name", "DisplayName"),
                 # 1,024 less the ownership marker iamlayer appends
-                Quota("description", 970, "characters of the description, before iamlayer's marker", "Description"),
+                Quota(
+                    "description",
+                    970,
+                    "characters of the description, before iamlayer's marker",
+                    "Description",
+                ),
             ),
             stage=2,
             actions=frozenset({C, U, D}),
@@ -698,7 +732,9 @@ REGISTRY: dict[Kind, KindSpec] = {
                 ApiCall("sso:ListManagedPoliciesInPermissionSet", per="owned permission set"),
                 ApiCall("sso:ListCustomerManagedPolicyReferencesInPermissionSet", per="owned permission set"),
                 ApiCall("sso:GetInlinePolicyForPermissionSet", per="owned permission set"),
-                ApiCall("sso:GetPermissionsBoundaryForPermissionSet", per="owned permission set with `boundary:`"),
+                ApiCall(
+                    "sso:GetPermissionsBoundaryForPermissionSet", per="owned permission set with `boundary:`"
+                ),
                 ApiCall("sso:ListAccountsForProvisionedPermissionSet", per="owned permission set (twice)"),
             ),
             fields=(
@@ -720,7 +756,12 @@ REGISTRY: dict[Kind, KindSpec] = {
             quotas=(
                 Quota("name", 32, "characters of the name", "Name (CreatePermissionSet)"),
                 # 700 less the ownership marker iamlayer appends (at most 45 characters with the project)
-                Quota("description", 650, "characters of the description, before iamlayer's marker", "Description"),
+                Quota(
+                    "description",
+                    650,
+                    "characters of the description, before iamlayer's marker",
+                    "Description",
+                ),
                 Quota("relay_state", 240, "characters of the relay state", "RelayState"),
                 # The inline policy becomes the inline policy of the role Identity Center provisions in
                 # each account, so IAM's role inline quota is what provisioning enforces.
@@ -797,7 +838,6 @@ REGISTRY: dict[Kind, KindSpec] = {
 }
 
 
-
 def spec_of(kind: Kind) -> KindSpec:
     return REGISTRY[kind]
 
@@ -850,4 +890,3 @@ def stage(kind: Kind, action: Action) -> int:
 
 
 LAST_STAGE = max(s.stage for s in REGISTRY.values())
-

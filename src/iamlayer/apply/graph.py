@@ -39,6 +39,7 @@ from iamlayer.errors import ApplyError
 from iamlayer.kinds import ANY, REGISTRY, Deps, Key
 from iamlayer.plan.model import Action, Change
 
+
 @dataclass(frozen=True)
 class Graph:
     """The changes (in the plan's order, which breaks ties) and, per change index, the indices
