@@ -133,6 +133,8 @@ class KindSpec:
     carried: tuple[str, ...] = ()
     #: why `quotas` is empty (AWS documents none that applies to this kind)
     no_quotas_because: str = ""
+    #: why it has no dependency rules (nothing orders it against other changes)
+    no_dependencies_because: str = ""
     #: a delete that runs among the creates, at this stage (see `Change.stage`)
     early_delete_stage: int | None = None
     #: its deletes of the same resource run before its creates (see the access key)
@@ -350,6 +352,7 @@ REGISTRY: dict[Kind, KindSpec] = {
             quotas=(Quota("length", 63, _ALIAS_CHARS, "Account alias (CreateAccountAlias AccountAlias)"),),
             stage=0,
             actions=frozenset({C, U}),
+            no_dependencies_because="an account setting nothing else refers to",
             terraform=("aws_iam_account_alias",),
         ),
         KindSpec(
@@ -735,7 +738,6 @@ REGISTRY: dict[Kind, KindSpec] = {
                 ApiCall(
                     "sso:GetPermissionsBoundaryForPermissionSet", per="owned permission set with `boundary:`"
                 ),
-                ApiCall("sso:ListAccountsForProvisionedPermissionSet", per="owned permission set (twice)"),
             ),
             fields=(
                 "description",
@@ -823,7 +825,10 @@ REGISTRY: dict[Kind, KindSpec] = {
             label="permission set provisioning",
             service="sso-admin",
             home=Home.IDENTITY_CENTER,
-            reads=(),  # the permission set's ListAccountsForProvisionedPermissionSet tells it
+            # which accounts hold an outdated version, and which hold it at all
+            reads=(
+                ApiCall("sso:ListAccountsForProvisionedPermissionSet", per="owned permission set (twice)"),
+            ),
             fields=("permission_set_arn", "account_id"),
             ownership=Ownership(_PARENT, "its permission set's"),
             quotas=(),

@@ -198,7 +198,11 @@ def _groups(sb: SpecBuilder, node: Node, users: list[str]) -> dict[str, IcGroup]
     out: dict[str, IcGroup] = {}
     for name, gnode in entries:
         if not IC_GROUP_NAME.fullmatch(name):
-            r.error(gnode, f"invalid Identity Center group name {name!r}", "1-1024 printable characters")
+            r.error(
+                gnode,
+                f"invalid Identity Center group name {name!r}",
+                f"1-{limit(Kind.IC_GROUP, 'name')} printable characters",
+            )
         f = r.fields(gnode, IC_GROUP_FIELDS, what=f"group {name}") if gnode.value is not None else {}
         if f is None:
             continue

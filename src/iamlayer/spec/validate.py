@@ -737,11 +737,11 @@ class SpecBuilder:
             if "self_management" in f:
                 chosen = self.r.choice(f["self_management"], SELF_MANAGEMENT_CHOICES)
                 mode = SelfManagement(chosen) if chosen else mode
-            policies = self._policy_arns(f["policies"], names.policies) if "policies" in f else ()
-            self._managed_count(f, Kind.GROUP, policies, f"group {name}")
+            refs = self._policy_arns(f["policies"], names.policies) if "policies" in f else ()
+            self._managed_count(f, Kind.GROUP, refs, f"group {name}")
             out[name] = Group(
                 name=name,
-                policies=policies,
+                policies=refs,
                 inline_policies=self._inline_of(f, Kind.GROUP),
                 assume=tuple(dict.fromkeys(assume)), self_management=mode, path=self._path(f),
             )  # fmt: skip
