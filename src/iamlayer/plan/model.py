@@ -62,7 +62,9 @@ class Action(StrEnum):
 
 
 class Kind(StrEnum):
-    """Resource kinds, in the order they are created (deletes run in reverse)."""
+    """Resource kinds. What each one is (its reads, fields, ownership, quotas, place in the
+    plan's order, dependencies, handlers' actions, Terraform types) is declared once, in
+    iamlayer.kinds."""
 
     ACCOUNT_ALIAS = "account_alias"
     PASSWORD_POLICY = "password_policy"
@@ -88,43 +90,6 @@ class Kind(StrEnum):
     IC_ASSIGNMENT = "ic_assignment"
     # Re-provisioning a changed permission set to an account where it is assigned.
     IC_PROVISION = "ic_provision"
-
-
-#: The order of the plan's changes, for people: creates by kind, deletes after them in reverse.
-#: Apply does not wait stage by stage: it follows the changes' dependencies
-#: (iamlayer.apply.graph), and this order only breaks ties between changes ready together.
-STAGE: dict[Kind, int] = {
-    Kind.ACCOUNT_ALIAS: 0,
-    Kind.PASSWORD_POLICY: 0,
-    Kind.POLICY: 1,
-    Kind.ROLE: 2,
-    Kind.GROUP: 2,
-    Kind.ROLE_POLICY_ATTACHMENT: 3,
-    Kind.ROLE_INLINE_POLICY: 3,
-    Kind.GROUP_POLICY_ATTACHMENT: 3,
-    Kind.GROUP_INLINE_POLICY: 3,
-    Kind.USER: 4,
-    Kind.GROUP_MEMBERSHIP: 5,
-    Kind.LOGIN_PROFILE: 6,
-    Kind.ACCESS_KEY: 6,
-    Kind.STAGED_PASSWORD: 6,
-    # Principals and permission sets first; assignments after them, and after the policies their
-    # permission sets reference are made in the target accounts (POLICY); deletes in reverse.
-    Kind.IC_USER: 2,
-    Kind.IC_GROUP: 2,
-    Kind.PERMISSION_SET: 2,
-    Kind.IC_MEMBERSHIP: 3,
-    Kind.IC_ASSIGNMENT: 4,
-    # After every change to the permission set itself (a detached policy included), so the
-    # accounts get the final version.
-    Kind.IC_PROVISION: 5,
-}
-LAST_STAGE = max(STAGE.values())
-#: Deletes that run among the creates, in this stage, instead of after all of them. An access
-#: key's delete never depends on a create, and AWS allows two keys per user: a key whose secret
-#: nobody holds (left by an interrupted apply) must go before its replacement is made, or two
-#: such keys block every later create with LimitExceeded.
-EARLY_DELETE_STAGE: dict[Kind, int] = {Kind.ACCESS_KEY: STAGE[Kind.ACCESS_KEY] - 1}
 
 
 @dataclass(frozen=True, order=True)
@@ -158,13 +123,11 @@ class Change:
 
     @property
     def stage(self) -> int:
-        """Place in the plan's order (see STAGE): creates/updates in kind order, deletes after
-        them in reverse order (except the few that go first, see EARLY_DELETE_STAGE)."""
-        kind = self.address.kind
-        s = STAGE[kind]
-        if self.action is not Action.DELETE:
-            return s
-        return EARLY_DELETE_STAGE.get(kind, LAST_STAGE + 1 + (LAST_STAGE - s))
+        """Place in the plan's order (iamlayer.kinds.stage): creates/updates in kind order,
+        deletes after them in reverse order (except the few that go first)."""
+        from iamlayer.kinds import stage  # the registry imports this module
+
+        return stage(self.address.kind, self.action)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -10,6 +10,7 @@ import difflib
 import json
 from typing import Any
 
+from iamlayer.kinds import spec_of
 from iamlayer.plan.model import AccountPlan, Action, Change, Plan, plan_from_json, plan_to_json
 
 __all__ = [
@@ -75,8 +76,8 @@ def _fields(change: Change, indent: str) -> list[str]:
             if k in ("document", "trust", "inline_policy"):
                 lines.append(f"{indent}{k}:")
                 lines += _doc_diff(b.get(k), a.get(k), indent + "  ")
-            elif k in ("arn", "versions", "reprovision", "id"):
-                continue
+            elif k in spec_of(change.address.kind).carried:
+                continue  # for its handler, not a difference (iamlayer.kinds)
             elif b.get(k) != a.get(k):
                 lines.append(f"{indent}{k}: {_esc(_pretty(b.get(k)))} -> {_esc(_pretty(a.get(k)))}")
     else:
