@@ -14,6 +14,7 @@ from iamlayer.access import reach
 from iamlayer.access.principals import AccessModel
 from iamlayer.plan.access_changes import access_changes, projected_state
 from iamlayer.plan.desired import desired_state
+from iamlayer.plan.model import Reach
 from iamlayer.spec.load import load_spec
 from iamlayer.state.model import OWNER_TAG, AccountState, GroupState, RoleState, UserState
 
@@ -55,8 +56,8 @@ def test_reach_says_admin_and_mfa_and_a_move_shows_as_gain_and_loss() -> None:
     }
     before = reach.person_reach(model(states({"ana": ["team"], "bob": ["other"]}, roles)), now=NOW)
     assert before == {
-        ("ana", "apps", "Admin"): reach.Reach("ana", "Admin", "apps", admin=True, mfa="MFA"),
-        ("ana", "apps", "Reader"): reach.Reach("ana", "Reader", "apps", admin=False, mfa="no MFA"),
+        ("ana", "apps", "Admin"): Reach("ana", "Admin", "apps", admin=True, mfa="MFA"),
+        ("ana", "apps", "Reader"): Reach("ana", "Reader", "apps", admin=False, mfa="no MFA"),
     }
     after = reach.person_reach(model(states({"ana": ["other"], "bob": ["team"]}, roles)), now=NOW)
     texts = [c.describe() for c in reach.reach_changes(before, after, ["security", "apps"])]

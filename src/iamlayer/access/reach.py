@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -27,6 +26,7 @@ from iamlayer.access.evaluate import PolicySource
 from iamlayer.access.policy import CompiledPolicy
 from iamlayer.access.principals import AccessModel, RoleModel, UserModel
 from iamlayer.access.queries import assume_access
+from iamlayer.plan.model import AccessChange, Reach
 from iamlayer.spec.policy_grammar import grants_unconditional_admin
 
 ASSUME = "sts:AssumeRole"
@@ -40,88 +40,6 @@ _CALLER_SPECIFIC = (
     ":user/",
     "notprincipal",
 )
-
-
-@dataclass(frozen=True)
-class Reach:
-    """One person can assume one role: how (`mfa`: "MFA" when only an MFA session can, else "no
-    MFA"), whether the role is an administrator, and whether the evaluator was certain."""
-
-    person: str
-    role: str
-    account: str
-    admin: bool
-    mfa: str
-    certain: bool = True
-
-    def describe(self) -> str:
-        admin = " (admin)" if self.admin else ""
-        unsure = " (uncertain: it depends on what the evaluator could not read)" if not self.certain else ""
-        return f"{self.person} can assume {self.role}{admin} in {self.account}, {self.mfa}{unsure}"
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "admin": self.admin,
-            "mfa": self.mfa,
-            "requires_mfa": self.mfa == "MFA",
-            "certain": self.certain,
-        }
-
-
-@dataclass(frozen=True)
-class AccessChange:
-    """A difference in one person's reach: `+` gained, `-` lost, `~` changed (MFA or admin)."""
-
-    sign: str
-    person: str
-    role: str
-    account: str
-    before: Reach | None
-    after: Reach | None
-
-    def describe(self) -> str:
-        if self.after is None:
-            assert self.before is not None
-            return f"- {self.before.describe()}"
-        if self.before is None:
-            return f"+ {self.after.describe()}"
-        was = []
-        if self.before.mfa != self.after.mfa:
-            was.append(self.before.mfa)
-        if self.before.admin != self.after.admin:
-            was.append("admin" if self.before.admin else "not admin")
-        if self.before.certain != self.after.certain:
-            was.append("certain" if self.before.certain else "uncertain")
-        return f"~ {self.after.describe()}; was {', '.join(was)}"
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "change": self.sign,
-            "person": self.person,
-            "role": self.role,
-            "account": self.account,
-            "before": self.before.as_json() if self.before else None,
-            "after": self.after.as_json() if self.after else None,
-            "text": self.describe(),
-        }
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> AccessChange:
-        def reach(r: Mapping[str, Any] | None) -> Reach | None:
-            if r is None:
-                return None
-            return Reach(
-                d["person"], d["role"], d["account"], bool(r["admin"]), str(r["mfa"]), bool(r["certain"])
-            )
-
-        return cls(
-            str(d["change"]),
-            d["person"],
-            d["role"],
-            d["account"],
-            reach(d.get("before")),
-            reach(d.get("after")),
-        )
 
 
 @lru_cache(maxsize=8192)

@@ -14,8 +14,9 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from iamlayer.access.principals import AccessModel
-from iamlayer.access.reach import AccessChange, person_reach, reach_changes
+from iamlayer.access.reach import person_reach, reach_changes
 from iamlayer.plan.desired import desired_state
+from iamlayer.plan.model import AccessChange
 from iamlayer.spec.model import Spec
 from iamlayer.state.model import OWNER_TAG, POLICY_MARKER, AccountState, GroupState, PolicyState
 

@@ -38,11 +38,11 @@ No secret is ever part of a plan: passwords and keys are made during apply.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from iamlayer.access.reach import AccessChange
 from iamlayer.errors import PlanError
 
 PLAN_FORMAT_VERSION = 1
@@ -166,6 +166,88 @@ class AccountPlan:
 
     def counts(self) -> dict[str, int]:
         return {a.value: sum(1 for c in self.changes if c.action is a) for a in Action}
+
+
+@dataclass(frozen=True)
+class Reach:
+    """One person can assume one role: how (`mfa`: "MFA" when only an MFA session can, else "no
+    MFA"), whether the role is an administrator, and whether the evaluator was certain."""
+
+    person: str
+    role: str
+    account: str
+    admin: bool
+    mfa: str
+    certain: bool = True
+
+    def describe(self) -> str:
+        admin = " (admin)" if self.admin else ""
+        unsure = " (uncertain: it depends on what the evaluator could not read)" if not self.certain else ""
+        return f"{self.person} can assume {self.role}{admin} in {self.account}, {self.mfa}{unsure}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "admin": self.admin,
+            "mfa": self.mfa,
+            "requires_mfa": self.mfa == "MFA",
+            "certain": self.certain,
+        }
+
+
+@dataclass(frozen=True)
+class AccessChange:
+    """A difference in one person's reach: `+` gained, `-` lost, `~` changed (MFA or admin)."""
+
+    sign: str
+    person: str
+    role: str
+    account: str
+    before: Reach | None
+    after: Reach | None
+
+    def describe(self) -> str:
+        if self.after is None:
+            assert self.before is not None
+            return f"- {self.before.describe()}"
+        if self.before is None:
+            return f"+ {self.after.describe()}"
+        was = []
+        if self.before.mfa != self.after.mfa:
+            was.append(self.before.mfa)
+        if self.before.admin != self.after.admin:
+            was.append("admin" if self.before.admin else "not admin")
+        if self.before.certain != self.after.certain:
+            was.append("certain" if self.before.certain else "uncertain")
+        return f"~ {self.after.describe()}; was {', '.join(was)}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "change": self.sign,
+            "person": self.person,
+            "role": self.role,
+            "account": self.account,
+            "before": self.before.as_json() if self.before else None,
+            "after": self.after.as_json() if self.after else None,
+            "text": self.describe(),
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> AccessChange:
+        def reach(r: Mapping[str, Any] | None) -> Reach | None:
+            if r is None:
+                return None
+            return Reach(
+                d["person"], d["role"], d["account"], bool(r["admin"]), str(r["mfa"]), bool(r["certain"])
+            )
+
+        return cls(
+            str(d["change"]),
+            d["person"],
+            d["role"],
+            d["account"],
+            reach(d.get("before")),
+            reach(d.get("after")),
+        )
 
 
 @dataclass(frozen=True)

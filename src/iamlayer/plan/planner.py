@@ -16,7 +16,6 @@ from functools import partial
 from typing import Any
 
 from iamlayer.access.checks import CheckReport, evaluate_checks
-from iamlayer.access.reach import AccessChange
 from iamlayer.audit.model import REPORT_MAX_AGE
 from iamlayer.aws.accounts import Connection, connect_accounts
 from iamlayer.aws.managed_policies import read_policy_documents
@@ -33,7 +32,7 @@ from iamlayer.plan.ic_plan import (
     plan_identity_center,
 )
 from iamlayer.plan.limits import check_rendered_limits
-from iamlayer.plan.model import AccountPlan, Plan
+from iamlayer.plan.model import AccessChange, AccountPlan, Plan
 from iamlayer.secrets.keys import load_public_key
 from iamlayer.spec.model import Spec
 from iamlayer.state.journal import Journal
