@@ -181,7 +181,7 @@ class Reach:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "principal": self.principal.ref,
+            "source": self.principal.ref,
             "how": self.how,
             "reaches": self.admin,
             "certain": self.certain,
@@ -591,8 +591,10 @@ def analyze(
 def _no_mfa(
     acct: _Account, reaches: Sequence[Reach], actors: Mapping[str, Actor]
 ) -> tuple[tuple[Principal, tuple[str, ...]], ...]:
-    """Admin roles (or roles that certainly become admin) users may assume without MFA."""
+    """Admin roles (or roles that certainly become admin) users who are not admins already may
+    assume without MFA (with a long-term access key, or a session signed in without MFA)."""
     admin_roles = [r.principal for r in reaches if r.principal.kind == ROLE and r.certain]
+    admins = {r.principal.ref for r in reaches if r.how in (DIRECT, THROUGH_GROUP)}
     out: list[tuple[Principal, tuple[str, ...]]] = []
     for role in admin_roles:
         trust = acct.trusts.get(role.ref)
@@ -600,7 +602,7 @@ def _no_mfa(
             continue
         who: list[str] = []
         for ref, p in acct.actors.items():
-            if p.kind != USER or not _trust_names(trust, actors[ref].caller):
+            if p.kind != USER or ref in admins or not _trust_names(trust, actors[ref].caller):
                 continue
             for signing in NO_MFA_SIGNINGS:
                 bare = Actor(p, acct.auth, acct.policies, acct.account_id, acct.now, signing)
