@@ -48,7 +48,8 @@ from iamlayer.access.context import (
     user_context,
 )
 from iamlayer.access.evaluate import Decision, PolicySource, Request, evaluate
-from iamlayer.access.policy import ResourceMode, Statement, compile_policy
+from iamlayer.access.patterns import Pattern
+from iamlayer.access.policy import CompiledPolicy, ResourceMode, compile_policy
 from iamlayer.audit.escalation_paths import (
     ASSUME_ROLE,
     BECOME,
@@ -211,23 +212,40 @@ class AccountEscalation:
 # --- the principal's policies --------------------------------------------------------------------
 
 
-def _source(label: str, arn: str | None, doc: PolicyDoc | None) -> PolicySource:
-    return PolicySource(label, arn, compile_policy(dict(doc)) if doc is not None else None)
+#: Compiled documents by the identity of the document: a group's policies are compiled once for
+#: all its members.
+Compiled = dict[int, CompiledPolicy]
+
+
+def _source(
+    label: str, arn: str | None, doc: PolicyDoc | None, compiled: Compiled | None = None
+) -> PolicySource:
+    if doc is None:
+        return PolicySource(label, arn, None)
+    if compiled is None:
+        return PolicySource(label, arn, compile_policy(dict(doc)))
+    policy = compiled.get(id(doc))
+    if policy is None:
+        policy = compiled[id(doc)] = compile_policy(dict(doc))
+    return PolicySource(label, arn, policy)
 
 
 def identity_sources(
-    p: Principal, auth: AuthorizationDetails, policies: Mapping[str, LiveManagedPolicy]
+    p: Principal,
+    auth: AuthorizationDetails,
+    policies: Mapping[str, LiveManagedPolicy],
+    compiled: Compiled | None = None,
 ) -> list[PolicySource]:
     """Every identity-based policy that applies to the principal's requests, labelled for people."""
     holders = [p] + [g for name in p.groups if (g := auth.group(name)) is not None]
     out: list[PolicySource] = []
     for h in holders:
         owner = f"{h.kind} {h.name}"
-        out += [_source(f"{owner} / inline {n}", None, d) for n, d in h.inline.items()]
+        out += [_source(f"{owner} / inline {n}", None, d, compiled) for n, d in h.inline.items()]
         for arn in h.attached:
             pol = policies.get(arn)
             name = pol.name if pol else arn.rsplit("/", 1)[-1]
-            out.append(_source(f"{owner} / attached {name}", arn, pol.document if pol else None))
+            out.append(_source(f"{owner} / attached {name}", arn, pol.document if pol else None, compiled))
     return out
 
 
@@ -280,6 +298,20 @@ def _role_context(account_id: str, role_arn: str, now: datetime) -> RequestConte
     )
 
 
+@dataclass(frozen=True)
+class _Matcher:
+    everything: bool
+    literals: frozenset[str] = frozenset()
+    wild: tuple[Pattern, ...] = ()
+
+
+_EVERYTHING = _Matcher(True)
+
+
+def _no_value(_key: str) -> str | None:
+    return None
+
+
 class Actor:
     """A user or role, as the evaluator sees its requests; answers are cached per request."""
 
@@ -291,15 +323,16 @@ class Actor:
         account_id: str,
         now: datetime,
         signing: Signing | None = None,
+        compiled: Compiled | None = None,
     ) -> None:
         self.p = p
         self.arn = arn_of(p, account_id)
-        self.sources = identity_sources(p, auth, policies)
+        self.sources = identity_sources(p, auth, policies, compiled)
         self.boundary: PolicySource | None = None
         if p.boundary:
             pol = policies.get(p.boundary)
             label = f"permissions boundary {p.boundary.rsplit('/', 1)[-1]}"
-            self.boundary = _source(label, p.boundary, pol.document if pol else None)
+            self.boundary = _source(label, p.boundary, pol.document if pol else None, compiled)
         if p.kind == "user":
             self.caller = Caller.user(account_id, p.name, p.path or "/")
             facts = UserRequestFacts(account_id, p.name, p.path or "/")
@@ -308,7 +341,7 @@ class Actor:
             self.caller = Caller.role_session(account_id, p.name, "iamlayer-audit", p.path or "/")
             self.ctx = _role_context(account_id, self.arn, now)
         self._answers: dict[tuple[str, str, str | None, int], Answer] = {}
-        self._allows: dict[str, list[Statement] | None] = {}
+        self._allows: dict[str, _Matcher] = {}
         own = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": self.arn}, "Action": "sts:AssumeRole"}]}
         self.own_trust = _source("the trust policy it would write", None, own)
 
@@ -331,34 +364,41 @@ class Actor:
             self._answers[key] = hit
         return hit
 
-    def _allow_statements(self, action: str) -> list[Statement] | None:
-        """The Allow statements naming `action`, or None when one could match any resource (no
-        Resource, NotResource, a variable whose value is unknown) or a document is not known."""
-        found: list[Statement] = []
+    def _matcher(self, action: str) -> _Matcher:
+        """The resources the Allow statements naming `action` could match, variables resolved;
+        everything when one has no Resource, a NotResource or a variable whose value is unknown,
+        or a document is not known."""
+        literals: set[str] = set()
+        wild: list[Pattern] = []
+        look = self.ctx.single
         for src in self.sources:
             if src.policy is None:
-                return None
+                return _EVERYTHING
             for st in src.policy.statements:
                 if st.effect != "Allow" or not st.matches_action(action):
                     continue
                 if st.resources is None or st.not_resource:
-                    return None
-                if any(not self.ctx.known(v.key) for pat in st.resources for v in pat.variables()):
-                    return None
-                found.append(st)
-        return found
+                    return _EVERYTHING
+                for pat in st.resources:
+                    if any(not self.ctx.known(v.key) for v in pat.variables()) or pat.is_everything:
+                        return _EVERYTHING
+                    resolved = pat.resolve(look)
+                    if resolved is None:
+                        continue  # a variable with no value matches nothing
+                    if all(isinstance(t, str) for t in resolved):
+                        literals.add("".join(str(t) for t in resolved))
+                    else:
+                        wild.append(Pattern(pat.text, resolved))
+        return _Matcher(False, frozenset(literals), tuple(wild))
 
     def could_allow(self, action: str, arn: str) -> bool:
         """A cheap over-approximation: might an identity policy allow `action` on `arn`?
         (Only the Allow statements that name the action are matched against the ARN; the
         evaluator then decides the candidates.)"""
-        if action not in self._allows:
-            self._allows[action] = self._allow_statements(action)
-        statements = self._allows[action]
-        if statements is None:
-            return True
-        look = self.ctx.single
-        return any(pat.matches(arn, look, kind="arn") for st in statements for pat in st.resources or ())
+        m = self._allows.get(action)
+        if m is None:
+            m = self._allows[action] = self._matcher(action)
+        return m.everything or arn in m.literals or any(p.matches(arn, _no_value, kind="arn") for p in m.wild)
 
 
 def _trust_names(trust: PolicySource | None, caller: Caller) -> bool:
@@ -385,6 +425,11 @@ class _Account:
     actors: dict[str, Principal] = field(default_factory=dict)
     trusts: dict[str, PolicySource] = field(default_factory=dict)
     service_trust: dict[tuple[str, str], Answer] = field(default_factory=dict)
+    compiled: Compiled = field(default_factory=dict)
+    _members: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    _targets: dict[tuple[str, str], list[tuple[str, str, tuple[str, ...], Principal | None]]] = field(
+        default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         for p in (*self.auth.users, *self.auth.roles):
@@ -393,6 +438,12 @@ class _Account:
         for r in self.auth.roles:
             if r.trust is not None and not r.service_linked:
                 self.trusts[r.ref] = _source(f"trust policy of role {r.name}", None, r.trust)
+        for u in self.auth.users:
+            for g in u.groups:
+                self._members[g] = (*self._members.get(g, ()), u.ref)
+
+    def actor(self, p: Principal, signing: Signing | None = None) -> Actor:
+        return Actor(p, self.auth, self.policies, self.account_id, self.now, signing, self.compiled)
 
     def arn(self, p: Principal) -> str:
         return arn_of(p, self.account_id)
@@ -411,7 +462,7 @@ class _Account:
         return self.service_trust[key]
 
     def members(self, group: str) -> tuple[str, ...]:
-        return tuple(u.ref for u in self.auth.users if group in u.groups and u.ref in self.actors)
+        return self._members.get(group, ())
 
     def holders(self, arn: str) -> tuple[str, ...]:
         out: list[str] = []
@@ -424,18 +475,27 @@ class _Account:
     ) -> Iterable[tuple[str, str, tuple[str, ...], Principal | None]]:
         """(ref, ARN, what it gives, the role) for each resource of the account the method aims at."""
         me = actor.p
+        key = (method.target, method.effect)
+        if key not in self._targets:
+            self._targets[key] = list(self._all_targets(method))
+        for t in self._targets[key]:
+            if method.effect == JOIN and (me.kind != USER or t[0].removeprefix("group/") in me.groups):
+                continue
+            if method.effect == BECOME and t[0] == me.ref:
+                continue
+            yield t
+
+    def _all_targets(self, method: Method) -> Iterable[tuple[str, str, tuple[str, ...], Principal | None]]:
         if method.target == USER:
             for u in self.auth.users:
-                if u.ref in self.actors and (method.effect == GRANT or u.ref != me.ref):
+                if u.ref in self.actors:
                     yield u.ref, self.arn(u), (u.ref,), None
         elif method.target == ROLE:
             for r in self.auth.roles:
-                if r.ref in self.actors and (method.effect == GRANT or r.ref != me.ref):
+                if r.ref in self.actors:
                     yield r.ref, self.arn(r), (r.ref,), r
         elif method.target == GROUP:
             for g in self.auth.groups:
-                if method.effect == JOIN and (me.kind != USER or g.name in me.groups):
-                    continue
                 yield g.ref, self.arn(g), self.members(g.name) if method.effect == GRANT else (), None
         elif method.target == POLICY:
             for pol in self.auth.policies:
@@ -510,10 +570,9 @@ def _search(
     edges: Mapping[str, Sequence[Edge]],
     admins: Mapping[str, str],
     group_admin: Mapping[str, str],
-    certain_only: bool,
 ) -> tuple[tuple[Edge, ...], str] | None:
-    """The shortest way from `start` to admin: (the edges, the admin reached), or None."""
-    usable = {k: [e for e in v if e.certain or not certain_only] for k, v in edges.items()}
+    """The shortest way from `start` to admin over `edges`: (the edges, the admin reached), or None."""
+    usable = edges
     path: dict[str, tuple[Edge, ...]] = {start: ()}
     queue = deque([start])
     while queue:
@@ -573,39 +632,43 @@ def analyze(
         if via:
             reaches.append(Reach(p, THROUGH_GROUP, via))
             admins[ref] = via
-    actors = {ref: Actor(p, auth, policies, account_id, now) for ref, p in acct.actors.items()}
-    edges = {ref: acct.edges(a) for ref, a in actors.items() if ref not in admins}
+    actors = {ref: acct.actor(p) for ref, p in acct.actors.items() if ref not in admins}
+    edges = {ref: acct.edges(a) for ref, a in actors.items()}
+    certain_edges = {ref: [e for e in es if e.certain] for ref, es in edges.items()}
     for ref, p in acct.actors.items():
         if ref in admins:
             continue
-        for certain in (True, False):
-            hit = _search(ref, edges, admins, group_admin, certain)
+        for certain, usable in ((True, certain_edges), (False, edges)):
+            hit = _search(ref, usable, admins, group_admin)
             if hit is not None:
                 path, admin = hit
                 how = BY_ASSUMING if all(e.method is ASSUME_ROLE for e in path) else BY_ESCALATION
                 reaches.append(Reach(p, how, admin, path, certain))
                 break
-    return AccountEscalation(tuple(reaches), len(acct.actors), _no_mfa(acct, reaches, actors))
+    return AccountEscalation(tuple(reaches), len(acct.actors), _no_mfa(acct, reaches, edges))
 
 
 def _no_mfa(
-    acct: _Account, reaches: Sequence[Reach], actors: Mapping[str, Actor]
+    acct: _Account, reaches: Sequence[Reach], edges: Mapping[str, Sequence[Edge]]
 ) -> tuple[tuple[Principal, tuple[str, ...]], ...]:
     """Admin roles (or roles that certainly become admin) users who are not admins already may
     assume without MFA (with a long-term access key, or a session signed in without MFA)."""
     admin_roles = [r.principal for r in reaches if r.principal.kind == ROLE and r.certain]
-    admins = {r.principal.ref for r in reaches if r.how in (DIRECT, THROUGH_GROUP)}
+    assumers: dict[str, list[str]] = {}  # role -> the users (not admins) who may assume it, with MFA
+    for ref, es in edges.items():
+        for e in es:
+            if e.method is ASSUME_ROLE and ref.startswith("user/"):
+                assumers.setdefault(e.target, []).append(ref)
     out: list[tuple[Principal, tuple[str, ...]]] = []
     for role in admin_roles:
         trust = acct.trusts.get(role.ref)
         if trust is None:
             continue
         who: list[str] = []
-        for ref, p in acct.actors.items():
-            if p.kind != USER or ref in admins or not _trust_names(trust, actors[ref].caller):
-                continue
+        for ref in assumers.get(role.ref, ()):
+            p = acct.actors[ref]
             for signing in NO_MFA_SIGNINGS:
-                bare = Actor(p, acct.auth, acct.policies, acct.account_id, acct.now, signing)
+                bare = acct.actor(p, signing)
                 if bare.ask("sts:AssumeRole", acct.arn(role), trust=trust).level == YES:
                     who.append(ref)
                     break
