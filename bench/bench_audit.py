@@ -73,7 +73,7 @@ def _policy_doc(i: int, users: int, roles: int) -> dict[str, Any]:
     if kind == 2:
         return _doc(_allow("iam:CreatePolicyVersion", _arn("policy", f"policy-{i:03d}")))
     if kind in (3, 4):
-        role = f"service-{i % max(1, roles // 2):03d}"
+        role = f"service-{2 * (i % max(1, roles // 2)) + 1:03d}"  # the odd-numbered roles
         return _doc(
             _allow("iam:PassRole", _arn("role", role),
                    Condition={"StringEquals": {"iam:PassedToService": SERVICES[i % len(SERVICES)]}}),
@@ -82,7 +82,7 @@ def _policy_doc(i: int, users: int, roles: int) -> dict[str, Any]:
     if kind == 5:
         return _doc(_allow(["iam:GetUser", "iam:ListAccessKeys"], _arn("user", f"person-{i % users:04d}")))
     if kind == 6:
-        return _doc(_allow("sts:AssumeRole", _arn("role", f"app-{i % max(1, roles // 4):03d}")))
+        return _doc(_allow("sts:AssumeRole", _arn("role", f"app-{10 * (i % max(1, roles // 10)) + 2:03d}")))
     service = ("s3", "ec2", "logs", "dynamodb", "sqs", "sns", "cloudwatch", "kms")[i % 8]
     return _doc(_allow([f"{service}:Get*", f"{service}:List*", f"{service}:Describe*"], "*"))
 
@@ -117,12 +117,12 @@ def account(
         elif r % 2:
             trust, name, attached, cond = (
                 {"Service": SERVICES[r % len(SERVICES)]},
-                f"service-{r // 2:03d}",
+                f"service-{r:03d}",
                 (),
                 None,
             )
         else:
-            trust, name, attached, cond = {"AWS": f"arn:aws:iam::{ACCT}:root"}, f"app-{r // 4:03d}", (), None
+            trust, name, attached, cond = {"AWS": f"arn:aws:iam::{ACCT}:root"}, f"app-{r:03d}", (), None
         statement: dict[str, Any] = {"Effect": "Allow", "Principal": trust, "Action": "sts:AssumeRole"}
         if cond:
             statement["Condition"] = cond
