@@ -110,6 +110,7 @@ def account(
     )  # fmt: skip
     mfa = {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
     role_list: list[Principal] = []
+    attached: tuple[str, ...]
     for r in range(roles):
         if r % 10 == 0:
             trust = {"AWS": f"arn:aws:iam::{ACCT}:root"}
