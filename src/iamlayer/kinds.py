@@ -895,3 +895,32 @@ def stage(kind: Kind, action: Action) -> int:
 
 
 LAST_STAGE = max(s.stage for s in REGISTRY.values())
+
+
+def _bulk(call: ApiCall) -> bool:
+    """A read made once per account (one page of it), whatever the number of resources."""
+    return call.per.startswith(("account", "page of"))
+
+
+def expected_plan_reads(
+    accounts: Iterable[str], people_account: str, ic_account: str | None
+) -> dict[str, int]:
+    """Operation (as ApiStats counts it, without the service prefix) -> the calls a plan of
+    `accounts` makes by the kinds' declarations when each read fits one page: every account's
+    bulk reads, once per operation (kinds share GetAccountAuthorizationDetails). Reads per
+    resource, further pages, retries and connecting (AssumeRole, GetCallerIdentity) come on top:
+    `plan --stats` shows them as such."""
+    out: dict[str, int] = {}
+    for account in accounts:
+        ops: set[str] = set()
+        for s in REGISTRY.values():
+            here = (
+                s.home in (Home.EVERY, Home.MEMBERS)
+                or (s.home is Home.PEOPLE and account == people_account)
+                or (s.home is Home.IDENTITY_CENTER and account == ic_account)
+            )
+            if here:
+                ops |= {c.operation.partition(":")[2] for c in s.reads if _bulk(c)}
+        for op in ops:
+            out[op] = out.get(op, 0) + 1
+    return dict(sorted(out.items()))

@@ -22,6 +22,7 @@ from iamlayer.aws.managed_policies import read_policy_documents
 from iamlayer.aws.read import confirm_user, describe_user_for_delete, read_policy_tags, whole_state_read
 from iamlayer.aws.session import ApiStats, CredentialSource
 from iamlayer.errors import IamlayerError, PlanError
+from iamlayer.kinds import expected_plan_reads
 from iamlayer.plan.access_changes import access_changes, unknown_policies
 from iamlayer.plan.desired import desired_state
 from iamlayer.plan.diff import SecretIntent, diff
@@ -381,7 +382,14 @@ def make_plan(
         spec_digest=spec_digest(spec),
         accounts=tuple(plans),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        stats=stats.as_json(),
+        stats={
+            **stats.as_json(),
+            "expected_bulk_reads": expected_plan_reads(
+                [p.account for p in plans if not p.error],
+                spec.people_account,
+                spec.identity_center.account if spec.identity_center else None,
+            ),
+        },
         refresh_credentials=refresh_credentials,
         access=access,
     )

@@ -165,5 +165,20 @@ def render_plan(plan: Plan, *, detail: bool = True) -> str:
 
 
 def render_stats(stats: dict[str, Any]) -> str:
-    ops = ", ".join(f"{k} {v}" for k, v in stats.get("by_operation", {}).items())
-    return f"API calls: {stats.get('total', 0)} ({ops})"
+    """The calls made by operation; for a plan, also how they compare with the bulk reads the
+    kinds declare (iamlayer.kinds.expected_plan_reads): what is beyond them is per resource,
+    further pages, retries or connecting to the accounts."""
+    made: dict[str, int] = stats.get("by_operation", {})
+    ops = ", ".join(f"{k} {v}" for k, v in made.items())
+    line = f"API calls: {stats.get('total', 0)} ({ops})"
+    expected: dict[str, int] | None = stats.get("expected_bulk_reads")
+    if expected is None:
+        return line
+    beyond = {op: n - expected.get(op, 0) for op, n in made.items() if n > expected.get(op, 0)}
+    short = {op: n - made.get(op, 0) for op, n in expected.items() if made.get(op, 0) < n}
+    line += f"\nThe kinds' bulk reads for these accounts: {sum(expected.values())} call(s); beyond them: " + (
+        ", ".join(f"{op} {n}" for op, n in beyond.items()) or "none"
+    )
+    if short:
+        line += " (fewer than declared: " + ", ".join(f"{op} {n}" for op, n in short.items()) + ")"
+    return line
