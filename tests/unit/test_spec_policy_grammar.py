@@ -95,11 +95,14 @@ def test_condition_operator_forms() -> None:
         assert not is_condition_operator(op), op
 
 
-def test_size_is_whitespace_free_json() -> None:
+def test_size_is_whitespace_free_json_of_what_iamlayer_sends() -> None:
+    """Measured as sent (normalised: a lone action or resource becomes a list), not as written:
+    a document just under a quota as written is over it as sent, and AWS would refuse it."""
     d = doc(ALLOW_ALL)
     assert policy_size(d) == len(
-        '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
+        '{"Version":"2012-10-17","Statement":[{"Action":["*"],"Effect":"Allow","Resource":["*"]}]}'
     )
+    assert policy_size({"Name": "ü"}) == len('{"Name":"ü"}')  # non-ASCII counts once, as sent
     # characters, not bytes: IAM counts characters
     assert policy_size({"Id": "é"}) == len('{"Id":"é"}')
 

@@ -7,7 +7,6 @@ gone (NoSuchEntity) is success. Each call runs inside `aws_call(...)` naming wha
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from iamlayer.aws.session import AccountClients
 from iamlayer.errors import AlreadyExistsError, ApplyError, AwsError, NotFoundError
 from iamlayer.plan.diff import adopt_hint
 from iamlayer.plan.model import Action, Change, Kind
+from iamlayer.spec.policy_grammar import policy_text
 from iamlayer.state.model import OWNER_TAG, group_marker_document
 from iamlayer.state.normalize import normalize
 
@@ -126,7 +126,7 @@ def _retag(
 
 
 def _doc(d: dict[str, Any]) -> str:
-    return json.dumps(d, separators=(",", ":"))
+    return policy_text(d)
 
 
 # -- account settings ---------------------------------------------------------------------------

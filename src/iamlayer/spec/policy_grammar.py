@@ -35,6 +35,7 @@ from typing import Any, Final
 
 from iamlayer.kinds import limit
 from iamlayer.plan.model import Kind
+from iamlayer.state.normalize import normalize
 
 #: A location inside a policy document: keys and list indices from the root.
 DocPath = tuple[str | int, ...]
@@ -504,8 +505,18 @@ def load_policy_json(text: str) -> JsonPolicy:
 
 
 def policy_size(doc: Any) -> int:
-    """Characters IAM counts against its quotas: the document's JSON without whitespace."""
-    return len(json.dumps(doc, separators=(",", ":"), ensure_ascii=False))
+    """Characters IAM counts against its quotas: the document's JSON without whitespace, as
+    iamlayer sends it (normalised: a lone action or resource becomes a list, which is longer
+    than the spec's text; see iamlayer.state.normalize and `policy_text`)."""
+    if isinstance(doc, Mapping) and "Statement" in doc:
+        doc = normalize(doc)
+    return len(policy_text(doc))
+
+
+def policy_text(doc: Any) -> str:
+    """The JSON iamlayer sends as a policy document: compact, non-ASCII characters as they are
+    (escaped, each would count six characters against the quota)."""
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
 
 
 def type_name(value: Any) -> str:
