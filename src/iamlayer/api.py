@@ -469,15 +469,9 @@ def _people_context(spec: Spec, credentials: boto3.Session | str | None, stats: 
 
 def _owned_user(ctx: HandlerContext, name: str, project: str) -> None:
     """Refuse a user iamlayer does not own (ListUserTags: the ownership tag)."""
-    from iamlayer.aws.errors import aws_call
-    from iamlayer.aws.read import read_all
     from iamlayer.state.model import UserState
 
-    with aws_call(f"reading user {name} {ctx.where()}"):
-        tags = {
-            t["Key"]: t["Value"] for t in read_all(ctx.iam, "list_user_tags", UserName=name).get("Tags", [])
-        }
-    if not UserState(name=name, tags=tags).owned_by(project):
+    if not UserState(name=name, tags=ctx.iam.user_tags(name)).owned_by(project):
         raise IamlayerError(f"user {name} {ctx.where()} is not owned by iamlayer project {project!r}")
 
 

@@ -12,7 +12,7 @@ user, for just those users whose hint disagrees with the spec.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -291,7 +291,7 @@ def _iso(t: Any) -> str:
     return t.isoformat() if hasattr(t, "isoformat") else str(t or "")
 
 
-def access_key(meta: dict[str, Any]) -> AccessKey:
+def access_key(meta: Mapping[str, object]) -> AccessKey:
     """An AccessKey from a ListAccessKeys entry."""
     return AccessKey(
         id=str(meta["AccessKeyId"]),
