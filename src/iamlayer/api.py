@@ -590,7 +590,6 @@ def reset_password(
     """A new console password for `user`, encrypted to their current key (written before it goes
     live). The person must choose a new one at the next sign-in unless `reset_required=False`."""
     from iamlayer.apply.credentials import issue_password, password_policy_from
-    from iamlayer.aws.read import has_login_profile
     from iamlayer.plan.diff import password_policy_json
     from iamlayer.secrets.keys import load_public_key
     from iamlayer.state.lock import account_locks
@@ -599,7 +598,7 @@ def reset_password(
     with account_locks(spec, [spec.people_account], command):
         ctx = _people_context(spec, credentials, ApiStats())
         _owned_user(ctx, user, spec.project)
-        has_profile = has_login_profile(ctx.iam, user, f"user {user} {ctx.where()}")
+        has_profile = ctx.iam.has_login_profile(user)
         staged = ctx.outbox.pending_password(ctx.account, user)
         if staged is not None:
             ctx.outbox.resolve_pending(staged, live=False)  # superseded by the password issued now

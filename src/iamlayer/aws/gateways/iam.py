@@ -741,6 +741,14 @@ class IamGateway:
             not_found_too=just_created,
         )
 
+    def mfa_devices(self, user: str) -> tuple[str, ...]:
+        """The serial numbers of the user's MFA devices."""
+        pages = self.client.get_paginator("list_mfa_devices")
+        return send(
+            f"listing MFA devices of user {user} {self.where}",
+            lambda: tuple(d["SerialNumber"] for p in pages.paginate(UserName=user) for d in p["MFADevices"]),
+        )
+
     def access_key_last_used(self, user: str, key_id: str) -> AccessKeyLastUsedTypeDef | None:
         got = send(
             f"reading when access key {key_id} of user {user} {self.where} was last used",

@@ -868,9 +868,22 @@ class IdentityCenter:
 
     @classmethod
     def for_account(
-        cls, clients: AccountClients, region: str, where: str, *, instance_arn: str | None = None
+        cls,
+        clients: AccountClients,
+        region: str,
+        where: str,
+        *,
+        instance_arn: str | None = None,
+        instance: Instance | None = None,
     ) -> IdentityCenter:
-        return cls(clients.sso_admin(region), clients.identitystore(region), where, instance_arn=instance_arn)
+        """`instance`: found already (no ListInstances)."""
+        return cls(
+            clients.sso_admin(region),
+            clients.identitystore(region),
+            where,
+            instance_arn=instance_arn,
+            instance=instance,
+        )
 
     def instance(self) -> Instance:
         with self._lock:
