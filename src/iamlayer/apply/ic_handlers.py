@@ -36,9 +36,7 @@ from iamlayer.state.ic_model import split_marker
 from iamlayer.state.records import PROVISIONING_ENTRY
 
 if TYPE_CHECKING:
-    from mypy_boto3_identitystore.type_defs import AttributeOperationTypeDef
-
-    from iamlayer.aws.gateways.identity_center import AssignmentFields
+    from iamlayer.aws.gateways.identity_center import AssignmentFields, AttributeOperation
 
 
 def attach_identity_center(
@@ -119,7 +117,7 @@ def create_ic_user(ctx: HandlerContext, ch: Change) -> None:
 )
 def update_ic_user(ctx: HandlerContext, ch: Change) -> None:
     ic, a, name = _ic(ctx), ch.after or {}, ch.address.name
-    ops: list[AttributeOperationTypeDef] = [
+    ops: list[AttributeOperation] = [
         {"AttributePath": path, "AttributeValue": a[key]} for key, path in _USER_PATHS.items() if key in a
     ]
     if "email" in a:

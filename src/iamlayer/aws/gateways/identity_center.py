@@ -63,6 +63,8 @@ if TYPE_CHECKING:
 
     #: the six fields that name an account assignment
     AssignmentFields = CreateAccountAssignmentRequestTypeDef
+    #: one change of an identity-store user or group attribute (UpdateUser, UpdateGroup)
+    AttributeOperation = AttributeOperationTypeDef
 
 
 @dataclass(frozen=True)
