@@ -104,10 +104,11 @@ def validate(path: str | Path, *, now: datetime | None = None) -> Validation:
     size limits on what iamlayer renders, and the spec's access checks. SpecError lists every
     problem at once (file, line, key, hint)."""
     from iamlayer.access.checks import evaluate_checks
-    from iamlayer.plan.limits import check_rendered_limits
+    from iamlayer.plan.limits import check_rendered_limits, rendered_limit_warnings
 
     spec, warnings = load_spec_with_warnings(Path(path))
     check_rendered_limits(spec)
+    warnings += rendered_limit_warnings(spec)
     warnings += evaluate_checks(spec, now=now or datetime.now(UTC)).raise_for_failures()
     keys: dict[str, str] = {}
     if any(u.pgp_key for u in spec.users.values()):
@@ -230,38 +231,20 @@ def apply_plan(
 
 
 def operator_policy() -> dict[str, Any]:
-    """The least-privilege IAM policy the operator needs for plan and apply: the bulk reads, and
-    the permissions each apply handler declares."""
+    """The least-privilege IAM policy the operator needs for plan and apply: the reads each kind
+    declares (iamlayer.kinds), the permissions each apply handler declares, and the few writes of
+    the secret commands."""
     from iamlayer.apply.executor import required_permissions
-    from iamlayer.aws.identity_center import READ_PERMISSIONS as IC_READ_PERMISSIONS
+    from iamlayer.kinds import other_write_permissions, read_permissions
 
-    reads = [
-        "iam:GetAccountAuthorizationDetails",
-        "iam:ListRoles",
-        "iam:GetAccessKeyLastUsed",
-        "iam:GetAccountPasswordPolicy",
-        "iam:ListAccountAliases",
-        "iam:GenerateCredentialReport",
-        "iam:GetCredentialReport",
-        "iam:GetLoginProfile",
-        "iam:ListAccessKeys",
-        "iam:ListMFADevices",
-        "iam:ListPolicyTags",
-        "iam:ListUserTags",
-        "sts:GetCallerIdentity",
-        *IC_READ_PERMISSIONS,
-    ]
-    # `access-key rotate --deactivate-old` and `retire --deactivate`; the other secret commands
-    # reuse the apply handlers.
-    maintenance = ["iam:UpdateAccessKey"]
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {"Sid": "IamlayerRead", "Effect": "Allow", "Action": sorted(reads), "Resource": "*"},
+            {"Sid": "IamlayerRead", "Effect": "Allow", "Action": sorted(read_permissions()), "Resource": "*"},
             {
                 "Sid": "IamlayerWrite",
                 "Effect": "Allow",
-                "Action": sorted({*required_permissions(), *maintenance}),
+                "Action": sorted({*required_permissions(), *other_write_permissions()}),
                 "Resource": "*",
             },
         ],

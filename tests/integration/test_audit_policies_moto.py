@@ -152,9 +152,18 @@ def test_privilege_escalation_read_from_the_emulator(aws_env: dict[str, str]) ->
     iam.add_user_to_group(GroupName="deployers", UserName="ci")
     iam.create_user(UserName="reader")
     iam.attach_user_policy(UserName="reader", PolicyArn=READ_ONLY)
+    # The admin the path reaches: a role Lambda may assume (issue 22: IL-4 asks on real targets).
+    iam.create_role(
+        RoleName="Worker",
+        AssumeRolePolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+        ),
+    )  # fmt: skip
+    iam.attach_role_policy(RoleName="Worker", PolicyArn=ADMIN)
     found = by_resource(read(clients, acct), "privilege-escalation")
     assert set(found) == {"user/ci"}
-    assert found["user/ci"].status is Status.FAIL and "PassRole+Lambda" in found["user/ci"].detail
+    assert found["user/ci"].status is Status.FAIL and "PassRole+Lambda role/Worker" in found["user/ci"].detail
     assert "group deployers / attached deploy" in found["user/ci"].detail
 
 

@@ -415,3 +415,14 @@ def test_new_controls_have_iamlayer_ids_permissions_and_prowler_equivalents() ->
         "iam_aws_attached_policy_no_administrative_privileges",
         "iam_customer_attached_policy_no_administrative_privileges",
     }
+
+
+def test_member_root_credentials_are_an_error_when_the_organization_setting_cannot_be_read() -> None:
+    """Issue 22: whether centralized root access is on decides CIS 7.0 2.1.1 and its fix; unread, the
+    control says ERROR (naming what it did find), not FAIL."""
+    denied = Unavailable("AccessDenied: iam:ListOrganizationsFeatures")
+    inp = member(RECORDED_MEMBER_REPORT, {"AccountMFAEnabled": 1, "AccountAccessKeysPresent": 1}, denied)
+    [e] = results(inp, "root-credentials-management")
+    assert e.status is Status.ERROR and e.resource == "root"
+    assert "AccessDenied: iam:ListOrganizationsFeatures" in e.detail and "access key 1" in e.detail
+    assert "management account" in e.fix

@@ -32,7 +32,15 @@ def _report() -> AuditReport:
 def test_json_shape_and_credential_report_age() -> None:
     doc = report_json(_report())
     json.dumps(doc)  # serialisable
-    assert set(doc) == {"benchmark", "generated_at", "totals", "accounts", "controls", "findings"}
+    # the documented keys, and issue 22's additions (the first section and the folded findings)
+    assert set(doc) == {"benchmark", "generated_at", "totals", "accounts", "controls", "findings"} | {
+        "admins",
+        "admin_errors",
+        "fix_first",
+    }
+    assert doc["admin_errors"] == [
+        {"account": "shared", "error": "authorization details unavailable: AccessDenied <b>role</b>"}
+    ]
     sec = doc["accounts"][0]
     assert sec["credential_report"]["age_seconds"] == 3600 and sec["credential_report"]["age"] == "1h 0m"
     assert doc["accounts"][2]["credential_report"]["error"].startswith("AccessDenied")

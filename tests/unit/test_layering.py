@@ -36,6 +36,7 @@ WRITERS = {
 #: the pure modules of the packages that mix pure values with disk or AWS
 PURE_MODULES = (
     "iamlayer.errors",
+    "iamlayer.kinds",
     "iamlayer.plan.model",
     "iamlayer.plan.desired",
     "iamlayer.plan.diff",

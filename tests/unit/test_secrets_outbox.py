@@ -248,3 +248,30 @@ def test_a_password_committed_while_listing_is_not_listed(
     bob = outbox.pending_password("security", "bob")
     assert bob is not None and (bob.path, bob.fingerprint) == (staged[1].path, jane.key.fingerprint)
     assert bob.created_at == staged[1].created_at
+
+
+def test_a_secret_deleted_while_records_are_read_is_skipped(
+    jane: Person, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Apply deletes one user's password in one thread while another looks up a user's keys:
+    a file listed and then gone is no longer held, not an error (the graph runs both at once)."""
+    import iamlayer.secrets.outbox as outbox_module
+
+    outbox = Outbox(tmp_path / "outputs")
+    password = outbox.commit(outbox.stage_password("security", "jane.doe", jane.key, "Pass-word-1234567!"))
+    outbox.store_access_key("security", "jane.doe", jane.key, KEY_ID, SECRET)
+    outbox.store_access_key("security", "machine.ci", jane.key, "AKIAOTHERKEY0000EXAM", "other-secret")
+    real_mtime = outbox_module._mtime
+
+    def deleted_first(path: Path) -> str:
+        if path == password:
+            outbox.forget_password("security", "jane.doe")
+        return real_mtime(path)
+
+    monkeypatch.setattr(outbox_module, "_mtime", deleted_first)
+    assert [(r.user, r.kind) for r in outbox.records()] == [
+        ("jane.doe", "access_key"),
+        ("machine.ci", "access_key"),
+    ]
+    assert outbox.access_key_ids("security", "jane.doe") == {KEY_ID}
+    assert [r.user for r in outbox.records("security", "machine.ci")] == ["machine.ci"]

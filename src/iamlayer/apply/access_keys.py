@@ -64,11 +64,7 @@ def _day(dt: datetime | None) -> str:
 def list_keys(ctx: HandlerContext, user: str) -> list[KeyInfo]:
     """The user's access keys, oldest first, with when each was last used (two calls per key at most)."""
     meta = ctx.iam.access_keys(user)
-    issued = {
-        r.access_key_id
-        for r in ctx.outbox.records()
-        if (r.account, r.user, r.kind) == (ctx.account, user, "access_key")
-    }
+    issued = ctx.outbox.access_key_ids(ctx.account, user)
     keys = []
     for k in sorted(meta, key=lambda k: (k.get("CreateDate") or _NEVER, k["AccessKeyId"])):
         key_id = str(k["AccessKeyId"])

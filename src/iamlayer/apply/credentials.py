@@ -183,7 +183,7 @@ def issue_access_key(ctx: HandlerContext, user: str, key: PublicKey) -> tuple[st
     """
     # A key an earlier, unfinished creation may have made stays an orphan: it is not "before".
     earlier = ctx.journal.key_creations(ctx.account).get(user)
-    held = _held_key_ids(ctx, user)
+    held = ctx.outbox.access_key_ids(ctx.account, user)
     before = frozenset(
         k.id for k in _keys(ctx, user) if k.id in held or earlier is None or not earlier.may_have_made(k)
     )
@@ -230,21 +230,14 @@ def _keys(ctx: HandlerContext, user: str) -> list[AccessKey]:
     return [access_key(k) for k in ctx.iam.access_keys(user, just_created=True)]
 
 
-def _held_key_ids(ctx: HandlerContext, user: str) -> set[str]:
-    """The ids of `user`'s keys whose secret the outbox holds."""
-    return {
-        r.access_key_id
-        for r in ctx.outbox.records()
-        if (r.account, r.user, r.kind) == (ctx.account, user, "access_key") and r.access_key_id
-    }
-
-
 def _wait_for_orphan(ctx: HandlerContext, user: str, before: frozenset[str]) -> str | None:
     """A key of `user` that is neither in `before` nor on record in the outbox, once IAM shows one
     (within the consistency bound); None if none shows."""
     backoff = Backoff(consistency_timeout(), first=1, cap=8)
     while True:
-        new = sorted({k.id for k in _keys(ctx, user)} - before - _held_key_ids(ctx, user))
+        new: list[str] = sorted(
+            {k.id for k in _keys(ctx, user)} - before - ctx.outbox.access_key_ids(ctx.account, user)
+        )
         if new:
             return new[0]
         if not backoff.wait():

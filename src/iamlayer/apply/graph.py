@@ -1,7 +1,8 @@
 """The order apply runs a plan's changes in: a dependency graph over the changes. Pure.
 
-Each change names the resources it *is* (`_provides`) and the ones it *uses* (`_uses`), from its
-address and data only; edges follow from those:
+Each change names the resources it *is* and the ones it *uses*, from its address and data only,
+by the rules its kind declares (`provides` and `uses` in iamlayer.kinds); edges follow from
+those, the same for every kind:
 
 - a create/update/adopt runs after the creates/updates/adopts of what it uses: a policy before
   the attachments that use it, a role or group before its attachments and inline policies, a user
@@ -35,11 +36,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from iamlayer.errors import ApplyError
-from iamlayer.plan.model import Action, Change, Kind
-
-#: A resource as the rules name it: (what, account, name); `"*"` as name: any of that account.
-Key = tuple[str, str, str]
-ANY = "*"
+from iamlayer.kinds import ANY, REGISTRY, Deps, Key
+from iamlayer.plan.model import Action, Change
 
 
 @dataclass(frozen=True)
@@ -67,128 +65,17 @@ class Graph:
         return sorted(seen)
 
 
-def _policy_in(arn: str, account_ids: Mapping[str, str]) -> tuple[str, str] | None:
-    """(account name, policy name) of a customer-managed policy ARN of an account of the plan."""
-    parts = arn.split(":", 5)
-    if len(parts) != 6 or not parts[5].startswith("policy/"):
-        return None
-    account = account_ids.get(parts[4])
-    return (account, parts[5].rsplit("/", 1)[-1]) if account else None
-
-
-def _ref_name(ref: str) -> str:
-    """The policy name of a customer-managed reference "/path/name"."""
-    return ref.rsplit("/", 1)[-1]
-
-
-class _Rules:
-    def __init__(self, changes: Sequence[Change], account_ids: Mapping[str, str]) -> None:
-        self.account_ids = account_ids  # account id -> the plan's account name
-        # What the plan says each permission set references in other accounts: (IC account,
-        # set) -> policy names, when a change of the set carries its customer-managed policies.
-        self.ps_refs: dict[tuple[str, str], set[str]] = {}
-        for c in changes:
-            if c.address.kind is not Kind.PERMISSION_SET:
-                continue
-            for d in (c.before, c.after):
-                if d and ("customer_managed_policies" in d or "boundary" in d):
-                    refs = self.ps_refs.setdefault((c.address.account, c.address.name), set())
-                    refs.update(_ref_name(r) for r in d.get("customer_managed_policies") or ())
-                    boundary = d.get("boundary")
-                    if boundary and not str(boundary).startswith("arn:"):
-                        refs.add(_ref_name(str(boundary)))
-
-    def target(self, c: Change, data: Mapping[str, Any]) -> str:
-        """The account (plan name) an Identity Center assignment or provisioning is for."""
-        return self.account_ids.get(str(data.get("account_id", "")), c.address.sub.rpartition("@")[2])
-
-    def provides(self, c: Change) -> list[Key]:
-        a, k, name = c.address.account, c.address.kind, c.address.name
-        data = c.after or c.before or {}
-        simple = {
-            Kind.POLICY: "policy",
-            Kind.ROLE: "role",
-            Kind.GROUP: "group",
-            Kind.USER: "user",
-            Kind.IC_USER: "ic_user",
-            Kind.IC_GROUP: "ic_group",
-            Kind.PERMISSION_SET: "permission_set",
-        }
-        if k in simple:
-            keys: list[Key] = [(simple[k], a, name)]
-            if k is Kind.POLICY:
-                keys.append(("policy", a, ANY))
-            return keys
-        if k is Kind.PASSWORD_POLICY:
-            return [("password_policy", a, "")]
-        if k is Kind.ACCESS_KEY:
-            return [("access_key", a, name)]
-        if k is Kind.IC_ASSIGNMENT:
-            # what AWS provisions in the target account: the permission set's role there
-            return [("provisioned", a, f"{data.get('permission_set', '')}@{self.target(c, data)}")]
-        return []
-
-    def uses(self, c: Change) -> list[Key]:
-        a, k, name, sub = c.address.account, c.address.kind, c.address.name, c.address.sub
-        data = (c.before if c.action is Action.DELETE else c.after) or {}
-        if k in (Kind.ROLE, Kind.GROUP):
-            # a boundary it is made with; the policies its delete detaches (before the policies go)
-            arns = [str(data.get("permissions_boundary") or ""), *data.get("attached_policies", ())]
-            hits = [h for h in (_policy_in(x, self.account_ids) for x in arns) if h and h[0] == a]
-            return [("policy", *h) for h in hits]
-        if k is Kind.USER:
-            # a user's delete takes it out of its groups: before those groups go
-            return [("group", a, g) for g in data.get("groups", ()) if c.action is Action.DELETE]
-        if k in (Kind.ROLE_POLICY_ATTACHMENT, Kind.GROUP_POLICY_ATTACHMENT):
-            owner = "role" if k is Kind.ROLE_POLICY_ATTACHMENT else "group"
-            hit = _policy_in(sub, self.account_ids)
-            return [(owner, a, name)] + ([("policy", *hit)] if hit and hit[0] == a else [])
-        if k is Kind.ROLE_INLINE_POLICY:
-            return [("role", a, name)]
-        if k is Kind.GROUP_INLINE_POLICY:
-            return [("group", a, name)]
-        if k is Kind.GROUP_MEMBERSHIP:
-            return [("user", a, name), ("group", a, sub)]
-        if k is Kind.LOGIN_PROFILE:
-            return [("user", a, name), ("password_policy", a, "")]
-        if k in (Kind.ACCESS_KEY, Kind.STAGED_PASSWORD):
-            return [("user", a, name)]
-        if k is Kind.IC_MEMBERSHIP:
-            return [("ic_group", a, name), ("ic_user", a, sub)]
-        if k is Kind.IC_ASSIGNMENT:
-            kind, _, principal = name.partition("/")
-            ps = str(data.get("permission_set") or sub.partition("@")[0])
-            return [
-                (f"ic_{kind}", a, principal),
-                ("permission_set", a, ps),
-                *self.policies_of(a, ps, self.target(c, data)),
-            ]
-        if k is Kind.IC_PROVISION:
-            target = self.target(c, data)
-            return [
-                ("permission_set", a, name),
-                ("provisioned", a, f"{name}@{target}"),
-                *self.policies_of(a, name, target),
-            ]
-        return []
-
-    def policies_of(self, ic_account: str, ps: str, target: str) -> list[Key]:
-        refs = self.ps_refs.get((ic_account, ps))
-        if refs is None:
-            return [("policy", target, ANY)]  # unknown here: wait for every policy change there
-        return [("policy", target, n) for n in sorted(refs)]
-
-
 def build(changes: Sequence[Change], account_ids: Mapping[str, str]) -> Graph:
     """The dependency graph of `changes` (in the plan's order); `account_ids` maps each account
-    id of the plan to its name. Raises ApplyError on a cycle (a bug in the rules above)."""
-    rules = _Rules(changes, account_ids)
+    id of the plan to its name. Raises ApplyError on a cycle (a bug in the kinds' rules)."""
+    deps = Deps(changes, account_ids)
+    provides = [REGISTRY[c.address.kind].provides(c, deps) for c in changes]
     up: dict[Key, list[int]] = {}  # resource -> creates/updates/adopts of it
     down: dict[Key, list[int]] = {}  # resource -> deletes of it
     users_of: dict[Key, list[int]] = {}  # resource -> non-deletes that use it
-    uses = [rules.uses(c) for c in changes]
+    uses = [REGISTRY[c.address.kind].uses(c, deps) for c in changes]
     for i, c in enumerate(changes):
-        for key in rules.provides(c):
+        for key in provides[i]:
             (down if c.action is Action.DELETE else up).setdefault(key, []).append(i)
         if c.action is not Action.DELETE:
             for key in uses[i]:
@@ -205,15 +92,14 @@ def build(changes: Sequence[Change], account_ids: Mapping[str, str]) -> Graph:
                 for d in down.get(key, ()):
                     needs[d].add(i)  # and goes last: after every delete that uses it
         if deleting:
-            for key in rules.provides(c):
-                if key[0] == "policy" and key[2] == ANY:
+            for key in provides[i]:
+                if key[2] == ANY:
                     continue
                 # after the non-deletes that still use it (they stop using it), by name or "any"
-                named = users_of.get(key, [])
-                wildcard = users_of.get((key[0], key[1], ANY), []) if key[0] == "policy" else []
-                needs[i].update(named, wildcard)
-        if c.address.kind is Kind.ACCESS_KEY and not deleting:
-            needs[i].update(down.get(("access_key", c.address.account, c.address.name), ()))
+                needs[i].update(users_of.get(key, []), users_of.get((key[0], key[1], ANY), []))
+        elif REGISTRY[c.address.kind].delete_makes_room:
+            for key in provides[i]:
+                needs[i].update(down.get(key, ()))
         if c.address in last_at:
             needs[i].add(last_at[c.address])
         last_at[c.address] = i

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from iamlayer.audit.escalation import PATHS, escalation_of, is_admin
+from iamlayer.audit.escalation import PATHS, Reach, account_escalation
 from iamlayer.audit.model import (
     ROOT_SESSIONS,
     AuditInput,
@@ -70,6 +70,22 @@ class Status(StrEnum):
     INFO = "INFO"  # reported, not failed: the benchmark does not require it
 
 
+class Severity(StrEnum):
+    """What to fix first: a FAIL or ERROR has its control's severity (an outcome may say
+    otherwise, e.g. a possible escalation path is lower than a certain one); PASS and INFO none."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    NONE = "none"
+
+    @property
+    def rank(self) -> int:
+        """0 for critical, the most urgent."""
+        return list(Severity).index(self)
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What a check found about one resource; `fix`/`spec_field` override the control's defaults."""
@@ -79,6 +95,9 @@ class Outcome:
     detail: str
     fix: str | None = None
     spec_field: str | None = None
+    severity: Severity | None = None  # None: the control's
+    #: structured evidence for machines (e.g. an escalation's source, steps and the admin it reaches)
+    evidence: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +113,8 @@ class Finding:
     fix: str  # empty for PASS
     spec_field: str | None = None
     control: str = ""  # the stable control key, e.g. "password-length"
+    severity: Severity = Severity.NONE
+    evidence: Mapping[str, Any] | None = None
 
 
 ControlFn = Callable[[AuditInput, datetime], list[Outcome]]
@@ -113,6 +134,7 @@ class Control:
     #: the accounts the control is about (None: every account); e.g. Identity Center's controls
     #: run in the account that holds the instance, and report nothing for the others
     applies: Callable[[AuditInput], bool] | None = None
+    severity: Severity = Severity.MEDIUM  # of its FAIL and ERROR findings, unless an outcome says
 
     @property
     def cis(self) -> bool:
@@ -139,6 +161,7 @@ class Control:
                     f"make the {exc.what} readable (needs {', '.join(self.requires)}), then re-run",
                     None,
                     self.key,
+                    self.severity,
                 )
             ]
         if not outcomes:
@@ -154,9 +177,16 @@ class Control:
                 "" if o.status is Status.PASS else (o.fix or self.fix),
                 None if o.status is Status.PASS else (o.spec_field or self.spec_field),
                 self.key,
+                self._severity(o),
+                o.evidence,
             )
             for o in outcomes
         ]
+
+    def _severity(self, o: Outcome) -> Severity:
+        if o.status in (Status.PASS, Status.INFO):
+            return Severity.NONE
+        return o.severity or self.severity
 
 
 CONTROLS: list[Control] = []
@@ -173,6 +203,7 @@ def control(
     manual: bool = False,
     prowler: Sequence[str] = (),
     applies: Callable[[AuditInput], bool] | None = None,
+    severity: Severity = Severity.MEDIUM,
 ) -> Callable[[ControlFn], ControlFn]:
     """Register a check. The CIS 5.0 id is derived: items from 1.4 on move down by one.
 
@@ -187,7 +218,19 @@ def control(
 
     def register(fn: ControlFn) -> ControlFn:
         CONTROLS.append(
-            Control(key, ids, title, tuple(requires), fix, fn, spec_field, manual, tuple(prowler), applies)
+            Control(
+                key,
+                ids,
+                title,
+                tuple(requires),
+                fix,
+                fn,
+                spec_field,
+                manual,
+                tuple(prowler),
+                applies,
+                severity,
+            )
         )
         return fn
 
@@ -217,6 +260,7 @@ def _root_row(inp: AuditInput) -> CredentialRow | None:
     requires=P_CREDENTIAL_REPORT + P_SUMMARY,
     prowler=("iam_no_root_access_key",),
     fix="Sign in as the root user > Security credentials > Access keys: delete every key.",
+    severity=Severity.CRITICAL,
 )
 def root_access_keys(inp: AuditInput, now: datetime) -> list[Outcome]:
     root = _root_row(inp)
@@ -241,6 +285,7 @@ def root_access_keys(inp: AuditInput, now: datetime) -> list[Outcome]:
     requires=P_CREDENTIAL_REPORT + P_SUMMARY,
     prowler=("iam_root_mfa_enabled",),
     fix="Sign in as the root user > Security credentials > Multi-factor authentication: assign a device.",
+    severity=Severity.CRITICAL,
 )
 def root_mfa(inp: AuditInput, now: datetime) -> list[Outcome]:
     root = _root_row(inp)
@@ -265,6 +310,7 @@ def root_mfa(inp: AuditInput, now: datetime) -> list[Outcome]:
     "MFA device (a FIDO security key or a hardware TOTP token).",
     manual=True,
     prowler=("iam_root_hardware_mfa_enabled",),
+    severity=Severity.MEDIUM,
 )
 def root_hardware_mfa(inp: AuditInput, now: datetime) -> list[Outcome]:
     summary = need(inp.summary, "account summary")
@@ -296,6 +342,7 @@ def root_hardware_mfa(inp: AuditInput, now: datetime) -> list[Outcome]:
     prowler=("iam_avoid_root_usage",),
     fix="Stop using the root user: sign in as an IAM user or role; keep root for the tasks that need it.",
     manual=True,
+    severity=Severity.HIGH,
 )
 def root_usage(inp: AuditInput, now: datetime) -> list[Outcome]:
     report = need(inp.credential_report, "credential report")
@@ -325,6 +372,7 @@ def root_usage(inp: AuditInput, now: datetime) -> list[Outcome]:
     prowler=("iam_password_policy_minimum_length_14",),
     fix="Set password_policy.minimum_length to 14 or more in the spec, then `iamlayer apply`.",
     spec_field="password_policy.minimum_length",
+    severity=Severity.MEDIUM,
 )
 def password_length(inp: AuditInput, now: datetime) -> list[Outcome]:
     policy = need(inp.password_policy, "password policy")
@@ -344,6 +392,7 @@ def password_length(inp: AuditInput, now: datetime) -> list[Outcome]:
     prowler=("iam_password_policy_reuse_24",),
     fix="Set password_policy.reuse_prevention: 24 in the spec, then `iamlayer apply`.",
     spec_field="password_policy.reuse_prevention",
+    severity=Severity.LOW,
 )
 def password_reuse(inp: AuditInput, now: datetime) -> list[Outcome]:
     policy = need(inp.password_policy, "password policy")
@@ -366,6 +415,7 @@ def password_reuse(inp: AuditInput, now: datetime) -> list[Outcome]:
     prowler=("iam_user_mfa_enabled_console_access",),
     fix="The user enables MFA (`iamlayer mfa enable`); use a group with self_management: enforce_mfa.",
     spec_field="groups.<group>.self_management",
+    severity=Severity.HIGH,
 )
 def console_mfa(inp: AuditInput, now: datetime) -> list[Outcome]:
     report = need(inp.credential_report, "credential report")
@@ -389,6 +439,7 @@ def console_mfa(inp: AuditInput, now: datetime) -> list[Outcome]:
     fix="Delete the unused access key; console users get keys only when they need them.",
     spec_field="users.<user>.access_key",
     manual=True,
+    severity=Severity.LOW,
 )
 def no_setup_access_keys(inp: AuditInput, now: datetime) -> list[Outcome]:
     report = need(inp.credential_report, "credential report")
@@ -423,6 +474,7 @@ def no_setup_access_keys(inp: AuditInput, now: datetime) -> list[Outcome]:
     ),
     fix="Remove the unused password or key (spec: console: false / access_key: false), then apply.",
     spec_field="users.<user>.console",
+    severity=Severity.MEDIUM,
 )
 def unused_credentials(inp: AuditInput, now: datetime) -> list[Outcome]:
     report = need(inp.credential_report, "credential report")
@@ -480,6 +532,7 @@ def unused_credentials(inp: AuditInput, now: datetime) -> list[Outcome]:
     requires=P_CREDENTIAL_REPORT,
     prowler=("iam_user_two_active_access_key",),
     fix="Retire the key no longer in use: `iamlayer access-key retire USER [KEY_ID]`.",
+    severity=Severity.LOW,
 )
 def one_active_key(inp: AuditInput, now: datetime) -> list[Outcome]:
     report = need(inp.credential_report, "credential report")
@@ -500,6 +553,7 @@ def one_active_key(inp: AuditInput, now: datetime) -> list[Outcome]:
     requires=P_CREDENTIAL_REPORT,
     prowler=("iam_rotate_access_key_90_days",),
     fix="Rotate the key: `iamlayer access-key rotate USER`.",
+    severity=Severity.MEDIUM,
 )
 def key_rotation(inp: AuditInput, now: datetime) -> list[Outcome]:
     report = need(inp.credential_report, "credential report")
@@ -527,6 +581,7 @@ def key_rotation(inp: AuditInput, now: datetime) -> list[Outcome]:
     prowler=("iam_policy_attached_only_to_group_or_roles",),
     fix="Move the user's policies to a group and add the user to it.",
     spec_field="groups.<group>.policies",
+    severity=Severity.LOW,
 )
 def permissions_via_groups(inp: AuditInput, now: datetime) -> list[Outcome]:
     auth = need(inp.authorization, "authorization details")
@@ -589,6 +644,7 @@ def _policy_resource(pol: LiveManagedPolicy) -> str:
         "iam_aws_attached_policy_no_administrative_privileges",
         "iam_customer_attached_policy_no_administrative_privileges",
     ),
+    severity=Severity.HIGH,
 )
 def no_full_admin_policy(inp: AuditInput, now: datetime) -> list[Outcome]:
     """Every attached managed policy, AWS-managed included, as the CIS audit (`list-policies --only-attached`)."""
@@ -648,6 +704,7 @@ def no_full_admin_policy(inp: AuditInput, now: datetime) -> list[Outcome]:
     fix="Create a role with AWSSupportAccess, e.g. in the spec: roles: {Support: {policies: "
     "[arn:aws:iam::aws:policy/AWSSupportAccess]}}.",
     spec_field="roles.<role>.policies",
+    severity=Severity.LOW,
 )
 def support_role(inp: AuditInput, now: datetime) -> list[Outcome]:
     auth = need(inp.authorization, "authorization details")
@@ -664,6 +721,7 @@ def support_role(inp: AuditInput, now: datetime) -> list[Outcome]:
     requires=P_SERVER_CERTS,
     prowler=("iam_no_expired_server_certificates_stored",),
     fix="Delete the expired certificate: aws iam delete-server-certificate --server-certificate-name NAME.",
+    severity=Severity.MEDIUM,
 )
 def expired_server_certificates(inp: AuditInput, now: datetime) -> list[Outcome]:
     certs = need(inp.server_certificates, "server certificates")
@@ -685,6 +743,7 @@ def expired_server_certificates(inp: AuditInput, now: datetime) -> list[Outcome]
     prowler=("accessanalyzer_enabled",),
     fix="Create an analyzer in the region: aws accessanalyzer create-analyzer --analyzer-name default "
     "--type ACCOUNT --region REGION.",
+    severity=Severity.MEDIUM,
 )
 def access_analyzer(inp: AuditInput, now: datetime) -> list[Outcome]:
     if not inp.analyzers:
@@ -717,6 +776,7 @@ def access_analyzer(inp: AuditInput, now: datetime) -> list[Outcome]:
     prowler=("iam_policy_cloudshell_admin_not_attached",),
     fix="Detach AWSCloudShellFullAccess; grant a narrower CloudShell policy where needed.",
     spec_field="groups.<group>.policies",
+    severity=Severity.MEDIUM,
 )
 def cloudshell_full_access(inp: AuditInput, now: datetime) -> list[Outcome]:
     auth = need(inp.authorization, "authorization details")
@@ -742,6 +802,7 @@ def cloudshell_full_access(inp: AuditInput, now: datetime) -> list[Outcome]:
     "assumable role, or federate people (IAM Identity Center, a SAML or OIDC provider); then delete the user.",
     manual=True,
     prowler=("iam_check_saml_providers_sts",),
+    severity=Severity.MEDIUM,
 )
 def federation(inp: AuditInput, now: datetime) -> list[Outcome]:
     """CIS 1.21: in a multi-account organization, IAM users live in one identity account only.
@@ -799,6 +860,7 @@ def _members(auth: AuthorizationDetails, group: str) -> list[str]:
         "iam_group_administrator_access_policy",
         "iam_role_administratoraccess_policy",
     ),
+    severity=Severity.HIGH,
 )
 def admin_access_attached(inp: AuditInput, now: datetime) -> list[Outcome]:
     """Principal by principal: which admin policy (AdministratorAccess or any "*"-on-"*" one) it holds.
@@ -858,6 +920,7 @@ def admin_access_attached(inp: AuditInput, now: datetime) -> list[Outcome]:
     requires=P_AUTH_DETAILS,
     fix="Remove the inline policy or narrow its Action/Resource.",
     prowler=("iam_inline_policy_no_administrative_privileges",),
+    severity=Severity.HIGH,
 )
 def inline_admin_policy(inp: AuditInput, now: datetime) -> list[Outcome]:
     auth = need(inp.authorization, "authorization details")
@@ -890,6 +953,7 @@ def inline_admin_policy(inp: AuditInput, now: datetime) -> list[Outcome]:
     fix="Delete the policy or narrow it: whoever may attach policies can grant it at any time.",
     spec_field="policies.<policy>.document",
     prowler=("iam_customer_unattached_policy_no_administrative_privileges",),
+    severity=Severity.MEDIUM,
 )
 def unattached_admin_policy(inp: AuditInput, now: datetime) -> list[Outcome]:
     auth = need(inp.authorization, "authorization details")
@@ -921,38 +985,32 @@ def unattached_admin_policy(inp: AuditInput, now: datetime) -> list[Outcome]:
     fix="Remove the path's actions from the policies named, or scope them to named resources "
     "(iam:PassRole to named roles, with a Condition on iam:PassedToService).",
     prowler=("iam_policy_allows_privilege_escalation", "iam_inline_policy_allows_privilege_escalation"),
+    severity=Severity.CRITICAL,
 )
 def privilege_escalation(inp: AuditInput, now: datetime) -> list[Outcome]:
-    """Every user (with its groups) and role, asked of `iamlayer.access` path by path (see
-    `iamlayer.audit.escalation`); admins are reported by the admin controls instead."""
-    auth, policies = _managed_policies(inp)
-    out: list[Outcome] = []
-    admins: list[str] = []
-    checked = 0
-    for p in (*auth.users, *auth.roles):
-        if p.service_linked:
-            continue
-        if is_admin(p, auth, policies):
-            admins.append(p.ref)
-            continue
-        checked += 1
-        esc = escalation_of(p, auth, policies, inp.account_id, now)
-        if esc.open:
-            out.append(
-                Outcome(Status.FAIL, p.ref, "can escalate: " + "; ".join(o.describe() for o in esc.open))
+    """Every user (with its groups) and role, asked of `iamlayer.access` on the account's own users,
+    groups, roles and policies (see `iamlayer.audit.escalation`). Admins are reported by the admin
+    controls; assuming an admin role is reported (INFO), and FAILs when people may do it without MFA."""
+    auth = need(inp.authorization, "authorization details")
+    aws = need(inp.aws_managed_policies, "attached AWS-managed policies")
+    esc = account_escalation(auth, aws, inp.account_id, now)
+    out = [_escalation_outcome(r) for r in esc.escalations]
+    for role, users in esc.no_mfa:
+        out.append(
+            Outcome(
+                Status.FAIL,
+                role.ref,
+                f"role {role.name} is or becomes admin, and {', '.join(users)} may assume it without MFA: "
+                "its trust policy has no MFA condition for them",
+                fix=f"Require MFA in the trust policy of {role.name} (Condition Bool "
+                "aws:MultiFactorAuthPresent true; in the spec, the role's mfa_max_age).",
+                spec_field=f"roles.{role.name}.mfa_max_age",
+                severity=Severity.HIGH,
+                evidence={"role": role.ref, "assumed_without_mfa_by": list(users)},
             )
-        elif esc.uncertain:
-            paths = ", ".join(path.name for path, _ in esc.uncertain)
-            unknown = sorted({arn for _, arns in esc.uncertain for arn in arns})
-            out.append(
-                Outcome(
-                    Status.ERROR,
-                    p.ref,
-                    f"could not tell whether {paths} is open: it depends on {', '.join(unknown)}, not read",
-                    fix="Make the policy readable (iam:GetPolicyVersion), then re-run.",
-                )
-            )
-    if not out:
+        )
+    if not any(o.status in (Status.FAIL, Status.ERROR) for o in out):
+        admins = [r.principal.ref for r in esc.admins]
         also = (
             f"; {len(admins)} admin principal(s) left to the admin controls: {', '.join(admins)}"
             if admins
@@ -962,10 +1020,42 @@ def privilege_escalation(inp: AuditInput, now: datetime) -> list[Outcome]:
             Outcome(
                 Status.PASS,
                 inp.account,
-                f"none of the {checked} users and roles can escalate by the {len(PATHS)} known paths{also}",
+                f"none of the {esc.checked - len(admins)} users and roles can escalate by the "
+                f"{len(PATHS)} known paths{also}",
             )
         )
     return out
+
+
+def _escalation_outcome(r: Reach) -> Outcome:
+    evidence = r.as_json()
+    if r.certain and all(e.method.name == "AssumeRole" for e in r.path):
+        return Outcome(
+            Status.INFO,
+            r.principal.ref,
+            f"can become admin by assuming a role: {r.describe()}",
+            severity=Severity.NONE,
+            evidence=evidence,
+        )
+    if r.certain:
+        return Outcome(Status.FAIL, r.principal.ref, f"can escalate: {r.describe()}", evidence=evidence)
+    if r.unknown_docs:
+        return Outcome(
+            Status.ERROR,
+            r.principal.ref,
+            f"could not tell whether {', '.join(r.methods)} is open: it depends on "
+            f"{', '.join(r.unknown_docs)}, not read ({r.describe()})",
+            fix="Make the policy readable (iam:GetPolicyVersion), then re-run.",
+            severity=Severity.MEDIUM,
+            evidence=evidence,
+        )
+    return Outcome(
+        Status.FAIL,
+        r.principal.ref,
+        f"may escalate (a possible path): {r.describe()}",
+        severity=Severity.MEDIUM,
+        evidence=evidence,
+    )
 
 
 @control(
@@ -976,6 +1066,7 @@ def privilege_escalation(inp: AuditInput, now: datetime) -> list[Outcome]:
     fix="Assign the user a FIDO security key or a hardware TOTP token (IAM > Users > the user > "
     "Security credentials > Assign MFA device).",
     prowler=("iam_user_hardware_mfa_enabled",),
+    severity=Severity.LOW,
 )
 def user_hardware_mfa(inp: AuditInput, now: datetime) -> list[Outcome]:
     """Users with a console password or MFA: hardware (PASS) or virtual/none (INFO).
@@ -1113,6 +1204,7 @@ def _organization_outcome(features: RootAccessFeatures | Unavailable) -> Outcome
     requires=P_ORG_FEATURES + P_CREDENTIAL_REPORT + P_SUMMARY,
     fix=f"Delete the member account's root credentials: {_DELETE_ROOT_CREDENTIALS}.",
     prowler=("iam_root_credentials_management_enabled",),
+    severity=Severity.HIGH,
 )
 def root_credentials_management(inp: AuditInput, now: datetime) -> list[Outcome]:
     """Centralized root access (since November 2024) and, per member account, its root credentials.
@@ -1139,7 +1231,19 @@ def root_credentials_management(inp: AuditInput, now: datetime) -> list[Outcome]
         if enabled
         else f"Enable centralized root access {_ENABLE_ROOT_ACCESS}; then delete them: {_DELETE_ROOT_CREDENTIALS}."
     )
-    if present:
+    if isinstance(features, Unavailable):
+        # Whether centralized root access is on decides the fix (and CIS 7.0 2.1.1 itself): not a FAIL.
+        found = f"the root user has {', '.join(present)}" if present else "no root credential found"
+        out.append(
+            Outcome(
+                Status.ERROR,
+                "root",
+                f"could not check: {state}; {found} ({sources})",
+                fix="Audit with the management account's credentials (iam:ListOrganizationsFeatures works there "
+                "and in the IAM delegated administrator), then re-run.",
+            )
+        )
+    elif present:
         out.append(
             Outcome(
                 Status.FAIL,

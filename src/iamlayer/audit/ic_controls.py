@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from iamlayer.audit.controls import Outcome, Status, control, has_full_admin_statement
+from iamlayer.audit.controls import Outcome, Severity, Status, control, has_full_admin_statement
 from iamlayer.audit.model import AuditInput, IcAssignment, IdentityCenterAudit, need
 
 ADMIN_POLICY = ":iam::aws:policy/AdministratorAccess"
@@ -68,6 +68,7 @@ def _spec_field(name: str, key: str) -> str:
     requires=P_IC,
     fix="Attach narrower policies; keep full access to a small group, in the accounts that need it, with a short session.",
     applies=_holds_instance,
+    severity=Severity.HIGH,
 )
 def ic_admin_permission_set(inp: AuditInput, now: datetime) -> list[Outcome]:
     ic = _ic(inp)
@@ -95,6 +96,7 @@ def ic_admin_permission_set(inp: AuditInput, now: datetime) -> list[Outcome]:
     requires=P_IC,
     fix=f"Shorten the session duration to PT{MAX_SESSION_HOURS}H or less (shorter still for powerful permission sets).",
     applies=_holds_instance,
+    severity=Severity.LOW,
 )
 def ic_session_duration(inp: AuditInput, now: datetime) -> list[Outcome]:
     ic = _ic(inp)
@@ -126,6 +128,7 @@ def ic_session_duration(inp: AuditInput, now: datetime) -> list[Outcome]:
     fix="Assign the permission set to a group and make the user a member of it.",
     spec_field="identity_center.assignments",
     applies=_holds_instance,
+    severity=Severity.LOW,
 )
 def ic_assignments_to_groups(inp: AuditInput, now: datetime) -> list[Outcome]:
     ic = _ic(inp)

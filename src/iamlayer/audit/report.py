@@ -16,9 +16,23 @@ JSON shape (`iamlayer audit --format json`)::
       "findings": [{"control_id": "1.8", "control": "password-length", "title": "...",
                     "status": "FAIL", "account": "security", "resource": "password-policy",
                     "detail": "MinimumPasswordLength = 8", "fix": "...",
-                    "spec_field": "password_policy.minimum_length"}],
+                    "spec_field": "password_policy.minimum_length", "severity": "medium",
+                    "evidence": null}],
+      "admins": [{"account": "security", "source": "user/dev", "how": "escalation",
+                  "reaches": "role/Deployer", "certain": true, "steps": [...]}],
+      "admin_errors": [{"account": "shared", "error": "authorization details unavailable: ..."}],
+      "fix_first": [{"control_id": "1.15", "control": "permissions-via-groups", "status": "FAIL",
+                     "severity": "low", "title": "...", "count": 20, "accounts": ["security"],
+                     "resources": [{"account": "security", "resource": "user/a", "detail": "..."}],
+                     "fix": "...", "spec_field": "..."}],
       "api_calls": {"total": 41, "by_account": {...}, "by_operation": {...}}
     }
+
+`admins` is the first section: who is admin (`how`: `direct`, or `group` through a group's
+policy) or can become admin (`assume`: by assuming admin roles; `escalation`: by one of the
+escalation paths, `certain` false for a possible one), with the steps. `fix_first` folds the
+findings that are not PASS: one entry per control, status, severity and fix, naming every
+resource, most severe first. `findings` lists each finding, as before.
 
 Statuses: PASS, FAIL, ERROR (could not check, with why) and INFO (reported, not failed: the
 benchmark does not require it). Control ids are the benchmark's (1.16) or iamlayer's own (IL-1).
@@ -38,8 +52,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from iamlayer.audit.controls import Finding, Status, controls_by_key
-from iamlayer.audit.model import REPORT_MAX_AGE, AuditInput, CredentialReport
+from iamlayer.audit.controls import Finding, Severity, Status, control_order, controls_by_key
+from iamlayer.audit.escalation import BY_ESCALATION, account_escalation
+from iamlayer.audit.model import (
+    REPORT_MAX_AGE,
+    AuditInput,
+    AuthorizationDetails,
+    CredentialReport,
+    Unavailable,
+)
 
 STATUSES = (Status.PASS, Status.FAIL, Status.ERROR, Status.INFO)
 _STYLE = {Status.PASS: "green", Status.FAIL: "red", Status.ERROR: "yellow", Status.INFO: "cyan"}
@@ -54,16 +75,117 @@ class AccountMeta:
 
 
 @dataclass(frozen=True)
+class AdminRow:
+    """One principal that is or can become admin (the report's first section)."""
+
+    account: str
+    source: str  # user/x or role/y
+    how: str  # direct, group, assume, escalation
+    reaches: str  # the admin reached, or the admin policy held
+    certain: bool
+    steps: tuple[Mapping[str, Any], ...] = ()
+    path: str = ""  # the steps, for people
+
+    @property
+    def label(self) -> str:
+        return self.how if self.certain else f"possible {self.how}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "account": self.account,
+            "source": self.source,
+            "how": self.how,
+            "reaches": self.reaches,
+            "certain": self.certain,
+            "steps": [dict(s) for s in self.steps],
+        }
+
+
+def admin_rows(inputs: Iterable[AuditInput], now: datetime) -> tuple[list[AdminRow], list[tuple[str, str]]]:
+    """Who is or can become admin, account by account; and the accounts that could not say why."""
+    rows: list[AdminRow] = []
+    errors: list[tuple[str, str]] = []
+    for inp in inputs:
+        auth, aws = inp.authorization, inp.aws_managed_policies
+        if isinstance(auth, Unavailable) or isinstance(aws, Unavailable):
+            what = (
+                "authorization details" if isinstance(auth, Unavailable) else "attached AWS-managed policies"
+            )
+            errors.append(
+                (inp.account, f"{what} unavailable: {auth if isinstance(auth, Unavailable) else aws}")
+            )
+            continue
+        assert isinstance(auth, AuthorizationDetails)
+        esc = account_escalation(auth, aws, inp.account_id, now)
+        for r in esc.reaches:
+            doc = r.as_json()
+            rows.append(
+                AdminRow(
+                    inp.account, r.principal.ref, r.how, r.admin, r.certain, tuple(doc["steps"]), r.describe()
+                )
+            )
+    return rows, errors
+
+
+@dataclass(frozen=True)
+class Folded:
+    """Findings of one control with the same status, severity and fix: one entry, every resource named."""
+
+    findings: tuple[Finding, ...]
+
+    @property
+    def first(self) -> Finding:
+        return self.findings[0]
+
+    def as_json(self) -> dict[str, Any]:
+        f = self.first
+        return {
+            "control_id": f.control_id,
+            "control": f.control,
+            "title": f.title,
+            "status": f.status.value,
+            "severity": f.severity.value,
+            "count": len(self.findings),
+            "accounts": list(dict.fromkeys(x.account for x in self.findings)),
+            "resources": [
+                {"account": x.account, "resource": x.resource, "detail": x.detail} for x in self.findings
+            ],
+            "fix": f.fix,
+            "spec_field": f.spec_field,
+        }
+
+
+_STATUS_RANK = {Status.FAIL: 0, Status.ERROR: 1, Status.INFO: 2, Status.PASS: 3}
+
+
+def fold(findings: Iterable[Finding]) -> list[Folded]:
+    """Findings grouped by control, status, severity, fix and spec field; most severe first, then
+    FAIL before ERROR before INFO before PASS, then in benchmark order."""
+    groups: dict[tuple[str, Status, Severity, str, str | None], list[Finding]] = {}
+    for f in findings:
+        groups.setdefault((f.control_id, f.status, f.severity, f.fix, f.spec_field), []).append(f)
+    ordered = sorted(
+        groups.items(), key=lambda kv: (kv[0][2].rank, _STATUS_RANK[kv[0][1]], control_order(kv[0][0]))
+    )
+    return [Folded(tuple(g)) for _, g in ordered]
+
+
+@dataclass(frozen=True)
 class AuditReport:
     benchmark: str
     generated_at: datetime
     accounts: tuple[AccountMeta, ...]
     findings: tuple[Finding, ...]
+    #: the first section: who is or can become admin
+    admins: tuple[AdminRow, ...] = ()
+    admin_errors: tuple[tuple[str, str], ...] = ()  # (account, why the section could not be made)
 
     @classmethod
     def build(
-        cls, inputs: Iterable[AuditInput], findings: Iterable[Finding], benchmark: str, now: datetime
+        cls, inputs: Sequence[AuditInput], findings: Iterable[Finding], benchmark: str, now: datetime
     ) -> AuditReport:
+        """The report of `findings`; `now` is the time the controls ran at (the escalation
+        analysis they made is then reused for the first section)."""
         metas = []
         for inp in inputs:
             cr = inp.credential_report
@@ -71,7 +193,8 @@ class AuditReport:
                 metas.append(AccountMeta(inp.account, inp.account_id, cr.generated))
             else:
                 metas.append(AccountMeta(inp.account, inp.account_id, None, cr.why))
-        return cls(benchmark, now, tuple(metas), tuple(findings))
+        rows, errors = admin_rows(inputs, now)
+        return cls(benchmark, now, tuple(metas), tuple(findings), tuple(rows), tuple(errors))
 
     def counts(self, account: str | None = None) -> dict[str, int]:
         c = Counter(f.status.value for f in self.findings if account is None or f.account == account)
@@ -164,9 +287,14 @@ def report_json(report: AuditReport, api_calls: Mapping[str, Any] | None = None)
                 "detail": f.detail,
                 "fix": f.fix,
                 "spec_field": f.spec_field,
+                "severity": f.severity.value,
+                "evidence": dict(f.evidence) if f.evidence is not None else None,
             }
             for f in report.findings
         ],
+        "admins": [row.as_json() for row in report.admins],
+        "admin_errors": [{"account": a, "error": why} for a, why in report.admin_errors],
+        "fix_first": [g.as_json() for g in fold(f for f in report.findings if f.status is not Status.PASS)],
     }
     if api_calls is not None:
         doc["api_calls"] = dict(api_calls)
@@ -200,6 +328,7 @@ def render_table(report: AuditReport, console: Console, *, show_pass: bool = Fal
         age = human_age(seconds) if plausible else "not known"
         summary.add_row(m.account, age, *(f"[{_STYLE[s]}]{c[s.value]}[/]" for s in STATUSES))
     console.print(summary)
+    _render_admins(report, console)
     shown = [f for f in report.findings if show_pass or f.status is not Status.PASS]
     if not shown:
         console.print("[green]Every control passed.[/]")
@@ -208,13 +337,19 @@ def render_table(report: AuditReport, console: Console, *, show_pass: bool = Fal
     details.add_column(no_wrap=True)
     details.add_column(no_wrap=True)
     details.add_column(ratio=1, overflow="fold")
-    groups: dict[tuple[str, Status, str, str | None], list[Finding]] = {}
-    for f in shown:
-        groups.setdefault((f.control_id, f.status, f.fix, f.spec_field), []).append(f)
-    for n, ((control_id, status, fix, spec_field), group) in enumerate(groups.items()):
+    for n, folded in enumerate(fold(shown)):
+        group = list(folded.findings)
+        status, control_id, fix, spec_field = (
+            folded.first.status,
+            folded.first.control_id,
+            folded.first.fix,
+            folded.first.spec_field,
+        )
         if n:
             details.add_row("", "", "")
-        lines = [f"[bold]{_esc(group[0].title)}[/]", _esc(_where(group))]
+        severity = folded.first.severity
+        sev = f" [{_SEVERITY_STYLE[severity]}]({severity.value})[/]" if severity is not Severity.NONE else ""
+        lines = [f"[bold]{_esc(group[0].title)}[/]{sev}", _esc(_where(group))]
         lines += [
             _esc(d) for d in _some(list(dict.fromkeys(f.detail for f in group)), TABLE_DETAILS, "details")
         ]
@@ -223,6 +358,33 @@ def render_table(report: AuditReport, console: Console, *, show_pass: bool = Fal
         details.add_row(f"[{_STYLE[status]}]{status.value}[/]", control_id, "\n".join(lines))
     console.print()
     console.print(details)
+
+
+_SEVERITY_STYLE = {
+    Severity.CRITICAL: "bold red",
+    Severity.HIGH: "red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+    Severity.NONE: "dim",
+}
+
+
+def _render_admins(report: AuditReport, console: Console) -> None:
+    """The first section: who is or can become admin; escalations first, then possible ones, then the rest."""
+    if not report.admins and not report.admin_errors:
+        console.print("Who is or can become admin: nobody.")
+        return
+    table = Table(title="Who is or can become admin", title_justify="left")
+    for col in ("how", "who", "reaches"):
+        table.add_column(col, overflow="fold")
+    rank = {BY_ESCALATION: 0}
+    for row in sorted(report.admins, key=lambda r: (rank.get(r.how, 1), not r.certain, r.account)):
+        style = "red" if row.how == BY_ESCALATION else ""
+        how = f"[{style}]{_esc(row.label)}[/]" if style else _esc(row.label)
+        table.add_row(how, _esc(f"{row.account}: {row.source}"), _esc(row.reaches))
+    for account, why in report.admin_errors:
+        table.add_row("[yellow]unknown[/]", _esc(account), _esc(why))
+    console.print(table)
 
 
 def _where(group: Sequence[Finding]) -> str:
@@ -290,6 +452,7 @@ def render_html(report: AuditReport) -> str:
         '<p class="totals" id="totals">'
         + "".join(f'<span class="{s.value}">{s.value} {t[s.value]}</span>' for s in STATUSES)
         + "</p>",
+        *_html_admins(report),
         '<h2 id="summary">Summary per account</h2>',
         "<table><thead><tr><th>Account</th><th>Account id</th><th>Credential report age</th>"
         + "".join(f"<th>{s.value}</th>" for s in STATUSES)
@@ -331,6 +494,7 @@ def render_html(report: AuditReport) -> str:
         checks = "<br>".join(f"<code>{_e(c)}</code>" for c in prowler[cid])
         out.append(f"<tr><td>{_e(cid)}</td><td>{_e(titles[cid])}</td><td>{checks}</td>{''.join(cells)}</tr>")
     out.append("</tbody></table>")
+    out += _html_fix_first(report)
     out.append('<h2 id="details">Details</h2>')
     for a in accounts:
         findings = [f for f in report.findings if f.account == a]
@@ -348,6 +512,44 @@ def render_html(report: AuditReport) -> str:
         out.append("</tbody></table>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"
+
+
+def _html_admins(report: AuditReport) -> list[str]:
+    out = [
+        '<h2 id="admins">Who is or can become admin</h2>',
+        "<table><thead><tr><th>How</th><th>Account</th><th>Who</th><th>Reaches</th><th>Steps</th></tr></thead><tbody>",
+    ]
+    for row in report.admins:
+        out.append(
+            f"<tr><td>{_e(row.label)}</td><td>{_e(row.account)}</td><td><code>{_e(row.source)}</code></td>"
+            f"<td><code>{_e(row.reaches)}</code></td><td>{_e(row.path if row.steps else '')}</td></tr>"
+        )
+    for account, why in report.admin_errors:
+        out.append(
+            f'<tr><td class="ERROR">unknown</td><td>{_e(account)}</td><td colspan="3">{_e(why)}</td></tr>'
+        )
+    if not report.admins and not report.admin_errors:
+        out.append('<tr><td colspan="5">nobody</td></tr>')
+    out.append("</tbody></table>")
+    return out
+
+
+def _html_fix_first(report: AuditReport) -> list[str]:
+    out = [
+        '<h2 id="fix-first">What to fix first</h2>',
+        "<table><thead><tr><th>Severity</th><th>Id</th><th>Status</th><th>Control</th><th>Where</th>"
+        "<th>Fix</th></tr></thead><tbody>",
+    ]
+    for g in fold(f for f in report.findings if f.status is not Status.PASS):
+        f = g.first
+        where = ", ".join(f"{x.account}: {x.resource}" for x in g.findings)
+        out.append(
+            f"<tr><td>{_e(f.severity.value)}</td><td>{_e(f.control_id)}</td>"
+            f'<td class="{f.status.value}">{f.status.value} ({len(g.findings)})</td><td>{_e(f.title)}</td>'
+            f"<td>{_e(where)}</td><td>{_e(f.fix)}</td></tr>"
+        )
+    out.append("</tbody></table>")
+    return out
 
 
 def _order(findings: Sequence[Finding]) -> list[Finding]:

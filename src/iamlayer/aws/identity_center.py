@@ -47,21 +47,7 @@ from iamlayer.state.ic_model import (
 )
 from iamlayer.state.normalize import normalize
 
-#: what the plan's read calls (the operator's read permissions for Identity Center)
-READ_PERMISSIONS = (
-    "sso:ListInstances",
-    "sso:ListPermissionSets",
-    "sso:DescribePermissionSet",
-    "sso:ListManagedPoliciesInPermissionSet",
-    "sso:ListCustomerManagedPolicyReferencesInPermissionSet",
-    "sso:GetInlinePolicyForPermissionSet",
-    "sso:GetPermissionsBoundaryForPermissionSet",
-    "sso:ListAccountsForProvisionedPermissionSet",
-    "sso:ListAccountAssignments",
-    "identitystore:ListUsers",
-    "identitystore:ListGroups",
-    "identitystore:ListGroupMemberships",
-)
+# The operator's read permissions for these calls are declared by the kinds (iamlayer.kinds).
 #: ListUsers, ListGroups and ListGroupMemberships answer at most 100 per page
 STORE_PAGE = 100
 MAX_READ_WORKERS = 8

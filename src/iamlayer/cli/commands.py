@@ -38,6 +38,7 @@ COMMANDS: tuple[Entry, ...] = (
     Entry("credential-process", "iamlayer.cli.people", "credential_process_cmd", "Print PROFILE's credentials as credential_process JSON (for `credential_process = ...`)."),
     Entry("whoami", "iamlayer.cli.people", "whoami_cmd", "Which user or role, in which account, your credentials are; MFA session and expiry."),
     Entry("audit", "iamlayer.cli.audit_cmds", "audit_command", "Check the CIS AWS Foundations IAM controls, and iamlayer's own, in every account of the spec."),
+    Entry("drift", "iamlayer.cli.drift_cmds", "drift_command", "Plan and audit in one run: has AWS drifted from the spec, and does any control FAIL?"),
     Entry("sts-regions", "iamlayer.cli.audit_cmds", "sts_regions_command", "Which regional STS endpoints to deactivate per account, and the global token version."),
     Entry("access", "iamlayer.cli.access_cmds", "access", "Who may do what: IAM policies evaluated as AWS evaluates them."),
     Entry("sandbox", "iamlayer.cli.sandbox_cmds", "sandbox", "Run the embedded AWS emulator until Ctrl-C, and print how to use it."),

@@ -25,6 +25,7 @@ from iamlayer.cli.common import (
     spec_option,
 )
 from iamlayer.errors import SpecError, UserAbort
+from iamlayer.plan.markdown import render_markdown
 from iamlayer.plan.model import Change, Plan, plan_to_json
 from iamlayer.plan.render import render_plan, render_stats
 from iamlayer.spec.load import load_spec
@@ -176,6 +177,15 @@ def _make_plan(
     help="Save the plan to this file, for `iamlayer apply FILE`.",
 )
 @json_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="text for people; json for machines (as --json); markdown to post as a pull-request comment "
+    "(totals, destructive changes first and marked, who gains what).",
+)
 @click.option("--stats", "show_stats", is_flag=True, help="Print the API calls made, by operation.")
 @click.option(
     "--detailed-exitcode",
@@ -190,6 +200,7 @@ def plan(
     accounts: tuple[str, ...],
     out: Path | None,
     as_json: bool,
+    fmt: str,
     show_stats: bool,
     detailed_exitcode: bool,
     refresh_credentials: bool,
@@ -205,11 +216,16 @@ def plan(
     spec = load_spec(spec_file)
     _warn_exposed_keys(spec)
     stats = ApiStats()
-    p = _make_plan(spec, profile, accounts, stats, as_json, refresh_credentials)
+    fmt = "json" if as_json else fmt
+    p = _make_plan(spec, profile, accounts, stats, fmt != "text", refresh_credentials)
     if out:
         api.save_plan(p, out)
-    if as_json:
+    if fmt == "json":
         _print_json(plan_to_json(p))
+    elif fmt == "markdown":
+        sys.stdout.write(render_markdown(p))
+        if show_stats:
+            sys.stdout.write(f"\n{render_stats(p.stats)}\n")
     else:
         console.print(render_plan(p, detail=not compact), soft_wrap=True)
         if out:

@@ -42,6 +42,7 @@ from typing import Any, Literal
 
 from iamlayer.errors import Diagnostic, SpecError
 from iamlayer.importer.model import Ciphertext, ImportFinding, ImportSource, SourceAccount
+from iamlayer.kinds import terraform_types
 from iamlayer.spec.model import PasswordPolicy
 from iamlayer.state.model import AccessKey, AccountState, GroupState, PolicyState, RoleState, UserState
 from iamlayer.state.normalize import normalize
@@ -64,23 +65,9 @@ _INLINE_NAMES: dict[str, tuple[Literal["group", "role"], str]] = {
     "aws_iam_group_policies_exclusive": ("group", "group_name"),
     "aws_iam_role_policies_exclusive": ("role", "role_name"),
 }
-#: the resource types read; any other aws_iam_* type is reported as not modelled
-TYPES = (
-    "aws_iam_user",
-    "aws_iam_user_login_profile",
-    "aws_iam_access_key",
-    "aws_iam_group",
-    "aws_iam_group_membership",
-    "aws_iam_user_group_membership",
-    "aws_iam_group_policy",
-    "aws_iam_policy",
-    "aws_iam_role",
-    "aws_iam_role_policy",
-    *_ATTACHMENTS,
-    *_INLINE_NAMES,
-    "aws_iam_account_alias",
-    "aws_iam_account_password_policy",
-)
+#: the resource types read, as the kinds declare them (iamlayer.kinds); any other aws_iam_* type
+#: is reported as not modelled
+TYPES = terraform_types()
 _WHY_NOT = {
     "aws_iam_user_policy": "iamlayer gives users permissions through groups only",
     "aws_iam_user_policy_attachment": "iamlayer gives users permissions through groups only",

@@ -1,7 +1,7 @@
 """IAM Identity Center: the wanted state from the spec, and diff(desired, live) -> changes. Pure.
 
 The changes go into the plan of the account where the instance lives, with the IAM ones, and
-run in the same stages (iamlayer.plan.model.STAGE): users, groups and permission sets, then
+run in the same stages (the `stage` of each kind in iamlayer.kinds): users, groups and permission sets, then
 memberships, then assignments, then re-provisioning; deletes in reverse.
 
 Ids (UserId, GroupId, PermissionSetArn) are not the spec's: a change carries the ids live at

@@ -1,28 +1,33 @@
 """IAM size quotas on the documents iamlayer renders itself (validation checks the spec's own).
 
-A group's inline policies count together against 5,120 characters, and iamlayer adds two of its
-own: the assume-roles policy, which grows with every account a role is in, and the
-self-management policy. The spec alone cannot show that sum, so it is checked on the rendering,
-before any AWS call, as a spec error.
+A group's inline policies count together against their quota, and iamlayer adds two of its own:
+the assume-roles policy, which grows with every account a role is in, and the self-management
+policy. A role's trust policy is rendered from its fields (or given verbatim). The spec alone
+cannot show those sizes, so they are checked on the rendering, before any AWS call: past what
+AWS allows at most, a spec error; past an adjustable quota's default, a warning. The limits are
+the kinds' quotas (iamlayer.kinds).
 """
 
 from __future__ import annotations
 
 from iamlayer.errors import Diagnostic, SpecError
-from iamlayer.plan.desired import ASSUME_POLICY_NAME, SELF_MANAGEMENT_POLICY_NAME, desired_state
+from iamlayer.kinds import quota
+from iamlayer.plan.desired import ASSUME_POLICY_NAME, SELF_MANAGEMENT_POLICY_NAME, desired_state, trust_policy
+from iamlayer.plan.model import Kind
 from iamlayer.spec.model import Spec
-from iamlayer.spec.policy_grammar import GROUP_INLINE_LIMIT, policy_size
+from iamlayer.spec.policy_grammar import policy_size
 from iamlayer.state.model import group_marker_document
 
 
-def rendered_limit_problems(spec: Spec) -> list[Diagnostic]:
+def _group_problems(spec: Spec) -> list[Diagnostic]:
     """Groups whose inline policies, as iamlayer will write them, exceed IAM's quota."""
+    most = quota(Kind.GROUP, "inline_policies").limit
     problems: list[Diagnostic] = []
     marker = policy_size(group_marker_document())
     people = desired_state(spec, spec.people_account)
     for name, group in people.groups.items():
         size = marker + sum(policy_size(d) for d in group.inline.values())
-        if size > GROUP_INLINE_LIMIT:
+        if size > most:
             ours = [p for p in (ASSUME_POLICY_NAME, SELF_MANAGEMENT_POLICY_NAME) if p in group.inline]
             problems.append(
                 Diagnostic(
@@ -30,13 +35,55 @@ def rendered_limit_problems(spec: Spec) -> list[Diagnostic]:
                     None,
                     f"groups.{name}",
                     f"the inline policies iamlayer writes for group {name} ({', '.join([*group.inline][:5])}) come to "
-                    f"{size} characters; IAM allows {GROUP_INLINE_LIMIT} per group",
+                    f"{size} characters; IAM allows {most} per group",
                     f"split the group, or move policies to managed ones (`policies:`); {', '.join(ours)} are iamlayer's"
                     if ours
                     else "move policies to managed ones (`policies:`)",
                 )
             )
     return problems
+
+
+def _trust_sizes(spec: Spec) -> list[tuple[str, int]]:
+    """(role, characters of the trust policy iamlayer writes for it), for every role in an account."""
+    return [(key, policy_size(trust_policy(spec, role))) for key, role in spec.roles.items() if role.accounts]
+
+
+def rendered_limit_problems(spec: Spec) -> list[Diagnostic]:
+    """What iamlayer would write past the most an IAM quota allows."""
+    trust = quota(Kind.ROLE, "trust_policy")
+    return _group_problems(spec) + [
+        Diagnostic(
+            str(spec.path),
+            None,
+            f"roles.{key}",
+            f"the trust policy of role {key} comes to {size:,} characters; IAM allows at most {trust.limit:,} "
+            "(whitespace not counted)",
+            "shorten trust_policy:, or split the role",
+        )
+        for key, size in _trust_sizes(spec)
+        if size > trust.limit
+    ]
+
+
+def rendered_limit_warnings(spec: Spec) -> list[Diagnostic]:
+    """What iamlayer would write past an adjustable quota's default: AWS refuses it until the
+    account's quota is raised."""
+    trust = quota(Kind.ROLE, "trust_policy")
+    default = trust.default if trust.default is not None else trust.limit
+    return [
+        Diagnostic(
+            str(spec.path),
+            None,
+            f"roles.{key}",
+            f"the trust policy of role {key} comes to {size:,} characters; IAM's default quota is "
+            f"{default:,}, so AWS refuses it until the quota is raised",
+            f"request a quota increase of '{trust.aws_name}' (up to {trust.limit:,}) in every account of the role",
+            severity="warning",
+        )
+        for key, size in _trust_sizes(spec)
+        if default < size <= trust.limit
+    ]
 
 
 def check_rendered_limits(spec: Spec) -> None:

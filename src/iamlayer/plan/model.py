@@ -21,8 +21,15 @@ JSON plan document (format_version 1):
                       "name": "jane.doe", "sub": "", "action": "create", "before": null,
                       "after": {...}, "note": ""}]}
       ],
+      "access_changes": [{"change": "+", "person": "jane.doe", "role": "DevOps", "account": "apps-prd",
+                          "before": null, "after": {"admin": true, "mfa": "MFA", "requires_mfa": true,
+                          "certain": true}, "text": "+ jane.doe can assume DevOps (admin) in apps-prd, MFA"}],
       "stats": {"total": 9, "by_account": {...}, "by_operation": {...}}
     }
+
+`access_changes` ("who gains what") is each person's reach the plan changes: `+` a role they can
+newly assume, `-` one they no longer can, `~` the same role with a different MFA requirement or
+admin status (iamlayer.plan.access_changes).
 
 No secret is ever part of a plan: passwords and keys are made during apply.
 
@@ -31,6 +38,7 @@ No secret is ever part of a plan: passwords and keys are made during apply.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -54,7 +62,9 @@ class Action(StrEnum):
 
 
 class Kind(StrEnum):
-    """Resource kinds, in the order they are created (deletes run in reverse)."""
+    """Resource kinds. What each one is (its reads, fields, ownership, quotas, place in the
+    plan's order, dependencies, handlers' actions, Terraform types) is declared once, in
+    iamlayer.kinds."""
 
     ACCOUNT_ALIAS = "account_alias"
     PASSWORD_POLICY = "password_policy"
@@ -80,43 +90,6 @@ class Kind(StrEnum):
     IC_ASSIGNMENT = "ic_assignment"
     # Re-provisioning a changed permission set to an account where it is assigned.
     IC_PROVISION = "ic_provision"
-
-
-#: The order of the plan's changes, for people: creates by kind, deletes after them in reverse.
-#: Apply does not wait stage by stage: it follows the changes' dependencies
-#: (iamlayer.apply.graph), and this order only breaks ties between changes ready together.
-STAGE: dict[Kind, int] = {
-    Kind.ACCOUNT_ALIAS: 0,
-    Kind.PASSWORD_POLICY: 0,
-    Kind.POLICY: 1,
-    Kind.ROLE: 2,
-    Kind.GROUP: 2,
-    Kind.ROLE_POLICY_ATTACHMENT: 3,
-    Kind.ROLE_INLINE_POLICY: 3,
-    Kind.GROUP_POLICY_ATTACHMENT: 3,
-    Kind.GROUP_INLINE_POLICY: 3,
-    Kind.USER: 4,
-    Kind.GROUP_MEMBERSHIP: 5,
-    Kind.LOGIN_PROFILE: 6,
-    Kind.ACCESS_KEY: 6,
-    Kind.STAGED_PASSWORD: 6,
-    # Principals and permission sets first; assignments after them, and after the policies their
-    # permission sets reference are made in the target accounts (POLICY); deletes in reverse.
-    Kind.IC_USER: 2,
-    Kind.IC_GROUP: 2,
-    Kind.PERMISSION_SET: 2,
-    Kind.IC_MEMBERSHIP: 3,
-    Kind.IC_ASSIGNMENT: 4,
-    # After every change to the permission set itself (a detached policy included), so the
-    # accounts get the final version.
-    Kind.IC_PROVISION: 5,
-}
-LAST_STAGE = max(STAGE.values())
-#: Deletes that run among the creates, in this stage, instead of after all of them. An access
-#: key's delete never depends on a create, and AWS allows two keys per user: a key whose secret
-#: nobody holds (left by an interrupted apply) must go before its replacement is made, or two
-#: such keys block every later create with LimitExceeded.
-EARLY_DELETE_STAGE: dict[Kind, int] = {Kind.ACCESS_KEY: STAGE[Kind.ACCESS_KEY] - 1}
 
 
 @dataclass(frozen=True, order=True)
@@ -150,13 +123,11 @@ class Change:
 
     @property
     def stage(self) -> int:
-        """Place in the plan's order (see STAGE): creates/updates in kind order, deletes after
-        them in reverse order (except the few that go first, see EARLY_DELETE_STAGE)."""
-        kind = self.address.kind
-        s = STAGE[kind]
-        if self.action is not Action.DELETE:
-            return s
-        return EARLY_DELETE_STAGE.get(kind, LAST_STAGE + 1 + (LAST_STAGE - s))
+        """Place in the plan's order (iamlayer.kinds.stage): creates/updates in kind order,
+        deletes after them in reverse order (except the few that go first)."""
+        from iamlayer.kinds import stage  # the registry imports this module
+
+        return stage(self.address.kind, self.action)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -198,6 +169,88 @@ class AccountPlan:
 
 
 @dataclass(frozen=True)
+class Reach:
+    """One person can assume one role: how (`mfa`: "MFA" when only an MFA session can, else "no
+    MFA"), whether the role is an administrator, and whether the evaluator was certain."""
+
+    person: str
+    role: str
+    account: str
+    admin: bool
+    mfa: str
+    certain: bool = True
+
+    def describe(self) -> str:
+        admin = " (admin)" if self.admin else ""
+        unsure = " (uncertain: it depends on what the evaluator could not read)" if not self.certain else ""
+        return f"{self.person} can assume {self.role}{admin} in {self.account}, {self.mfa}{unsure}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "admin": self.admin,
+            "mfa": self.mfa,
+            "requires_mfa": self.mfa == "MFA",
+            "certain": self.certain,
+        }
+
+
+@dataclass(frozen=True)
+class AccessChange:
+    """A difference in one person's reach: `+` gained, `-` lost, `~` changed (MFA or admin)."""
+
+    sign: str
+    person: str
+    role: str
+    account: str
+    before: Reach | None
+    after: Reach | None
+
+    def describe(self) -> str:
+        if self.after is None:
+            assert self.before is not None
+            return f"- {self.before.describe()}"
+        if self.before is None:
+            return f"+ {self.after.describe()}"
+        was = []
+        if self.before.mfa != self.after.mfa:
+            was.append(self.before.mfa)
+        if self.before.admin != self.after.admin:
+            was.append("admin" if self.before.admin else "not admin")
+        if self.before.certain != self.after.certain:
+            was.append("certain" if self.before.certain else "uncertain")
+        return f"~ {self.after.describe()}; was {', '.join(was)}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "change": self.sign,
+            "person": self.person,
+            "role": self.role,
+            "account": self.account,
+            "before": self.before.as_json() if self.before else None,
+            "after": self.after.as_json() if self.after else None,
+            "text": self.describe(),
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> AccessChange:
+        def reach(r: Mapping[str, Any] | None) -> Reach | None:
+            if r is None:
+                return None
+            return Reach(
+                d["person"], d["role"], d["account"], bool(r["admin"]), str(r["mfa"]), bool(r["certain"])
+            )
+
+        return cls(
+            str(d["change"]),
+            d["person"],
+            d["role"],
+            d["account"],
+            reach(d.get("before")),
+            reach(d.get("after")),
+        )
+
+
+@dataclass(frozen=True)
 class Plan:
     project: str
     spec_path: str
@@ -207,6 +260,8 @@ class Plan:
     stats: dict[str, Any] = field(default_factory=dict)
     # Made reading every user one by one instead of trusting the credential report.
     refresh_credentials: bool = False
+    # Who gains what: each person's reach (roles they can assume) that the plan changes.
+    access: tuple[AccessChange, ...] = ()
     # Read from a file (`iamlayer plan --out`): apply checks it is still current before using it.
     # Where the plan came from, not what it says: not part of a plan's equality.
     saved: bool = field(default=False, compare=False)
@@ -255,6 +310,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
             }
             for a in plan.accounts
         ],
+        "access_changes": [c.as_json() for c in plan.access],
         "stats": plan.stats,
     }
 
@@ -291,6 +347,7 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
         created_at=data["created_at"],
         stats=data.get("stats", {}),
         refresh_credentials=bool(data.get("refresh_credentials", False)),
+        access=tuple(AccessChange.from_json(c) for c in data.get("access_changes", [])),
         saved=True,
         accounts=tuple(
             AccountPlan(

@@ -22,6 +22,7 @@ from iamlayer.aws.managed_policies import read_policy_documents
 from iamlayer.aws.read import confirm_user, describe_user_for_delete, read_policy_tags, whole_state_read
 from iamlayer.aws.session import ApiStats, CredentialSource
 from iamlayer.errors import IamlayerError, PlanError
+from iamlayer.plan.access_changes import access_changes, unknown_policies
 from iamlayer.plan.desired import desired_state
 from iamlayer.plan.diff import SecretIntent, diff
 from iamlayer.plan.ic_plan import (
@@ -31,7 +32,7 @@ from iamlayer.plan.ic_plan import (
     plan_identity_center,
 )
 from iamlayer.plan.limits import check_rendered_limits
-from iamlayer.plan.model import AccountPlan, Plan
+from iamlayer.plan.model import AccessChange, AccountPlan, Plan
 from iamlayer.secrets.keys import load_public_key
 from iamlayer.spec.model import Spec
 from iamlayer.state.journal import Journal
@@ -223,10 +224,12 @@ def plan_account(
     journal: Journal,
     refresh_credentials: bool = False,
     ic: SharedIcPlan | None = None,
+    live: dict[str, AccountState] | None = None,
 ) -> AccountPlan:
     """One account's part of the plan, or the reason it could not be made.
 
     `ic` is the plan's one Identity Center part (see SharedIcPlan); without it, none is read.
+    `live` receives the account's live state (for "who gains what").
     """
     if conn.error is not None or conn.reach is None:
         return AccountPlan(account, conn.account.id, "", "", "", error=str(conn.error))
@@ -238,6 +241,8 @@ def plan_account(
         )
     except IamlayerError as exc:
         return AccountPlan(account, conn.account.id, conn.reach.identity, conn.reach.via, "", error=str(exc))
+    if live is not None:
+        live[account] = read.state
     ic = ic or SharedIcPlan(None)
     ic_part = None
     if has_identity_center(spec, account):
@@ -298,6 +303,27 @@ def decide_checks(
     evaluate_checks(spec, now=datetime.now(UTC), managed=managed).raise_for_failures()
 
 
+def who_gains_what(
+    spec: Spec, live: dict[str, AccountState], conns: dict[str, Connection], progress: Progress | None
+) -> tuple[AccessChange, ...]:
+    """Each person's reach the plan changes (iamlayer.plan.access_changes). The AWS-managed
+    policies people hold are read once each (GetPolicy + GetPolicyVersion) through the people
+    account; one that cannot be read leaves the answers that depend on it marked uncertain."""
+    unknown = unknown_policies(spec, live)
+    people = conns.get(spec.people_account)
+    managed: dict[str, dict[str, Any]] = {}
+    if unknown and people is not None and people.clients is not None:
+        if progress:
+            progress(f"reading {len(unknown)} AWS-managed policy document(s) for who gains what")
+        try:
+            managed = read_policy_documents(people.clients, unknown)
+        except IamlayerError:
+            managed = {}
+    if progress:
+        progress("asking the evaluator who gains what")
+    return access_changes(spec, live, managed=managed, now=datetime.now(UTC))
+
+
 def make_plan(
     spec: Spec,
     *,
@@ -335,14 +361,17 @@ def make_plan(
         if clients is not None:
             ic = SharedIcPlan(partial(plan_identity_center, spec, clients, journal))
 
+    live: dict[str, AccountState] = {}
+
     def one(name: str) -> AccountPlan:
-        ap = plan_account(spec, name, conns[name], intents, journal, refresh_credentials, ic)
+        ap = plan_account(spec, name, conns[name], intents, journal, refresh_credentials, ic, live)
         if progress:
             progress(f"read {name}")
         return ap
 
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
         plans = list(pool.map(one, scope))
+    access = who_gains_what(spec, live, conns, progress) if any(p.changes for p in plans) else ()
     # Call counts are final only once every account is read (assume-role calls count too).
     calls = stats.by_account()
     plans = [replace(p, api_calls=calls.get(p.account, 0)) for p in plans]
@@ -354,4 +383,5 @@ def make_plan(
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         stats=stats.as_json(),
         refresh_credentials=refresh_credentials,
+        access=access,
     )

@@ -10,12 +10,14 @@ import difflib
 import json
 from typing import Any
 
+from iamlayer.kinds import spec_of
 from iamlayer.plan.model import AccountPlan, Action, Change, Plan, plan_from_json, plan_to_json
 
 __all__ = [
     "only_adoption",
     "plan_from_json",
     "plan_to_json",
+    "render_access",
     "render_account",
     "render_plan",
     "render_stats",
@@ -74,8 +76,8 @@ def _fields(change: Change, indent: str) -> list[str]:
             if k in ("document", "trust", "inline_policy"):
                 lines.append(f"{indent}{k}:")
                 lines += _doc_diff(b.get(k), a.get(k), indent + "  ")
-            elif k in ("arn", "versions", "reprovision", "id"):
-                continue
+            elif k in spec_of(change.address.kind).carried:
+                continue  # for its handler, not a difference (iamlayer.kinds)
             elif b.get(k) != a.get(k):
                 lines.append(f"{indent}{k}: {_esc(_pretty(b.get(k)))} -> {_esc(_pretty(a.get(k)))}")
     else:
@@ -113,12 +115,26 @@ def render_account(ap: AccountPlan, *, detail: bool = True) -> list[str]:
     return lines
 
 
+_SIGN_COLORS = {"+": "green", "-": "red", "~": "yellow"}
+
+
+def render_access(plan: Plan) -> list[str]:
+    """ "Who gains what": the roles people can newly assume, no longer assume, or assume
+    differently (MFA, admin) once the plan is applied; nothing when the plan changes no reach."""
+    if not plan.access:
+        return []
+    lines = ["[bold]Who gains what[/] (roles people can assume after this plan, by evaluation):"]
+    lines += [f"  [{_SIGN_COLORS[c.sign]}]{_esc(c.describe())}[/]" for c in plan.access]
+    return [*lines, ""]
+
+
 def render_plan(plan: Plan, *, detail: bool = True) -> str:
     """The plan as rich markup (print it with a rich Console; plain text with markup stripped)."""
     lines: list[str] = []
     for ap in plan.accounts:
         lines += render_account(ap, detail=detail)
         lines.append("")
+    lines += render_access(plan)
     if plan.errors:
         lines.append(
             f"[red]{len(plan.errors)} account(s) could not be planned: "

@@ -250,16 +250,23 @@ class Outbox:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def records(self) -> list[SecretRecord]:
-        """Every committed secret in the outbox, sorted by account, user and file name."""
+    def records(self, account: str | None = None, user: str | None = None) -> list[SecretRecord]:
+        """Every committed secret in the outbox (of one account and user when given), sorted by
+        account, user and file name. A file that goes while it is read (apply deletes a password
+        in one thread while another looks up a user's keys) is skipped: it is no longer held."""
+        pattern = f"{_component(account, 'account') if account else '*'}/{_component(user, 'user') if user else '*'}/*.asc"
         out: list[SecretRecord] = []
-        for path in sorted(self.root.glob("*/*/*.asc")):
+        for path in sorted(self.root.glob(pattern)):
             if path.name == PASSWORD_FILE:
                 kind: SecretKind = "password"
                 key_id = None
             elif m := _ACCESS_KEY_FILE.match(path.name):
                 kind, key_id = "access_key", m.group(1)
             else:
+                continue
+            try:
+                modified = _mtime(path)
+            except FileNotFoundError:
                 continue
             meta = self._read_meta(path)
             out.append(
@@ -269,20 +276,22 @@ class Outbox:
                     kind=kind,
                     path=path,
                     fingerprint=meta.get("recipient", ""),
-                    created_at=meta.get("created") or _mtime(path),
+                    created_at=meta.get("created") or modified,
                     access_key_id=key_id,
                 )
             )
         return out
 
+    def access_key_ids(self, account: str, user: str) -> set[str]:
+        """The ids of `user`'s access keys in `account` whose secret the outbox holds."""
+        return {r.access_key_id for r in self.records(account, user) if r.access_key_id}
+
     def record_for(
         self, account: str, user: str, kind: SecretKind, access_key_id: str | None = None
     ) -> SecretRecord | None:
         """The stored secret of that kind (and access key ID) for `user` in `account`, if any."""
-        for r in self.records():
-            if (r.account, r.user, r.kind) == (account, user, kind) and (
-                access_key_id is None or r.access_key_id == access_key_id
-            ):
+        for r in self.records(account, user):
+            if r.kind == kind and (access_key_id is None or r.access_key_id == access_key_id):
                 return r
         return None
 

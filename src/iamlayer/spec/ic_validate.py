@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Final
 
+from iamlayer.kinds import limit
+from iamlayer.plan.model import Kind
 from iamlayer.spec import policy_grammar as grammar
 from iamlayer.spec.ic_model import (
     DEFAULT_SESSION_DURATION,
@@ -47,11 +49,12 @@ PERMISSION_SET_FIELDS: Final = (
 ASSIGNMENT_FIELDS: Final = ("group", "user", "permission_sets", "accounts")
 
 # The identity store's own rules (CreateUser, CreateGroup), and sso-admin's (CreatePermissionSet).
-IC_USER_NAME: Final = re.compile(r"[^\s\x00-\x1f\x7f]{1,128}")
-IC_USER_NAME_RULE: Final = "1-128 characters without spaces"
-IC_GROUP_NAME: Final = re.compile(r"[^\x00-\x1f\x7f]{1,1024}")
-PERMISSION_SET_NAME: Final = re.compile(r"[\w+=,.@-]{1,32}", re.ASCII)
-PERMISSION_SET_NAME_RULE: Final = "1-32 letters, digits and + = , . @ _ -"
+# Lengths and counts are the kinds' quotas (iamlayer.kinds).
+IC_USER_NAME: Final = re.compile(rf"[^\s\x00-\x1f\x7f]{{1,{limit(Kind.IC_USER, 'name')}}}")
+IC_USER_NAME_RULE: Final = f"1-{limit(Kind.IC_USER, 'name')} characters without spaces"
+IC_GROUP_NAME: Final = re.compile(rf"[^\x00-\x1f\x7f]{{1,{limit(Kind.IC_GROUP, 'name')}}}")
+PERMISSION_SET_NAME: Final = re.compile(rf"[\w+=,.@-]{{1,{limit(Kind.PERMISSION_SET, 'name')}}}", re.ASCII)
+PERMISSION_SET_NAME_RULE: Final = f"1-{limit(Kind.PERMISSION_SET, 'name')} letters, digits and + = , . @ _ -"
 EMAIL: Final = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 START_URL: Final = re.compile(r"https://[A-Za-z0-9.-]+(?:/[^\s]*)?")
 #: AWS's are d- and 10 hex digits; the emulator's use any lower-case letter
@@ -59,16 +62,16 @@ IDENTITY_STORE_ID: Final = re.compile(r"d-[0-9a-z]{10}")
 INSTANCE_ARN: Final = re.compile(r"arn:aws(?:-[a-z]+)*:sso:::instance/(?:sso)?ins-[a-zA-Z0-9-.]{16}")
 #: sso-admin: a permission set's description is at most 700 characters; iamlayer appends its
 #: ownership marker `[iamlayer:<project>]` (at most 45 characters) to it.
-MAX_PS_DESCRIPTION: Final = 650
-MAX_GROUP_DESCRIPTION: Final = 970  # the identity store allows 1024, less the marker
-MAX_NAME_PART: Final = 1024
-MAX_RELAY_STATE: Final = 240
-#: sso-admin quotas per permission set
-MAX_MANAGED_POLICIES: Final = 20
+MAX_PS_DESCRIPTION: Final = limit(Kind.PERMISSION_SET, "description")
+MAX_GROUP_DESCRIPTION: Final = limit(Kind.IC_GROUP, "description")  # 1024 less the marker
+MAX_NAME_PART: Final = limit(Kind.IC_USER, "name_part")
+MAX_RELAY_STATE: Final = limit(Kind.PERMISSION_SET, "relay_state")
+#: per permission set, AWS- and customer-managed together
+MAX_MANAGED_POLICIES: Final = limit(Kind.PERMISSION_SET, "managed_policies")
 # A permission set's inline policy becomes the inline policy of the IAM role Identity Center
 # provisions in each account, so IAM's role inline quota (10,240 characters without whitespace)
 # is what provisioning enforces, not sso-admin's larger PutInlinePolicyToPermissionSet bound.
-INLINE_POLICY_LIMIT: Final = 10240
+INLINE_POLICY_LIMIT: Final = limit(Kind.PERMISSION_SET, "inline_policy")
 DURATION_RULE: Final = "an ISO 8601 duration between PT1H and PT12H in whole minutes, e.g. PT4H or PT1H30M"
 
 
@@ -195,7 +198,11 @@ def _groups(sb: SpecBuilder, node: Node, users: list[str]) -> dict[str, IcGroup]
     out: dict[str, IcGroup] = {}
     for name, gnode in entries:
         if not IC_GROUP_NAME.fullmatch(name):
-            r.error(gnode, f"invalid Identity Center group name {name!r}", "1-1024 printable characters")
+            r.error(
+                gnode,
+                f"invalid Identity Center group name {name!r}",
+                f"1-{limit(Kind.IC_GROUP, 'name')} printable characters",
+            )
         f = r.fields(gnode, IC_GROUP_FIELDS, what=f"group {name}") if gnode.value is not None else {}
         if f is None:
             continue

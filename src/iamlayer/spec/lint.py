@@ -8,26 +8,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from iamlayer.kinds import default_quota, limit
+from iamlayer.plan.model import Kind
 from iamlayer.spec import policy_grammar as grammar
 from iamlayer.spec.model import PolicyDocument, Spec
 from iamlayer.spec.nodes import Reader, doc_path_suffix
-
-#: IAM's default quota of managed policies attached to one group, or to one role (each raisable
-#: to 20). A permission set's managed policies become the policies of a role in every account.
-MANAGED_POLICY_QUOTA = 10
 
 _ADMIN_HINT = (
     "full administrator access belongs in an assumable role with MFA (see roles:), not on people directly"
 )
 
 
-def _managed_quota(reader: Reader, at: str, what: str, attached: int, per: str) -> None:
-    if attached > MANAGED_POLICY_QUOTA:
+def _managed_quota(reader: Reader, at: str, what: str, attached: int, kind: Kind, per: str) -> None:
+    """Warn past the default of the `managed_policies` quota of `kind` (validate refuses past its
+    maximum)."""
+    default = default_quota(kind, "managed_policies")
+    if attached > default:
         reader.warn(
             at,
             f"{what} attaches {attached} managed policies; IAM's default quota is "
-            f"{MANAGED_POLICY_QUOTA} per {per}, so AWS refuses the rest until it is raised",
-            f"request a quota increase of 'Managed policies per {per}' (up to 20) or merge policies",
+            f"{default} per {per}, so AWS refuses the rest until it is raised",
+            f"request a quota increase of 'Managed policies per {per}' (up to "
+            f"{limit(kind, 'managed_policies')}) or merge policies",
         )
 
 
@@ -51,7 +53,9 @@ def lint(spec: Spec, reader: Reader) -> None:
                 "for MFA codes more often than sessions last; make mfa_max_age >= max_session_duration",
             )
         _inline(reader, f"roles.{name}.inline_policies", role.inline_policies)
-        _managed_quota(reader, f"roles.{name}.policies", f"role {name}", len(role.policies), "role")
+        _managed_quota(
+            reader, f"roles.{name}.policies", f"role {name}", len(role.policies), Kind.ROLE, "role"
+        )
 
     if spec.identity_center is not None:
         for name, pset in spec.identity_center.permission_sets.items():
@@ -61,6 +65,7 @@ def lint(spec: Spec, reader: Reader) -> None:
                 f"identity_center.permission_sets.{name}",
                 f"permission set {name} (the role it provisions in each account)",
                 attached,
+                Kind.PERMISSION_SET,
                 "role",
             )
 
@@ -70,7 +75,7 @@ def lint(spec: Spec, reader: Reader) -> None:
             at = f"{base}.policies[{i}]"
             if ref.startswith("arn:") and grammar.is_admin_policy_arn(ref):
                 reader.warn(at, f"group {name} gets AdministratorAccess directly", _ADMIN_HINT)
-        _managed_quota(reader, f"{base}.policies", f"group {name}", len(group.policies), "group")
+        _managed_quota(reader, f"{base}.policies", f"group {name}", len(group.policies), Kind.GROUP, "group")
         for pname, doc in group.inline_policies.items():
             if grammar.grants_unconditional_admin(doc):
                 reader.warn(

@@ -33,6 +33,9 @@ from fnmatch import fnmatchcase
 from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any, Final
 
+from iamlayer.kinds import limit
+from iamlayer.plan.model import Kind
+
 #: A location inside a policy document: keys and list indices from the root.
 DocPath = tuple[str | int, ...]
 
@@ -41,12 +44,12 @@ TOP_KEYS: Final = ("Version", "Id", "Statement")
 STATEMENT_KEYS: Final = ("Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition")
 EFFECTS: Final = ("Allow", "Deny")
 
-# IAM quotas, in characters of the whitespace-free JSON (IAM "Character limits"). Inline limits
-# are for the total of all inline policies of one identity, not per document.
-MANAGED_POLICY_LIMIT: Final = 6_144
-USER_INLINE_LIMIT: Final = 2_048
-GROUP_INLINE_LIMIT: Final = 5_120
-ROLE_INLINE_LIMIT: Final = 10_240
+# IAM quotas, in characters of the whitespace-free JSON (IAM "Character limits"), as the kinds
+# declare them (iamlayer.kinds). Inline limits are for the total of all inline policies of one
+# identity, not per document.
+MANAGED_POLICY_LIMIT: Final = limit(Kind.POLICY, "document")
+GROUP_INLINE_LIMIT: Final = limit(Kind.GROUP, "inline_policies")
+ROLE_INLINE_LIMIT: Final = limit(Kind.ROLE, "inline_policies")
 
 CONDITION_OPERATORS: Final = (
     "StringEquals", "StringNotEquals", "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase",

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from iamlayer.errors import KeyFileError
+from iamlayer.kinds import default_quota, limit
+from iamlayer.plan.model import Kind
 from iamlayer.spec import policy_grammar as grammar
 from iamlayer.spec.ic_validate import build_identity_center
 from iamlayer.spec.model import (
@@ -77,22 +79,30 @@ ENTRY_FIELDS: Final = {
 TRUSTED_CHOICES: Final = ("people", "management")
 SELF_MANAGEMENT_CHOICES: Final = tuple(m.value for m in SelfManagement)
 
-# --- IAM and AWS naming rules (re.ASCII: IAM's \w is [A-Za-z0-9_]) -----------------------------
+# --- IAM and AWS naming rules (re.ASCII: IAM's \w is [A-Za-z0-9_]); lengths are the kinds' quotas
 _NAME_CHARS = r"[\w+=,.@-]"
-USER_NAME: Final = re.compile(_NAME_CHARS + "{1,64}", re.ASCII)
-ROLE_NAME: Final = USER_NAME
-GROUP_NAME: Final = re.compile(_NAME_CHARS + "{1,128}", re.ASCII)
-POLICY_NAME: Final = re.compile(_NAME_CHARS + "{1,128}", re.ASCII)
+
+
+def _iam_name(kind: Kind) -> re.Pattern[str]:
+    return re.compile(f"{_NAME_CHARS}{{1,{limit(kind, 'name')}}}", re.ASCII)
+
+
+USER_NAME: Final = _iam_name(Kind.USER)
+ROLE_NAME: Final = _iam_name(Kind.ROLE)
+GROUP_NAME: Final = _iam_name(Kind.GROUP)
+POLICY_NAME: Final = _iam_name(Kind.POLICY)
+#: the inline policies of a principal, by the principal's kind
+INLINE_KIND: Final = {Kind.ROLE: Kind.ROLE_INLINE_POLICY, Kind.GROUP: Kind.GROUP_INLINE_POLICY}
 NAME_RULE: Final = "IAM names use letters, digits and + = , . @ _ - ({} characters at most)"
-IAM_PATH: Final = re.compile(r"/|/[\x21-\x7e]{1,510}/")
-PATH_RULE: Final = (
-    "an IAM path is / or starts and ends with / (e.g. /people/), printable ASCII, 512 characters at most"
-)
+# Every IAM kind with a path has the same quota; the user's stands for them all here, and each
+# kind's own is checked against it in tests/unit/test_kinds.py.
+PATH_MAX: Final = limit(Kind.USER, "path")
+IAM_PATH: Final = re.compile(rf"/|/[\x21-\x7e]{{1,{PATH_MAX - 2}}}/")
+PATH_RULE: Final = f"an IAM path is / or starts and ends with / (e.g. /people/), printable ASCII, {PATH_MAX} characters at most"
 # The CreateAccountAlias pattern: no leading, trailing or doubled hyphen.
-ALIAS: Final = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]")
-ALIAS_RULE: Final = (
-    "an account alias is 3-63 characters of a-z, 0-9 and -, not starting or ending with - (and no --)"
-)
+ALIAS_MAX: Final = limit(Kind.ACCOUNT_ALIAS, "length")
+ALIAS: Final = re.compile(rf"[a-z0-9](?:[a-z0-9]|-(?!-)){{1,{ALIAS_MAX - 2}}}[a-z0-9]")
+ALIAS_RULE: Final = f"an account alias is 3-{ALIAS_MAX} characters of a-z, 0-9 and -, not starting or ending with - (and no --)"
 PROJECT: Final = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?")
 PROJECT_RULE: Final = "a short name of a-z, 0-9 and - (at most 32 characters, no leading or trailing -)"
 ACCOUNT_ID: Final = re.compile(r"\d{12}")
@@ -112,9 +122,8 @@ CHECK_ACTION: Final = re.compile(r"[a-z0-9][a-z0-9-]*:[A-Za-z0-9]+", re.ASCII)
 CHECK_ON_RULE: Final = (
     'an ARN, "*" (every resource), or role/<name>@<account> (role/<name>@* for every account)'
 )
-MAX_GROUPS_PER_USER: Final = 10  # IAM hard limit
+MAX_GROUPS_PER_USER: Final = limit(Kind.USER, "groups")
 MAX_TAGS: Final = STATE_MAX_TAGS  # IAM's limit per user or role, which includes iamlayer's own ownership tag
-MAX_DESCRIPTION: Final = 1000
 DEFAULT_REGION: Final = "us-east-1"
 DEFAULT_ACCESS_ROLE: Final = "OrganizationAccountAccessRole"
 
@@ -176,7 +185,9 @@ class SpecBuilder:
         project = string("project", "", PROJECT, PROJECT_RULE)
         project_long = string("project_long", project)
         region = string("region", DEFAULT_REGION, REGION, REGION_RULE)
-        access_role = string("access_role", DEFAULT_ACCESS_ROLE, ROLE_NAME, NAME_RULE.format(64))
+        access_role = string(
+            "access_role", DEFAULT_ACCESS_ROLE, ROLE_NAME, NAME_RULE.format(limit(Kind.ROLE, "name"))
+        )
         default_pw = self._password_fields(top["password_policy"]) if "password_policy" in top else None
 
         accounts = self._accounts(top.get("accounts"), project_long, default_pw)
@@ -314,7 +325,9 @@ class SpecBuilder:
             return None
         out: dict[str, Any] = {}
         if "minimum_length" in f:
-            out["minimum_length"] = self.r.integer(f["minimum_length"], 6, 128)
+            out["minimum_length"] = self.r.integer(
+                f["minimum_length"], 6, limit(Kind.PASSWORD_POLICY, "minimum_length")
+            )
         if "require" in f:
             classes: list[str] = []
             for item in self.r.items(f["require"], "character classes"):
@@ -326,9 +339,10 @@ class SpecBuilder:
             out["allow_users_to_change"] = self.r.boolean(f["allow_users_to_change"])
         if "hard_expiry" in f:
             out["hard_expiry"] = self.r.boolean(f["hard_expiry"])
-        for key, low, high in (("max_age_days", 1, 1095), ("reuse_prevention", 1, 24)):
+        for key in ("max_age_days", "reuse_prevention"):
             if key in f:
-                out[key] = None if f[key].value is None else self.r.integer(f[key], low, high)
+                high = limit(Kind.PASSWORD_POLICY, key)
+                out[key] = None if f[key].value is None else self.r.integer(f[key], 1, high)
         # A wrong value was reported; drop it so building the policy still works.
         return {k: v for k, v in out.items() if v is not None or k in ("max_age_days", "reuse_prevention")}
 
@@ -363,9 +377,21 @@ class SpecBuilder:
 
     # --- names ----------------------------------------------------------------------------------
 
-    def _name(self, name: str, node: Node, pattern: re.Pattern[str], limit: int, what: str) -> None:
-        if not pattern.fullmatch(name):
-            self.r.error(node, f"invalid {what} name {name!r}", NAME_RULE.format(limit))
+    def _name(self, name: str, node: Node, kind: Kind, what: str) -> None:
+        if not _iam_name(kind).fullmatch(name):
+            self.r.error(node, f"invalid {what} name {name!r}", NAME_RULE.format(limit(kind, "name")))
+
+    def _managed_count(self, f: dict[str, Node], kind: Kind, refs: tuple[str, ...], what: str) -> None:
+        """At most the quota's maximum of managed policies (lint warns past its default)."""
+        most = limit(kind, "managed_policies")
+        if len(refs) > most:
+            self.r.error(
+                f["policies"],
+                f"{what} attaches {len(refs)} managed policies; IAM allows at most {most} per "
+                f"{kind.value} (the default quota of {default_quota(kind, 'managed_policies')} raised "
+                "to its maximum)",
+                "merge policies, or move statements to inline policies",
+            )
 
     def _unique_ci(self, entries: list[tuple[str, Node]], what: str) -> None:
         seen: dict[str, tuple[str, Node]] = {}
@@ -383,13 +409,14 @@ class SpecBuilder:
             return "/"
         return self.r.string(fields["path"], pattern=IAM_PATH, rule=PATH_RULE) or "/"
 
-    def _description(self, fields: dict[str, Node]) -> str:
+    def _description(self, fields: dict[str, Node], kind: Kind) -> str:
         if "description" not in fields:
             return ""
         node = fields["description"]
         text = self.r.string(node) or ""
-        if len(text) > MAX_DESCRIPTION:
-            self.r.error(node, f"description is {len(text)} characters; IAM allows {MAX_DESCRIPTION}")
+        most = limit(kind, "description")
+        if len(text) > most:
+            self.r.error(node, f"description is {len(text)} characters; IAM allows {most}")
         return text
 
     def _tags(self, fields: dict[str, Node]) -> dict[str, str]:
@@ -535,16 +562,18 @@ class SpecBuilder:
         value = self.r.boolean(fields[key])
         return default if value is None else value
 
-    def _inline_of(self, fields: dict[str, Node], limit: int, owner: str) -> dict[str, PolicyDocument]:
+    def _inline_of(self, fields: dict[str, Node], kind: Kind) -> dict[str, PolicyDocument]:
         if "inline_policies" not in fields:
             return {}
-        return self._inline_policies(fields["inline_policies"], limit, owner)
+        return self._inline_policies(fields["inline_policies"], kind)
 
-    def _inline_policies(self, node: Node, limit: int, owner: str) -> dict[str, PolicyDocument]:
+    def _inline_policies(self, node: Node, kind: Kind) -> dict[str, PolicyDocument]:
+        """The inline policies of a principal of `kind` (role or group), within its quota."""
+        most, owner = limit(kind, "inline_policies"), kind.value
         docs: dict[str, PolicyDocument] = {}
         sizes: list[tuple[Node, int]] = []
         for name, child in self.r.named(node, "inline policy"):
-            self._name(name, child, POLICY_NAME, 128, "inline policy")
+            self._name(name, child, INLINE_KIND[kind], "inline policy")
             doc = self._document(child)
             if doc is not None:
                 docs[name] = doc
@@ -552,17 +581,17 @@ class SpecBuilder:
         self._unique_ci(self.r.named(node, "inline policy"), "inline policy")
         total = sum(size for _, size in sizes)
         for child, size in sizes:
-            if size > limit:
+            if size > most:
                 self.r.error(
                     child,
-                    f"policy document is {size:,} characters; IAM allows {limit:,} "
+                    f"policy document is {size:,} characters; IAM allows {most:,} "
                     f"for all inline policies of a {owner} together (whitespace not counted)",
                     "move statements to a managed policy",
                 )
-        if total > limit and all(size <= limit for _, size in sizes):
+        if total > most and all(size <= most for _, size in sizes):
             self.r.error(
                 node,
-                f"inline policies total {total:,} characters; IAM allows {limit:,} per {owner} "
+                f"inline policies total {total:,} characters; IAM allows {most:,} per {owner} "
                 "(whitespace not counted)",
                 "move some of them to managed policies",
             )
@@ -575,7 +604,7 @@ class SpecBuilder:
         self._unique_ci(entries, "policy")
         out: dict[str, ManagedPolicy] = {}
         for name, pnode in entries:
-            self._name(name, pnode, POLICY_NAME, 128, "policy")
+            self._name(name, pnode, Kind.POLICY, "policy")
             f = self.r.fields(pnode, POLICY_FIELDS, required=("document",), what=f"policy {name}")
             if f is None:
                 continue
@@ -591,7 +620,10 @@ class SpecBuilder:
                         "split it into several policies",
                     )
             out[name] = ManagedPolicy(
-                name=name, document=doc or {}, description=self._description(f), path=self._path(f)
+                name=name,
+                document=doc or {},
+                description=self._description(f, Kind.POLICY),
+                path=self._path(f),
             )
         return out
 
@@ -602,13 +634,18 @@ class SpecBuilder:
         self._unique_ci(entries, "role")
         out: dict[str, Role] = {}
         for name, rnode in entries:
-            self._name(name, rnode, ROLE_NAME, 64, "role")
+            self._name(name, rnode, Kind.ROLE, "role")
             f = self.r.fields(rnode, ROLE_FIELDS, what=f"role {name}") if rnode.value is not None else {}
             if f is None:
                 continue
             iam_name = name
             if "name" in f:
-                iam_name = self.r.string(f["name"], pattern=ROLE_NAME, rule=NAME_RULE.format(64)) or name
+                iam_name = (
+                    self.r.string(
+                        f["name"], pattern=ROLE_NAME, rule=NAME_RULE.format(limit(Kind.ROLE, "name"))
+                    )
+                    or name
+                )
             accounts = tuple(names.accounts)
             if "accounts" in f and f["accounts"].value != "all":
                 listed = [
@@ -636,14 +673,15 @@ class SpecBuilder:
             if "permissions_boundary" in f:
                 boundary = self.r.string(f["permissions_boundary"], pattern=POLICY_ARN, rule=POLICY_ARN_RULE)
             trust_doc = self._trust_policy(f, name)
+            policies = self._policy_arns(f["policies"], None) if "policies" in f else ()
+            self._managed_count(f, Kind.ROLE, policies, f"role {name}")
             out[name] = Role(
                 name=iam_name, accounts=accounts, trusted_account=trusted_account, trust_policy=trust_doc,
-                policies=self._policy_arns(f["policies"], None) if "policies" in f else (),
-                inline_policies=self._inline_of(f, grammar.ROLE_INLINE_LIMIT, "role"),
+                policies=policies, inline_policies=self._inline_of(f, Kind.ROLE),
                 mfa_max_age=mfa_max_age, max_session_duration=max_session,
                 source_identity=self._flag(f, "source_identity", False),
                 tag_session=self._flag(f, "tag_session", False),
-                permissions_boundary=boundary, description=self._description(f), path=self._path(f),
+                permissions_boundary=boundary, description=self._description(f, Kind.ROLE), path=self._path(f),
                 tags=self._tags(f),
             )  # fmt: skip
         self._one_role_per_name(entries, out)
@@ -685,7 +723,7 @@ class SpecBuilder:
         self._unique_ci(entries, "group")
         out: dict[str, Group] = {}
         for name, gnode in entries:
-            self._name(name, gnode, GROUP_NAME, 128, "group")
+            self._name(name, gnode, Kind.GROUP, "group")
             f = self.r.fields(gnode, GROUP_FIELDS, what=f"group {name}") if gnode.value is not None else {}
             if f is None:
                 continue
@@ -699,10 +737,12 @@ class SpecBuilder:
             if "self_management" in f:
                 chosen = self.r.choice(f["self_management"], SELF_MANAGEMENT_CHOICES)
                 mode = SelfManagement(chosen) if chosen else mode
+            refs = self._policy_arns(f["policies"], names.policies) if "policies" in f else ()
+            self._managed_count(f, Kind.GROUP, refs, f"group {name}")
             out[name] = Group(
                 name=name,
-                policies=self._policy_arns(f["policies"], names.policies) if "policies" in f else (),
-                inline_policies=self._inline_of(f, grammar.GROUP_INLINE_LIMIT, "group"),
+                policies=refs,
+                inline_policies=self._inline_of(f, Kind.GROUP),
                 assume=tuple(dict.fromkeys(assume)), self_management=mode, path=self._path(f),
             )  # fmt: skip
         return out
@@ -712,7 +752,7 @@ class SpecBuilder:
         self._unique_ci(entries, "user")
         out: dict[str, User] = {}
         for name, unode in entries:
-            self._name(name, unode, USER_NAME, 64, "user")
+            self._name(name, unode, Kind.USER, "user")
             f = self.r.fields(unode, USER_FIELDS, what=f"user {name}") if unode.value is not None else {}
             if f is None:
                 continue

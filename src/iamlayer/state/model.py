@@ -28,13 +28,15 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import datetime
 from typing import Any
 
+from iamlayer.kinds import limit
+from iamlayer.plan.model import Kind
 from iamlayer.spec.model import PasswordPolicy
 
 OWNER_TAG = "iamlayer:project"
 #: Lists, space-separated, the keys of the spec's tags iamlayer set on a user or role.
 MANAGED_TAGS_TAG = "iamlayer:tags"
 #: IAM's limit of tags per user or role (iamlayer's own two included).
-MAX_TAGS = 50
+MAX_TAGS = limit(Kind.USER, "tags")  # the same for roles (iamlayer.kinds)
 #: IAM's limit on the length of a tag value.
 MAX_TAG_VALUE = 256
 GROUP_MARKER_PREFIX = "iamlayer-owner-"

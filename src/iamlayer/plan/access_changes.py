@@ -1,0 +1,88 @@
+"""Who gains what: the differences a plan makes to each person's reach. Pure.
+
+Before is the live state the plan was made from; after is that state as the plan leaves it:
+what the spec renders (iamlayer.plan.desired), plus everything live that iamlayer does not own
+(other people's users, roles and groups stay), minus what iamlayer owns and the spec no longer
+has (the plan deletes it). Both are asked of the evaluator (iamlayer.access.reach).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, TypeVar
+
+from iamlayer.access.principals import AccessModel
+from iamlayer.access.reach import person_reach, reach_changes
+from iamlayer.plan.desired import desired_state
+from iamlayer.plan.model import AccessChange
+from iamlayer.spec.model import Spec
+from iamlayer.state.model import OWNER_TAG, POLICY_MARKER, AccountState, GroupState, PolicyState
+
+T = TypeVar("T")
+
+
+def _kept(want: Mapping[str, T], have: Mapping[str, T], owned: Any) -> dict[str, T]:
+    """The spec's resources, and the live ones it does not name that iamlayer does not own."""
+    return {**{n: r for n, r in have.items() if n not in want and not owned(r)}, **want}
+
+
+def projected_state(live: AccountState, desired: AccountState, project: str) -> AccountState:
+    """`live` as an apply of the plan leaves it (see the module docstring)."""
+
+    def tagged(r: Any) -> bool:
+        return bool((getattr(r, "tags", None) or {}).get(OWNER_TAG) == project)
+
+    def group_owned(g: GroupState) -> bool:
+        return g.owner == project
+
+    def policy_owned(p: PolicyState) -> bool:
+        return tagged(p) or p.description.endswith(POLICY_MARKER.format(project=project))
+
+    return replace(
+        live,
+        users=_kept(desired.users, live.users, tagged),
+        groups=_kept(desired.groups, live.groups, group_owned),
+        roles=_kept(desired.roles, live.roles, tagged),
+        policies=_kept(desired.policies, live.policies, policy_owned),
+    )
+
+
+def access_changes(
+    spec: Spec,
+    live: Mapping[str, AccountState],
+    *,
+    managed: Mapping[str, Mapping[str, Any]] | None = None,
+    now: datetime,
+) -> tuple[AccessChange, ...]:
+    """The reach each person gains or loses if the plan made from `live` (the accounts read) is
+    applied. Nothing when the people account was not read (its users are unknown)."""
+    if spec.people_account not in live:
+        return ()
+    ids = {a: acc.id for a, acc in spec.accounts.items()}
+    after = {a: projected_state(s, desired_state(spec, a), spec.project) for a, s in live.items()}
+
+    def model(states: Mapping[str, AccountState], source: str) -> AccessModel:
+        return AccessModel.from_states(
+            states, spec.people_account, ids, managed=managed, region=spec.region, source=source
+        )
+
+    before_reach = person_reach(model(live, "live"), now=now)
+    after_reach = person_reach(model(after, "spec"), now=now)
+    return reach_changes(before_reach, after_reach, list(spec.accounts))
+
+
+def unknown_policies(spec: Spec, live: Mapping[str, AccountState]) -> set[str]:
+    """ARNs of the AWS-managed policies the people's identities use, before or after the plan,
+    whose documents the evaluator needs from AWS (read once each, for the whole plan)."""
+    people = live.get(spec.people_account)
+    if people is None:
+        return set()
+    ids = {a: acc.id for a, acc in spec.accounts.items()}
+    out: set[str] = set()
+    for state in (people, projected_state(people, desired_state(spec, spec.people_account), spec.project)):
+        out |= AccessModel.from_states(
+            {spec.people_account: state}, spec.people_account, ids
+        ).unknown_policies()
+    return out
