@@ -13,6 +13,7 @@ from botocore.stub import Stubber
 
 from emulator_policies import TEST_MANAGED_POLICIES
 from iamlayer.apply.handlers import HandlerContext
+from iamlayer.aws.gateways.iam import IamGateway
 from iamlayer.aws.session import AccountClients, ApiStats
 from iamlayer.sandbox.emulator import Emulator, start_emulator
 from iamlayer.secrets.keys import PublicKey, load_public_key
@@ -116,7 +117,7 @@ def handler_ctx(offline_clients: AccountClients, iam_stub: Stubber, tmp_path: Pa
         "security",
         "222222222222",
         "acme",
-        offline_clients.client("iam"),
+        IamGateway(offline_clients.iam(), where="in account security (222222222222)"),
         Outbox(tmp_path / "outputs"),
         Journal(tmp_path / "journal.json"),
     )

@@ -452,15 +452,9 @@ def _people_context(spec: Spec, credentials: boto3.Session | str | None, stats: 
 
 def _owned_user(ctx: HandlerContext, name: str, project: str) -> None:
     """Refuse a user iamlayer does not own (ListUserTags: the ownership tag)."""
-    from iamlayer.aws.errors import aws_call
-    from iamlayer.aws.read import read_all
     from iamlayer.state.model import UserState
 
-    with aws_call(f"reading user {name} {ctx.where()}"):
-        tags = {
-            t["Key"]: t["Value"] for t in read_all(ctx.iam, "list_user_tags", UserName=name).get("Tags", [])
-        }
-    if not UserState(name=name, tags=tags).owned_by(project):
+    if not UserState(name=name, tags=ctx.iam.user_tags(name)).owned_by(project):
         raise IamlayerError(f"user {name} {ctx.where()} is not owned by iamlayer project {project!r}")
 
 
@@ -579,7 +573,6 @@ def reset_password(
     """A new console password for `user`, encrypted to their current key (written before it goes
     live). The person must choose a new one at the next sign-in unless `reset_required=False`."""
     from iamlayer.apply.credentials import issue_password, password_policy_from
-    from iamlayer.aws.read import has_login_profile
     from iamlayer.plan.diff import password_policy_json
     from iamlayer.secrets.keys import load_public_key
     from iamlayer.state.lock import account_locks
@@ -588,7 +581,7 @@ def reset_password(
     with account_locks(spec, [spec.people_account], command):
         ctx = _people_context(spec, credentials, ApiStats())
         _owned_user(ctx, user, spec.project)
-        has_profile = has_login_profile(ctx.iam, user, f"user {user} {ctx.where()}")
+        has_profile = ctx.iam.has_login_profile(user)
         staged = ctx.outbox.pending_password(ctx.account, user)
         if staged is not None:
             ctx.outbox.resolve_pending(staged, live=False)  # superseded by the password issued now

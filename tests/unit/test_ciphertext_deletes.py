@@ -44,7 +44,7 @@ def ciphertexts(ctx: HandlerContext, pgp_key: PublicKey) -> list[Path]:
 def files_when_sent(ctx: HandlerContext, operation: str, paths: list[Path]) -> list[list[bool]]:
     """For each `operation` call the handler sends: which of `paths` exist at that moment."""
     seen: list[list[bool]] = []
-    ctx.iam.meta.events.register(
+    ctx.iam.client.meta.events.register(
         f"before-parameter-build.iam.{operation}", lambda **_: seen.append([p.exists() for p in paths])
     )
     return seen

@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from iamlayer.apply import credentials, handlers, ic_handlers
 from iamlayer.apply.executor import required_permissions
 from iamlayer.apply.handlers import HANDLERS
-from iamlayer.aws import identity_center, read
+from iamlayer.aws.gateways import iam as iam_gateway
+from iamlayer.aws.gateways import identity_center as ic_gateway
 from iamlayer.cli.main import cli
 from iamlayer.plan.model import Action, Kind
 
@@ -54,27 +55,31 @@ def test_every_planned_change_has_a_handler() -> None:
             assert (kind, Action.DELETE) in HANDLERS, kind
 
 
-#: the client attribute names handlers call through, and the IAM action prefix of each service
-CLIENTS = {"iam": "iam", "iam_once": "iam", "sso": "sso", "store": "identitystore"}
-HELPER_MODULES = (handlers, credentials, read, ic_handlers, identity_center)
+#: the gateways handlers call through (by the attribute or name that holds them: ctx.iam, iam,
+#: ic.sso, sso, ic.store) and the IAM action prefix of the service each one speaks to
+GATEWAYS: dict[str, tuple[type, str]] = {
+    "iam": (iam_gateway.IamGateway, "iam"),
+    "sso": (ic_gateway.SsoAdminGateway, "sso"),
+    "store": (ic_gateway.IdentityStoreGateway, "identitystore"),
+}
+HELPER_MODULES = (handlers, credentials, ic_handlers, iam_gateway, ic_gateway)
 
 
-def _client(target: ast.expr) -> str | None:
-    """The service prefix of a client expression: ctx.iam, iam, ic.sso, self.store..."""
+def _gateway(target: ast.expr) -> tuple[type, str] | None:
+    """The gateway class and service prefix of an expression: ctx.iam, iam, ic.sso, sso..."""
     if isinstance(target, ast.Attribute):
-        return CLIENTS.get(target.attr)
-    if isinstance(target, ast.Name) and target.id == "iam":
-        return "iam"
+        return GATEWAYS.get(target.attr)
+    if isinstance(target, ast.Name):
+        return GATEWAYS.get(target.id)
     return None
 
 
-def _calls(fn: Callable[..., Any], seen: set[str] | None = None) -> set[tuple[str, str]]:
-    """(service, API method) called by `fn`, following module helpers.
+def _calls(fn: Callable[..., Any], seen: set[str] | None = None, service: str = "") -> set[tuple[str, str]]:
+    """(service, API method) called by `fn`, following gateway methods and module helpers.
 
-    A call is `ctx.iam.x(...)` / `ctx.iam_once.x(...)` / `iam.x(...)` (IAM), `ic.sso.x(...)`
-    (sso-admin) or `ic.store.x(...)` (identitystore), a paginated `read_all(<client>, "x", ...)`,
-    a method of the Identity Center names-to-ids directory (`ic.directory.x(...)`), or the status
-    polls of `await_request(..., <kind>, ...)`.
+    A handler names a gateway method (`ctx.iam.x`, `ic.sso.x`, `ic.store.x`; called, or passed on
+    as `sso.x`); a gateway method calls its client (`self.client.x(...)`, `self.once.x(...)`),
+    reads pages (`<client>.get_paginator("x")`) or another method of its own (`self.x`).
     """
     seen = seen if seen is not None else set()
     key = f"{fn.__module__}.{fn.__qualname__}"
@@ -82,31 +87,39 @@ def _calls(fn: Callable[..., Any], seen: set[str] | None = None) -> set[tuple[st
         return set()
     seen.add(key)
     tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    owner = getattr(fn, "__qualname__", "").split(".")[0]
+    cls = next((c for c, _ in GATEWAYS.values() if c.__name__ == owner), None)
     out: set[tuple[str, str]] = set()
     for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            gateway = _gateway(node.value)
+            if gateway and inspect.isfunction(getattr(gateway[0], node.attr, None)):
+                out |= _calls(getattr(gateway[0], node.attr), seen, gateway[1])
+            self_method = getattr(cls, node.attr, None) if cls else None
+            if (
+                isinstance(node.value, ast.Name)
+                and node.value.id == "self"
+                and inspect.isfunction(self_method)
+            ):
+                out |= _calls(self_method, seen, service)
         if not isinstance(node, ast.Call):
             continue
         if isinstance(node.func, ast.Attribute):
-            service = _client(node.func.value)
-            if service:
-                out.add((service, node.func.attr))
             target = node.func.value
-            in_directory = (isinstance(target, ast.Attribute) and target.attr == "directory") or (
-                isinstance(target, ast.Name) and target.id == "self"
+            is_client = (isinstance(target, ast.Attribute) and target.attr in ("client", "once")) or (
+                isinstance(target, ast.Name) and target.id == "client"
             )
-            method = getattr(identity_center.Directory, node.func.attr, None)
-            if in_directory and inspect.isfunction(method):
-                out |= _calls(method, seen)
+            if is_client and service:
+                if node.func.attr == "get_paginator" and isinstance(node.args[0], ast.Constant):
+                    out.add((service, str(node.args[0].value)))
+                elif node.func.attr != "get_paginator":
+                    out.add((service, node.func.attr))
         if not isinstance(node.func, ast.Name):
             continue
-        if node.func.id == "read_all" and isinstance(node.args[1], ast.Constant):
-            out.add((_client(node.args[0]) or "iam", str(node.args[1].value)))
-        if node.func.id == "await_request" and isinstance(node.args[3], ast.Name):
-            out.add(("sso", getattr(identity_center, node.args[3].id)[1]))
         for module in HELPER_MODULES:
             helper = getattr(module, node.func.id, None)
             if inspect.isfunction(helper) and helper.__module__ == module.__name__:
-                out |= _calls(helper, seen)
+                out |= _calls(helper, seen, service)
     return out
 
 

@@ -9,7 +9,8 @@ answered Throttling first, and the handler must send it again. Every queued answ
 
 from __future__ import annotations
 
-from pathlib import Path
+import ast
+import inspect
 from typing import Any
 
 import pytest
@@ -17,11 +18,9 @@ from botocore.stub import Stubber
 
 from iamlayer.apply import credentials  # noqa: F401  (importing it registers its handlers)
 from iamlayer.apply.handlers import HANDLERS, HandlerContext
-from iamlayer.apply.ic_handlers import IcContext
-from iamlayer.aws.retry import SettledClient
+from iamlayer.aws.gateways.identity_center import IdentityCenter
 from iamlayer.aws.session import AccountClients
 from iamlayer.plan.model import Action, Address, Change, Kind
-from iamlayer.state.journal import Journal
 
 ARN = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 KEY_ID = "AKIAXXXXXXXXXXXXXXX2"
@@ -124,16 +123,56 @@ def test_a_role_delete_rides_out_throttling_on_every_read_and_write(
     handle(handler_ctx, Kind.ROLE, "Auditor")
 
 
-def test_handler_contexts_give_handlers_settled_clients(
-    offline_clients: AccountClients, tmp_path: Path
+def test_handler_contexts_give_handlers_gateways_on_the_accounts_clients(
+    offline_clients: AccountClients,
 ) -> None:
-    """The retries above hold for every handler, whichever call it makes: its clients are wrapped."""
-    ctx = HandlerContext.for_account("security", "222222222222", "acme", offline_clients, None, None)
-    ic = IcContext(
-        account="security",
-        sso=offline_clients.client("sso-admin"),
-        store=offline_clients.client("identitystore"),
-        journal=Journal(tmp_path / "journal.json"),
-        where="in account security (us-east-1)",
-    )
-    assert all(isinstance(c, SettledClient) for c in (ctx.iam, ctx.iam_once, ic.sso, ic.store))
+    """The IAM gateway sends through the account's clients: the retrying one, and for the
+    send-once creates the one without botocore's retries."""
+    ctx = HandlerContext.for_account("security", "222222222222", "acme", offline_clients, None, None)  # type: ignore[arg-type]
+    assert ctx.iam.client is offline_clients.client("iam")
+    assert ctx.iam.once is offline_clients.client("iam", retries=False)
+    assert ctx.iam.once.meta.config.retries["total_max_attempts"] == 1
+    ic = IdentityCenter.for_account(offline_clients, "us-east-1", "in account security (us-east-1)")
+    assert ic.sso.client is offline_clients.client("sso-admin", "us-east-1")
+    assert ic.store.client is offline_clients.client("identitystore", "us-east-1")
+
+
+def _client_calls_outside_send(source: str) -> list[str]:
+    """Calls of a gateway's client (`self.client.x(...)`, `self.once.x(...)`, `client.x(...)`)
+    that are not inside a `send(...)`: such a call would be neither retried nor translated.
+    `self._write(...)` (Identity Center's writes) and `_await(...)` (its status polls) pass their
+    call on to send()."""
+    tree = ast.parse(source)
+    inside: set[int] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+        if name in ("send", "_write", "_await"):
+            inside |= {id(n) for n in ast.walk(node)}
+    bad = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        target = node.func.value
+        is_client = (isinstance(target, ast.Attribute) and target.attr in ("client", "once")) or (
+            isinstance(target, ast.Name) and target.id == "client"
+        )
+        # A paginator is made without a request; its pages are read inside send().
+        if is_client and node.func.attr != "get_paginator" and id(node) not in inside:
+            bad.append(f"line {node.lineno}: {node.func.attr}")
+    return bad
+
+
+def test_every_request_of_every_gateway_is_sent_through_send() -> None:
+    """Every handler's calls are retried on throttling whichever call it makes, because handlers
+    hold no client: they call the gateways, and every request a gateway makes goes through
+    `send` (settle + translate). Paginated reads count: their pages are iterated inside it."""
+    from iamlayer.aws.gateways import iam as iam_gateway
+    from iamlayer.aws.gateways import identity_center as ic_gateway
+
+    for module in (iam_gateway, ic_gateway):
+        assert _client_calls_outside_send(inspect.getsource(module)) == [], module.__name__
+    # the check does see a request sent outside send(), and only that one
+    sample = "self.client.get_role(RoleName='x')\nsend('x', lambda: self.client.get_user())\n"
+    assert _client_calls_outside_send(sample) == ["line 1: get_role"]

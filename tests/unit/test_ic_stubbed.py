@@ -16,7 +16,7 @@ from botocore.stub import Stubber
 
 from iamlayer.apply.executor import execute
 from iamlayer.apply.handlers import HANDLERS, HandlerContext
-from iamlayer.apply.ic_handlers import IcContext
+from iamlayer.aws.gateways.identity_center import IdentityCenter
 from iamlayer.aws.identity_center import read_identity_center
 from iamlayer.aws.session import AccountClients
 from iamlayer.errors import ApplyError, AwsError
@@ -66,12 +66,10 @@ def ctx(
 ) -> HandlerContext:
     """The handler context of the instance's account, on stubbed clients; polls sleep no time."""
     journal = Journal(tmp_path / "journal.json")
-    ic = IcContext(
-        account="management",
-        sso=offline_clients.client("sso-admin"),
-        store=offline_clients.client("identitystore"),
-        journal=journal,
-        where="in account management (us-east-1)",
+    ic = IdentityCenter(
+        offline_clients.sso_admin("us-east-1"),
+        offline_clients.identitystore("us-east-1"),
+        "in account management (us-east-1)",
         sleep=sleeps.append,
     )
     return HandlerContext("management", "111111111111", "acme", None, None, journal, ic=ic)

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from iamlayer.apply.credentials import issue_access_key, retire_access_key
 from iamlayer.apply.handlers import HandlerContext
-from iamlayer.aws.errors import aws_call
-from iamlayer.aws.read import read_all
 from iamlayer.errors import IamlayerError
 from iamlayer.secrets.keys import PublicKey
 
@@ -55,28 +53,29 @@ class KeyInfo:
         }
 
 
+#: sorts first: a key listed without its creation time (AWS always gives it)
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
 def _day(dt: datetime | None) -> str:
     return dt.strftime("%Y-%m-%d %H:%M UTC") if dt else "unknown"
 
 
 def list_keys(ctx: HandlerContext, user: str) -> list[KeyInfo]:
     """The user's access keys, oldest first, with when each was last used (two calls per key at most)."""
-    where = f"user {user} {ctx.where()}"
-    with aws_call(f"listing the access keys of {where}"):
-        meta = read_all(ctx.iam, "list_access_keys", UserName=user).get("AccessKeyMetadata", [])
+    meta = ctx.iam.access_keys(user)
     issued = ctx.outbox.access_key_ids(ctx.account, user)
     keys = []
-    for k in sorted(meta, key=lambda k: (k["CreateDate"], k["AccessKeyId"])):
+    for k in sorted(meta, key=lambda k: (k.get("CreateDate") or _NEVER, k["AccessKeyId"])):
         key_id = str(k["AccessKeyId"])
-        with aws_call(f"reading when access key {key_id} of {where} was last used"):
-            used = ctx.iam.get_access_key_last_used(AccessKeyId=key_id).get("AccessKeyLastUsed", {})
-        service = used.get("ServiceName")
+        used = ctx.iam.access_key_last_used(user, key_id)
+        service = used.get("ServiceName") if used else None
         keys.append(
             KeyInfo(
                 id=key_id,
                 status=str(k.get("Status", "Active")),
                 created=k.get("CreateDate"),
-                last_used=used.get("LastUsedDate"),
+                last_used=used.get("LastUsedDate") if used else None,
                 last_service=str(service) if service and service != "N/A" else None,
                 issued=key_id in issued,
             )
@@ -145,8 +144,7 @@ def retire(ctx: HandlerContext, user: str, keys: Sequence[KeyInfo], *, deactivat
     """Delete `keys` (and their ciphertexts), or only deactivate them. Returns what was done to."""
     for k in keys:
         if deactivate:
-            with aws_call(f"deactivating access key {k.id} of user {user} {ctx.where()}"):
-                ctx.iam.update_access_key(UserName=user, AccessKeyId=k.id, Status="Inactive")
+            ctx.iam.deactivate_access_key(user, k.id)
         else:
             retire_access_key(ctx, user, k.id)
     return list(keys)

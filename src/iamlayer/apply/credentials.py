@@ -16,12 +16,11 @@ from iamlayer.apply.handlers import (
     CREATE_ATTEMPTS,
     DEFAULT_PASSWORD_LENGTH,
     HandlerContext,
-    gone_is_fine,
     handles,
 )
-from iamlayer.aws.errors import aws_call, surely_not_applied
-from iamlayer.aws.read import access_key, has_login_profile, read_all
-from iamlayer.aws.retry import Backoff, consistency_timeout, settle
+from iamlayer.aws.errors import surely_not_applied
+from iamlayer.aws.read import access_key
+from iamlayer.aws.retry import Backoff, consistency_timeout
 from iamlayer.errors import AlreadyExistsError, ApplyError, AwsError
 from iamlayer.plan.model import Action, Change, Kind
 from iamlayer.secrets.keys import PublicKey, load_public_key
@@ -58,31 +57,20 @@ def issue_password(
 ) -> Path:
     """Generate, stage the ciphertext, make it live in AWS, promote the ciphertext. Returns its path.
 
-    CreateLoginProfile is sent without SDK retries (see HandlerContext.iam_once). After an answer
-    that was lost (timeout, dropped connection, 5xx) it is sent again with the same password, so
-    an EntityAlreadyExists then means the lost attempt went through with this very password.
+    CreateLoginProfile is sent without SDK retries (IamGateway.create_login_profile). After an
+    answer that was lost (timeout, dropped connection, 5xx) it is sent again with the same password,
+    so an EntityAlreadyExists then means the lost attempt went through with this very password.
     UpdateLoginProfile sets the same password however often it is sent, so botocore may retry it.
     """
     password = generate_password(policy, DEFAULT_PASSWORD_LENGTH)
     staged = ctx.outbox.stage_password(ctx.account, user, key, password)
-    attempted = f"{'resetting' if replace else 'creating'} the console password of user {user} {ctx.where()}"
     unknown = 0
     while True:
         try:
-            with aws_call(attempted):
-                if replace:
-                    settle(
-                        lambda: ctx.iam.update_login_profile(
-                            UserName=user, Password=password, PasswordResetRequired=reset_required
-                        )
-                    )
-                else:
-                    settle(
-                        lambda: ctx.iam_once.create_login_profile(
-                            UserName=user, Password=password, PasswordResetRequired=reset_required
-                        ),
-                        not_found_too=True,
-                    )
+            if replace:
+                ctx.iam.update_login_profile(user, password, reset_required=reset_required)
+            else:
+                ctx.iam.create_login_profile(user, password, reset_required=reset_required)
             break
         except AlreadyExistsError as exc:
             if unknown:
@@ -127,7 +115,7 @@ def settle_staged_password(ctx: HandlerContext, user: str) -> Path | None:
     where = f"user {user} {ctx.where()}"
     bound = consistency_timeout()
     backoff = Backoff(max(bound - _age(pending.path), 0.0), first=1, cap=8)
-    while not has_login_profile(ctx.iam, user, where):
+    while not ctx.iam.has_login_profile(user):
         if not backoff.wait():
             ctx.outbox.discard(pending)  # staged before a CreateLoginProfile that never happened
             return None
@@ -178,8 +166,7 @@ def delete_login_profile(ctx: HandlerContext, ch: Change) -> None:
     # deletes it again; the other way round, the ciphertext of a password that no longer exists
     # would stay, unseen by any plan (the user has no login profile, as the spec asks).
     ctx.outbox.forget_password(ctx.account, ch.address.name)
-    with gone_is_fine(), aws_call(f"deleting the console password of user {ch.address.name} {ctx.where()}"):
-        ctx.iam.delete_login_profile(UserName=ch.address.name)
+    ctx.iam.delete_login_profile(ch.address.name)
 
 
 def issue_access_key(ctx: HandlerContext, user: str, key: PublicKey) -> tuple[str, Path]:
@@ -187,14 +174,13 @@ def issue_access_key(ctx: HandlerContext, user: str, key: PublicKey) -> tuple[st
 
     Journaled around the call with the user's key ids before it (see iamlayer.state.journal): if
     the process dies before the ciphertext is written, the next plan knows the unreadable key is
-    iamlayer's and replaces it. The call is sent without SDK retries (HandlerContext.iam_once):
+    iamlayer's and replaces it. The call is sent without SDK retries (IamGateway.create_access_key):
     - AWS surely refused it: nothing was made, the journal entry is closed, the error raised;
     - its answer was lost (timeout, dropped connection, 5xx): AWS may have made a key whose
       secret nobody will ever read. Wait (bounded) for it to show in ListAccessKeys, delete it,
       and send the create again. If none shows, send it again and keep the journal entry open, so
       the next plan deletes a key that shows late. There is never more than one such key.
     """
-    where = f"user {user} {ctx.where()}"
     # A key an earlier, unfinished creation may have made stays an orphan: it is not "before".
     earlier = ctx.journal.key_creations(ctx.account).get(user)
     held = ctx.outbox.access_key_ids(ctx.account, user)
@@ -205,10 +191,7 @@ def issue_access_key(ctx: HandlerContext, user: str, key: PublicKey) -> tuple[st
     unknown, unresolved = 0, False
     while True:
         try:
-            with aws_call(f"creating an access key for {where}"):
-                created = settle(lambda: ctx.iam_once.create_access_key(UserName=user), not_found_too=True)[
-                    "AccessKey"
-                ]
+            created = ctx.iam.create_access_key(user)
             break
         except AwsError as exc:
             if surely_not_applied(exc):
@@ -218,11 +201,7 @@ def issue_access_key(ctx: HandlerContext, user: str, key: PublicKey) -> tuple[st
             unknown += 1
             orphan = _wait_for_orphan(ctx, user, before)
             if orphan:
-                with (
-                    gone_is_fine(),
-                    aws_call(f"deleting access key {orphan} of {where}, made by a lost call"),
-                ):
-                    ctx.iam.delete_access_key(UserName=user, AccessKeyId=orphan)
+                ctx.iam.delete_access_key(user, orphan, ", made by a lost call")
             else:
                 unresolved = True
             if unknown == CREATE_ATTEMPTS:
@@ -236,24 +215,19 @@ def issue_access_key(ctx: HandlerContext, user: str, key: PublicKey) -> tuple[st
         path = ctx.outbox.store_access_key(ctx.account, user, key, key_id, created["SecretAccessKey"])
     except BaseException:
         # A live key whose secret nobody can read is worse than none: take it back.
-        with gone_is_fine(), aws_call(f"deleting access key {key_id} of user {user} after a failed write"):
-            ctx.iam.delete_access_key(UserName=user, AccessKeyId=key_id)
+        ctx.iam.delete_access_key(user, key_id, " after a failed write")
         raise
     finally:
-        created.pop("SecretAccessKey", None)
+        created.pop("SecretAccessKey", None)  # type: ignore[misc]
     if not unresolved:
         ctx.journal.end("access_keys", ctx.account, user)
     return key_id, Path(path)
 
 
 def _keys(ctx: HandlerContext, user: str) -> list[AccessKey]:
-    with aws_call(f"listing access keys of user {user} {ctx.where()}"):
-        # NoSuchEntity right after the user was made (IAM's reads lag behind its writes): the
-        # key's create starts as soon as the user's succeeded (iamlayer.apply.graph).
-        keys = settle(lambda: read_all(ctx.iam, "list_access_keys", UserName=user), not_found_too=True).get(
-            "AccessKeyMetadata", []
-        )
-    return [access_key(k) for k in keys]
+    # NoSuchEntity right after the user was made (IAM's reads lag behind its writes): the key's
+    # create starts as soon as the user's succeeded (iamlayer.apply.graph).
+    return [access_key(k) for k in ctx.iam.access_keys(user, just_created=True)]
 
 
 def _wait_for_orphan(ctx: HandlerContext, user: str, before: frozenset[str]) -> str | None:
@@ -286,7 +260,6 @@ def delete_access_key(ctx: HandlerContext, ch: Change) -> None:
 
 def retire_access_key(ctx: HandlerContext, user: str, key_id: str) -> None:
     """Delete an access key in AWS (gone already is fine), then its ciphertext."""
-    with gone_is_fine(), aws_call(f"deleting access key {key_id} of user {user} {ctx.where()}"):
-        ctx.iam.delete_access_key(UserName=user, AccessKeyId=key_id)
+    ctx.iam.delete_access_key(user, key_id)
     ctx.outbox.forget_access_key(ctx.account, user, key_id)
     ctx.journal.end("access_keys", ctx.account, user)  # an unfinished creation is settled

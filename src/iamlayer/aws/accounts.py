@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.session
@@ -23,6 +23,10 @@ from iamlayer.aws.errors import aws_call
 from iamlayer.aws.session import AccountClients, ApiStats, CredentialSource, base_session, make_client
 from iamlayer.errors import AccessDeniedError, CredentialsError, IamlayerError
 from iamlayer.spec.model import Account, Spec
+
+if TYPE_CHECKING:
+    from mypy_boto3_sts import STSClient
+    from mypy_boto3_sts.type_defs import AssumeRoleRequestTypeDef, AssumeRoleResponseTypeDef
 
 #: what member-account sessions are named after (`iamlayer-<caller>`), and alone when no name is found
 SESSION_NAME = "iamlayer"
@@ -100,7 +104,7 @@ def _now() -> datetime:
 
 
 def assumed_role_session(
-    sts: Any,
+    sts: STSClient,
     role_arn: str,
     region: str | None,
     count: Callable[[], None],
@@ -130,16 +134,19 @@ def assumed_role_session(
     """
     arn: list[str] = []
 
-    def assume(**extra: str) -> Any:
+    def assume(source_identity: str | None = None) -> AssumeRoleResponseTypeDef:
         count()
+        args: AssumeRoleRequestTypeDef = {"RoleArn": role_arn, "RoleSessionName": session_name}
+        if source_identity:
+            args["SourceIdentity"] = source_identity
         with aws_call(attempted):
-            return sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name, **extra)
+            return sts.assume_role(**args)
 
     def fetch() -> dict[str, Any]:
         resp = None
         if identity and (role_arn, identity) not in _NO_SOURCE_IDENTITY:
             try:
-                resp = assume(SourceIdentity=identity)
+                resp = assume(identity)
             except AccessDeniedError:
                 # AWS refuses the whole AssumeRole when the trust policy allows sts:AssumeRole but
                 # not sts:SetSourceIdentity (OrganizationAccountAccessRole, as Organizations makes
@@ -182,7 +189,12 @@ def assumed_role_session(
 
 
 def _connect_one(
-    spec: Spec, account: Account, base: boto3.Session, sts: Any, caller: tuple[str, str], stats: ApiStats
+    spec: Spec,
+    account: Account,
+    base: boto3.Session,
+    sts: STSClient,
+    caller: tuple[str, str],
+    stats: ApiStats,
 ) -> Connection:
     label = account.name
     assumed: str | None = None

@@ -86,7 +86,7 @@ UNIQUENESS = "UNIQUENESS_CONSTRAINT_VIOLATION"
 CONCURRENT_MODIFICATION = "CONCURRENT_MODIFICATION"
 
 #: operation -> what its ConflictException can mean besides a race, and the confirming read
-#: (iamlayer.aws.identity_center.Directory) that tells: it is there (done, or the name taken) or
+#: (iamlayer.aws.gateways.identity_center: has_...) that tells: it is there (done, or the name taken) or
 #: not (a race, retried). Keyed by operation name: only sso-admin and identitystore answer
 #: ConflictException among the services iamlayer calls (IAM says EntityAlreadyExists).
 CONFLICT_MAYBE_DONE: Mapping[str, str] = {

@@ -12,7 +12,7 @@ user, for just those users whose hint disagrees with the spec.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +20,7 @@ from typing import Any
 
 from iamlayer.audit.model import CredentialReport
 from iamlayer.aws.errors import aws_call
+from iamlayer.aws.gateways.iam import IamGateway
 from iamlayer.aws.retry import settle
 from iamlayer.aws.session import AccountClients
 from iamlayer.errors import AwsError, NotFoundError
@@ -291,7 +292,7 @@ def _iso(t: Any) -> str:
     return t.isoformat() if hasattr(t, "isoformat") else str(t or "")
 
 
-def access_key(meta: dict[str, Any]) -> AccessKey:
+def access_key(meta: Mapping[str, object]) -> AccessKey:
     """An AccessKey from a ListAccessKeys entry."""
     return AccessKey(
         id=str(meta["AccessKeyId"]),
@@ -300,28 +301,14 @@ def access_key(meta: dict[str, Any]) -> AccessKey:
     )
 
 
-def has_login_profile(iam: Any, user: str, where: str) -> bool:
-    """Whether `user` has a console password (GetLoginProfile; NoSuchEntity means no)."""
-    try:
-        with aws_call(f"reading the login profile of {where}"):
-            iam.get_login_profile(UserName=user)
-    except NotFoundError:
-        return False
-    return True
-
-
 def confirm_user(clients: AccountClients, account_id: str, user: UserState, *, mfa: bool = False) -> None:
     """Replace a user's credential hints with the truth (GetLoginProfile, ListAccessKeys, ListMFADevices)."""
-    iam = clients.client("iam")
-    where = f"user {user.name} {_where(clients, account_id)}"
-    user.login_profile = has_login_profile(iam, user.name, where)
-    with aws_call(f"listing access keys of {where}"):
-        keys = read_all(iam, "list_access_keys", UserName=user.name).get("AccessKeyMetadata", [])
+    iam = IamGateway(clients.iam(), where=_where(clients, account_id))
+    user.login_profile = iam.has_login_profile(user.name)
+    keys = iam.access_keys(user.name)
     user.access_keys = tuple(access_key(k) for k in sorted(keys, key=lambda k: str(k.get("CreateDate", ""))))
     if mfa:
-        with aws_call(f"listing MFA devices of {where}"):
-            devices = read_all(iam, "list_mfa_devices", UserName=user.name).get("MFADevices", [])
-        user.mfa_devices = tuple(d["SerialNumber"] for d in devices)
+        user.mfa_devices = iam.mfa_devices(user.name)
 
 
 def read_policy_tags(clients: AccountClients, account_id: str, policies: Iterable[PolicyState]) -> None:

@@ -22,20 +22,18 @@ delays up to a deadline) and for at most one bound, `consistency_timeout()`:
     exactly once (see iamlayer.aws.session) never retry; a throttled answer is proof the call
     was not applied, so sending it again is safe.
   Every other error is raised at once.
-- `SettledClient` sends every call of a client through `settle`: apply handlers get their clients
-  wrapped so, and `read_all` settles each paginated read, so no handler fails on the first
-  throttle, whichever call it makes.
+- the gateways (iamlayer.aws.gateways) send every request through `settle`, and `read_all`
+  settles each paginated read, so no handler fails on the first throttle, whichever call it makes.
 - Probes that re-read until a write shows (an access key whose answer was lost, the re-read
   after apply) use `Backoff` with the same bound.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from iamlayer.aws.errors import translate
 from iamlayer.errors import (
@@ -182,36 +180,3 @@ def settle(
             )
             if not retryable or not backoff.wait():
                 raise
-
-
-class SettledClient:
-    """A boto3 client whose every API call goes through `settle` (with its defaults).
-
-    Everything else (`meta`, `exceptions`, `get_paginator`...) is the client's own. A call that
-    also needs NoSuchEntity, DeleteConflict or another code retried is still wrapped in its own
-    `settle(...)` by the caller, whose deadline bounds the whole.
-    """
-
-    def __init__(self, client: Any) -> None:
-        self.raw = client
-        self._operations = frozenset(client.meta.method_to_api_mapping)
-
-    def __getattr__(self, name: str) -> Any:
-        if name in ("raw", "_operations"):  # not set yet (copy, pickle): no recursion
-            raise AttributeError(name)
-        attr = getattr(self.raw, name)
-        if name not in self._operations:
-            return attr
-
-        @functools.wraps(attr)
-        def call(*args: Any, **kwargs: Any) -> Any:
-            return settle(lambda: attr(*args, **kwargs))
-
-        return call
-
-
-def settled(client: Any) -> Any:
-    """`client` as a SettledClient (None and already wrapped clients as they are)."""
-    if client is None or isinstance(client, SettledClient):
-        return client
-    return SettledClient(client)

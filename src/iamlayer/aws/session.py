@@ -12,7 +12,7 @@ import os
 import re
 import threading
 from datetime import UTC, datetime
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Literal, Union, overload
 
 import boto3
 from botocore.config import Config
@@ -21,6 +21,13 @@ from botocore.utils import parse_timestamp as botocore_parse_timestamp
 
 from iamlayer.aws.errors import aws_call, refused_on_loopback
 from iamlayer.stats import ApiStats as ApiStats  # where it was first: many import it from here
+
+if TYPE_CHECKING:  # boto3-stubs types the clients; nothing of them is needed at run time
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_identitystore import IdentityStoreClient
+    from mypy_boto3_organizations import OrganizationsClient
+    from mypy_boto3_sso_admin import SSOAdminClient
+    from mypy_boto3_sts import STSClient
 
 # Adaptive mode backs off on throttling with a client-side rate limiter; IAM and STS limits are low
 # and cannot be raised, so a large apply must slow down instead of failing.
@@ -84,6 +91,30 @@ def parse_timestamp(value: Any) -> datetime:
     return botocore_parse_timestamp(value)
 
 
+@overload
+def make_client(
+    session: boto3.Session, service: Literal["iam"], region: str | None = ..., config: Config = ...
+) -> IAMClient: ...
+@overload
+def make_client(
+    session: boto3.Session, service: Literal["sts"], region: str | None = ..., config: Config = ...
+) -> STSClient: ...
+@overload
+def make_client(
+    session: boto3.Session, service: Literal["organizations"], region: str | None = ..., config: Config = ...
+) -> OrganizationsClient: ...
+@overload
+def make_client(
+    session: boto3.Session, service: Literal["sso-admin"], region: str | None = ..., config: Config = ...
+) -> SSOAdminClient: ...
+@overload
+def make_client(
+    session: boto3.Session, service: Literal["identitystore"], region: str | None = ..., config: Config = ...
+) -> IdentityStoreClient: ...
+@overload
+def make_client(
+    session: boto3.Session, service: str, region: str | None = ..., config: Config = ...
+) -> Any: ...
 def make_client(
     session: boto3.Session, service: str, region: str | None = None, config: Config = RETRY_CONFIG
 ) -> Any:
@@ -159,9 +190,25 @@ class AccountClients:
         self._clients: dict[tuple[str, str, bool], Any] = {}
         self._lock = threading.Lock()
 
+    def iam(self, *, retries: bool = True) -> IAMClient:
+        """The account's IAM client (typed); `retries=False`: see `client`."""
+        client: IAMClient = self.client("iam", retries=retries)
+        return client
+
+    def sso_admin(self, region: str) -> SSOAdminClient:
+        """The account's sso-admin client in `region` (typed)."""
+        client: SSOAdminClient = self.client("sso-admin", region)
+        return client
+
+    def identitystore(self, region: str) -> IdentityStoreClient:
+        """The account's identitystore client in `region` (typed)."""
+        client: IdentityStoreClient = self.client("identitystore", region)
+        return client
+
     def client(self, service: str, region: str | None = None, *, retries: bool = True) -> Any:
         """The account's client for `service`; `retries=False`: one without botocore's retries,
-        for calls that must not be sent twice unless the caller knows the first did nothing."""
+        for calls that must not be sent twice unless the caller knows the first did nothing.
+        Untyped: the gateways (iamlayer.aws.gateways) and reads use the typed accessors above."""
         key = (service, region or self.region, retries)
         with self._lock:
             if key not in self._clients:
