@@ -357,6 +357,7 @@ class Fault(StrEnum):
     IC_IN_PROGRESS = "ic:in_progress"  # a status poll answered IN_PROGRESS
     IC_FAILED = "ic:failed"  # a status poll answered FAILED (the request did nothing)
     IC_CONFLICT = "ic:conflict"  # ConflictException: another operation on the permission set runs
+    IC_CONFLICT_OTHERS = "ic:conflict_others"  # the same, caused by someone else (IcConflict.others)
     STORE_LAG_NOT_FOUND = "store_lag:not_found"  # an identitystore entity created within the lag
     UPSTREAM_ERROR = "upstream:error"  # the emulator did not answer (not a switch: a broken test run)
 
@@ -413,6 +414,10 @@ class IcConflict:
     """ConflictException on a write to a permission set while another of its operations runs."""
 
     share: float = 1.0  # seeded share of such writes refused
+    # A seeded share of the writes to a permission set that is not busy here refused all the
+    # same, as when another operator or the console is working on it (at most `others_times`).
+    others: float = 0.0
+    others_times: int = 3
 
 
 @dataclass(frozen=True)
@@ -884,6 +889,7 @@ class AwsHarness:
         self.ic_async, self.ic_conflict, self.store_lag = ic_async, ic_conflict, store_lag
         self._ic_ops: dict[str, _IcOp] = {}  # request id -> the request answered IN_PROGRESS
         self._ic_busy: Counter[str] = Counter()  # permission set ARN -> its writes being forwarded
+        self._ic_others = 0  # ConflictExceptions answered for someone else's operation
         self._ic_failed = 0
         self.rules: list[Rule] = []
         self.seen: list[str] = []  # actions, in arrival order
@@ -1112,8 +1118,8 @@ class AwsHarness:
         if polled is not None:
             return polled[0], False, polled[1], ""
         claimed = self._ic_claim(req)
-        if isinstance(claimed, Answer):
-            return claimed, False, Fault.IC_CONFLICT, ""
+        if isinstance(claimed, tuple):
+            return claimed[0], False, claimed[1], ""
         try:
             return self._respond_forwarded(req, account, rule)
         finally:
@@ -1589,10 +1595,11 @@ class AwsHarness:
         wanted = (data.get("PrincipalType"), data.get("PrincipalId"))
         return any((a.get("PrincipalType"), a.get("PrincipalId")) == wanted for a in found)
 
-    def _ic_claim(self, req: Request) -> Answer | str | None:
+    def _ic_claim(self, req: Request) -> tuple[Answer, str] | str | None:
         """With IcConflict: a write to a permission set while another of its operations runs (an
-        asynchronous request in progress, or a write being forwarded) answers ConflictException;
-        else the permission set is claimed (returned) until `_ic_release`."""
+        asynchronous request in progress, or a write being forwarded) answers ConflictException,
+        and so does a seeded share of the others (someone else's operation); else the permission
+        set is claimed (returned) until `_ic_release`."""
         if req.service != "sso" or req.protocol != "json" or not _is_write(req):
             return None
         ps = _json_params(req).get("PermissionSetArn")
@@ -1603,19 +1610,28 @@ class AwsHarness:
             busy = self._ic_busy[ps] > 0 or any(
                 not op.done and op.permission_set == ps for op in self._ic_ops.values()
             )
-            if not busy or conflict is None:
+            others = (
+                conflict is not None
+                and not busy
+                and self._ic_others < conflict.others_times
+                and self._draw("ic-conflict-others", req.action) < conflict.others
+            )
+            if others:
+                self._ic_others += 1
+            elif not busy or conflict is None:
                 self._ic_busy[ps] += 1
                 return ps
+        msg = "Could not complete the operation due to a concurrent operation on the permission set. Retry."
+        if others:
+            return _error("sso", "json", "ConflictException", msg, 409), Fault.IC_CONFLICT_OTHERS
+        assert conflict is not None
         if self._draw("ic-conflict", req.action) < conflict.share:
-            msg = (
-                "Could not complete the operation due to a concurrent operation on the permission set. Retry."
-            )
-            return _error("sso", "json", "ConflictException", msg, 409)
+            return _error("sso", "json", "ConflictException", msg, 409), Fault.IC_CONFLICT
         with self._lock:
             self._ic_busy[ps] += 1
         return ps
 
-    def _ic_release(self, claimed: Answer | str | None) -> None:
+    def _ic_release(self, claimed: tuple[Answer, str] | str | None) -> None:
         if isinstance(claimed, str):
             with self._lock:
                 self._ic_busy[claimed] -= 1

@@ -947,6 +947,25 @@ def test_a_write_to_a_permission_set_busy_with_another_operation_answers_conflic
     assert harness.count(fault=Fault.IC_CONFLICT) == 3
 
 
+def test_someone_elses_operation_refuses_a_write_to_an_idle_permission_set(
+    harness: AwsHarness, emu: Emulator
+) -> None:
+    """IcConflict(others=...): a write to a permission set nothing here is busy with answers
+    ConflictException as if another operator were working on it, at most `others_times`."""
+    sso, _, raw_sso, _, arn, _ = ic_member(harness, emu)
+    ps = raw_sso.create_permission_set(InstanceArn=arn, Name="idle")["PermissionSet"]["PermissionSetArn"]
+    policy = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    harness.ic_conflict = IcConflict(others=1.0, others_times=1)
+    with pytest.raises(ClientError) as refused:
+        sso.attach_managed_policy_to_permission_set(
+            InstanceArn=arn, PermissionSetArn=ps, ManagedPolicyArn=policy
+        )
+    assert code(refused) == "ConflictException"
+    sso.list_managed_policies_in_permission_set(InstanceArn=arn, PermissionSetArn=ps)  # reads: never
+    sso.attach_managed_policy_to_permission_set(InstanceArn=arn, PermissionSetArn=ps, ManagedPolicyArn=policy)
+    assert harness.count(fault=Fault.IC_CONFLICT_OTHERS) == 1 and harness.count(fault=Fault.IC_CONFLICT) == 0
+
+
 def test_identitystore_reads_lag_behind_its_writes(harness: AwsHarness, emu: Emulator) -> None:
     _, store, _, raw_store, _, store_id = ic_member(harness, emu)
     by_name = {
