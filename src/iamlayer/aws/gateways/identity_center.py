@@ -231,11 +231,12 @@ class IdentityStoreGateway:
 
     # -- names to ids -----------------------------------------------------------------------------
     def _id(self, kind: str, name: str, look_up: Callable[[], str]) -> str:
-        """The id of the user or group (`kind`) called `name`: remembered, else looked up."""
+        """The id of the user or group (`kind`) called `name`: remembered, else `look_up()` (a
+        request sent through send) and remembered."""
         known = self._names.known(kind, name)
         if known:
             return known
-        found = send(f"looking up Identity Center {kind.lower()} {name} {self.where}", look_up)
+        found = look_up()
         self._names.remember(kind, name, found)
         return found
 
@@ -243,8 +244,11 @@ class IdentityStoreGateway:
         return self._id(
             "USER",
             name,
-            lambda: self.client.get_user_id(
-                IdentityStoreId=self.store_id, AlternateIdentifier=_unique("userName", name)
+            lambda: send(
+                f"looking up Identity Center user {name} {self.where}",
+                lambda: self.client.get_user_id(
+                    IdentityStoreId=self.store_id, AlternateIdentifier=_unique("userName", name)
+                ),
             )["UserId"],
         )
 
@@ -252,8 +256,11 @@ class IdentityStoreGateway:
         return self._id(
             "GROUP",
             name,
-            lambda: self.client.get_group_id(
-                IdentityStoreId=self.store_id, AlternateIdentifier=_unique("displayName", name)
+            lambda: send(
+                f"looking up Identity Center group {name} {self.where}",
+                lambda: self.client.get_group_id(
+                    IdentityStoreId=self.store_id, AlternateIdentifier=_unique("displayName", name)
+                ),
             )["GroupId"],
         )
 
