@@ -14,42 +14,14 @@ fast; type checkers see them as usual.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from iamlayer._lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
-_FROM: dict[str, str] = {
-    **dict.fromkeys(
-        (
-            "Applied",
-            "Audit",
-            "Discovery",
-            "IssuedPassword",
-            "Outputs",
-            "PersonOutputs",
-            "Retirement",
-            "StsRegions",
-            "Validation",
-            "apply_plan",
-            "run_audit",
-            "discover_accounts",
-            "load_spec",
-            "operator_policy",
-            "outputs",
-            "make_plan",
-            "read_plan",
-            "render_plan",
-            "render_profiles",
-            "reset_password",
-            "retire_access_keys",
-            "rotate_access_key",
-            "save_plan",
-            "sts_regions",
-            "validate",
-        ),
-        "iamlayer.api",
-    ),
+#: where the names of __all__ that are not iamlayer.api's live
+_ELSEWHERE: dict[str, str] = {
     **dict.fromkeys(
         (
             "IamlayerError",
@@ -72,7 +44,8 @@ _FROM: dict[str, str] = {
     "Rotation": "iamlayer.apply.access_keys",
 }
 
-# Spelled out for linters and readers; tests/unit/test_library_api.py keeps it equal to _FROM.
+# Spelled out for type checkers, linters and readers; tests/unit/test_lazy.py checks that each name
+# loads from where it is said to be.
 __all__ = [
     "ApiStats",
     "Applied",
@@ -163,14 +136,4 @@ if TYPE_CHECKING:
     from iamlayer.stats import ApiStats
 
 
-def __getattr__(name: str) -> Any:
-    module = _FROM.get(name)
-    if module is None:
-        raise AttributeError(f"module 'iamlayer' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_attributes(__name__, __all__, _ELSEWHERE, default="iamlayer.api")

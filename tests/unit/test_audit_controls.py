@@ -294,6 +294,14 @@ def test_password_policy_length_and_reuse() -> None:
     assert f.status is Status.FAIL and f.spec_field == "password_policy.minimum_length" and "8" in f.detail
     [f] = results(weak, "password-reuse")
     assert f.status is Status.FAIL and f.spec_field == "password_policy.reuse_prevention"
+    assert f.detail == "PasswordReusePrevention = 5"
+    at_the_line = replace(
+        good_input(), password_policy=PasswordPolicyState(minimum_length=14, reuse_prevention=24)
+    )
+    [f] = results(at_the_line, "password-length")
+    assert (f.status, f.detail) == (Status.PASS, "MinimumPasswordLength = 14")
+    [f] = results(at_the_line, "password-reuse")
+    assert (f.status, f.detail) == (Status.PASS, "PasswordReusePrevention = 24")
     none = replace(good_input(), password_policy=None)
     assert statuses(none, "password-length") == {Status.FAIL}
     assert statuses(none, "password-reuse") == {Status.FAIL}

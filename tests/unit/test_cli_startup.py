@@ -44,7 +44,7 @@ def test_help_loads_no_command_module_and_no_aws_library(tmp_path: Path) -> None
 
 def test_import_iamlayer_loads_nothing_until_used(tmp_path: Path) -> None:
     modules = loaded_after("import iamlayer", tmp_path)
-    assert [m for m in modules if m.startswith("iamlayer")] == ["iamlayer"]
+    assert [m for m in modules if m.startswith("iamlayer")] == ["iamlayer", "iamlayer._lazy"]
 
 
 def test_validate_does_not_load_boto3(tmp_path: Path) -> None:

@@ -87,6 +87,29 @@ def test_defaults_the_instance_to_the_management_account_and_the_spec_region(tmp
     assert ic is not None and (ic.account, ic.region) == ("management", "eu-west-1")
 
 
+def test_the_instance_fields_are_carried_or_refused_with_their_rule(tmp_path: Path) -> None:
+    users = "  users:\n    j: {email: j@example.com, given_name: J, family_name: K}\n"
+    good = (
+        "identity_center:\n  region: eu-central-1\n  start_url: https://d-1234567890.awsapps.com/start\n"
+        "  instance_arn: arn:aws:sso:::instance/ssoins-1234567890abcdef\n  identity_store_id: d-9067a1b2c3\n"
+    )
+    ic = load_spec(write_spec(tmp_path, BASE + good + users), check_keys=False).identity_center
+    assert ic is not None
+    assert (ic.region, ic.start_url, ic.instance_arn, ic.identity_store_id) == (
+        "eu-central-1",
+        "https://d-1234567890.awsapps.com/start",
+        "arn:aws:sso:::instance/ssoins-1234567890abcdef",
+        "d-9067a1b2c3",
+    )
+    bad = "identity_center:\n  region: moon-1\n  start_url: x\n  instance_arn: x\n  identity_store_id: x\n"
+    errors = load_errors(write_spec(tmp_path, BASE + bad + users))
+    assert "AWS access portal URL" in (only(errors, "identity_center.start_url").hint or "")
+    assert "ssoins-<16 characters>" in (only(errors, "identity_center.instance_arn").hint or "")
+    assert "d- and 10 characters" in (only(errors, "identity_center.identity_store_id").hint or "")
+    only(errors, "identity_center.region")
+    assert len(errors) == 4
+
+
 def test_every_error_at_once_with_lines_and_did_you_mean(tmp_path: Path) -> None:
     bad = (
         ISSUE_BLOCK.replace("  account: management", "  acount: management")

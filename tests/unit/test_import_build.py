@@ -541,6 +541,8 @@ def test_identity_center_is_imported_with_what_acme_owns_and_loads_back(tmp_path
     assert report.counts["permission_sets"] == 3 and report.counts["ic_assignments"] == 3
     found = {(f.where, f.what): (f.kind, f.why) for f in report.findings}
     assert found[("identity center", "1 user(s) no iamlayer project made: stranger")][0] == "left_out"
+    assert found[("identity center", "1 group(s) no iamlayer project made: theirs")][0] == "left_out"
+    assert found[("identity center", "1 permission set(s) no iamlayer project made: Hand")][0] == "left_out"
     assert "owned by iamlayer project 'zeta'" in found[("identity center", "user zed")][1]
     assert "lacks (/nope)" in found[("identity center", "permission set Bad")][1]
     assert "InternalFailure" in found[("identity center", "permission set Unread: permissions boundary")][1]

@@ -332,6 +332,10 @@ def test_module_addresses_are_read_as_resources(tmp_path: Path, people: dict[str
         ("jane.doe", "password", people["jane.doe"]["fingerprint"].upper()),
         ("ci", "access_key", people["ops.team"]["fingerprint"].upper()),
     ]
+    assert [(c.created, c.access_key_id, c.source) for c in source.ciphertexts] == [
+        ("", None, 'module.iam_user["jane.doe"].aws_iam_user_login_profile.this[0]'),
+        ("2024-05-01T10:00:00Z", "AKIAEXAMPLE000000CI1", 'module.iam_user["ci"].aws_iam_access_key.this[0]'),
+    ]
     whys = {f.where: f.why for f in source.findings}
     assert "keybase" in whys['module.iam_user["kb"].aws_iam_user_login_profile.this[0]']
     assert "through groups only" in whys["aws_iam_user_policy_attachment.ci"]

@@ -35,6 +35,7 @@ WRITERS = {
 
 #: the pure modules of the packages that mix pure values with disk or AWS
 PURE_MODULES = (
+    "iamlayer._lazy",
     "iamlayer.errors",
     "iamlayer.kinds",
     "iamlayer.plan.model",

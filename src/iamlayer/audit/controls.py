@@ -31,6 +31,7 @@ from iamlayer.audit.model import (
     CredentialRow,
     LiveManagedPolicy,
     MissingInput,
+    PasswordPolicyState,
     PolicyDoc,
     Principal,
     RootAccessFeatures,
@@ -364,6 +365,18 @@ def root_usage(inp: AuditInput, now: datetime) -> list[Outcome]:
 # --- password policy ---------------------------------------------------------------------------
 
 
+def _password_setting(
+    inp: AuditInput, aws_name: str, value: Callable[[PasswordPolicyState], int | None], *, at_least: int
+) -> list[Outcome]:
+    """One number of the password policy (AWS's name for it in the detail) at `at_least` or more;
+    an account without a password policy fails."""
+    policy = need(inp.password_policy, "password policy")
+    if policy is None:
+        return [Outcome(Status.FAIL, "password-policy", "the account has no password policy")]
+    n = value(policy) or 0
+    return [Outcome(Status.PASS if n >= at_least else Status.FAIL, "password-policy", f"{aws_name} = {n}")]
+
+
 @control(
     "password-length",
     "1.8",
@@ -375,13 +388,7 @@ def root_usage(inp: AuditInput, now: datetime) -> list[Outcome]:
     severity=Severity.MEDIUM,
 )
 def password_length(inp: AuditInput, now: datetime) -> list[Outcome]:
-    policy = need(inp.password_policy, "password policy")
-    if policy is None:
-        return [Outcome(Status.FAIL, "password-policy", "the account has no password policy")]
-    n = policy.minimum_length or 0
-    return [
-        Outcome(Status.PASS if n >= 14 else Status.FAIL, "password-policy", f"MinimumPasswordLength = {n}")
-    ]
+    return _password_setting(inp, "MinimumPasswordLength", lambda p: p.minimum_length, at_least=14)
 
 
 @control(
@@ -395,13 +402,7 @@ def password_length(inp: AuditInput, now: datetime) -> list[Outcome]:
     severity=Severity.LOW,
 )
 def password_reuse(inp: AuditInput, now: datetime) -> list[Outcome]:
-    policy = need(inp.password_policy, "password policy")
-    if policy is None:
-        return [Outcome(Status.FAIL, "password-policy", "the account has no password policy")]
-    n = policy.reuse_prevention or 0
-    return [
-        Outcome(Status.PASS if n >= 24 else Status.FAIL, "password-policy", f"PasswordReusePrevention = {n}")
-    ]
+    return _password_setting(inp, "PasswordReusePrevention", lambda p: p.reuse_prevention, at_least=24)
 
 
 # --- users' credentials ------------------------------------------------------------------------

@@ -20,7 +20,8 @@ The rules, chosen so that the first plan of the written spec changes nothing:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from typing import Protocol, TypeVar
 
 from iamlayer.importer.model import IcSource, ImportFinding
 from iamlayer.plan.ic_diff import adopt_hint
@@ -51,6 +52,14 @@ def ic_owners(src: IcSource | None) -> Counter[str]:
     return owners
 
 
+class _Owned(Protocol):
+    @property
+    def owner(self) -> str | None: ...  # the project whose marker it bears, None: no marker
+
+
+_O = TypeVar("_O", bound=_Owned)
+
+
 class _IcBuilder:
     def __init__(
         self,
@@ -67,9 +76,11 @@ class _IcBuilder:
         self.by_ref = {cm_ref(p.path, name): name for name, p in policies.items()}
         self.findings = findings
 
-    def _foreign(self, kind: str, names: Sequence[str], owners: Mapping[str, str | None]) -> None:
-        """Leave out what this project does not own, saying why (one finding per kind and owner)."""
-        unowned = sorted(n for n in names if owners[n] is None)
+    def _ours(self, kind: str, found: Mapping[str, _O]) -> list[tuple[str, _O]]:
+        """What of `found` this project owns, by name; the rest is left out, saying why (one finding
+        per kind and owner)."""
+        owners = {n: x.owner for n, x in found.items()}
+        unowned = sorted(n for n in found if owners[n] is None)
         if unowned:
             hint = adopt_hint(kind, "NAME", self.project, self.state.identity_store_id)
             self.findings.append(
@@ -82,7 +93,7 @@ class _IcBuilder:
                     + hint.split(". ", 1)[1].replace("; or rename it in the spec", ", then import again"),
                 )
             )
-        others = sorted(n for n in names if owners[n] not in (None, self.project))
+        others = sorted(n for n in found if owners[n] not in (None, self.project))
         for name in others:
             self.findings.append(
                 ImportFinding(
@@ -92,14 +103,11 @@ class _IcBuilder:
                     f"owned by iamlayer project {owners[name]!r}, not {self.project!r}",
                 )
             )
+        return [(n, x) for n, x in sorted(found.items()) if x.owner == self.project]
 
     def users(self) -> dict[str, IcUser]:
-        found = self.state.users
-        self._foreign("user", list(found), {n: u.owner for n, u in found.items()})
         out: dict[str, IcUser] = {}
-        for name, u in sorted(found.items()):
-            if u.owner != self.project:
-                continue
+        for name, u in self._ours("user", self.state.users):
             if not (u.email and u.given_name and u.family_name):
                 self.findings.append(
                     ImportFinding(
@@ -120,8 +128,6 @@ class _IcBuilder:
         return out
 
     def groups(self, users: Mapping[str, IcUser]) -> dict[str, IcGroup]:
-        found = self.state.groups
-        self._foreign("group", list(found), {n: g.owner for n, g in found.items()})
         return {
             name: IcGroup(
                 name=name,
@@ -129,17 +135,12 @@ class _IcBuilder:
                 # Someone else's members stay as they are: the plan manages iamlayer's users only.
                 members=tuple(sorted(m for m in g.members if m in users)),
             )
-            for name, g in sorted(found.items())
-            if g.owner == self.project
+            for name, g in self._ours("group", self.state.groups)
         }
 
     def permission_sets(self) -> dict[str, PermissionSet]:
-        found = self.state.permission_sets
-        self._foreign("permission set", list(found), {n: p.owner for n, p in found.items()})
         out: dict[str, PermissionSet] = {}
-        for name, ps in sorted(found.items()):
-            if ps.owner != self.project:
-                continue
+        for name, ps in self._ours("permission set", self.state.permission_sets):
             unknown = sorted(r for r in ps.customer_managed if r not in self.by_ref)
             if unknown:
                 self.findings.append(

@@ -38,11 +38,12 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from iamlayer.errors import Diagnostic, SpecError
 from iamlayer.importer.model import Ciphertext, ImportFinding, ImportSource, SourceAccount
 from iamlayer.kinds import terraform_types
+from iamlayer.secrets.names import SecretKind
 from iamlayer.spec.model import PasswordPolicy
 from iamlayer.state.model import AccessKey, AccountState, GroupState, PolicyState, RoleState, UserState
 from iamlayer.state.normalize import normalize
@@ -534,42 +535,39 @@ def choose_keys(instances: list[TfInstance], layer: Path | None, findings: list[
     return out
 
 
+#: the resource types that hold a ciphertext: the attribute that holds it, and what it is
+_CIPHERTEXTS: Final[Mapping[str, tuple[str, SecretKind]]] = {
+    "aws_iam_user_login_profile": ("encrypted_password", "password"),
+    "aws_iam_access_key": ("encrypted_secret", "access_key"),
+}
+
+
 def ciphertexts(instances: list[TfInstance], account_of: Mapping[tuple[str, str], str]) -> list[Ciphertext]:
     """The encrypted passwords and access-key secrets the state records (never decrypted)."""
     out: list[Ciphertext] = []
     for inst in instances:
         user = str(inst.get("user", ""))
         account = account_of.get((inst.state, inst.address))
-        if account is None:
+        held = _CIPHERTEXTS.get(inst.type)
+        if account is None or held is None or not inst.get(held[0]):
             continue
-        if inst.type == "aws_iam_user_login_profile" and inst.get("encrypted_password"):
-            message = _b64(str(inst.get("encrypted_password")))
-            if message:
-                out.append(
-                    Ciphertext(
-                        account,
-                        user,
-                        "password",
-                        message,
-                        str(inst.get("key_fingerprint", "")).upper(),
-                        source=inst.address,
-                    )
-                )
-        elif inst.type == "aws_iam_access_key" and inst.get("encrypted_secret"):
-            message = _b64(str(inst.get("encrypted_secret")))
-            if message:
-                out.append(
-                    Ciphertext(
-                        account,
-                        user,
-                        "access_key",
-                        message,
-                        str(inst.get("key_fingerprint", "")).upper(),
-                        created=str(inst.get("create_date", "")),
-                        access_key_id=str(inst.get("id")),
-                        source=inst.address,
-                    )
-                )
+        attribute, kind = held
+        message = _b64(str(inst.get(attribute)))
+        if not message:
+            continue
+        key = kind == "access_key"
+        out.append(
+            Ciphertext(
+                account,
+                user,
+                kind,
+                message,
+                str(inst.get("key_fingerprint", "")).upper(),
+                created=str(inst.get("create_date", "")) if key else "",
+                access_key_id=str(inst.get("id")) if key else None,
+                source=inst.address,
+            )
+        )
     return out
 
 

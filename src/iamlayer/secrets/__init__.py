@@ -9,8 +9,9 @@ The names below are loaded on first use: importing a pure submodule (`iamlayer.s
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from iamlayer._lazy import lazy_attributes
 
 _FROM: dict[str, str] = {
     "decrypt_file": "iamlayer.secrets.crypto",
@@ -45,14 +46,4 @@ if TYPE_CHECKING:
     from iamlayer.secrets.passwords import check_password, generate_password
 
 
-def __getattr__(name: str) -> Any:
-    module = _FROM.get(name)
-    if module is None:
-        raise AttributeError(f"module 'iamlayer.secrets' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_attributes(__name__, __all__, _FROM)

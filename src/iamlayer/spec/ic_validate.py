@@ -101,34 +101,26 @@ def build_identity_center(
             f"administrator), one of: {', '.join(accounts)}",
             path="identity_center.account",
         )
-    ic_region = region
-    if "region" in f:
-        from iamlayer.spec.validate import REGION, REGION_RULE
+    from iamlayer.spec.validate import REGION, REGION_RULE
 
-        ic_region = r.string(f["region"], pattern=REGION, rule=REGION_RULE) or region
-    start_url = None
-    if "start_url" in f:
-        start_url = r.string(
-            f["start_url"],
-            pattern=START_URL,
-            rule="the AWS access portal URL, e.g. https://d-1234567890.awsapps.com/start",
-        )
-    instance_arn = None
-    if "instance_arn" in f:
-        instance_arn = r.string(
-            f["instance_arn"],
-            pattern=INSTANCE_ARN,
-            rule="an IAM Identity Center instance ARN, arn:aws:sso:::instance/ssoins-<16 characters>",
-        )
+    def optional(key: str, pattern: re.Pattern[str], rule: str) -> str | None:
+        return r.string(f[key], pattern=pattern, rule=rule) if key in f else None
 
-    identity_store_id = None
-    if "identity_store_id" in f:
-        identity_store_id = r.string(
-            f["identity_store_id"],
-            pattern=IDENTITY_STORE_ID,
-            rule="the identity store id, d- and 10 characters, e.g. d-9067a1b2c3 (IAM Identity Center console, Settings); "
-            "without start_url, people sign in at https://<identity store id>.awsapps.com/start",
-        )
+    ic_region = optional("region", REGION, REGION_RULE) or region
+    start_url = optional(
+        "start_url", START_URL, "the AWS access portal URL, e.g. https://d-1234567890.awsapps.com/start"
+    )
+    instance_arn = optional(
+        "instance_arn",
+        INSTANCE_ARN,
+        "an IAM Identity Center instance ARN, arn:aws:sso:::instance/ssoins-<16 characters>",
+    )
+    identity_store_id = optional(
+        "identity_store_id",
+        IDENTITY_STORE_ID,
+        "the identity store id, d- and 10 characters, e.g. d-9067a1b2c3 (IAM Identity Center console, Settings); "
+        "without start_url, people sign in at https://<identity store id>.awsapps.com/start",
+    )
     user_names = _keys(f.get("users"))
     group_names = _keys(f.get("groups"))
     ps_names = _keys(f.get("permission_sets"))

@@ -193,6 +193,15 @@ def _await(
         )
 
 
+def _found(look_up: Callable[[], object]) -> bool:
+    """Whether `look_up` finds what it looks for (NotFoundError: it does not)."""
+    try:
+        look_up()
+    except NotFoundError:
+        return False
+    return True
+
+
 class IdentityStoreGateway:
     """The identity store of an instance: users, groups, memberships, and their ids by name."""
 
@@ -221,57 +230,55 @@ class IdentityStoreGateway:
         return send(attempted, call, races=True, done=done, sleep=self._sleep)
 
     # -- names to ids -----------------------------------------------------------------------------
-    def user_id(self, name: str) -> str:
-        known = self._names.known("USER", name)
+    def _id(self, kind: str, name: str, look_up: Callable[[], str]) -> str:
+        """The id of the user or group (`kind`) called `name`: remembered, else `look_up()` (a
+        request sent through send) and remembered."""
+        known = self._names.known(kind, name)
         if known:
             return known
-        found = send(
-            f"looking up Identity Center user {name} {self.where}",
-            lambda: self.client.get_user_id(
-                IdentityStoreId=self.store_id, AlternateIdentifier=_unique("userName", name)
-            ),
-        )["UserId"]
-        self._names.remember("USER", name, found)
+        found = look_up()
+        self._names.remember(kind, name, found)
         return found
 
+    def user_id(self, name: str) -> str:
+        return self._id(
+            "USER",
+            name,
+            lambda: send(
+                f"looking up Identity Center user {name} {self.where}",
+                lambda: self.client.get_user_id(
+                    IdentityStoreId=self.store_id, AlternateIdentifier=_unique("userName", name)
+                ),
+            )["UserId"],
+        )
+
     def group_id(self, name: str) -> str:
-        known = self._names.known("GROUP", name)
-        if known:
-            return known
-        found = send(
-            f"looking up Identity Center group {name} {self.where}",
-            lambda: self.client.get_group_id(
-                IdentityStoreId=self.store_id, AlternateIdentifier=_unique("displayName", name)
-            ),
-        )["GroupId"]
-        self._names.remember("GROUP", name, found)
-        return found
+        return self._id(
+            "GROUP",
+            name,
+            lambda: send(
+                f"looking up Identity Center group {name} {self.where}",
+                lambda: self.client.get_group_id(
+                    IdentityStoreId=self.store_id, AlternateIdentifier=_unique("displayName", name)
+                ),
+            )["GroupId"],
+        )
 
     def principal_id(self, kind: str, name: str) -> str:
         return self.group_id(name) if kind == "GROUP" else self.user_id(name)
 
     def has_user(self, name: str) -> bool:
-        try:
-            self.user_id(name)
-        except NotFoundError:
-            return False
-        return True
+        return _found(lambda: self.user_id(name))
 
     def has_group(self, name: str) -> bool:
-        try:
-            self.group_id(name)
-        except NotFoundError:
-            return False
-        return True
+        return _found(lambda: self.group_id(name))
 
     def has_membership(self, group_id: str, user_id: str) -> bool:
-        try:
-            self.membership_id(
+        return _found(
+            lambda: self.membership_id(
                 group_id, user_id, f"looking up the membership of {user_id} in group {group_id} {self.where}"
             )
-        except NotFoundError:
-            return False
-        return True
+        )
 
     def membership_id(self, group_id: str, user_id: str, attempted: str) -> str:
         return send(
