@@ -53,6 +53,7 @@ if TYPE_CHECKING:  # only for annotations: boto3 and the AWS layer load when a c
     from iamlayer.aws.accounts import Connection
     from iamlayer.aws.org import OrgAccount
     from iamlayer.aws.session import AccountClients
+    from iamlayer.aws.s3_backend import InitResult
     from iamlayer.profiles.render import RenderedProfiles
     from iamlayer.state.backend import LockInfo, SyncResult
 
@@ -756,7 +757,7 @@ def discover_accounts(
 # --- the team's backend --------------------------------------------------------------------------
 
 
-def backend_init(spec: Spec, *, credentials: boto3.Session | str | None = None) -> list[str]:
+def backend_init(spec: Spec, *, credentials: boto3.Session | str | None = None) -> InitResult:
     """Create the S3 backend's bucket (versioning, default encryption, Block Public Access, a policy
     denying requests without TLS), or check and complete the one there; idempotent. Returns what was
     done. A bucket that exists but is unversioned or public is refused, saying why."""

@@ -188,3 +188,34 @@ def test_the_record_keeps_the_last_24_hours_of_created_users() -> None:
     assert (rec.digest, rec.commit, rec.by, rec.at) == ("d2", None, "alice", NOW.isoformat())
     assert [(c.user, c.by) for c in rec.created] == [("a", "bob"), ("c", "alice")]
     assert LastApply.from_json(rec.to_json()) == rec
+
+
+def test_the_tls_only_statement_is_added_to_the_bucket_policy_once_keeping_the_others() -> None:
+    from iamlayer.aws.s3_backend import TLS_SID, with_tls_only
+
+    theirs = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "Theirs",
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::1:root"},
+                "Action": "s3:GetObject",
+                "Resource": "*",
+            }
+        ],
+    }
+    policy = with_tls_only(theirs, "acme-state")
+    assert policy is not None
+    assert [s["Sid"] for s in policy["Statement"]] == ["Theirs", TLS_SID]
+    deny = policy["Statement"][1]
+    assert deny == {
+        "Sid": TLS_SID,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": ["arn:aws:s3:::acme-state", "arn:aws:s3:::acme-state/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    assert with_tls_only(policy, "acme-state") is None  # there already: nothing to write
+    assert with_tls_only(None, "acme-state") == {"Version": "2012-10-17", "Statement": [deny]}

@@ -88,6 +88,14 @@ class _Object:
     age: float  # seconds since it was last written, by S3's clock
 
 
+@dataclass(frozen=True)
+class InitResult:
+    """What `backend init` changed, and what it could not do (and why)."""
+
+    done: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+
+
 @dataclass
 class S3Held:
     """A lock this process holds: the ETag it last wrote, and the heartbeat renewing it."""
@@ -198,7 +206,7 @@ class S3Backend:
                 f"({self.spec.path}:{self.cfg.line('bucket')}): create it with `iamlayer backend init`"
             )
 
-    def init(self) -> list[str]:
+    def init(self) -> InitResult:
         """Create the bucket (versioned, encrypted, Block Public Access, TLS only), or check and
         complete the one there; idempotent. Returns what was done. A bucket that exists but is
         unversioned or public is refused (IamlayerError saying why), with nothing changed."""
@@ -236,8 +244,14 @@ class S3Backend:
             if self._public_access_block() != block:
                 self.s3.put_public_access_block(Bucket=b, PublicAccessBlockConfiguration=block)
                 done.append("Block Public Access on")
-        done += self._ensure_tls_policy()
-        return done
+        notes: list[str] = []
+        if str(self.s3.meta.endpoint_url).startswith("http://"):
+            # Only an emulator answers S3 over plain HTTP (iamlayer's sandbox): there the policy would
+            # refuse iamlayer itself. AWS's endpoints are HTTPS, where it refuses everyone else.
+            notes.append(f"no TLS-only bucket policy: the endpoint {self.s3.meta.endpoint_url} is plain HTTP")
+        else:
+            done += self._ensure_tls_policy()
+        return InitResult(tuple(done), tuple(notes))
 
     def _public_access_block(self) -> dict[str, bool]:
         try:
@@ -324,22 +338,11 @@ class S3Backend:
 
     def _ensure_tls_policy(self) -> list[str]:
         b = self.cfg.bucket
-        policy = self._bucket_policy() or {"Version": "2012-10-17", "Statement": []}
-        statements = [s for s in policy.get("Statement", []) if isinstance(s, dict)]
-        if any(s.get("Sid") == TLS_SID for s in statements):
+        policy = with_tls_only(self._bucket_policy(), b)
+        if policy is None:
             return []
-        statements.append(
-            {
-                "Sid": TLS_SID,
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:*",
-                "Resource": [f"arn:aws:s3:::{b}", f"arn:aws:s3:::{b}/*"],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            }
-        )
         with aws_call(f"setting the policy of bucket {b}"):
-            self.s3.put_bucket_policy(Bucket=b, Policy=json.dumps({**policy, "Statement": statements}))
+            self.s3.put_bucket_policy(Bucket=b, Policy=json.dumps(policy))
         return ["bucket policy denies requests without TLS"]
 
     # -- objects: reads, and writes sent once then resolved ------------------------------------
@@ -761,6 +764,24 @@ class S3Ciphertexts:
         self.b._noted(name, None)
 
 
+def with_tls_only(policy: dict[str, Any] | None, bucket: str) -> dict[str, Any] | None:
+    """`policy` (None: no policy yet) with the statement denying requests without TLS added; None
+    when it has it already. The bucket's other statements are kept as they are."""
+    policy = policy or {"Version": "2012-10-17", "Statement": []}
+    statements = [s for s in policy.get("Statement", []) if isinstance(s, dict)]
+    if any(s.get("Sid") == TLS_SID for s in statements):
+        return None
+    deny = {
+        "Sid": TLS_SID,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    return {**policy, "Statement": [*statements, deny]}
+
+
 def _outbox_files(root: Path) -> list[Path]:
     """The outbox's files: `<account>/<user>/<file>`, without the temporary files of atomic writes."""
     if not root.is_dir():
@@ -807,6 +828,8 @@ def _age(response: dict[str, Any]) -> float:
         now = parsedate_to_datetime(date) if date else datetime.now(UTC)
     except (TypeError, ValueError):
         now = datetime.now(UTC)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)  # an HTTP date is GMT, whatever its zone says
     if not isinstance(modified, datetime):
         return 0.0
     return max(0.0, (now - modified).total_seconds())

@@ -31,13 +31,15 @@ def backend_init(spec_file: Path, profile: str | None) -> int:
     unversioned or public is refused, saying why, and left as it is.
     """
     spec = load_spec(spec_file, check_keys=False)
-    done = api.backend_init(spec, credentials=profile)
-    for step in done:
+    result = api.backend_init(spec, credentials=profile)
+    for step in result.done:
         console.print(f"  [green]+[/] {escape(step)}")
+    for note in result.notes:
+        console.print(f"  [yellow]![/] {escape(note)}")
     assert spec.backend is not None
     console.print(
         f"The backend s3://{spec.backend.bucket}/{spec.backend.prefix}/ is ready"
-        + ("" if done else " (nothing to change)")
+        + ("" if result.done else " (nothing to change)")
         + ". Copy the ciphertexts of outputs/ there with: iamlayer outputs sync"
     )
     return EXIT_OK
