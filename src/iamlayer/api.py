@@ -52,8 +52,8 @@ if TYPE_CHECKING:  # only for annotations: boto3 and the AWS layer load when a c
     from iamlayer.audit.sts import StsAdvice
     from iamlayer.aws.accounts import Connection
     from iamlayer.aws.org import OrgAccount
-    from iamlayer.aws.session import AccountClients
     from iamlayer.aws.s3_backend import InitResult
+    from iamlayer.aws.session import AccountClients
     from iamlayer.profiles.render import RenderedProfiles
     from iamlayer.state.backend import LockInfo, SyncResult
 

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import boto3
 import pytest
-from backendsupport import add_backend, lock_object, objects, s3_in
 
 from awsharness import AwsHarness, Fault, Lose, Rule
+from backendsupport import add_backend, lock_object, objects, s3_in
 from iamlayer.errors import IamlayerError, LockedError
 from iamlayer.spec.load import load_spec
 from iamlayer.state.backends import forget_backends, open_backend
@@ -271,9 +271,9 @@ def test_a_killed_holders_lock_stays_until_its_lease_then_one_waiter_takes_it_ov
     holder.kill()
     assert dead is not None
     spec = load_spec(layer.spec, check_keys=False)
-    with pytest.raises(LockedError):  # the lock stays: nobody can know at once that its holder died
-        with account_locks(spec, ["security"], "iamlayer apply"):
-            pass
+    # The lock stays: nobody can know at once that its holder died.
+    with pytest.raises(LockedError), account_locks(spec, ["security"], "iamlayer apply"):
+        pass
     assert lock_object(s3_in(layer), bucket, "security") == dead
     warnings: list[str] = []
     taken: list[int] = []
@@ -338,7 +338,11 @@ def test_a_lost_answer_to_the_lock_write_is_resolved_by_reading_it_back(
                     assert mine is not None and mine["pid"] == os.getpid()
                     h.lose = Lose(actions=frozenset({"DeleteObject"}), how=how, times=1)
                 assert lock_object(s3_in(layer), bucket, "security") is None
-                lost = [c for c in h.calls if c.fault in LOST and c.params.get("Key", "").endswith("locks/security.json")]
+                lost = [
+                    c
+                    for c in h.calls
+                    if c.fault in LOST and c.params.get("Key", "").endswith("locks/security.json")
+                ]
                 assert [c.action for c in lost][-2:] == ["PutObject", "DeleteObject"]
             # No write was sent twice blindly: each lost one was followed by a read of the lock.
             keyed = [c for c in h.calls if c.params.get("Key", "").endswith("locks/security.json")]
