@@ -45,7 +45,7 @@ from typing import Any
 
 from iamlayer.aws.accounts import connect_accounts
 from iamlayer.aws.errors import aws_call, surely_not_applied
-from iamlayer.aws.session import AccountClients, ApiStats, base_session, make_client
+from iamlayer.aws.session import AccountClients, ApiStats
 from iamlayer.errors import (
     AccessDeniedError,
     AwsError,
@@ -130,15 +130,12 @@ class S3Backend:
         assert cfg is not None
         stats = ApiStats()
         conn = connect_accounts(spec, profile=credentials, stats=stats, only=[cfg.account])[cfg.account]
-        if conn.clients is None:
+        if conn.clients is None or conn.reach is None:
             raise CredentialsError(
                 f"cannot reach account {cfg.account}, where the backend's bucket is: {conn.error}"
             )
-        sts = make_client(base_session(credentials, spec.region), "sts")
-        with aws_call("checking the operator's credentials (sts:GetCallerIdentity)"):
-            caller = str(sts.get_caller_identity()["Arn"])
         clients = AccountClients(conn.clients.session, "backend", stats, cfg.region)
-        backend = cls(spec, clients, caller)
+        backend = cls(spec, clients, conn.reach.caller or conn.reach.identity)
         if check:
             backend.check()
         return backend
@@ -166,13 +163,7 @@ class S3Backend:
             if exc.status == 404 or exc.code in ("404", "NoSuchBucket"):
                 return False
             if exc.status in (301, 403) or isinstance(exc, AccessDeniedError):
-                raise self._spec_error(
-                    "bucket",
-                    f"bucket {self.cfg.bucket} refuses {self._caller} (from account {self.cfg.account}): "
-                    f"{exc.code or exc.status}",
-                    "bucket names are global: it may belong to another account (choose another name), "
-                    f"or live in another region than {self.cfg.region}, or the caller may not use it",
-                ) from exc
+                raise self._refused(exc) from exc
             raise
 
     def _check_kms_key(self) -> None:
@@ -198,13 +189,24 @@ class S3Backend:
             )
 
     def check(self) -> None:
-        """Before any write: the KMS key exists and the bucket is there and ours to use."""
+        """Before any write: the KMS key exists. (A bucket AWS refuses, or that does not exist, is
+        reported by the first call that meets it, a read or a conditional write: see `_mapped`.)"""
         self._check_kms_key()
-        if not self._bucket_state():
-            raise IamlayerError(
-                f"the backend's bucket {self.cfg.bucket} does not exist in account {self.cfg.account} "
-                f"({self.spec.path}:{self.cfg.line('bucket')}): create it with `iamlayer backend init`"
-            )
+
+    def _missing(self) -> IamlayerError:
+        return IamlayerError(
+            f"the backend's bucket {self.cfg.bucket} does not exist in account {self.cfg.account} "
+            f"({self.spec.path}:{self.cfg.line('bucket')}): create it with `iamlayer backend init`"
+        )
+
+    def _refused(self, exc: AwsError) -> SpecError:
+        return self._spec_error(
+            "bucket",
+            f"bucket {self.cfg.bucket} refuses {self._caller} (from account {self.cfg.account}): "
+            f"{exc.code or exc.status}",
+            "bucket names are global: it may belong to another account (choose another name), "
+            f"or live in another region than {self.cfg.region}, or the caller may not use it",
+        )
 
     def init(self) -> InitResult:
         """Create the bucket (versioned, encrypted, Block Public Access, TLS only), or check and
@@ -368,8 +370,10 @@ class S3Backend:
             return self._spec_error(
                 "kms_key", f"KMS key {self.cfg.kms_key or '(bucket default)'} refused: {exc}"
             )
-        if isinstance(exc, AccessDeniedError) or exc.code == "NoSuchBucket":
-            return self._spec_error("bucket", f"bucket {self.cfg.bucket} refused: {exc}")
+        if exc.code == "NoSuchBucket":
+            return self._missing()
+        if exc.status in (301, 403) or isinstance(exc, AccessDeniedError):
+            return self._refused(exc)
         return exc
 
     def _write(
@@ -675,6 +679,7 @@ class S3Backend:
         pushed: list[str] = []
         with self._sync_lock:
             state = self._load_state()
+            before = json.dumps(state, sort_keys=True)
             remote = {
                 k[len(self._key("outputs")) + 1 :]: e for k, e in self._list_etags(self._key("outputs") + "/")
             }
@@ -720,7 +725,8 @@ class S3Backend:
                             "sha256": hashlib.sha256(data).hexdigest(),
                         }
                         pushed.append(name)
-            self._save_state(state)
+            if json.dumps(state, sort_keys=True) != before:
+                self._save_state(state)
         return SyncResult(tuple(fetched), tuple(removed), tuple(pushed))
 
     def _put_ciphertext(self, name: str, data: bytes) -> str:
@@ -732,21 +738,33 @@ class S3Journal:
 
     def __init__(self, backend: S3Backend) -> None:
         self.b = backend
+        self._seen: dict[str, AccountJournal] = {}
+        self._listed: set[str] | None = None  # the records there are (a record is deleted once empty)
 
     def read(self, account: str) -> AccountJournal:
-        obj = self.b._get(self.b._key("journal", f"{account}.json"))
-        if obj is None:
-            return {}
-        data = json.loads(obj.body)
-        return data if isinstance(data, dict) else {}
+        if self._listed is None:
+            self._listed = {k for k, _etag in self.b._list_etags(self.b._key("journal") + "/")}
+        key = self.b._key("journal", f"{account}.json")
+        if account not in self._seen:
+            obj = self.b._get(key) if key in self._listed else None
+            data = json.loads(obj.body) if obj is not None else {}
+            self._seen[account] = data if isinstance(data, dict) else {}
+        copy: AccountJournal = json.loads(json.dumps(self._seen[account]))  # the caller's to change
+        return copy
 
     def write(self, account: str, data: AccountJournal) -> None:
-        body = (json.dumps(data, indent=1, sort_keys=True) + "\n").encode()
-        self.b._write(
-            self.b._key("journal", f"{account}.json"),
-            body,
-            attempted=f"writing the journal of account {account}",
-        )
+        key = self.b._key("journal", f"{account}.json")
+        kept = {entry: names for entry, names in data.items() if names}
+        attempted = f"writing the journal of account {account}"
+        if kept:
+            self.b._write(
+                key, (json.dumps(kept, indent=1, sort_keys=True) + "\n").encode(), attempted=attempted
+            )
+        else:
+            self.b._write(key, None, attempted=attempted)
+        if self._listed is not None:
+            (self._listed.add if kept else self._listed.discard)(key)
+        self._seen[account] = json.loads(json.dumps(kept))
 
 
 class S3Ciphertexts:

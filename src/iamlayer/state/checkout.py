@@ -43,8 +43,10 @@ def refresh_outputs(spec: Spec, credentials: Any = None) -> None:
 
 
 def _behind(spec: Spec, last: LastApply | None) -> str | None:
-    commit = last.commit if last else None
-    return review.behind(last, _digest(spec), git.has_commit(spec.root, commit) if commit else None)
+    digest = _digest(spec)
+    if last is None or last.commit is None or last.digest == digest:
+        return review.behind(last, digest, None)  # git need not be asked
+    return review.behind(last, digest, git.has_commit(spec.root, last.commit))
 
 
 def reviewed(spec: Spec, plan: Plan, credentials: Any = None) -> Plan:
