@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import boto3
 from bench_plan import ORG_ACCOUNTS, org_spec, run, write_keys
@@ -49,25 +50,17 @@ def layer_spec(backend: bool) -> str:
 
 def drift(env: dict[str, str]) -> None:
     """Detach the Auditor role's policy in every account, as someone would by hand."""
-    sts = boto3.client(
-        "sts",
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-        region_name="us-east-1",
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
-    for account_id in ORG_ACCOUNTS.values():
-        c = sts.assume_role(
-            RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole", RoleSessionName="bench"
-        )["Credentials"]
-        iam = boto3.client(
-            "iam",
-            endpoint_url=env["AWS_ENDPOINT_URL"],
-            region_name="us-east-1",
-            aws_access_key_id=c["AccessKeyId"],
-            aws_secret_access_key=c["SecretAccessKey"],
-            aws_session_token=c["SessionToken"],
+
+    def client(service: str, key: str, secret: str, token: str | None = None) -> Any:
+        return boto3.Session(key, secret, token, "us-east-1").client(
+            service, endpoint_url=env["AWS_ENDPOINT_URL"]
         )
+
+    sts = client("sts", env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
+    for account_id in ORG_ACCOUNTS.values():
+        role = f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole"
+        c = sts.assume_role(RoleArn=role, RoleSessionName="bench")["Credentials"]
+        iam = client("iam", c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
         iam.detach_role_policy(RoleName=DRIFTED[0], PolicyArn=DRIFTED[1])
 
 

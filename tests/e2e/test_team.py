@@ -262,9 +262,13 @@ def drift(layer: Layer) -> None:
 
 @dataclass
 class Holding:
+    """An operator's holding of an account's lock, as it knew it: from the answer that gave it the lock
+    to the moment it sent the release. It writes only within it; the harness applies the writes of
+    one S3 object one at a time, so two holdings of one account never overlap if the lock is sound."""
+
     who: str
-    start: float  # when its lock write arrived
-    end: float  # when its release was answered
+    start: float  # when its lock write was answered
+    end: float  # when its release was sent
 
 
 def holdings(t: Team) -> dict[str, list[Holding]]:
@@ -286,10 +290,10 @@ def holdings(t: Team) -> dict[str, list[Holding]]:
         held = current.get(account)
         if c.action == "PutObject" and (held is None or held.who != who):
             assert held is None, f"{who} took {account} while {held.who} held it"  # type: ignore[union-attr]
-            current[account] = Holding(who, c.t, float("inf"))
+            current[account] = Holding(who, c.done, float("inf"))
         elif c.action == "DeleteObject":
             assert held is not None and held.who == who, (account, who, held)
-            held.end = c.done
+            held.end = c.t
             out[account].append(current.pop(account))
     assert not current, f"locks never released: {current}"
     return out
@@ -335,7 +339,7 @@ def test_two_operators_applying_at_once_never_write_to_an_account_together(team:
                 r = job.result()
                 assert r.code == 0, r.err[-3000:]
                 applies += 1
-            # The accounts neither applied this round: the other operator's next round fixes them.
+            # Then the accounts neither chose this round converge too (a full apply, not counted).
             r = t.alice.run("apply", "--auto-approve", "--lock-timeout", "5m")
             assert r.code == 0, r.err[-3000:]
             assert_backend_holds_the_live_secrets(t)
@@ -344,9 +348,9 @@ def test_two_operators_applying_at_once_never_write_to_an_account_together(team:
     spans = holdings(t)
     both = {h.who for hs in spans.values() for h in hs}
     print(
-        f"FIGURE team-concurrency: applies=20, iam_writes={writes}, holdings={sum(map(len, spans.values()))}"
+        f"FIGURE team-concurrency: applies=20, iam_writes={dict(writes)}, holdings={sum(map(len, spans.values()))}"
     )
-    assert both == {"alice", "bob"} and writes > 100
+    assert both == {"alice", "bob"} and writes["alice"] > 20 and writes["bob"] > 20
 
 
 @pytest.mark.proof
