@@ -130,6 +130,14 @@ NextToken/MaxResults; `ic_default` 100 items when MaxResults is absent, at most 
 ValidationException), identitystore items by their id, sso-admin items (ARNs, account ids,
 assignments, policy references) by their whole value.
 
+S3 (iamlayer's shared backend: locks, journal, ciphertexts). Its REST requests are named as AWS names
+them (PutObject, GetObject, DeleteObject, ListObjectsV2, HeadBucket, PutBucketVersioning...), with
+params Bucket, Key and the conditional headers If-Match / If-None-Match; a Rule's `contains` also
+matches the request's path (`/bucket/prefix/locks/security.json`). `Lose` and rules act on them as
+on any call (a PutObject or DeleteObject is a write; a lost one answers S3's InternalError XML).
+AWS applies a conditional write atomically; the emulator checks the condition, then writes, with
+no lock between: the harness forwards the writes of one object one at a time, as S3 orders them.
+
 Where the emulator lacks an IAM API iamlayer calls, the harness answers as AWS would for what the
 emulator can hold (always, whatever the switches; `Fault.EMULATED` in the record):
 ListServiceSpecificCredentials (moto answers an HTML error page) lists none, since the emulator
@@ -174,6 +182,7 @@ from __future__ import annotations
 
 import base64
 import bisect
+import contextlib
 import hashlib
 import http.client
 import json
@@ -480,6 +489,7 @@ class Call:
     applied: bool  # forwarded to the emulator
     fault: str = Fault.NONE
     upstream: str = ""  # the emulator's answer, kept only when the client did not get it (lost)
+    done: float = 0.0  # seconds since the harness started, when the answer was sent (or dropped)
 
     @property
     def faulted(self) -> bool:
@@ -528,13 +538,17 @@ class Request:
     service: str
     access_key: str
     action: str
-    protocol: str  # "query" | "json" | "other"
+    protocol: str  # "query" | "json" | "rest" (S3) | "other"
     params: dict[str, str]  # query: form fields; json: top-level scalar fields as text
     text: str  # URL-decoded body, for Rule.contains and `bodies`
     arrived: float = field(default_factory=time.time)  # time.time() on arrival
 
 
 def _error(service: str, protocol: str, code: str, message: str, status: int) -> Answer:
+    if protocol == "rest":
+        code = {"InternalFailure": "InternalError"}.get(code, code)  # S3's name for it
+        body = f"<Error><Code>{code}</Code><Message>{message}</Message><RequestId>aws-harness</RequestId></Error>"
+        return Answer(status, [("Content-Type", "application/xml")], body.encode())
     if protocol == "query":
         ns = NAMESPACES.get(service, NAMESPACES["iam"])
         body = (
@@ -569,8 +583,13 @@ def _parse_request(handler: BaseHTTPRequestHandler, body: bytes) -> Request:
         protocol = "query"
         params = dict(urllib.parse.parse_qsl(decoded, keep_blank_values=True))
         action = params.get("Action", "")
+    elif service == "s3":
+        protocol = "rest"
+        action, params = _s3_request(handler.command, handler.path, lower)
     else:
         protocol, action = "other", f"{handler.command} {urllib.parse.urlparse(handler.path).path}"
+    if protocol == "rest":
+        decoded = urllib.parse.unquote(handler.path) + "\n" + decoded
     return Request(
         method=handler.command,
         path=handler.path,
@@ -585,6 +604,52 @@ def _parse_request(handler: BaseHTTPRequestHandler, body: bytes) -> Request:
     )
 
 
+#: S3's bucket subresources (a query parameter without value) -> the name in its actions
+S3_SUBRESOURCES = {
+    "versioning": "BucketVersioning",
+    "encryption": "BucketEncryption",
+    "publicAccessBlock": "PublicAccessBlock",
+    "policy": "BucketPolicy",
+    "policyStatus": "BucketPolicyStatus",
+    "acl": "BucketAcl",
+    "lifecycle": "BucketLifecycleConfiguration",
+    "tagging": "BucketTagging",
+    "location": "BucketLocation",
+    "ownershipControls": "BucketOwnershipControls",
+}
+_S3_VERBS = {"GET": "Get", "PUT": "Put", "DELETE": "Delete", "HEAD": "Head", "POST": "Post"}
+S3_OBJECT_ACTIONS = {"GET": "GetObject", "PUT": "PutObject", "DELETE": "DeleteObject", "HEAD": "HeadObject"}
+S3_BUCKET_ACTIONS = {
+    "PUT": "CreateBucket",
+    "DELETE": "DeleteBucket",
+    "HEAD": "HeadBucket",
+    "GET": "ListObjects",
+}
+
+
+def _s3_request(method: str, path: str, headers: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """(action, params) of a path-style S3 request: `/bucket/key?query`."""
+    url = urllib.parse.urlsplit(path)
+    bucket, _, key = url.path.lstrip("/").partition("/")
+    query = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
+    params = {"Bucket": bucket, "Key": urllib.parse.unquote(key)}
+    params |= {h: headers[h.lower()] for h in ("If-Match", "If-None-Match") if h.lower() in headers}
+    sub = next((S3_SUBRESOURCES[q] for q in query if q in S3_SUBRESOURCES), None)
+    if key:
+        action = "CopyObject" if "x-amz-copy-source" in headers else S3_OBJECT_ACTIONS.get(method, method)
+    elif sub:
+        action = _S3_VERBS.get(method, method) + sub
+    elif method == "GET" and query.get("list-type") == "2":
+        action = "ListObjectsV2"
+    elif method == "GET" and "versions" in query:
+        action = "ListObjectVersions"
+    elif method == "POST" and "delete" in query:
+        action = "DeleteObjects"
+    else:
+        action = S3_BUCKET_ACTIONS.get(method, method)
+    return action, params
+
+
 def _signed_at(req: Request) -> float:
     """When the request was signed (X-Amz-Date, whole seconds, UTC), else now."""
     stamp = next((v for k, v in req.headers.items() if k.lower() == "x-amz-date"), "")
@@ -595,6 +660,8 @@ def _signed_at(req: Request) -> float:
 
 
 def _is_write(req: Request) -> bool:
+    if req.protocol == "rest":
+        return req.method in ("PUT", "POST", "DELETE")
     return (
         req.protocol != "other"
         and req.service != "sts"
@@ -905,6 +972,7 @@ class AwsHarness:
         self._draws: Counter[tuple[str, str]] = Counter()
         self._lost, self._lost_for = 0, lose
         self._lock = threading.Lock()
+        self._object_locks: dict[tuple[str, str], threading.Lock] = {}  # S3 (bucket, key): see _object_guard
         self._t0 = time.monotonic()
         harness = self
 
@@ -1083,6 +1151,7 @@ class AwsHarness:
                         applied=applied,
                         fault=fault,
                         upstream=upstream,
+                        done=self._now() - self._t0,
                     )
                 )
 
@@ -1140,7 +1209,8 @@ class AwsHarness:
         if submitted is not None:
             answer, fault = submitted
         else:
-            answer, fault = self._forward_with_lag(req, account, page)
+            with self._object_guard(req):
+                answer, fault = self._forward_with_lag(req, account, page)
         answer, report_fault = self._pin_report(req, account, answer)
         fault = report_fault or fault
         self._learn(req, account, answer)
@@ -1171,6 +1241,14 @@ class AwsHarness:
             rule.release.wait(120)
             fault = fault or "rule:hold_after"
         return answer, True, fault, ""
+
+    def _object_guard(self, req: Request) -> threading.Lock | contextlib.nullcontext[None]:
+        """One write at a time per S3 object: S3 applies a conditional write atomically, the emulator
+        checks then writes (two If-None-Match writes let through together would both succeed)."""
+        if req.protocol != "rest" or not _is_write(req) or not req.params.get("Key"):
+            return contextlib.nullcontext()
+        with self._lock:
+            return self._object_locks.setdefault((req.params["Bucket"], req.params["Key"]), threading.Lock())
 
     def _forward(self, req: Request, body: bytes) -> Answer:
         conn = http.client.HTTPConnection(self.host, self.port_up, timeout=120)

@@ -52,8 +52,10 @@ if TYPE_CHECKING:  # only for annotations: boto3 and the AWS layer load when a c
     from iamlayer.audit.sts import StsAdvice
     from iamlayer.aws.accounts import Connection
     from iamlayer.aws.org import OrgAccount
+    from iamlayer.aws.s3_backend import InitResult
     from iamlayer.aws.session import AccountClients
     from iamlayer.profiles.render import RenderedProfiles
+    from iamlayer.state.backend import LockInfo, SyncResult
 
 T = TypeVar("T")
 Progress = Callable[[str], None]
@@ -69,11 +71,15 @@ __all__ = [
     "StsRegions",
     "Validation",
     "apply_plan",
+    "backend_init",
     "discover_accounts",
     "load_spec",
+    "lock_break",
+    "lock_list",
     "make_plan",
     "operator_policy",
     "outputs",
+    "outputs_sync",
     "read_plan",
     "render_plan",
     "render_profiles",
@@ -135,10 +141,14 @@ def make_plan(
     Accounts are read in bulk (a handful of calls each, whatever their size). An account that
     cannot be read carries an `error` in the plan. `refresh_credentials` reads each owned user's
     password and keys one by one instead of trusting the credential report (up to 4 hours old).
+    With a shared backend, outputs/ is first brought up to date from it, and the plan's `warnings`
+    say when this checkout is behind the last apply (iamlayer.state.checkout).
     """
     from iamlayer.plan import planner
+    from iamlayer.state import checkout
 
-    return planner.make_plan(
+    checkout.refresh_outputs(spec, credentials)
+    p = planner.make_plan(
         spec,
         profile=credentials,
         only=accounts,
@@ -146,6 +156,7 @@ def make_plan(
         progress=progress,
         refresh_credentials=refresh_credentials,
     )
+    return checkout.reviewed(spec, p, credentials)
 
 
 def save_plan(p: Plan, path: str | Path) -> None:
@@ -187,6 +198,9 @@ def apply_plan(
     stats: ApiStats | None = None,
     verify_timeout: float | None = None,
     command: str = "iamlayer apply",
+    lock_timeout: float = 0.0,
+    allow_behind: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> Applied:
     """Make the accounts match the spec: plan (or take `saved`), apply, re-read until verified.
 
@@ -196,8 +210,13 @@ def apply_plan(
     before the first write, and may raise (UserAbort) to stop; `on_change(change, error)` after
     each attempted change. Failures of single changes are in `failed`, the changes they held
     back (that depend on them) in `skipped`, the rest in `succeeded`; a rerun continues.
+
+    A lock held by someone else is waited for up to `lock_timeout` s (then LockedError naming the
+    holder); `warn` hears of a stale lock taken over. With a shared backend, a checkout behind the
+    team's last apply is refused (BehindError naming who applied what, when) unless `allow_behind`.
     """
     from iamlayer.apply import run
+    from iamlayer.state import checkout
     from iamlayer.state.lock import account_locks
 
     stats = stats or ApiStats()
@@ -206,7 +225,9 @@ def apply_plan(
         scope = [a.account for a in saved.accounts]
     else:
         scope = list(accounts or spec.accounts)
-    with account_locks(spec, scope, command):
+    with account_locks(spec, scope, command, credentials=credentials, timeout=lock_timeout, warn=warn):
+        if not allow_behind:
+            checkout.refuse_if_behind(spec, credentials)
         p = saved or make_plan(
             spec,
             credentials=credentials,
@@ -446,7 +467,12 @@ def _people_context(spec: Spec, credentials: boto3.Session | str | None, stats: 
 
     clients = _people_clients(spec, credentials, stats)
     return HandlerContext.for_account(
-        spec.people_account, spec.people.id, spec.project, clients, outbox_for(spec), Journal.for_spec(spec)
+        spec.people_account,
+        spec.people.id,
+        spec.project,
+        clients,
+        outbox_for(spec, credentials, writing=True),
+        Journal.for_spec(spec, credentials),
     )
 
 
@@ -502,11 +528,13 @@ def outputs(
     """Per person (or `users`): sign-in URL, whether a password and keys exist in AWS, and each
     encrypted file with the key it was encrypted to. Nothing secret."""
     from iamlayer.aws.read import confirm_user, whole_state_read
+    from iamlayer.state.checkout import refresh_outputs
     from iamlayer.state.outputs import outbox_for
 
     names = list(users) or list(spec.users)
     for n in names:
         _user_named(spec, n)
+    refresh_outputs(spec, credentials)
     stats = ApiStats()
     clients = _people_clients(spec, credentials, stats)
     state = whole_state_read(clients, spec.people.id, credential_report=True)
@@ -578,7 +606,7 @@ def reset_password(
     from iamlayer.state.lock import account_locks
 
     key_file = _key_of(spec, user)
-    with account_locks(spec, [spec.people_account], command):
+    with account_locks(spec, [spec.people_account], command, credentials=credentials):
         ctx = _people_context(spec, credentials, ApiStats())
         _owned_user(ctx, user, spec.project)
         has_profile = ctx.iam.has_login_profile(user)
@@ -606,7 +634,7 @@ def rotate_access_key(
     from iamlayer.state.lock import account_locks
 
     key_file = _key_of(spec, user)
-    with account_locks(spec, [spec.people_account], command):
+    with account_locks(spec, [spec.people_account], command, credentials=credentials):
         ctx = _people_context(spec, credentials, ApiStats())
         _owned_user(ctx, user, spec.project)
         return rotate(ctx, user, load_public_key(key_file), old)
@@ -636,7 +664,7 @@ def retire_access_keys(
     from iamlayer.state.lock import account_locks
 
     _user_named(spec, user)
-    with account_locks(spec, [spec.people_account], command):
+    with account_locks(spec, [spec.people_account], command, credentials=credentials):
         ctx = _people_context(spec, credentials, ApiStats())
         _owned_user(ctx, user, spec.project)
         keys = list_keys(ctx, user)
@@ -700,3 +728,56 @@ def discover_accounts(
     written = False if dry_run or not new else update_accounts(path, new)
     skipped = tuple(a for a in found if a.status and a.status != "ACTIVE")
     return Discovery(master, wanted, new, written, skipped, stats)
+
+
+# --- the team's backend --------------------------------------------------------------------------
+
+
+def backend_init(spec: Spec, *, credentials: boto3.Session | str | None = None) -> InitResult:
+    """Create the S3 backend's bucket (versioning, default encryption, Block Public Access, a policy
+    denying requests without TLS), or check and complete the one there; idempotent. Returns what was
+    done. A bucket that exists but is unversioned or public is refused, saying why."""
+    from iamlayer.state.backends import open_backend
+
+    if spec.backend is None:
+        raise IamlayerError(
+            f"the spec {spec.path} has no `backend:` block: its state is the local folder .iamlayer/, "
+            "which needs no init. Add backend: {s3: {bucket: NAME, ...}} to share it with a team"
+        )
+    from iamlayer.aws.s3_backend import S3Backend
+
+    backend = open_backend(spec, credentials, check=False)
+    assert isinstance(backend, S3Backend)
+    return backend.init()
+
+
+def lock_list(spec: Spec, *, credentials: boto3.Session | str | None = None) -> list[LockInfo]:
+    """Every account lock held now in the spec's backend, with its holder (stale ones included)."""
+    from iamlayer.state.backends import open_backend
+
+    return open_backend(spec, credentials).locks()
+
+
+def lock_break(
+    spec: Spec, account: str, lock_id: str, *, credentials: boto3.Session | str | None = None
+) -> LockInfo:
+    """Remove `account`'s lock, only if it is still the holding `lock_id` (from `lock_list`): for a
+    holder known to be dead, before its lease runs out. Returns the holding removed."""
+    from iamlayer.state.backends import open_backend
+
+    if account not in spec.accounts:
+        raise IamlayerError(f"no account {account!r} in the spec; valid: {', '.join(spec.accounts)}")
+    return open_backend(spec, credentials).break_lock(account, lock_id)
+
+
+def outputs_sync(spec: Spec, *, credentials: boto3.Session | str | None = None) -> SyncResult:
+    """Bring the outputs folder and the backend's copy of the ciphertexts together: fetch what is
+    new there, remove what was deleted there, and copy there what only this folder has."""
+    from iamlayer.state.backends import open_backend
+    from iamlayer.state.outputs import outputs_root
+
+    if spec.backend is None:
+        raise IamlayerError(
+            f"the spec {spec.path} has no `backend:` block: outputs/ is the only copy of the ciphertexts"
+        )
+    return open_backend(spec, credentials).sync_outputs(outputs_root(spec), push=True)

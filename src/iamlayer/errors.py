@@ -4,7 +4,8 @@
     ├── SpecError            the spec (or a file it names) is invalid; carries every Diagnostic
     ├── KeyFileError         a PGP public key cannot be used for encryption
     ├── PlanError            a plan cannot be made or used
-    │   └── StalePlanError   a saved plan's accounts changed since it was made
+    │   ├── StalePlanError   a saved plan's accounts changed since it was made
+    │   └── BehindError      this checkout is behind the team's last apply
     ├── ApplyError           an apply step failed; says what was being attempted
     │   └── InconsistentResultError  after apply, the re-read still differs from the spec
     ├── OwnershipError       a resource in the spec exists but is not owned by this project
@@ -16,7 +17,7 @@
     │   ├── ThrottledError
     │   └── EndpointError    the endpoint could not be reached (network, sandbox not running)
     ├── CredentialsError     no usable AWS credentials, or an account cannot be reached
-    ├── LockedError          another iamlayer process is writing to the same account
+    ├── LockedError          another iamlayer process (or operator) is writing to the same account
     ├── QueryError           an access question names what the layer does not have
     └── UserAbort            the person answered "no"
 
@@ -71,6 +72,10 @@ class PlanError(IamlayerError):
 
 class StalePlanError(PlanError):
     """A saved plan was made from account state that has since changed."""
+
+
+class BehindError(PlanError):
+    """The spec differs from the team's last apply, whose commit this checkout's history lacks."""
 
 
 class ApplyError(IamlayerError):

@@ -248,3 +248,19 @@ def test_the_identity_center_example_validates_once_uncommented(layer: tuple[Pat
     assert len(ic.assignments) == 3 + len(spec.accounts)
     # The scaffold as written has no Identity Center: `iamlayer init` + demo never need one.
     assert load_spec_with_warnings(target / "iamlayer.yaml", check_keys=False)[0].identity_center is None
+
+
+def test_the_backend_example_validates_once_uncommented(layer: tuple[Path, list[Path]]) -> None:
+    """The commented `backend:` example is a working block: uncommented, the spec loads with it."""
+    target, _ = layer
+    lines = (target / "iamlayer.yaml").read_text().splitlines()
+    start = lines.index("# backend:")
+    end = lines.index("", start)
+    block = [line.removeprefix("# ") for line in lines[start:end]]
+    (target / "with-backend.yaml").write_text("\n".join(lines[:start] + block + lines[end:]) + "\n")
+    backend = load_spec(target / "with-backend.yaml", check_keys=False).backend
+    assert backend is not None
+    assert (backend.bucket, backend.prefix, backend.account, backend.kms_key, backend.lock_lease) == (
+        "acme-iamlayer", "identities", "security", "alias/iamlayer", 300.0
+    )  # fmt: skip
+    assert load_spec(target / "iamlayer.yaml", check_keys=False).backend is None

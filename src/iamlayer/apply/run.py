@@ -20,6 +20,7 @@ from iamlayer.errors import ApplyError, InconsistentResultError, PlanError, Stal
 from iamlayer.plan.model import Action, Plan
 from iamlayer.plan.planner import make_plan, spec_digest
 from iamlayer.spec.model import Spec
+from iamlayer.state import checkout
 from iamlayer.state.journal import Journal
 from iamlayer.state.lock import account_locks
 from iamlayer.state.outputs import outbox_for
@@ -83,7 +84,8 @@ def apply_plan(
 ) -> Applied:
     """Execute `plan`, then re-read its accounts; anything left to do is an error.
 
-    Holds the lock of every account the plan writes to (see iamlayer.state.lock) throughout. A
+    Holds the lock of every account the plan writes to (see iamlayer.state.lock) throughout, and
+    records the apply in the team's backend (iamlayer.state.checkout) once its changes are made. A
     plan read from a file (`Plan.saved`) is refused when the spec file or the state of any of
     its accounts changed since it was made (StalePlanError); a plan made in the same run is not
     read again. `confirm(plan)` runs after those checks, before the first write: it may raise
@@ -95,7 +97,7 @@ def apply_plan(
     if plan.empty:
         return Applied(plan, stats=stats)
     scope = [a.account for a in plan.accounts if a.changes]
-    with account_locks(spec, scope, command):
+    with account_locks(spec, scope, command, credentials=profile):
         if plan.saved:
             if progress:
                 progress("checking that the saved plan is still current")
@@ -126,8 +128,8 @@ def _apply_locked(
     verify_timeout: float | None,
 ) -> Applied:
     conns = connect_accounts(spec, profile=profile, stats=stats, only=scope)
-    outbox = outbox_for(spec)
-    journal = Journal.for_spec(spec)
+    outbox = outbox_for(spec, profile, writing=True)
+    journal = Journal.for_spec(spec, profile)
     contexts = {}
     for name, conn in conns.items():
         if conn.clients is None:
@@ -138,6 +140,7 @@ def _apply_locked(
     if spec.identity_center is not None and spec.identity_center.account in conns:
         attach_identity_center(spec, contexts, conns[spec.identity_center.account].clients)
     result = replace(execute(plan, contexts, on_change=on_change), stats=stats)
+    checkout.record(spec, result, profile)  # the team's backend: what was applied, by whom, when
     if not result.all_applied:
         return result
     return verify(plan, spec, result, profile=profile, stats=stats, progress=progress, timeout=verify_timeout)

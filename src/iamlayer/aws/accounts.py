@@ -73,6 +73,7 @@ class Reach:
     identity: str  # the ARN the calls run as
     via: str  # "caller", "profile <name>", "role <arn>": for display only
     role_arn: str | None = None  # the role assumed from the operator's credentials, if any
+    caller: str = ""  # the operator's own ARN (sts:GetCallerIdentity of their credentials)
 
 
 @dataclass
@@ -223,7 +224,7 @@ def _connect_one(
                 f"account {account.name}: expected id {account.id}, but the credentials are for {acc_id} ({arn})"
             )
         clients = AccountClients(session, label, stats, spec.region)
-        return Connection(account, clients, Reach(account.name, account.id, arn, via, assumed))
+        return Connection(account, clients, Reach(account.name, account.id, arn, via, assumed, caller[1]))
     except IamlayerError as exc:
         return Connection(account, None, None, exc)
 

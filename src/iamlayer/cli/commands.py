@@ -25,6 +25,8 @@ COMMANDS: tuple[Entry, ...] = (
     Entry("plan", "iamlayer.cli.core", "plan", "Show what apply would change in every account, without changing anything."),
     Entry("apply", "iamlayer.cli.core", "apply", "Make the accounts match the spec: plan, confirm, apply, then verify."),
     Entry("operator-policy", "iamlayer.cli.core", "operator_policy", "Print the IAM policy the operator needs for plan and apply (least privilege)."),
+    Entry("backend", "iamlayer.cli.backend_cmds", "backend", "The shared state of a team: locks, journal, last apply and ciphertexts in S3."),
+    Entry("lock", "iamlayer.cli.backend_cmds", "lock", "The account locks: who writes to which account now."),
     Entry("accounts", "iamlayer.cli.org_cmds", "accounts", "The accounts of the layer."),
     Entry("import", "iamlayer.cli.import_cmds", "import_group", "Adopt what exists: write a spec whose first plan only adopts it."),
     Entry("outputs", "iamlayer.cli.secrets_cmds", "outputs", "What each person receives: sign-in URL, encrypted secrets and how to decrypt them."),

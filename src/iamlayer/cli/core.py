@@ -60,6 +60,19 @@ def _status(msg: str) -> None:
     err_console.print(f"[dim]{escape(msg)}[/]")
 
 
+def _warn(msg: str) -> None:
+    err_console.print(f"[bold yellow]Warning:[/] [yellow]{escape(msg)}[/]", soft_wrap=True)
+
+
+def _duration(text: str) -> float:
+    from iamlayer.spec.backend_validate import DURATION_RULE, parse_duration
+
+    seconds = parse_duration(text)
+    if seconds is None:
+        raise click.BadParameter(f"{text!r} is not a duration: {DURATION_RULE}")
+    return seconds
+
+
 def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
@@ -263,6 +276,20 @@ def _confirm(p: Plan, auto_approve: bool) -> None:
 @json_option
 @refresh_option
 @compact_option
+@click.option(
+    "--lock-timeout",
+    default="0s",
+    metavar="DURATION",
+    callback=lambda _c, _p, v: _duration(v),
+    help="Wait this long (30s, 5m, 1h) for an account another operator is writing to, instead of "
+    "being refused at once.",
+)
+@click.option(
+    "--allow-behind",
+    is_flag=True,
+    help="Apply even though the spec differs from the team's last apply and this checkout's git "
+    "history lacks its commit (a shared backend refuses that, as it would undo that apply).",
+)
 def apply(
     planfile: Path | None,
     spec_file: Path,
@@ -272,6 +299,8 @@ def apply(
     as_json: bool,
     refresh_credentials: bool,
     compact: bool,
+    lock_timeout: float,
+    allow_behind: bool,
 ) -> int:
     """Make the accounts match the spec: plan, confirm, apply, then verify.
 
@@ -282,7 +311,8 @@ def apply(
     confirmation. After applying, every account is
     re-read until IAM shows every write (up to 60 s, IAMLAYER_VERIFY_TIMEOUT): anything left to do
     then is reported as an error. Another apply, password reset or access-key rotate writing to
-    the same account at the same time is refused.
+    the same account at the same time is refused, naming it (--lock-timeout waits for it instead).
+    With a shared backend, a checkout behind the team's last apply is refused (--allow-behind).
     """
     spec = load_spec(spec_file)
     _warn_exposed_keys(spec)
@@ -339,6 +369,9 @@ def apply(
             progress=None if as_json else _status,
             stats=stats,
             command=click.get_current_context().command_path,
+            lock_timeout=lock_timeout,
+            allow_behind=allow_behind,
+            warn=_warn,
         )
     finally:
         bar.stop()

@@ -44,18 +44,24 @@ def _command() -> str:
     return click.get_current_context().command_path
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @spec_option
 @profile_option
 @click.option("--user", "users", multiple=True, metavar="NAME", help="Only this user (repeatable).")
 @json_option
-def outputs(spec_file: Path, profile: str | None, users: tuple[str, ...], as_json: bool) -> int:
+@click.pass_context
+def outputs(
+    ctx: click.Context, spec_file: Path, profile: str | None, users: tuple[str, ...], as_json: bool
+) -> int:
     """What each person receives: sign-in URL, encrypted secrets and how to decrypt them.
 
     Per user: account, user name, console sign-in URL, whether a password and access keys exist
     (read from AWS), each encrypted file with the key fingerprint it was encrypted to, the access
-    key id, and the exact `gpg --decrypt` command. Nothing secret is shown.
+    key id, and the exact `gpg --decrypt` command. Nothing secret is shown. With a shared backend,
+    outputs/ is first brought up to date from it; `iamlayer outputs sync` does only that.
     """
+    if ctx.invoked_subcommand:
+        return EXIT_OK
     spec = load_spec(spec_file)
     for n in users:
         _spec_user(spec, n)
@@ -92,6 +98,32 @@ def outputs(spec_file: Path, profile: str | None, users: tuple[str, ...], as_jso
         "People who use the console decrypt their password (gpg --decrypt), sign in at the URL and set "
         "a new one, assign a virtual MFA device named exactly as their user name, then sign in again "
         "with MFA; only then may they create an access key."
+    )
+    return EXIT_OK
+
+
+@outputs.command("sync")
+@spec_option
+@profile_option
+def outputs_sync(spec_file: Path, profile: str | None) -> int:
+    """Bring outputs/ and the shared backend's copy of the ciphertexts together.
+
+    Fetches the ciphertexts another operator issued (new or changed in the backend), removes those
+    deleted there, and copies there what only this folder has. Run it in the layer folder a new
+    person reads their ciphertext from: they need no AWS credentials for `gpg --decrypt`.
+    """
+    spec = load_spec(spec_file, check_keys=False)
+    done = api.outputs_sync(spec, credentials=profile)
+    for what, names in (
+        ("fetched", done.fetched),
+        ("removed", done.removed),
+        ("copied to the backend", done.pushed),
+    ):
+        for name in names:
+            console.print(f"  {what}: {name}")
+    console.print(
+        f"outputs/ is in sync with the backend: {len(done.fetched)} fetched, {len(done.removed)} removed, "
+        f"{len(done.pushed)} copied to the backend."
     )
     return EXIT_OK
 

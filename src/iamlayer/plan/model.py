@@ -10,7 +10,7 @@ JSON plan document (format_version 1):
     {
       "format_version": 1,
       "project": "acme", "spec": "/path/iamlayer.yaml", "spec_digest": "<sha256>", "created_at": "...",
-      "refresh_credentials": false,
+      "refresh_credentials": false, "warnings": ["..."],
       "summary": {"create": 3, "update": 1, "delete": 0, "adopt": 0},
       "accounts": [
         {"account": "security", "account_id": "222222222222", "identity": "<ARN acted as>",
@@ -265,6 +265,9 @@ class Plan:
     # Read from a file (`iamlayer plan --out`): apply checks it is still current before using it.
     # Where the plan came from, not what it says: not part of a plan's equality.
     saved: bool = field(default=False, compare=False)
+    # For the top of the plan, from the team's backend: this checkout is behind the last apply, a
+    # user another operator just created would be deleted (iamlayer.state.review). Never drive apply.
+    warnings: tuple[str, ...] = ()
 
     @property
     def changes(self) -> tuple[Change, ...]:
@@ -294,6 +297,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "spec_digest": plan.spec_digest,
         "created_at": plan.created_at,
         "refresh_credentials": plan.refresh_credentials,
+        "warnings": list(plan.warnings),
         "summary": plan.counts(),
         "accounts": [
             {
@@ -349,6 +353,7 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
         refresh_credentials=bool(data.get("refresh_credentials", False)),
         access=tuple(AccessChange.from_json(c) for c in data.get("access_changes", [])),
         saved=True,
+        warnings=tuple(data.get("warnings", ())),
         accounts=tuple(
             AccountPlan(
                 account=a["account"],

@@ -350,7 +350,7 @@ def make_plan(
     checks = evaluate_checks(spec, now=datetime.now(UTC))
     checks.raise_for_failures()
     intents = secret_intents(spec)
-    journal = Journal.for_spec(spec)
+    journal = Journal.for_spec(spec, profile)
     if progress:
         progress(f"connecting to {len(scope)} account(s)")
     conns = connect_accounts(spec, profile=profile, stats=stats, only=scope)

@@ -130,7 +130,9 @@ def render_access(plan: Plan) -> list[str]:
 
 def render_plan(plan: Plan, *, detail: bool = True) -> str:
     """The plan as rich markup (print it with a rich Console; plain text with markup stripped)."""
-    lines: list[str] = []
+    lines = [f"[bold red]Warning:[/] [red]{_esc(w)}[/]" for w in plan.warnings]
+    if lines:
+        lines.append("")
     for ap in plan.accounts:
         lines += render_account(ap, detail=detail)
         lines.append("")

@@ -16,6 +16,9 @@ the password live, as `.pending`; `commit` promotes it once the call succeeded a
 drops it when the call failed. After a crash, `pending_passwords` lists what is left and
 `resolve_pending` settles each one once the caller has checked AWS (apply does, never a plan). Access key secrets are made by
 AWS, so they can only be written after CreateAccessKey returns, at once.
+
+With a shared backend (iamlayer.state.backend), every file written or removed here is then
+written or removed in the backend's copy (`mirror`): this folder stays the working copy.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from iamlayer.files import make_private_dir, remove_durably, rename_durably, wri
 from iamlayer.secrets.crypto import armor_comments, armor_message, encrypt_armored
 from iamlayer.secrets.keys import PublicKey
 from iamlayer.secrets.names import PASSWORD_FILE, PENDING_SUFFIX, SecretKind
+from iamlayer.state.backend import CiphertextStore
 
 _ACCESS_KEY_FILE = re.compile(r"^access-key-([A-Z0-9]{16,128})\.asc$")
 _ACCESS_KEY_ID = re.compile(r"^[A-Z0-9]{16,128}$")
@@ -71,8 +75,10 @@ StagedSecret = PendingSecret
 class Outbox:
     """The encrypted secrets under `root` (the spec's outputs folder)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, mirror: CiphertextStore | None = None) -> None:
         self.root = root
+        #: the backend's copy (iamlayer.state.backend), told of every file written and removed here
+        self.mirror = mirror
 
     def user_dir(self, account: str, user: str) -> Path:
         """The folder holding `user`'s secrets for `account` (it may not exist yet)."""
@@ -119,11 +125,13 @@ class Outbox:
                 return final
             raise IamlayerError(f"The staged password {staged.path} has vanished; it was never committed")
         rename_durably(staged.path, final)
+        self._copied(final)
+        self._uncopied(staged.path)
         return final
 
     def discard(self, staged: StagedSecret) -> None:
         """The AWS call failed for good: delete the pending password (a missing file is fine)."""
-        remove_durably(staged.path)
+        self._remove(staged.path)
 
     def pending_passwords(self) -> list[PendingSecret]:
         """Passwords staged but neither committed nor discarded: leftovers of an interrupted apply.
@@ -231,20 +239,20 @@ class Outbox:
         """The key was deleted in AWS: remove its ciphertext. Forgetting an unknown key is fine."""
         if not _ACCESS_KEY_ID.match(access_key_id):
             raise ValueError(f"not an access key ID: {access_key_id!r}")
-        remove_durably(self.user_dir(account, user) / f"access-key-{access_key_id}.asc")
+        self._remove(self.user_dir(account, user) / f"access-key-{access_key_id}.asc")
 
     def forget_password(self, account: str, user: str) -> None:
         """The login profile is being deleted in AWS: remove its ciphertext, and a staged one (a
         missing file is fine). Called before the delete: see `apply.credentials.delete_login_profile`."""
-        remove_durably(self.user_dir(account, user) / PASSWORD_FILE)
-        remove_durably(self.user_dir(account, user) / (PASSWORD_FILE + PENDING_SUFFIX))
+        self._remove(self.user_dir(account, user) / PASSWORD_FILE)
+        self._remove(self.user_dir(account, user) / (PASSWORD_FILE + PENDING_SUFFIX))
 
     def forget_user(self, account: str, user: str) -> None:
         """The user's credentials are gone from AWS (the user is about to go, or went): remove every
         ciphertext of theirs, then their folder. Called before DeleteUser: see `apply.handlers.delete_user`."""
         folder = self.user_dir(account, user)
         for path in sorted(folder.glob("*.asc*")) if folder.is_dir() else ():
-            remove_durably(path)
+            self._remove(path)
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
 
@@ -308,6 +316,23 @@ class Outbox:
         make_private_dir(self.root)
         make_private_dir(path.parent)
         write_private_file(path, armored.encode("ascii"))
+        self._copied(path)
+
+    def _copied(self, path: Path) -> None:
+        """Give the backend a copy of the file just written here (the local file comes first)."""
+        if self.mirror is not None:
+            self.mirror.put(path.relative_to(self.root).as_posix(), path.read_bytes())
+
+    def _remove(self, path: Path) -> None:
+        """Delete a file here, and the backend's copy of it (a missing file is fine)."""
+        existed = path.exists()
+        remove_durably(path)
+        if existed:
+            self._uncopied(path)
+
+    def _uncopied(self, path: Path) -> None:
+        if self.mirror is not None:
+            self.mirror.delete(path.relative_to(self.root).as_posix())
 
     @staticmethod
     def _read_meta(path: Path) -> dict[str, str]:

@@ -163,6 +163,26 @@ class Check:
 
 
 @dataclass(frozen=True)
+class S3Backend:
+    """`backend: {s3: ...}`: the team's shared state in an S3 bucket (iamlayer.state.backend).
+
+    `lines` says where each field is written in the spec (field name -> line, "" for the block
+    itself), so that a bucket or KMS key AWS refuses is reported at its line, as a spec error.
+    """
+
+    bucket: str
+    prefix: str
+    account: str  # an account name of the spec
+    region: str
+    kms_key: str | None = None  # None: SSE-S3
+    lock_lease: float = 300.0  # seconds without a heartbeat after which a lock is stale
+    lines: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
+
+    def line(self, name: str) -> int | None:
+        return self.lines.get(name) or self.lines.get("")
+
+
+@dataclass(frozen=True)
 class Spec:
     """The whole identities layer, validated and with defaults applied."""
 
@@ -185,6 +205,7 @@ class Spec:
     # Users, groups, roles and policies the spec names that exist in AWS without any iamlayer
     # ownership marker are adopted (the marker is added) instead of being reported as collisions.
     adopt: bool = False
+    backend: S3Backend | None = None  # None: the local folder .iamlayer/ beside the spec
 
     @property
     def root(self) -> Path:

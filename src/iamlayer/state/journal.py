@@ -16,8 +16,10 @@
   before the permission set is changed and cleared once provisioned there; a plan re-provisions
   what an interrupted apply left journaled (the change itself no longer shows in a diff).
 
-This module is the file on disk; what it records (KeyCreation, the entry names) are pure values in
-iamlayer.state.records.
+The journal lives in the layer's backend (iamlayer.state.backend): the file
+`.iamlayer/journal-<project>.json` by default, one record per account in a shared S3 backend, so
+that another operator's plan sees a creation this one left unfinished. What it records
+(KeyCreation, the entry names) are pure values in iamlayer.state.records.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any
 
 from iamlayer.files import write_atomic
 from iamlayer.spec.model import Spec
+from iamlayer.state.backend import AccountJournal, JournalStore
 from iamlayer.state.records import (
     JOURNAL_DIR,
     KEY_CREATION_WINDOW,
@@ -45,19 +48,17 @@ __all__ = [
     "Journal",
     "JournalEntry",
     "KeyCreation",
+    "LocalJournalStore",
 ]
 
 Details = dict[str, Any]
 
 
-class Journal:
+class LocalJournalStore:
+    """The journal as one file of the local backend: entry -> account -> name -> details."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
-
-    @classmethod
-    def for_spec(cls, spec: Spec) -> Journal:
-        return cls(spec.root / JOURNAL_DIR / f"journal-{spec.project}.json")
 
     def _load(self) -> dict[str, dict[str, dict[str, Details]]]:
         try:
@@ -72,20 +73,49 @@ class Journal:
                 out.setdefault(entry, {})[account] = items
         return out
 
-    def _save(self, data: dict[str, dict[str, dict[str, Details]]]) -> None:
-        clean = {entry: {acc: n for acc, n in accs.items() if n} for entry, accs in data.items()}
+    def read(self, account: str) -> AccountJournal:
+        return {entry: accs[account] for entry, accs in self._load().items() if account in accs}
+
+    def write(self, account: str, data: AccountJournal) -> None:
+        whole = self._load()
+        for accs in whole.values():
+            accs.pop(account, None)
+        for entry, names in data.items():
+            whole.setdefault(entry, {})[account] = names
+        clean = {entry: {acc: n for acc, n in accs.items() if n} for entry, accs in whole.items()}
         text = json.dumps({k: v for k, v in clean.items() if v}, indent=1, sort_keys=True)
         write_atomic(self.path, text.encode())
+
+
+class Journal:
+    """The journal of one layer, in its backend (iamlayer.state.backend): a file of the local
+    folder, or one record per account in the team's bucket. Every account's record is written only
+    by whoever holds that account's lock."""
+
+    def __init__(self, store: JournalStore | Path) -> None:
+        #: the local file, for the local backend (None: the journal is in a shared backend)
+        self.path = store if isinstance(store, Path) else None
+        self.store: JournalStore = LocalJournalStore(store) if isinstance(store, Path) else store
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_spec(cls, spec: Spec, credentials: Any = None) -> Journal:
+        """The spec's journal, in its backend (reached with `credentials` when it is shared)."""
+        if spec.backend is None:
+            return cls(spec.root / JOURNAL_DIR / f"journal-{spec.project}.json")
+        from iamlayer.state.backends import open_backend
+
+        return cls(open_backend(spec, credentials).journal())
 
     def pending(self, entry: JournalEntry, account: str) -> frozenset[str]:
         """Names journaled for `entry` in `account`: creations that may not have finished."""
         with self._lock:
-            return frozenset(self._load().get(entry, {}).get(account, {}))
+            return frozenset(self.store.read(account).get(entry, {}))
 
     def key_creations(self, account: str) -> dict[str, KeyCreation]:
         """The access key creations held open in `account`, by user."""
         with self._lock:
-            users = self._load().get("access_keys", {}).get(account, {})
+            users = self.store.read(account).get("access_keys", {})
         return {
             user: KeyCreation(
                 before=frozenset(d["before"]) if "before" in d else None,
@@ -98,12 +128,12 @@ class Journal:
         """Journal a creation (its `details` replace earlier ones). True if it was journaled already:
         an earlier run began it and did not finish."""
         with self._lock:
-            data = self._load()
-            names = data.setdefault(entry, {}).setdefault(account, {})
+            data = self.store.read(account)
+            names = data.setdefault(entry, {})
             already = name in names
             if not already or details:
                 names[name] = {**details}
-                self._save(data)
+                self.store.write(account, data)
             return already
 
     def begin_key_creation(self, account: str, user: str, before: frozenset[str]) -> None:
@@ -118,8 +148,8 @@ class Journal:
 
     def end(self, entry: JournalEntry, account: str, name: str) -> None:
         with self._lock:
-            data = self._load()
-            names = data.get(entry, {}).get(account, {})
+            data = self.store.read(account)
+            names = data.get(entry, {})
             if name in names:
                 del names[name]
-                self._save(data)
+                self.store.write(account, {e: n for e, n in data.items() if n})
