@@ -71,7 +71,8 @@ def check(args: list[str]) -> None:
         sub = command.get_command(ctx, rest[0])
         assert sub is not None, f"no command {rest[0]!r}"
         command, rest = sub, rest[1:]
-    assert not isinstance(command, click.Group), f"{args}: a group, not a command"
+    if isinstance(command, click.Group):  # run as a command only where the group allows it
+        assert command.invoke_without_command, f"{args}: a group, not a command"
     options = {
         o: p for p in command.params if isinstance(p, click.Option) for o in (*p.opts, *p.secondary_opts)
     }
