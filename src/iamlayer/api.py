@@ -251,25 +251,63 @@ def apply_plan(
         )
 
 
-def operator_policy() -> dict[str, Any]:
+def operator_policy(spec: Spec | None = None, *, read_only: bool = False) -> dict[str, Any]:
     """The least-privilege IAM policy the operator needs for plan and apply: the reads each kind
     declares (iamlayer.kinds), the permissions each apply handler declares, and the few writes of
-    the secret commands."""
+    the secret commands. `read_only`: the reads alone (a role that plans, e.g. CI on a pull
+    request). With a `spec` that has an S3 backend, also what the backend needs in its bucket
+    (and KMS key): reading and writing its objects under the prefix; `backend init` is left to
+    whoever creates the bucket."""
     from iamlayer.apply.executor import required_permissions
     from iamlayer.kinds import other_write_permissions, read_permissions
 
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "IamlayerRead", "Effect": "Allow", "Action": sorted(read_permissions()), "Resource": "*"},
+    statements: list[dict[str, Any]] = [
+        {"Sid": "IamlayerRead", "Effect": "Allow", "Action": sorted(read_permissions()), "Resource": "*"}
+    ]
+    if not read_only:
+        statements.append(
             {
                 "Sid": "IamlayerWrite",
                 "Effect": "Allow",
                 "Action": sorted({*required_permissions(), *other_write_permissions()}),
                 "Resource": "*",
+            }
+        )
+    backend = spec.backend if spec is not None else None
+    if backend is not None:
+        prefix = backend.prefix.strip("/")
+        objects = f"arn:aws:s3:::{backend.bucket}/{prefix + '/' if prefix else ''}*"
+        statements += [
+            {
+                "Sid": "IamlayerBackendList",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": f"arn:aws:s3:::{backend.bucket}",
+                **({"Condition": {"StringLike": {"s3:prefix": [f"{prefix}/*"]}}} if prefix else {}),
             },
-        ],
-    }
+            {
+                "Sid": "IamlayerBackendObjects",
+                "Effect": "Allow",
+                # Plans read the last apply and fetch ciphertexts; the lock, journal and copies are writes.
+                "Action": ["s3:GetObject"] if read_only else ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+                "Resource": objects,
+            },
+        ]
+        if backend.kms_key:
+            key = backend.kms_key if backend.kms_key.startswith("arn:") else "*"
+            statement: dict[str, Any] = {
+                "Sid": "IamlayerBackendKey",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt"] if read_only else ["kms:Decrypt", "kms:GenerateDataKey"],
+                "Resource": key,
+            }
+            if key == "*":  # an alias: only through S3, for this bucket
+                statement["Condition"] = {
+                    "StringEquals": {"kms:ViaService": f"s3.{backend.region}.amazonaws.com"},
+                    "StringLike": {"kms:EncryptionContext:aws:s3:arn": f"arn:aws:s3:::{backend.bucket}*"},
+                }
+            statements.append(statement)
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 # --- audit and STS ------------------------------------------------------------------------------

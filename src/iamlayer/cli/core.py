@@ -443,12 +443,28 @@ def render_apply_failure(done: api.Applied) -> str:
 
 
 @click.command("operator-policy")
-def operator_policy() -> None:
+@click.option(
+    "--read-only",
+    is_flag=True,
+    help="Only the reads: for a role that plans and audits but never applies (CI on pull requests).",
+)
+@click.option(
+    "-f",
+    "--file",
+    "spec_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="A spec whose S3 backend the policy must also reach (default: iamlayer.yaml when it exists).",
+)
+def operator_policy(read_only: bool, spec_file: Path | None) -> None:
     """Print the IAM policy the operator needs for plan and apply (least privilege).
 
-    Built from the permissions each apply handler declares, plus the bulk reads.
+    Built from the reads each resource kind declares and the permissions each apply handler
+    declares; with a spec that has an S3 backend, also its bucket's objects (and KMS key).
     """
-    _print_json(api.operator_policy())
+    path = spec_file or (Path("iamlayer.yaml") if Path("iamlayer.yaml").exists() else None)
+    spec = load_spec(path, check_keys=False) if path else None
+    _print_json(api.operator_policy(spec, read_only=read_only))
 
 
 def commands() -> list[click.Command]:
