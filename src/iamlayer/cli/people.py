@@ -29,6 +29,7 @@ from iamlayer.errors import CredentialsError, IamlayerError
 from iamlayer.profiles.configure import ConfigureResult, configure, known_access_key
 from iamlayer.profiles.credentials import Credentials
 from iamlayer.profiles.mfa import enrol, is_code
+from iamlayer.profiles.render import RoleProfile
 from iamlayer.profiles.secret_store import STORE_KEY, SecretStore, StoreCache, choose_store, store_from_label
 from iamlayer.profiles.session import (
     MAX_CODE_TRIES,
@@ -120,6 +121,18 @@ def code_provider(fixed: str | None) -> CodeProvider:
     return provide
 
 
+def _role_json(r: RoleProfile, **extra: Any) -> dict[str, Any]:
+    out = {
+        "profile": r.profile,
+        "account": r.account,
+        "account_id": r.account_id,
+        "role": r.role,
+        "role_arn": r.role_arn,
+        "mfa": r.mfa_required,
+    }
+    return {**out, **extra}
+
+
 def _configure_json(res: ConfigureResult, exports: list[str]) -> dict[str, Any]:
     return {
         "user": res.rendered.user,
@@ -127,17 +140,7 @@ def _configure_json(res: ConfigureResult, exports: list[str]) -> dict[str, Any]:
         "arn": res.arn,
         "source_profile": res.rendered.source_profile,
         "mfa_serial": res.mfa_serial,
-        "profiles": [
-            {
-                "profile": r.profile,
-                "account": r.account,
-                "account_id": r.account_id,
-                "role": r.role,
-                "role_arn": r.role_arn,
-                "mfa": r.mfa_required,
-            }
-            for r in res.rendered.roles
-        ],
+        "profiles": [_role_json(r) for r in res.rendered.roles],
         "files": {
             kind: {
                 "path": str(ch.path),
@@ -273,11 +276,7 @@ def configure_cmd(
     spec = load_spec(spec_file, check_keys=False)
     files = AwsFiles.for_project(spec.project, aws_dir)
     mode = CliMode.SSO if sso else _mode(spec, user, cli)
-    if mode is CliMode.SSO:
-        _configure_sso(spec, user, files.config, start_url, as_json)
-        return
-    if mode is CliMode.LOGIN:
-        _configure_login(spec, user, files, mfa_serial, as_json)
+    if _wrote_keyless(spec, user, files, mode, mfa_serial, start_url, as_json):
         return
     store = _store(spec, user, files, plaintext)
     key = known_access_key(spec, files, credentials_file) or Credentials(
@@ -324,6 +323,23 @@ def configure_cmd(
         click.echo(line)
 
 
+def _wrote_keyless(
+    spec: Spec,
+    user: str,
+    files: AwsFiles,
+    mode: CliMode,
+    mfa_serial: str | None,
+    start_url: str | None,
+    as_json: bool,
+) -> bool:
+    """Write the profiles of `sso` or `login`, which need no key; False for `key`."""
+    if mode is CliMode.SSO:
+        _configure_sso(spec, user, files.config, start_url, as_json)
+    elif mode is CliMode.LOGIN:
+        _configure_login(spec, user, files, mfa_serial, as_json)
+    return mode is not CliMode.KEY
+
+
 def _where(store: SecretStore) -> str:
     fingerprint = store.label.partition(" ")[2]
     return "the OS keyring" if not fingerprint else f"files encrypted with gpg to your key {fingerprint}"
@@ -346,16 +362,7 @@ def _configure_login(spec: Spec, user: str, files: AwsFiles, mfa_serial: str | N
             "login_profile": source,
             "mfa_serial": done.mfa_serial,
             "profiles": [
-                {
-                    "profile": r.profile,
-                    "account": r.account,
-                    "account_id": r.account_id,
-                    "role": r.role,
-                    "role_arn": r.role_arn,
-                    "mfa": True,
-                    "process_profile": r.profile + TWIN_SUFFIX,
-                }
-                for r in done.rendered.roles
+                _role_json(r, mfa=True, process_profile=r.profile + TWIN_SUFFIX) for r in done.rendered.roles
             ],
             "files": {
                 kind: {"path": str(ch.path), "changed": ch.changed, "removed": list(ch.removed)}
@@ -651,12 +658,7 @@ def onboard_cmd(
 
     spec = load_spec(spec_file, check_keys=False)
     files = AwsFiles.for_project(spec.project, aws_dir)
-    mode = _mode(spec, user, cli)
-    if mode is CliMode.SSO:
-        _configure_sso(spec, user, files.config, None, as_json)
-        return
-    if mode is CliMode.LOGIN:
-        _configure_login(spec, user, files, mfa_serial, as_json)
+    if _wrote_keyless(spec, user, files, _mode(spec, user, cli), mfa_serial, None, as_json):
         return
     store = _store(spec, user, files, plaintext)
     ui = MfaUI(
