@@ -21,6 +21,11 @@ from iamlayer.secrets.outbox import Outbox
 from iamlayer.state.journal import Journal
 from layer import Keys, Layer, make_keys, make_layer
 
+# No test may reach the machine's real keyring (macOS Keychain, Secret Service...): by default the
+# `keyring` library finds none, and iamlayer falls back to gpg. Tests that want a keyring set
+# PYTHON_KEYRING_BACKEND to tests/keyring_backend.py's FileKeyring (subprocesses inherit this).
+os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+
 
 @pytest.fixture(scope="session")
 def shared_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:

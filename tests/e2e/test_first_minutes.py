@@ -85,6 +85,7 @@ def test_credentials_configure_needs_only_the_spec_and_no_one_elses_key(
         str(creds),
         "--aws-dir",
         str(aws_dir),
+        "--plaintext",
         "--json",
         cwd=layer.root,
         env=aws_env,

@@ -204,6 +204,7 @@ def test_person_flow_with_real_aws_cli(
         "jane.doe",
         "--credentials-file",
         str(csv),
+        "--plaintext",  # this walk is the plaintext one; test_people_keys.py walks the others
         "--json",
     ]
     r = run(configure, base, cwd=layer)

@@ -163,8 +163,12 @@ def onboard(
     *extra: str,
     codes: Callable[[pyotp.TOTP], str] | None = None,
 ) -> Onboarded:
-    """`iamlayer onboard --user USER`, answering the two MFA codes from the seed it shows."""
-    return enrolling(["onboard", "--user", user, "--show-secret", *extra], env, layer.root, codes)
+    """`iamlayer onboard --user USER --plaintext` (the key in the credentials file, as this file's
+    walks were recorded; tests/e2e/test_people_keys.py walks the keyring and gpg ways), answering
+    the two MFA codes from the seed it shows."""
+    return enrolling(
+        ["onboard", "--user", user, "--show-secret", "--plaintext", *extra], env, layer.root, codes
+    )
 
 
 def right_codes(totp: pyotp.TOTP) -> str:

@@ -199,6 +199,7 @@ def test_whoami_on_the_standard_chain_and_human_configure_output(
         "jane.doe",
         "--aws-dir",
         str(tmp_path / "a"),
+        "--plaintext",
     ]
     r = CliRunner().invoke(cmds["credentials"], args, env=env, catch_exceptions=False)
     assert r.exit_code == 0, r.output

@@ -44,6 +44,7 @@ PURE_MODULES = (
     "iamlayer.plan.ic_diff",
     "iamlayer.plan.limits",
     "iamlayer.plan.render",
+    "iamlayer.plan.signin",
     "iamlayer.state.model",
     "iamlayer.state.ic_model",
     "iamlayer.state.normalize",

@@ -1,13 +1,19 @@
 """The people's commands: onboard, credentials configure, mfa enable/logout, exec, credential-process, whoami.
 
-Register with `commands()`. Prompts (MFA codes, secret keys) go to the terminal or stderr, never
-stdout: `credential-process` prints the credential JSON there, which is its protocol, and the AWS
-CLI captures that command's stderr, so its prompt goes to /dev/tty.
+Register with `commands()`. Prompts (MFA codes, secret keys) go to the terminal itself (/dev/tty),
+else stderr, never stdout: `credential-process` prints the credential JSON there, which is its
+protocol, and the AWS CLI captures that command's stdout and stderr, so a prompt on either would
+never be seen.
 """
 
 from __future__ import annotations
 
+import getpass
+import io
 import json
+import os
+import shlex
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -23,6 +29,8 @@ from iamlayer.errors import CredentialsError, IamlayerError
 from iamlayer.profiles.configure import ConfigureResult, configure, known_access_key
 from iamlayer.profiles.credentials import Credentials
 from iamlayer.profiles.mfa import enrol, is_code
+from iamlayer.profiles.render import RoleProfile
+from iamlayer.profiles.secret_store import STORE_KEY, SecretStore, StoreCache, choose_store, store_from_label
 from iamlayer.profiles.session import (
     MAX_CODE_TRIES,
     AwsFiles,
@@ -32,9 +40,10 @@ from iamlayer.profiles.session import (
     child_env,
     credential_process_output,
     locate_files,
+    read_config_profiles,
 )
 from iamlayer.profiles.sso import write_sso_profiles
-from iamlayer.spec.model import Spec
+from iamlayer.spec.model import CliMode, Spec
 
 aws_dir_option = click.option(
     "--aws-dir",
@@ -51,16 +60,32 @@ mfa_code_option = click.option(
 
 
 def _ask(prompt: str, *, hide: bool = False) -> str:
-    """Ask on the terminal: stdin when it is one, else /dev/tty, else read a line from stdin."""
-    if sys.stdin.isatty():
+    """Ask on the terminal itself (/dev/tty), else on stdin with the prompt on stderr.
+
+    The terminal first, even when stdin is one: the aws CLI runs `credential-process` with the
+    person's terminal as stdin but captures its stdout and stderr, so a prompt written there is
+    never seen and the command seems to hang.
+    """
+    if hide:
+        try:
+            # getpass opens /dev/tty itself (echo off), and falls back to stdin without one.
+            with open("/dev/tty", "rb"):
+                return getpass.getpass(prompt + ": ").strip()
+        except OSError:
+            pass
+    else:
+        try:
+            fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+        except OSError:
+            fd = -1
+        if fd >= 0:
+            # A text "r+" open() of a terminal fails (not seekable); a FileIO "w+" reads and writes.
+            with io.TextIOWrapper(io.FileIO(fd, "w+"), encoding="utf-8") as tty:
+                tty.write(prompt + ": ")
+                tty.flush()
+                return tty.readline().strip()
+    if sys.stdin.isatty():  # a terminal without /dev/tty (Windows)
         return str(click.prompt(prompt, hide_input=hide, err=True)).strip()
-    try:
-        with open("/dev/tty", "r+", encoding="utf-8") as tty:
-            tty.write(prompt + ": ")
-            tty.flush()
-            return tty.readline().strip()
-    except OSError:
-        pass
     sys.stderr.write(prompt + ": ")
     sys.stderr.flush()
     line = sys.stdin.readline()
@@ -96,6 +121,18 @@ def code_provider(fixed: str | None) -> CodeProvider:
     return provide
 
 
+def _role_json(r: RoleProfile, **extra: Any) -> dict[str, Any]:
+    out = {
+        "profile": r.profile,
+        "account": r.account,
+        "account_id": r.account_id,
+        "role": r.role,
+        "role_arn": r.role_arn,
+        "mfa": r.mfa_required,
+    }
+    return {**out, **extra}
+
+
 def _configure_json(res: ConfigureResult, exports: list[str]) -> dict[str, Any]:
     return {
         "user": res.rendered.user,
@@ -103,17 +140,7 @@ def _configure_json(res: ConfigureResult, exports: list[str]) -> dict[str, Any]:
         "arn": res.arn,
         "source_profile": res.rendered.source_profile,
         "mfa_serial": res.mfa_serial,
-        "profiles": [
-            {
-                "profile": r.profile,
-                "account": r.account,
-                "account_id": r.account_id,
-                "role": r.role,
-                "role_arn": r.role_arn,
-                "mfa": r.mfa_required,
-            }
-            for r in res.rendered.roles
-        ],
+        "profiles": [_role_json(r) for r in res.rendered.roles],
         "files": {
             kind: {
                 "path": str(ch.path),
@@ -141,6 +168,51 @@ def _ask_serial_on_tty() -> Callable[[list[str]], str] | None:
 
 
 own_user_option = click.option("--user", required=True, help="Your IAM user name in the spec.")
+cli_option = click.option(
+    "--cli",
+    "cli",
+    type=click.Choice([m.value for m in CliMode]),
+    default=None,
+    help="How you reach the AWS CLI: login (`aws login`, no access key), key (your access key in the "
+    "OS keyring, or encrypted with gpg) or sso. Default: the spec's `cli:` for you, else key.",
+)
+plaintext_option = click.option(
+    "--plaintext",
+    is_flag=True,
+    help="With key: keep the access key in the 0600 credentials file, and MFA sessions in a 0600 "
+    "cache, as before (not recommended).",
+)
+
+
+def _mode(spec: Spec, user: str, cli: str | None) -> CliMode:
+    if cli:
+        return CliMode(cli)
+    return spec.cli_of(user) if user in spec.users else CliMode.KEY
+
+
+def _store(spec: Spec, user: str, files: AwsFiles, plaintext: bool) -> SecretStore | None:
+    """The OS keyring, else gpg to the person's own key (their `pgp_key`); None with --plaintext."""
+    from iamlayer.profiles.render import assumable_roles
+
+    assumable_roles(spec, user)  # a user not in the spec: did-you-mean, before anything else
+    if plaintext:
+        return None
+    fingerprint = None
+    u = spec.users[user]
+    if u.pgp_key is not None and u.pgp_key.is_file():
+        from iamlayer.secrets.keys import load_public_key
+
+        fingerprint = load_public_key(u.pgp_key).fingerprint
+    return choose_store(files.config, fingerprint)
+
+
+def _credential_process_command(files: AwsFiles) -> str:
+    """The command line, up to the profile name, that profiles run as `credential_process`."""
+    exe = shutil.which("iamlayer")
+    argv = [exe] if exe else [sys.executable, "-m", "iamlayer"]
+    return shlex.join([*argv, "credential-process", "--aws-dir", str(files.config.parent)])
+
+
 mfa_serial_option = click.option(
     "--mfa-serial", default=None, help="Which of your MFA devices the profiles use (when you have several)."
 )
@@ -170,6 +242,8 @@ def credentials_group() -> None:
 @click.option(
     "--start-url", default=None, help="With --sso: the AWS access portal URL (default: the spec's)."
 )
+@cli_option
+@plaintext_option
 @aws_dir_option
 @json_option
 def configure_cmd(
@@ -179,6 +253,8 @@ def configure_cmd(
     mfa_serial: str | None,
     sso: bool,
     start_url: str | None,
+    cli: str | None,
+    plaintext: bool,
     aws_dir: Path | None,
     as_json: bool,
 ) -> None:
@@ -189,15 +265,20 @@ def configure_cmd(
     written. Only sections marked "# managed by iamlayer (<project>)" are changed; the previous
     file is kept as .bak. Rerunning changes nothing.
 
-    With --sso: the config file only, sections marked "# managed by iamlayer (<project> sso)".
+    The key is kept in the OS keyring (else encrypted with gpg to your pgp_key) and reached through
+    `credential_process`; --plaintext writes it into the credentials file instead.
+
+    With --sso (--cli sso): the config file only, sections marked "# managed by iamlayer (<project>
+    sso)". With --cli login: profiles for `aws login`, no key.
     """
     from iamlayer.spec.load import load_spec
 
     spec = load_spec(spec_file, check_keys=False)
     files = AwsFiles.for_project(spec.project, aws_dir)
-    if sso:
-        _configure_sso(spec, user, files.config, start_url, as_json)
+    mode = CliMode.SSO if sso else _mode(spec, user, cli)
+    if _wrote_keyless(spec, user, files, mode, mfa_serial, start_url, as_json):
         return
+    store = _store(spec, user, files, plaintext)
     key = known_access_key(spec, files, credentials_file) or Credentials(
         _ask("Access key ID"), _ask("Secret access key", hide=True)
     )
@@ -210,6 +291,8 @@ def configure_cmd(
         factory=make_client_factory(),
         mfa_serial=mfa_serial,
         ask_serial=_ask_serial_on_tty(),
+        store=store,
+        command=_credential_process_command(files),
     )
     exports = [
         f"export AWS_CONFIG_FILE={files.config}",
@@ -221,6 +304,8 @@ def configure_cmd(
         click.echo(json.dumps(_configure_json(res, exports), indent=2))
         return
     console.print(f"Access key checked: {res.arn}")
+    if store is not None:
+        console.print(f"Access key kept in {_where(store)}")
     for ch in (res.config, res.credentials):
         state = (
             f"updated (previous kept in {ch.backup})"
@@ -236,6 +321,68 @@ def configure_cmd(
     console.print("To use these profiles, run:")
     for line in exports:
         click.echo(line)
+
+
+def _wrote_keyless(
+    spec: Spec,
+    user: str,
+    files: AwsFiles,
+    mode: CliMode,
+    mfa_serial: str | None,
+    start_url: str | None,
+    as_json: bool,
+) -> bool:
+    """Write the profiles of `sso` or `login`, which need no key; False for `key`."""
+    if mode is CliMode.SSO:
+        _configure_sso(spec, user, files.config, start_url, as_json)
+    elif mode is CliMode.LOGIN:
+        _configure_login(spec, user, files, mfa_serial, as_json)
+    return mode is not CliMode.KEY
+
+
+def _where(store: SecretStore) -> str:
+    fingerprint = store.label.partition(" ")[2]
+    return "the OS keyring" if not fingerprint else f"files encrypted with gpg to your key {fingerprint}"
+
+
+def _configure_login(spec: Spec, user: str, files: AwsFiles, mfa_serial: str | None, as_json: bool) -> None:
+    from iamlayer.profiles.login import write_login_profiles
+    from iamlayer.profiles.modes import TWIN_SUFFIX
+
+    done = write_login_profiles(spec, user, files, mfa_serial=mfa_serial)
+    source = done.rendered.source_profile
+    export = f"export AWS_CONFIG_FILE={files.config}"
+    login = f"aws login --profile {source}"
+    for w in done.warnings:
+        err_console.print(f"[yellow]Warning:[/] {escape(w)}", soft_wrap=True)
+    if as_json:
+        doc = {
+            "user": user,
+            "cli": CliMode.LOGIN.value,
+            "login_profile": source,
+            "mfa_serial": done.mfa_serial,
+            "profiles": [
+                _role_json(r, mfa=True, process_profile=r.profile + TWIN_SUFFIX) for r in done.rendered.roles
+            ],
+            "files": {
+                kind: {"path": str(ch.path), "changed": ch.changed, "removed": list(ch.removed)}
+                for kind, ch in (("config", done.config), ("credentials", done.credentials))
+            },
+            "exports": [export],
+            "next": [login],
+            "warnings": list(done.warnings),
+        }
+        click.echo(json.dumps(doc, indent=2))
+        return
+    console.print(f"{files.config}: {'written' if done.config.changed else 'unchanged'}")
+    for r in done.rendered.roles:
+        console.print(
+            f"  [bold]{r.profile}[/]  {r.role} in {r.account} ({r.account_id}), asks for an MFA code; "
+            f"{r.profile}{TWIN_SUFFIX} for Terraform and other SDKs"
+        )
+    console.print("Sign in to the console with MFA, then, with AWS CLI 2.32 or later, run:")
+    click.echo(export)
+    click.echo(login)
 
 
 def _configure_sso(spec: Spec, user: str, config: Path, start_url: str | None, as_json: bool) -> None:
@@ -392,6 +539,10 @@ def mfa_logout_cmd(aws_dir: Path | None, profile: str | None) -> None:
     files = locate_files(aws_dir, profile)
     n = SessionCache(files.cache_dir).clear()
     console.print(f"Removed {n} cached session file(s) from {files.cache_dir}.")
+    labels = {p[STORE_KEY] for p in read_config_profiles(files.config).values() if p.get(STORE_KEY)}
+    for label in sorted(labels):
+        store = store_from_label(files.config, label)
+        console.print(f"Removed {StoreCache(store).clear()} cached session(s) from {_where(store)}.")
 
 
 def _broker(aws_dir: Path | None, profile: str, mfa_code: str | None) -> SessionBroker:
@@ -473,6 +624,8 @@ def whoami_cmd(profile: str | None, aws_dir: Path | None, as_json: bool) -> None
 @mfa_serial_option
 @png_option
 @show_secret_option
+@cli_option
+@plaintext_option
 @aws_dir_option
 @json_option
 def onboard_cmd(
@@ -482,6 +635,8 @@ def onboard_cmd(
     mfa_serial: str | None,
     png: Path | None,
     show_secret: bool,
+    cli: str | None,
+    plaintext: bool,
     aws_dir: Path | None,
     as_json: bool,
 ) -> None:
@@ -492,6 +647,10 @@ def onboard_cmd(
     config}, enrols a virtual MFA device (QR code, two codes) unless you have one, and adds
     mfa_serial to your role profiles. Rerunning changes nothing. It ends with the export line
     and the command to try.
+
+    The key is kept in the OS keyring (else encrypted with gpg to your pgp_key), never in a
+    plaintext file, unless --plaintext. With --cli login or sso (or the spec's `cli:` for you) it
+    writes those profiles instead, as `credentials configure` does.
     """
     from iamlayer.cli.secrets_cmds import decrypt_as_person
     from iamlayer.profiles.onboard import MfaUI, onboard
@@ -499,6 +658,9 @@ def onboard_cmd(
 
     spec = load_spec(spec_file, check_keys=False)
     files = AwsFiles.for_project(spec.project, aws_dir)
+    if _wrote_keyless(spec, user, files, _mode(spec, user, cli), mfa_serial, None, as_json):
+        return
+    store = _store(spec, user, files, plaintext)
     ui = MfaUI(
         show=_qr_show(show_secret),
         read_codes=_read_two_codes,
@@ -515,6 +677,8 @@ def onboard_cmd(
         mfa_serial=mfa_serial,
         ask_serial=_ask_serial_on_tty(),
         progress=lambda text: err_console.print(f"[dim]{escape(text)}[/]"),
+        store=store,
+        command=_credential_process_command(files),
     )
     res, enrolled = done.result, done.enrolment
     for w in done.warnings:
@@ -529,12 +693,15 @@ def onboard_cmd(
             png=str(enrolled.png) if enrolled and enrolled.png else None,
             export_line=done.export_line,
             next_command=done.next_command,
+            key_store=store.label if store is not None else "plaintext",
         )
         if show_secret and enrolled is not None:
             out["otpauth_uri"] = enrolled.uri
         click.echo(json.dumps(out, indent=2))
         return
     console.print(f"Access key checked: {res.arn}")
+    if store is not None:
+        console.print(f"Access key kept in {_where(store)}")
     for ch in (res.config, res.credentials):
         console.print(f"{ch.path}: {'written' if ch.changed else 'unchanged'}")
     if enrolled is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from iamlayer.plan.signin import SIGNIN_POLICY_NAME, signin_policy
 from iamlayer.spec.model import Role, SelfManagement, Spec
 from iamlayer.state.model import (
     OWNER_TAG,
@@ -264,6 +265,8 @@ def desired_state(spec: Spec, account: str) -> AccountState:
             inline[ASSUME_POLICY_NAME] = assume_policy(spec, group.assume)
         if group.self_management is not SelfManagement.NONE:
             inline[SELF_MANAGEMENT_POLICY_NAME] = self_management_policy(group.self_management)
+        if (signin := signin_policy(spec, group)) is not None:
+            inline[SIGNIN_POLICY_NAME] = signin
         state.groups[group.name] = GroupState(
             name=group.name,
             path=group.path,

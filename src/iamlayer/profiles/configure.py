@@ -19,7 +19,9 @@ from iamlayer.errors import AccessDeniedError, CredentialsError
 from iamlayer.profiles.credentials import Credentials
 from iamlayer.profiles.inifile import FileChange, sync_file
 from iamlayer.profiles.render import RenderedProfiles, profile_name, render_profiles
+from iamlayer.profiles.secret_store import SecretStore
 from iamlayer.profiles.session import AwsFiles, source_keys
+from iamlayer.profiles.stored import render_for, sync_credentials
 from iamlayer.spec.model import Spec
 
 
@@ -153,15 +155,20 @@ def configure(
     factory: ClientFactory,
     mfa_serial: str | None = None,
     ask_serial: Callable[[list[str]], str] | None = None,
+    store: SecretStore | None = None,
+    command: str = "iamlayer credential-process",
 ) -> ConfigureResult:
-    """Verify `key` belongs to `user` in the people account, find the MFA device, write both files.
+    """Verify `key` belongs to `user` in the people account, find the MFA device, write both files
+    (the key in `store`, when given; see `write_profiles`).
 
     Raises CredentialsError when the key is someone else's or another account's, AwsError when AWS
     cannot be asked.
     """
     checked = check_key(spec, user, key, factory=factory, mfa_serial=mfa_serial)
     serial = choose_mfa_serial(checked.devices, mfa_serial, ask_serial)
-    res = write_profiles(spec, user, key, files, mfa_serial=serial, identity=checked.identity)
+    res = write_profiles(
+        spec, user, key, files, mfa_serial=serial, identity=checked.identity, store=store, command=command
+    )
     return replace(res, warnings=(*checked.warnings, *res.warnings), devices=checked.devices)
 
 
@@ -173,21 +180,20 @@ def write_profiles(
     *,
     mfa_serial: str | None,
     identity: Identity,
+    store: SecretStore | None = None,
+    command: str = "iamlayer credential-process",
 ) -> ConfigureResult:
     """Write both files for a key already checked to be `user`'s (`check_key`); no AWS call.
 
+    Without `store` the key goes into the 0600 credentials file (`--plaintext`). With one, it goes
+    into the store, the profiles reach it through `credential_process = <command>
+    credential-process ...`, and no plaintext copy is left behind (iamlayer.profiles.stored).
     Only sections marked as iamlayer's change; unchanged content is not rewritten.
     """
-    rendered = render_profiles(
-        spec,
-        user,
-        access_key_id=key.access_key_id,
-        secret_access_key=key.secret_access_key,
-        mfa_serial=mfa_serial,
-    )
+    rendered = render_for(spec, user, key, mfa_serial=mfa_serial, store=store, command=command)
     warnings = list(rendered.warnings)
     config_change = sync_file(files.config, spec.project, rendered.config)
-    creds_change = sync_file(files.credentials, spec.project, rendered.credentials)
+    creds_change = sync_credentials(files, spec.project, rendered.credentials, plaintext=store is None)
     for change in (config_change, creds_change):
         warnings.extend(f"{change.path}: took over hand-written section [{s}]" for s in change.adopted)
     return ConfigureResult(

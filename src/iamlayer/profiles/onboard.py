@@ -13,7 +13,8 @@ folder). In that folder, the person's one command:
 
 Every AWS call here is one the self-management policy allows without MFA (see
 iamlayer.plan.desired.self_management_policy); tests/e2e/test_person_path.py proves it call by
-call. Rerunning changes nothing. The secret goes only into the 0600 credentials file.
+call. Rerunning changes nothing. The secret goes only into the OS keyring or a file encrypted to the
+person's key (iamlayer.profiles.secret_store), or, with `--plaintext`, the 0600 credentials file.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from iamlayer.profiles.configure import ConfigureResult, check_key, choose_mfa_s
 from iamlayer.profiles.credentials import Credentials
 from iamlayer.profiles.mfa import Enrolment, enrol
 from iamlayer.profiles.render import assumable_roles, profile_name
+from iamlayer.profiles.secret_store import SecretStore
 from iamlayer.profiles.session import AwsFiles, source_keys
 from iamlayer.secrets.outbox import SecretRecord
 from iamlayer.spec.model import Spec
@@ -106,12 +108,15 @@ def onboard(
     mfa_serial: str | None = None,
     ask_serial: Callable[[list[str]], str] | None = None,
     progress: Callable[[str], None] = lambda _: None,
+    store: SecretStore | None = None,
+    command: str = "iamlayer credential-process",
 ) -> Onboarding:
     """Set `user` up on this machine from their encrypted access key (see the module docstring).
 
     Raises CredentialsError (no key issued, a key that is not theirs, the device name taken) or
     AwsError. The files are written last, once: a failure before leaves them as they were (and a
-    failed enrolment deletes its device), so the person simply runs the command again.
+    failed enrolment deletes its device), so the person simply runs the command again. With
+    `store`, the key goes there instead of the credentials file (see `write_profiles`).
     """
     assumable_roles(spec, user)  # a user not in the spec is refused before anything is read
     record = newest_issued_key(spec, user)
@@ -145,6 +150,8 @@ def onboard(
             devices=checked.devices,
         )
         serial = enrolment.serial
-    final = write_profiles(spec, user, key, files, mfa_serial=serial, identity=checked.identity)
+    final = write_profiles(
+        spec, user, key, files, mfa_serial=serial, identity=checked.identity, store=store, command=command
+    )
     final = replace(final, devices=checked.devices)
     return Onboarding(final, key_id, record.path, decrypted, enrolment, (*checked.warnings, *final.warnings))

@@ -38,6 +38,8 @@ from iamlayer.errors import AccessDeniedError, CredentialsError
 from iamlayer.files import make_private_dir, remove_durably, write_private_file
 from iamlayer.profiles.credentials import Credentials
 from iamlayer.profiles.inifile import owned_sections
+from iamlayer.profiles.modes import ROLE_ARN_KEY, SOURCE_PROFILE_KEY
+from iamlayer.profiles.secret_store import STORE_KEY, StoreCache, get_access_key, store_from_label
 
 #: refresh cached credentials that have less than this left
 REFRESH_MARGIN = timedelta(minutes=5)
@@ -145,8 +147,9 @@ def resolve_profile(files: AwsFiles, name: str) -> ResolvedProfile:
             hint = "it has no profiles; run `iamlayer credentials configure` first"
         raise CredentialsError(f"profile {name!r} is not in {files.config}; {hint}")
     p = profiles[name]
-    role = p.get("role_arn")
-    source = p.get("source_profile", name) if role else name
+    # `cli: key` role profiles name their role with iamlayer's own keys (iamlayer.profiles.modes).
+    role = p.get("role_arn") or p.get(ROLE_ARN_KEY)
+    source = (p.get("source_profile") or p.get(SOURCE_PROFILE_KEY) or name) if role else name
     duration = p.get("duration_seconds")
     return ResolvedProfile(
         name=name,
@@ -160,7 +163,22 @@ def resolve_profile(files: AwsFiles, name: str) -> ResolvedProfile:
 
 
 def source_keys(files: AwsFiles, source_profile: str) -> Credentials:
-    """The long-term access key of `source_profile` from the credentials file."""
+    """The long-term access key of `source_profile`: from its store (`cli: key`), else from the
+    credentials file."""
+    section = read_config_profiles(files.config).get(source_profile, {})
+    if section.get(STORE_KEY):
+        stored = get_access_key(store_from_label(files.config, section[STORE_KEY]), source_profile)
+        if stored is None:
+            raise CredentialsError(
+                f"no access key for {source_profile} in {section[STORE_KEY].split()[0]}; "
+                "run `iamlayer onboard` or `iamlayer credentials configure` again"
+            )
+        return stored
+    if section.get("login_session"):
+        raise CredentialsError(
+            f"{source_profile} is an `aws login` session: iamlayer does not read those; use the aws "
+            "CLI v2 with your role profiles, or their `-process` twins for other tools"
+        )
     parser = _read_ini(files.credentials)
     if not parser.has_section(source_profile):
         raise CredentialsError(
@@ -189,7 +207,9 @@ def own_profiles(files: AwsFiles) -> list[str]:
     return sorted(
         s
         for s in sources
-        if s in profiles and f"profile {s}" in owned and keys.has_option(s, "aws_access_key_id")
+        if s in profiles
+        and f"profile {s}" in owned
+        and (keys.has_option(s, "aws_access_key_id") or STORE_KEY in profiles[s])
     )
 
 
@@ -285,7 +305,12 @@ class SessionBroker:
         self.code_provider = code_provider
         self.now = now
         self.session_seconds = session_seconds
-        self.cache = SessionCache(files.cache_dir)
+        self.plain_cache = SessionCache(files.cache_dir)
+
+    def cache_for(self, source_profile: str) -> SessionCache | StoreCache:
+        """Where the sessions made from `source_profile` are kept: its store, else the plaintext cache."""
+        label = read_config_profiles(self.files.config).get(source_profile, {}).get(STORE_KEY)
+        return StoreCache(store_from_label(self.files.config, label)) if label else self.plain_cache
 
     def credentials(self, name: str) -> tuple[ResolvedProfile, Credentials]:
         """Credentials for profile `name`, from the cache when still good for REFRESH_MARGIN."""
@@ -294,7 +319,8 @@ class SessionBroker:
             if p.mfa_serial:
                 return p, self._mfa_session(p)[0]
             return p, source_keys(self.files, p.source_profile)
-        cached = self.cache.load(ROLE, p.name)
+        cache = self.cache_for(p.source_profile)
+        cached = cache.load(ROLE, p.name)
         if (
             cached
             and cached[1].get("RoleArn") == p.role_arn
@@ -312,12 +338,12 @@ class SessionBroker:
                     raise
                 # A cached session can be older than the role's MFA age limit (aws:MultiFactorAuthAge
                 # in its trust policy): start a fresh MFA session once before giving up.
-                self.cache.drop(SESSION, p.source_profile)
+                cache.drop(SESSION, p.source_profile)
                 session, _ = self._mfa_session(p)
                 creds = self._assume(p, session, CHAINED_ROLE_MAX_SECONDS)
         else:
             creds = self._assume(p, source_keys(self.files, p.source_profile), p.duration or 3600)
-        self.cache.save(ROLE, p.name, creds, {"RoleArn": p.role_arn, "MfaSerial": p.mfa_serial})
+        cache.save(ROLE, p.name, creds, {"RoleArn": p.role_arn, "MfaSerial": p.mfa_serial})
         return p, creds
 
     def _assume(self, p: ResolvedProfile, creds: Credentials, duration: int) -> Credentials:
@@ -330,7 +356,8 @@ class SessionBroker:
         """The source profile's MFA session (cached, or new with a code); True when from the cache."""
         assert p.mfa_serial is not None
         keys = source_keys(self.files, p.source_profile)
-        cached = self.cache.load(SESSION, p.source_profile)
+        cache = self.cache_for(p.source_profile)
+        cached = cache.load(SESSION, p.source_profile)
         if (
             cached
             and cached[1].get("MfaSerial") == p.mfa_serial
@@ -362,16 +389,17 @@ class SessionBroker:
                         operation=exc.operation,
                     ) from exc
         meta = {"MfaSerial": p.mfa_serial, "SourceAccessKeyId": keys.access_key_id}
-        self.cache.save(SESSION, p.source_profile, session, meta)
+        cache.save(SESSION, p.source_profile, session, meta)
         return session, False
 
     def status(self, name: str) -> ProfileStatus:
         """Who profile `name` resolves to, using the best cached credentials; never prompts."""
         p = resolve_profile(self.files, name)
         now = self.now()
-        session = self.cache.load(SESSION, p.source_profile)
+        cache = self.cache_for(p.source_profile)
+        session = cache.load(SESSION, p.source_profile)
         session_ok = session is not None and session[0].valid_for(timedelta(0), now)
-        role = self.cache.load(ROLE, p.name) if p.role_arn else None
+        role = cache.load(ROLE, p.name) if p.role_arn else None
         if role is not None and role[1].get("RoleArn") == p.role_arn and role[0].valid_for(timedelta(0), now):
             creds, using = role[0], "role"
         elif session is not None and session_ok:

@@ -8,6 +8,7 @@ say what a file holds and for whom; GnuPG ignores comments, and they never conta
 from __future__ import annotations
 
 import base64
+import os
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -115,17 +116,37 @@ def _decrypt_with_gpg(path: Path) -> bytes:
             f"Cannot decrypt {path}: gpg is not installed; install GnuPG or give the secret key file"
         )
     proc = subprocess.run(
-        [gpg, "--decrypt", "--batch", "--quiet", "--", str(path)],
+        # No --quiet: gpg says why pinentry failed only without it (see gpg_failure).
+        [gpg, "--decrypt", "--batch", "--", str(path)],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         check=False,
     )
     if proc.returncode != 0:
-        why = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise IamlayerError(
-            f"gpg could not decrypt {path}: {why[-1] if why else f'exit code {proc.returncode}'}"
-        )
+        raise IamlayerError(gpg_failure(f"gpg could not decrypt {path}", proc.stderr, proc.returncode))
     return proc.stdout
+
+
+#: what gpg and its agent say when pinentry could not ask for a passphrase
+_PINENTRY_TROUBLE = ("pinentry", "inappropriate ioctl", "passphrase", "problem with the agent", "cancel")
+
+
+def gpg_failure(what: str, stderr: bytes, returncode: int) -> str:
+    """`what` failed: gpg's last line, and, when a passphrase could not be asked for and GPG_TTY is
+    not set, what to set. pinentry-curses and pinentry-tty find the terminal through GPG_TTY;
+    without it a passphrase-protected key fails with "Inappropriate ioctl for device" or
+    "No secret key", which names neither the cause nor the fix."""
+    text = stderr.decode("utf-8", "replace").strip()
+    lines = text.splitlines()
+    message = f"{what}: {lines[-1] if lines else f'exit code {returncode}'}"
+    if not os.environ.get("GPG_TTY") and any(t in text.lower() for t in _PINENTRY_TROUBLE):
+        message += (
+            ". gpg could not ask for your key's passphrase: GPG_TTY is not set. Add "
+            "`export GPG_TTY=$(tty)` to your shell's startup file (~/.bashrc, ~/.zshrc), open a new "
+            "terminal and retry (or unlock the key once with `gpg --decrypt` on any file of yours: "
+            "gpg-agent then remembers the passphrase for a while)"
+        )
+    return message
 
 
 def _crc24(data: bytes) -> int:

@@ -37,6 +37,14 @@ class SelfManagement(StrEnum):
     RESTRICTED = "restricted"  # as enforce_mfa, but without access-key management
 
 
+class CliMode(StrEnum):
+    """How a person reaches the AWS CLI (`cli:` of a user or group; issue 23)."""
+
+    LOGIN = "login"  # `aws login` from a console sign-in: no access key at all
+    KEY = "key"  # an access key kept in the OS keyring or encrypted with gpg, never in plaintext
+    SSO = "sso"  # IAM Identity Center
+
+
 @dataclass(frozen=True)
 class PasswordPolicy:
     """The account password policy; every field GetAccountPasswordPolicy knows."""
@@ -113,6 +121,7 @@ class Group:
     assume: tuple[str, ...] = ()  # role names
     self_management: SelfManagement = SelfManagement.NONE
     path: str = "/"
+    cli: CliMode | None = None  # for the members that set none themselves
 
 
 @dataclass(frozen=True)
@@ -130,6 +139,7 @@ class User:
     # `credentials: keep`: the console password and access keys stay exactly as they are in AWS;
     # iamlayer never creates, deletes or rotates them (an imported user whose PGP key is unknown).
     keep_credentials: bool = False
+    cli: CliMode | None = None  # None: what the user's groups say, else `key`
 
 
 #: `role/<name>@<account>` (or `@*`, every account where the role is): a role as checks name it
@@ -215,6 +225,15 @@ class Spec:
     @property
     def people(self) -> Account:
         return self.accounts[self.people_account]
+
+    def cli_of(self, user: str) -> CliMode:
+        """How `user` reaches the CLI: the user's `cli:`, else their groups' (validation makes
+        them agree), else `key`."""
+        u = self.users[user]
+        if u.cli is not None:
+            return u.cli
+        chosen = [g.cli for n in u.groups if (g := self.groups.get(n)) is not None and g.cli is not None]
+        return chosen[0] if chosen else CliMode.KEY
 
     def policy_arn(self, ref: str) -> str:
         """Resolve a policy reference (ARN or name of a spec policy) to its ARN."""

@@ -27,6 +27,7 @@ from iamlayer.spec.model import (
     PASSWORD_CLASSES,
     Account,
     Check,
+    CliMode,
     Group,
     ManagedPolicy,
     PasswordPolicy,
@@ -59,10 +60,12 @@ ROLE_FIELDS: Final = (
 )  # fmt: skip
 #: what iamlayer renders into a role's trust policy: a verbatim `trust_policy:` replaces them all
 TRUST_FIELDS: Final = ("trusted", "mfa_max_age", "source_identity", "tag_session")
-GROUP_FIELDS: Final = ("policies", "inline_policies", "assume", "self_management", "path")
+GROUP_FIELDS: Final = ("policies", "inline_policies", "assume", "self_management", "path", "cli")
 USER_FIELDS: Final = (
     "pgp_key", "groups", "console", "access_key", "password_reset_required", "path", "tags", "credentials",
+    "cli",
 )  # fmt: skip
+CLI_CHOICES: Final = tuple(m.value for m in CliMode)
 #: `credentials:` of a user: iamlayer manages the console password and access keys (the default),
 #: or keeps what exists in AWS as it is, never creating, deleting or rotating anything
 CREDENTIALS_CHOICES: Final = ("managed", "keep")
@@ -170,6 +173,7 @@ class SpecBuilder:
         self._key_files: dict[str, tuple[Path, str]] = {}
         self._rfc9580_keys: set[Path] = set()
         self._secret_keys: dict[str, Path] | None = None  # fingerprint -> secret key file in the layer
+        self._group_cli: dict[str, CliMode] = {}  # groups' `cli:`, for their members without one
 
     # --- top level ------------------------------------------------------------------------------
 
@@ -198,6 +202,7 @@ class SpecBuilder:
         policies = self._policies(top["policies"]) if "policies" in top else {}
         roles = self._roles(top["roles"], names, people, management) if "roles" in top else {}
         groups = self._groups(top["groups"], names, policies) if "groups" in top else {}
+        self._group_cli = {g.name: g.cli for g in groups.values() if g.cli is not None}
         users = self._users(top["users"], names) if "users" in top else {}
 
         regions: tuple[str, ...] = (region,)
@@ -748,8 +753,27 @@ class SpecBuilder:
                 policies=refs,
                 inline_policies=self._inline_of(f, Kind.GROUP),
                 assume=tuple(dict.fromkeys(assume)), self_management=mode, path=self._path(f),
+                cli=self._cli(f),
             )  # fmt: skip
         return out
+
+    def _cli(self, f: dict[str, Node]) -> CliMode | None:
+        """`cli: login | key | sso` of a user or group (None: not set, or wrong and reported)."""
+        chosen = self.r.choice(f["cli"], CLI_CHOICES) if "cli" in f else None
+        return CliMode(chosen) if chosen else None
+
+    def _cli_agrees(self, name: str, unode: Node, groups: list[str], cli: CliMode | None) -> None:
+        """A user without `cli:` of their own takes their groups': they must not disagree."""
+        if cli is not None or not isinstance(unode.value, Mapping):
+            return
+        modes = {m: g for g in groups if (m := self._group_cli.get(g)) is not None}
+        if len(modes) > 1:
+            said = ", ".join(f"{g}: {m.value}" for m, g in modes.items())
+            self.r.error(
+                unode,
+                f"user {name}'s groups ask for different cli: modes ({said})",
+                f"set cli: on the user ({', '.join(CLI_CHOICES)})",
+            )
 
     def _users(self, node: Node, names: _Names) -> dict[str, User]:
         entries = self.r.named(node, "user")
@@ -771,6 +795,8 @@ class SpecBuilder:
                     self.r.error(
                         f["groups"], f"user is in {len(items)} groups; IAM allows {MAX_GROUPS_PER_USER}"
                     )
+            cli = self._cli(f)
+            self._cli_agrees(name, unode, groups, cli)
             key_path = self._pgp_key(f["pgp_key"]) if "pgp_key" in f else None
             has_key = "pgp_key" in f
             keep = False
@@ -809,7 +835,7 @@ class SpecBuilder:
                 name=name, groups=tuple(dict.fromkeys(groups)), pgp_key=key_path, console=console,
                 access_key=access_key,
                 password_reset_required=self._flag(f, "password_reset_required", True),
-                path=self._path(f), tags=self._tags(f), keep_credentials=keep,
+                path=self._path(f), tags=self._tags(f), keep_credentials=keep, cli=cli,
             )  # fmt: skip
         return out
 
