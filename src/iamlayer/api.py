@@ -289,7 +289,9 @@ def operator_policy(spec: Spec | None = None, *, read_only: bool = False) -> dic
                 "Sid": "IamlayerBackendObjects",
                 "Effect": "Allow",
                 # Plans read the last apply and fetch ciphertexts; the lock, journal and copies are writes.
-                "Action": ["s3:GetObject"] if read_only else ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+                "Action": ["s3:GetObject"]
+                if read_only
+                else ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
                 "Resource": objects,
             },
         ]
