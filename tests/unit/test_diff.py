@@ -473,3 +473,38 @@ def test_adoption_writes_the_list_of_spec_tag_keys_with_the_ownership_tag() -> N
     r = diff("security", P, desired, live, adopt=True)
     [c] = r.changes
     assert c.action is Action.ADOPT and c.after == {"tags": {OWNER_TAG: P, MANIFEST: "ManagedBy"}}
+
+
+def test_a_password_policy_reads_the_same_from_aws_and_from_terraform() -> None:
+    """GetAccountAuthorizationDetails' fields and aws_iam_account_password_policy's (snake case)
+    give the same policy; 0 for age or reuse means none, absent fields AWS's defaults."""
+    from iamlayer.importer.terraform import TfInstance, _password_policy
+
+    aws = {
+        "MinimumPasswordLength": 30,
+        "RequireUppercaseCharacters": True,
+        "RequireSymbols": True,
+        "AllowUsersToChangePassword": True,
+        "MaxPasswordAge": 90,
+        "PasswordReusePrevention": 0,
+        "HardExpiry": False,
+    }
+    tf = TfInstance(
+        "aws_iam_account_password_policy.this",
+        "aws_iam_account_password_policy",
+        "p",
+        "",
+        {
+            "minimum_password_length": 30,
+            "require_uppercase_characters": True,
+            "require_lowercase_characters": False,
+            "require_symbols": True,
+            "allow_users_to_change_password": True,
+            "max_password_age": 90,
+            "password_reuse_prevention": 0,
+            "hard_expiry": None,
+        },
+    )
+    want = PasswordPolicy(30, frozenset({"upper", "symbols"}), True, 90, None, False)
+    assert PasswordPolicy.from_aws(aws) == want == _password_policy(tf)
+    assert PasswordPolicy.from_aws({}) == PasswordPolicy(6, frozenset(), False, None, None, False)

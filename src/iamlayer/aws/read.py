@@ -222,24 +222,7 @@ def read_password_policy(clients: AccountClients, account_id: str) -> PasswordPo
     p = fetch_password_policy(clients, account_id)
     if p is None:
         return None  # no policy set: AWS answers NoSuchEntity
-    require = {
-        cls
-        for cls, key in (
-            ("upper", "RequireUppercaseCharacters"),
-            ("lower", "RequireLowercaseCharacters"),
-            ("numbers", "RequireNumbers"),
-            ("symbols", "RequireSymbols"),
-        )
-        if p.get(key)
-    }
-    return PasswordPolicy(
-        minimum_length=int(p.get("MinimumPasswordLength", 6)),
-        require=frozenset(require),
-        allow_users_to_change=bool(p.get("AllowUsersToChangePassword", False)),
-        max_age_days=int(p["MaxPasswordAge"]) if p.get("MaxPasswordAge") else None,
-        reuse_prevention=int(p["PasswordReusePrevention"]) if p.get("PasswordReusePrevention") else None,
-        hard_expiry=bool(p.get("HardExpiry", False)),
-    )
+    return PasswordPolicy.from_aws(p)
 
 
 def read_alias(clients: AccountClients, account_id: str) -> str | None:

@@ -364,25 +364,9 @@ def read_states(instances: list[TfInstance], findings: list[ImportFinding]) -> d
 
 
 def _password_policy(inst: TfInstance) -> PasswordPolicy:
-    require = {
-        cls
-        for cls, key in (
-            ("upper", "require_uppercase_characters"),
-            ("lower", "require_lowercase_characters"),
-            ("numbers", "require_numbers"),
-            ("symbols", "require_symbols"),
-        )
-        if inst.get(key)
-    }
-    return PasswordPolicy(
-        minimum_length=int(inst.get("minimum_password_length", 6)),
-        require=frozenset(require),
-        allow_users_to_change=bool(inst.get("allow_users_to_change_password", False)),
-        max_age_days=int(inst.get("max_password_age")) or None if inst.get("max_password_age") else None,
-        reuse_prevention=int(inst.get("password_reuse_prevention")) or None
-        if inst.get("password_reuse_prevention")
-        else None,
-        hard_expiry=bool(inst.get("hard_expiry", False)),
+    """aws_iam_account_password_policy: the API's fields, spelled in snake case."""
+    return PasswordPolicy.from_aws(
+        {"".join(w.capitalize() for w in k.split("_")): v for k, v in inst.attrs.items() if v is not None}
     )
 
 

@@ -56,6 +56,31 @@ class PasswordPolicy:
     reuse_prevention: int | None = None  # None: no reuse prevention
     hard_expiry: bool = False
 
+    @classmethod
+    def from_aws(cls, fields: Mapping[str, Any]) -> PasswordPolicy:
+        """The policy in GetAccountPasswordPolicy's fields (absent ones: AWS's defaults; a
+        maximum age or reuse count of 0 means none, as Terraform writes it)."""
+        require = {
+            cls_
+            for cls_, key in (
+                ("upper", "RequireUppercaseCharacters"),
+                ("lower", "RequireLowercaseCharacters"),
+                ("numbers", "RequireNumbers"),
+                ("symbols", "RequireSymbols"),
+            )
+            if fields.get(key)
+        }
+        return cls(
+            minimum_length=int(fields.get("MinimumPasswordLength") or 6),
+            require=frozenset(require),
+            allow_users_to_change=bool(fields.get("AllowUsersToChangePassword", False)),
+            max_age_days=int(fields["MaxPasswordAge"]) or None if fields.get("MaxPasswordAge") else None,
+            reuse_prevention=int(fields["PasswordReusePrevention"]) or None
+            if fields.get("PasswordReusePrevention")
+            else None,
+            hard_expiry=bool(fields.get("HardExpiry", False)),
+        )
+
 
 @dataclass(frozen=True)
 class Account:
