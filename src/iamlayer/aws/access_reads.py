@@ -38,7 +38,13 @@ def read_live_model(
 
     def build(managed: dict[str, dict[str, object]]) -> AccessModel:
         return AccessModel.from_states(
-            states, spec.people_account, ids, managed=managed, region=spec.region, source="live"
+            states,
+            spec.people_account,
+            ids,
+            managed=managed,
+            region=spec.region,
+            source="live",
+            organization=spec.organization,
         )
 
     model = build({})

@@ -65,7 +65,13 @@ def access_changes(
 
     def model(states: Mapping[str, AccountState], source: str) -> AccessModel:
         return AccessModel.from_states(
-            states, spec.people_account, ids, managed=managed, region=spec.region, source=source
+            states,
+            spec.people_account,
+            ids,
+            managed=managed,
+            region=spec.region,
+            source=source,
+            organization=spec.organization,
         )
 
     before_reach = person_reach(model(live, "live"), now=now)
