@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 BENCHES = Path(__file__).resolve().parents[2] / "bench"
-BENCH = BENCHES / "bench_plan.py"
 
 
 @pytest.mark.parametrize(
@@ -25,16 +24,7 @@ BENCH = BENCHES / "bench_plan.py"
     ],
 )
 def test_bench_plan_runs_at_a_tiny_size(args: list[str], case: str, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    r = subprocess.run(
-        [sys.executable, str(BENCH), *args, "--results", str(tmp_path)],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert r.returncode == 0, r.stdout + r.stderr
+    run_bench("bench_plan.py", args, tmp_path)
     row = json.loads((tmp_path / f"{case}.json").read_text())
     assert row["apply_changes"] > 0
     assert row["noop_plan_api_calls"] > 0

@@ -265,14 +265,24 @@ def model_from_spec(
     names = list(accounts) if accounts is not None else list(spec.accounts)
     if spec.people_account not in names:
         names.append(spec.people_account)
-    states = {a: desired_state(spec, a) for a in names}
-    ids = {a: acc.id for a, acc in spec.accounts.items()}
+    return model_of(spec, {a: desired_state(spec, a) for a in names}, managed=managed, source="spec")
+
+
+def model_of(
+    spec: Spec,
+    states: Mapping[str, AccountState],
+    *,
+    managed: Mapping[str, Mapping[str, Any]] | None = None,
+    source: str = "spec",
+) -> AccessModel:
+    """The model of `states` (some of the spec's accounts, rendered or live), with the spec's
+    accounts, region and organization."""
     return AccessModel.from_states(
         states,
         spec.people_account,
-        ids,
+        {a: acc.id for a, acc in spec.accounts.items()},
         managed=managed,
         region=spec.region,
-        source="spec",
+        source=source,
         organization=spec.organization,
     )

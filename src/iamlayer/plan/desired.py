@@ -118,6 +118,13 @@ def role_conditions(spec: Spec, role: Role) -> list[Condition]:
       `aws:ResourceAccount` is none of the accounts there outside the selection (`exclude:`...);
       accounts named beside selectors get a statement of their own.
     Until the organization is read (validate), OU paths are placeholders of the usual length.
+
+    AWS documents aws:ResourceAccount as in the request context of most actions (sts:AssumeRole
+    among them), and aws:ResourceOrgID / aws:ResourceOrgPaths as there whenever the resource's
+    account is in an organization ("AWS global condition context keys", Properties of the
+    resource: docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html
+    #condition-keys-resource-properties). aws:ResourceOrgPaths is multivalued, hence
+    ForAnyValue; the others are single-valued.
     """
     ids = {spec.accounts[a].id for a in role.accounts if a in spec.accounts}
     sel = role.selection
