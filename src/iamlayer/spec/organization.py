@@ -83,6 +83,11 @@ class OrgView:
     root_id: str  # r-...
     units: tuple[OrgUnit, ...] = ()
     members: tuple[OrgMember, ...] = ()
+    #: account id -> member: the evaluator asks it for every request on a role
+    _by_id: dict[str, OrgMember] = field(init=False, repr=False, compare=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._by_id.update((m.id, m) for m in self.members)
 
     @property
     def root_path(self) -> str:
@@ -101,7 +106,7 @@ class OrgView:
         return [m for m in self.members if m.org_path == unit.org_path]
 
     def member(self, account_id: str) -> OrgMember | None:
-        return next((m for m in self.members if m.id == account_id), None)
+        return self._by_id.get(account_id)
 
     def paths_by_account(self) -> dict[str, str]:
         """Account id -> aws:ResourceOrgPaths of its resources, for every account of the organization."""
