@@ -72,6 +72,9 @@ def main() -> None:
         help="seconds who-can-assume may take for one role over 200 people (the bar once held by a "
         "unit test; wall-clock bars live here, where the load is known): a miss exits 1",
     )
+    ap.add_argument(
+        "--results", type=Path, default=RESULTS, help="folder of the results (default: bench/results)"
+    )
     args = ap.parse_args()
     now = datetime.now(UTC)
     with tempfile.TemporaryDirectory() as d:
@@ -138,8 +141,8 @@ def main() -> None:
         "who_gains_what_seconds": round(gains_s, 3),
         "who_gains_what_changes": len(gains),
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"access-{args.users}.json").write_text(json.dumps(row, indent=2) + "\n")
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / f"access-{args.users}.json").write_text(json.dumps(row, indent=2) + "\n")
     print(
         f"{row['case']}: {row['checks']} checks ({requests} requests) in {row['checks_seconds']} s; "
         f"who-can-assume DevOps@apps-prd {row['who_can_assume_devops_seconds']} s "

@@ -76,12 +76,21 @@ def big_org_spec(accounts: int, roles: int, users: int) -> str:
         "people_account: acct-01",
         "management_account: acct-00",
         "password_policy: {minimum_length: 30, reuse_prevention: 24}",
-        "roles:",
     ]
-    managed = ["ReadOnlyAccess", "SecurityAudit", "AdministratorAccess", "job-function/ViewOnlyAccess"]
+    return "\n".join(lines + roles_groups_people("all", roles, users)) + "\n"
+
+
+#: the AWS-managed policies the bench's roles attach, in turn
+MANAGED = ["ReadOnlyAccess", "SecurityAudit", "AdministratorAccess", "job-function/ViewOnlyAccess"]
+
+
+def roles_groups_people(accounts: str, roles: int, users: int) -> list[str]:
+    """The `roles:`, `groups:` and `users:` of a many-account bench: `roles` roles in `accounts`
+    (with MFA, an AWS-managed policy each), a group per role, `users` people spread over them."""
+    lines = ["roles:"]
     lines += [
-        f"  Role{r:02d}: {{accounts: all, mfa_max_age: 43200,"
-        f" policies: [arn:aws:iam::aws:policy/{managed[r % len(managed)]}]}}"
+        f"  Role{r:02d}: {{accounts: {accounts}, mfa_max_age: 43200,"
+        f" policies: [arn:aws:iam::aws:policy/{MANAGED[r % len(MANAGED)]}]}}"
         for r in range(roles)
     ]
     lines.append("groups:")
@@ -90,7 +99,7 @@ def big_org_spec(accounts: int, roles: int, users: int) -> str:
     ]
     lines.append("users:")
     lines += [f"  person-{u:04d}: {{groups: [team-{u % roles:02d}]}}" for u in range(users)]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def org_spec(users: int) -> str:

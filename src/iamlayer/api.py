@@ -84,6 +84,7 @@ __all__ = [
     "render_plan",
     "render_profiles",
     "reset_password",
+    "resolve_spec",
     "retire_access_keys",
     "rotate_access_key",
     "run_audit",
@@ -127,6 +128,25 @@ def validate(path: str | Path, *, now: datetime | None = None) -> Validation:
 # --- plan and apply ----------------------------------------------------------------------------
 
 
+def resolve_spec(
+    spec: Spec,
+    *,
+    credentials: boto3.Session | str | None = None,
+    stats: ApiStats | None = None,
+    progress: Progress | None = None,
+    parallelism: int = 10,
+) -> Spec:
+    """The spec with its OU selectors and `accounts: {organization: true}` resolved: the
+    organization is read now (organizations:List*, management or delegated-administrator
+    credentials). A spec without them is returned as it is. `make_plan` and `apply_plan` do this
+    themselves; call it to know the accounts first (`spec.accounts`, `spec.selections`)."""
+    from iamlayer.plan import planner
+
+    return planner.resolve_spec(
+        spec, profile=credentials, stats=stats or ApiStats(), progress=progress, parallelism=parallelism
+    )
+
+
 def make_plan(
     spec: Spec,
     *,
@@ -135,14 +155,16 @@ def make_plan(
     refresh_credentials: bool = False,
     progress: Progress | None = None,
     stats: ApiStats | None = None,
+    parallelism: int = 10,
 ) -> Plan:
     """What apply would change in every account of the spec (or `accounts`); changes nothing.
 
-    Accounts are read in bulk (a handful of calls each, whatever their size). An account that
-    cannot be read carries an `error` in the plan. `refresh_credentials` reads each owned user's
-    password and keys one by one instead of trusting the credential report (up to 4 hours old).
-    With a shared backend, outputs/ is first brought up to date from it, and the plan's `warnings`
-    say when this checkout is behind the last apply (iamlayer.state.checkout).
+    Accounts are read in bulk (a handful of calls each, whatever their size), `parallelism` at a
+    time. An account that cannot be read carries an `error` in the plan; the others are planned.
+    `refresh_credentials` reads each owned user's password and keys one by one instead of
+    trusting the credential report (up to 4 hours old). With a shared backend, outputs/ is first
+    brought up to date from it, and the plan's `warnings` say when this checkout is behind the last
+    apply (iamlayer.state.checkout).
     """
     from iamlayer.plan import planner
     from iamlayer.state import checkout
@@ -155,6 +177,7 @@ def make_plan(
         stats=stats,
         progress=progress,
         refresh_credentials=refresh_credentials,
+        parallelism=parallelism,
     )
     return checkout.reviewed(spec, p, credentials)
 
@@ -201,6 +224,7 @@ def apply_plan(
     lock_timeout: float = 0.0,
     allow_behind: bool = False,
     warn: Callable[[str], None] | None = None,
+    parallelism: int = 10,
 ) -> Applied:
     """Make the accounts match the spec: plan (or take `saved`), apply, re-read until verified.
 
@@ -209,7 +233,9 @@ def apply_plan(
     `on_plan(plan)` sees the plan as soon as it exists; `confirm(plan)` runs after every check,
     before the first write, and may raise (UserAbort) to stop; `on_change(change, error)` after
     each attempted change. Failures of single changes are in `failed`, the changes they held
-    back (that depend on them) in `skipped`, the rest in `succeeded`; a rerun continues.
+    back (that depend on them) in `skipped`, the rest in `succeeded`; a rerun continues. An
+    account that cannot be reached or read is left out (`failed_accounts`, with the reason) and
+    every other account is applied. Plan reads and apply writes run `parallelism` at a time.
 
     A lock held by someone else is waited for up to `lock_timeout` s (then LockedError naming the
     holder); `warn` hears of a stale lock taken over. With a shared backend, a checkout behind the
@@ -220,6 +246,9 @@ def apply_plan(
     from iamlayer.state.lock import account_locks
 
     stats = stats or ApiStats()
+    spec = resolve_spec(
+        spec, credentials=credentials, stats=stats, progress=progress, parallelism=parallelism
+    )
     if saved is not None:
         run.check_applicable(saved, spec)
         scope = [a.account for a in saved.accounts]
@@ -235,6 +264,7 @@ def apply_plan(
             refresh_credentials=refresh_credentials,
             progress=progress,
             stats=stats,
+            parallelism=parallelism,
         )
         if on_plan:
             on_plan(p)
@@ -248,6 +278,7 @@ def apply_plan(
             confirm=confirm,
             command=command,
             verify_timeout=verify_timeout,
+            parallelism=parallelism,
         )
 
 

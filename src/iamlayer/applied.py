@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from iamlayer.plan.model import Change, Plan
+from iamlayer.plan.model import AccountPlan, Change, Plan
 from iamlayer.stats import ApiStats
 
 
@@ -51,8 +51,16 @@ class Applied:
         return not self.failed and not self.skipped
 
     @property
+    def failed_accounts(self) -> list[AccountPlan]:
+        """The accounts left out because they could not be reached or read (each with its `error`)."""
+        return self.plan.unreadable
+
+    @property
     def ok(self) -> bool:
-        """Every change was applied and the accounts now match the spec (or there was nothing to do)."""
+        """Every change was applied and the accounts now match the spec (or there was nothing to
+        do); every account could be reached."""
+        if self.failed_accounts:
+            return False
         return self.all_applied and (self.plan.empty or (self.verify is not None and self.verify.empty))
 
     def skipped_because(self, failure: Change) -> list[Change]:

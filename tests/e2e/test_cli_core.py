@@ -245,22 +245,36 @@ def test_throttling_never_fails_a_plan_or_apply(layer: Layer, aws_env: dict[str,
         assert r.code == 0, r.out + r.err
 
 
-def test_unreachable_account_is_reported_and_the_others_are_planned(
+def test_unreachable_account_is_reported_and_the_others_are_planned_and_applied(
     layer: Layer, aws_env: dict[str, str]
 ) -> None:
+    """Issue 21 item 4: an account that cannot be reached does not stop the others. Plan shows
+    it and plans the rest; apply applies and verifies every other account, exits 1 and names
+    the account with the reason; once it can be reached, the next apply does the rest."""
+    prd = layer.ids["apps-prd"]
     with AwsHarness(aws_env["AWS_ENDPOINT_URL"]) as proxy:
         env = {**aws_env, "AWS_ENDPOINT_URL": proxy.url}
-        proxy.add(Rule("AssumeRole", "deny", contains=f"arn:aws:iam::{layer.ids['apps-prd']}:role/"))
-        r = run_cli("plan", "--json", cwd=layer.root, env=env)
+        proxy.add(Rule("AssumeRole", "deny", contains=f"arn:aws:iam::{prd}:role/"))
+        r = run_cli("plan", "--json", "--parallelism", "2", cwd=layer.root, env=env)
         assert r.code == 1
         plan = r.json()
         by = {a["account"]: a for a in plan["accounts"]}
-        assert "AccessDenied" in by["apps-prd"]["error"]
+        assert "AccessDenied" in by["apps-prd"]["error"] and by["apps-prd"]["unreadable"]
         assert all(by[a]["error"] is None and by[a]["changes"] for a in by if a != "apps-prd")
         r = run_cli("apply", "--auto-approve", cwd=layer.root, env=env)
+        assert r.code == 1, r.out + r.err
+        assert f"x account apps-prd ({prd})" in r.err and "AccessDenied" in r.err, r.err
+        assert "every other account was applied and verified" in r.err, r.err
+        r = run_cli("apply", "--auto-approve", "--json", cwd=layer.root, env=env)
         assert r.code == 1
-        assert "could not be planned" in r.err and "apps-prd" in r.err
-    assert list(layer.iam("security").list_users()["Users"]) == []
+        done = r.json()
+        assert [(a["account"], a["account_id"]) for a in done["failed_accounts"]] == [("apps-prd", prd)]
+        assert "AccessDenied" in done["failed_accounts"][0]["error"]
+    assert {u["UserName"] for u in layer.iam("security").list_users()["Users"]} == {"jane.doe", "machine.ci"}
+    assert layer.iam("shared").get_role(RoleName="DevOps")
+    r = run_cli("apply", "--auto-approve", "--json", cwd=layer.root, env=aws_env)
+    assert r.code == 0, r.out + r.err
+    assert {a.split("/", 1)[0] for a in r.json()["succeeded"]} == {"apps-prd"}
 
 
 def test_a_failed_change_names_what_it_held_back_and_what_succeeded(

@@ -1,7 +1,7 @@
-"""bench/bench_plan.py keeps running (issue 18 item 15: it asserted a plan summary without `adopt`
-and failed at every size). Each case runs the script at a tiny size in a subprocess, as `make
-bench` does, with its results written to a temporary folder: a change that breaks the bench
-fails here, in seconds."""
+"""The benches keep running (issue 18 item 15: bench_plan.py asserted a plan summary without
+`adopt` and failed at every size; issue 21 item 6: every bench runs here). Each case runs a
+script at a tiny size in a subprocess, as `make bench` does, with its results written to a
+temporary folder: a change that breaks a bench fails here, in seconds."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_plan.py"
+BENCHES = Path(__file__).resolve().parents[2] / "bench"
 
 
 @pytest.mark.parametrize(
@@ -24,16 +24,43 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_plan.py"
     ],
 )
 def test_bench_plan_runs_at_a_tiny_size(args: list[str], case: str, tmp_path: Path) -> None:
+    run_bench("bench_plan.py", args, tmp_path)
+    row = json.loads((tmp_path / f"{case}.json").read_text())
+    assert row["apply_changes"] > 0
+    assert row["noop_plan_api_calls"] > 0
+
+
+def run_bench(script: str, args: list[str], tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     r = subprocess.run(
-        [sys.executable, str(BENCH), *args, "--results", str(tmp_path)],
+        [sys.executable, str(BENCHES / script), *args, "--results", str(tmp_path)],
         env=env,
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=180,
     )
     assert r.returncode == 0, r.stdout + r.stderr
-    row = json.loads((tmp_path / f"{case}.json").read_text())
-    assert row["apply_changes"] > 0
-    assert row["noop_plan_api_calls"] > 0
+
+
+def test_bench_org_runs_at_a_tiny_size(tmp_path: Path) -> None:
+    """Issue 21: an organization whose accounts are chosen by OU, applied from empty, then the
+    no-op plan, with its bounds (calls per account, group policy size) measured."""
+    run_bench("bench_org.py", ["--accounts", "4", "--ous", "2", "--roles", "2", "--users", "3"], tmp_path)
+    row = json.loads((tmp_path / "org-4x2-2ous-3-users.json").read_text())
+    assert row["accounts"] == 6 and row["apply_changes"] > 0
+    assert 0 < row["noop_plan_max_calls_per_member_account"] <= 5
+    assert 0 < row["group_inline_policy_chars_max"] < 3000
+
+
+def test_bench_org_with_a_missing_access_role_runs_at_a_tiny_size(tmp_path: Path) -> None:
+    args = ["--accounts", "4", "--ous", "2", "--roles", "2", "--users", "3", "--missing-role"]
+    run_bench("bench_org.py", args, tmp_path)
+    row = json.loads((tmp_path / "org-4x2-2ous-3-users-missing-role.json").read_text())
+    assert [a["account"] for a in row["failed_accounts"]] == ["acct-0002"] and row["accounts_applied"] == 5
+
+
+def test_bench_access_runs_at_a_tiny_size(tmp_path: Path) -> None:
+    run_bench("bench_access.py", ["--users", "5", "--repeat", "1", "--target", "30"], tmp_path)
+    row = json.loads((tmp_path / "access-5.json").read_text())
+    assert row["case"] == "org5-5-people" and row["who_can_assume_devops_users"] > 0

@@ -229,10 +229,12 @@ def test_the_new_fields_load(tmp_path: Path) -> None:
     }
     prd, people = desired_state(spec, "prd"), desired_state(spec, "security")
     assert set(prd.roles) == {"Ops", "Vendor"} and set(people.roles) == {"Ops"}
-    assert people.groups["ops"].inline["assume-roles"]["Statement"][0]["Resource"] == [
-        "arn:aws:iam::222222222222:role/Ops",
-        "arn:aws:iam::333333333333:role/Ops",
-    ]
+    # Both roles are IAM role Ops: one grant, in the accounts of both.
+    [statement] = people.groups["ops"].inline["assume-roles"]["Statement"]
+    assert statement["Resource"] == ["arn:aws:iam::*:role/Ops"]
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:ResourceAccount": ["222222222222", "333333333333"]}
+    }
     alice = people.users["alice"]
     assert alice.credentials_kept and alice.login_profile is None and alice.access_keys is None
 

@@ -417,14 +417,18 @@ def test_trust_policy_with_mfa_and_ci_session_features() -> None:
     assert "Condition" not in d
 
 
-def test_group_assume_policy_lists_exactly_the_role_arns() -> None:
+def test_group_assume_policy_names_each_role_and_exactly_its_accounts() -> None:
     spec = spec_with_roles()
     doc = assume_policy(spec, ("DevOps", "Deploy"))
-    assert doc["Statement"][0]["Resource"] == [
-        "arn:aws:iam::333333333333:role/DevOps",
-        "arn:aws:iam::555555555555:role/Deploy",
-        "arn:aws:iam::555555555555:role/DevOps",
+    # One statement per distinct set of accounts, each role in every account, the accounts by id.
+    assert [(s["Resource"], s["Condition"]) for s in doc["Statement"]] == [
+        (
+            ["arn:aws:iam::*:role/DevOps"],
+            {"StringEquals": {"aws:ResourceAccount": ["333333333333", "555555555555"]}},
+        ),
+        (["arn:aws:iam::*:role/Deploy"], {"StringEquals": {"aws:ResourceAccount": ["555555555555"]}}),
     ]
+    assert [s["Sid"] for s in doc["Statement"]] == ["AssumeLayerRoles", "AssumeLayerRoles2"]
 
 
 def test_self_management_restricted_has_no_access_key_management() -> None:

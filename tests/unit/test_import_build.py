@@ -14,13 +14,14 @@ from iamlayer.importer.build import (
     build_spec,
     common_alias_prefix,
     foreign_role,
+    legacy_assume_document,
     recognise_assume,
     recognise_self_management,
     recognise_trust,
 )
 from iamlayer.importer.model import IcSource, ImportSource, SourceAccount
 from iamlayer.importer.writer import render_spec, scalar
-from iamlayer.plan.desired import assume_document, self_management_policy, trust_document
+from iamlayer.plan.desired import account_grants, assume_document, self_management_policy, trust_document
 from iamlayer.spec.load import load_spec
 from iamlayer.spec.model import PasswordPolicy, SelfManagement
 from iamlayer.state.ic_model import AssignmentState, IcGroupState, IcState, IcUserState, PermissionSetState
@@ -136,12 +137,13 @@ def test_group_policies_of_iamlayer_shapes_are_recognised() -> None:
         "A": frozenset({"arn:aws:iam::1:role/A", "arn:aws:iam::2:role/A"}),
         "B": frozenset({"arn:aws:iam::1:role/B"}),
     }
-    assert recognise_assume(assume_document(arns["A"] | arns["B"]), arns) == ("A", "B")
-    assert recognise_assume(assume_document(arns["A"]), arns) == ("A",)
-    assert (
-        recognise_assume(assume_document({"arn:aws:iam::1:role/A"}), arns) is None
-    )  # not every account of A
-    assert recognise_assume(assume_document(arns["B"] | {"arn:aws:iam::9:role/X"}), arns) is None
+    # what iamlayer writes (each role in every account, its accounts by id), and what it wrote
+    # before issue 21 (every role ARN listed)
+    for shape in (lambda a: assume_document(account_grants(a)), legacy_assume_document):
+        assert recognise_assume(shape(arns["A"] | arns["B"]), arns) == ("A", "B")
+        assert recognise_assume(shape(arns["A"]), arns) == ("A",)
+        assert recognise_assume(shape({"arn:aws:iam::1:role/A"}), arns) is None  # not every account of A
+        assert recognise_assume(shape(arns["B"] | {"arn:aws:iam::9:role/X"}), arns) is None
 
 
 def test_alias_prefix() -> None:
@@ -220,11 +222,13 @@ def organization() -> ImportSource:
                 owner="acme",
                 inline={
                     "assume-roles": assume_document(
-                        {
-                            f"arn:aws:iam::{PRD}:role/DevOps",
-                            f"arn:aws:iam::{SEC}:role/DevOps",
-                            f"arn:aws:iam::{DEV}:role/DevOps",
-                        }
+                        account_grants(
+                            {
+                                f"arn:aws:iam::{PRD}:role/DevOps",
+                                f"arn:aws:iam::{SEC}:role/DevOps",
+                                f"arn:aws:iam::{DEV}:role/DevOps",
+                            }
+                        )
                     ),
                     "self-management": self_management_policy(SelfManagement.ENFORCE_MFA),
                 },

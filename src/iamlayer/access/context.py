@@ -27,6 +27,8 @@ from enum import StrEnum
 MFA_PRESENT = "aws:MultiFactorAuthPresent"
 MFA_AGE = "aws:MultiFactorAuthAge"
 RESOURCE_ACCOUNT = "aws:ResourceAccount"
+RESOURCE_ORG_ID = "aws:ResourceOrgID"
+RESOURCE_ORG_PATHS = "aws:ResourceOrgPaths"
 
 #: context keys that are multivalued by definition (AWS global keys and the IAM/STS ones)
 MULTIVALUED_KEYS: frozenset[str] = frozenset(

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from iamlayer.access.builtin import AWS_MANAGED
-from iamlayer.access.context import Caller, UserRequestFacts
+from iamlayer.access.context import RESOURCE_ORG_ID, RESOURCE_ORG_PATHS, Caller, UserRequestFacts
 from iamlayer.access.evaluate import PolicySource
 from iamlayer.access.policy import compile_policy
 from iamlayer.plan.desired import desired_state
 from iamlayer.spec.model import Spec
+from iamlayer.spec.organization import OrgView
 from iamlayer.state.model import AccountState, group_marker_document, group_marker_name
 
 AWS_POLICY_PREFIX = "arn:aws:iam::aws:policy/"
@@ -114,6 +115,10 @@ class AccessModel:
     users: dict[str, UserModel] = field(default_factory=dict)
     groups: dict[str, GroupModel] = field(default_factory=dict)
     roles: dict[tuple[str, str], RoleModel] = field(default_factory=dict)  # (account, role name)
+    #: the organization the layer's accounts are in, when the spec was resolved against it: the
+    #: request context of a request on a resource then carries its account's aws:ResourceOrgID
+    #: and aws:ResourceOrgPaths (see `resource_org_keys`); None: those keys are unknown
+    organization: OrgView | None = None
 
     @classmethod
     def from_states(
@@ -125,11 +130,12 @@ class AccessModel:
         managed: Mapping[str, Mapping[str, Any]] | None = None,
         region: str = "us-east-1",
         source: str = "spec",
+        organization: OrgView | None = None,
     ) -> AccessModel:
         """Build the model from account states (any subset of the accounts; the people account
         is needed for users and groups)."""
         managed = managed or {}
-        model = cls(people_account, dict(account_ids), region, source)
+        model = cls(people_account, dict(account_ids), region, source, organization=organization)
         for account, state in states.items():
             resolve = _Resolver(state, managed)
             for role in state.roles.values():
@@ -197,6 +203,23 @@ class AccessModel:
     def account_of(self, account_id: str) -> str | None:
         return next((n for n, i in self.account_ids.items() if i == account_id), None)
 
+    def resource_org_keys(self, account_id: str) -> dict[str, str | list[str] | None]:
+        """aws:ResourceOrgID and aws:ResourceOrgPaths of a request on a resource in `account_id`.
+
+        AWS puts them in the request context of sts:AssumeRole (the role's account's organization
+        and its path of OU ids). Known when the model knows the organization: an account of it
+        gets its id and path; any other account is outside it, taken as in no organization (the
+        keys absent: a condition naming this organization is false either way). Unknown (empty)
+        without the organization, so answers that depend on them are uncertain.
+        """
+        org = self.organization
+        if org is None:
+            return {}
+        member = org.member(account_id)
+        if member is None:
+            return {RESOURCE_ORG_ID: None, RESOURCE_ORG_PATHS: None}
+        return {RESOURCE_ORG_ID: org.id, RESOURCE_ORG_PATHS: [member.org_path]}
+
     def role(self, name: str, account: str) -> RoleModel | None:
         return self.roles.get((account, name))
 
@@ -242,8 +265,24 @@ def model_from_spec(
     names = list(accounts) if accounts is not None else list(spec.accounts)
     if spec.people_account not in names:
         names.append(spec.people_account)
-    states = {a: desired_state(spec, a) for a in names}
-    ids = {a: acc.id for a, acc in spec.accounts.items()}
+    return model_of(spec, {a: desired_state(spec, a) for a in names}, managed=managed, source="spec")
+
+
+def model_of(
+    spec: Spec,
+    states: Mapping[str, AccountState],
+    *,
+    managed: Mapping[str, Mapping[str, Any]] | None = None,
+    source: str = "spec",
+) -> AccessModel:
+    """The model of `states` (some of the spec's accounts, rendered or live), with the spec's
+    accounts, region and organization."""
     return AccessModel.from_states(
-        states, spec.people_account, ids, managed=managed, region=spec.region, source="spec"
+        states,
+        spec.people_account,
+        {a: acc.id for a, acc in spec.accounts.items()},
+        managed=managed,
+        region=spec.region,
+        source=source,
+        organization=spec.organization,
     )

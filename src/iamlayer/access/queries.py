@@ -109,6 +109,7 @@ def can(
         account = _resource_account(target, user.account_id, given.get(RESOURCE_ACCOUNT.lower()))
     if account is not None:
         keys[RESOURCE_ACCOUNT] = account
+        keys.update(model.resource_org_keys(account))
     keys.update(extra or {})
     ctx = user_context(user.facts(), signing, now=now, region=model.region, extra=keys, open_world=True)
     request = Request(user.caller(), action, target.resource, ctx, mode)

@@ -23,8 +23,9 @@ from iamlayer.apply.handlers import HANDLERS, HandlerContext
 from iamlayer.errors import ApplyError, IamlayerError
 from iamlayer.plan.model import Change, Plan
 
-#: concurrent writes; IAM's write limits are low, and botocore's adaptive mode paces retries
-MAX_WORKERS = 8
+#: concurrent writes (`--parallelism`); IAM's write limits are low, and botocore's adaptive mode
+#: paces retries
+MAX_WORKERS = 10
 
 OnChange = Callable[[Change, str | None], None]  # (change, error message or None)
 
@@ -77,6 +78,7 @@ def execute(
             return str(exc)
         return None
 
+    max_workers = max(1, max_workers)
     pool = ThreadPoolExecutor(max_workers=max_workers)
     running: dict[Future[str | None], int] = {}
     try:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from iamlayer.applied import Applied
-from iamlayer.apply.executor import OnChange, execute
+from iamlayer.apply.executor import MAX_WORKERS, OnChange, execute
 from iamlayer.apply.handlers import HandlerContext
 from iamlayer.apply.ic_handlers import attach_identity_center
 from iamlayer.aws.accounts import connect_accounts
@@ -32,8 +32,12 @@ def check_applicable(plan: Plan, spec: Spec) -> None:
     unknown = [a.account for a in plan.accounts if a.account not in spec.accounts]
     if unknown:
         raise PlanError(f"the plan names account(s) the spec does not have: {', '.join(unknown)}")
-    if plan.errors:
-        names = ", ".join(f"{a.account} ({a.error})" for a in plan.errors)
+    # An account that could not be reached or read is left out (Applied.failed_accounts); one
+    # whose plan found a conflict (a resource the spec names that iamlayer does not own) is a
+    # problem of the spec, fixed before anything is applied.
+    conflicts = [a for a in plan.errors if not a.unreadable]
+    if conflicts:
+        names = ", ".join(f"{a.account} ({a.error})" for a in conflicts)
         raise PlanError(f"not applying: some accounts in scope could not be planned: {names}")
 
 
@@ -48,17 +52,19 @@ def check_saved(plan: Plan, spec: Spec, *, profile: CredentialSource, stats: Api
 
 
 def check_fresh(plan: Plan, spec: Spec, *, profile: CredentialSource, stats: ApiStats) -> None:
-    """Refuse a saved plan when any of its accounts changed since it was made."""
+    """Refuse a saved plan when any of its accounts changed since it was made (those it could
+    not read are not applied: they are not compared)."""
+    planned = [a for a in plan.accounts if not a.unreadable]
+    if not planned:
+        return
     now = make_plan(
         spec,
         profile=profile,
-        only=[a.account for a in plan.accounts],
+        only=[a.account for a in planned],
         stats=stats,
         refresh_credentials=plan.refresh_credentials,
     )
-    moved = [
-        a.account for a, b in zip(plan.accounts, now.accounts, strict=True) if a.fingerprint != b.fingerprint
-    ]
+    moved = [a.account for a, b in zip(planned, now.accounts, strict=True) if a.fingerprint != b.fingerprint]
     if moved:
         raise StalePlanError(
             f"stale plan: account(s) {', '.join(moved)} changed since the plan was made "
@@ -81,6 +87,7 @@ def apply_plan(
     confirm: Callable[[Plan], None] | None = None,
     command: str = "iamlayer apply",
     verify_timeout: float | None = None,
+    parallelism: int = MAX_WORKERS,
 ) -> Applied:
     """Execute `plan`, then re-read its accounts; anything left to do is an error.
 
@@ -91,10 +98,12 @@ def apply_plan(
     read again. `confirm(plan)` runs after those checks, before the first write: it may raise
     (UserAbort) to stop. The re-read waits for IAM up to `verify_timeout` s (see `verify`).
     A change that fails holds back the changes that depend on it (`skipped`); the others are
-    applied, and nothing is re-read (the accounts cannot match the spec yet).
+    applied, and nothing is re-read (the accounts cannot match the spec yet). An account the
+    plan could not reach or read is not written to (`Applied.failed_accounts`); the others are
+    applied and verified. At most `parallelism` changes run at a time.
     """
     check_applicable(plan, spec)
-    if plan.empty:
+    if not plan.changes:
         return Applied(plan, stats=stats)
     scope = [a.account for a in plan.accounts if a.changes]
     with account_locks(spec, scope, command, credentials=profile):
@@ -113,6 +122,7 @@ def apply_plan(
             on_change=on_change,
             progress=progress,
             verify_timeout=verify_timeout,
+            parallelism=parallelism,
         )
 
 
@@ -126,8 +136,9 @@ def _apply_locked(
     on_change: OnChange | None,
     progress: Callable[[str], None] | None,
     verify_timeout: float | None,
+    parallelism: int,
 ) -> Applied:
-    conns = connect_accounts(spec, profile=profile, stats=stats, only=scope)
+    conns = connect_accounts(spec, profile=profile, stats=stats, only=scope, max_workers=parallelism)
     outbox = outbox_for(spec, profile, writing=True)
     journal = Journal.for_spec(spec, profile)
     contexts = {}
@@ -139,7 +150,7 @@ def _apply_locked(
         )
     if spec.identity_center is not None and spec.identity_center.account in conns:
         attach_identity_center(spec, contexts, conns[spec.identity_center.account].clients)
-    result = replace(execute(plan, contexts, on_change=on_change), stats=stats)
+    result = replace(execute(plan, contexts, on_change=on_change, max_workers=parallelism), stats=stats)
     checkout.record(spec, result, profile)  # the team's backend: what was applied, by whom, when
     if not result.all_applied:
         return result
@@ -171,7 +182,7 @@ def verify(
     """
     bound = verify_bound() if timeout is None else timeout
     backoff = Backoff(bound, first=1, cap=8, sleep=sleep)
-    accounts = [a.account for a in plan.accounts]
+    accounts = [a.account for a in plan.accounts if not a.unreadable]
     if progress:
         progress("re-reading the accounts to verify")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from iamlayer.access.principals import AWS_POLICY_PREFIX, AccessModel
+from iamlayer.access.principals import AWS_POLICY_PREFIX, AccessModel, model_of
 from iamlayer.aws.accounts import connect_accounts
 from iamlayer.aws.managed_policies import read_policy_documents
 from iamlayer.aws.read import whole_state_read
@@ -34,12 +34,9 @@ def read_live_model(
         if conn.clients is None:
             raise CredentialsError(f"cannot reach account {name} ({spec.accounts[name].id}): {conn.error}")
         states[name] = whole_state_read(conn.clients, conn.account.id, credential_report=False)
-    ids = {a: acc.id for a, acc in spec.accounts.items()}
 
     def build(managed: dict[str, dict[str, object]]) -> AccessModel:
-        return AccessModel.from_states(
-            states, spec.people_account, ids, managed=managed, region=spec.region, source="live"
-        )
+        return model_of(spec, states, managed=managed, source="live")
 
     model = build({})
     unknown = sorted(a for a in model.unknown_policies() if a.startswith(AWS_POLICY_PREFIX))

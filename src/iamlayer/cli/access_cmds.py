@@ -54,6 +54,17 @@ stats_option = click.option(
 )
 
 
+def _load(spec_file: Path, profile: str | None, stats: ApiStats) -> Spec:
+    """The spec; with OU selectors or `accounts: {organization: true}`, resolved against the
+    organization (read now, with `profile`'s credentials): answers need its accounts."""
+    spec = load_spec(spec_file, check_keys=False)
+    if not spec.unresolved:
+        return spec
+    from iamlayer.api import resolve_spec
+
+    return resolve_spec(spec, credentials=profile, stats=stats)
+
+
 def _model(spec: Spec, live: bool, accounts: list[str], profile: str | None, stats: ApiStats) -> AccessModel:
     if not live:
         return model_from_spec(spec)
@@ -176,8 +187,8 @@ def can_command(
             )
         extra[key] = value
     with _usage_errors():
-        spec = load_spec(spec_file, check_keys=False)
         stats = ApiStats()
+        spec = _load(spec_file, profile, stats)
         model = _model(spec, live, accounts_for(spec, resource), profile, stats)
         answer = ask_can(
             model,
@@ -259,7 +270,8 @@ def who_can_assume_command(
     of different ages, against their policies and the role's trust policy. A group line is what
     the group's own policies allow a member who is in no other group.
     """
-    spec = load_spec(spec_file, check_keys=False)
+    stats = ApiStats()
+    spec = _load(spec_file, profile, stats)
     offline = model_from_spec(spec)
     with _usage_errors():
         where = role_accounts(offline, role)
@@ -269,7 +281,6 @@ def who_can_assume_command(
             )
         account = account or where[0]
         check_account(spec, account, "account")
-        stats = ApiStats()
         model = _model(spec, live, [account], profile, stats) if live else offline
         report = ask_who_can_assume(model, spec, role, account, now=datetime.now(UTC))
     target = report.role

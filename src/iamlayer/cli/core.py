@@ -56,6 +56,17 @@ refresh_option = click.option(
 )
 
 
+parallelism_option = click.option(
+    "--parallelism",
+    type=click.IntRange(1, 100),
+    default=10,
+    show_default=True,
+    metavar="N",
+    help="Read (plan) and write to (apply) at most N accounts at a time. An account that fails "
+    "(its access role missing, AccessDenied, throttled past retries) does not stop the others.",
+)
+
+
 def _status(msg: str) -> None:
     err_console.print(f"[dim]{escape(msg)}[/]")
 
@@ -134,7 +145,9 @@ def validate(spec_file: Path, as_json: bool) -> int:
     for user, fpr in v.keys.items():
         console.print(f"  key for {user}: {fpr}")
     console.print(
-        f"[green]{spec.path} is valid[/]: {len(spec.accounts)} account(s), {len(spec.users)} user(s), "
+        f"[green]{spec.path} is valid[/]: {len(spec.accounts)} account(s)"
+        + (" (more from the organization at plan time)" if spec.unresolved else "")
+        + f", {len(spec.users)} user(s), "
         f"{len(spec.groups)} group(s), {len(spec.roles)} role(s), {len(spec.policies)} policy(ies)"
         + (f", {len(spec.checks)} access check(s)" if spec.checks else "")
         + (f", {n} warning(s)" if (n := sum(1 for w in v.warnings if w.severity == "warning")) else "")
@@ -166,16 +179,27 @@ def _check_accounts(spec: Spec, accounts: tuple[str, ...]) -> None:
 
 
 def _make_plan(
-    spec: Spec, profile: str | None, accounts: tuple[str, ...], stats: ApiStats, quiet: bool, refresh: bool
+    spec: Spec,
+    profile: str | None,
+    accounts: tuple[str, ...],
+    stats: ApiStats,
+    quiet: bool,
+    refresh: bool,
+    parallelism: int,
 ) -> Plan:
+    progress = None if quiet else _status
+    spec = api.resolve_spec(
+        spec, credentials=profile, stats=stats, progress=progress, parallelism=parallelism
+    )
     _check_accounts(spec, accounts)
     return api.make_plan(
         spec,
         credentials=profile,
         accounts=accounts or None,
         stats=stats,
-        progress=None if quiet else _status,
+        progress=progress,
         refresh_credentials=refresh,
+        parallelism=parallelism,
     )
 
 
@@ -207,6 +231,7 @@ def _make_plan(
 )
 @refresh_option
 @compact_option
+@parallelism_option
 def plan(
     spec_file: Path,
     profile: str | None,
@@ -218,6 +243,7 @@ def plan(
     detailed_exitcode: bool,
     refresh_credentials: bool,
     compact: bool,
+    parallelism: int,
 ) -> int:
     """Show what apply would change in every account, without changing anything.
 
@@ -230,7 +256,7 @@ def plan(
     _warn_exposed_keys(spec)
     stats = ApiStats()
     fmt = "json" if as_json else fmt
-    p = _make_plan(spec, profile, accounts, stats, fmt != "text", refresh_credentials)
+    p = _make_plan(spec, profile, accounts, stats, fmt != "text", refresh_credentials, parallelism)
     if out:
         api.save_plan(p, out)
     if fmt == "json":
@@ -290,6 +316,7 @@ def _confirm(p: Plan, auto_approve: bool) -> None:
     help="Apply even though the spec differs from the team's last apply and this checkout's git "
     "history lacks its commit (a shared backend refuses that, as it would undo that apply).",
 )
+@parallelism_option
 def apply(
     planfile: Path | None,
     spec_file: Path,
@@ -301,6 +328,7 @@ def apply(
     compact: bool,
     lock_timeout: float,
     allow_behind: bool,
+    parallelism: int,
 ) -> int:
     """Make the accounts match the spec: plan, confirm, apply, then verify.
 
@@ -318,6 +346,9 @@ def apply(
     _warn_exposed_keys(spec)
     stats = ApiStats()
     saved = api.read_plan(planfile) if planfile else None
+    spec = api.resolve_spec(
+        spec, credentials=profile, stats=stats, progress=None if as_json else _status, parallelism=parallelism
+    )
     if saved is None:
         _check_accounts(spec, accounts)
     bar = Progress(
@@ -372,6 +403,7 @@ def apply(
             lock_timeout=lock_timeout,
             allow_behind=allow_behind,
             warn=_warn,
+            parallelism=parallelism,
         )
     finally:
         bar.stop()
@@ -383,7 +415,7 @@ def apply(
         _print_json(applied_to_json(done))
     if p.empty:
         return EXIT_OK
-    if not done.all_applied:
+    if not done.all_applied or done.failed_accounts:
         if not as_json:
             err_console.print(render_apply_failure(done), soft_wrap=True)
         return EXIT_ERROR
@@ -415,6 +447,9 @@ def applied_to_json(done: api.Applied) -> dict[str, Any]:
         ],
         "skipped": [str(s.change.address) for s in done.skipped],
         "skipped_because": {str(s.change.address): str(s.because.address) for s in done.skipped},
+        "failed_accounts": [
+            {"account": a.account, "account_id": a.account_id, "error": a.error} for a in done.failed_accounts
+        ],
         "verified": done.verify is not None and done.verify.empty,
         "verify_waited_s": round(done.waited, 1),
         "summary": done.plan.counts(),
@@ -427,8 +462,18 @@ def render_apply_failure(done: api.Applied) -> str:
     and what succeeded."""
     lines = [
         f"[red]Apply failed:[/] {len(done.succeeded)} succeeded, {len(done.failed)} failed, "
-        f"{len(done.skipped)} skipped (not attempted: they depend on a change that failed)."
+        f"{len(done.skipped)} skipped (not attempted: they depend on a change that failed)"
+        + (f", {len(done.failed_accounts)} account(s) not reached." if done.failed_accounts else ".")
     ]
+    for a in done.failed_accounts:
+        lines.append(f"[red]  x account {escape(a.account)} ({a.account_id})[/]: {escape(a.error or '')}")
+    if done.failed_accounts and done.all_applied:
+        verified = done.verify is not None and done.verify.empty
+        lines.append(
+            f"  every other account was applied{' and verified' if verified else ''} "
+            f"({len(done.succeeded)} change(s))."
+        )
+        return "\n".join([*lines, "Fix the cause and run `iamlayer apply` again."])
     for f in done.failed:
         lines.append(f"[red]  x {escape(str(f.change.address))}[/]: {escape(f.error)}")
         held = done.skipped_because(f.change)

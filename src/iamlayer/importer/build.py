@@ -41,6 +41,7 @@ from iamlayer.importer.model import ImportFinding, ImportSource, SourceAccount
 from iamlayer.plan.desired import (
     ASSUME_POLICY_NAME,
     SELF_MANAGEMENT_POLICY_NAME,
+    account_grants,
     assume_document,
     self_management_policy,
     trust_document,
@@ -279,17 +280,43 @@ def recognise_self_management(doc: Mapping[str, Any]) -> SelfManagement | None:
 
 
 def recognise_assume(doc: Mapping[str, Any], arns_of: Mapping[str, frozenset[str]]) -> tuple[str, ...] | None:
-    """The role keys whose assume-roles policy `doc` is (`arns_of`: role key -> its role ARNs)."""
+    """The role keys whose assume-roles policy `doc` is (`arns_of`: role key -> its role ARNs):
+    the shape iamlayer writes (each role in every account, `aws:ResourceAccount` naming the
+    accounts), or the one it wrote before issue 21 (one statement listing every role ARN)."""
     want = normalize(doc)
     statements = want.get("Statement", [])
-    if len(statements) != 1:
+    listed = {r for s in statements for r in (s.get("Resource") or [])}
+    if not statements or not all(isinstance(r, str) and r.startswith("arn:") for r in listed):
         return None
-    listed = set(statements[0].get("Resource", []))
-    keys = tuple(k for k, arns in arns_of.items() if arns and arns <= listed)
-    covered = set().union(*(arns_of[k] for k in keys)) if keys else set()
-    if not keys or covered != listed or assume_document(listed) != want:
+    wildcards = {f"arn:aws:iam::*:{r.split(':', 5)[5]}" for r in listed}
+    keys = tuple(
+        k
+        for k, arns in arns_of.items()
+        if arns and (arns <= listed or {f"arn:aws:iam::*:{a.split(':', 5)[5]}" for a in arns} <= wildcards)
+    )
+    if not keys:
         return None
-    return keys
+    arns = set().union(*(arns_of[k] for k in keys))
+    if assume_document(account_grants(arns)) == want or legacy_assume_document(arns) == want:
+        return keys
+    return None
+
+
+def legacy_assume_document(role_arns: Iterable[str]) -> dict[str, Any]:
+    """The assume-roles policy iamlayer wrote before issue 21: every role ARN listed."""
+    return normalize(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AssumeLayerRoles",
+                    "Effect": "Allow",
+                    "Action": "sts:AssumeRole",
+                    "Resource": sorted(set(role_arns)),
+                }
+            ],
+        }
+    )
 
 
 def likely_people_account(

@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from iamlayer.access.principals import AccessModel
+from iamlayer.access.principals import AccessModel, model_of
 from iamlayer.access.reach import person_reach, reach_changes
 from iamlayer.plan.desired import desired_state
 from iamlayer.plan.model import AccessChange
@@ -60,16 +60,9 @@ def access_changes(
     applied. Nothing when the people account was not read (its users are unknown)."""
     if spec.people_account not in live:
         return ()
-    ids = {a: acc.id for a, acc in spec.accounts.items()}
     after = {a: projected_state(s, desired_state(spec, a), spec.project) for a, s in live.items()}
-
-    def model(states: Mapping[str, AccountState], source: str) -> AccessModel:
-        return AccessModel.from_states(
-            states, spec.people_account, ids, managed=managed, region=spec.region, source=source
-        )
-
-    before_reach = person_reach(model(live, "live"), now=now)
-    after_reach = person_reach(model(after, "spec"), now=now)
+    before_reach = person_reach(model_of(spec, live, managed=managed, source="live"), now=now)
+    after_reach = person_reach(model_of(spec, after, managed=managed, source="spec"), now=now)
     return reach_changes(before_reach, after_reach, list(spec.accounts))
 
 

@@ -7,11 +7,13 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
 from iamlayer.plan.signin import SIGNIN_POLICY_NAME, signin_policy
 from iamlayer.spec.model import Role, SelfManagement, Spec
+from iamlayer.spec.organization import placeholder_view, unit_org_path
 from iamlayer.state.model import (
     OWNER_TAG,
     AccessKey,
@@ -37,10 +39,6 @@ SELF_USER_ARNS = ("arn:aws:iam::*:user/${aws:username}", "arn:aws:iam::*:user/*/
 #: The caller's own virtual MFA device: the one named after them, at the default path "/".
 #: `iamlayer mfa enable` and `iamlayer onboard` name devices this way.
 SELF_MFA_ARN = "arn:aws:iam::*:mfa/${aws:username}"
-
-
-def role_arn(spec: Spec, role: Role, account: str) -> str:
-    return f"arn:aws:iam::{spec.accounts[account].id}:role{role.path}{role.name}"
 
 
 def trust_policy(spec: Spec, role: Role) -> Doc:
@@ -82,24 +80,122 @@ def trust_document(
     return normalize({"Version": "2012-10-17", "Statement": [statement]})
 
 
+#: A condition block of an assume-roles statement, e.g. {"StringEquals": {"aws:ResourceAccount": [...]}}
+Condition = dict[str, dict[str, Any]]
+
+
 def assume_policy(spec: Spec, role_names: tuple[str, ...]) -> Doc:
-    """sts:AssumeRole on exactly the named roles, in every account where each one exists."""
-    return assume_document(
-        role_arn(spec, spec.roles[r], a) for r in role_names for a in spec.roles[r].accounts
-    )
+    """sts:AssumeRole on exactly the named roles, in exactly the accounts where each one is.
+
+    Each role is named once, in every account (`arn:aws:iam::*:role/<path><name>`), and the
+    accounts are stated by condition keys AWS puts in the request context of sts:AssumeRole
+    (`role_conditions`), so the policy does not grow with the number of accounts an OU selector or
+    `organization: true` selects: 10 or 10,000 accounts, the same size.
+    """
+    grants: list[tuple[str, Condition]] = []
+    for name in role_names:
+        role = spec.roles[name]
+        arn = f"arn:aws:iam::*:role{role.path}{role.name}"
+        grants += [(arn, cond) for cond in role_conditions(spec, role)]
+    return assume_document(grants)
 
 
-def assume_document(role_arns: Iterable[str]) -> Doc:
-    """The assume-roles policy of a group: sts:AssumeRole on exactly these role ARNs."""
-    arns = sorted(set(role_arns))
-    return normalize(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Sid": "AssumeLayerRoles", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": arns}
-            ],
-        }
-    )
+def _by_account(arn: str, cond: Condition) -> list[str] | None:
+    """The account ids of a grant that names its accounts one by one, else None."""
+    if list(cond) == ["StringEquals"] and list(cond["StringEquals"]) == ["aws:ResourceAccount"]:
+        return list(cond["StringEquals"]["aws:ResourceAccount"])
+    return None
+
+
+def role_conditions(spec: Spec, role: Role) -> list[Condition]:
+    """The conditions that hold for a request on `role` exactly in the accounts where it is.
+
+    - accounts named one by one: `aws:ResourceAccount` is one of their ids;
+    - `all` in a layer whose accounts come from the organization: `aws:ResourceOrgID` is the
+      organization's, and `aws:ResourceAccount` none of its accounts outside the layer (excluded,
+      suspended);
+    - OU selectors: one of `aws:ResourceOrgPaths` (the path of ids of the account's parent OU)
+      matches `<OU's path>/*` (recursive) or is the OU's path (`recursive: false`), and
+      `aws:ResourceAccount` is none of the accounts there outside the selection (`exclude:`...);
+      accounts named beside selectors get a statement of their own.
+    Until the organization is read (validate), OU paths are placeholders of the usual length.
+
+    AWS documents aws:ResourceAccount as in the request context of most actions (sts:AssumeRole
+    among them), and aws:ResourceOrgID / aws:ResourceOrgPaths as there whenever the resource's
+    account is in an organization ("AWS global condition context keys", Properties of the
+    resource: docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html
+    #condition-keys-resource-properties). aws:ResourceOrgPaths is multivalued, hence
+    ForAnyValue; the others are single-valued.
+    """
+    ids = {spec.accounts[a].id for a in role.accounts if a in spec.accounts}
+    sel = role.selection
+    if sel is None or not (sel.every or sel.units):
+        return [{"StringEquals": {"aws:ResourceAccount": sorted(ids)}}] if ids else []
+    view = spec.organization or placeholder_view()
+    if sel.every:
+        cond: Condition = {"StringEquals": {"aws:ResourceOrgID": view.id}}
+        matched = {m.id for m in view.members}
+    else:
+        patterns = sorted({unit_org_path(view, u) + ("*" if u.recursive else "") for u in sel.units})
+        cond = {"ForAnyValue:StringLike": {"aws:ResourceOrgPaths": patterns}}
+        matched = set()
+        for u in sel.units:
+            unit = view.unit(u.path)
+            if unit is not None:
+                matched |= {m.id for m in view.members_of(unit, recursive=u.recursive)}
+    outside = sorted(matched - ids)
+    if outside:
+        cond["StringNotEquals"] = {"aws:ResourceAccount": outside}
+    out = [cond]
+    if spec.organization is not None:
+        named = sorted(ids - matched)
+    else:
+        named = sorted(spec.accounts[n].id for n in sel.names if n in spec.accounts)
+    if named and not sel.every:
+        out.append({"StringEquals": {"aws:ResourceAccount": named}})
+    return out
+
+
+def assume_document(grants: Iterable[tuple[str, Condition]]) -> Doc:
+    """The assume-roles policy of a group: sts:AssumeRole on each (role ARN, condition) of
+    `grants`, one statement per distinct condition listing every role ARN it applies to."""
+    # Roles of one IAM name in accounts named one by one (`name:` in the spec) are one grant.
+    named: dict[str, set[str]] = {}
+    merged: list[tuple[str, Condition]] = []
+    for arn, cond in grants:
+        ids = _by_account(arn, cond)
+        if ids is None:
+            merged.append((arn, cond))
+        else:
+            named.setdefault(arn, set()).update(ids)
+    merged += [(arn, {"StringEquals": {"aws:ResourceAccount": sorted(ids)}}) for arn, ids in named.items()]
+    by_condition: dict[str, tuple[Condition, set[str]]] = {}
+    for arn, cond in merged:
+        key = json.dumps(cond, sort_keys=True)
+        by_condition.setdefault(key, (cond, set()))[1].add(arn)
+    statements = []
+    for n, key in enumerate(sorted(by_condition)):
+        cond, arns = by_condition[key]
+        statements.append(
+            {
+                "Sid": f"AssumeLayerRoles{n + 1 if n else ''}",
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Resource": sorted(arns),
+                "Condition": cond,
+            }
+        )
+    return normalize({"Version": "2012-10-17", "Statement": statements})
+
+
+def account_grants(role_arns: Iterable[str]) -> list[tuple[str, Condition]]:
+    """The grants of `assume_document` for roles named by their ARNs in each account (what the
+    importer compares live policies against): each role in every account, with the account's id."""
+    out: list[tuple[str, Condition]] = []
+    for arn in role_arns:
+        _, _, _, _, account, resource = arn.split(":", 5)
+        out.append((f"arn:aws:iam::*:{resource}", {"StringEquals": {"aws:ResourceAccount": [account]}}))
+    return out
 
 
 def self_management_policy(mode: SelfManagement) -> Doc:

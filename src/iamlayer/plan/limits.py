@@ -1,8 +1,9 @@
 """IAM size quotas on the documents iamlayer renders itself (validation checks the spec's own).
 
 A group's inline policies count together against their quota, and iamlayer adds two of its own:
-the assume-roles policy, which grows with every account a role is in, and the self-management
-policy. A role's trust policy is rendered from its fields (or given verbatim). The spec alone
+the assume-roles policy, which grows with every account a role names one by one (15 characters
+each; OU selectors and `organization: true` cost the same at any number of accounts), and the
+self-management policy. A role's trust policy is rendered from its fields (or given verbatim). The spec alone
 cannot show those sizes, so they are checked on the rendering, before any AWS call: past what
 AWS allows at most, a spec error; past an adjustable quota's default, a warning. The limits are
 the kinds' quotas (iamlayer.kinds).
@@ -37,6 +38,12 @@ def _group_problems(spec: Spec) -> list[Diagnostic]:
                     f"the inline policies iamlayer writes for group {name} ({', '.join([*group.inline][:5])}) come to "
                     f"{size} characters; IAM allows {most} per group",
                     f"split the group, or move policies to managed ones (`policies:`); {', '.join(ours)} are iamlayer's"
+                    + (
+                        "; roles chosen with ou: selectors or accounts: {organization: true} are named in "
+                        "assume-roles by the organization's condition keys, whatever the number of accounts"
+                        if ASSUME_POLICY_NAME in ours
+                        else ""
+                    )
                     if ours
                     else "move policies to managed ones (`policies:`)",
                 )

@@ -44,6 +44,7 @@ from enum import StrEnum
 from typing import Any
 
 from iamlayer.errors import PlanError
+from iamlayer.spec.organization import SelectorMatch
 
 PLAN_FORMAT_VERSION = 1
 
@@ -163,6 +164,9 @@ class AccountPlan:
     error: str | None = None  # the account could not be planned
     notices: tuple[str, ...] = ()  # things a person should know that are not changes
     api_calls: int = 0
+    # The error is that the account could not be reached or read (its access role missing,
+    # AccessDenied, throttled past retries), not a conflict in it: apply goes on without it.
+    unreadable: bool = False
 
     def counts(self) -> dict[str, int]:
         return {a.value: sum(1 for c in self.changes if c.action is a) for a in Action}
@@ -262,6 +266,8 @@ class Plan:
     refresh_credentials: bool = False
     # Who gains what: each person's reach (roles they can assume) that the plan changes.
     access: tuple[AccessChange, ...] = ()
+    # What each OU selector (and `organization: true`) of the spec matched (iamlayer.spec.organization).
+    selections: tuple[SelectorMatch, ...] = ()
     # Read from a file (`iamlayer plan --out`): apply checks it is still current before using it.
     # Where the plan came from, not what it says: not part of a plan's equality.
     saved: bool = field(default=False, compare=False)
@@ -277,6 +283,11 @@ class Plan:
     def errors(self) -> list[AccountPlan]:
         """The accounts that could not be planned (each says why in its `error`)."""
         return [a for a in self.accounts if a.error]
+
+    @property
+    def unreadable(self) -> list[AccountPlan]:
+        """The accounts that could not be reached or read: apply goes on with the others."""
+        return [a for a in self.accounts if a.error and a.unreadable]
 
     def counts(self) -> dict[str, int]:
         return {a.value: sum(1 for c in self.changes if c.action is a) for a in Action}
@@ -307,6 +318,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
                 "via": a.via,
                 "fingerprint": a.fingerprint,
                 "error": a.error,
+                "unreadable": a.unreadable,
                 "notices": list(a.notices),
                 "api_calls": a.api_calls,
                 "summary": a.counts(),
@@ -315,6 +327,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
             for a in plan.accounts
         ],
         "access_changes": [c.as_json() for c in plan.access],
+        "selectors": [m.as_json() for m in plan.selections],
         "stats": plan.stats,
     }
 
@@ -352,6 +365,7 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
         stats=data.get("stats", {}),
         refresh_credentials=bool(data.get("refresh_credentials", False)),
         access=tuple(AccessChange.from_json(c) for c in data.get("access_changes", [])),
+        selections=tuple(SelectorMatch.from_json(m) for m in data.get("selectors", [])),
         saved=True,
         warnings=tuple(data.get("warnings", ())),
         accounts=tuple(
@@ -362,6 +376,7 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
                 via=a["via"],
                 fingerprint=a["fingerprint"],
                 error=a.get("error"),
+                unreadable=bool(a.get("unreadable", False)),
                 notices=tuple(a.get("notices", [])),
                 api_calls=a.get("api_calls", 0),
                 changes=tuple(Change.from_json(c) for c in a["changes"]),

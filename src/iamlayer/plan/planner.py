@@ -19,6 +19,7 @@ from iamlayer.access.checks import CheckReport, evaluate_checks
 from iamlayer.audit.model import REPORT_MAX_AGE
 from iamlayer.aws.accounts import Connection, connect_accounts
 from iamlayer.aws.managed_policies import read_policy_documents
+from iamlayer.aws.org import read_org_view
 from iamlayer.aws.read import confirm_user, describe_user_for_delete, read_policy_tags, whole_state_read
 from iamlayer.aws.session import ApiStats, CredentialSource
 from iamlayer.errors import IamlayerError, PlanError
@@ -35,6 +36,7 @@ from iamlayer.plan.ic_plan import (
 from iamlayer.plan.limits import check_rendered_limits
 from iamlayer.plan.model import AccessChange, AccountPlan, Plan
 from iamlayer.secrets.keys import load_public_key
+from iamlayer.spec.load import resolve_organization
 from iamlayer.spec.model import Spec
 from iamlayer.state.journal import Journal
 from iamlayer.state.model import AccountState, PolicyState, UserState, adoptable, description_owner
@@ -233,7 +235,7 @@ def plan_account(
     `live` receives the account's live state (for "who gains what").
     """
     if conn.error is not None or conn.reach is None:
-        return AccountPlan(account, conn.account.id, "", "", "", error=str(conn.error))
+        return AccountPlan(account, conn.account.id, "", "", "", error=str(conn.error), unreadable=True)
     desired = desired_state(spec, account)
     keys_in_flight = journal.key_creations(account)
     try:
@@ -241,7 +243,9 @@ def plan_account(
             spec, account, conn, desired, intents, frozenset(keys_in_flight), refresh_credentials
         )
     except IamlayerError as exc:
-        return AccountPlan(account, conn.account.id, conn.reach.identity, conn.reach.via, "", error=str(exc))
+        return AccountPlan(
+            account, conn.account.id, conn.reach.identity, conn.reach.via, "", error=str(exc), unreadable=True
+        )
     if live is not None:
         live[account] = read.state
     ic = ic or SharedIcPlan(None)
@@ -325,6 +329,27 @@ def who_gains_what(
     return access_changes(spec, live, managed=managed, now=datetime.now(UTC))
 
 
+#: how many accounts plan reads (and apply writes to) at a time, unless --parallelism says otherwise
+DEFAULT_PARALLELISM = 10
+
+
+def resolve_spec(
+    spec: Spec,
+    *,
+    profile: CredentialSource,
+    stats: ApiStats,
+    progress: Progress | None = None,
+    parallelism: int = DEFAULT_PARALLELISM,
+) -> Spec:
+    """The spec with its OU selectors and `accounts: {organization: true}` resolved against the
+    organization, read now (iamlayer.aws.org.read_org_view); a spec without them as it is."""
+    if not spec.unresolved:
+        return spec
+    if progress:
+        progress("reading the organization's OUs and accounts")
+    return resolve_organization(spec, read_org_view(profile, spec.region, stats, parallelism=parallelism))
+
+
 def make_plan(
     spec: Spec,
     *,
@@ -332,16 +357,20 @@ def make_plan(
     only: Iterable[str] | None = None,
     stats: ApiStats | None = None,
     progress: Progress | None = None,
-    max_workers: int = 5,
+    parallelism: int = DEFAULT_PARALLELISM,
     refresh_credentials: bool = False,
 ) -> Plan:
-    """Plan every account in scope. Accounts that cannot be planned carry an `error`.
+    """Plan every account in scope, `parallelism` accounts at a time. Accounts that cannot be
+    planned carry an `error` (an account that cannot be reached or read is `unreadable`: apply
+    goes on without it); the others are planned all the same.
 
+    A spec with OU selectors or `accounts: {organization: true}` is resolved first (`resolve_spec`).
     `refresh_credentials`: read every owned user's login profile and access keys one by one
     (GetLoginProfile, ListAccessKeys) instead of trusting the credential report, which AWS makes
     at most every 4 hours; two calls per user.
     """
     stats = stats or ApiStats()
+    spec = resolve_spec(spec, profile=profile, stats=stats, progress=progress, parallelism=parallelism)
     scope = list(only) if only else list(spec.accounts)
     unknown = [a for a in scope if a not in spec.accounts]
     if unknown:
@@ -353,7 +382,7 @@ def make_plan(
     journal = Journal.for_spec(spec, profile)
     if progress:
         progress(f"connecting to {len(scope)} account(s)")
-    conns = connect_accounts(spec, profile=profile, stats=stats, only=scope)
+    conns = connect_accounts(spec, profile=profile, stats=stats, only=scope, max_workers=parallelism)
     decide_checks(spec, checks, conns, progress)
 
     ic = SharedIcPlan(None)
@@ -370,7 +399,7 @@ def make_plan(
             progress(f"read {name}")
         return ap
 
-    with ThreadPoolExecutor(max_workers=max_workers) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
         plans = list(pool.map(one, scope))
     access = who_gains_what(spec, live, conns, progress) if any(p.changes for p in plans) else ()
     # Call counts are final only once every account is read (assume-role calls count too).
@@ -392,4 +421,5 @@ def make_plan(
         },
         refresh_credentials=refresh_credentials,
         access=access,
+        selections=spec.selections,
     )

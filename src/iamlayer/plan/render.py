@@ -128,11 +128,25 @@ def render_access(plan: Plan) -> list[str]:
     return [*lines, ""]
 
 
+#: accounts named per selector in the text plan (`plan --json` lists them all)
+SELECTION_NAMES = 10
+
+
+def render_selections(plan: Plan) -> list[str]:
+    """Which accounts each OU selector (and `organization: true`) of the spec matched."""
+    if not plan.selections:
+        return []
+    lines = ["[bold]Accounts chosen by the organization:[/]"]
+    lines += [f"  {_esc(m.notice(SELECTION_NAMES))}" for m in plan.selections]
+    return [*lines, ""]
+
+
 def render_plan(plan: Plan, *, detail: bool = True) -> str:
     """The plan as rich markup (print it with a rich Console; plain text with markup stripped)."""
     lines = [f"[bold red]Warning:[/] [red]{_esc(w)}[/]" for w in plan.warnings]
     if lines:
         lines.append("")
+    lines += render_selections(plan)
     for ap in plan.accounts:
         lines += render_account(ap, detail=detail)
         lines.append("")

@@ -46,7 +46,7 @@ PERMISSION_SET_FIELDS: Final = (
     "description", "session_duration", "policies", "customer_managed_policies", "inline_policy",
     "boundary", "relay_state",
 )  # fmt: skip
-ASSIGNMENT_FIELDS: Final = ("group", "user", "permission_sets", "accounts")
+ASSIGNMENT_FIELDS: Final = ("group", "user", "permission_sets", "accounts", "exclude")
 
 # The identity store's own rules (CreateUser, CreateGroup), and sso-admin's (CreatePermissionSet).
 # Lengths and counts are the kinds' quotas (iamlayer.kinds).
@@ -412,15 +412,9 @@ def _assignments(
                 name = r.reference(ps, permission_sets, "permission set", "identity_center.permission_sets")
                 if name:
                     sets.append(name)
-        targets: list[str] = []
+        targets: tuple[str, ...] = ()
         if "accounts" in f:
-            if f["accounts"].value == "all":
-                targets = list(accounts)
-            else:
-                for acc in r.items(f["accounts"], "account names (or: all)"):
-                    name = r.reference(acc, accounts, "account", "accounts")
-                    if name:
-                        targets.append(name)
+            targets, _ = sb.account_list(f, accounts)
         if principal is None:
             continue
         out += [Assignment(principal[0], principal[1], ps, acc) for ps in sets for acc in targets]

@@ -87,7 +87,8 @@ def lint(spec: Spec, reader: Reader) -> None:
         for i, role_name in enumerate(group.assume):
             role = spec.roles[role_name]
             at = f"{base}.assume[{i}]"
-            if not role.accounts:
+            # Until the organization is read (plan), a role chosen by it may list no account yet.
+            if not role.accounts and not spec.unresolved:
                 reader.warn(
                     at,
                     f"role {role_name} is in no account, so group {name} can assume nothing",

@@ -2,6 +2,7 @@
 
     load_spec(path)                  -> Spec, or SpecError carrying every Diagnostic
     load_spec_with_warnings(path)    -> (Spec, warnings)
+    resolve_organization(spec, view) -> Spec, its OU selectors and `organization: true` resolved
 
 Problems are located by file, 1-based line and key path (`users.jane.doe.groups[0]`), with a
 hint: valid values, a did-you-mean, or the command that fixes it. Warnings (lint, run once the
@@ -17,6 +18,7 @@ from iamlayer.spec import yaml12
 from iamlayer.spec.lint import lint
 from iamlayer.spec.model import Spec
 from iamlayer.spec.nodes import Node, Reader
+from iamlayer.spec.organization import OrgView
 from iamlayer.spec.validate import ENTRY_FIELDS, SpecBuilder
 
 DEFAULT_SPEC_FILE = "iamlayer.yaml"
@@ -100,3 +102,24 @@ def parse_yaml(text: str, file: str) -> object:
             else "check indentation, quotes and brackets on this line or the one before"
         )
         raise SpecError([Diagnostic(file, e.line, "", f"YAML syntax error: {e.problem}", hint)]) from None
+
+
+def resolve_organization(spec: Spec, view: OrgView) -> Spec:
+    """The spec with its OU selectors and `accounts: {organization: true}` resolved against the
+    organization `view` (read by iamlayer.aws.org.read_org_view at plan time): the concrete Spec
+    the planner understands, with `selections` saying what each selector matched.
+
+    The spec is built again from its parsed tree with the organization known, so every check of
+    a spec with listed accounts applies (references, one role per name and account, quotas); an
+    OU path that does not exist is a SpecError at its line, with the OU paths that do. Key files
+    were checked when the spec was loaded and are not read again. A spec without selectors is
+    returned as it is.
+    """
+    if not spec.unresolved or not isinstance(spec.source_tree, Node):
+        return spec
+    reader = Reader(str(spec.path), ENTRY_FIELDS)
+    resolved = SpecBuilder(reader, spec.path, check_keys=False, org=view).build(spec.source_tree)
+    errors = sorted((d for d in reader.diagnostics if d.severity == "error"), key=lambda d: d.line or 0)
+    if resolved is None or errors:
+        raise SpecError(errors)
+    return resolved

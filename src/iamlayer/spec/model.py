@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from iamlayer.spec.ic_model import IdentityCenter
+from iamlayer.spec.organization import AccountSelection, OrgView, SelectorMatch
 
 # A policy document as JSON-compatible data (a dict with Version and Statement).
 PolicyDocument = Mapping[str, Any]
@@ -127,6 +128,9 @@ class Role:
     path: str = "/"
     tags: Mapping[str, str] = field(default_factory=dict)
     trust_policy: PolicyDocument | None = None  # verbatim; None: rendered from the fields above
+    #: how `accounts` were chosen when the organization chose them (`ou:` selectors, or `all` in a
+    #: layer whose accounts come from the organization); None: the accounts named one by one
+    selection: AccountSelection | None = None
 
     @property
     def requires_mfa(self) -> bool:
@@ -241,6 +245,18 @@ class Spec:
     # ownership marker are adopted (the marker is added) instead of being reported as collisions.
     adopt: bool = False
     backend: S3Backend | None = None  # None: the local folder .iamlayer/ beside the spec
+    # --- accounts chosen by the organization (iamlayer.spec.organization) ---
+    #: `accounts: {organization: true}`: the layer's accounts are the organization's ACTIVE ones
+    accounts_from_organization: bool = False
+    #: the spec uses OU selectors or `organization: true` and has not been resolved yet: only
+    #: the accounts it names (`names:`) are in `accounts`; plan resolves it (`resolve_organization`)
+    unresolved: bool = False
+    #: the organization it was resolved against; None when unresolved or not needed
+    organization: OrgView | None = None
+    #: what each selector matched when it was resolved, for the plan to show
+    selections: tuple[SelectorMatch, ...] = ()
+    #: the parsed YAML tree, kept to resolve the spec against the organization at plan time
+    source_tree: Any = field(default=None, compare=False, repr=False)
 
     @property
     def root(self) -> Path:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -39,6 +39,16 @@ from iamlayer.spec.model import (
     parse_role_ref,
 )
 from iamlayer.spec.nodes import Node, Reader, doc_path_suffix, to_plain
+from iamlayer.spec.organization import (
+    ACTIVE,
+    OU_PREFIX,
+    AccountSelection,
+    OrgView,
+    SelectorMatch,
+    UnitSelector,
+    default_account_name,
+    skipped_note,
+)
 from iamlayer.state.model import MAX_TAGS as STATE_MAX_TAGS
 from iamlayer.state.model import OWNER_TAG
 
@@ -49,6 +59,13 @@ TOP_FIELDS: Final = (
     "outputs_dir", "checks", "identity_center", "adopt", "backend",
 )  # fmt: skip
 ACCOUNT_FIELDS: Final = ("id", "alias", "password_policy", "profile")
+#: `accounts: {organization: true}`: every ACTIVE account of the organization, at plan time
+ORGANIZATION_FIELDS: Final = ("organization", "exclude", "names")
+#: an OU selector written as a mapping: `{ou: Sandbox/Dev, recursive: false}`
+UNIT_FIELDS: Final = ("ou", "recursive")
+#: AWS: an OU name is 1-128 characters
+OU_NAME_MAX: Final = 128
+ACCOUNTS_RULE: Final = "account names, ou:<OU path from the root> (or: all)"
 PASSWORD_POLICY_FIELDS: Final = (
     "minimum_length", "require", "allow_users_to_change", "max_age_days", "reuse_prevention", "hard_expiry",
 )  # fmt: skip
@@ -56,7 +73,7 @@ POLICY_FIELDS: Final = ("description", "document", "path")
 ROLE_FIELDS: Final = (
     "accounts", "trusted", "policies", "inline_policies", "mfa_max_age", "max_session_duration",
     "source_identity", "tag_session", "permissions_boundary", "description", "path", "tags",
-    "trust_policy", "name",
+    "trust_policy", "name", "exclude",
 )  # fmt: skip
 #: what iamlayer renders into a role's trust policy: a verbatim `trust_policy:` replaces them all
 TRUST_FIELDS: Final = ("trusted", "mfa_max_age", "source_identity", "tag_session")
@@ -154,6 +171,16 @@ class _Names:
     groups: list[str]
 
 
+def _is_organization_block(node: Node | None) -> bool:
+    """`accounts: {organization: ...}`: the accounts come from the organization (an account
+    named `organization` is a mapping of its settings, never a boolean)."""
+    return (
+        node is not None
+        and isinstance(node.value, Mapping)
+        and isinstance(node.value.get("organization"), bool)
+    )
+
+
 def _keys(top: dict[str, Node], section: str) -> list[str]:
     node = top.get(section)
     if node is None or not isinstance(node.value, Mapping):
@@ -164,8 +191,18 @@ def _keys(top: dict[str, Node], section: str) -> list[str]:
 class SpecBuilder:
     """One validation run over one spec file."""
 
-    def __init__(self, reader: Reader, spec_path: Path, *, check_keys: bool) -> None:
+    def __init__(
+        self, reader: Reader, spec_path: Path, *, check_keys: bool, org: OrgView | None = None
+    ) -> None:
         self.r = reader
+        #: the organization OU selectors and `organization: true` are resolved against; None
+        #: offline (validate), where only their syntax is checked
+        self.org = org
+        self.org_mode = False  # `accounts: {organization: true}`
+        self.unresolved = False  # something needs the organization, which is not known here
+        self.selections: list[SelectorMatch] = []
+        self._ids: dict[str, str] = {}  # account id -> name, the layer's accounts
+        self._org_names: dict[str, str] = {}  # account id -> name, every account of the organization
         self.spec_path = spec_path.resolve()
         self.root = self.spec_path.parent
         self.check_keys = check_keys
@@ -182,6 +219,7 @@ class SpecBuilder:
         if top is None:
             return None
         names = _Names(*(_keys(top, s) for s in ("accounts", "policies", "roles", "groups")))
+        self.org_mode = _is_organization_block(top.get("accounts"))
 
         def string(key: str, default: str, pattern: re.Pattern[str] | None = None, rule: str = "") -> str:
             node = top.get(key)
@@ -195,7 +233,12 @@ class SpecBuilder:
         )
         default_pw = self._password_fields(top["password_policy"]) if "password_policy" in top else None
 
-        accounts = self._accounts(top.get("accounts"), project_long, default_pw)
+        if self.org_mode:
+            accounts = self._organization_accounts(top["accounts"], project_long, default_pw)
+            names.accounts = list(accounts)
+        else:
+            accounts = self._accounts(top.get("accounts"), project_long, default_pw)
+        self._ids = {a.id: n for n, a in accounts.items() if a.id}
         people = self._people_account(top, doc, names.accounts)
         management = self._management_account(top, names.accounts)
 
@@ -238,6 +281,9 @@ class SpecBuilder:
             access_role=access_role, policies=policies, roles=roles, groups=groups, users=users,
             regions_in_use=regions, outputs_dir=outputs_dir, checks=checks,
             identity_center=identity_center, adopt=adopt, backend=backend,
+            accounts_from_organization=self.org_mode, unresolved=self.unresolved,
+            organization=self.org if (self.org_mode or self.selections) else None,
+            selections=tuple(self.selections), source_tree=doc,
         )  # fmt: skip
 
     def _region(self, node: Node) -> str | None:
@@ -288,6 +334,205 @@ class SpecBuilder:
                 name=name, id=account_id or "", alias=alias, password_policy=pw, profile=profile
             )
         return accounts
+
+    # --- accounts chosen by the organization (iamlayer.spec.organization) ------------------------
+
+    @property
+    def open_accounts(self) -> bool:
+        """Account names cannot all be known yet: they come from an organization not read here."""
+        return self.org_mode and self.org is None
+
+    def _organization_accounts(
+        self, node: Node, project_long: str, default_pw: dict[str, Any] | None
+    ) -> dict[str, Account]:
+        """`accounts: {organization: true, exclude: [...], names: {name: id}}`: every ACTIVE
+        account of the organization, named as `accounts discover` names them unless `names:` says
+        otherwise. Offline, only the accounts `names:` names are known."""
+        f = self.r.fields(node, ORGANIZATION_FIELDS, what="accounts")
+        if f is None:
+            return {}
+        if f["organization"].value is not True:
+            self.r.error(
+                f["organization"],
+                "organization: must be true (every ACTIVE account of the organization)",
+                'or list the accounts: accounts: {security: {id: "222222222222"}}',
+            )
+        overrides: dict[str, str] = {}
+        for name, child in self.r.named(f["names"], "account") if "names" in f else []:
+            if not ACCOUNT_NAME.fullmatch(name):
+                self.r.error(child, f"invalid account name {name!r}", ACCOUNT_NAME_RULE)
+            account_id = self._account_id(child)
+            if account_id in overrides:
+                self.r.error(
+                    child, f"account {account_id} is also named {overrides[account_id]!r} under names:"
+                )
+            elif account_id:
+                overrides[account_id] = name
+        pw = self._account_password_policy(None, default_pw)
+
+        def account(account_id: str, name: str) -> Account:
+            alias = f"{project_long}-{name}"
+            return Account(
+                name=name, id=account_id, alias=alias if ALIAS.fullmatch(alias) else None, password_policy=pw
+            )
+
+        if self.org is None:
+            self.unresolved = True
+            return {name: account(i, name) for i, name in overrides.items()}
+        named = {
+            m.id: overrides.get(m.id) or default_account_name(m.name, project_long) for m in self.org.members
+        }
+        self._org_names = named
+        excluded: set[str] = set()
+        for item in self.r.items(f["exclude"], "account names or ids") if "exclude" in f else []:
+            value = self.r.string(item)
+            if value is None:
+                continue
+            hit = value if value in named else next((i for i, n in named.items() if n == value), None)
+            if hit is None:
+                guess = grammar.did_you_mean(value, list(named.values()))
+                self.r.error(
+                    item,
+                    f"no account {value!r} in the organization",
+                    f"did you mean {guess!r}?" if guess else "name an account of the organization, or its id",
+                )
+            else:
+                excluded.add(hit)
+        for account_id in overrides:
+            if self.org.member(account_id) is None:
+                self.r.error(
+                    f["names"], f"account {account_id} under names: is not in the organization {self.org.id}"
+                )
+        out: dict[str, Account] = {}
+        skipped: list[str] = []
+        for m in self.org.members:
+            name = named[m.id]
+            if m.status != ACTIVE:
+                skipped.append(skipped_note(m, name, m.status))
+            elif m.id in excluded:
+                skipped.append(skipped_note(m, name, "excluded"))
+            elif not ACCOUNT_NAME.fullmatch(name) or name in out:
+                why = "is also the name of another account" if name in out else "is not a usable account name"
+                self.r.error(
+                    node,
+                    f"account {m.name!r} ({m.id}) of the organization: {name!r} {why}",
+                    f'name it under accounts.names, e.g. names: {{my-name: "{m.id}"}} ({ACCOUNT_NAME_RULE})',
+                )
+            else:
+                out[name] = account(m.id, name)
+        self.selections.append(
+            SelectorMatch("accounts", node.line, "organization: true", tuple(out), tuple(skipped))
+        )
+        return out
+
+    def account_ref(self, node: Node, names: Sequence[str]) -> str | None:
+        """An account name of the layer. While the accounts come from an organization that is not
+        read yet (validate), a well-formed name that is not known is accepted, and checked at plan
+        time (None here)."""
+        value = node.value
+        if (
+            self.open_accounts
+            and isinstance(value, str)
+            and value not in names
+            and ACCOUNT_NAME.fullmatch(value)
+        ):
+            return None
+        return self.r.reference(node, names, "account", "accounts")
+
+    def account_list(
+        self, f: dict[str, Node], names: Sequence[str]
+    ) -> tuple[tuple[str, ...], AccountSelection | None]:
+        """The accounts of an entry with `accounts:` (names, `ou:` selectors, or `all`; all when
+        absent) and `exclude:`, and how they were chosen when the organization chose them."""
+        node = f.get("accounts")
+        every = node is None or node.value == "all"
+        listed: list[str] = []
+        chosen: list[str] = list(names) if every else []
+        units: list[UnitSelector] = []
+        for item in [] if every or node is None else self.r.items(node, ACCOUNTS_RULE):
+            if isinstance(item.value, Mapping) or (
+                isinstance(item.value, str) and item.value.startswith(OU_PREFIX)
+            ):
+                unit = self._unit_selector(item)
+                if unit is not None:
+                    units.append(unit)
+                    chosen += self._unit_members(unit, item)
+                continue
+            name = self.account_ref(item, names)
+            if name:
+                listed.append(name)
+                chosen.append(name)
+        excluded: set[str] = set()
+        for item in self.r.items(f["exclude"], "account names") if "exclude" in f else []:
+            if item.value in names:
+                excluded.add(item.value)
+            # an account of the organization the layer leaves out (excluded, closed) may be named
+            elif item.value not in self._org_names.values():
+                self.account_ref(item, names)
+        accounts = tuple(a for a in dict.fromkeys(chosen) if a not in excluded)
+        if units or (every and self.org_mode):
+            return accounts, AccountSelection(
+                every=every and self.org_mode, units=tuple(units), names=tuple(listed)
+            )
+        return accounts, None
+
+    def _unit_selector(self, item: Node) -> UnitSelector | None:
+        """`ou:Sandbox/Dev`, or `{ou: Sandbox/Dev, recursive: false}`: an OU path from the root."""
+        recursive = True
+        if isinstance(item.value, Mapping):
+            uf = self.r.fields(item, UNIT_FIELDS, required=("ou",), what="an OU selector")
+            if uf is None or "ou" not in uf:
+                return None
+            text = self.r.string(uf["ou"])
+            if "recursive" in uf:
+                recursive = bool(self.r.boolean(uf["recursive"]))
+        else:
+            text = str(item.value)[len(OU_PREFIX) :]
+        path = (text or "").strip().strip("/")
+        parts = path.split("/")
+        if not path or any(not p.strip() or len(p) > OU_NAME_MAX for p in parts):
+            self.r.error(
+                item,
+                f"invalid OU selector {item.value!r}",
+                "ou:<OU names from the root, separated by />, e.g. ou:Workloads or ou:Sandbox/Dev "
+                f"(each name 1-{OU_NAME_MAX} characters)",
+            )
+            return None
+        return UnitSelector("/".join(p.strip() for p in parts), recursive)
+
+    def _unit_members(self, unit: UnitSelector, item: Node) -> list[str]:
+        """The layer's accounts in the OU (recorded for the plan); offline, none yet."""
+        if self.org is None:
+            self.unresolved = True
+            return []
+        ou = self.org.unit(unit.path)
+        if ou is None:
+            known = self.org.unit_paths()
+            guess = grammar.did_you_mean(unit.path, known)
+            self.r.error(
+                item,
+                f"no organizational unit {unit.path!r} in the organization {self.org.id}",
+                f"did you mean 'ou:{guess}'?"
+                if guess
+                else (
+                    "OUs: " + ", ".join(known[:30]) + (" ..." if len(known) > 30 else "")
+                    if known
+                    else "the organization has no OU"
+                ),
+            )
+            return []
+        matched: list[str] = []
+        skipped: list[str] = []
+        for m in self.org.members_of(ou, recursive=unit.recursive):
+            name = self._ids.get(m.id)
+            if m.status != ACTIVE:
+                skipped.append(skipped_note(m, name or self._org_names.get(m.id), m.status))
+            elif name is None:
+                skipped.append(skipped_note(m, name, "not an account of the layer"))
+            else:
+                matched.append(name)
+        self.selections.append(SelectorMatch(item.path, item.line, unit.text, tuple(matched), tuple(skipped)))
+        return matched
 
     def _account_id(self, node: Node) -> str | None:
         value = node.value
@@ -655,13 +900,7 @@ class SpecBuilder:
                     )
                     or name
                 )
-            accounts = tuple(names.accounts)
-            if "accounts" in f and f["accounts"].value != "all":
-                listed = [
-                    self.r.reference(i, names.accounts, "account", "accounts")
-                    for i in self.r.items(f["accounts"], "account names (or: all)")
-                ]
-                accounts = tuple(dict.fromkeys(a for a in listed if a))
+            accounts, selection = self.account_list(f, names.accounts)
             trusted = "people"
             if "trusted" in f:
                 trusted = self.r.choice(f["trusted"], TRUSTED_CHOICES) or "people"
@@ -691,7 +930,7 @@ class SpecBuilder:
                 source_identity=self._flag(f, "source_identity", False),
                 tag_session=self._flag(f, "tag_session", False),
                 permissions_boundary=boundary, description=self._description(f, Kind.ROLE), path=self._path(f),
-                tags=self._tags(f),
+                tags=self._tags(f), selection=selection,
             )  # fmt: skip
         self._one_role_per_name(entries, out)
         return out
@@ -931,6 +1170,8 @@ class SpecBuilder:
                 )
                 self.r.error(node, f"unknown role {role_name!r}", hint)
                 ok = False
+            if account != EVERY_ACCOUNT and account not in accounts and self.open_accounts:
+                return None  # an account of the organization: checked once it is read (plan)
             if account != EVERY_ACCOUNT and account not in accounts:
                 guess = grammar.did_you_mean(account, list(accounts))
                 hint = f"did you mean {guess!r}?" if guess else f"accounts: {', '.join(accounts)}"
