@@ -398,9 +398,11 @@ def run_audit(
     from iamlayer.aws.identity_center import audit_input_of
 
     benchmark = benchmark or DEFAULT_BENCHMARK
+    stats = ApiStats()
+    # OU selectors and `accounts: {organization: true}`: audit every account they choose today.
+    spec = resolve_spec(spec, credentials=credentials, stats=stats)
     only = _known_accounts(spec, accounts)
     regions = spec.regions_in_use or (spec.region,)
-    stats = ApiStats()
     org_reader = spec.management_account or spec.people_account
     connect = None if only is None else list(dict.fromkeys([*only, org_reader]))
     conns = connect_accounts(spec, profile=credentials, stats=stats, only=connect)
