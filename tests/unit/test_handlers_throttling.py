@@ -72,6 +72,14 @@ DETACHES: list[tuple[Kind, str, str, str, dict[str, Any], dict[str, Any]]] = [
         {},
     ),
     (
+        Kind.USER_INLINE_POLICY,
+        "jane",
+        "iamlayer-grants",
+        "delete_user_policy",
+        {"UserName": "jane", "PolicyName": "iamlayer-grants"},
+        {},
+    ),
+    (
         Kind.GROUP_MEMBERSHIP,
         "jane",
         "devops",

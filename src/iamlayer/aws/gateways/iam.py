@@ -635,6 +635,16 @@ class IamGateway:
                 lambda: self.client.detach_user_policy(UserName=user, PolicyArn=arn),
             )
 
+    def put_user_policy(self, user: str, policy: str, document: Mapping[str, Any]) -> None:
+        """NoSuchEntity is waited out: the user may have been made a moment ago."""
+        send(
+            f"writing inline policy {policy} of user {user} {self.where}",
+            lambda: self.client.put_user_policy(
+                UserName=user, PolicyName=policy, PolicyDocument=_doc(document)
+            ),
+            not_found_too=True,
+        )
+
     def delete_user_policy(self, user: str, policy: str) -> None:
         with gone_is_fine():
             send(
