@@ -29,6 +29,7 @@ UPDATABLE = {
     Kind.USER,
     Kind.ROLE_INLINE_POLICY,
     Kind.GROUP_INLINE_POLICY,
+    Kind.USER_INLINE_POLICY,
     Kind.IC_USER,
     Kind.IC_GROUP,
     Kind.PERMISSION_SET,

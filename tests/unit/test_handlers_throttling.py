@@ -72,6 +72,14 @@ DETACHES: list[tuple[Kind, str, str, str, dict[str, Any], dict[str, Any]]] = [
         {},
     ),
     (
+        Kind.USER_INLINE_POLICY,
+        "jane",
+        "iamlayer-grants",
+        "delete_user_policy",
+        {"UserName": "jane", "PolicyName": "iamlayer-grants"},
+        {},
+    ),
+    (
         Kind.GROUP_MEMBERSHIP,
         "jane",
         "devops",
@@ -140,15 +148,15 @@ def test_handler_contexts_give_handlers_gateways_on_the_accounts_clients(
 def _client_calls_outside_send(source: str) -> list[str]:
     """Calls of a gateway's client (`self.client.x(...)`, `self.once.x(...)`, `client.x(...)`)
     that are not inside a `send(...)`: such a call would be neither retried nor translated.
-    `self._write(...)` (Identity Center's writes) and `_await(...)` (its status polls) pass their
-    call on to send()."""
+    `self._write(...)` (Identity Center's writes), `_await(...)` (its status polls) and IAM's
+    `self._put_inline(...)` (inline policy writes) pass their call on to send()."""
     tree = ast.parse(source)
     inside: set[int] = set()
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
         name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
-        if name in ("send", "_write", "_await"):
+        if name in ("send", "_write", "_await", "_put_inline"):
             inside |= {id(n) for n in ast.walk(node)}
     bad = []
     for node in ast.walk(tree):

@@ -278,6 +278,32 @@ def ic_user(**fields: Any) -> dict[str, Any]:
 
 GROUP_MARKER = policy_size(group_marker_document())
 
+
+def grants_of_size(n: int) -> dict[str, Any]:
+    """A spec whose one grant renders user u's grants policy at exactly `n` characters (the
+    reason, in its Sid, pads it)."""
+
+    def doc(pad: str) -> dict[str, Any]:
+        stmt = {
+            "Sid": f"Grant{pad}",
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Resource": ["arn:aws:iam::222222222222:role/r"],
+            "Condition": {"DateLessThan": {"aws:CurrentTime": "2099-01-01T00:00:00Z"}},
+        }
+        return {"Version": "2012-10-17", "Statement": [stmt]}
+
+    reason = _padded(doc, n)["Statement"][0]["Sid"][len("Grant") :]
+    grant = {
+        "who": "u",
+        "assume": "r",
+        "accounts": ["security"],
+        "until": "2099-01-01T00:00:00Z",
+        "reason": reason,
+    }
+    return with_(roles={"r": {"accounts": ["security"]}}, users={"u": {}}, grants=[grant])
+
+
 #: (kind, quota) -> the spec with `n` of what the quota counts
 CASES: dict[tuple[Kind, str], Callable[[int], dict[str, Any]]] = {
     (Kind.ACCOUNT_ALIAS, "length"): lambda n: with_(
@@ -312,6 +338,7 @@ CASES: dict[tuple[Kind, str], Callable[[int], dict[str, Any]]] = {
     (Kind.USER, "groups"): lambda n: with_(
         groups={f"g{i}": {} for i in range(n)}, users={"u": {"groups": [f"g{i}" for i in range(n)]}}
     ),
+    (Kind.USER, "inline_policies"): grants_of_size,
     (Kind.IC_USER, "name"): lambda n: ic(users={"u" * n: ic_user()}),
     (Kind.IC_USER, "name_part"): lambda n: ic(users={"u": ic_user(given_name="g" * n)}),
     (Kind.IC_GROUP, "name"): lambda n: ic(groups={"g" * n: {}}),

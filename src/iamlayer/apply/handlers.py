@@ -514,6 +514,16 @@ def delete_user(ctx: HandlerContext, ch: Change) -> None:
     ctx.outbox.forget_user(ctx.account, name)  # also when the user was gone already
 
 
+@handles(Kind.USER_INLINE_POLICY, Action.CREATE, Action.UPDATE, permissions=("iam:PutUserPolicy",))
+def put_user_policy(ctx: HandlerContext, ch: Change) -> None:
+    ctx.iam.put_user_policy(ch.address.name, ch.address.sub, (ch.after or {})["document"])
+
+
+@handles(Kind.USER_INLINE_POLICY, Action.DELETE, permissions=("iam:DeleteUserPolicy",))
+def delete_user_policy(ctx: HandlerContext, ch: Change) -> None:
+    ctx.iam.delete_user_policy(ch.address.name, ch.address.sub)
+
+
 @handles(Kind.GROUP_MEMBERSHIP, Action.CREATE, permissions=("iam:AddUserToGroup",))
 def add_membership(ctx: HandlerContext, ch: Change) -> None:
     ctx.iam.add_user_to_group(ch.address.name, ch.address.sub)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -38,7 +38,9 @@ from iamlayer.audit.model import (
     Unavailable,
     need,
 )
+from iamlayer.spec.grants_validate import parse_until
 from iamlayer.spec.policy_grammar import full_admin_statements
+from iamlayer.state.model import GRANTS_POLICY_NAME
 
 BENCHMARKS = ("cis-4.0", "cis-5.0")
 DEFAULT_BENCHMARK = "cis-4.0"
@@ -1278,6 +1280,67 @@ def root_credentials_management(inp: AuditInput, now: datetime) -> list[Outcome]
 
 # IAM Identity Center's controls (IL-7 to IL-9) register themselves here.
 from iamlayer.audit import ic_controls as _ic_controls  # noqa: E402,F401
+
+
+def _grant_statements(user: Principal) -> list[tuple[str, list[str], datetime | None]]:
+    """(reason, role ARNs, until) of each statement of the user's iamlayer-grants policy; until
+    is None when the statement has no readable `DateLessThan aws:CurrentTime`."""
+    doc = user.inline.get(GRANTS_POLICY_NAME)
+    if not isinstance(doc, Mapping):
+        return []
+    statements = doc.get("Statement", [])
+    out: list[tuple[str, list[str], datetime | None]] = []
+    for st in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(st, Mapping) or st.get("Effect") != "Allow":
+            continue
+        resources = st.get("Resource", [])
+        arns = [resources] if isinstance(resources, str) else [str(r) for r in resources]
+        dates = {k.lower(): v for k, v in (st.get("Condition") or {}).get("DateLessThan", {}).items()}
+        value = dates.get("aws:currenttime")
+        until = parse_until(value[0] if isinstance(value, list) and len(value) == 1 else value)
+        out.append((str(st.get("Sid", "")).removeprefix("Grant"), arns, until))
+    return out
+
+
+@control(
+    "temporary-grants",
+    None,
+    "Temporary grants (iamlayer grants:) are listed with their end",
+    requires=P_AUTH_DETAILS,
+    fix="Grants end by themselves at their `until`; to end one sooner, delete it from grants: and apply.",
+    spec_field="grants",
+)
+def temporary_grants(inp: AuditInput, now: datetime) -> list[Outcome]:
+    """INFO per grant in AWS (the iamlayer-grants inline policy of a user): who, which role in
+    which accounts, until when, and why (the reason, as its statement id keeps it: letters and
+    digits). One that has ended is still listed: AWS refuses it, and the next apply removes it."""
+    auth = need(inp.authorization, "authorization details")
+    out: list[Outcome] = []
+    for user in auth.users:
+        for reason, arns, until in _grant_statements(user):
+            roles = sorted({a.rsplit("/", 1)[-1] for a in arns})
+            accounts = sorted({a.split(":")[4] for a in arns if a.count(":") >= 5})
+            when = until.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if until else "no end AWS enforces"
+            state = "ended" if until is not None and until <= now else "active"
+            note = "; AWS refuses it, the next `iamlayer apply` removes it" if state == "ended" else ""
+            out.append(
+                Outcome(
+                    Status.INFO,
+                    user.ref,
+                    f"{state} grant: {user.name} may assume {', '.join(roles)} in {', '.join(accounts)} until "
+                    f"{when}" + (f" (reason {reason})" if reason else "") + note,
+                    evidence={
+                        "who": user.name,
+                        "roles": roles,
+                        "accounts": accounts,
+                        "until": when if until else None,
+                        "reason": reason,
+                        "active": state == "active",
+                    },
+                )
+            )
+    return out
+
 
 # --- running -----------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """`iamlayer access`: who may do what, evaluated as AWS evaluates IAM policies.
 
-    iamlayer access can USER ACTION RESOURCE [--mfa | --no-mfa] [--mfa-age S] [--session]
+    iamlayer access can USER ACTION RESOURCE [--mfa | --no-mfa] [--mfa-age S] [--session] [--at TIME]
     iamlayer access who-can-assume ROLE [--account NAME]
 
 Offline by default: the policies are the ones iamlayer renders from the spec, and nothing
@@ -36,8 +36,9 @@ from iamlayer.access.queries import AssumeAccess
 from iamlayer.cli.common import EXIT_OK, console, json_option, profile_option, spec_option
 from iamlayer.errors import QueryError
 from iamlayer.plan.render import render_stats
+from iamlayer.spec.grants_validate import UNTIL_RULE, parse_until
 from iamlayer.spec.load import load_spec
-from iamlayer.spec.model import Spec
+from iamlayer.spec.model import Grant, Spec
 from iamlayer.stats import ApiStats
 
 #: exit codes of `access can`: 0 allowed, 3 denied, 4 undecided offline (1 error, 2 usage)
@@ -137,6 +138,13 @@ def _verdict(d: Decision) -> str:
     metavar="KEY=VALUE",
     help="Add a request context key (repeatable), e.g. sts:ExternalId=abc or aws:PrincipalOrgID=o-123.",
 )
+@click.option(
+    "--at",
+    "at",
+    metavar="TIME",
+    help="Ask at this time (aws:CurrentTime), an ISO 8601 time with a zone, e.g. 2026-12-12T00:00:00Z "
+    "(default: now). What iamlayer writes today, as AWS would evaluate it then: a grant has ended.",
+)
 @spec_option
 @profile_option
 @live_option
@@ -150,6 +158,7 @@ def can_command(
     mfa_age: int | None,
     session: bool,
     context: tuple[str, ...],
+    at: str | None,
     spec_file: Path,
     profile: str | None,
     live: bool,
@@ -178,6 +187,9 @@ def can_command(
     with _usage_errors():
         check_action(action)
     signing = _signing(mfa, mfa_age, session)
+    when = parse_until(at) if at is not None else datetime.now(UTC)
+    if when is None:
+        raise click.BadParameter(f"{at!r} is not {UNTIL_RULE}", param_hint="--at")
     extra: dict[str, str] = {}
     for item in context:
         key, sep, value = item.partition("=")
@@ -197,7 +209,7 @@ def can_command(
             action,
             resource,
             signing,
-            now=datetime.now(UTC),
+            now=when,
             extra=extra,
             compare_mfa=mfa is None and mfa_age is None and not session,
         )
@@ -207,8 +219,9 @@ def can_command(
         _print_json({**answer.as_json(), "stats": stats.as_json()})
     else:
         verb = "may" if d.allowed else "may not"
+        moment = f" at {at}" if at is not None else ""
         console.print(
-            f"{_verdict(d)}: {who.name} {verb} {action} on {target.label} {signing.describe()}",
+            f"{_verdict(d)}: {who.name} {verb} {action} on {target.label} {signing.describe()}{moment}",
             soft_wrap=True,
         )
         for line in d.explain():
@@ -231,6 +244,15 @@ def can_command(
     if not d.certain:
         return EXIT_UNCERTAIN
     return EXIT_OK if d.allowed else EXIT_DENY
+
+
+def _grants_on(spec: Spec, role: str, account: str, now: datetime) -> list[Grant]:
+    """The active grants of `role` (its IAM name) in `account`."""
+    return [g for g in spec.active_grants(now) if account in g.accounts and spec.roles[g.assume].name == role]
+
+
+def _grant_text(g: Grant) -> str:
+    return f"grant until {g.until_text}" + (f" ({g.reason})" if g.reason else "")
 
 
 def _conditions(a: AssumeAccess) -> str:
@@ -282,10 +304,22 @@ def who_can_assume_command(
         account = account or where[0]
         check_account(spec, account, "account")
         model = _model(spec, live, [account], profile, stats) if live else offline
-        report = ask_who_can_assume(model, spec, role, account, now=datetime.now(UTC))
+        now = datetime.now(UTC)
+        report = ask_who_can_assume(model, spec, role, account, now=now)
     target = report.role
+    grants = _grants_on(spec, target.name, account, now)
     if as_json:
-        _print_json({**report.as_json(), "source": model.source, "stats": stats.as_json()})
+        listed = [
+            {
+                "who": g.who,
+                "role": g.assume,
+                "accounts": list(g.accounts),
+                "until": g.until_text,
+                "reason": g.reason,
+            }
+            for g in grants
+        ]
+        _print_json({**report.as_json(), "grants": listed, "source": model.source, "stats": stats.as_json()})
         return EXIT_OK
     console.print(f"Who can assume {target.name} in {account} ({target.arn}):", soft_wrap=True)
     groups = [g for g in report.groups if g.can_assume or g.uncertain]
@@ -296,7 +330,8 @@ def who_can_assume_command(
         console.print(f"  group {g.name}: {_conditions(g)}", soft_wrap=True)
     for u in users:
         via = f" (groups: {', '.join(u.groups)})" if u.groups else ""
-        console.print(f"  user {u.name}{via}: {_conditions(u)}", soft_wrap=True)
+        ends = "".join(f"; {_grant_text(g)}" for g in grants if g.who == u.name)
+        console.print(f"  user {u.name}{via}: {_conditions(u)}{ends}", soft_wrap=True)
     unknown = sorted({p for a in (*groups, *users) for p in a.unknown})
     if unknown:
         console.print(

@@ -8,13 +8,16 @@ Pure: no I/O.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from iamlayer.plan.signin import SIGNIN_POLICY_NAME, signin_policy
-from iamlayer.spec.model import Role, SelfManagement, Spec
+from iamlayer.spec.model import Grant, Role, SelfManagement, Spec
 from iamlayer.spec.organization import placeholder_view, unit_org_path
 from iamlayer.state.model import (
+    GRANTS_POLICY_NAME,
     OWNER_TAG,
     AccessKey,
     AccountState,
@@ -39,6 +42,11 @@ SELF_USER_ARNS = ("arn:aws:iam::*:user/${aws:username}", "arn:aws:iam::*:user/*/
 #: The caller's own virtual MFA device: the one named after them, at the default path "/".
 #: `iamlayer mfa enable` and `iamlayer onboard` name devices this way.
 SELF_MFA_ARN = "arn:aws:iam::*:mfa/${aws:username}"
+
+
+def role_arn(spec: Spec, role: Role, account: str) -> str:
+    """The ARN `role` has in `account` (an account of the spec)."""
+    return f"arn:aws:iam::{spec.accounts[account].id}:role{role.path}{role.name}"
 
 
 def trust_policy(spec: Spec, role: Role) -> Doc:
@@ -314,8 +322,43 @@ def self_management_policy(mode: SelfManagement) -> Doc:
     return normalize({"Version": "2012-10-17", "Statement": statements})
 
 
-def desired_state(spec: Spec, account: str) -> AccountState:
-    """What `account` should hold according to the spec."""
+def grant_sid(grant: Grant, taken: set[str]) -> str:
+    """`Grant<reason>`: the reason in the statement id, in the letters and digits a Sid allows
+    (INC-4521 -> GrantINC4521); a number is added when another grant took it."""
+    base = "Grant" + re.sub(r"[^A-Za-z0-9]", "", grant.reason)
+    sid, n = base, 1
+    while sid in taken:
+        n += 1
+        sid = f"{base}{n}"
+    taken.add(sid)
+    return sid
+
+
+def grants_policy(spec: Spec, user: str, now: datetime) -> Doc | None:
+    """The inline policy of `user`'s grants still active at `now`, or None when there is none.
+
+    One statement per grant: sts:AssumeRole on the role in each of its accounts, while
+    `DateLessThan aws:CurrentTime` holds, so AWS ends the grant at `until` whether or not iamlayer
+    runs again. An expired grant renders nothing: the plan deletes the statement (or the policy).
+    """
+    taken: set[str] = set()
+    statements = [
+        {
+            "Sid": grant_sid(g, taken),
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Resource": sorted(role_arn(spec, spec.roles[g.assume], a) for a in g.accounts),
+            "Condition": {"DateLessThan": {"aws:CurrentTime": g.until_text}},
+        }
+        for g in spec.active_grants(now)
+        if g.who == user
+    ]
+    return normalize({"Version": "2012-10-17", "Statement": statements}) if statements else None
+
+
+def desired_state(spec: Spec, account: str, *, now: datetime | None = None) -> AccountState:
+    """What `account` should hold according to the spec; `now` (default: the clock) decides which
+    grants have expired."""
     acc = spec.accounts[account]
     owner = {OWNER_TAG: spec.project}
     state = AccountState(account_id=acc.id, alias=acc.alias, password_policy=acc.password_policy)
@@ -383,4 +426,11 @@ def desired_state(spec: Spec, account: str) -> AccountState:
             access_keys=None if kept else ((AccessKey(id="", active=True),) if user.access_key else ()),
             credentials_kept=kept,
         )
+    _add_grants(spec, state, now or datetime.now(UTC))
     return state
+
+
+def _add_grants(spec: Spec, people: AccountState, now: datetime) -> None:
+    for name, user in people.users.items():
+        if (doc := grants_policy(spec, name, now)) is not None:
+            user.inline[GRANTS_POLICY_NAME] = doc

@@ -25,6 +25,7 @@ from iamlayer.secrets.names import PASSWORD_FILE, PENDING_SUFFIX
 from iamlayer.spec.model import PasswordPolicy
 from iamlayer.state.ic_model import cm_ref
 from iamlayer.state.model import (
+    GRANTS_POLICY_NAME,
     MANAGED_TAGS_TAG,
     OWNER_TAG,
     AccountState,
@@ -449,6 +450,8 @@ class _Differ(ChangeCollector):
                 self.add(Kind.GROUP_MEMBERSHIP, name, Action.CREATE, None, {"group": g}, sub=g)
             for g in sorted((have.groups - want.groups) & managed_groups):
                 self.add(Kind.GROUP_MEMBERSHIP, name, Action.DELETE, {"group": g}, None, sub=g)
+            ours = {p: d for p, d in have.inline.items() if p == GRANTS_POLICY_NAME}
+            self.inline(Kind.USER_INLINE_POLICY, name, want.inline, ours)
             self._credentials(
                 want, have, intents.get(name), issued.get(name, frozenset()), keys_in_flight.get(name)
             )

@@ -11,9 +11,17 @@ the kinds' quotas (iamlayer.kinds).
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from iamlayer.errors import Diagnostic, SpecError
 from iamlayer.kinds import quota
-from iamlayer.plan.desired import ASSUME_POLICY_NAME, SELF_MANAGEMENT_POLICY_NAME, desired_state, trust_policy
+from iamlayer.plan.desired import (
+    ASSUME_POLICY_NAME,
+    SELF_MANAGEMENT_POLICY_NAME,
+    desired_state,
+    grants_policy,
+    trust_policy,
+)
 from iamlayer.plan.model import Kind
 from iamlayer.spec.model import Spec
 from iamlayer.spec.policy_grammar import policy_size
@@ -51,6 +59,29 @@ def _group_problems(spec: Spec) -> list[Diagnostic]:
     return problems
 
 
+def _grant_problems(spec: Spec) -> list[Diagnostic]:
+    """Users whose grants policy, as iamlayer will write it, exceeds IAM's quota on a user's
+    inline policies (every grant is counted, expired or not: a spec valid today stays valid)."""
+    most = quota(Kind.USER, "inline_policies").limit
+    problems: list[Diagnostic] = []
+    for user in dict.fromkeys(g.who for g in spec.grants):
+        doc = grants_policy(spec, user, min(g.until for g in spec.grants) - timedelta(seconds=1))
+        size = policy_size(doc) if doc is not None else 0
+        if size > most:
+            first = next(g for g in spec.grants if g.who == user)
+            problems.append(
+                Diagnostic(
+                    str(spec.path),
+                    first.line,
+                    first.path,
+                    f"the grants of user {user} come to {size:,} characters of inline policy; IAM allows "
+                    f"{most:,} per user (whitespace not counted)",
+                    "shorten their reasons, or grant fewer roles at once",
+                )
+            )
+    return problems
+
+
 def _trust_sizes(spec: Spec) -> list[tuple[str, int]]:
     """(role, characters of the trust policy iamlayer writes for it), for every role in an account."""
     return [(key, policy_size(trust_policy(spec, role))) for key, role in spec.roles.items() if role.accounts]
@@ -59,18 +90,22 @@ def _trust_sizes(spec: Spec) -> list[tuple[str, int]]:
 def rendered_limit_problems(spec: Spec) -> list[Diagnostic]:
     """What iamlayer would write past the most an IAM quota allows."""
     trust = quota(Kind.ROLE, "trust_policy")
-    return _group_problems(spec) + [
-        Diagnostic(
-            str(spec.path),
-            None,
-            f"roles.{key}",
-            f"the trust policy of role {key} comes to {size:,} characters; IAM allows at most {trust.limit:,} "
-            "(whitespace not counted)",
-            "shorten trust_policy:, or split the role",
-        )
-        for key, size in _trust_sizes(spec)
-        if size > trust.limit
-    ]
+    return (
+        _group_problems(spec)
+        + _grant_problems(spec)
+        + [
+            Diagnostic(
+                str(spec.path),
+                None,
+                f"roles.{key}",
+                f"the trust policy of role {key} comes to {size:,} characters; IAM allows at most {trust.limit:,} "
+                "(whitespace not counted)",
+                "shorten trust_policy:, or split the role",
+            )
+            for key, size in _trust_sizes(spec)
+            if size > trust.limit
+        ]
+    )
 
 
 def rendered_limit_warnings(spec: Spec) -> list[Diagnostic]:

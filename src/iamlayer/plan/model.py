@@ -77,6 +77,8 @@ class Kind(StrEnum):
     GROUP_POLICY_ATTACHMENT = "group_policy_attachment"
     GROUP_INLINE_POLICY = "group_inline_policy"
     USER = "user"
+    # The user's inline policy of temporary grants (iamlayer-grants); no other user inline policy.
+    USER_INLINE_POLICY = "user_inline_policy"
     GROUP_MEMBERSHIP = "group_membership"
     LOGIN_PROFILE = "login_profile"
     ACCESS_KEY = "access_key"

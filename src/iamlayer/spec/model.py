@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -171,6 +172,32 @@ class User:
     cli: CliMode | None = None  # None: what the user's groups say, else `key`
 
 
+@dataclass(frozen=True)
+class Grant:
+    """Temporary access (`grants:`): user `who` may assume role `assume` in `accounts` until `until`.
+
+    Rendered into the user's inline policy with a `DateLessThan aws:CurrentTime` condition, so AWS
+    itself ends it at `until` even if nobody runs iamlayer again; once expired it renders nothing,
+    and the next plan deletes it (iamlayer.plan.desired.grants_policy).
+    """
+
+    who: str  # a user of the spec
+    assume: str  # a role key of the spec
+    accounts: tuple[str, ...]  # account names where the role is
+    until: datetime  # timezone-aware
+    reason: str = ""
+    line: int | None = None  # where the grant is in the spec
+    path: str = ""  # its key path, e.g. "grants[0]"
+
+    def active(self, now: datetime) -> bool:
+        return now < self.until
+
+    @property
+    def until_text(self) -> str:
+        """`until` as aws:CurrentTime is written (ISO 8601, UTC, seconds)."""
+        return self.until.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 #: `role/<name>@<account>` (or `@*`, every account where the role is): a role as checks name it
 ROLE_REF = re.compile(r"role/([\w+=,.@-]{1,64})@(\*|[A-Za-z0-9][A-Za-z0-9_.-]{0,62})", re.ASCII)
 EVERY_ACCOUNT = "*"
@@ -245,6 +272,7 @@ class Spec:
     # ownership marker are adopted (the marker is added) instead of being reported as collisions.
     adopt: bool = False
     backend: S3Backend | None = None  # None: the local folder .iamlayer/ beside the spec
+    grants: tuple[Grant, ...] = ()  # temporary access that AWS ends by itself (`grants:`)
     # --- accounts chosen by the organization (iamlayer.spec.organization) ---
     #: `accounts: {organization: true}`: the layer's accounts are the organization's ACTIVE ones
     accounts_from_organization: bool = False
@@ -266,6 +294,10 @@ class Spec:
     @property
     def people(self) -> Account:
         return self.accounts[self.people_account]
+
+    def active_grants(self, now: datetime) -> tuple[Grant, ...]:
+        """The grants not yet expired at `now`: the ones iamlayer writes."""
+        return tuple(g for g in self.grants if g.active(now))
 
     def cli_of(self, user: str) -> CliMode:
         """How `user` reaches the CLI: the user's `cli:`, else their groups' (validation makes

@@ -21,6 +21,7 @@ from iamlayer.kinds import default_quota, limit
 from iamlayer.plan.model import Kind
 from iamlayer.spec import policy_grammar as grammar
 from iamlayer.spec.backend_validate import build_backend
+from iamlayer.spec.grants_validate import build_grants
 from iamlayer.spec.ic_validate import build_identity_center
 from iamlayer.spec.model import (
     EVERY_ACCOUNT,
@@ -56,7 +57,7 @@ from iamlayer.state.model import OWNER_TAG
 TOP_FIELDS: Final = (
     "project", "project_long", "region", "accounts", "people_account", "management_account",
     "access_role", "password_policy", "policies", "roles", "groups", "users", "regions_in_use",
-    "outputs_dir", "checks", "identity_center", "adopt", "backend",
+    "outputs_dir", "checks", "identity_center", "adopt", "backend", "grants",
 )  # fmt: skip
 ACCOUNT_FIELDS: Final = ("id", "alias", "password_policy", "profile")
 #: `accounts: {organization: true}`: every ACTIVE account of the organization, at plan time
@@ -273,6 +274,11 @@ class SpecBuilder:
         backend = (
             build_backend(self, top["backend"], names.accounts, people, region) if "backend" in top else None
         )
+        grants = (
+            build_grants(self, top["grants"], _keys(top, "users"), roles, names.accounts)
+            if "grants" in top
+            else ()
+        )
         if self.r.has_errors:
             return None
         return Spec(
@@ -280,7 +286,7 @@ class SpecBuilder:
             accounts=accounts, people_account=people or "", management_account=management,
             access_role=access_role, policies=policies, roles=roles, groups=groups, users=users,
             regions_in_use=regions, outputs_dir=outputs_dir, checks=checks,
-            identity_center=identity_center, adopt=adopt, backend=backend,
+            identity_center=identity_center, adopt=adopt, backend=backend, grants=grants,
             accounts_from_organization=self.org_mode, unresolved=self.unresolved,
             organization=self.org if (self.org_mode or self.selections) else None,
             selections=tuple(self.selections), source_tree=doc,

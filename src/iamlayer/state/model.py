@@ -41,6 +41,9 @@ MAX_TAGS = limit(Kind.USER, "tags")  # the same for roles (iamlayer.kinds)
 MAX_TAG_VALUE = 256
 GROUP_MARKER_PREFIX = "iamlayer-owner-"
 POLICY_MARKER = "[iamlayer:{project}]"
+#: The one inline policy of a user that iamlayer writes: their grants (`grants:`). A user's other
+#: inline policies are not iamlayer's, and are left alone.
+GRANTS_POLICY_NAME = "iamlayer-grants"
 
 Doc = dict[str, Any]
 

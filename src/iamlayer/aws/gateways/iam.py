@@ -16,7 +16,7 @@ Each method is one intent ("attach this policy to that role") and owns how it is
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -393,14 +393,23 @@ class IamGateway:
                 lambda: self.client.detach_role_policy(RoleName=role, PolicyArn=arn),
             )
 
-    def put_role_policy(self, role: str, policy: str, document: Mapping[str, Any]) -> None:
-        """NoSuchEntity is waited out: the role may have been made a moment ago."""
+    def _put_inline(
+        self, owner: str, policy: str, put: Callable[[str], object], document: Mapping[str, Any]
+    ) -> None:
+        """Write an inline policy of `owner` ("role DevOps") with `put` (PutRolePolicy, PutGroupPolicy
+        or PutUserPolicy). NoSuchEntity is waited out: the owner may have been made a moment ago."""
         send(
-            f"writing inline policy {policy} of role {role} {self.where}",
-            lambda: self.client.put_role_policy(
-                RoleName=role, PolicyName=policy, PolicyDocument=_doc(document)
-            ),
+            f"writing inline policy {policy} of {owner} {self.where}",
+            lambda: put(_doc(document)),
             not_found_too=True,
+        )
+
+    def put_role_policy(self, role: str, policy: str, document: Mapping[str, Any]) -> None:
+        self._put_inline(
+            f"role {role}",
+            policy,
+            lambda doc: self.client.put_role_policy(RoleName=role, PolicyName=policy, PolicyDocument=doc),
+            document,
         )
 
     def delete_role_policy(self, role: str, policy: str) -> None:
@@ -487,13 +496,11 @@ class IamGateway:
             )
 
     def put_group_policy(self, group: str, policy: str, document: Mapping[str, Any]) -> None:
-        """NoSuchEntity is waited out: the group may have been made a moment ago."""
-        send(
-            f"writing inline policy {policy} of group {group} {self.where}",
-            lambda: self.client.put_group_policy(
-                GroupName=group, PolicyName=policy, PolicyDocument=_doc(document)
-            ),
-            not_found_too=True,
+        self._put_inline(
+            f"group {group}",
+            policy,
+            lambda doc: self.client.put_group_policy(GroupName=group, PolicyName=policy, PolicyDocument=doc),
+            document,
         )
 
     def delete_group_policy(self, group: str, policy: str) -> None:
@@ -634,6 +641,14 @@ class IamGateway:
                 f"detaching {arn} from user {user} {self.where}",
                 lambda: self.client.detach_user_policy(UserName=user, PolicyArn=arn),
             )
+
+    def put_user_policy(self, user: str, policy: str, document: Mapping[str, Any]) -> None:
+        self._put_inline(
+            f"user {user}",
+            policy,
+            lambda doc: self.client.put_user_policy(UserName=user, PolicyName=policy, PolicyDocument=doc),
+            document,
+        )
 
     def delete_user_policy(self, user: str, policy: str) -> None:
         with gone_is_fine():
