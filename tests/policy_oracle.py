@@ -55,9 +55,13 @@ class Request:
     mfa_age: int | None = None  # aws:MultiFactorAuthAge in seconds, when mfa
 
     def context(self) -> dict[str, str]:
-        if not self.mfa:
-            return {}
-        return {"aws:MultiFactorAuthPresent": "true", "aws:MultiFactorAuthAge": str(self.mfa_age or 0)}
+        """The condition keys AWS sets for this request: the resource's account (aws:ResourceAccount,
+        which the layer's group assume policies test), and MFA when signed with it."""
+        parts = self.resource.split(":", 5)
+        out = {"aws:ResourceAccount": parts[4]} if len(parts) == 6 and parts[4].isdigit() else {}
+        if self.mfa:
+            out |= {"aws:MultiFactorAuthPresent": "true", "aws:MultiFactorAuthAge": str(self.mfa_age or 0)}
+        return out
 
 
 @dataclass(frozen=True)
@@ -168,7 +172,10 @@ def iamlayer_decide(req: Request, world: World) -> Decision:
         for pol, doc in items
     ]
     signing = Signing.with_mfa(req.mfa_age or 0) if req.mfa else Signing(Credential.ACCESS_KEY)
-    context = user_context(UserRequestFacts(account, name, path + "/"), signing, now=datetime.now(UTC))
+    resource_keys = {k: v for k, v in req.context().items() if k == "aws:ResourceAccount"}
+    context = user_context(
+        UserRequestFacts(account, name, path + "/"), signing, now=datetime.now(UTC), extra=resource_keys
+    )
     trust = world.trust.get(req.resource) if req.action == "sts:AssumeRole" else None
     if req.action == "sts:AssumeRole" and trust is None:
         return Decision(False, f"role {req.resource} does not exist")
