@@ -34,7 +34,7 @@ from iamlayer.aws.gateways.identity_center import (
     list_instances,
 )
 from iamlayer.aws.session import AccountClients
-from iamlayer.errors import AwsError, IamlayerError
+from iamlayer.errors import AwsError, IamlayerError, NotFoundError
 from iamlayer.spec.ic_model import duration_seconds
 from iamlayer.spec.model import Spec
 from iamlayer.state.ic_model import (
@@ -92,6 +92,37 @@ class _Reader:
                 name=g["DisplayName"], id=g["GroupId"], description=description, owner=owner
             )
             self.group_names[g["GroupId"]] = g["DisplayName"]
+
+    def external(self, wanted: Mapping[str, Sequence[str]], listed: bool) -> None:
+        """Resolve the external principals the spec names (type -> names). With `listed`, the
+        store was listed already (principals()); else each is one GetUserId/GetGroupId, and the
+        store of a type is listed only when a name of it does not resolve (for a did-you-mean)."""
+        for kind, names in wanted.items():
+            found: Mapping[str, object] = self.state.groups if kind == "GROUP" else self.state.users
+            for name in names:
+                if not listed and name not in found:
+                    try:
+                        pid = self.store.principal_id(kind, name)
+                    except NotFoundError:
+                        continue
+                    if kind == "GROUP":
+                        self.state.groups[name] = IcGroupState(name=name, id=pid)
+                        self.group_names[pid] = name
+                    else:
+                        self.state.users[name] = IcUserState(name=name, id=pid)
+                        self.user_names[pid] = name
+                if name in found:
+                    self.state.external.add((kind, name))
+            missing = [n for n in names if n not in found]
+            if missing:
+                if listed:
+                    listing = list(found)
+                elif kind == "GROUP":
+                    listing = [g["DisplayName"] for g in self.store.groups(STORE_PAGE)]
+                else:
+                    listing = [u["UserName"] for u in self.store.users(STORE_PAGE)]
+                for name in missing:
+                    self.state.unresolved[f"{kind}/{name}"] = listing
 
     def members(self, group: IcGroupState) -> None:
         for m in self.store.memberships(group.name, group.id, STORE_PAGE):
@@ -156,8 +187,16 @@ def read_identity_center(
     boundaries: frozenset[str] = frozenset(),
     max_workers: int = MAX_READ_WORKERS,
     instance: Instance | None = None,
+    external: Mapping[str, Sequence[str]] | None = None,
+    list_store: bool = True,
 ) -> IcState:
     """The instance's users, groups, permission sets and assignments (see the module docstring).
+
+    `external` (GROUP or USER -> names): the principals of an external identity provider the
+    spec names, resolved by name (`IcState.external`; those the store lacks in
+    `IcState.unresolved`). `list_store=False` (an external identity source, whose store may hold
+    thousands of people iamlayer never changes): no ListUsers/ListGroups, one GetUserId or
+    GetGroupId per name instead.
 
     `detail(ps)` says which permission sets get their policies and assignments read (the planner:
     those iamlayer owns; the audit: all), `members_of(group)` which groups get their members read
@@ -171,7 +210,9 @@ def read_identity_center(
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
         r = _Reader(ic.sso, ic.store, instance, where, pool)
         r.state.instance_arn, r.state.identity_store_id = instance.arn, instance.identity_store_id
-        r.principals()
+        if list_store:
+            r.principals()
+        r.external(external or {}, listed=list_store)
         arns = ic.sso.permission_sets(f"listing permission sets {where}")
         sets = list(pool.map(r.describe, arns))
         r.state.permission_sets = {ps.name: ps for ps in sets}

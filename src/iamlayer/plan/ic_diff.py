@@ -27,7 +27,7 @@ from typing import Any
 
 from iamlayer.plan.diff import ChangeCollector, DiffResult
 from iamlayer.plan.model import Action, Kind
-from iamlayer.spec.ic_model import IdentityCenter, duration_seconds
+from iamlayer.spec.ic_model import GROUP, USER, IdentityCenter, duration_seconds
 from iamlayer.spec.model import Spec
 from iamlayer.state.ic_model import (
     AssignmentState,
@@ -57,7 +57,8 @@ def desired_ic(spec: Spec) -> IcState:
     ic = spec.identity_center
     assert ic is not None
     state = IcState()
-    for u in ic.users.values():
+    state.external = {(kind, name) for kind in (GROUP, USER) for name in ic.external(kind)}
+    for u in (u for u in ic.users.values() if not u.external):
         state.users[u.name] = IcUserState(
             name=u.name,
             display_name=u.display_name,
@@ -66,7 +67,7 @@ def desired_ic(spec: Spec) -> IcState:
             email=u.email,
             owner=spec.project,
         )
-    for g in ic.groups.values():
+    for g in (g for g in ic.groups.values() if not g.external):
         state.groups[g.name] = IcGroupState(
             name=g.name, description=g.description, owner=spec.project, members=dict.fromkeys(g.members, "")
         )
@@ -369,6 +370,8 @@ class _IcDiffer(ChangeCollector):
     def assignments(self) -> None:
         for a in sorted(self.desired.assignments - self.live.assignments):
             ps = self.live.permission_sets.get(a.permission_set)
+            principal_id = self.live.principal_id(a.principal_type, a.principal)
+            external = (a.principal_type, a.principal) in self.live.external
             self.add(
                 Kind.IC_ASSIGNMENT,
                 f"{a.principal_type.lower()}/{a.principal}",
@@ -377,12 +380,15 @@ class _IcDiffer(ChangeCollector):
                 {
                     "principal_type": a.principal_type,
                     "principal": a.principal,
-                    "principal_id": self.live.principal_id(a.principal_type, a.principal),
+                    "principal_id": principal_id,
                     "permission_set": a.permission_set,
                     "permission_set_arn": ps.arn if ps else "",
                     "account_id": a.account_id,
                 },
                 sub=f"{a.permission_set}@{self.label(a.account_id)}",
+                note=f"external {a.principal_type.lower()} {a.principal} is {principal_id}"
+                if external
+                else "",
             )
         for a in sorted(self.live.assignments - self.desired.assignments):
             if not self.owned(a):

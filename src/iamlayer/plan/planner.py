@@ -21,7 +21,7 @@ from iamlayer.aws.accounts import Connection, connect_accounts
 from iamlayer.aws.managed_policies import read_policy_documents
 from iamlayer.aws.read import confirm_user, describe_user_for_delete, read_policy_tags, whole_state_read
 from iamlayer.aws.session import ApiStats, CredentialSource
-from iamlayer.errors import IamlayerError, PlanError
+from iamlayer.errors import IamlayerError, PlanError, SpecError
 from iamlayer.kinds import expected_plan_reads
 from iamlayer.plan.access_changes import access_changes, unknown_policies
 from iamlayer.plan.desired import desired_state
@@ -249,6 +249,8 @@ def plan_account(
     if has_identity_center(spec, account):
         try:
             ic_part = ic.get()
+        except SpecError:
+            raise  # a name of the spec the instance lacks: the spec's error, at its line (exit 2)
         except IamlayerError as exc:
             return AccountPlan(
                 account, conn.account.id, conn.reach.identity, conn.reach.via, "", error=str(exc)

@@ -140,8 +140,18 @@ class IcState:
     groups: dict[str, IcGroupState] = field(default_factory=dict)
     permission_sets: dict[str, PermissionSetState] = field(default_factory=dict)
     assignments: set[AssignmentState] = field(default_factory=set)
+    #: (GROUP or USER, name) of the external principals the spec names, as resolved (live) or
+    #: wanted (desired): never written, but their assignments of owned permission sets are iamlayer's
+    external: set[tuple[str, str]] = field(default_factory=set)
+    #: "GROUP/name" or "USER/name" of an external principal the spec names that the store lacks
+    #: -> the names of that type the store has (for a did-you-mean); only in the live state
+    unresolved: dict[str, list[str]] = field(default_factory=dict)
 
     def principal_owned(self, principal_type: str, name: str, project: str) -> bool:
+        """Whether iamlayer manages the principal's assignments: it made the principal, or the
+        spec names it as an external identity provider's."""
+        if (principal_type, name) in self.external:
+            return True
         found = (self.groups if principal_type == "GROUP" else self.users).get(name)
         return found is not None and found.owned_by(project)
 
@@ -154,6 +164,7 @@ class IcState:
         again under the same name is another principal)."""
         data: dict[str, Any] = asdict(self)
         data["assignments"] = sorted([*asdict(a).values()] for a in self.assignments)
+        data["external"] = sorted(self.external)
         for ps in data["permission_sets"].values():
             ps["policies"] = sorted(ps["policies"])
             ps["customer_managed"] = sorted(ps["customer_managed"])
