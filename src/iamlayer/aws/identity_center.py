@@ -25,6 +25,7 @@ from typing import Any
 
 from iamlayer.audit.model import IcAssignment, IcPermissionSet, IdentityCenterAudit, Unavailable
 from iamlayer.aws.accounts import Connection
+from iamlayer.aws.gateways.account_access import AccountAccessGateway
 from iamlayer.aws.gateways.identity_center import (
     IdentityCenter,
     IdentityStoreGateway,
@@ -39,12 +40,14 @@ from iamlayer.spec.ic_model import duration_seconds
 from iamlayer.spec.model import Spec
 from iamlayer.state.ic_model import (
     AssignmentState,
+    EntitlementState,
     IcGroupState,
     IcState,
     IcUserState,
     PermissionSetState,
     split_marker,
 )
+from iamlayer.state.model import OWNER_TAG
 from iamlayer.state.normalize import normalize
 
 # The operator's read permissions for these calls are declared by the kinds (iamlayer.kinds).
@@ -124,6 +127,20 @@ class _Reader:
                 for name in missing:
                     self.state.unresolved[f"{kind}/{name}"] = listing
 
+    def account_access(self, gateway: AccountAccessGateway, account_ids: Sequence[str]) -> None:
+        """The account access manager's application for this instance, and its entitlements to
+        roles of `account_ids` (one ListEntitlements each: the service requires a filter)."""
+        app = gateway.application(self.instance.arn)
+        if app is None:
+            return
+        self.state.application_arn = app.arn
+        self.state.application_owner = app.tags.get(OWNER_TAG)
+        for found in self.pool.map(lambda a: gateway.entitlements(app.arn, a), account_ids):
+            for e in found:
+                names = self.group_names if e.principal_type == "GROUP" else self.user_names
+                principal = names.get(e.principal_id, f"id:{e.principal_id}")
+                self.state.entitlements.add(EntitlementState(e.role_arn, e.principal_type, principal, e.id))
+
     def members(self, group: IcGroupState) -> None:
         for m in self.store.memberships(group.name, group.id, STORE_PAGE):
             user_id = (m.get("MemberId") or {}).get("UserId", "")
@@ -189,6 +206,7 @@ def read_identity_center(
     instance: Instance | None = None,
     external: Mapping[str, Sequence[str]] | None = None,
     list_store: bool = True,
+    entitled_accounts: Sequence[str] = (),
 ) -> IcState:
     """The instance's users, groups, permission sets and assignments (see the module docstring).
 
@@ -196,7 +214,9 @@ def read_identity_center(
     spec names, resolved by name (`IcState.external`; those the store lacks in
     `IcState.unresolved`). `list_store=False` (an external identity source, whose store may hold
     thousands of people iamlayer never changes): no ListUsers/ListGroups, one GetUserId or
-    GetGroupId per name instead.
+    GetGroupId per name instead. `entitled_accounts` (ids): where the spec's roles are entitled
+    to Identity Center principals; when any, the account access manager is read (`IcState.
+    application_arn`, `entitlements`).
 
     `detail(ps)` says which permission sets get their policies and assignments read (the planner:
     those iamlayer owns; the audit: all), `members_of(group)` which groups get their members read
@@ -213,6 +233,8 @@ def read_identity_center(
         if list_store:
             r.principals()
         r.external(external or {}, listed=list_store)
+        if entitled_accounts:
+            r.account_access(AccountAccessGateway(clients.account_access(region), where), entitled_accounts)
         arns = ic.sso.permission_sets(f"listing permission sets {where}")
         sets = list(pool.map(r.describe, arns))
         r.state.permission_sets = {ps.name: ps for ps in sets}

@@ -19,8 +19,10 @@ from iamlayer.plan.ic_diff import (
     copies_kept_without_identity_center,
     desired_ic,
     diff_ic,
+    entitled_account_ids,
     managed_boundaries,
     needed_policy_copies,
+    spec_role_arns,
 )
 from iamlayer.plan.model import Change
 from iamlayer.spec.ic_model import EXTERNAL_SOURCE, GROUP, USER, default_portal_url
@@ -61,6 +63,7 @@ def plan_identity_center(spec: Spec, clients: AccountClients, journal: Journal) 
         boundaries=managed_boundaries(ic),
         external={kind: list(ic.external(kind)) for kind in (GROUP, USER) if ic.external(kind)},
         list_store=ic.identity_source != EXTERNAL_SOURCE,
+        entitled_accounts=entitled_account_ids(spec),
     )
     if live.unresolved:
         raise unresolved_error(spec, live.unresolved, live.identity_store_id)
@@ -72,6 +75,7 @@ def plan_identity_center(spec: Spec, clients: AccountClients, journal: Journal) 
         account_names={a.id: a.name for a in spec.accounts.values()},
         managed_boundaries=managed_boundaries(ic),
         pending_provisioning=journal.pending(PROVISIONING_ENTRY, ic.account),
+        roles=spec_role_arns(spec),
     )
     notices = list(result.notices)
     store = live.identity_store_id

@@ -26,6 +26,7 @@ from iamlayer.kinds import expected_plan_reads
 from iamlayer.plan.access_changes import access_changes, unknown_policies
 from iamlayer.plan.desired import desired_state
 from iamlayer.plan.diff import SecretIntent, diff
+from iamlayer.plan.ic_diff import foreign_entitled_roles
 from iamlayer.plan.ic_plan import (
     SharedIcPlan,
     combined_fingerprint,
@@ -244,6 +245,9 @@ def plan_account(
         return AccountPlan(account, conn.account.id, conn.reach.identity, conn.reach.via, "", error=str(exc))
     if live is not None:
         live[account] = read.state
+    foreign = foreign_entitled_roles(spec, account, read.state)
+    if foreign is not None:
+        raise foreign
     ic = ic or SharedIcPlan(None)
     ic_part = None
     if has_identity_center(spec, account):

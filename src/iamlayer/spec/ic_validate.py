@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Final
 
 from iamlayer.kinds import limit
@@ -33,7 +34,7 @@ from iamlayer.spec.ic_model import (
     duration_seconds,
     iso_duration,
 )
-from iamlayer.spec.model import ManagedPolicy
+from iamlayer.spec.model import ManagedPolicy, Role
 from iamlayer.spec.nodes import Node
 
 if TYPE_CHECKING:
@@ -481,3 +482,45 @@ def _assignments(
             continue
         out += [Assignment(principal[0], principal[1], ps, acc) for ps in sets for acc in targets]
     return tuple(dict.fromkeys(out))
+
+
+def check_entitlements(
+    sb: SpecBuilder, node: Node, roles: dict[str, Role], ic: IdentityCenter | None
+) -> dict[str, Role]:
+    """`roles.<Role>.entitled`: each item names an Identity Center principal of the spec,
+    `group/<name>` or `user/<name>` (the account access manager entitles Identity Center users and
+    groups only); the roles with only the items that do."""
+    r = sb.r
+    out = dict(roles)
+    for name, role in roles.items():
+        if not role.entitled:
+            continue
+        entitled = node.child(name).child("entitled")
+        items = r.items(entitled, "group/<name> or user/<name>")
+        kept: list[str] = []
+        for item in items:
+            value = r.string(item)
+            if value is None:
+                continue
+            kind, _, principal = value.partition("/")
+            if ic is None:
+                r.error(
+                    item,
+                    f"role {name} entitles {value!r}, but the spec has no identity_center:",
+                    "the account access manager entitles IAM Identity Center users and groups: declare "
+                    "them under identity_center (external: true for an identity provider's)",
+                )
+            elif kind not in ("group", "user") or not principal:
+                r.error(item, f"invalid entitled principal {value!r}", "group/<name> or user/<name>")
+            else:
+                section = ic.groups if kind == "group" else ic.users
+                found = r.reference(
+                    Node(principal, item.path, item.line),
+                    list(section),
+                    f"Identity Center {kind}",
+                    f"identity_center.{kind}s",
+                )
+                if found and value not in kept:
+                    kept.append(value)
+        out[name] = replace(role, entitled=tuple(kept), entitled_line=entitled.line)
+    return out

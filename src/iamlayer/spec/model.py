@@ -127,6 +127,10 @@ class Role:
     path: str = "/"
     tags: Mapping[str, str] = field(default_factory=dict)
     trust_policy: PolicyDocument | None = None  # verbatim; None: rendered from the fields above
+    #: Identity Center principals the account access manager entitles to it: "group/<name>" or
+    #: "user/<name>" of identity_center's users and groups
+    entitled: tuple[str, ...] = ()
+    entitled_line: int | None = field(default=None, compare=False, hash=False)  # where `entitled:` is
 
     @property
     def requires_mfa(self) -> bool:

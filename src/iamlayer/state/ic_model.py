@@ -126,6 +126,17 @@ class AssignmentState:
     account_id: str
 
 
+@dataclass(frozen=True, order=True)
+class EntitlementState:
+    """One entitlement of the account access manager: an Identity Center principal may use one
+    IAM role (through the access portal), principals by name as for assignments."""
+
+    role_arn: str
+    principal_type: str  # GROUP or USER
+    principal: str  # a user or group name; "id:<uuid>" for a principal not in the store
+    id: str = field(default="", compare=False)  # AWS's entitlementId ("" when wanted)
+
+
 @dataclass
 class IcState:
     """One Identity Center instance: its identity store and what iamlayer may manage in it.
@@ -146,6 +157,12 @@ class IcState:
     #: "GROUP/name" or "USER/name" of an external principal the spec names that the store lacks
     #: -> the names of that type the store has (for a did-you-mean); only in the live state
     unresolved: dict[str, list[str]] = field(default_factory=dict)
+    #: the account access manager, read only when a role of the spec is `entitled`: its
+    #: application for this instance ("" when none), whose it is (its iamlayer:project tag),
+    #: and the entitlements to roles of the accounts of the entitled roles
+    application_arn: str = ""
+    application_owner: str | None = None
+    entitlements: set[EntitlementState] = field(default_factory=set)
 
     def principal_owned(self, principal_type: str, name: str, project: str) -> bool:
         """Whether iamlayer manages the principal's assignments: it made the principal, or the
@@ -165,6 +182,9 @@ class IcState:
         data: dict[str, Any] = asdict(self)
         data["assignments"] = sorted([*asdict(a).values()] for a in self.assignments)
         data["external"] = sorted(self.external)
+        data["entitlements"] = sorted(
+            [e.role_arn, e.principal_type, e.principal, e.id] for e in self.entitlements
+        )
         for ps in data["permission_sets"].values():
             ps["policies"] = sorted(ps["policies"])
             ps["customer_managed"] = sorted(ps["customer_managed"])
