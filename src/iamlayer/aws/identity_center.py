@@ -87,12 +87,17 @@ class _Reader:
                 family_name=name.get("FamilyName", "") or "",
                 email=_primary_email(u.get("Emails") or []),
                 owner=split_marker(u.get("UserType"))[1],
+                external=bool(u.get("ExternalIds")),
             )
             self.user_names[u["UserId"]] = u["UserName"]
         for g in self.store.groups(STORE_PAGE):
             description, owner = split_marker(g.get("Description"))
             self.state.groups[g["DisplayName"]] = IcGroupState(
-                name=g["DisplayName"], id=g["GroupId"], description=description, owner=owner
+                name=g["DisplayName"],
+                id=g["GroupId"],
+                description=description,
+                owner=owner,
+                external=bool(g.get("ExternalIds")),
             )
             self.group_names[g["GroupId"]] = g["DisplayName"]
 

@@ -68,6 +68,8 @@ class IcUserState:
     family_name: str = ""
     email: str = ""
     owner: str | None = None
+    #: it has ExternalIds: an external identity provider provisioned it (SCIM)
+    external: bool = False
 
     def owned_by(self, project: str) -> bool:
         return self.owner == project
@@ -89,6 +91,7 @@ class IcGroupState:
     description: str = ""  # without the marker
     owner: str | None = None
     members: dict[str, str] = field(default_factory=dict)  # user name -> membership id ("" desired)
+    external: bool = False  # it has ExternalIds (see IcUserState)
 
     def owned_by(self, project: str) -> bool:
         return self.owner == project
