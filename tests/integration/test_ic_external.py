@@ -2,6 +2,8 @@
 groups a SCIM provider made (here: made directly in the emulator's identity store) are looked up
 by name with GetGroupId/GetUserId in the plan's own run, assigned, and never written; a name the
 store lacks is a spec error at its line with a did-you-mean from ListGroups, and nothing is written.
+An entitlement (`roles.<Role>.entitled`) to a role that exists but is not iamlayer's is a spec
+error at its line too (the account access manager itself: tests/unit/test_account_access_stubbed.py).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from test_identity_center import LIGHT_ACCOUNTS, LIGHT_SPEC, Sso, apply_all, pla
 from iamlayer.aws.session import ApiStats
 from iamlayer.errors import SpecError
 from iamlayer.plan.model import Action, Kind
-from layer import Keys, Layer, fresh_account_ids
+from layer import Keys, Layer, fresh_account_ids, run_cli, session_in
 
 EXTERNAL_BLOCK = """\
 identity_center:
@@ -90,7 +92,9 @@ def test_external_principals_are_resolved_assigned_and_never_written(scim_layer:
     ]
 
 
-def test_an_external_group_the_store_lacks_is_a_spec_error_at_its_line(scim_layer: tuple[Layer, Sso]) -> None:
+def test_an_external_group_the_store_lacks_is_a_spec_error_at_its_line(
+    scim_layer: tuple[Layer, Sso], aws_env: dict[str, str]
+) -> None:
     layer, sso = scim_layer
     text = layer.spec.read_text().replace("okta-devops", "okta-devop")
     layer.write(text)
@@ -101,3 +105,33 @@ def test_an_external_group_the_store_lacks_is_a_spec_error_at_its_line(scim_laye
     assert (d.line, d.key) == (line, "identity_center.groups.okta-devop")
     assert "not in identity store" in d.message and d.hint == "did you mean 'okta-devops'?"
     assert sso.permission_sets() == {}  # nothing written
+    # As a person runs it: exit 2, file:line and the did-you-mean, and still nothing written.
+    r = run_cli("apply", "--auto-approve", cwd=layer.root, env=aws_env)
+    assert r.code == 2, r.err
+    assert f"iamlayer.yaml:{line}" in r.out + r.err and "did you mean 'okta-devops'?" in r.out + r.err
+    assert sso.permission_sets() == {}
+
+
+def test_an_entitlement_to_a_role_iamlayer_does_not_own_exits_2_at_its_line(
+    scim_layer: tuple[Layer, Sso], aws_env: dict[str, str]
+) -> None:
+    """The role exists in the account, made by hand: iamlayer does not entitle people to it."""
+    layer, _ = scim_layer
+    trust = '{"Version": "2012-10-17", "Statement": []}'
+    iam = session_in(layer.ids["shared"]).client("iam")
+    iam.create_role(RoleName="Ops", AssumeRolePolicyDocument=trust)
+    text = layer.spec.read_text().replace(
+        "identity_center:\n",
+        "roles:\n  Ops:\n    accounts: [shared]\n    entitled: [group/okta-devops]\nidentity_center:\n",
+    )
+    layer.write(text)
+    line = text.splitlines().index("    entitled: [group/okta-devops]") + 1
+    # The plan of that account alone: the whole plan would also read the account access
+    # manager, which the emulator lacks (it answers 500, retried for seconds).
+    r = run_cli("plan", "--account", "shared", cwd=layer.root, env=aws_env)
+    assert r.code == 2, r.out + r.err
+    assert f"iamlayer.yaml:{line}" in r.out + r.err and "not created by iamlayer" in r.out + r.err
+    assert iam.get_role(RoleName="Ops")["Role"]["AssumeRolePolicyDocument"] == {
+        "Version": "2012-10-17",
+        "Statement": [],
+    }
