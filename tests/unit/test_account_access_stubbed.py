@@ -117,6 +117,17 @@ def application(tags: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def queue_application(stubs: dict[str, Stubber], tags: dict[str, str]) -> None:
+    """The account's one application, for the instance, tagged `tags`."""
+    summary = {
+        "applicationArn": APP,
+        "createdAt": "2026-01-01T00:00:00Z",
+        "updatedAt": "2026-01-01T00:00:00Z",
+    }
+    stubs["access"].add_response("list_applications", {"applications": [summary]}, {})
+    stubs["access"].add_response("get_application", application(tags), {"applicationArn": APP})
+
+
 def entitlement(eid: str, kind: str, pid: str, role_arn: str = ROLE_ARN) -> dict[str, Any]:
     return {
         "entitlementId": eid,
@@ -159,22 +170,7 @@ def test_a_dropped_entitlement_is_deleted_and_others_are_left(
     tmp_path: Path, offline_clients: AccountClients, stubs: dict[str, Stubber]
 ) -> None:
     queue_instance_read(stubs)
-    stubs["access"].add_response(
-        "list_applications",
-        {
-            "applications": [
-                {
-                    "applicationArn": APP,
-                    "createdAt": "2026-01-01T00:00:00Z",
-                    "updatedAt": "2026-01-01T00:00:00Z",
-                }
-            ]
-        },
-        {},
-    )
-    stubs["access"].add_response(
-        "get_application", application({"iamlayer:project": "acme"}), {"applicationArn": APP}
-    )
+    queue_application(stubs, {"iamlayer:project": "acme"})
     live = [
         entitlement("e-1", "groupId", GROUP_ID),  # wanted: stays
         entitlement("e-2", "userId", OTHER_ID),  # the spec's role, no longer entitled: deleted
@@ -197,20 +193,7 @@ def test_someone_elses_application_is_a_collision_never_written(
     tmp_path: Path, offline_clients: AccountClients, stubs: dict[str, Stubber]
 ) -> None:
     queue_instance_read(stubs)
-    stubs["access"].add_response(
-        "list_applications",
-        {
-            "applications": [
-                {
-                    "applicationArn": APP,
-                    "createdAt": "2026-01-01T00:00:00Z",
-                    "updatedAt": "2026-01-01T00:00:00Z",
-                }
-            ]
-        },
-        {},
-    )
-    stubs["access"].add_response("get_application", application({}), {"applicationArn": APP})
+    queue_application(stubs, {})
     stubs["access"].add_response(
         "list_entitlements",
         {"entitlements": []},
