@@ -862,9 +862,9 @@ REGISTRY: dict[Kind, KindSpec] = {
             label="account access manager application",
             service="account-access",
             home=Home.IDENTITY_CENTER,
-            # read only when a role of the spec is `entitled` (the service is new; few have it)
+            # read only when a role of the spec is `entitled` (so not among the bulk reads of every plan)
             reads=(
-                ApiCall("account-access:ListApplications", per="account with entitled roles"),
+                ApiCall("account-access:ListApplications", per="plan with an `entitled:` role"),
                 ApiCall("account-access:GetApplication", per="application (one per account)"),
             ),
             fields=("instance_arn", "tags"),
@@ -883,7 +883,11 @@ REGISTRY: dict[Kind, KindSpec] = {
             label="account access entitlement",
             service="account-access",
             home=Home.IDENTITY_CENTER,
-            reads=(ApiCall("account-access:ListEntitlements", per="account of an entitled role"),),
+            reads=(
+                ApiCall(
+                    "account-access:ListEntitlements", per="spec account with roles, when one is entitled"
+                ),
+            ),
             fields=("role_arn", "principal_type", "principal", "principal_id"),
             carried=("application_arn", "entitlement_id"),
             ownership=Ownership(
