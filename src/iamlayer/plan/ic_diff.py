@@ -224,7 +224,12 @@ class _IcDiffer(ChangeCollector):
                         {**{k: w[k] for k in changed}, "id": have.id},
                     )
         for name, have in self.live.users.items():
-            if name not in self.desired.users and have.owned_by(self.project):
+            # One the spec now names as external (iamlayer made it once) is left to its provider.
+            if (
+                name not in self.desired.users
+                and have.owned_by(self.project)
+                and ("USER", name) not in self.live.external
+            ):
                 self.add(Kind.IC_USER, name, Action.DELETE, {**have.fields(), "id": have.id}, None)
 
     def groups(self) -> None:
@@ -252,7 +257,11 @@ class _IcDiffer(ChangeCollector):
                     )
                 self.memberships(name, want, have)
         for name, have in self.live.groups.items():
-            if name not in self.desired.groups and have.owned_by(self.project):
+            if (
+                name not in self.desired.groups
+                and have.owned_by(self.project)
+                and ("GROUP", name) not in self.live.external
+            ):
                 self.add(
                     Kind.IC_GROUP, name, Action.DELETE, {"id": have.id, "members": sorted(have.members)}, None
                 )
