@@ -234,6 +234,14 @@ def wanted(principal_id: str = "", app: str = "") -> dict[str, str]:
     }
 
 
+def entitlement_change(action: Action, data: dict[str, str]) -> Change:
+    """The plan's change of group devops's entitlement to DevOps in shared."""
+    address = Address("management", Kind.ENTITLEMENT, "group/devops", "DevOps@shared")
+    return Change(
+        address, action, data if action is Action.DELETE else None, data if action is Action.CREATE else None
+    )
+
+
 CREATE_PARAMS = {
     "applicationArn": APP,
     "entitlement": {
@@ -275,15 +283,7 @@ def test_apply_makes_the_application_then_entitles_a_group_made_by_the_same_appl
         },
     )
     stubs["access"].add_response("create_entitlement", {"entitlementId": "e-1"}, CREATE_PARAMS)
-    handle(
-        ctx,
-        Change(
-            Address("management", Kind.ENTITLEMENT, "group/devops", "DevOps@shared"),
-            Action.CREATE,
-            None,
-            wanted(),
-        ),
-    )
+    handle(ctx, entitlement_change(Action.CREATE, wanted()))
 
 
 def test_a_conflict_on_create_asks_whether_it_is_there_and_a_delete_of_one_gone_is_fine(
@@ -297,15 +297,7 @@ def test_a_conflict_on_create_asks_whether_it_is_there_and_a_delete_of_one_gone_
         {"entitlements": [entitlement("e-1", "groupId", GROUP_ID)]},
         {"applicationArn": APP, "filter": {"principalRole": {"account": SHARED}}},
     )
-    handle(
-        ctx,
-        Change(
-            Address("management", Kind.ENTITLEMENT, "group/devops", "DevOps@shared"),
-            Action.CREATE,
-            None,
-            wanted(GROUP_ID, APP),
-        ),
-    )
+    handle(ctx, entitlement_change(Action.CREATE, wanted(GROUP_ID, APP)))
     stubs["access"].add_client_error(
         "delete_entitlement",
         "ResourceNotFoundException",
@@ -314,15 +306,7 @@ def test_a_conflict_on_create_asks_whether_it_is_there_and_a_delete_of_one_gone_
         expected_params={"applicationArn": APP, "entitlementId": "e-9"},
     )
     before = {**wanted(GROUP_ID, APP), "entitlement_id": "e-9"}
-    handle(
-        ctx,
-        Change(
-            Address("management", Kind.ENTITLEMENT, "group/devops", "DevOps@shared"),
-            Action.DELETE,
-            before,
-            None,
-        ),
-    )
+    handle(ctx, entitlement_change(Action.DELETE, before))
 
 
 def test_an_entitled_role_trusts_the_account_access_manager(tmp_path: Path) -> None:
