@@ -119,7 +119,7 @@ def _none(c: Change, deps: Deps) -> list[Key]:
 class KindSpec:
     kind: Kind
     label: str
-    service: str  # "iam", "sso-admin" or "identitystore"
+    service: str  # "iam", "sso-admin", "identitystore" or "account-access"
     home: Home
     reads: tuple[ApiCall, ...]
     fields: tuple[str, ...]
@@ -285,6 +285,24 @@ def _assignment_uses(c: Change, deps: Deps) -> list[Key]:
         ("permission_set", a, ps),
         *deps.policies_of(a, ps, deps.target(c, data)),
     ]
+
+
+def _entitlement_uses(c: Change, deps: Deps) -> list[Key]:
+    # its principal, the application, and the role (made, and trusting the account access
+    # manager, before; deleted after): "arn:aws:iam::<id>:role/<path><name>"
+    a, data = c.address.account, _data(c)
+    kind, _, principal = c.address.name.partition("/")
+    role_arn = str(data.get("role_arn", ""))
+    account = deps.account_ids.get(role_arn.split(":")[4] if role_arn.count(":") >= 5 else "", "")
+    return [
+        (f"ic_{kind}", a, principal),
+        ("access_application", a, ACCESS_APPLICATION_NAME),
+        ("role", account, role_arn.rsplit("/", 1)[-1]),
+    ]
+
+
+#: the address name of the account access manager's application (one per account)
+ACCESS_APPLICATION_NAME = "account-access"
 
 
 def _provision_uses(c: Change, deps: Deps) -> list[Key]:
@@ -861,6 +879,50 @@ REGISTRY: dict[Kind, KindSpec] = {
             uses=_provision_uses,
             not_importable_because="an action on a permission set (re-provisioning), not a resource",
             no_terraform_because="not an AWS resource",
+        ),
+        KindSpec(
+            Kind.ACCESS_APPLICATION,
+            label="account access manager application",
+            service="account-access",
+            home=Home.IDENTITY_CENTER,
+            # read only when a role of the spec is `entitled` (so not among the bulk reads of every plan)
+            reads=(
+                ApiCall("account-access:ListApplications", per="plan with an `entitled:` role"),
+                ApiCall("account-access:GetApplication", per="application (one per account)"),
+            ),
+            fields=("instance_arn", "tags"),
+            ownership=_TAG,
+            quotas=(),
+            no_quotas_because="AWS allows one application per account (AlreadyCreatedException), made once",
+            stage=2,
+            # never deleted: with no role entitled any more it holds nothing of iamlayer's
+            actions=frozenset({C}),
+            provides=lambda c, deps: [("access_application", c.address.account, ACCESS_APPLICATION_NAME)],
+            not_importable_because="made by the first `entitled:` role; nothing to write in the spec",
+            no_terraform_because="the Terraform provider has no account access manager resource",
+        ),
+        KindSpec(
+            Kind.ENTITLEMENT,
+            label="account access entitlement",
+            service="account-access",
+            home=Home.IDENTITY_CENTER,
+            reads=(
+                ApiCall(
+                    "account-access:ListEntitlements", per="spec account with roles, when one is entitled"
+                ),
+            ),
+            fields=("role_arn", "principal_type", "principal", "principal_id"),
+            carried=("application_arn", "entitlement_id"),
+            ownership=Ownership(
+                _PARENT, "the project's when its application is and its role is one of the spec's roles"
+            ),
+            quotas=(),
+            no_quotas_because="AWS documents no entitlement quota a spec reaches (ServiceQuotaExceeded is reported)",
+            stage=4,
+            actions=frozenset({C, D}),
+            uses=_entitlement_uses,
+            not_importable_because="read back from AWS by the plan; `iamlayer import` does not write `entitled:` yet",
+            no_terraform_because="the Terraform provider has no account access manager resource",
         ),
     )
 }

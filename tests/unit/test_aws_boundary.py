@@ -297,6 +297,7 @@ def test_a_conflict_is_classified_by_operation_and_reason_never_by_its_message()
         "CreateUser",
         "CreateGroup",
         "CreateGroupMembership",
+        "CreateEntitlement",
     }
 
 
@@ -328,7 +329,7 @@ def test_settle_asks_the_confirming_read_before_retrying_a_conflict_that_may_be_
 
 
 #: The services whose ConflictException iamlayer classifies, and the model of each operation.
-CONFLICT_SERVICES = {"sso": "sso-admin", "identitystore": "identitystore"}
+CONFLICT_SERVICES = {"sso": "sso-admin", "identitystore": "identitystore", "account-access": "account-access"}
 
 
 def test_every_operation_a_handler_calls_that_may_answer_conflict_is_classified() -> None:

@@ -427,3 +427,22 @@ def test_without_identity_center_the_copies_in_member_accounts_stay(tmp_path: Pa
         "which the spec no longer manages (no identity_center:) and which may still reference it"
     ]
     assert copies_kept_without_identity_center(bare, "security", _owned_policy_copy("222222222222")) == {}
+
+
+def test_a_principal_the_spec_now_names_external_is_never_deleted_and_keeps_its_assignments(
+    spec: Spec, tmp_path: Path
+) -> None:
+    """iamlayer made jane.doe and devops; the spec now says an identity provider owns them (the
+    store moved to SCIM): they are left to it, and the assignment stays iamlayer's."""
+    live = live_like(spec)
+    text = SPEC.replace(
+        "jane.doe: {email: jane@example.com, given_name: Jane, family_name: Doe}",
+        "jane.doe: {external: true}",
+    ).replace("devops: {description: DevOps team, members: [jane.doe]}", "devops: {external: true}")
+    external = other(tmp_path, "external", text)
+    live.external = {("USER", "jane.doe"), ("GROUP", "devops")}
+    changes, collisions, _ = run(external, live)
+    assert (changes, collisions) == ([], [])
+    # Its assignment dropped from the spec is deleted, as any of iamlayer's.
+    dropped = other(tmp_path, "dropped", text.replace("accounts: [shared, apps-prd]", "accounts: [shared]"))
+    assert addresses(run(dropped, live)[0]) == ["- management/ic_assignment.group/devops/DevOps@apps-prd"]

@@ -276,3 +276,57 @@ def test_managed_policies_per_permission_set(tmp_path: Path, count: int, warned:
     if warned:
         assert "default quota is 10 per role" in quota[0].message
         assert "up to 20" in (quota[0].hint or "")
+
+
+EXTERNAL_BLOCK = """\
+identity_center:
+  identity_source: external
+  users:
+    jane.doe:
+  groups:
+    okta-devops: {}
+    okta-finops: {external: true}
+  permission_sets:
+    ReadOnly: {policies: [arn:aws:iam::aws:policy/ReadOnlyAccess]}
+  assignments:
+    - {group: okta-devops, permission_sets: [ReadOnly], accounts: [shared]}
+    - {user: jane.doe, permission_sets: [ReadOnly], accounts: [shared]}
+"""
+
+
+def test_an_external_source_declares_names_only(tmp_path: Path) -> None:
+    path = write_spec(tmp_path, BASE + EXTERNAL_BLOCK)
+    ic = load_spec(path, check_keys=False).identity_center
+    assert ic is not None and ic.identity_source == "external"
+    assert ic.external(GROUP) == {
+        "okta-devops": line_of(path, "okta-devops: {}"),
+        "okta-finops": line_of(path, "okta-finops:"),
+    }
+    assert ic.external(USER) == {"jane.doe": line_of(path, "jane.doe:")}
+    assert Assignment(GROUP, "okta-devops", "ReadOnly", "shared") in ic.assignments
+
+
+def test_external_principals_refuse_what_their_provider_owns(tmp_path: Path) -> None:
+    bad = EXTERNAL_BLOCK.replace("okta-finops: {external: true}", "okta-finops: {external: false}").replace(
+        "okta-devops: {}", "okta-devops: {members: [jane.doe]}"
+    )
+    errors = load_errors(write_spec(tmp_path, BASE + bad))
+    assert "read-only" in (only(errors, "identity_center.groups.okta-finops.external").hint or "")
+    assert "unknown field 'members'" in only(errors, "identity_center.groups.okta-devops.members").message
+    # Per principal, beside people iamlayer makes: an external user cannot join iamlayer's group.
+    mixed = """\
+identity_center:
+  users:
+    jane.doe: {external: true}
+  groups:
+    devops: {members: [jane.doe]}
+"""
+    errors = load_errors(write_spec(tmp_path, BASE + mixed))
+    d = only(errors, "identity_center.groups.devops.members[0]")
+    assert "external" in d.message and len(errors) == 1
+    source = load_errors(
+        write_spec(tmp_path, BASE + EXTERNAL_BLOCK.replace("source: external", "source: scim"))
+    )
+    assert "valid values: identity_center, external" in (
+        only(source, "identity_center.identity_source").hint or ""
+    )

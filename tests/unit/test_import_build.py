@@ -574,3 +574,34 @@ def test_a_policy_left_in_a_member_account_is_named_in_plain_english(tmp_path: P
     found = {(f.where, f.what): f.why for f in report.findings}
     why = found[("apps-devstg", "1 policy(s): stray-policy")]
     assert "iamlayer keeps policies in the people account (security) only" in why and "policys" not in why
+
+
+def test_an_instance_an_identity_provider_provisions_is_imported_as_an_external_source(
+    tmp_path: Path,
+) -> None:
+    """Users and groups with ExternalIds (SCIM): `identity_source: external`, the principals the
+    imported permission sets are assigned to by name only, their assignments imported."""
+    write_key(tmp_path / "keys" / "jane.doe")
+    write_key(tmp_path / "keys" / "machine.infra")
+    source = organization()
+    source.identity_center = identity_center()
+    for found in (
+        *source.identity_center.state.users.values(),
+        *source.identity_center.state.groups.values(),
+    ):
+        found.external = True
+    spec, report = build_spec(source, tmp_path / "iamlayer.yaml")
+    ic = spec.identity_center
+    assert ic is not None and ic.identity_source == "external"
+    assert ic.external("USER") == {"jane": None} and list(ic.external("GROUP")) == ["devops", "theirs"]
+    assert [(a.principal, a.permission_set, a.account) for a in ic.assignments] == [
+        ("devops", "DevOps", "apps-devstg"),
+        ("devops", "DevOps", "weird-alias"),
+        ("theirs", "DevOps", "weird-alias"),
+        ("jane", "Audit", "security"),
+    ]
+    assert any(f.what == "the identity store" and "ExternalIds" in f.why for f in report.findings)
+    text = render_spec(spec, report, command="iamlayer import aws")
+    assert "  identity_source: external" in text and "    theirs: {}\n" in text
+    (tmp_path / "iamlayer.yaml").write_text(text)
+    assert load_spec(tmp_path / "iamlayer.yaml") == spec

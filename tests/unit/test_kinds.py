@@ -44,7 +44,7 @@ from iamlayer.state.ic_model import IcState
 from iamlayer.state.model import AccountState, group_marker_document
 from iamlayer.state.normalize import normalize
 
-SERVICES = {"iam", "sso-admin", "identitystore"}
+SERVICES = {"iam", "sso-admin", "identitystore", "account-access"}
 OWNERSHIP = {
     "tag",
     "marker policy",

@@ -14,6 +14,7 @@ question that is wrong, with a did-you-mean. Pure: the caller builds the model, 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,7 +25,15 @@ from iamlayer.access.context import Signing
 from iamlayer.access.evaluate import Decision
 from iamlayer.access.policy import ResourceMode
 from iamlayer.access.principals import AccessModel, RoleModel, UserModel
-from iamlayer.access.queries import AssumeReport, Target, can, is_role_arn, target_for_arn, who_can_assume
+from iamlayer.access.queries import (
+    AssumeReport,
+    Entitled,
+    Target,
+    can,
+    is_role_arn,
+    target_for_arn,
+    who_can_assume,
+)
 from iamlayer.errors import QueryError
 from iamlayer.spec.model import EVERY_ACCOUNT, Spec, parse_role_ref
 from iamlayer.spec.policy_grammar import did_you_mean
@@ -200,4 +209,22 @@ def ask_who_can_assume(
 ) -> AssumeReport:
     """Every user and group of the people account that can assume `role` in `account`, and how."""
     check_account(spec, account, "account")
-    return who_can_assume(model, find_role(model, role, account, "account"), now=now)
+    report = who_can_assume(model, find_role(model, role, account, "account"), now=now)
+    return dataclasses.replace(report, entitled=entitled_to(spec, report.role.name, account))
+
+
+def entitled_to(spec: Spec, role: str, account: str) -> tuple[Entitled, ...]:
+    """The Identity Center principals `roles.<Role>.entitled` names for IAM role `role` in `account`."""
+    ic = spec.identity_center
+    out: list[Entitled] = []
+    for r in spec.roles.values():
+        if r.name != role or account not in r.accounts or ic is None:
+            continue
+        for item in r.entitled:
+            kind, _, name = item.partition("/")
+            if kind == "group":
+                g = ic.groups[name]
+                out.append(Entitled(kind, name, g.external, g.members))
+            else:
+                out.append(Entitled(kind, name, ic.users[name].external))
+    return tuple(dict.fromkeys(out))

@@ -218,6 +218,9 @@ class AssumeReport:
     role: RoleModel
     groups: tuple[AssumeAccess, ...]
     users: tuple[AssumeAccess, ...]
+    #: Identity Center principals the account access manager entitles to the role
+    #: (`roles.<Role>.entitled`): they reach it through the access portal, not by their IAM policies
+    entitled: tuple[Entitled, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -227,7 +230,18 @@ class AssumeReport:
             "groups": [g.as_json() for g in self.groups if g.can_assume or g.uncertain],
             "users": [u.as_json() for u in self.users if u.can_assume or u.uncertain],
             "cannot": sorted(u.name for u in self.users if not u.can_assume and not u.uncertain),
+            "entitled": [dataclasses.asdict(e) for e in self.entitled],
         }
+
+
+@dataclass(frozen=True)
+class Entitled:
+    """An Identity Center user or group entitled to a role by the account access manager."""
+
+    kind: str  # "group" or "user"
+    name: str
+    external: bool  # provisioned by an external identity provider (its members are not known here)
+    members: tuple[str, ...] = ()  # a group iamlayer makes: its members
 
 
 def _age_probes(user: UserModel, role: RoleModel) -> list[int]:

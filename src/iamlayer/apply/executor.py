@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from iamlayer.applied import Applied, Failed, Skipped
+from iamlayer.apply import access_handlers as _access_handlers  # noqa: F401 - registers its handlers
 from iamlayer.apply import credentials as _credentials  # noqa: F401 - registers its handlers
 from iamlayer.apply import graph as _graph
 from iamlayer.apply import ic_handlers as _ic_handlers  # noqa: F401 - registers its handlers

@@ -23,6 +23,7 @@ from iamlayer.plan.model import Action, Change, Kind
 from iamlayer.state.model import OWNER_TAG
 
 if TYPE_CHECKING:
+    from iamlayer.aws.gateways.account_access import AccountAccessGateway
     from iamlayer.aws.gateways.identity_center import IdentityCenter
     from iamlayer.aws.session import AccountClients
     from iamlayer.secrets.outbox import Outbox
@@ -47,6 +48,8 @@ class HandlerContext:
     # In the account where the IAM Identity Center instance lives: its gateway (sso-admin,
     # identity store, the instance and names-to-ids); None elsewhere.
     ic: IdentityCenter | None = None
+    # There too: the account access manager (iamlayer.apply.access_handlers); None elsewhere.
+    access: AccountAccessGateway | None = None
 
     @classmethod
     def for_account(

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from iamlayer.apply.handlers import HandlerContext, handles
+from iamlayer.aws.gateways.account_access import AccountAccessGateway
 from iamlayer.aws.gateways.identity_center import IdentityCenter
 from iamlayer.aws.session import AccountClients
 from iamlayer.errors import AlreadyExistsError, ApplyError
@@ -46,9 +47,11 @@ def attach_identity_center(
     ic = spec.identity_center
     if ic is None or ic.account not in contexts or clients is None:
         return
+    where = f"in account {ic.account} ({ic.region})"
     contexts[ic.account].ic = IdentityCenter.for_account(
-        clients, ic.region, f"in account {ic.account} ({ic.region})", instance_arn=ic.instance_arn
+        clients, ic.region, where, instance_arn=ic.instance_arn
     )
+    contexts[ic.account].access = AccountAccessGateway(clients.account_access(ic.region), where)
 
 
 #: every handler finds the instance first (once per apply)

@@ -40,7 +40,10 @@ NOT_FOUND_CODES = frozenset(
 ACCESS_DENIED_CODES = frozenset(
     {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
 )
-ALREADY_EXISTS_CODES = frozenset({"EntityAlreadyExists", "EntityAlreadyExistsException"})
+# AlreadyCreatedException: the account access manager's CreateApplication (one per account).
+ALREADY_EXISTS_CODES = frozenset(
+    {"EntityAlreadyExists", "EntityAlreadyExistsException", "AlreadyCreatedException"}
+)
 THROTTLE_CODES = frozenset(
     {"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"}
 )
@@ -87,7 +90,7 @@ CONCURRENT_MODIFICATION = "CONCURRENT_MODIFICATION"
 
 #: operation -> what its ConflictException can mean besides a race, and the confirming read
 #: (iamlayer.aws.gateways.identity_center: has_...) that tells: it is there (done, or the name taken) or
-#: not (a race, retried). Keyed by operation name: only sso-admin and identitystore answer
+#: not (a race, retried). Keyed by operation name: only sso-admin, identitystore and account-access answer
 #: ConflictException among the services iamlayer calls (IAM says EntityAlreadyExists).
 CONFLICT_MAYBE_DONE: Mapping[str, str] = {
     # sso-admin
@@ -101,6 +104,8 @@ CONFLICT_MAYBE_DONE: Mapping[str, str] = {
     "CreateUser": "a user of that name exists: GetUserId",
     "CreateGroup": "a group of that name exists: GetGroupId",
     "CreateGroupMembership": "a member already: GetGroupMembershipId",
+    # account-access
+    "CreateEntitlement": "entitled already: ListEntitlements",
 }
 #: operations whose ConflictException is only ever a race (retried, no read): overwrites
 #: (Put..., Update...), removals, and provisioning. Listed to state the decision; any operation
@@ -124,6 +129,9 @@ CONFLICT_RACE_ONLY = frozenset(
         "DeleteUser",
         "DeleteGroup",
         "DeleteGroupMembership",
+        # account-access: one application per account is AlreadyCreatedException, not a conflict
+        "CreateApplication",
+        "DeleteEntitlement",
     }
 )
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from iamlayer.audit.model import IcAssignment, IcPermissionSet, IdentityCenterAudit, Unavailable
 from iamlayer.aws.accounts import Connection
+from iamlayer.aws.gateways.account_access import AccountAccessGateway
 from iamlayer.aws.gateways.identity_center import (
     IdentityCenter,
     IdentityStoreGateway,
@@ -34,17 +35,19 @@ from iamlayer.aws.gateways.identity_center import (
     list_instances,
 )
 from iamlayer.aws.session import AccountClients
-from iamlayer.errors import AwsError, IamlayerError
+from iamlayer.errors import AwsError, IamlayerError, NotFoundError
 from iamlayer.spec.ic_model import duration_seconds
 from iamlayer.spec.model import Spec
 from iamlayer.state.ic_model import (
     AssignmentState,
+    EntitlementState,
     IcGroupState,
     IcState,
     IcUserState,
     PermissionSetState,
     split_marker,
 )
+from iamlayer.state.model import OWNER_TAG
 from iamlayer.state.normalize import normalize
 
 # The operator's read permissions for these calls are declared by the kinds (iamlayer.kinds).
@@ -84,14 +87,64 @@ class _Reader:
                 family_name=name.get("FamilyName", "") or "",
                 email=_primary_email(u.get("Emails") or []),
                 owner=split_marker(u.get("UserType"))[1],
+                external=bool(u.get("ExternalIds")),
             )
             self.user_names[u["UserId"]] = u["UserName"]
         for g in self.store.groups(STORE_PAGE):
             description, owner = split_marker(g.get("Description"))
             self.state.groups[g["DisplayName"]] = IcGroupState(
-                name=g["DisplayName"], id=g["GroupId"], description=description, owner=owner
+                name=g["DisplayName"],
+                id=g["GroupId"],
+                description=description,
+                owner=owner,
+                external=bool(g.get("ExternalIds")),
             )
             self.group_names[g["GroupId"]] = g["DisplayName"]
+
+    def external(self, wanted: Mapping[str, Sequence[str]], listed: bool) -> None:
+        """Resolve the external principals the spec names (type -> names). With `listed`, the
+        store was listed already (principals()); else each is one GetUserId/GetGroupId, and the
+        store of a type is listed only when a name of it does not resolve (for a did-you-mean)."""
+        for kind, names in wanted.items():
+            found: Mapping[str, object] = self.state.groups if kind == "GROUP" else self.state.users
+            for name in names:
+                if not listed and name not in found:
+                    try:
+                        pid = self.store.principal_id(kind, name)
+                    except NotFoundError:
+                        continue
+                    if kind == "GROUP":
+                        self.state.groups[name] = IcGroupState(name=name, id=pid)
+                        self.group_names[pid] = name
+                    else:
+                        self.state.users[name] = IcUserState(name=name, id=pid)
+                        self.user_names[pid] = name
+                if name in found:
+                    self.state.external.add((kind, name))
+            missing = [n for n in names if n not in found]
+            if missing:
+                if listed:
+                    listing = list(found)
+                elif kind == "GROUP":
+                    listing = [g["DisplayName"] for g in self.store.groups(STORE_PAGE)]
+                else:
+                    listing = [u["UserName"] for u in self.store.users(STORE_PAGE)]
+                for name in missing:
+                    self.state.unresolved[f"{kind}/{name}"] = listing
+
+    def account_access(self, gateway: AccountAccessGateway, account_ids: Sequence[str]) -> None:
+        """The account access manager's application for this instance, and its entitlements to
+        roles of `account_ids` (one ListEntitlements each: the service requires a filter)."""
+        app = gateway.application(self.instance.arn)
+        if app is None:
+            return
+        self.state.application_arn = app.arn
+        self.state.application_owner = app.tags.get(OWNER_TAG)
+        for found in self.pool.map(lambda a: gateway.entitlements(app.arn, a), account_ids):
+            for e in found:
+                names = self.group_names if e.principal_type == "GROUP" else self.user_names
+                principal = names.get(e.principal_id, f"id:{e.principal_id}")
+                self.state.entitlements.add(EntitlementState(e.role_arn, e.principal_type, principal, e.id))
 
     def members(self, group: IcGroupState) -> None:
         for m in self.store.memberships(group.name, group.id, STORE_PAGE):
@@ -156,8 +209,19 @@ def read_identity_center(
     boundaries: frozenset[str] = frozenset(),
     max_workers: int = MAX_READ_WORKERS,
     instance: Instance | None = None,
+    external: Mapping[str, Sequence[str]] | None = None,
+    list_store: bool = True,
+    entitled_accounts: Sequence[str] = (),
 ) -> IcState:
     """The instance's users, groups, permission sets and assignments (see the module docstring).
+
+    `external` (GROUP or USER -> names): the principals of an external identity provider the
+    spec names, resolved by name (`IcState.external`; those the store lacks in
+    `IcState.unresolved`). `list_store=False` (an external identity source, whose store may hold
+    thousands of people iamlayer never changes): no ListUsers/ListGroups, one GetUserId or
+    GetGroupId per name instead. `entitled_accounts` (ids): where the spec's roles are entitled
+    to Identity Center principals; when any, the account access manager is read (`IcState.
+    application_arn`, `entitlements`).
 
     `detail(ps)` says which permission sets get their policies and assignments read (the planner:
     those iamlayer owns; the audit: all), `members_of(group)` which groups get their members read
@@ -171,7 +235,11 @@ def read_identity_center(
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
         r = _Reader(ic.sso, ic.store, instance, where, pool)
         r.state.instance_arn, r.state.identity_store_id = instance.arn, instance.identity_store_id
-        r.principals()
+        if list_store:
+            r.principals()
+        r.external(external or {}, listed=list_store)
+        if entitled_accounts:
+            r.account_access(AccountAccessGateway(clients.account_access(region), where), entitled_accounts)
         arns = ic.sso.permission_sets(f"listing permission sets {where}")
         sets = list(pool.map(r.describe, arns))
         r.state.permission_sets = {ps.name: ps for ps in sets}

@@ -205,6 +205,11 @@ class AccountClients:
         client: IdentityStoreClient = self.client("identitystore", region)
         return client
 
+    def account_access(self, region: str) -> Any:
+        """The account's account access manager client in `region` (no stubs are published for
+        it: iamlayer.aws.gateways.account_access is its typed face)."""
+        return self.client("account-access", region)
+
     def client(self, service: str, region: str | None = None, *, retries: bool = True) -> Any:
         """The account's client for `service`; `retries=False`: one without botocore's retries,
         for calls that must not be sent twice unless the caller knows the first did nothing.

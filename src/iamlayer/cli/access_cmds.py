@@ -290,7 +290,8 @@ def who_can_assume_command(
     The conditions (no MFA, MFA, the oldest MFA sign-in accepted) are found by evaluating
     sts:AssumeRole for each person under an access key, a session without MFA and MFA sessions
     of different ages, against their policies and the role's trust policy. A group line is what
-    the group's own policies allow a member who is in no other group.
+    the group's own policies allow a member who is in no other group. The Identity Center users
+    and groups the account access manager entitles to ROLE (`entitled:`) are listed too.
     """
     stats = ApiStats()
     spec = _load(spec_file, profile, stats)
@@ -324,7 +325,7 @@ def who_can_assume_command(
     console.print(f"Who can assume {target.name} in {account} ({target.arn}):", soft_wrap=True)
     groups = [g for g in report.groups if g.can_assume or g.uncertain]
     users = [u for u in report.users if u.can_assume or u.uncertain]
-    if not groups and not users:
+    if not groups and not users and not report.entitled:
         console.print("  nobody")
     for g in groups:
         console.print(f"  group {g.name}: {_conditions(g)}", soft_wrap=True)
@@ -332,6 +333,17 @@ def who_can_assume_command(
         via = f" (groups: {', '.join(u.groups)})" if u.groups else ""
         ends = "".join(f"; {_grant_text(g)}" for g in grants if g.who == u.name)
         console.print(f"  user {u.name}{via}: {_conditions(u)}{ends}", soft_wrap=True)
+    for e in report.entitled:
+        who = (
+            " (provisioned by the identity provider)"
+            if e.external
+            else (f" (members: {', '.join(e.members)})" if e.members else "")
+        )
+        console.print(
+            f"  Identity Center {e.kind} {e.name}{who}: entitled by the account access manager, "
+            "through the AWS access portal",
+            soft_wrap=True,
+        )
     unknown = sorted({p for a in (*groups, *users) for p in a.unknown})
     if unknown:
         console.print(

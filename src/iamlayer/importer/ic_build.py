@@ -27,6 +27,8 @@ from iamlayer.importer.model import IcSource, ImportFinding
 from iamlayer.plan.ic_diff import adopt_hint
 from iamlayer.spec.ic_model import (
     DEFAULT_SESSION_DURATION,
+    EXTERNAL_SOURCE,
+    IDENTITY_CENTER_SOURCE,
     Assignment,
     IcGroup,
     IcUser,
@@ -227,14 +229,53 @@ class _IcBuilder:
             )
         return tuple(wanted)
 
+    @property
+    def external_source(self) -> bool:
+        """Whether an external identity provider (Okta, Entra ID, Google...) provisions the store:
+        its users and groups carry ExternalIds, which only SCIM sets (CreateUser cannot)."""
+        return any(u.external for u in self.state.users.values()) or any(
+            g.external for g in self.state.groups.values()
+        )
+
+    def external_principals(
+        self, sets: Mapping[str, PermissionSet]
+    ) -> tuple[dict[str, IcUser], dict[str, IcGroup]]:
+        """With an external source: the principals the imported permission sets are assigned to,
+        as names only (the identity provider owns the rest; iamlayer looks them up by name)."""
+        named = {
+            (a.principal_type, a.principal)
+            for a in self.state.assignments
+            if a.permission_set in sets
+            and a.account_id in self.accounts
+            and not a.principal.startswith("id:")
+        }
+        users = {n: IcUser(n, "", "", "", "", external=True) for kind, n in sorted(named) if kind == "USER"}
+        groups = {n: IcGroup(n, external=True) for kind, n in sorted(named) if kind == "GROUP"}
+        self.findings.append(
+            ImportFinding(
+                "kept",
+                WHERE,
+                "the identity store",
+                "an external identity provider provisions it (its users and groups have ExternalIds): written as "
+                "identity_source: external, with the users and groups the imported permission sets are assigned "
+                "to by name only; iamlayer looks them up and never changes them",
+            )
+        )
+        return users, groups
+
     def build(self, account: str) -> IdentityCenter | None:
-        users = self.users()
-        groups = self.groups(users)
+        external = self.external_source
         sets = self.permission_sets()
+        if external:
+            users, groups = self.external_principals(sets)
+        else:
+            users = self.users()
+            groups = self.groups(users)
         if not (users or groups or sets):
             return None
         store = self.state.identity_store_id
         return IdentityCenter(
+            identity_source=EXTERNAL_SOURCE if external else IDENTITY_CENTER_SOURCE,
             account=account,
             region=self.src.region,
             # Names the portal's default URL for people's sso profiles (spec.ic_model.portal_url).

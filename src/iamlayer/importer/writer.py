@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from iamlayer.importer.build import ImportReport
-from iamlayer.spec.ic_model import DEFAULT_SESSION_DURATION, IdentityCenter, PermissionSet
+from iamlayer.spec.ic_model import DEFAULT_SESSION_DURATION, EXTERNAL_SOURCE, IdentityCenter, PermissionSet
 from iamlayer.spec.model import PASSWORD_CLASSES, PasswordPolicy, Role, SelfManagement, Spec, User
 from iamlayer.spec.validate import DEFAULT_ACCESS_ROLE
 
@@ -284,9 +284,19 @@ def _identity_center(spec: Spec) -> list[str]:
             f"  identity_store_id: {scalar(ic.identity_store_id)}   # people sign in at {ic.portal_url} "
             "(start_url: if customised)"
         )
+    external = ic.identity_source == EXTERNAL_SOURCE
+    if external:
+        out.append(
+            f"  identity_source: {EXTERNAL_SOURCE}   # users and groups: an identity provider's, by name"
+        )
     if ic.users:
         out.append("  users:")
         for name, u in ic.users.items():
+            if u.external:
+                out.append(
+                    f"    {scalar(name)}: {{}}" if external else f"    {scalar(name)}: {{external: true}}"
+                )
+                continue
             user: dict[str, Any] = {
                 "email": u.email,
                 "given_name": u.given_name,
@@ -298,6 +308,11 @@ def _identity_center(spec: Spec) -> list[str]:
     if ic.groups:
         out.append("  groups:")
         for name, g in ic.groups.items():
+            if g.external:
+                out.append(
+                    f"    {scalar(name)}: {{}}" if external else f"    {scalar(name)}: {{external: true}}"
+                )
+                continue
             group: dict[str, Any] = {}
             if g.description:
                 group["description"] = g.description

@@ -53,13 +53,27 @@ def trust_policy(spec: Spec, role: Role) -> Doc:
     """Who may assume `role`: its verbatim `trust_policy`, or the one rendered by `trust_document`
     from the trusted account and the role's MFA and session settings."""
     if role.trust_policy is not None:
-        return normalize(role.trust_policy)
-    return trust_document(
-        spec.accounts[role.trusted_account].id,
-        mfa_max_age=role.mfa_max_age,
-        source_identity=role.source_identity,
-        tag_session=role.tag_session,
-    )
+        doc = normalize(role.trust_policy)
+    else:
+        doc = trust_document(
+            spec.accounts[role.trusted_account].id,
+            mfa_max_age=role.mfa_max_age,
+            source_identity=role.source_identity,
+            tag_session=role.tag_session,
+        )
+    if role.entitled:
+        doc = normalize({**doc, "Statement": [*doc["Statement"], ACCOUNT_ACCESS_TRUST]})
+    return doc
+
+
+#: what the account access manager needs of a role it entitles people to: it assumes the role for
+#: them, sets the context (which Identity Center user) and tags the session (AWS's documented trust)
+ACCOUNT_ACCESS_TRUST: dict[str, Any] = {
+    "Sid": "AccountAccessManager",
+    "Effect": "Allow",
+    "Principal": {"Service": "account-access.amazonaws.com"},
+    "Action": ["sts:AssumeRole", "sts:SetContext", "sts:TagSession"],
+}
 
 
 def trust_document(

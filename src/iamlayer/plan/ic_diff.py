@@ -25,12 +25,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from iamlayer.errors import Diagnostic, SpecError
+from iamlayer.kinds import ACCESS_APPLICATION_NAME
+from iamlayer.plan.desired import role_arn
 from iamlayer.plan.diff import ChangeCollector, DiffResult
 from iamlayer.plan.model import Action, Kind
-from iamlayer.spec.ic_model import IdentityCenter, duration_seconds
+from iamlayer.spec.ic_model import GROUP, USER, IdentityCenter, duration_seconds
 from iamlayer.spec.model import Spec
 from iamlayer.state.ic_model import (
     AssignmentState,
+    EntitlementState,
     IcGroupState,
     IcState,
     IcUserState,
@@ -57,7 +61,8 @@ def desired_ic(spec: Spec) -> IcState:
     ic = spec.identity_center
     assert ic is not None
     state = IcState()
-    for u in ic.users.values():
+    state.external = {(kind, name) for kind in (GROUP, USER) for name in ic.external(kind)}
+    for u in (u for u in ic.users.values() if not u.external):
         state.users[u.name] = IcUserState(
             name=u.name,
             display_name=u.display_name,
@@ -66,7 +71,7 @@ def desired_ic(spec: Spec) -> IcState:
             email=u.email,
             owner=spec.project,
         )
-    for g in ic.groups.values():
+    for g in (g for g in ic.groups.values() if not g.external):
         state.groups[g.name] = IcGroupState(
             name=g.name, description=g.description, owner=spec.project, members=dict.fromkeys(g.members, "")
         )
@@ -90,7 +95,55 @@ def desired_ic(spec: Spec) -> IcState:
         AssignmentState(a.principal_type, a.principal, a.permission_set, spec.accounts[a.account].id)
         for a in ic.assignments
     }
+    state.entitlements = {
+        EntitlementState(role_arn(spec, role, account), kind.upper(), principal)
+        for role in spec.roles.values()
+        for account in role.accounts
+        for kind, _, principal in (p.partition("/") for p in role.entitled)
+    }
     return state
+
+
+def spec_role_arns(spec: Spec) -> dict[str, tuple[str, str]]:
+    """Every role ARN of the spec -> (the role's key in the spec, account name): the roles whose
+    entitlements iamlayer manages."""
+    return {role_arn(spec, r, a): (key, a) for key, r in spec.roles.items() for a in r.accounts}
+
+
+def foreign_entitled_roles(spec: Spec, account: str, live: AccountState) -> SpecError | None:
+    """The spec's entitled roles that exist in `account` without being iamlayer's (and `adopt:`
+    is off): iamlayer would entitle people to a role it does not own and cannot make trust the
+    account access manager. A spec error at the role's `entitled:` line, before anything is written."""
+    if spec.adopt:
+        return None
+    out = []
+    for key, role in spec.roles.items():
+        have = live.roles.get(role.name)
+        if (
+            role.entitled
+            and account in role.accounts
+            and have is not None
+            and not have.owned_by(spec.project)
+        ):
+            out.append(
+                Diagnostic(
+                    str(spec.path),
+                    role.entitled_line,
+                    f"roles.{key}.entitled",
+                    f"role {role.name} exists in account {account} but was not created by iamlayer project "
+                    f"{spec.project!r}: iamlayer entitles people only to roles it owns",
+                    f"adopt it (adopt: true, or tag it {OWNER_TAG}={spec.project}), or remove entitled:",
+                )
+            )
+    return SpecError(out) if out else None
+
+
+def entitled_account_ids(spec: Spec) -> list[str]:
+    """Where the account access manager is read: every account holding a role of the spec, when
+    any role is `entitled` (so an entitlement dropped from one role is seen); else none."""
+    if not any(r.entitled for r in spec.roles.values()):
+        return []
+    return list(dict.fromkeys(spec.accounts[a].id for r in spec.roles.values() for a in r.accounts))
 
 
 def managed_boundaries(ic: IdentityCenter) -> frozenset[str]:
@@ -137,6 +190,7 @@ class _IcDiffer(ChangeCollector):
     account_names: Mapping[str, str]  # account id -> spec name
     boundaries: frozenset[str]  # permission sets whose boundary the spec manages
     pending_provisioning: frozenset[str]  # "<permission set>@<account id>" an apply did not finish
+    roles: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # spec_role_arns()
     out: DiffResult = field(default_factory=DiffResult)
 
     def label(self, account_id: str) -> str:
@@ -170,7 +224,12 @@ class _IcDiffer(ChangeCollector):
                         {**{k: w[k] for k in changed}, "id": have.id},
                     )
         for name, have in self.live.users.items():
-            if name not in self.desired.users and have.owned_by(self.project):
+            # One the spec now names as external (iamlayer made it once) is left to its provider.
+            if (
+                name not in self.desired.users
+                and have.owned_by(self.project)
+                and ("USER", name) not in self.live.external
+            ):
                 self.add(Kind.IC_USER, name, Action.DELETE, {**have.fields(), "id": have.id}, None)
 
     def groups(self) -> None:
@@ -198,7 +257,11 @@ class _IcDiffer(ChangeCollector):
                     )
                 self.memberships(name, want, have)
         for name, have in self.live.groups.items():
-            if name not in self.desired.groups and have.owned_by(self.project):
+            if (
+                name not in self.desired.groups
+                and have.owned_by(self.project)
+                and ("GROUP", name) not in self.live.external
+            ):
                 self.add(
                     Kind.IC_GROUP, name, Action.DELETE, {"id": have.id, "members": sorted(have.members)}, None
                 )
@@ -369,6 +432,8 @@ class _IcDiffer(ChangeCollector):
     def assignments(self) -> None:
         for a in sorted(self.desired.assignments - self.live.assignments):
             ps = self.live.permission_sets.get(a.permission_set)
+            principal_id = self.live.principal_id(a.principal_type, a.principal)
+            external = (a.principal_type, a.principal) in self.live.external
             self.add(
                 Kind.IC_ASSIGNMENT,
                 f"{a.principal_type.lower()}/{a.principal}",
@@ -377,12 +442,15 @@ class _IcDiffer(ChangeCollector):
                 {
                     "principal_type": a.principal_type,
                     "principal": a.principal,
-                    "principal_id": self.live.principal_id(a.principal_type, a.principal),
+                    "principal_id": principal_id,
                     "permission_set": a.permission_set,
                     "permission_set_arn": ps.arn if ps else "",
                     "account_id": a.account_id,
                 },
                 sub=f"{a.permission_set}@{self.label(a.account_id)}",
+                note=f"external {a.principal_type.lower()} {a.principal} is {principal_id}"
+                if external
+                else "",
             )
         for a in sorted(self.live.assignments - self.desired.assignments):
             if not self.owned(a):
@@ -402,6 +470,66 @@ class _IcDiffer(ChangeCollector):
                 None,
                 sub=f"{a.permission_set}@{self.label(a.account_id)}",
             )
+
+    # -- the account access manager ----------------------------------------------------------
+    def entitlements(self) -> None:
+        """Entitlements of the spec's roles: made (with the application, once), and those of
+        iamlayer's application to a spec role the spec no longer entitles deleted."""
+        want, have = self.desired.entitlements, self.live.entitlements
+        app = self.live.application_arn
+        if not want and not have:
+            return
+        if app and self.live.application_owner != self.project:
+            self.out.collisions.append(
+                f"the account access manager's application {app} exists but was not created by iamlayer "
+                f"project {self.project!r}; AWS allows one per account. To adopt it, tag it "
+                f"(aws account-access tag-resource --resource-arn {app} --tags {OWNER_TAG}={self.project})"
+            )
+            return
+        if not app and want:
+            self.add(
+                Kind.ACCESS_APPLICATION,
+                ACCESS_APPLICATION_NAME,
+                Action.CREATE,
+                None,
+                {"instance_arn": self.live.instance_arn, "tags": {OWNER_TAG: self.project}},
+            )
+        for e in sorted(want - have):
+            principal_id = self.live.principal_id(e.principal_type, e.principal)
+            self.add(
+                Kind.ENTITLEMENT,
+                f"{e.principal_type.lower()}/{e.principal}",
+                Action.CREATE,
+                None,
+                {**self._entitlement(e), "principal_id": principal_id, "application_arn": app},
+                sub=self._role_label(e.role_arn),
+                note=f"{e.principal_type.lower()} {e.principal} is "
+                + (principal_id or "made by this apply (resolved by name when it runs)"),
+            )
+        for e in sorted(have - want):
+            if e.role_arn not in self.roles:
+                continue  # a role the spec does not hold: someone else's entitlement
+            self.add(
+                Kind.ENTITLEMENT,
+                f"{e.principal_type.lower()}/{e.principal}",
+                Action.DELETE,
+                {
+                    **self._entitlement(e),
+                    "principal_id": self.live.principal_id(e.principal_type, e.principal),
+                    "application_arn": app,
+                    "entitlement_id": e.id,
+                },
+                None,
+                sub=self._role_label(e.role_arn),
+            )
+
+    @staticmethod
+    def _entitlement(e: EntitlementState) -> dict[str, str]:
+        return {"role_arn": e.role_arn, "principal_type": e.principal_type, "principal": e.principal}
+
+    def _role_label(self, arn: str) -> str:
+        key, account = self.roles.get(arn, (arn.rsplit("/", 1)[-1], arn.split(":")[4]))
+        return f"{key}@{account}"
 
 
 def _policy_refs(ps: PermissionSetState) -> set[str]:
@@ -471,18 +599,23 @@ def diff_ic(
     account_names: Mapping[str, str],
     managed_boundaries: frozenset[str] = frozenset(),
     pending_provisioning: frozenset[str] = frozenset(),
+    roles: Mapping[str, tuple[str, str]] | None = None,
 ) -> DiffResult:
     """Changes that turn the live instance into the desired one, in execution order.
 
     `account_names` maps account ids to spec names (for addresses); `managed_boundaries` names
     the permission sets whose boundary the spec manages (the others' are neither read nor
     compared); `pending_provisioning` holds "<permission set>@<account id>" that an interrupted
-    apply changed but did not re-provision (iamlayer.state.journal).
+    apply changed but did not re-provision (iamlayer.state.journal); `roles` (spec_role_arns) are
+    the roles whose entitlements the spec manages.
     """
-    d = _IcDiffer(account, project, desired, live, account_names, managed_boundaries, pending_provisioning)
+    d = _IcDiffer(
+        account, project, desired, live, account_names, managed_boundaries, pending_provisioning, roles or {}
+    )
     d.users()
     d.groups()
     d.permission_sets()
     d.assignments()
+    d.entitlements()
     d.out.changes.sort(key=lambda c: (c.stage, c.address))
     return d.out

@@ -14,17 +14,20 @@ from dataclasses import dataclass, field
 
 from iamlayer.aws.identity_center import read_identity_center
 from iamlayer.aws.session import AccountClients
-from iamlayer.errors import IamlayerError
+from iamlayer.errors import Diagnostic, IamlayerError, SpecError
 from iamlayer.plan.ic_diff import (
     copies_kept_without_identity_center,
     desired_ic,
     diff_ic,
+    entitled_account_ids,
     managed_boundaries,
     needed_policy_copies,
+    spec_role_arns,
 )
 from iamlayer.plan.model import Change
-from iamlayer.spec.ic_model import default_portal_url
+from iamlayer.spec.ic_model import EXTERNAL_SOURCE, GROUP, USER, default_portal_url
 from iamlayer.spec.model import Spec
+from iamlayer.spec.policy_grammar import did_you_mean
 from iamlayer.state.journal import Journal
 from iamlayer.state.model import AccountState
 from iamlayer.state.records import PROVISIONING_ENTRY
@@ -58,7 +61,12 @@ def plan_identity_center(spec: Spec, clients: AccountClients, journal: Journal) 
         members_of=lambda g: g.owned_by(project),
         account_ids=[a.id for a in spec.accounts.values()],
         boundaries=managed_boundaries(ic),
+        external={kind: list(ic.external(kind)) for kind in (GROUP, USER) if ic.external(kind)},
+        list_store=ic.identity_source != EXTERNAL_SOURCE,
+        entitled_accounts=entitled_account_ids(spec),
     )
+    if live.unresolved:
+        raise unresolved_error(spec, live.unresolved, live.identity_store_id)
     result = diff_ic(
         ic.account,
         project,
@@ -67,6 +75,7 @@ def plan_identity_center(spec: Spec, clients: AccountClients, journal: Journal) 
         account_names={a.id: a.name for a in spec.accounts.values()},
         managed_boundaries=managed_boundaries(ic),
         pending_provisioning=journal.pending(PROVISIONING_ENTRY, ic.account),
+        roles=spec_role_arns(spec),
     )
     notices = list(result.notices)
     store = live.identity_store_id
@@ -84,6 +93,30 @@ def plan_identity_center(spec: Spec, clients: AccountClients, journal: Journal) 
     return IcPlanPart(
         result.changes, result.collisions, notices, live.fingerprint(), needed_policy_copies(spec, live)
     )
+
+
+def unresolved_error(spec: Spec, unresolved: dict[str, list[str]], store: str) -> SpecError:
+    """The external principals the spec names that the identity store lacks, each at its line,
+    with a did-you-mean from the store's names of that type."""
+    ic = spec.identity_center
+    assert ic is not None
+    out = []
+    for key, names in sorted(unresolved.items()):
+        kind, _, name = key.partition("/")
+        section = "groups" if kind == GROUP else "users"
+        guess = did_you_mean(name, names)
+        hint = (
+            f"did you mean {guess!r}?"
+            if guess
+            else "its identity provider has not provisioned it (SCIM), or it is spelled otherwise there"
+        )
+        message = f"external {kind.lower()} {name!r} is not in identity store {store}"
+        out.append(
+            Diagnostic(
+                str(spec.path), ic.external(kind)[name], f"identity_center.{section}.{name}", message, hint
+            )
+        )
+    return SpecError(out)
 
 
 class SharedIcPlan:

@@ -93,6 +93,10 @@ class Kind(StrEnum):
     IC_ASSIGNMENT = "ic_assignment"
     # Re-provisioning a changed permission set to an account where it is assigned.
     IC_PROVISION = "ic_provision"
+    # The account access manager (service account-access): its one application per account, and
+    # each entitlement of an Identity Center principal to an IAM role of the spec.
+    ACCESS_APPLICATION = "access_application"
+    ENTITLEMENT = "entitlement"
 
 
 @dataclass(frozen=True, order=True)

@@ -22,11 +22,12 @@ from iamlayer.aws.managed_policies import read_policy_documents
 from iamlayer.aws.org import read_org_view
 from iamlayer.aws.read import confirm_user, describe_user_for_delete, read_policy_tags, whole_state_read
 from iamlayer.aws.session import ApiStats, CredentialSource
-from iamlayer.errors import IamlayerError, PlanError
+from iamlayer.errors import IamlayerError, PlanError, SpecError
 from iamlayer.kinds import expected_plan_reads
 from iamlayer.plan.access_changes import access_changes, unknown_policies
 from iamlayer.plan.desired import desired_state
 from iamlayer.plan.diff import SecretIntent, diff
+from iamlayer.plan.ic_diff import foreign_entitled_roles
 from iamlayer.plan.ic_plan import (
     SharedIcPlan,
     combined_fingerprint,
@@ -248,11 +249,16 @@ def plan_account(
         )
     if live is not None:
         live[account] = read.state
+    foreign = foreign_entitled_roles(spec, account, read.state)
+    if foreign is not None:
+        raise foreign
     ic = ic or SharedIcPlan(None)
     ic_part = None
     if has_identity_center(spec, account):
         try:
             ic_part = ic.get()
+        except SpecError:
+            raise  # a name of the spec the instance lacks: the spec's error, at its line (exit 2)
         except IamlayerError as exc:
             return AccountPlan(
                 account, conn.account.id, conn.reach.identity, conn.reach.via, "", error=str(exc)

@@ -7,7 +7,9 @@ person reaches, directly or through their groups (sso_session, sso_account_id, s
 region). A permission set named like one of the spec's IAM roles (in any case) is
 `<project>-<account>-sso-<permission set>` instead, in every account: the IAM profiles are
 `<project>-<account>-<role in lower case>`, and two profiles whose names differ only in case
-(`acme-shared-devops`, `acme-shared-DevOps`) are one typo apart. `aws sso login --sso-session <project>` then signs them in once for every profile, and
+(`acme-shared-devops`, `acme-shared-DevOps`) are one typo apart. An IAM role the account access
+manager entitles the person to (`roles.<Role>.entitled`, directly or through a group of theirs)
+is `<project>-<account>-entitled-<Role>`, its sso_role_name the IAM role's name. `aws sso login --sso-session <project>` then signs them in once for every profile, and
 botocore-based tools get each role's credentials from the portal (sso:GetRoleCredentials).
 
 The sections are marked `# managed by iamlayer (<project> sso)`: an owner of their own, so the
@@ -45,6 +47,22 @@ def sso_profile_name(project: str, account: str, permission_set: str, *, marked:
     `marked`, `<project>-<account>-sso-<permission set>`."""
     middle = f"{SSO_MARK}-" if marked else ""
     return f"{project}-{account}-{middle}{permission_set}"
+
+
+#: In the profile names of an IAM role the person is entitled to (roles.<Role>.entitled)
+ENTITLED_MARK = "entitled"
+
+
+def entitled_roles(spec: Spec, user: str) -> list[tuple[str, str]]:
+    """(account, IAM role name) the account access manager entitles Identity Center user `user`
+    to, directly or through the spec's groups they are a member of (an external group's members
+    are its identity provider's: not known from the spec)."""
+    ic = spec.identity_center
+    if ic is None:
+        return []
+    mine = {f"user/{user}", *(f"group/{g}" for g in ic.groups_of(user))}
+    pairs = [(a, r.name) for r in spec.roles.values() if mine & set(r.entitled) for a in r.accounts]
+    return list(dict.fromkeys(pairs))
 
 
 @dataclass(frozen=True)
@@ -102,6 +120,15 @@ def render_sso_profiles(spec: Spec, user: str, *, start_url: str | None = None) 
                 f"only in case included); rename permission set {ps} (or the role) so they differ"
             )
         profiles.append(SsoProfile(name, account, spec.accounts[account].id, ps))
+    for account, role in entitled_roles(spec, user):
+        # The IAM role itself, which the account access manager entitles the person to: its
+        # portal role name is the IAM role's; marked so it is never the IAM profile of the role.
+        name = f"{spec.project}-{account}-{ENTITLED_MARK}-{role}"
+        if name.lower() in taken | {p.profile.lower() for p in profiles}:
+            raise CredentialsError(
+                f"profile {name} would be written twice; rename permission set or role {role}"
+            )
+        profiles.append(SsoProfile(name, account, spec.accounts[account].id, role))
     session = Section(
         f"sso-session {spec.project}",
         (("sso_start_url", url), ("sso_region", ic.region), ("sso_registration_scopes", REGISTRATION_SCOPES)),

@@ -28,6 +28,13 @@ _ISO_DURATION = re.compile(r"PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?")
 GROUP = "GROUP"
 USER = "USER"
 
+#: `identity_source:` values: iamlayer makes the people and groups it declares (the default), or
+#: an external identity provider (Okta, Entra ID, Google...) provisions them by SCIM and
+#: iamlayer only looks them up by name
+IDENTITY_CENTER_SOURCE = "identity_center"
+EXTERNAL_SOURCE = "external"
+IDENTITY_SOURCES = (IDENTITY_CENTER_SOURCE, EXTERNAL_SOURCE)
+
 
 def duration_seconds(text: str | int) -> int | None:
     """Seconds of an ISO 8601 duration as permission sets spell it (PT4H, PT1H30M); None if not one.
@@ -65,6 +72,10 @@ class IcUser:
     given_name: str
     family_name: str
     display_name: str  # default "<given_name> <family_name>"
+    #: provisioned by an external identity provider: looked up by name, never written (the
+    #: name fields above are then empty)
+    external: bool = False
+    line: int | None = field(default=None, compare=False)  # where the spec declares it
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,8 @@ class IcGroup:
     name: str  # DisplayName, unique in the identity store
     description: str = ""
     members: tuple[str, ...] = ()
+    external: bool = False  # provisioned by an external identity provider (see IcUser)
+    line: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -117,6 +130,12 @@ class IdentityCenter:
     groups: Mapping[str, IcGroup] = field(default_factory=dict)
     permission_sets: Mapping[str, PermissionSet] = field(default_factory=dict)
     assignments: tuple[Assignment, ...] = ()
+    identity_source: str = IDENTITY_CENTER_SOURCE
+
+    def external(self, principal_type: str) -> dict[str, int | None]:
+        """The external principals of one type (GROUP or USER) the spec names: name -> its line."""
+        found = self.groups if principal_type == GROUP else self.users
+        return {p.name: p.line for p in found.values() if p.external}
 
     @property
     def portal_url(self) -> str | None:

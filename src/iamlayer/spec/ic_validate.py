@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Final
 
 from iamlayer.kinds import limit
@@ -18,7 +19,10 @@ from iamlayer.plan.model import Kind
 from iamlayer.spec import policy_grammar as grammar
 from iamlayer.spec.ic_model import (
     DEFAULT_SESSION_DURATION,
+    EXTERNAL_SOURCE,
     GROUP,
+    IDENTITY_CENTER_SOURCE,
+    IDENTITY_SOURCES,
     SESSION_MAX_SECONDS,
     SESSION_MIN_SECONDS,
     USER,
@@ -30,7 +34,7 @@ from iamlayer.spec.ic_model import (
     duration_seconds,
     iso_duration,
 )
-from iamlayer.spec.model import ManagedPolicy
+from iamlayer.spec.model import ManagedPolicy, Role
 from iamlayer.spec.nodes import Node
 
 if TYPE_CHECKING:
@@ -38,10 +42,12 @@ if TYPE_CHECKING:
 
 IC_FIELDS: Final = (
     "account", "region", "start_url", "instance_arn", "identity_store_id", "users", "groups", "permission_sets",
-    "assignments",
+    "assignments", "identity_source",
 )  # fmt: skip
-IC_USER_FIELDS: Final = ("email", "given_name", "family_name", "display_name")
-IC_GROUP_FIELDS: Final = ("description", "members")
+IC_USER_FIELDS: Final = ("email", "given_name", "family_name", "display_name", "external")
+IC_GROUP_FIELDS: Final = ("description", "members", "external")
+#: an external principal is only a name to look up: the identity provider owns everything else
+EXTERNAL_FIELDS: Final = ("external",)
 PERMISSION_SET_FIELDS: Final = (
     "description", "session_duration", "policies", "customer_managed_policies", "inline_policy",
     "boundary", "relay_state",
@@ -121,11 +127,15 @@ def build_identity_center(
         "the identity store id, d- and 10 characters, e.g. d-9067a1b2c3 (IAM Identity Center console, Settings); "
         "without start_url, people sign in at https://<identity store id>.awsapps.com/start",
     )
+    source = IDENTITY_CENTER_SOURCE
+    if "identity_source" in f:
+        source = r.choice(f["identity_source"], IDENTITY_SOURCES) or IDENTITY_CENTER_SOURCE
+    external = source == EXTERNAL_SOURCE
     user_names = _keys(f.get("users"))
     group_names = _keys(f.get("groups"))
     ps_names = _keys(f.get("permission_sets"))
-    users = _users(sb, f["users"]) if "users" in f else {}
-    groups = _groups(sb, f["groups"], user_names) if "groups" in f else {}
+    users = _users(sb, f["users"], external) if "users" in f else {}
+    groups = _groups(sb, f["groups"], user_names, users, external) if "groups" in f else {}
     permission_sets = _permission_sets(sb, f["permission_sets"], policies) if "permission_sets" in f else {}
     assignments = (
         _assignments(sb, f["assignments"], accounts, user_names, group_names, ps_names)
@@ -142,7 +152,22 @@ def build_identity_center(
         groups=groups,
         permission_sets=permission_sets,
         assignments=assignments,
+        identity_source=source,
     )
+
+
+def _is_external(sb: SpecBuilder, node: Node, source_external: bool) -> bool:
+    """Whether a user or group entry is provisioned by an external identity provider: every one
+    under `identity_source: external`, else those that say `external: true`."""
+    flag = node.child("external") if isinstance(node.value, Mapping) and "external" in node.value else None
+    value = sb.r.boolean(flag) if flag is not None else None
+    if source_external and value is False and flag is not None:
+        sb.r.error(
+            flag,
+            "with identity_source: external every user and group is the identity provider's",
+            "the identity store is read-only to iamlayer: remove external: false",
+        )
+    return source_external or bool(value)
 
 
 def _keys(node: Node | None) -> list[str]:
@@ -160,7 +185,7 @@ def _text(sb: SpecBuilder, f: dict[str, Node], key: str, limit: int, default: st
     return value
 
 
-def _users(sb: SpecBuilder, node: Node) -> dict[str, IcUser]:
+def _users(sb: SpecBuilder, node: Node, source_external: bool) -> dict[str, IcUser]:
     r = sb.r
     entries = r.named(node, "user")
     sb._unique_ci(entries, "Identity Center user")
@@ -168,6 +193,13 @@ def _users(sb: SpecBuilder, node: Node) -> dict[str, IcUser]:
     for name, unode in entries:
         if not IC_USER_NAME.fullmatch(name):
             r.error(unode, f"invalid Identity Center user name {name!r}", IC_USER_NAME_RULE)
+        if _is_external(sb, unode, source_external):
+            if unode.value is not None:
+                r.fields(
+                    unode, EXTERNAL_FIELDS, what=f"external user {name} (its identity provider owns the rest)"
+                )
+            out[name] = IcUser(name, "", "", "", "", external=True, line=unode.line)
+            continue
         f = r.fields(
             unode, IC_USER_FIELDS, required=("email", "given_name", "family_name"), what=f"user {name}"
         )
@@ -179,11 +211,20 @@ def _users(sb: SpecBuilder, node: Node) -> dict[str, IcUser]:
         given = _text(sb, f, "given_name", MAX_NAME_PART)
         family = _text(sb, f, "family_name", MAX_NAME_PART)
         display = _text(sb, f, "display_name", MAX_NAME_PART, f"{given} {family}".strip())
-        out[name] = IcUser(name=name, email=email, given_name=given, family_name=family, display_name=display)
+        out[name] = IcUser(
+            name=name,
+            email=email,
+            given_name=given,
+            family_name=family,
+            display_name=display,
+            line=unode.line,
+        )
     return out
 
 
-def _groups(sb: SpecBuilder, node: Node, users: list[str]) -> dict[str, IcGroup]:
+def _groups(
+    sb: SpecBuilder, node: Node, users: list[str], declared: Mapping[str, IcUser], source_external: bool
+) -> dict[str, IcGroup]:
     r = sb.r
     entries = r.named(node, "group")
     sb._unique_ci(entries, "Identity Center group")
@@ -195,6 +236,15 @@ def _groups(sb: SpecBuilder, node: Node, users: list[str]) -> dict[str, IcGroup]
                 f"invalid Identity Center group name {name!r}",
                 f"1-{limit(Kind.IC_GROUP, 'name')} printable characters",
             )
+        if _is_external(sb, gnode, source_external):
+            if gnode.value is not None:
+                r.fields(
+                    gnode,
+                    EXTERNAL_FIELDS,
+                    what=f"external group {name} (its identity provider owns its members and description)",
+                )
+            out[name] = IcGroup(name, external=True, line=gnode.line)
+            continue
         f = r.fields(gnode, IC_GROUP_FIELDS, what=f"group {name}") if gnode.value is not None else {}
         if f is None:
             continue
@@ -202,12 +252,19 @@ def _groups(sb: SpecBuilder, node: Node, users: list[str]) -> dict[str, IcGroup]
         if "members" in f:
             for item in r.items(f["members"], "user names"):
                 member = r.reference(item, users, "Identity Center user", "identity_center.users")
-                if member:
+                if member and member in declared and declared[member].external:
+                    r.error(
+                        item,
+                        f"user {member} is external: its groups are its identity provider's",
+                        "add it to the group in the identity provider (Okta, Entra ID, Google...)",
+                    )
+                elif member:
                     members.append(member)
         out[name] = IcGroup(
             name=name,
             description=_text(sb, f, "description", MAX_GROUP_DESCRIPTION),
             members=tuple(dict.fromkeys(members)),
+            line=gnode.line,
         )
     return out
 
@@ -419,3 +476,45 @@ def _assignments(
             continue
         out += [Assignment(principal[0], principal[1], ps, acc) for ps in sets for acc in targets]
     return tuple(dict.fromkeys(out))
+
+
+def check_entitlements(
+    sb: SpecBuilder, node: Node, roles: dict[str, Role], ic: IdentityCenter | None
+) -> dict[str, Role]:
+    """`roles.<Role>.entitled`: each item names an Identity Center principal of the spec,
+    `group/<name>` or `user/<name>` (the account access manager entitles Identity Center users and
+    groups only); the roles with only the items that do."""
+    r = sb.r
+    out = dict(roles)
+    for name, role in roles.items():
+        if not role.entitled:
+            continue
+        entitled = node.child(name).child("entitled")
+        items = r.items(entitled, "group/<name> or user/<name>")
+        kept: list[str] = []
+        for item in items:
+            value = r.string(item)
+            if value is None:
+                continue
+            kind, _, principal = value.partition("/")
+            if ic is None:
+                r.error(
+                    item,
+                    f"role {name} entitles {value!r}, but the spec has no identity_center:",
+                    "the account access manager entitles IAM Identity Center users and groups: declare "
+                    "them under identity_center (external: true for an identity provider's)",
+                )
+            elif kind not in ("group", "user") or not principal:
+                r.error(item, f"invalid entitled principal {value!r}", "group/<name> or user/<name>")
+            else:
+                section = ic.groups if kind == "group" else ic.users
+                found = r.reference(
+                    Node(principal, item.path, item.line),
+                    list(section),
+                    f"Identity Center {kind}",
+                    f"identity_center.{kind}s",
+                )
+                if found and value not in kept:
+                    kept.append(value)
+        out[name] = replace(role, entitled=tuple(kept), entitled_line=entitled.line)
+    return out

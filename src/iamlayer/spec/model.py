@@ -132,6 +132,10 @@ class Role:
     #: how `accounts` were chosen when the organization chose them (`ou:` selectors, or `all` in a
     #: layer whose accounts come from the organization); None: the accounts named one by one
     selection: AccountSelection | None = None
+    #: Identity Center principals the account access manager entitles to it: "group/<name>" or
+    #: "user/<name>" of identity_center's users and groups
+    entitled: tuple[str, ...] = ()
+    entitled_line: int | None = field(default=None, compare=False, hash=False)  # where `entitled:` is
 
     @property
     def requires_mfa(self) -> bool:

@@ -22,7 +22,7 @@ from iamlayer.plan.model import Kind
 from iamlayer.spec import policy_grammar as grammar
 from iamlayer.spec.backend_validate import build_backend
 from iamlayer.spec.grants_validate import build_grants
-from iamlayer.spec.ic_validate import build_identity_center
+from iamlayer.spec.ic_validate import build_identity_center, check_entitlements
 from iamlayer.spec.model import (
     EVERY_ACCOUNT,
     PASSWORD_CLASSES,
@@ -74,7 +74,7 @@ POLICY_FIELDS: Final = ("description", "document", "path")
 ROLE_FIELDS: Final = (
     "accounts", "trusted", "policies", "inline_policies", "mfa_max_age", "max_session_duration",
     "source_identity", "tag_session", "permissions_boundary", "description", "path", "tags",
-    "trust_policy", "name", "exclude",
+    "trust_policy", "name", "exclude", "entitled",
 )  # fmt: skip
 #: what iamlayer renders into a role's trust policy: a verbatim `trust_policy:` replaces them all
 TRUST_FIELDS: Final = ("trusted", "mfa_max_age", "source_identity", "tag_session")
@@ -270,6 +270,8 @@ class SpecBuilder:
             if "identity_center" in top
             else None
         )
+        if "roles" in top:
+            roles = check_entitlements(self, top["roles"], roles, identity_center)
 
         backend = (
             build_backend(self, top["backend"], names.accounts, people, region) if "backend" in top else None
@@ -937,6 +939,10 @@ class SpecBuilder:
                 tag_session=self._flag(f, "tag_session", False),
                 permissions_boundary=boundary, description=self._description(f, Kind.ROLE), path=self._path(f),
                 tags=self._tags(f), selection=selection,
+                # checked against identity_center: once it is read (check_entitlements)
+                entitled=tuple(str(i.value) for i in self.r.items(f["entitled"], "group/<name> or user/<name>"))
+                if "entitled" in f
+                else (),
             )  # fmt: skip
         self._one_role_per_name(entries, out)
         return out

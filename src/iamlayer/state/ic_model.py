@@ -68,6 +68,8 @@ class IcUserState:
     family_name: str = ""
     email: str = ""
     owner: str | None = None
+    #: it has ExternalIds: an external identity provider provisioned it (SCIM)
+    external: bool = False
 
     def owned_by(self, project: str) -> bool:
         return self.owner == project
@@ -89,6 +91,7 @@ class IcGroupState:
     description: str = ""  # without the marker
     owner: str | None = None
     members: dict[str, str] = field(default_factory=dict)  # user name -> membership id ("" desired)
+    external: bool = False  # it has ExternalIds (see IcUserState)
 
     def owned_by(self, project: str) -> bool:
         return self.owner == project
@@ -126,6 +129,17 @@ class AssignmentState:
     account_id: str
 
 
+@dataclass(frozen=True, order=True)
+class EntitlementState:
+    """One entitlement of the account access manager: an Identity Center principal may use one
+    IAM role (through the access portal), principals by name as for assignments."""
+
+    role_arn: str
+    principal_type: str  # GROUP or USER
+    principal: str  # a user or group name; "id:<uuid>" for a principal not in the store
+    id: str = field(default="", compare=False)  # AWS's entitlementId ("" when wanted)
+
+
 @dataclass
 class IcState:
     """One Identity Center instance: its identity store and what iamlayer may manage in it.
@@ -140,8 +154,24 @@ class IcState:
     groups: dict[str, IcGroupState] = field(default_factory=dict)
     permission_sets: dict[str, PermissionSetState] = field(default_factory=dict)
     assignments: set[AssignmentState] = field(default_factory=set)
+    #: (GROUP or USER, name) of the external principals the spec names, as resolved (live) or
+    #: wanted (desired): never written, but their assignments of owned permission sets are iamlayer's
+    external: set[tuple[str, str]] = field(default_factory=set)
+    #: "GROUP/name" or "USER/name" of an external principal the spec names that the store lacks
+    #: -> the names of that type the store has (for a did-you-mean); only in the live state
+    unresolved: dict[str, list[str]] = field(default_factory=dict)
+    #: the account access manager, read only when a role of the spec is `entitled`: its
+    #: application for this instance ("" when none), whose it is (its iamlayer:project tag),
+    #: and the entitlements to roles of the accounts of the entitled roles
+    application_arn: str = ""
+    application_owner: str | None = None
+    entitlements: set[EntitlementState] = field(default_factory=set)
 
     def principal_owned(self, principal_type: str, name: str, project: str) -> bool:
+        """Whether iamlayer manages the principal's assignments: it made the principal, or the
+        spec names it as an external identity provider's."""
+        if (principal_type, name) in self.external:
+            return True
         found = (self.groups if principal_type == "GROUP" else self.users).get(name)
         return found is not None and found.owned_by(project)
 
@@ -154,6 +184,10 @@ class IcState:
         again under the same name is another principal)."""
         data: dict[str, Any] = asdict(self)
         data["assignments"] = sorted([*asdict(a).values()] for a in self.assignments)
+        data["external"] = sorted(self.external)
+        data["entitlements"] = sorted(
+            [e.role_arn, e.principal_type, e.principal, e.id] for e in self.entitlements
+        )
         for ps in data["permission_sets"].values():
             ps["policies"] = sorted(ps["policies"])
             ps["customer_managed"] = sorted(ps["customer_managed"])
