@@ -1688,23 +1688,22 @@ class AwsHarness:
             busy = self._ic_busy[ps] > 0 or any(
                 not op.done and op.permission_set == ps for op in self._ic_ops.values()
             )
-            others = (
-                conflict is not None
-                and not busy
-                and self._ic_others < conflict.others_times
-                and self._draw("ic-conflict-others", req.action) < conflict.others
-            )
-            if others:
-                self._ic_others += 1
-            elif not busy or conflict is None:
+            if conflict is None or (
+                not busy and (conflict.others <= 0 or self._ic_others >= conflict.others_times)
+            ):
                 self._ic_busy[ps] += 1
                 return ps
         msg = "Could not complete the operation due to a concurrent operation on the permission set. Retry."
-        if others:
-            return _error("sso", "json", "ConflictException", msg, 409), Fault.IC_CONFLICT_OTHERS
-        assert conflict is not None
-        if self._draw("ic-conflict", req.action) < conflict.share:
-            return _error("sso", "json", "ConflictException", msg, 409), Fault.IC_CONFLICT
+        # `_draw` takes the lock itself: drawn outside it.
+        if busy:
+            if self._draw("ic-conflict", req.action) < conflict.share:
+                return _error("sso", "json", "ConflictException", msg, 409), Fault.IC_CONFLICT
+        elif self._draw("ic-conflict-others", req.action) < conflict.others:
+            with self._lock:
+                refuse = self._ic_others < conflict.others_times
+                self._ic_others += refuse
+            if refuse:
+                return _error("sso", "json", "ConflictException", msg, 409), Fault.IC_CONFLICT_OTHERS
         with self._lock:
             self._ic_busy[ps] += 1
         return ps
