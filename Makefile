@@ -4,9 +4,10 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# make test runs 6 workers on the 2-core machine: most of its tests wait (on subprocesses, gpg,
-# the emulator, backoff), so 6 finish sooner than 4 or 2; the proofs time what they measure, so 2.
-TEST_WORKERS  ?= 6
+# make test runs 4 workers on the 2-core machine: most of its tests wait (on subprocesses, the
+# emulator, backoff), so 4 finish sooner than 2 (6 measured no faster); the proofs time what they
+# measure, so 2.
+TEST_WORKERS  ?= 4
 PROOF_WORKERS ?= 2
 
 # uv installs from the lock file (uv.lock) in seconds; it is taken from the PATH, else installed

@@ -42,7 +42,10 @@ from keyring_backend import BACKEND
 
 __all__ = ["layer", "proxy"]  # fixtures, used by name
 
-pytestmark = pytest.mark.skipif(not gpg_available(), reason="needs gpg, as the person decrypts with it")
+pytestmark = [
+    pytest.mark.proof,
+    pytest.mark.skipif(not gpg_available(), reason="needs gpg, as the person decrypts with it"),
+]  # long end to end (gpg, the aws CLI, a pty): `make proof`
 
 TESTS = Path(__file__).resolve().parents[1]
 

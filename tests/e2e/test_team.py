@@ -35,7 +35,10 @@ from backendsupport import add_backend, lock_object, objects, s3_in
 from gpgkeys import gpg_available
 from layer import ACCOUNT_NAMES, Layer, Run, killed_apply, run_cli
 
-pytestmark = pytest.mark.skipif(not gpg_available(), reason="needs gpg, as a person decrypts with it")
+pytestmark = [
+    pytest.mark.proof,
+    pytest.mark.skipif(not gpg_available(), reason="needs gpg, as a person decrypts with it"),
+]  # two operators with git clones: `make proof`
 
 PREFIX = "identities"
 LOST = (Fault.LOST_500, Fault.LOST_DROP)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.proof  # each bench at a tiny size, emulators and organizations: `make proof`
+
 BENCHES = Path(__file__).resolve().parents[2] / "bench"
 
 

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from awsharness import AwsHarness, Rule
 from layer import fresh_account_ids, run_cli, session_in
+
+pytestmark = pytest.mark.proof  # 24 accounts under injected failures: `make proof`
 
 ACCOUNTS = 24
 
