@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from iamlayer.access.principals import AccessModel, model_of
+from iamlayer.access.principals import model_of
 from iamlayer.access.reach import person_reach, reach_changes
 from iamlayer.plan.desired import desired_state
 from iamlayer.plan.model import AccessChange
@@ -49,33 +49,38 @@ def projected_state(live: AccountState, desired: AccountState, project: str) -> 
     )
 
 
+def after_states(spec: Spec, live: Mapping[str, AccountState]) -> dict[str, AccountState]:
+    """Each account read, as the plan made from it leaves it (see `projected_state`)."""
+    return {a: projected_state(s, desired_state(spec, a), spec.project) for a, s in live.items()}
+
+
 def access_changes(
     spec: Spec,
     live: Mapping[str, AccountState],
     *,
+    after: Mapping[str, AccountState] | None = None,
     managed: Mapping[str, Mapping[str, Any]] | None = None,
     now: datetime,
 ) -> tuple[AccessChange, ...]:
     """The reach each person gains or loses if the plan made from `live` (the accounts read) is
-    applied. Nothing when the people account was not read (its users are unknown)."""
+    applied; `after` is `after_states(spec, live)` when the caller has it already. Nothing when
+    the people account was not read (its users are unknown)."""
     if spec.people_account not in live:
         return ()
-    after = {a: projected_state(s, desired_state(spec, a), spec.project) for a, s in live.items()}
+    after = after if after is not None else after_states(spec, live)
     before_reach = person_reach(model_of(spec, live, managed=managed, source="live"), now=now)
     after_reach = person_reach(model_of(spec, after, managed=managed, source="spec"), now=now)
     return reach_changes(before_reach, after_reach, list(spec.accounts))
 
 
-def unknown_policies(spec: Spec, live: Mapping[str, AccountState]) -> set[str]:
-    """ARNs of the AWS-managed policies the people's identities use, before or after the plan,
-    whose documents the evaluator needs from AWS (read once each, for the whole plan)."""
-    people = live.get(spec.people_account)
-    if people is None:
+def unknown_policies(
+    spec: Spec, live: Mapping[str, AccountState], after: Mapping[str, AccountState]
+) -> set[str]:
+    """ARNs of the AWS-managed policies the people's identities use, before (`live`) or after
+    (`after_states`) the plan, whose documents the evaluator needs from AWS (read once each)."""
+    people = spec.people_account
+    if people not in live:
         return set()
-    ids = {a: acc.id for a, acc in spec.accounts.items()}
-    out: set[str] = set()
-    for state in (people, projected_state(people, desired_state(spec, spec.people_account), spec.project)):
-        out |= AccessModel.from_states(
-            {spec.people_account: state}, spec.people_account, ids
-        ).unknown_policies()
-    return out
+    return {
+        arn for states in (live, after) for arn in model_of(spec, {people: states[people]}).unknown_policies()
+    }

@@ -24,7 +24,7 @@ from iamlayer.aws.read import confirm_user, describe_user_for_delete, read_polic
 from iamlayer.aws.session import ApiStats, CredentialSource
 from iamlayer.errors import IamlayerError, PlanError, SpecError
 from iamlayer.kinds import expected_plan_reads
-from iamlayer.plan.access_changes import access_changes, unknown_policies
+from iamlayer.plan.access_changes import access_changes, after_states, unknown_policies
 from iamlayer.plan.desired import desired_state
 from iamlayer.plan.diff import SecretIntent, diff
 from iamlayer.plan.ic_diff import foreign_entitled_roles
@@ -320,7 +320,8 @@ def who_gains_what(
     """Each person's reach the plan changes (iamlayer.plan.access_changes). The AWS-managed
     policies people hold are read once each (GetPolicy + GetPolicyVersion) through the people
     account; one that cannot be read leaves the answers that depend on it marked uncertain."""
-    unknown = unknown_policies(spec, live)
+    after = after_states(spec, live)
+    unknown = unknown_policies(spec, live, after)
     people = conns.get(spec.people_account)
     managed: dict[str, dict[str, Any]] = {}
     if unknown and people is not None and people.clients is not None:
@@ -332,7 +333,7 @@ def who_gains_what(
             managed = {}
     if progress:
         progress("asking the evaluator who gains what")
-    return access_changes(spec, live, managed=managed, now=datetime.now(UTC))
+    return access_changes(spec, live, after=after, managed=managed, now=datetime.now(UTC))
 
 
 #: how many accounts plan reads (and apply writes to) at a time, unless --parallelism says otherwise
