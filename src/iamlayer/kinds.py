@@ -523,7 +523,9 @@ REGISTRY: dict[Kind, KindSpec] = {
             home=Home.MEMBERS,
             reads=(_gaad("RoleDetailList.RolePolicyList"),),
             fields=("document",),
-            ownership=Ownership(_PARENT, "its role's"),
+            ownership=Ownership(
+                _PARENT, "its role's; iamlayer-offboarded is written from the spec's offboarded:"
+            ),
             quotas=(_INLINE_NAME,),
             stage=3,
             actions=frozenset({C, U, D}),

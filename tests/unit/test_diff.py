@@ -411,10 +411,15 @@ def test_trust_policy_with_mfa_and_ci_session_features() -> None:
     assert st["Condition"] == {
         "Bool": {"aws:MultiFactorAuthPresent": ["true"]},
         "NumericLessThan": {"aws:MultiFactorAuthAge": ["3600"]},
+        # people of the people account assume it in a session named after their user
+        "StringEquals": {"sts:RoleSessionName": ["${aws:username}"]},
     }
-    d = trust_policy(spec, spec.roles["Deploy"])["Statement"][0]
-    assert d["Action"] == ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"]
-    assert "Condition" not in d
+    assume, ci = trust_policy(spec, spec.roles["Deploy"])["Statement"]
+    assert assume["Action"] == ["sts:AssumeRole"]
+    assert assume["Condition"] == {"StringEquals": {"sts:RoleSessionName": ["${aws:username}"]}}
+    # the session features are asked within the AssumeRole call, which the first statement decides
+    assert ci["Action"] == ["sts:SetSourceIdentity", "sts:TagSession"]
+    assert "Condition" not in ci
 
 
 def test_group_assume_policy_names_each_role_and_exactly_its_accounts() -> None:

@@ -46,15 +46,17 @@ DOC = normalize(
 @pytest.mark.parametrize("mfa", [None, 3600])
 @pytest.mark.parametrize("si", [False, True])
 @pytest.mark.parametrize("ts", [False, True])
-def test_iamlayer_trust_shapes_are_recognised(mfa: int | None, si: bool, ts: bool) -> None:
-    doc = trust_document(SEC, mfa_max_age=mfa, source_identity=si, tag_session=ts)
+@pytest.mark.parametrize("named", [False, True])
+def test_iamlayer_trust_shapes_are_recognised(mfa: int | None, si: bool, ts: bool, named: bool) -> None:
+    doc = trust_document(SEC, mfa_max_age=mfa, source_identity=si, tag_session=ts, named_sessions=named)
     shape = recognise_trust(doc)
     assert shape is not None and (
         shape.trusted_account_id,
         shape.mfa_max_age,
         shape.source_identity,
         shape.tag_session,
-    ) == (SEC, mfa, si, ts)
+        shape.named_sessions,
+    ) == (SEC, mfa, si, ts, named)
 
 
 def _statement(**changes: Any) -> dict[str, Any]:
@@ -175,7 +177,7 @@ def test_scalars_read_back_as_strings() -> None:
 
 OWN = {OWNER_TAG: "acme"}
 POLICY = PasswordPolicy(minimum_length=20, reuse_prevention=10)
-TRUST = trust_document(SEC, mfa_max_age=43200, source_identity=False, tag_session=False)
+TRUST = trust_document(SEC, mfa_max_age=43200, source_identity=False, tag_session=False, named_sessions=True)
 VENDOR = normalize(
     {
         "Version": "2012-10-17",

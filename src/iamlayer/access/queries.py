@@ -28,10 +28,18 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from iamlayer.access.context import MFA_AGE, RESOURCE_ACCOUNT, Credential, Signing, user_context
+from iamlayer.access.context import (
+    MFA_AGE,
+    RESOURCE_ACCOUNT,
+    Caller,
+    Credential,
+    RequestContext,
+    Signing,
+    user_context,
+)
 from iamlayer.access.evaluate import Decision, PolicySource, Request, StatementRef, evaluate
 from iamlayer.access.patterns import arn_account, arn_service
 from iamlayer.access.policy import EVERY_RESOURCE, ResourceMode, compile_policy
@@ -151,6 +159,52 @@ def _foreign_resource_policy(resource: str) -> PolicySource | None:
     if arn_service(resource) == "iam":
         return None
     return PolicySource(f"resource-based policy of {resource} (not read)", resource, None)
+
+
+#: A role's unique id (AROA...) is AWS's; offline a stand-in takes its place in aws:userid, where
+#: only the session name after the colon is ever matched by the layer's policies.
+ROLE_ID_STAND_IN = "AROAROLEIDUNKNOWN"
+
+
+def session_can(
+    model: AccessModel,
+    role: RoleModel,
+    session_name: str,
+    issued: datetime,
+    action: str,
+    resource: str,
+    *,
+    now: datetime,
+) -> Decision:
+    """May a session of `role` named `session_name`, issued at `issued`, call `action` on
+    `resource` (in the role's account) at `now`, by the role's own policies?
+
+    The request context is a role session's, as AWS documents it: aws:userid is
+    `<role id>:<session name>`, aws:PrincipalArn the role's ARN, aws:TokenIssueTime the time the
+    session was issued. No other key is present.
+    """
+    when, at = now.astimezone(UTC), issued.astimezone(UTC)
+    ctx = RequestContext(
+        {
+            "aws:userid": f"{ROLE_ID_STAND_IN}:{session_name}",
+            "aws:PrincipalArn": role.arn,
+            "aws:PrincipalAccount": role.account_id,
+            "aws:PrincipalType": "AssumedRole",
+            "aws:RequestedRegion": model.region,
+            "aws:CurrentTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "aws:EpochTime": str(int(when.timestamp())),
+            "aws:TokenIssueTime": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "aws:SecureTransport": "true",
+            RESOURCE_ACCOUNT: role.account_id,
+        }
+    )
+    caller = Caller.role_session(role.account_id, role.name, session_name, role.path)
+    return evaluate(
+        Request(caller, action, resource, ctx),
+        role.policies,
+        boundary=role.boundary,
+        resource_account=role.account_id,
+    )
 
 
 @dataclass(frozen=True)

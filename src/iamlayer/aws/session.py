@@ -210,6 +210,11 @@ class AccountClients:
         it: iamlayer.aws.gateways.account_access is its typed face)."""
         return self.client("account-access", region)
 
+    def signin(self, region: str) -> Any:
+        """The account's AWS Sign-In client in `region` (no stubs are published for it:
+        iamlayer.aws.gateways.signin is its typed face)."""
+        return self.client("signin", region)
+
     def client(self, service: str, region: str | None = None, *, retries: bool = True) -> Any:
         """The account's client for `service`; `retries=False`: one without botocore's retries,
         for calls that must not be sent twice unless the caller knows the first did nothing.

@@ -196,6 +196,7 @@ class TrustShape:
     mfa_max_age: int | None
     source_identity: bool
     tag_session: bool
+    named_sessions: bool = False  # sessions must be named after the caller's user
 
 
 def recognise_trust(doc: Mapping[str, Any]) -> TrustShape | None:
@@ -206,7 +207,7 @@ def recognise_trust(doc: Mapping[str, Any]) -> TrustShape | None:
     """
     want = normalize(doc)
     statements = want.get("Statement", [])
-    if len(statements) != 1:
+    if not 1 <= len(statements) <= 2:
         return None
     st = statements[0]
     principal = st.get("Principal")
@@ -217,7 +218,7 @@ def recognise_trust(doc: Mapping[str, Any]) -> TrustShape | None:
     account_id = arn[len(prefix) : -len(suffix)] if arn.startswith(prefix) and arn.endswith(suffix) else ""
     if not (len(account_id) == 12 and account_id.isdigit()):
         return None
-    actions = set(st.get("Action", []))
+    actions = {a for s in statements for a in s.get("Action", [])}
     mfa: int | None = None
     age = (st.get("Condition") or {}).get("NumericLessThan", {}).get("aws:MultiFactorAuthAge")
     if age:
@@ -225,11 +226,20 @@ def recognise_trust(doc: Mapping[str, Any]) -> TrustShape | None:
             mfa = int(age[0])
         except (TypeError, ValueError):
             return None
-    shape = TrustShape(account_id, mfa, "sts:SetSourceIdentity" in actions, "sts:TagSession" in actions)
-    rendered = trust_document(
-        account_id, mfa_max_age=mfa, source_identity=shape.source_identity, tag_session=shape.tag_session
-    )
-    return shape if rendered == want else None
+    for named in (True, False):
+        shape = TrustShape(
+            account_id, mfa, "sts:SetSourceIdentity" in actions, "sts:TagSession" in actions, named
+        )
+        rendered = trust_document(
+            account_id,
+            mfa_max_age=mfa,
+            source_identity=shape.source_identity,
+            tag_session=shape.tag_session,
+            named_sessions=named,
+        )
+        if rendered == want:
+            return shape
+    return None
 
 
 def _trust_principals(doc: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -625,6 +635,10 @@ class _Builder:
         shape = recognise_trust(r.trust)
         if shape is not None and shape.trusted_account_id not in (people_id, management_id):
             shape = None  # iamlayer's shape, but trusting an account it cannot name: kept verbatim
+        if shape is not None and shape.named_sessions != (shape.trusted_account_id == people_id):
+            # The spec would render the other shape (session names are required exactly of the
+            # people account's users): kept verbatim, so that importing changes nothing.
+            shape = None
         trust: Any = (
             r.trust
             if shape is None

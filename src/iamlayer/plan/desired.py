@@ -14,10 +14,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from iamlayer.plan.signin import SIGNIN_POLICY_NAME, signin_policy
-from iamlayer.spec.model import Grant, Role, SelfManagement, Spec
+from iamlayer.spec.model import Grant, Offboarding, Role, SelfManagement, Spec
 from iamlayer.spec.organization import placeholder_view, unit_org_path
 from iamlayer.state.model import (
     GRANTS_POLICY_NAME,
+    OFFBOARDED_POLICY_NAME,
     OWNER_TAG,
     AccessKey,
     AccountState,
@@ -60,6 +61,7 @@ def trust_policy(spec: Spec, role: Role) -> Doc:
             mfa_max_age=role.mfa_max_age,
             source_identity=role.source_identity,
             tag_session=role.tag_session,
+            named_sessions=role.trusted_account == spec.people_account,
         )
     if role.entitled:
         doc = normalize({**doc, "Statement": [*doc["Statement"], ACCOUNT_ACCESS_TRUST]})
@@ -76,30 +78,55 @@ ACCOUNT_ACCESS_TRUST: dict[str, Any] = {
 }
 
 
+#: The session of a person must be named after their IAM user: then every role session's
+#: aws:userid ends with `:<user name>`, which is what an offboarding's Deny matches.
+SESSION_NAMED_AFTER_USER: dict[str, Any] = {"StringEquals": {"sts:RoleSessionName": "${aws:username}"}}
+
+
 def trust_document(
-    trusted_account_id: str, *, mfa_max_age: int | None, source_identity: bool, tag_session: bool
+    trusted_account_id: str,
+    *,
+    mfa_max_age: int | None,
+    source_identity: bool,
+    tag_session: bool,
+    named_sessions: bool = False,
 ) -> Doc:
-    """Principals of the trusted account may assume the role; with MFA when `mfa_max_age` is set.
+    """Principals of the trusted account may assume the role; with MFA when `mfa_max_age` is set;
+    with `named_sessions` (roles the people account's users assume), only in a session named after
+    the caller's user (`sts:RoleSessionName` = `${aws:username}`).
 
     In an Allow statement a plain `Bool` is the safe choice: when the MFA key is absent (long-term
     keys), the condition is false and nothing is allowed. BoolIfExists here would fail open.
+    sts:SetSourceIdentity and sts:TagSession get a statement of their own without the session
+    name condition: AWS documents sts:RoleSessionName for the AssumeRole request only, and they are
+    only ever asked within an AssumeRole call, which the first statement already decides.
     """
     actions = ["sts:AssumeRole"]
-    if source_identity:
-        actions.append("sts:SetSourceIdentity")
-    if tag_session:
-        actions.append("sts:TagSession")
-    statement: dict[str, Any] = {
-        "Effect": "Allow",
-        "Principal": {"AWS": f"arn:aws:iam::{trusted_account_id}:root"},
-        "Action": actions,
-    }
+    extra = [
+        a for a, on in (("sts:SetSourceIdentity", source_identity), ("sts:TagSession", tag_session)) if on
+    ]
+    principal = {"AWS": f"arn:aws:iam::{trusted_account_id}:root"}
+    condition: dict[str, Any] = {}
     if mfa_max_age is not None:
-        statement["Condition"] = {
+        condition = {
             "Bool": {"aws:MultiFactorAuthPresent": "true"},
             "NumericLessThan": {"aws:MultiFactorAuthAge": str(mfa_max_age)},
         }
-    return normalize({"Version": "2012-10-17", "Statement": [statement]})
+    statements: list[dict[str, Any]] = []
+    if named_sessions:
+        statements.append(
+            {"Effect": "Allow", "Principal": principal, "Action": actions,
+             "Condition": {**condition, **SESSION_NAMED_AFTER_USER}}
+        )  # fmt: skip
+        actions = extra
+    else:
+        actions += extra
+    if actions:
+        statement: dict[str, Any] = {"Effect": "Allow", "Principal": principal, "Action": actions}
+        if condition:
+            statement["Condition"] = condition
+        statements.append(statement)
+    return normalize({"Version": "2012-10-17", "Statement": statements})
 
 
 #: A condition block of an assume-roles statement, e.g. {"StringEquals": {"aws:ResourceAccount": [...]}}
@@ -339,7 +366,13 @@ def self_management_policy(mode: SelfManagement) -> Doc:
 def grant_sid(grant: Grant, taken: set[str]) -> str:
     """`Grant<reason>`: the reason in the statement id, in the letters and digits a Sid allows
     (INC-4521 -> GrantINC4521); a number is added when another grant took it."""
-    base = "Grant" + re.sub(r"[^A-Za-z0-9]", "", grant.reason)
+    return unique_sid("Grant", grant.reason, taken)
+
+
+def unique_sid(prefix: str, text: str, taken: set[str]) -> str:
+    """`<prefix><text>` in the letters and digits a Sid allows (INC-4521 -> INC4521), with a
+    number added when another statement of the policy took it; recorded in `taken`."""
+    base = prefix + re.sub(r"[^A-Za-z0-9]", "", text)
     sid, n = base, 1
     while sid in taken:
         n += 1
@@ -370,15 +403,54 @@ def grants_policy(spec: Spec, user: str, now: datetime) -> Doc | None:
     return normalize({"Version": "2012-10-17", "Statement": statements}) if statements else None
 
 
+def offboarded_statements(entries: Iterable[Offboarding], max_session: int, now: datetime) -> list[Doc]:
+    """The Deny statements for the sessions of people who left (`entries`, the ones that concern
+    one role or permission set, whose longest session is `max_session` s), while any may live.
+
+    A role session of a person has aws:userid `<role id>:<session name>`, and the layer's trust
+    makes the session name the person's user name (SESSION_NAMED_AFTER_USER); an Identity
+    Center session's name is the Identity Center user name. aws:TokenIssueTime is when the
+    session was issued: sessions issued at or after `at` (a new hire's, a re-hire's) are not
+    denied. Once `at` + `max_session` has passed, no such session is left and nothing renders.
+    """
+    taken: set[str] = set()
+    return [
+        {
+            "Sid": unique_sid("Offboarded", e.user, taken),
+            "Effect": "Deny",
+            "Action": "*",
+            "Resource": "*",
+            "Condition": {
+                "StringLike": {"aws:userid": f"*:{e.user}"},
+                "DateLessThan": {"aws:TokenIssueTime": e.at_text},
+            },
+        }
+        for e in entries
+        if e.active(now, max_session)
+    ]
+
+
+def offboarded_policy(spec: Spec, role_key: str, account: str, now: datetime) -> Doc | None:
+    """The `iamlayer-offboarded` inline policy of role `role_key` in `account` at `now`, or None."""
+    role = spec.roles[role_key]
+    entries = [e for e in spec.offboarded if (role_key, account) in e.roles]
+    statements = offboarded_statements(entries, role.max_session_duration, now)
+    return normalize({"Version": "2012-10-17", "Statement": statements}) if statements else None
+
+
 def desired_state(spec: Spec, account: str, *, now: datetime | None = None) -> AccountState:
     """What `account` should hold according to the spec; `now` (default: the clock) decides which
     grants have expired."""
     acc = spec.accounts[account]
     owner = {OWNER_TAG: spec.project}
     state = AccountState(account_id=acc.id, alias=acc.alias, password_policy=acc.password_policy)
-    for role in spec.roles.values():
+    now = now or datetime.now(UTC)
+    for key, role in spec.roles.items():
         if account not in role.accounts:
             continue
+        inline = {k: normalize(v) for k, v in role.inline_policies.items()}
+        if (offboarded := offboarded_policy(spec, key, account, now)) is not None:
+            inline[OFFBOARDED_POLICY_NAME] = offboarded
         state.roles[role.name] = RoleState(
             name=role.name,
             path=role.path,
@@ -387,7 +459,7 @@ def desired_state(spec: Spec, account: str, *, now: datetime | None = None) -> A
             description=role.description,
             permissions_boundary=role.permissions_boundary,
             attached=frozenset(role.policies),
-            inline={k: normalize(v) for k, v in role.inline_policies.items()},
+            inline=inline,
             tags={**role.tags, **tag_manifest(role.tags), **owner},
         )
     if spec.identity_center is not None:
@@ -440,7 +512,7 @@ def desired_state(spec: Spec, account: str, *, now: datetime | None = None) -> A
             access_keys=None if kept else ((AccessKey(id="", active=True),) if user.access_key else ()),
             credentials_kept=kept,
         )
-    _add_grants(spec, state, now or datetime.now(UTC))
+    _add_grants(spec, state, now)
     return state
 
 

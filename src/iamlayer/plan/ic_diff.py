@@ -23,14 +23,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from iamlayer.errors import Diagnostic, SpecError
 from iamlayer.kinds import ACCESS_APPLICATION_NAME
-from iamlayer.plan.desired import role_arn
+from iamlayer.plan.desired import offboarded_statements, role_arn
 from iamlayer.plan.diff import ChangeCollector, DiffResult
 from iamlayer.plan.model import Action, Kind
-from iamlayer.spec.ic_model import GROUP, USER, IdentityCenter, duration_seconds
+from iamlayer.spec.ic_model import GROUP, USER, IdentityCenter, PermissionSet, duration_seconds
 from iamlayer.spec.model import Spec
 from iamlayer.state.ic_model import (
     AssignmentState,
@@ -42,7 +43,7 @@ from iamlayer.state.ic_model import (
     cm_ref,
     with_marker,
 )
-from iamlayer.state.model import OWNER_TAG, AccountState
+from iamlayer.state.model import OWNER_TAG, AccountState, Doc
 from iamlayer.state.normalize import normalize
 
 #: permission-set fields whose change needs re-provisioning (the description is not in the role)
@@ -56,10 +57,12 @@ def spec_policy_ref(spec: Spec, name: str) -> str:
     return cm_ref(spec.policies[name].path, name)
 
 
-def desired_ic(spec: Spec) -> IcState:
-    """What the instance should hold according to the spec (ids empty: the spec cannot know them)."""
+def desired_ic(spec: Spec, *, now: datetime | None = None) -> IcState:
+    """What the instance should hold according to the spec (ids empty: the spec cannot know them);
+    `now` (default: the clock) decides which offboardings still deny sessions."""
     ic = spec.identity_center
     assert ic is not None
+    now = now or datetime.now(UTC)
     state = IcState()
     state.external = {(kind, name) for kind in (GROUP, USER) for name in ic.external(kind)}
     for u in (u for u in ic.users.values() if not u.external):
@@ -87,7 +90,7 @@ def desired_ic(spec: Spec) -> IcState:
             relay_state=ps.relay_state,
             policies=frozenset(ps.policies),
             customer_managed=frozenset(spec_policy_ref(spec, n) for n in ps.customer_managed_policies),
-            inline=normalize(ps.inline_policy) if ps.inline_policy else None,
+            inline=_inline_policy(spec, ps, now),
             boundary=boundary,
             boundary_read=ps.boundary_managed,
         )
@@ -102,6 +105,18 @@ def desired_ic(spec: Spec) -> IcState:
         for kind, _, principal in (p.partition("/") for p in role.entitled)
     }
     return state
+
+
+def _inline_policy(spec: Spec, ps: PermissionSet, now: datetime) -> Doc | None:
+    """The permission set's inline policy: the spec's, with the Deny of the sessions of people who
+    left and were assigned it (`offboarded:`) while any may live (a permission set has one inline
+    policy, so the statements join it)."""
+    entries = [e for e in spec.offboarded if ps.name in e.permission_sets]
+    denies = offboarded_statements(entries, duration_seconds(ps.session_duration) or 0, now)
+    if not denies:
+        return normalize(ps.inline_policy) if ps.inline_policy else None
+    base = normalize(ps.inline_policy) if ps.inline_policy else {"Version": "2012-10-17", "Statement": []}
+    return normalize({**base, "Statement": [*base["Statement"], *denies]})
 
 
 def spec_role_arns(spec: Spec) -> dict[str, tuple[str, str]]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
@@ -222,3 +222,68 @@ def _check_result(new_text: str, spec_path: Path, accounts: Mapping[str, str]) -
 
 def _write_atomic(path: Path, text: str) -> None:
     write_atomic(path, text.encode("utf-8"), path.stat().st_mode & 0o777)
+
+
+def without_person(text: str, file: str, user: str, entry: Mapping[str, Any]) -> str:
+    """The spec text with `user` gone and `entry` appended to `offboarded:` (made if missing).
+
+    Gone: `users.<user>`, the grants to them, and (when iamlayer makes them) their Identity
+    Center user, group memberships and own assignments. A round-trip of ruamel.yaml keeps
+    comments, keys and styles; long flow mappings may be re-wrapped. Nothing is written: the caller
+    validates the result first (iamlayer.offboard).
+    """
+    data = _round_trip_tree(text, file)
+    if not isinstance(data, CommentedMap):
+        raise SpecError([Diagnostic(file, None, "", "the spec is not a mapping")])
+    users = data.get("users")
+    if isinstance(users, CommentedMap):
+        users.pop(user, None)
+    grants = data.get("grants")
+    if isinstance(grants, list):
+        grants[:] = [g for g in grants if not (isinstance(g, Mapping) and g.get("who") == user)]
+        if not grants:
+            del data["grants"]
+    ic = data.get("identity_center")
+    if isinstance(ic, CommentedMap):
+        _without_ic_user(ic, user)
+    found = data.get("offboarded")
+    if not isinstance(found, list):
+        found = CommentedSeq()
+        data["offboarded"] = found
+    new = CommentedMap(entry)
+    new.fa.set_flow_style()
+    for key in ("roles", "permission_sets"):
+        if isinstance(new.get(key), list):
+            seq = CommentedSeq(new[key])
+            seq.fa.set_flow_style()
+            new[key] = seq
+    found.append(new)
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 4096
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue()
+
+
+def _without_ic_user(ic: CommentedMap, user: str) -> None:
+    """Identity Center user `user` gone from `ic`, unless an external provider owns them: then
+    only the provider can remove them, and their assignments stay until it does."""
+    users = ic.get("users")
+    declared = users.get(user) if isinstance(users, Mapping) else None
+    if isinstance(declared, Mapping) and declared.get("external"):
+        return
+    if isinstance(users, CommentedMap):
+        users.pop(user, None)
+    for group in (ic.get("groups") or {}).values():
+        members = group.get("members") if isinstance(group, Mapping) else None
+        if isinstance(members, list) and user in members:
+            members.remove(user)
+    assignments = ic.get("assignments")
+    if isinstance(assignments, list):
+        assignments[:] = [a for a in assignments if not (isinstance(a, Mapping) and a.get("user") == user)]
+
+
+def write_spec_text(path: Path, text: str) -> None:
+    """Replace the spec file's text atomically, keeping its mode."""
+    _write_atomic(path, text)

@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -202,6 +202,34 @@ class Grant:
         return self.until.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@dataclass(frozen=True)
+class Offboarding:
+    """A person who left (`offboarded:`), and the role sessions they may still hold.
+
+    `iamlayer offboard` removes the user from the spec and records this entry: the roles they
+    could assume (spec role key, account) and the permission sets they were assigned, at `at`.
+    Each of those gets a Deny of every action for sessions named after the person and issued
+    before `at`, kept until `at` plus the role's (or permission set's) longest session, when no
+    such session can be left (iamlayer.plan.desired.offboarded_policy).
+    """
+
+    user: str  # the IAM user name (and the Identity Center user name), which names the sessions
+    at: datetime  # timezone-aware: when the offboarding happened
+    roles: tuple[tuple[str, str], ...] = ()  # (role key of the spec, account name)
+    permission_sets: tuple[str, ...] = ()  # names under identity_center.permission_sets
+    line: int | None = None
+    path: str = ""  # its key path, e.g. "offboarded[0]"
+
+    def active(self, now: datetime, max_session: int) -> bool:
+        """Whether a session issued before `at`, lasting at most `max_session` s, may be alive at `now`."""
+        return now < self.at + timedelta(seconds=max_session)
+
+    @property
+    def at_text(self) -> str:
+        """`at` as aws:TokenIssueTime is compared (ISO 8601, UTC, seconds)."""
+        return self.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 #: `role/<name>@<account>` (or `@*`, every account where the role is): a role as checks name it
 ROLE_REF = re.compile(r"role/([\w+=,.@-]{1,64})@(\*|[A-Za-z0-9][A-Za-z0-9_.-]{0,62})", re.ASCII)
 EVERY_ACCOUNT = "*"
@@ -277,6 +305,7 @@ class Spec:
     adopt: bool = False
     backend: S3Backend | None = None  # None: the local folder .iamlayer/ beside the spec
     grants: tuple[Grant, ...] = ()  # temporary access that AWS ends by itself (`grants:`)
+    offboarded: tuple[Offboarding, ...] = ()  # people who left, while their sessions may live
     # --- accounts chosen by the organization (iamlayer.spec.organization) ---
     #: `accounts: {organization: true}`: the layer's accounts are the organization's ACTIVE ones
     accounts_from_organization: bool = False

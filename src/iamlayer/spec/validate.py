@@ -40,6 +40,7 @@ from iamlayer.spec.model import (
     parse_role_ref,
 )
 from iamlayer.spec.nodes import Node, Reader, doc_path_suffix, to_plain
+from iamlayer.spec.offboarded_validate import build_offboarded
 from iamlayer.spec.organization import (
     ACTIVE,
     OU_PREFIX,
@@ -51,13 +52,13 @@ from iamlayer.spec.organization import (
     skipped_note,
 )
 from iamlayer.state.model import MAX_TAGS as STATE_MAX_TAGS
-from iamlayer.state.model import OWNER_TAG
+from iamlayer.state.model import OFFBOARDED_POLICY_NAME, OWNER_TAG
 
 # --- fields of each mapping, in the order the scaffold documents them ---------------------------
 TOP_FIELDS: Final = (
     "project", "project_long", "region", "accounts", "people_account", "management_account",
     "access_role", "password_policy", "policies", "roles", "groups", "users", "regions_in_use",
-    "outputs_dir", "checks", "identity_center", "adopt", "backend", "grants",
+    "outputs_dir", "checks", "identity_center", "adopt", "backend", "grants", "offboarded",
 )  # fmt: skip
 ACCOUNT_FIELDS: Final = ("id", "alias", "password_policy", "profile")
 #: `accounts: {organization: true}`: every ACTIVE account of the organization, at plan time
@@ -281,6 +282,9 @@ class SpecBuilder:
             if "grants" in top
             else ()
         )
+        offboarded = (
+            build_offboarded(self, top["offboarded"], roles, identity_center) if "offboarded" in top else ()
+        )
         if self.r.has_errors:
             return None
         return Spec(
@@ -289,6 +293,7 @@ class SpecBuilder:
             access_role=access_role, policies=policies, roles=roles, groups=groups, users=users,
             regions_in_use=regions, outputs_dir=outputs_dir, checks=checks,
             identity_center=identity_center, adopt=adopt, backend=backend, grants=grants,
+            offboarded=offboarded,
             accounts_from_organization=self.org_mode, unresolved=self.unresolved,
             organization=self.org if (self.org_mode or self.selections) else None,
             selections=tuple(self.selections), source_tree=doc,
@@ -836,6 +841,12 @@ class SpecBuilder:
         sizes: list[tuple[Node, int]] = []
         for name, child in self.r.named(node, "inline policy"):
             self._name(name, child, INLINE_KIND[kind], "inline policy")
+            if kind is Kind.ROLE and name == OFFBOARDED_POLICY_NAME:
+                self.r.error(
+                    child,
+                    f"inline policy name {name!r} is iamlayer's (the Deny of the sessions of people who left)",
+                    "give the policy another name",
+                )
             doc = self._document(child)
             if doc is not None:
                 docs[name] = doc

@@ -44,6 +44,9 @@ POLICY_MARKER = "[iamlayer:{project}]"
 #: The one inline policy of a user that iamlayer writes: their grants (`grants:`). A user's other
 #: inline policies are not iamlayer's, and are left alone.
 GRANTS_POLICY_NAME = "iamlayer-grants"
+#: The inline policy of a role (and the statements of a permission set's inline policy) that
+#: deny the sessions of people who left (`offboarded:`), until those sessions have ended.
+OFFBOARDED_POLICY_NAME = "iamlayer-offboarded"
 
 Doc = dict[str, Any]
 

@@ -1,0 +1,67 @@
+"""AWS Sign-In (service `signin`): the sign-in sessions `aws login` makes for an IAM user.
+
+Operation names and shapes are botocore's model of the service (signin 2023-01-01). The emulator
+lacks the service: tests/unit/test_signin_stubbed.py proves these calls with botocore's Stubber on
+that model, which validates every request's parameters.
+
+A session cannot be revoked without its ARN, so the person's ACTIVE sessions are listed first
+(ListSessions filtered by principalArn), then revoked five at a time (BatchRevokeSessions takes at
+most five). Revoking a session already revoked succeeds; a session that cannot be revoked is
+reported in the answer's `errors`, not as a failure of the call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from iamlayer.aws.gateways.base import send
+
+#: BatchRevokeSessions takes at most this many session ARNs (SessionArnList, max 5)
+REVOKE_BATCH = 5
+
+
+@dataclass(frozen=True)
+class Revoked:
+    """What a revocation did: the sessions revoked, and those that could not be (ARN, reason)."""
+
+    revoked: tuple[str, ...]
+    errors: tuple[tuple[str, str], ...] = ()
+
+
+class SigninGateway:
+    """Intent-level calls of AWS Sign-In in one account and region."""
+
+    def __init__(self, client: Any, where: str) -> None:
+        self.client = client
+        self.where = where
+
+    def active_sessions(self, principal_arn: str) -> list[str]:
+        """The ARNs of `principal_arn`'s sign-in sessions that are still active."""
+        pages = self.client.get_paginator("list_sessions")
+        found: list[str] = send(
+            f"listing the sign-in sessions of {principal_arn} {self.where}",
+            lambda: [
+                s["sessionArn"]
+                for page in pages.paginate(principalArn=principal_arn, status="ACTIVE")
+                for s in page["items"]
+            ],
+        )
+        return found
+
+    def revoke_sessions(self, principal_arn: str, reason: str) -> Revoked:
+        """Revoke every active sign-in session of `principal_arn` (an IAM user's ARN)."""
+        arns = self.active_sessions(principal_arn)
+        revoked: list[str] = []
+        errors: list[tuple[str, str]] = []
+        for i in range(0, len(arns), REVOKE_BATCH):
+            batch = arns[i : i + REVOKE_BATCH]
+            got = send(
+                f"revoking {len(batch)} sign-in session(s) of {principal_arn} {self.where}",
+                lambda batch=batch: self.client.batch_revoke_sessions(  # type: ignore[misc]
+                    principalArn=principal_arn, sessionArns=batch, reason=reason
+                ),
+            )
+            revoked += [r["sessionArn"] for r in got.get("revokedSessions", [])]
+            errors += [(e["sessionArn"], f"{e['code']}: {e['message']}") for e in got.get("errors", [])]
+        return Revoked(tuple(revoked), tuple(errors))
