@@ -33,6 +33,7 @@ COMMANDS: tuple[Entry, ...] = (
     Entry("decrypt", "iamlayer.cli.secrets_cmds", "decrypt", "Decrypt a secret iamlayer encrypted to you (the same as `gpg --decrypt FILE`)."),
     Entry("password", "iamlayer.cli.secrets_cmds", "password", "Console passwords."),
     Entry("access-key", "iamlayer.cli.secrets_cmds", "access_key", "Access keys: rotate (a new key, encrypted), retire (old keys, without a new one)."),
+    Entry("offboard", "iamlayer.cli.offboard_cmds", "offboard_cmd", "Remove a person who left, and end the role sessions they still hold."),
     Entry("onboard", "iamlayer.cli.people", "onboard_cmd", "Set yourself up from the access key the operator encrypted to you: profiles and MFA."),
     Entry("credentials", "iamlayer.cli.people", "credentials_group", "A person's own AWS credentials and profiles."),
     Entry("mfa", "iamlayer.cli.people", "mfa_group", "Your MFA device and MFA session."),
