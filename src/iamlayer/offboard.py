@@ -124,7 +124,7 @@ def reach_of(spec: Spec, user: str, *, now: datetime) -> tuple[Reach, ...]:
     from iamlayer.access.principals import model_from_spec
     from iamlayer.access.queries import assume_access
 
-    model = model_from_spec(spec)
+    model = model_from_spec(spec, now=now)
     keys = {(r.name, a): k for k, r in spec.roles.items() for a in r.accounts}
     out: list[Reach] = []
     person = model.users.get(user)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from iamlayer.access.builtin import AWS_MANAGED
@@ -269,12 +270,15 @@ def model_from_spec(
     *,
     managed: Mapping[str, Mapping[str, Any]] | None = None,
     accounts: Iterable[str] | None = None,
+    now: datetime | None = None,
 ) -> AccessModel:
-    """The model of what the spec renders (iamlayer.plan.desired), without any AWS call."""
+    """The model of what the spec renders (iamlayer.plan.desired) at `now` (default: the clock:
+    it decides which grants and offboarding Denies are still there), without any AWS call."""
     names = list(accounts) if accounts is not None else list(spec.accounts)
     if spec.people_account not in names:
         names.append(spec.people_account)
-    return model_of(spec, {a: desired_state(spec, a) for a in names}, managed=managed, source="spec")
+    states = {a: desired_state(spec, a, now=now) for a in names}
+    return model_of(spec, states, managed=managed, source="spec")
 
 
 def model_of(

@@ -55,13 +55,16 @@ class SigninGateway:
         revoked: list[str] = []
         errors: list[tuple[str, str]] = []
         for i in range(0, len(arns), REVOKE_BATCH):
-            batch = arns[i : i + REVOKE_BATCH]
-            got = send(
-                f"revoking {len(batch)} sign-in session(s) of {principal_arn} {self.where}",
-                lambda batch=batch: self.client.batch_revoke_sessions(  # type: ignore[misc]
-                    principalArn=principal_arn, sessionArns=batch, reason=reason
-                ),
-            )
+            got = self._revoke(principal_arn, arns[i : i + REVOKE_BATCH], reason)
             revoked += [r["sessionArn"] for r in got.get("revokedSessions", [])]
             errors += [(e["sessionArn"], f"{e['code']}: {e['message']}") for e in got.get("errors", [])]
         return Revoked(tuple(revoked), tuple(errors))
+
+    def _revoke(self, principal_arn: str, batch: list[str], reason: str) -> dict[str, Any]:
+        got: dict[str, Any] = send(
+            f"revoking {len(batch)} sign-in session(s) of {principal_arn} {self.where}",
+            lambda: self.client.batch_revoke_sessions(
+                principalArn=principal_arn, sessionArns=batch, reason=reason
+            ),
+        )
+        return got
