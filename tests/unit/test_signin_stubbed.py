@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import boto3
 import pytest
 from botocore.exceptions import ParamValidationError
 from botocore.stub import Stubber
 from botocore.validate import validate_parameters
 
 from iamlayer.aws.gateways.signin import REVOKE_BATCH, SigninGateway
-from iamlayer.aws.session import AccountClients
+from iamlayer.aws.session import AccountClients, ApiStats
+from iamlayer.errors import EndpointError
 
 USER = "arn:aws:iam::222222222222:user/jane.doe"
 REASON = "iamlayer offboard jane.doe"
@@ -98,3 +100,23 @@ def test_the_batch_is_the_models_most_sessions_per_request(signin: tuple[SigninG
     assert shape.required_members == ["sessionArns"]
     with pytest.raises(ParamValidationError):
         validate_parameters({"principalArn": USER, "sessionArns": []}, shape)
+
+
+def test_with_a_configured_endpoint_nothing_is_sent_to_aws_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service's endpoint rules send its control-plane calls to signin.<region>.api.aws even
+    when AWS_ENDPOINT_URL names a sandbox: the gateway refuses before anything leaves."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    session = boto3.Session(
+        aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x", region_name="us-east-1"
+    )
+    client = AccountClients(session, "security", ApiStats()).signin("us-east-1")
+    sent: list[str] = []
+    client.meta.events.register_last("before-send.signin.*", lambda request, **_: sent.append(request.url))
+    gateway = SigninGateway(client, "in account security (222222222222)")
+    with pytest.raises(
+        EndpointError,
+        match=r"sends ListSessions to signin\.us-east-1\.api\.aws, not to the configured endpoint 127\.0\.0\.1",
+    ):
+        gateway.revoke_sessions(USER, REASON)
+    assert sent == []

@@ -14,8 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from iamlayer.aws.gateways.base import send
+from iamlayer.errors import EndpointError
+
+#: the domains of AWS's own endpoints: an endpoint in neither is a configured one (a sandbox)
+AWS_DOMAINS = (".amazonaws.com", ".api.aws")
 
 #: BatchRevokeSessions takes at most this many session ARNs (SessionArnList, max 5)
 REVOKE_BATCH = 5
@@ -35,6 +40,24 @@ class SigninGateway:
     def __init__(self, client: Any, where: str) -> None:
         self.client = client
         self.where = where
+        client.meta.events.register("before-send.signin.*", self._stay_on_the_configured_endpoint)
+
+    def _stay_on_the_configured_endpoint(self, request: Any, event_name: str = "", **_: Any) -> None:
+        """Refuse to send a request away from a configured endpoint (AWS_ENDPOINT_URL: a sandbox).
+
+        The service's endpoint rules put its control-plane operations (ListSessions,
+        BatchRevokeSessions: static context parameter IsControlPlane) on
+        signin.<region>.api.aws BEFORE they look at a configured endpoint, so botocore would send
+        them to AWS itself with the sandbox's credentials."""
+        configured = urlsplit(self.client.meta.endpoint_url).hostname or ""
+        target = urlsplit(request.url).hostname or ""
+        if target != configured and not configured.endswith(AWS_DOMAINS):
+            operation = event_name.rpartition(".")[2]
+            raise EndpointError(
+                f"AWS Sign-In sends {operation} to {target}, not to the configured endpoint "
+                f"{configured} (its control-plane calls ignore AWS_ENDPOINT_URL): not sent",
+                operation=operation,
+            )
 
     def active_sessions(self, principal_arn: str) -> list[str]:
         """The ARNs of `principal_arn`'s sign-in sessions that are still active."""

@@ -1,0 +1,153 @@
+"""`iamlayer offboard` end to end on the emulator, on the 5-account design example (issue 23,
+item 2): every role she could assume carries the Deny of her sessions after the apply; her user,
+access key, MFA device and membership are gone; the spec records the offboarding; a later plan,
+once her sessions can no longer be alive, removes the statements. The emulator enforces no IAM
+policy and lacks AWS Sign-In: what the Deny decides is proven by the evaluator
+(tests/unit/test_offboard.py), the revocation call with Stubber (tests/unit/test_signin_stubbed.py).
+
+"Later" is made by moving the recorded `at` back past the roles' longest session (DevOps: 3600 s),
+rather than by faking the clock of a subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from botocore.exceptions import ClientError
+
+from iamlayer.spec.load import load_spec
+from iamlayer.state.model import OFFBOARDED_POLICY_NAME
+from iamlayer.state.normalize import normalize
+from layer import Layer, apply_now, run_cli
+
+DEVOPS_ACCOUNTS = ("shared", "apps-devstg", "apps-prd")
+
+
+def _deny(at: str) -> dict[str, object]:
+    return normalize(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "Offboardedjanedoe",
+                    "Effect": "Deny",
+                    "Action": "*",
+                    "Resource": "*",
+                    "Condition": {
+                        "StringLike": {"aws:userid": "*:jane.doe"},
+                        "DateLessThan": {"aws:TokenIssueTime": at},
+                    },
+                }
+            ],
+        }
+    )
+
+
+def test_offboarding_jane_denies_her_sessions_everywhere_she_reached_and_removes_her(
+    layer: Layer, aws_env: dict[str, str]
+) -> None:
+    layer.edit("groups: [devops]}", "groups: [devops], access_key: true}")
+    apply_now(layer)
+    people = layer.iam("security")
+    device = people.create_virtual_mfa_device(VirtualMFADeviceName="jane.doe")["VirtualMFADevice"]
+    people.enable_mfa_device(
+        UserName="jane.doe",
+        SerialNumber=device["SerialNumber"],
+        AuthenticationCode1="123456",
+        AuthenticationCode2="654321",
+    )
+    assert people.list_access_keys(UserName="jane.doe")["AccessKeyMetadata"]
+    started = datetime.now(UTC).replace(microsecond=0)
+
+    r = run_cli("offboard", "jane.doe", "--yes", "--json", cwd=layer.root, env=aws_env)
+    assert r.code == 0, r.out + r.err
+    out = r.json()
+
+    # What she could reach: DevOps in its three accounts, through the devops group's policy.
+    reach = {(x["account"], x["kind"], x["name"]) for x in out["reach"]}
+    assert reach == {(a, "role", "DevOps") for a in DEVOPS_ACCOUNTS}, json.dumps(out["reach"])
+    assert all(any("group devops / inline assume-roles" in v for v in x["via"]) for x in out["reach"]), out[
+        "reach"
+    ]
+    at = out["at"]
+    assert started <= datetime.fromisoformat(at) <= datetime.now(UTC)
+    assert out["offboarded"] == {
+        "user": "jane.doe",
+        "at": at,
+        "roles": [f"DevOps@{a}" for a in sorted(DEVOPS_ACCOUNTS)],
+    }
+    # What was done: the Deny on each role, her user and what hung on it; the sign-in sessions
+    # could not be revoked on the emulator (no AWS Sign-In there), which is said, not hidden.
+    for a in DEVOPS_ACCOUNTS:
+        assert f"{a}/role_inline_policy.DevOps/{OFFBOARDED_POLICY_NAME}" in out["applied"]
+    assert "security/user.jane.doe" in out["applied"]
+    # (the user's deletion removes her key, password, MFA device and membership first: checked below)
+    assert any(line.startswith("spec: removed users.jane.doe") for line in out["actions"])
+    assert any(
+        line.startswith("could not revoke the sign-in sessions of jane.doe: AWS Sign-In sends ListSessions")
+        and "not sent" in line
+        for line in out["actions"]
+    ), out["actions"]
+    assert out["sign_in_sessions"]["revoked"] == [] and "not sent" in out["sign_in_sessions"]["error"]
+    assert out["verified"] and out["ok"]
+
+    for a in DEVOPS_ACCOUNTS:
+        doc = layer.iam(a).get_role_policy(RoleName="DevOps", PolicyName=OFFBOARDED_POLICY_NAME)[
+            "PolicyDocument"
+        ]
+        assert normalize(doc) == _deny(at)
+    for a in ("management", "security"):  # Auditor only, which she could not assume
+        assert layer.iam(a).list_role_policies(RoleName="Auditor")["PolicyNames"] == []
+    with pytest.raises(ClientError) as gone:
+        people.get_user(UserName="jane.doe")
+    assert gone.value.response["Error"]["Code"] == "NoSuchEntity"
+    assert [
+        d for d in people.list_virtual_mfa_devices()["VirtualMFADevices"] if "jane.doe" in d["SerialNumber"]
+    ] == []
+    assert people.get_group(GroupName="devops")["Users"] == []
+
+    spec = load_spec(layer.spec)
+    assert "jane.doe" not in spec.users
+    [entry] = spec.offboarded
+    assert entry.user == "jane.doe" and entry.at_text == at
+
+    # The roles' trust names sessions after their person.
+    trust = layer.iam("apps-prd").get_role(RoleName="DevOps")["Role"]["AssumeRolePolicyDocument"]
+    assert normalize(trust)["Statement"][0]["Condition"]["StringEquals"] == {
+        "sts:RoleSessionName": ["${aws:username}"]
+    }
+
+    r = run_cli("plan", "--json", cwd=layer.root, env=aws_env)
+    assert r.code == 0 and not [c for a in r.json()["accounts"] for c in a["changes"]], r.out + r.err
+
+    # Later: every session she held has ended (DevOps: 3600 s). The plan removes the statements.
+    earlier = (datetime.fromisoformat(at) - timedelta(seconds=3601)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    layer.edit(at, earlier)
+    r = run_cli("validate", cwd=layer.root, env=aws_env)
+    assert r.code == 0, r.err
+    assert "the plan removes its Deny" in " ".join(r.err.split())
+    r = run_cli("plan", "--json", cwd=layer.root, env=aws_env)
+    assert r.code == 0, r.err
+    changes = [(c["action"], c["address"]) for a in r.json()["accounts"] for c in a["changes"]]
+    assert sorted(changes) == sorted(
+        ("delete", f"{a}/role_inline_policy.DevOps/{OFFBOARDED_POLICY_NAME}") for a in DEVOPS_ACCOUNTS
+    ), changes
+    apply_now(layer)
+    for a in DEVOPS_ACCOUNTS:
+        assert layer.iam(a).list_role_policies(RoleName="DevOps")["PolicyNames"] == []
+
+
+def test_offboarding_a_user_iamlayer_does_not_own_is_exit_2_and_writes_nothing(
+    layer: Layer, aws_env: dict[str, str]
+) -> None:
+    apply_now(layer)
+    layer.iam("security").untag_user(UserName="jane.doe", TagKeys=["iamlayer:project"])
+    before = layer.spec.read_text()
+    r = run_cli("offboard", "jane.doe", "--yes", "--json", cwd=layer.root, env=aws_env)
+    assert r.code == 2, r.out + r.err
+    assert "is not owned by iamlayer project 'acme'" in " ".join(r.err.split())
+    assert layer.spec.read_text() == before
+    assert layer.iam("security").get_user(UserName="jane.doe")["User"]["UserName"] == "jane.doe"
+    assert layer.iam("apps-prd").list_role_policies(RoleName="DevOps")["PolicyNames"] == []
