@@ -228,17 +228,24 @@ def test_session_refused_by_role_is_renewed_once(files: AwsFiles, calls: Calls) 
 
 
 def test_role_without_mfa_is_assumed_with_the_long_term_key(files: AwsFiles, calls: Calls) -> None:
+    """The profile names no role_session_name: the session is named after the caller's IAM user
+    (sts:GetCallerIdentity), as the layer's trust policies require."""
+    calls.stub.add_response(
+        "get_caller_identity",
+        {"Account": "222222222222", "Arn": "arn:aws:iam::222222222222:user/jane.doe", "UserId": "AIDAJANE"},
+        {},
+    )
     calls.stub.add_response(
         "assume_role",
         {"Credentials": sts_creds(1, NOW + timedelta(hours=1))},
         {
             "RoleArn": "arn:aws:iam::333333333333:role/Auditor",
-            "RoleSessionName": "iamlayer",
+            "RoleSessionName": "jane.doe",
             "DurationSeconds": 3600,
         },
     )
     broker(files, calls, Codes()).credentials("acme-shared-auditor")
-    assert calls.used == ["AKIAJANE"]
+    assert calls.used == ["AKIAJANE", "AKIAJANE"]
 
 
 def test_unknown_profile_says_did_you_mean(files: AwsFiles) -> None:

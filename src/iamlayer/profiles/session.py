@@ -130,7 +130,7 @@ class ResolvedProfile:
     source_profile: str  # the credentials-file section with the long-term key
     mfa_serial: str | None
     region: str | None
-    session_name: str
+    session_name: str | None  # role_session_name; None: the caller's IAM user name (`_assume`)
     duration: int | None
 
 
@@ -157,7 +157,7 @@ def resolve_profile(files: AwsFiles, name: str) -> ResolvedProfile:
         source_profile=source,
         mfa_serial=p.get("mfa_serial") or (profiles.get(source, {}).get("mfa_serial") if not role else None),
         region=p.get("region") or profiles.get(source, {}).get("region"),
-        session_name=p.get("role_session_name") or "iamlayer",
+        session_name=p.get("role_session_name") or None,
         duration=int(duration) if duration and duration.isdigit() else None,
     )
 
@@ -347,9 +347,16 @@ class SessionBroker:
         return p, creds
 
     def _assume(self, p: ResolvedProfile, creds: Credentials, duration: int) -> Credentials:
+        """sts:AssumeRole in a session named after the person: the layer's trust policies require
+        sts:RoleSessionName = ${aws:username}. A profile without role_session_name (written by
+        hand, or by an older iamlayer) gets the caller's IAM user name from sts:GetCallerIdentity."""
         assert p.role_arn is not None
+        name = p.session_name
+        if name is None:
+            caller = caller_identity(self.factory, creds, p.region)
+            name = caller.name if caller.kind == "user" else "iamlayer"
         return assume_role(
-            self.factory, creds, p.role_arn, session_name=p.session_name, duration=duration, region=p.region
+            self.factory, creds, p.role_arn, session_name=name, duration=duration, region=p.region
         )
 
     def _mfa_session(self, p: ResolvedProfile) -> tuple[Credentials, bool]:
