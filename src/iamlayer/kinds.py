@@ -571,6 +571,8 @@ REGISTRY: dict[Kind, KindSpec] = {
             service="iam",
             home=Home.PEOPLE,
             reads=(_gaad("UserDetailList"),),
+            # `iamlayer offboard` revokes the person's `aws login` sessions before the user goes
+            other_writes=("signin:ListSessions", "signin:BatchRevokeSessions"),
             per_resource=(
                 # a user the plan deletes: what its delete must remove first
                 ApiCall("iam:GetLoginProfile", per="owned user the plan deletes"),

@@ -21,28 +21,9 @@ from iamlayer.spec.load import load_spec
 from iamlayer.state.model import OFFBOARDED_POLICY_NAME
 from iamlayer.state.normalize import normalize
 from layer import Layer, apply_now, run_cli
+from offboard_support import session_deny
 
 DEVOPS_ACCOUNTS = ("shared", "apps-devstg", "apps-prd")
-
-
-def _deny(at: str) -> dict[str, object]:
-    return normalize(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "Offboardedjanedoe",
-                    "Effect": "Deny",
-                    "Action": "*",
-                    "Resource": "*",
-                    "Condition": {
-                        "StringLike": {"aws:userid": "*:jane.doe"},
-                        "DateLessThan": {"aws:TokenIssueTime": at},
-                    },
-                }
-            ],
-        }
-    )
 
 
 def test_offboarding_jane_denies_her_sessions_everywhere_she_reached_and_removes_her(
@@ -97,7 +78,7 @@ def test_offboarding_jane_denies_her_sessions_everywhere_she_reached_and_removes
         doc = layer.iam(a).get_role_policy(RoleName="DevOps", PolicyName=OFFBOARDED_POLICY_NAME)[
             "PolicyDocument"
         ]
-        assert normalize(doc) == _deny(at)
+        assert normalize(doc) == session_deny("jane.doe", at)
     for a in ("management", "security"):  # Auditor only, which she could not assume
         assert layer.iam(a).list_role_policies(RoleName="Auditor")["PolicyNames"] == []
     with pytest.raises(ClientError) as gone:

@@ -37,6 +37,22 @@ def write_key(path: Path, user_id: str = "Test <t@example.com>") -> Path:
     return path
 
 
+def offline_design_layer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The design example in tmp_path (empty key files: nothing here reads keys), as the working
+    folder, with AWS out of reach (any call would fail at once). Returns the spec file."""
+    import shutil
+
+    shutil.copy(FIXTURES / "design_example.yaml", tmp_path / "iamlayer.yaml")
+    (tmp_path / "keys").mkdir()
+    for name in ("jane.doe", "machine.infra"):
+        (tmp_path / "keys" / name).write_text("")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # offline: nothing could reach AWS
+    for k in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(k, raising=False)
+    return tmp_path / "iamlayer.yaml"
+
+
 def write_spec(tmp_path: Path, text: str, keys: Iterable[str] = ()) -> Path:
     """Write `text` (dedented) as tmp_path/iamlayer.yaml, with a real public key per name in `keys`."""
     for name in keys:

@@ -7,14 +7,13 @@ the `init` layer. Each failed before its fix.
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from access_support import ACCOUNT, JANE, NOW, OTHER, allow, assert_decision, context, deny, doc, ref, source
-from spec_support import FIXTURES
+from spec_support import offline_design_layer
 
 from iamlayer.access.checks import evaluate_checks
 from iamlayer.access.context import Caller, Signing, UserRequestFacts, user_context
@@ -251,15 +250,7 @@ def test_a_deny_on_an_unknown_key_makes_an_allow_uncertain() -> None:
 
 @pytest.fixture
 def layer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    shutil.copy(FIXTURES / "design_example.yaml", tmp_path / "iamlayer.yaml")
-    (tmp_path / "keys").mkdir()
-    for name in ("jane.doe", "machine.infra"):
-        (tmp_path / "keys" / name).write_text("")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-    for k in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.delenv(k, raising=False)
-    return tmp_path
+    return offline_design_layer(tmp_path, monkeypatch).parent
 
 
 DEVOPS = "devops:   {assume: [DevOps], self_management: enforce_mfa}"

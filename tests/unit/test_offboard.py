@@ -6,12 +6,11 @@ edit, and the reach that `offboard` reports."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from spec_support import FIXTURES, line_of, load_errors, only, write_spec
+from spec_support import FIXTURES, line_of, load_errors, offline_design_layer, only, write_spec
 
 from iamlayer.access.context import Signing
 from iamlayer.access.principals import model_from_spec
@@ -27,41 +26,18 @@ from iamlayer.spec.edit import without_person
 from iamlayer.spec.load import load_spec, load_spec_with_warnings
 from iamlayer.state.model import OFFBOARDED_POLICY_NAME
 from iamlayer.state.normalize import normalize
+from offboard_support import session_deny
 
 AT = datetime(2099, 12, 6, 18, tzinfo=UTC)
 AT_TEXT = "2099-12-06T18:00:00Z"
 ENTRY = f"offboarded:\n  - {{user: jane.doe, at: {AT_TEXT}, roles: [DevOps@apps-prd, DevOps@shared]}}\n"
-DENY = normalize(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "Offboardedjanedoe",
-                "Effect": "Deny",
-                "Action": "*",
-                "Resource": "*",
-                "Condition": {
-                    "StringLike": {"aws:userid": "*:jane.doe"},
-                    "DateLessThan": {"aws:TokenIssueTime": AT_TEXT},
-                },
-            }
-        ],
-    }
-)
+DENY = session_deny("jane.doe", AT_TEXT)
 
 
 @pytest.fixture
 def layer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The design example (DevOps: max_session_duration 3600)."""
-    shutil.copy(FIXTURES / "design_example.yaml", tmp_path / "iamlayer.yaml")
-    (tmp_path / "keys").mkdir()
-    for name in ("jane.doe", "machine.infra"):
-        (tmp_path / "keys" / name).write_text("")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # offline: nothing could reach AWS
-    for k in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.delenv(k, raising=False)
-    return tmp_path / "iamlayer.yaml"
+    return offline_design_layer(tmp_path, monkeypatch)
 
 
 def offboarded(spec_file: Path) -> Path:

@@ -181,6 +181,11 @@ def _round_trip(data: CommentedMap, accounts: Mapping[str, str]) -> str | None:
             changed = True
     if not changed:
         return None
+    return _dump(data)
+
+
+def _dump(data: CommentedMap) -> str:
+    """The round-trip tree as text: quotes and flow styles as they were, long lines not wrapped."""
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     yaml.width = 4096
@@ -258,12 +263,7 @@ def without_person(text: str, file: str, user: str, entry: Mapping[str, Any]) ->
             seq.fa.set_flow_style()
             new[key] = seq
     found.append(new)
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
-    yaml.width = 4096
-    out = io.StringIO()
-    yaml.dump(data, out)
-    return out.getvalue()
+    return _dump(data)
 
 
 def _without_ic_user(ic: CommentedMap, user: str) -> None:

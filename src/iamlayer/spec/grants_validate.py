@@ -62,7 +62,7 @@ def build_grants(
         role_key = r.reference(f["assume"], list(roles), "role", "roles") if "assume" in f else None
         role = roles.get(role_key) if role_key else None
         where = _accounts(sb, f.get("accounts"), role, accounts)
-        until = _until(sb, f["until"]) if "until" in f else None
+        until = time_with_zone(sb, f["until"]) if "until" in f else None
         reason = (r.string(f["reason"]) or "") if "reason" in f else ""
         if who is None or role_key is None or role is None or where is None or until is None:
             continue
@@ -77,7 +77,8 @@ def build_grants(
     return tuple(out)
 
 
-def _until(sb: SpecBuilder, node: Node) -> datetime | None:
+def time_with_zone(sb: SpecBuilder, node: Node) -> datetime | None:
+    """The time at `node` (`until:` of a grant, `at:` of an offboarding), or None with an error."""
     until = parse_until(node.value)
     if until is None:
         shown = node.value.isoformat() if isinstance(node.value, date) else node.value

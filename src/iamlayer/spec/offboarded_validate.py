@@ -14,10 +14,10 @@ renders nothing, so the next plan removes the statements.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
-from iamlayer.spec.grants_validate import UNTIL_RULE, parse_until
+from iamlayer.spec.grants_validate import time_with_zone
 from iamlayer.spec.ic_model import IdentityCenter, duration_seconds
 from iamlayer.spec.model import Offboarding, Role
 from iamlayer.spec.nodes import Node
@@ -49,7 +49,7 @@ def build_offboarded(
         if f is None:
             continue
         user = r.string(f["user"]) if "user" in f else None
-        at = _at(sb, f["at"]) if "at" in f else None
+        at = time_with_zone(sb, f["at"]) if "at" in f else None
         where = _roles(sb, f["roles"], roles) if "roles" in f else ()
         named = (
             [r.reference(n, list(sets), "permission set", "identity_center.permission_sets")
@@ -73,14 +73,6 @@ def build_offboarded(
             )
         out.append(entry)
     return tuple(out)
-
-
-def _at(sb: SpecBuilder, node: Node) -> datetime | None:
-    at = parse_until(node.value)
-    if at is None:
-        shown = node.value.isoformat() if isinstance(node.value, date) else node.value
-        sb.r.error(node, f"{node.path} {shown!r} is not an ISO 8601 time with a zone", UNTIL_RULE)
-    return at
 
 
 def _roles(sb: SpecBuilder, node: Node, roles: Mapping[str, Role]) -> tuple[tuple[str, str], ...] | None:
