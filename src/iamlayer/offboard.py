@@ -66,6 +66,9 @@ class Preview:
     entry: dict[str, Any]  # the `offboarded:` entry written to the spec
     ic_user_removed: bool  # their Identity Center user goes (iamlayer makes it)
     in_aws: bool  # the user exists in the people account (else there is nothing to delete)
+    #: reached roles (`Role@account`) whose trust does not require sessions named after the person
+    #: (a verbatim trust_policy, `trusted: management`): the Deny misses sessions named otherwise
+    unnamed: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -75,6 +78,7 @@ class Preview:
             "offboarded": self.entry,
             "identity_center_user_removed": self.ic_user_removed,
             "user_in_aws": self.in_aws,
+            "roles_without_named_sessions": list(self.unnamed),
         }
 
 
@@ -208,7 +212,21 @@ def prepare(
     ic_user = ic is not None and user in ic.users and not ic.users[user].external
     text = without_person(spec_path.read_text(encoding="utf-8"), str(spec_path), user, entry)
     _check_edited(spec_path, text)
-    return spec, Preview(user, at, reach, entry, ic_user, tags is not None), text
+    unnamed = tuple(ref for ref in entry["roles"] if not names_sessions(spec, ref.partition("@")[0]))
+    return spec, Preview(user, at, reach, entry, ic_user, tags is not None, unnamed), text
+
+
+def names_sessions(spec: Spec, role_key: str) -> bool:
+    """Whether role `role_key`'s trust requires sessions named after the person."""
+    from iamlayer.plan.desired import SESSION_NAMED_AFTER_USER, trust_policy
+
+    wanted = SESSION_NAMED_AFTER_USER["StringEquals"]
+    return any(
+        st.get("Effect") == "Allow"
+        and "sts:AssumeRole" in st.get("Action", [])
+        and all(st.get("Condition", {}).get("StringEquals", {}).get(k) == [v] for k, v in wanted.items())
+        for st in trust_policy(spec, spec.roles[role_key])["Statement"]
+    )
 
 
 def _check_edited(spec_path: Path, text: str) -> None:
@@ -311,6 +329,11 @@ def _actions(
         out += [f"could not revoke sign-in session {s}: {e}" for s, e in revoked.errors]
     else:
         out.append(f"could not revoke the sign-in sessions of {user}: {revoke_error}")
+    out += [
+        f"warning: {ref}: its trust does not require sessions named after the person, so the Deny "
+        f"misses her sessions there unless she named them {user}"
+        for ref in preview.unnamed
+    ]
     out += [f"{c.action.value} {c.address}" for c in applied.succeeded]
     out += [f"FAILED {f.change.address}: {f.error}" for f in applied.failed]
     return tuple(out)

@@ -17,6 +17,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from botocore.exceptions import ClientError
 
+from iamlayer.access.queries import session_can
+from iamlayer.aws.access_reads import read_live_model
+from iamlayer.aws.session import ApiStats
 from iamlayer.spec.load import load_spec
 from iamlayer.state.model import OFFBOARDED_POLICY_NAME
 from iamlayer.state.normalize import normalize
@@ -93,6 +96,24 @@ def test_offboarding_jane_denies_her_sessions_everywhere_she_reached_and_removes
     assert "jane.doe" not in spec.users
     [entry] = spec.offboarded
     assert entry.user == "jane.doe" and entry.at_text == at
+
+    # What AWS decides on what the emulator holds (it enforces nothing itself): a session she held,
+    # issued before the offboarding, is denied in every role she reached; a new hire's is not.
+    model = read_live_model(spec, accounts=list(DEVOPS_ACCOUNTS), profile=None, stats=ApiStats())
+    issued_at = datetime.fromisoformat(at)
+    now = issued_at + timedelta(minutes=10)
+    for a in DEVOPS_ACCOUNTS:
+        role = model.role("DevOps", a)
+        assert role is not None
+        held = session_can(
+            model, role, "jane.doe", issued_at - timedelta(minutes=5), "ec2:RunInstances", "*", now=now
+        )
+        assert not held.allowed and held.certain, held.explain()
+        hired = session_can(
+            model, role, "jane.doe", issued_at + timedelta(minutes=5), "ec2:RunInstances", "*", now=now
+        )
+        assert hired.allowed and hired.certain, hired.explain()
+    assert out["roles_without_named_sessions"] == []
 
     # The roles' trust names sessions after their person.
     trust = layer.iam("apps-prd").get_role(RoleName="DevOps")["Role"]["AssumeRolePolicyDocument"]

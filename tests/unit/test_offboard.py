@@ -17,7 +17,7 @@ from iamlayer.access.principals import model_from_spec
 from iamlayer.access.queries import Target, can, session_can, who_can_assume
 from iamlayer.cli.common import run_guarded
 from iamlayer.cli.main import cli
-from iamlayer.offboard import offboarding_entry, reach_of
+from iamlayer.offboard import names_sessions, offboarding_entry, reach_of
 from iamlayer.plan.desired import desired_state
 from iamlayer.plan.diff import diff
 from iamlayer.plan.ic_diff import desired_ic
@@ -333,3 +333,21 @@ def test_offboarding_a_user_the_spec_does_not_have_is_exit_2_and_writes_nothing(
     )
     assert layer.read_text() == text
     assert sorted(p.name for p in layer.parent.iterdir()) == ["iamlayer.yaml", "keys"]
+
+
+def test_a_role_whose_trust_does_not_name_sessions_is_told_apart(tmp_path: Path) -> None:
+    """A verbatim trust of the people account without the session name condition (what `import`
+    keeps) still lets her in: offboard reaches it, and says its Deny misses other session names."""
+    verbatim = (
+        '  Legacy: {accounts: [shared], trust_policy: {Version: "2012-10-17", Statement: [{Effect: Allow, '
+        'Principal: {AWS: "arn:aws:iam::222222222222:root"}, Action: "sts:AssumeRole"}]}}\n'
+    )
+    text = IC_SPEC.replace("people_account: security\n", "people_account: security\n" + _ROLES)
+    text = text.replace("  DevOps: {accounts: [shared]}\n", "  DevOps: {accounts: [shared]}\n" + verbatim)
+    text = text.replace("devops: {assume: [DevOps]}", "devops: {assume: [DevOps, Legacy]}")
+    spec = load_spec(write_spec(tmp_path, text), check_keys=False)
+    assert names_sessions(spec, "DevOps") and not names_sessions(spec, "Legacy")
+    reached = {
+        (r.account, r.name) for r in reach_of(spec, "jane.doe", now=datetime.now(UTC)) if r.kind == "role"
+    }
+    assert reached == {("shared", "DevOps"), ("shared", "Legacy")}

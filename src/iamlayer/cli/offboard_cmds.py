@@ -51,6 +51,12 @@ def offboard_cmd(user: str, spec_file: Path, profile: str | None, yes: bool, as_
                 )
         if not preview.reach:
             console.print("  nothing")
+        for ref in preview.unnamed:
+            err_console.print(
+                f"[yellow]Warning:[/] {escape(ref)}: its trust does not require sessions named after "
+                f"the person; the Deny misses sessions not named {escape(preview.user)}",
+                soft_wrap=True,
+            )
 
     def confirm(preview: Preview, plan: Plan) -> None:
         if not as_json:
