@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,6 +65,7 @@ class Preview:
     at: datetime
     reach: tuple[Reach, ...]
     entry: dict[str, Any]  # the `offboarded:` entry written to the spec
+    iam_user: bool  # they are an IAM user of the spec (else an Identity Center user only)
     ic_user_removed: bool  # their Identity Center user goes (iamlayer makes it)
     in_aws: bool  # the user exists in the people account (else there is nothing to delete)
     #: reached roles (`Role@account`) whose trust does not require sessions named after the person
@@ -185,7 +187,9 @@ def prepare(
     from iamlayer.state.model import UserState
 
     spec = load_spec(spec_path)
-    if user not in spec.users:
+    ic = spec.identity_center
+    ic_user = ic is not None and user in ic.users and not ic.users[user].external
+    if user not in spec.users and not ic_user:
         raise _not_ours(
             spec_path,
             user,
@@ -193,27 +197,25 @@ def prepare(
             f"users: {', '.join(spec.users) or 'none'}",
         )
     spec = api.resolve_spec(spec, credentials=credentials)
-    ctx = api._people_context(spec, credentials, ApiStats())
-    try:
-        tags: dict[str, str] | None = ctx.iam.user_tags(user)
-    except NotFoundError:
-        tags = None  # never applied: nothing of theirs in AWS to delete
-    if tags is not None and not UserState(name=user, tags=tags).owned_by(spec.project):
-        raise _not_ours(
-            spec_path,
-            user,
-            f"user {user} {ctx.where()} is not owned by iamlayer project {spec.project!r}",
-            "iamlayer offboards only the users it made or adopted (tag iamlayer:project)",
-        )
+    tags: dict[str, str] | None = None  # None: no IAM user of theirs in AWS, nothing to delete
+    if user in spec.users:
+        ctx = api._people_context(spec, credentials, ApiStats())
+        with suppress(NotFoundError):  # never applied
+            tags = ctx.iam.user_tags(user)
+        if tags is not None and not UserState(name=user, tags=tags).owned_by(spec.project):
+            raise _not_ours(
+                spec_path,
+                user,
+                f"user {user} {ctx.where()} is not owned by iamlayer project {spec.project!r}",
+                "iamlayer offboards only the users it made or adopted (tag iamlayer:project)",
+            )
     at = (now or datetime.now(UTC)).replace(microsecond=0)
     reach = reach_of(spec, user, now=at)
     entry = offboarding_entry(user, at, reach)
-    ic = spec.identity_center
-    ic_user = ic is not None and user in ic.users and not ic.users[user].external
     text = without_person(spec_path.read_text(encoding="utf-8"), str(spec_path), user, entry)
     _check_edited(spec_path, text)
     unnamed = tuple(ref for ref in entry["roles"] if not names_sessions(spec, ref.partition("@")[0]))
-    return spec, Preview(user, at, reach, entry, ic_user, tags is not None, unnamed), text
+    return spec, Preview(user, at, reach, entry, user in spec.users, ic_user, tags is not None, unnamed), text
 
 
 def names_sessions(spec: Spec, role_key: str) -> bool:
@@ -259,6 +261,8 @@ def revoke_sign_in_sessions(
     from iamlayer.aws.gateways.signin import SigninGateway
     from iamlayer.aws.session import ApiStats
 
+    if user not in spec.users:
+        return None, "no IAM user: no sign-in session to revoke"
     arn = f"arn:aws:iam::{spec.people.id}:user{spec.users[user].path}{user}"
     try:
         clients = api._people_clients(spec, credentials, ApiStats())
@@ -321,9 +325,10 @@ def _actions(
 ) -> tuple[str, ...]:
     """What was done, one line each, in the order it happened."""
     user = preview.user
-    out = [f"spec: removed users.{user}, recorded offboarded: {preview.entry['at']}"]
+    out = [f"spec: removed users.{user} and their grants"] if preview.iam_user else []
     if preview.ic_user_removed:
         out.append(f"spec: removed identity_center.users.{user} and their memberships and assignments")
+    out.append(f"spec: recorded offboarded: {{user: {user}, at: {preview.entry['at']}}}")
     if revoked is not None:
         out.append(f"revoked {len(revoked.revoked)} sign-in session(s) of {user}")
         out += [f"could not revoke sign-in session {s}: {e}" for s, e in revoked.errors]

@@ -66,6 +66,11 @@ policies:
 
 @pytest.fixture
 def ic_layer(tmp_path: Path, aws_env: dict[str, str], gpg_keys: Keys) -> Layer:
+    return light_ic_layer(tmp_path, gpg_keys)
+
+
+def light_ic_layer(tmp_path: Path, gpg_keys: Keys) -> Layer:
+    """LIGHT_SPEC with IC_BLOCK in tmp_path/layer, on account ids of its own."""
     ids = dict(zip(LIGHT_ACCOUNTS, fresh_account_ids(len(LIGHT_ACCOUNTS)), strict=True))
     root = tmp_path / "layer"
     root.mkdir()

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
+from test_identity_center import Sso, light_ic_layer
 
 from iamlayer.access.queries import session_can
 from iamlayer.aws.access_reads import read_live_model
@@ -23,7 +25,7 @@ from iamlayer.aws.session import ApiStats
 from iamlayer.spec.load import load_spec
 from iamlayer.state.model import OFFBOARDED_POLICY_NAME
 from iamlayer.state.normalize import normalize
-from layer import Layer, apply_now, run_cli
+from layer import Keys, Layer, apply_now, run_cli
 from offboard_support import session_deny
 
 DEVOPS_ACCOUNTS = ("shared", "apps-devstg", "apps-prd")
@@ -68,7 +70,7 @@ def test_offboarding_jane_denies_her_sessions_everywhere_she_reached_and_removes
         assert f"{a}/role_inline_policy.DevOps/{OFFBOARDED_POLICY_NAME}" in out["applied"]
     assert "security/user.jane.doe" in out["applied"]
     # (the user's deletion removes her key, password, MFA device and membership first: checked below)
-    assert any(line.startswith("spec: removed users.jane.doe") for line in out["actions"])
+    assert "spec: removed users.jane.doe and their grants" in out["actions"]
     assert any(
         line.startswith("could not revoke the sign-in sessions of jane.doe: AWS Sign-In sends ListSessions")
         and "not sent" in line
@@ -153,3 +155,65 @@ def test_offboarding_a_user_iamlayer_does_not_own_is_exit_2_and_writes_nothing(
     assert layer.spec.read_text() == before
     assert layer.iam("security").get_user(UserName="jane.doe")["User"]["UserName"] == "jane.doe"
     assert layer.iam("apps-prd").list_role_policies(RoleName="DevOps")["PolicyNames"] == []
+
+
+@pytest.fixture
+def ic_layer(tmp_path: Path, aws_env: dict[str, str], gpg_keys: Keys) -> Layer:
+    return light_ic_layer(tmp_path, gpg_keys)
+
+
+def test_an_identity_center_person_is_removed_and_her_permission_sets_deny_her_sessions(
+    ic_layer: Layer, aws_env: dict[str, str]
+) -> None:
+    """jane.doe is an Identity Center user only, in group devops (DevOps, PT4H, in three accounts):
+    her user goes, and the permission set's one inline policy gets the Deny beside its own
+    statement until every session she held has ended (4 h)."""
+    apply_now(ic_layer)
+    sso = Sso(ic_layer)
+    assert "jane.doe" in sso.users()
+    r = run_cli("offboard", "jane.doe", "--yes", "--json", cwd=ic_layer.root, env=aws_env)
+    assert r.code == 0, r.out + r.err
+    out = r.json()
+    assert {(x["account"], x["kind"], x["name"], tuple(x["via"])) for x in out["reach"]} == {
+        (a, "permission_set", "DevOps", ("assignment to group devops",))
+        for a in ("management", "shared", "apps-prd")
+    }
+    at = out["at"]
+    assert out["offboarded"] == {"user": "jane.doe", "at": at, "roles": [], "permission_sets": ["DevOps"]}
+    assert out["identity_center_user_removed"] and out["verified"] and out["ok"]
+    assert "no IAM user" in out["sign_in_sessions"]["error"]
+    assert "jane.doe" not in sso.users() and "john.roe" in sso.users()
+    ps = sso.permission_sets()["DevOps"]
+    inline = json.loads(
+        sso.admin.get_inline_policy_for_permission_set(InstanceArn=sso.arn, PermissionSetArn=ps)[
+            "InlinePolicy"
+        ]
+    )
+    statements = normalize(inline)["Statement"]
+    assert [s.get("Sid") for s in statements] == [None, "Offboardedjanedoe"]
+    assert statements[1] == session_deny("jane.doe", at)["Statement"][0]
+    readonly = sso.permission_sets()["ReadOnly"]
+    assert (
+        sso.admin.get_inline_policy_for_permission_set(InstanceArn=sso.arn, PermissionSetArn=readonly)[
+            "InlinePolicy"
+        ]
+        == ""
+    )
+    r = run_cli("plan", "--json", cwd=ic_layer.root, env=aws_env)
+    assert r.code == 0 and not [c for a in r.json()["accounts"] for c in a["changes"]], r.out + r.err
+
+    # Later than PT4H after `at`: the plan takes the statement out again (and re-provisions).
+    ic_layer.edit(
+        at, (datetime.fromisoformat(at) - timedelta(hours=4, seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
+    r = run_cli("plan", "--json", cwd=ic_layer.root, env=aws_env)
+    assert r.code == 0, r.err
+    changed = [(c["action"], c["address"]) for a in r.json()["accounts"] for c in a["changes"]]
+    assert ("update", "management/permission_set.DevOps") in changed, changed
+    apply_now(ic_layer)
+    inline = json.loads(
+        sso.admin.get_inline_policy_for_permission_set(InstanceArn=sso.arn, PermissionSetArn=ps)[
+            "InlinePolicy"
+        ]
+    )
+    assert [s.get("Sid") for s in normalize(inline)["Statement"]] == [None]
