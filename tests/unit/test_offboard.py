@@ -324,12 +324,12 @@ def test_offboarding_a_user_the_spec_does_not_have_is_exit_2_and_writes_nothing(
 ) -> None:
     text = IC_SPEC.replace("people_account: security\n", "people_account: security\n" + _ROLES)
     layer.write_text(text)  # no pgp_key to check: the command fails before it would reach AWS
-    code = run_guarded(cli, ["offboard", "john.roe", "--yes", "--json"])
+    code = run_guarded(cli, ["offboard", "mallory", "--yes", "--json"])
     _, err = capsys.readouterr()
     assert code == 2
     err = " ".join(err.split())
     assert (
-        "users.john.roe: no user 'john.roe' in the spec: iamlayer offboards only the users it manages" in err
+        "users.mallory: no user 'mallory' in the spec: iamlayer offboards only the users it manages" in err
     )
     assert layer.read_text() == text
     assert sorted(p.name for p in layer.parent.iterdir()) == ["iamlayer.yaml", "keys"]
