@@ -12,6 +12,11 @@ What AWS decides that principalmapper does not model, and how it is handled here
 - Cross-account sts:AssumeRole needs both the caller's identity policies and the role's trust
   policy to allow; principalmapper does that when the trust policy is passed as the resource
   policy with the role's account as its owner.
+- Policy variables in condition values (the layer's trust policies require
+  `sts:RoleSessionName` = `${aws:username}`): principalmapper expands them in Resource elements
+  only, so `_with_variables` writes the caller's values into the trust policy's String*
+  conditions first, as AWS substitutes them at evaluation ("IAM policy elements: Variables and
+  tags": variables in the Condition element of String and ARN operators).
 - The MFA context: `mfa=False` means the key aws:MultiFactorAuthPresent is absent, as it is for
   requests signed with long-term access keys; `mfa=True` sets it to "true" with
   aws:MultiFactorAuthAge (seconds since the MFA code was checked).
@@ -19,6 +24,7 @@ What AWS decides that principalmapper does not model, and how it is handled here
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -53,12 +59,16 @@ class Request:
     resource: str  # the resource ARN, or "*"
     mfa: bool  # aws:MultiFactorAuthPresent is "true" (else the key is absent)
     mfa_age: int | None = None  # aws:MultiFactorAuthAge in seconds, when mfa
+    session_name: str | None = None  # sts:AssumeRole: the RoleSessionName asked for
 
     def context(self) -> dict[str, str]:
         """The condition keys AWS sets for this request: the resource's account (aws:ResourceAccount,
-        which the layer's group assume policies test), and MFA when signed with it."""
+        which the layer's group assume policies test), sts:RoleSessionName of an AssumeRole call
+        (which the layer's trust policies test), and MFA when signed with it."""
         parts = self.resource.split(":", 5)
         out = {"aws:ResourceAccount": parts[4]} if len(parts) == 6 and parts[4].isdigit() else {}
+        if self.session_name is not None:
+            out["sts:RoleSessionName"] = self.session_name
         if self.mfa:
             out |= {"aws:MultiFactorAuthPresent": "true", "aws:MultiFactorAuthAge": str(self.mfa_age or 0)}
         return out
@@ -151,10 +161,32 @@ def pmapper_decide(req: Request, world: World) -> Decision:
         req.action,
         req.resource,
         req.context(),
-        dict(trust) if trust is not None else None,
+        _with_variables(trust, req) if trust is not None else None,
         _account(req.resource) if trust is not None else None,
     )
     return Decision(bool(allowed), _deciding(node, req, trust))
+
+
+def _with_variables(doc: Doc, req: Request) -> dict[str, Any]:
+    """`doc` with `${aws:username}` in the values of its String* and Arn* conditions replaced by the
+    caller's user name (a role session has none: the variable is left, and matches nothing real)."""
+    resource = req.principal.split(":", 5)[-1]
+    name = resource.rpartition("/")[2] if resource.startswith("user/") else None
+
+    def value(v: Any) -> Any:
+        if isinstance(v, list):
+            return [value(x) for x in v]
+        if isinstance(v, str) and name is not None:
+            return v.replace("${aws:username}", name)
+        return v
+
+    out = json.loads(json.dumps(doc))
+    statements = out["Statement"] if isinstance(out["Statement"], list) else [out["Statement"]]
+    for st in statements:
+        for op, block in (st.get("Condition") or {}).items():
+            if op.split(":")[-1].startswith(("String", "Arn")):
+                st["Condition"][op] = {k: value(v) for k, v in block.items()}
+    return dict(out)
 
 
 def iamlayer_decide(req: Request, world: World) -> Decision:
@@ -172,7 +204,9 @@ def iamlayer_decide(req: Request, world: World) -> Decision:
         for pol, doc in items
     ]
     signing = Signing.with_mfa(req.mfa_age or 0) if req.mfa else Signing(Credential.ACCESS_KEY)
-    resource_keys = {k: v for k, v in req.context().items() if k == "aws:ResourceAccount"}
+    resource_keys = {
+        k: v for k, v in req.context().items() if k in ("aws:ResourceAccount", "sts:RoleSessionName")
+    }
     context = user_context(
         UserRequestFacts(account, name, path + "/"), signing, now=datetime.now(UTC), extra=resource_keys
     )

@@ -289,7 +289,8 @@ def to_steps(
             mfa, since = True, call.time  # the code is checked in this very request
         age = int(call.time - since) if mfa and since is not None else None
         resource = resource_of(call, principal, account, users)
-        steps.append(Step(call, Request(principal, call.name, resource, mfa, age)))
+        session_name = call.params.get("RoleSessionName") if call.action == "AssumeRole" else None
+        steps.append(Step(call, Request(principal, call.name, resource, mfa, age, session_name)))
     return steps
 
 

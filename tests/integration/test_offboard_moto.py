@@ -143,12 +143,20 @@ def test_offboarding_jane_denies_her_sessions_everywhere_she_reached_and_removes
         assert layer.iam(a).list_role_policies(RoleName="DevOps")["PolicyNames"] == []
 
 
-def test_offboarding_a_user_iamlayer_does_not_own_is_exit_2_and_writes_nothing(
+def test_an_unconfirmed_offboarding_and_one_of_a_user_iamlayer_does_not_own_write_nothing(
     layer: Layer, aws_env: dict[str, str]
 ) -> None:
     apply_now(layer)
-    layer.iam("security").untag_user(UserName="jane.doe", TagKeys=["iamlayer:project"])
     before = layer.spec.read_text()
+    # Not confirmed (no terminal, no --yes): the spec goes back as it was, nothing is applied.
+    r = run_cli("offboard", "jane.doe", cwd=layer.root, env=aws_env)
+    assert r.code == 1, r.out + r.err
+    assert "Not applying: no terminal to confirm on" in " ".join(r.err.split())
+    assert "jane.doe could reach:" in r.out and "apps-prd: role DevOps" in r.out
+    assert layer.spec.read_text() == before
+    assert layer.iam("apps-prd").list_role_policies(RoleName="DevOps")["PolicyNames"] == []
+
+    layer.iam("security").untag_user(UserName="jane.doe", TagKeys=["iamlayer:project"])
     r = run_cli("offboard", "jane.doe", "--yes", "--json", cwd=layer.root, env=aws_env)
     assert r.code == 2, r.out + r.err
     assert "is not owned by iamlayer project 'acme'" in " ".join(r.err.split())

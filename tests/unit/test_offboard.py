@@ -328,9 +328,7 @@ def test_offboarding_a_user_the_spec_does_not_have_is_exit_2_and_writes_nothing(
     _, err = capsys.readouterr()
     assert code == 2
     err = " ".join(err.split())
-    assert (
-        "users.mallory: no user 'mallory' in the spec: iamlayer offboards only the users it manages" in err
-    )
+    assert "users.mallory: no user 'mallory' in the spec: iamlayer offboards only the users it manages" in err
     assert layer.read_text() == text
     assert sorted(p.name for p in layer.parent.iterdir()) == ["iamlayer.yaml", "keys"]
 
