@@ -22,7 +22,7 @@ from iamlayer.plan.planner import make_plan, spec_digest
 from iamlayer.spec.model import Spec
 from iamlayer.state import checkout
 from iamlayer.state.journal import Journal
-from iamlayer.state.lock import account_locks
+from iamlayer.state.lock import account_locks, lock_fence
 from iamlayer.state.outputs import outbox_for
 
 
@@ -150,7 +150,10 @@ def _apply_locked(
         )
     if spec.identity_center is not None and spec.identity_center.account in conns:
         attach_identity_center(spec, contexts, conns[spec.identity_center.account].clients)
-    result = replace(execute(plan, contexts, on_change=on_change, max_workers=parallelism), stats=stats)
+    fence = lock_fence(spec, profile)
+    result = replace(
+        execute(plan, contexts, on_change=on_change, max_workers=parallelism, fence=fence), stats=stats
+    )
     checkout.record(spec, result, profile)  # the team's backend: what was applied, by whom, when
     if not result.all_applied:
         return result

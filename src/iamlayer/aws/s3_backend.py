@@ -73,6 +73,11 @@ SYNC_STATE = "backend-outputs.json"
 LOCK_FORMAT = 1
 
 
+#: the share of the lease after which a holder that could not renew stops writing (the rest is the
+#: margin for the latency of its last renewal and for writes in flight)
+FENCE = 0.8
+
+
 class _Taken(Exception):
     """A conditional write or delete found the object other than expected (now `current`)."""
 
@@ -103,10 +108,28 @@ class S3Held:
     info: LockInfo
     key: str
     etag: str
+    lease: float  # seconds without a renewal after which another command may take it over
     lost: str | None = None  # why it is no longer ours (broken, or taken over)
+    renewed: float = field(default_factory=time.monotonic)  # when a write of ours last landed
     stop: threading.Event = field(default_factory=threading.Event)
     guard: threading.Lock = field(default_factory=threading.Lock)
     thread: threading.Thread | None = None
+
+    def lost_reason(self) -> str | None:
+        """The fence of every write made under this lock. Besides a loss the heartbeat saw, a lock
+        not renewed for FENCE of its lease counts as lost: a waiter may take it over once the
+        lease has passed by S3's clock, and the writes of this process must have stopped by then.
+        (A write already in flight cannot be called back; it is one idempotent call.)"""
+        if self.lost:
+            return self.lost
+        silent = time.monotonic() - self.renewed
+        if silent > self.lease * FENCE:
+            return (
+                f"the lock of account {self.info.account} could not be renewed for {silent:.0f} s "
+                f"(its lease is {format_duration(self.lease)}); its writes stopped so that a command "
+                "taking it over is never written over"
+            )
+        return None
 
 
 class S3Backend:
@@ -509,7 +532,7 @@ class S3Backend:
             time.sleep(max(0.0, min(poll, deadline - time.monotonic())))
 
     def _hold(self, info: LockInfo, key: str, etag: str) -> S3Held:
-        held = S3Held(info, key, etag)
+        held = S3Held(info, key, etag, self.cfg.lock_lease)
         held.thread = threading.Thread(
             target=self._heartbeat, args=(held,), name=f"iamlayer-lock-{info.account}", daemon=True
         )
@@ -523,12 +546,14 @@ class S3Backend:
                 if held.stop.is_set():
                     return
                 try:
+                    sent = time.monotonic()
                     held.etag = self._write(
                         held.key,
                         self._lock_body(held.info, _now()),
                         expect=held.etag,
                         attempted=f"renewing the lock of account {held.info.account}",
                     )
+                    held.renewed = sent  # S3 stamped the heartbeat after `sent`: the safe side
                 except _Taken as taken:
                     now = self._lock_info(held.info.account, taken.current) if taken.current else None
                     held.lost = (
