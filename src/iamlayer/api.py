@@ -760,9 +760,14 @@ def render_profiles(
     """The AWS CLI config and credentials sections for `user`: one profile per role they may assume
     in each account (with mfa_serial where the role needs MFA), beside their access key's profile."""
     from iamlayer.profiles.render import render_profiles as render
+    from iamlayer.state.outputs import people_spec
 
     return render(
-        spec, user, access_key_id=access_key_id, secret_access_key=secret_access_key, mfa_serial=mfa_serial
+        people_spec(spec),
+        user,
+        access_key_id=access_key_id,
+        secret_access_key=secret_access_key,
+        mfa_serial=mfa_serial,
     )
 
 

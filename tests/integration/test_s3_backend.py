@@ -418,6 +418,9 @@ def test_a_fresh_clone_gets_every_ciphertext_from_the_backend_with_outputs_sync(
 ) -> None:
     layer, _bucket = team
     assert run_cli("apply", "--auto-approve", cwd=layer.root).code == 0
+    # the record of the organization travels with the ciphertexts (people's commands resolve with it)
+    (layer.root / "outputs" / "organization.json").write_text('{"id": "o-x", "root_id": "r-x"}\n')
+    assert run_cli("outputs", "sync", cwd=layer.root).code == 0
     clone = tmp_path / "clone"
     clone.mkdir()
     for name in ("iamlayer.yaml", "keys"):
@@ -427,7 +430,8 @@ def test_a_fresh_clone_gets_every_ciphertext_from_the_backend_with_outputs_sync(
         else:
             (clone / name).write_bytes(src.read_bytes())
     r = run_cli("outputs", "sync", cwd=clone)
-    assert r.code == 0 and "2 fetched" in r.out, r.out + r.err
+    assert r.code == 0 and "3 fetched" in r.out, r.out + r.err
+    assert (clone / "outputs" / "organization.json").read_text() == '{"id": "o-x", "root_id": "r-x"}\n'
     for p in (layer.root / "outputs").glob("*/*/*"):
         copy = clone / "outputs" / p.relative_to(layer.root / "outputs")
         assert copy.read_bytes() == p.read_bytes() and (copy.stat().st_mode & 0o777) == 0o600

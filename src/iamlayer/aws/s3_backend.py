@@ -60,6 +60,7 @@ from iamlayer.spec.backend_validate import format_duration
 from iamlayer.spec.model import S3Backend as S3Config
 from iamlayer.spec.model import Spec
 from iamlayer.state.backend import AccountJournal, LastApply, LockInfo, SyncResult
+from iamlayer.state.outputs import ORGANIZATION_FILE
 from iamlayer.state.records import JOURNAL_DIR
 
 #: the statement `backend init` adds to the bucket policy: no request over plain HTTP
@@ -826,14 +827,19 @@ def with_tls_only(policy: dict[str, Any] | None, bucket: str) -> dict[str, Any] 
 
 
 def _outbox_files(root: Path) -> list[Path]:
-    """The outbox's files: `<account>/<user>/<file>`, without the temporary files of atomic writes."""
+    """The outbox's files: `<account>/<user>/<file>`, without the temporary files of atomic writes,
+    and the record of the organization the last apply saw (people's commands resolve with it)."""
     if not root.is_dir():
         return []
-    return [p for p in root.glob("*/*/*") if p.is_file() and not p.name.startswith(".")]
+    files = [p for p in root.glob("*/*/*") if p.is_file() and not p.name.startswith(".")]
+    return files + [p for p in (root / ORGANIZATION_FILE,) if p.is_file()]
 
 
 def _safe(root: Path, name: str) -> Path:
-    """`root/name` for a name from the bucket, refused unless it is `<account>/<user>/<file>`."""
+    """`root/name` for a name from the bucket, refused unless it is `<account>/<user>/<file>` (or
+    the record of the organization)."""
+    if name == ORGANIZATION_FILE:
+        return root / name
     parts = name.split("/")
     if len(parts) != 3 or any(p in ("", ".", "..") or p.startswith(".") for p in parts):
         raise IamlayerError(f"refusing the backend's file {name!r}: not <account>/<user>/<file>")
