@@ -21,6 +21,7 @@ from iamlayer.aws.identity_center import read_identity_center
 from iamlayer.aws.session import AccountClients
 from iamlayer.errors import ApplyError, AwsError
 from iamlayer.plan.model import AccountPlan, Action, Address, Change, Kind, Plan
+from iamlayer.state.ic_model import AssignmentReads
 from iamlayer.state.journal import Journal
 
 INSTANCE = "arn:aws:sso:::instance/ssoins-1234567890abcdef"
@@ -675,9 +676,13 @@ def test_a_permission_set_aws_reports_outdated_is_re_provisioned_from_any_clone(
         {"GroupMemberships": []},
         {"IdentityStoreId": STORE, "GroupId": GROUP_ID, "MaxResults": 100},
     )
-    for account in ("111111111111", ACCOUNT):  # listed concurrently: the answers say which account
-        found = (
-            [
+    # One managed principal against one permission set in two accounts: read by principal
+    # (iamlayer.aws.identity_center.choose_assignment_reads); where it is provisioned it holds it,
+    # so nothing is completed.
+    sso_stub.add_response(
+        "list_account_assignments_for_principal",
+        {
+            "AccountAssignments": [
                 {
                     "AccountId": ACCOUNT,
                     "PermissionSetArn": PS_ARN,
@@ -685,11 +690,11 @@ def test_a_permission_set_aws_reports_outdated_is_re_provisioned_from_any_clone(
                     "PrincipalId": GROUP_ID,
                 }
             ]
-            if account == ACCOUNT
-            else []
-        )
-        sso_stub.add_response("list_account_assignments", {"AccountAssignments": found})
+        },
+        {"InstanceArn": INSTANCE, "PrincipalId": GROUP_ID, "PrincipalType": "GROUP", "MaxResults": 100},
+    )
     part = plan_identity_center(spec, offline_clients, journal)
+    assert part.read_shape is not None and part.read_shape.by is AssignmentReads.PRINCIPAL
     assert not part.collisions
     # The spec has no start_url: the plan names what gives people's sso profiles the default portal.
     assert part.notices == [
