@@ -30,7 +30,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench_ic import POLICIES
+from bench_ic import POLICIES, people_groups_sets
 from bench_plan import RESULTS, run
 
 from iamlayer.kinds import ic_operations
@@ -42,30 +42,7 @@ def ic_scale_spec(accounts: int, ous: int, groups: int, people: int, sets: int) 
     lines = ["project: bench", "project_long: bench-corp", "accounts:"]
     lines += ['  management: {id: "111111111111"}', '  people: {id: "222222222222"}']
     lines += [f'  {name}: {{id: "{acc}"}}' for name, acc in members.items()]
-    lines += [
-        "people_account: people",
-        "policies:",
-        "  billing-read:",
-        '    document: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "ce:Get*", Resource: "*"}]}',
-        "identity_center:",
-        "  account: management",
-        "  users:",
-    ]
-    lines += [
-        f"    person-{u:03d}: {{email: person-{u:03d}@example.com, given_name: Person, family_name: N{u:03d}}}"
-        for u in range(people)
-    ]
-    lines.append("  groups:")
-    for g in range(groups):
-        names = ", ".join(f"person-{u:03d}" for u in range(people) if u % groups == g)
-        lines.append(f"    team-{g:02d}: {{description: Team {g}, members: [{names}]}}")
-    lines.append("  permission_sets:")
-    for s in range(sets):
-        extra = ", customer_managed_policies: [billing-read]" if s == 0 else ""
-        lines.append(
-            f"    Set{s}: {{description: Set {s}, session_duration: PT4H, "
-            f"policies: [{POLICIES[s % len(POLICIES)]}]{extra}}}"
-        )
+    lines += ["people_account: people", *people_groups_sets(people, groups, sets)]
     lines.append("  assignments:")
     names = list(members)
     for g in range(groups):

@@ -858,16 +858,13 @@ def test_a_conflict_with_a_neutral_message_is_done_when_the_confirming_read_find
     assert sleeps == []
 
 
-def test_a_neutral_conflict_on_create_permission_set_finds_our_own_and_adopts_it(
-    ctx: HandlerContext, sso_stub: Stubber
-) -> None:
-    """A rerun after CreatePermissionSet's answer was lost: ConflictException without "already";
-    the confirming scan finds it with our marker, and what is missing is attached."""
-    sso_stub.add_client_error("create_permission_set", "ConflictException", "Conflict")
+def stub_bare_permission_set(sso_stub: Stubber, description: str) -> None:
+    """The instance lists one permission set, DevOps (PS_ARN), described with `description`,
+    with no policies: the scan of permission sets, and the three reads of its policies."""
     sso_stub.add_response("list_permission_sets", {"PermissionSets": [PS_ARN]}, {"InstanceArn": INSTANCE})
     sso_stub.add_response(
         "describe_permission_set",
-        {"PermissionSet": {"Name": "DevOps", "PermissionSetArn": PS_ARN, "Description": "x [iamlayer:acme]"}},
+        {"PermissionSet": {"Name": "DevOps", "PermissionSetArn": PS_ARN, "Description": description}},
         PS_ARGS,
     )
     sso_stub.add_response("list_managed_policies_in_permission_set", {"AttachedManagedPolicies": []}, PS_ARGS)
@@ -877,6 +874,15 @@ def test_a_neutral_conflict_on_create_permission_set_finds_our_own_and_adopts_it
         PS_ARGS,
     )
     sso_stub.add_response("get_inline_policy_for_permission_set", {}, PS_ARGS)
+
+
+def test_a_neutral_conflict_on_create_permission_set_finds_our_own_and_adopts_it(
+    ctx: HandlerContext, sso_stub: Stubber
+) -> None:
+    """A rerun after CreatePermissionSet's answer was lost: ConflictException without "already";
+    the confirming scan finds it with our marker, and what is missing is attached."""
+    sso_stub.add_client_error("create_permission_set", "ConflictException", "Conflict")
+    stub_bare_permission_set(sso_stub, "x [iamlayer:acme]")
     sso_stub.add_response(
         "attach_managed_policy_to_permission_set", {}, {**PS_ARGS, "ManagedPolicyArn": ADMIN}
     )
@@ -1016,20 +1022,8 @@ def test_the_read_by_principal_pages_keeps_owned_sets_and_completes_where_someon
     ]
     store_stub.add_response("list_users", {"Users": []}, {"IdentityStoreId": STORE, "MaxResults": 100})
     store_stub.add_response("list_groups", {"Groups": groups}, {"IdentityStoreId": STORE, "MaxResults": 100})
-    sso_stub.add_response("list_permission_sets", {"PermissionSets": [PS_ARN]}, {"InstanceArn": INSTANCE})
-    args = {"InstanceArn": INSTANCE, "PermissionSetArn": PS_ARN}
-    sso_stub.add_response(
-        "describe_permission_set",
-        {"PermissionSet": {"Name": "DevOps", "PermissionSetArn": PS_ARN, "Description": "[iamlayer:acme]"}},
-        args,
-    )
-    sso_stub.add_response("list_managed_policies_in_permission_set", {"AttachedManagedPolicies": []}, args)
-    sso_stub.add_response(
-        "list_customer_managed_policy_references_in_permission_set",
-        {"CustomerManagedPolicyReferences": []},
-        args,
-    )
-    sso_stub.add_response("get_inline_policy_for_permission_set", {}, args)
+    stub_bare_permission_set(sso_stub, "[iamlayer:acme]")
+    args = PS_ARGS
     sso_stub.add_response(
         "list_accounts_for_provisioned_permission_set", {"AccountIds": [ACCOUNT, other_account]}, args
     )
