@@ -331,7 +331,6 @@ def read_identity_center(
     entitled_accounts: Sequence[str] = (),
     project: str | None = None,
     desired: IcState | None = None,
-    assignment_reads: AssignmentReads | None = None,
 ) -> IcState:
     """The instance's users, groups, permission sets and assignments (see the module docstring).
 
@@ -350,9 +349,9 @@ def read_identity_center(
     those each permission set is provisioned to. `instance`: found already (no ListInstances).
 
     The assignments are read by permission set and account, unless `project` and `desired` (the
-    wanted state) are given: then by whichever shape `choose_assignment_reads` finds cheaper
-    (`assignment_reads` forces one), the principals being those `project` manages. Both shapes
-    give the diff the same state (see `completing_pairs`); `IcState.read_shape` says which ran.
+    wanted state) are given: then by whichever shape `choose_assignment_reads` finds cheaper,
+    the principals being those `project` manages. Both shapes give the same plan (what the
+    state may lack read by principal: `completing_pairs`); `IcState.read_shape` says which ran.
     """
     where = f"in account {clients.label} ({region})"
     ic = IdentityCenter.for_account(clients, region, where, instance_arn=instance_arn, instance=instance)
@@ -377,14 +376,14 @@ def read_identity_center(
             for ps, prov in zip(detailed, provisioned, strict=True)
         }
         pairs = [(ps, a) for ps in detailed for a in scopes[ps.name]]
-        managed = r.managed_principals(project) if project is not None and desired is not None else []
-        by = assignment_reads or choose_assignment_reads(len(managed), len(pairs))
-        completions = 0
+        managed = r.managed_principals(project) if project is not None else []
+        by, completions = AssignmentReads.PAIRS, 0
+        if project is not None and desired is not None:
+            by = choose_assignment_reads(len(managed), len(pairs))
         if by is AssignmentReads.PRINCIPAL and desired is not None:
             where_provisioned = {ps.name: prov for ps, prov in zip(detailed, provisioned, strict=True)}
             completions = r.by_principal(managed, scopes, detailed, where_provisioned, desired)
         else:
-            by = AssignmentReads.PAIRS
             for found in pool.map(lambda p: r.assignments(*p), pairs):
                 r.state.assignments.update(found)
         r.state.read_shape = AssignmentReadShape(by, len(managed), len(pairs), completions)
