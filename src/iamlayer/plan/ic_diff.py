@@ -138,6 +138,35 @@ def foreign_entitled_roles(spec: Spec, account: str, live: AccountState) -> Spec
     return SpecError(out) if out else None
 
 
+def management_assignment_warnings(spec: Spec) -> tuple[str, ...]:
+    """A warning per assignment of the spec that gives a permission set in the organization's
+    management account (named in the spec, or known from the organization the spec was resolved
+    against), at the assignment's line. AWS advises against it: the management account holds
+    the organization's controls, SCPs do not restrict it, and a delegated administrator cannot
+    manage the permission sets provisioned there; `accounts: all` and an OU holding it reach it
+    unnoticed."""
+    ic = spec.identity_center
+    if ic is None:
+        return ()
+    ids = {spec.organization.management_id} if spec.organization is not None else set()
+    named = spec.accounts.get(spec.management_account or "")
+    if named is not None:
+        ids.add(named.id)
+    reached = {name for name, account in spec.accounts.items() if account.id in ids}
+    out: list[str] = []
+    for a in ic.assignments:
+        if a.account in reached:
+            where = f"{spec.path.name}:{a.line}: " if a.line else ""
+            out.append(
+                f"{where}identity_center.assignments: {a.principal_type.lower()} {a.principal} gets "
+                f"permission set {a.permission_set} in the management account {a.account} "
+                f"({spec.accounts[a.account].id}); AWS advises against assignments there (SCPs do not "
+                f"restrict it; a delegated administrator cannot manage them): exclude: [{a.account}] "
+                "unless that access is meant"
+            )
+    return tuple(out)
+
+
 def entitled_account_ids(spec: Spec) -> list[str]:
     """Where the account access manager is read: every account holding a role of the spec, when
     any role is `entitled` (so an entitlement dropped from one role is seen); else none."""
