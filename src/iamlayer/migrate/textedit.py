@@ -1,0 +1,187 @@
+"""Write a migration proposal into the spec's text, leaving every other byte as it was.
+
+The Identity Center entries are inserted at the end of their blocks under `identity_center:`
+(the block is appended when the spec has none), and `entitled:` is added to each role's entry
+(before the closing brace of a flow mapping, or as the last line of a block one), by text
+positions from ruamel.yaml's round-trip parser: comments, quoting and layout stay as people
+wrote them, so `--diff` shows only what the move adds. What cannot be edited that way (a block
+written in flow style, a role that already has `entitled:` in flow style) is an error naming it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from iamlayer.errors import IamlayerError
+from iamlayer.importer.writer import block, flow, scalar
+from iamlayer.migrate.proposal import Proposal
+from iamlayer.spec.edit import round_trip_tree
+
+SECTIONS = ("users", "groups", "permission_sets", "assignments")
+
+
+def _is_flow(node: Any) -> bool:
+    fa = getattr(node, "fa", None)
+    return bool(fa is not None and fa.flow_style())
+
+
+def _end(lines: list[str], parent: CommentedMap, key: str, parent_end: int) -> int:
+    """The index of the line after the last content line of `key`'s value in `parent`."""
+    keys = list(parent)
+    following = keys[keys.index(key) + 1 :]
+    end = parent.lc.key(following[0])[0] if following else parent_end
+    while end > 0 and (not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")):
+        end -= 1
+    return end
+
+
+def _entries(proposal: Proposal, section: str, indent: int) -> list[str]:
+    pad = " " * indent
+    if section == "assignments":
+        return [f"{pad}- {flow(item)}" for item in proposal.assignments]
+    out: list[str] = []
+    values: dict[str, dict[str, Any]] = getattr(proposal, section)
+    for name, value in values.items():
+        one = f"{pad}{scalar(name)}: {flow(value)}"
+        if section == "permission_sets" and len(one) > 120:
+            out += [f"{pad}{scalar(name)}:", *block(value, indent + 2)]
+        else:
+            out.append(one)
+    return out
+
+
+def _section_has(proposal: Proposal, section: str) -> bool:
+    return bool(getattr(proposal, section))
+
+
+def _closing_brace(lines: list[str], line: int, col: int) -> tuple[int, int]:
+    """Where the flow mapping opening at (line, col) closes: brackets counted, quotes skipped."""
+    depth, quote = 0, ""
+    for i in range(line, len(lines)):
+        text = lines[i]
+        j = col if i == line else 0
+        while j < len(text):
+            c = text[j]
+            if quote:
+                if c == quote and not (quote == '"' and text[j - 1] == "\\"):
+                    quote = ""
+            elif c in "\"'":
+                quote = c
+            elif c == "#" and (j == 0 or text[j - 1] in " \t"):
+                break
+            elif c in "{[":
+                depth += 1
+            elif c in "}]":
+                depth -= 1
+                if depth == 0:
+                    return i, j
+            j += 1
+    raise IamlayerError(f"cannot find the end of the flow mapping at line {line + 1}")
+
+
+def apply_proposal(text: str, file: str, proposal: Proposal, *, ic_account: str | None) -> str:
+    """`text` (the spec) with `proposal` written in. `ic_account`: the `account:` of a new
+    `identity_center:` block (None: the spec's default, its management account)."""
+    top = round_trip_tree(text, file)
+    lines = text.splitlines()
+    # (line index, replacement for lines[index:index] or a column edit), applied bottom-up
+    inserts: list[tuple[int, list[str]]] = []
+    column_edits: list[tuple[int, int, str]] = []
+
+    roles = top.get("roles") if isinstance(top, CommentedMap) else None
+    roles_end = _end(lines, top, "roles", len(lines)) if isinstance(roles, CommentedMap) else len(lines)
+    for key, principals in proposal.entitled.items():
+        if not isinstance(roles, CommentedMap) or key not in roles:
+            raise IamlayerError(f"role {key} is not under roles: in {file}")
+        entry = roles[key]
+        where = f"roles.{key} ({file}:{roles.lc.key(key)[0] + 1})"
+        if not isinstance(entry, CommentedMap):
+            raise IamlayerError(f"{where} is not a mapping: add entitled: {flow(principals)} by hand")
+        if "entitled" in entry:
+            have = entry["entitled"]
+            if not isinstance(have, CommentedSeq) or _is_flow(have):
+                if isinstance(have, CommentedSeq) and len(have) > 0:
+                    line, col = entry.lc.value("entitled")
+                    end_line, end_col = _closing_brace(lines, line, col)
+                    column_edits.append((end_line, end_col, ", " + ", ".join(principals)))
+                    continue
+                raise IamlayerError(f"{where}: add {flow(principals)} to its entitled: by hand")
+            indent = max(have.lc.item(0)[1] - 2, 0)  # the column of "- ", before the item
+            at = _end(lines, entry, "entitled", _end(lines, roles, key, roles_end))
+            inserts.append((at, [f"{' ' * indent}- {scalar(p)}" for p in principals]))
+        elif _is_flow(entry):
+            line, col = roles.lc.value(key)
+            end_line, end_col = _closing_brace(lines, line, col)
+            column_edits.append((end_line, end_col, f", entitled: {flow(principals)}"))
+        else:
+            indent = entry.lc.key(next(iter(entry)))[1]
+            inserts.append(
+                (_end(lines, roles, key, roles_end), [f"{' ' * indent}entitled: {flow(principals)}"])
+            )
+
+    ic = top.get("identity_center") if isinstance(top, CommentedMap) else None
+    wanted = [s for s in SECTIONS if _section_has(proposal, s)]
+    if ic is None and wanted:
+        new = [
+            "",
+            "# IAM Identity Center: the people of the IAM users above, proposed by",
+            "# `iamlayer migrate identity-center`. Both layers run side by side until the IAM users retire.",
+            "identity_center:",
+        ]
+        if ic_account:
+            new.append(f"  account: {scalar(ic_account)}")
+        for section in wanted:
+            new += [f"  {section}:", *_entries(proposal, section, 4)]
+        inserts.append((len(lines), new))
+    elif wanted:
+        if not isinstance(ic, CommentedMap) or _is_flow(ic):
+            raise IamlayerError(
+                f"identity_center: in {file} is not a block mapping: write it as one to migrate into it"
+            )
+        ic_end = _end(lines, top, "identity_center", len(lines))
+        ic_indent = ic.lc.key(next(iter(ic)))[1] if ic else 2
+        for section in wanted:
+            if section not in ic or ic[section] is None:
+                if section in ic:
+                    raise IamlayerError(
+                        f"identity_center.{section} in {file} is empty: remove the key to migrate"
+                    )
+                inserts.append(
+                    (ic_end, [f"{' ' * ic_indent}{section}:", *_entries(proposal, section, ic_indent + 2)])
+                )
+                continue
+            value = ic[section]
+            if _is_flow(value) or not value:
+                raise IamlayerError(
+                    f"identity_center.{section} in {file} is in flow style: write it as a block to migrate into it"
+                )
+            indent = (
+                value.lc.item(0)[1] if isinstance(value, CommentedSeq) else value.lc.key(next(iter(value)))[1]
+            )
+            if isinstance(value, CommentedSeq):
+                indent = max(indent - 2, 0)  # the column of the item's content, past "- "
+            inserts.append((_end(lines, ic, section, ic_end), _entries(proposal, section, indent)))
+
+    for line, col, added in sorted(column_edits, reverse=True):
+        lines[line] = lines[line][:col] + added + lines[line][col:]
+    # Bottom-up; of two inserts at one line, the later first, so that they read in order.
+    for at, _, new_lines in sorted(((at, i, new) for i, (at, new) in enumerate(inserts)), reverse=True):
+        lines[at:at] = new_lines
+    return "\n".join(lines) + "\n"
+
+
+def unified(before: str, after: str, name: str) -> str:
+    """The unified diff from `before` to `after`, both named after `name`."""
+    import difflib
+
+    return "".join(
+        difflib.unified_diff(
+            before.splitlines(keepends=True), after.splitlines(keepends=True), f"a/{name}", f"b/{name}"
+        )
+    )
+
+
+__all__: Sequence[str] = ("apply_proposal", "unified")
