@@ -11,9 +11,9 @@ from rich.markup import escape
 
 from iamlayer.cli.common import EXIT_ERROR, EXIT_OK, console, json_option, profile_option, spec_option
 from iamlayer.files import write_atomic
-from iamlayer.migrate import Migration, Via, migrate_identity_center
 from iamlayer.migrate.parity import SAME
-from iamlayer.migrate.proposal import DEFAULT_EMAIL_TAG
+from iamlayer.migrate.proposal import DEFAULT_EMAIL_TAG, Via
+from iamlayer.migrate.run import Migration, migrate_identity_center
 
 
 @click.group()

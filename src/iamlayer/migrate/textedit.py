@@ -88,7 +88,8 @@ def apply_proposal(text: str, file: str, proposal: Proposal, *, ic_account: str 
     top = round_trip_tree(text, file)
     lines = text.splitlines()
     # (line index, replacement for lines[index:index] or a column edit), applied bottom-up
-    inserts: list[tuple[int, list[str]]] = []
+    # (line, 1 for a new section at the end of its block else 0, lines): see the bottom
+    inserts: list[tuple[int, int, list[str]]] = []
     column_edits: list[tuple[int, int, str]] = []
 
     roles = top.get("roles") if isinstance(top, CommentedMap) else None
@@ -111,7 +112,7 @@ def apply_proposal(text: str, file: str, proposal: Proposal, *, ic_account: str 
                 raise IamlayerError(f"{where}: add {flow(principals)} to its entitled: by hand")
             indent = max(have.lc.item(0)[1] - 2, 0)  # the column of "- ", before the item
             at = _end(lines, entry, "entitled", _end(lines, roles, key, roles_end))
-            inserts.append((at, [f"{' ' * indent}- {scalar(p)}" for p in principals]))
+            inserts.append((at, 0, [f"{' ' * indent}- {scalar(p)}" for p in principals]))
         elif _is_flow(entry):
             line, col = roles.lc.value(key)
             end_line, end_col = _closing_brace(lines, line, col)
@@ -119,7 +120,7 @@ def apply_proposal(text: str, file: str, proposal: Proposal, *, ic_account: str 
         else:
             indent = entry.lc.key(next(iter(entry)))[1]
             inserts.append(
-                (_end(lines, roles, key, roles_end), [f"{' ' * indent}entitled: {flow(principals)}"])
+                (_end(lines, roles, key, roles_end), 0, [f"{' ' * indent}entitled: {flow(principals)}"])
             )
 
     ic = top.get("identity_center") if isinstance(top, CommentedMap) else None
@@ -135,7 +136,7 @@ def apply_proposal(text: str, file: str, proposal: Proposal, *, ic_account: str 
             new.append(f"  account: {scalar(ic_account)}")
         for section in wanted:
             new += [f"  {section}:", *_entries(proposal, section, 4)]
-        inserts.append((len(lines), new))
+        inserts.append((len(lines), 1, new))
     elif wanted:
         if not isinstance(ic, CommentedMap) or _is_flow(ic):
             raise IamlayerError(
@@ -150,7 +151,7 @@ def apply_proposal(text: str, file: str, proposal: Proposal, *, ic_account: str 
                         f"identity_center.{section} in {file} is empty: remove the key to migrate"
                     )
                 inserts.append(
-                    (ic_end, [f"{' ' * ic_indent}{section}:", *_entries(proposal, section, ic_indent + 2)])
+                    (ic_end, 1, [f"{' ' * ic_indent}{section}:", *_entries(proposal, section, ic_indent + 2)])
                 )
                 continue
             value = ic[section]
@@ -163,12 +164,15 @@ def apply_proposal(text: str, file: str, proposal: Proposal, *, ic_account: str 
             )
             if isinstance(value, CommentedSeq):
                 indent = max(indent - 2, 0)  # the column of the item's content, past "- "
-            inserts.append((_end(lines, ic, section, ic_end), _entries(proposal, section, indent)))
+            inserts.append((_end(lines, ic, section, ic_end), 0, _entries(proposal, section, indent)))
 
     for line, col, added in sorted(column_edits, reverse=True):
         lines[line] = lines[line][:col] + added + lines[line][col:]
-    # Bottom-up; of two inserts at one line, the later first, so that they read in order.
-    for at, _, new_lines in sorted(((at, i, new) for i, (at, new) in enumerate(inserts)), reverse=True):
+    # Bottom-up. Of inserts at one line, the first applied ends lowest: new sections (after the
+    # entries added to a block that ends there), and of those the later first, so all read in order.
+    for at, _, _, new_lines in sorted(
+        ((at, new_section, i, new) for i, (at, new_section, new) in enumerate(inserts)), reverse=True
+    ):
         lines[at:at] = new_lines
     return "\n".join(lines) + "\n"
 
