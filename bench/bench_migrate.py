@@ -26,8 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
-from bench_plan import RESULTS, run
+from bench_ic import ic_people
+from bench_org import organizations
+from bench_plan import EXAMPLE_ROLES, EXAMPLE_TEAMS, RESULTS, run
 
 from iamlayer.sandbox.emulator import Emulator, start_emulator
 
@@ -42,14 +43,7 @@ MANAGED = (
 
 def make_organization(emu: Emulator) -> dict[str, str]:
     """The organization of the 5-account example in the emulator: account name -> id."""
-    env = emu.env()
-    org = boto3.client(
-        "organizations",
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-        region_name="us-east-1",
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
+    org = organizations(emu)
     made = org.create_organization(FeatureSet="ALL")["Organization"]
     ids = {"management": str(made["MasterAccountId"])}
     for name in MEMBERS:
@@ -63,31 +57,14 @@ def layer_spec(ids: dict[str, str], users: int, ic_users: int, ic_groups: int) -
     lines += [f'  {name}: {{id: "{acc}"}}' for name, acc in ids.items()]
     lines += [
         "people_account: security",
-        "roles:",
-        "  DevOps: {accounts: [shared, apps-devstg, apps-prd], mfa_max_age: 43200,"
-        " policies: [arn:aws:iam::aws:policy/AdministratorAccess]}",
-        "  Auditor: {accounts: all, policies: [arn:aws:iam::aws:policy/SecurityAudit]}",
-        "  FinOps: {accounts: [management], policies: [arn:aws:iam::aws:policy/job-function/Billing]}",
-        "groups:",
-        "  devops: {assume: [DevOps], self_management: enforce_mfa}",
-        "  auditors: {assume: [Auditor], self_management: enforce_mfa}",
-        "  finops: {assume: [FinOps], self_management: restricted}",
+        *EXAMPLE_ROLES,
         "users:",
     ]
-    teams = ["devops", "auditors", "finops"]
     lines += [
-        f"  person-{u:04d}: {{groups: [{teams[u % 3]}], tags: {{email: person-{u:04d}@example.com}}}}"
+        f"  person-{u:04d}: {{groups: [{EXAMPLE_TEAMS[u % 3]}], tags: {{email: person-{u:04d}@example.com}}}}"
         for u in range(users)
     ]
-    lines += ["identity_center:", "  account: management", "  users:"]
-    lines += [
-        f"    sso-{u:04d}: {{email: sso-{u:04d}@example.com, given_name: Sso, family_name: N{u:04d}}}"
-        for u in range(ic_users)
-    ]
-    lines.append("  groups:")
-    for g in range(ic_groups):
-        members = ", ".join(f"sso-{u:04d}" for u in range(ic_users) if u % ic_groups == g)
-        lines.append(f"    sso-team-{g:02d}: {{description: Team {g}, members: [{members}]}}")
+    lines += ["identity_center:", "  account: management", *ic_people(ic_users, ic_groups, "sso", "sso-team")]
     lines += [
         "  permission_sets:",
         "    ReadOnly: {policies: [arn:aws:iam::aws:policy/ReadOnlyAccess]}",
