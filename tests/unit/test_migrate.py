@@ -290,3 +290,36 @@ def test_the_retirement_plan_names_each_credentials_last_use_and_retires_the_unu
     assert [(c.what, c.last_used) for c in plan[0].credentials] == [("access key 1", "never")]
     held = retirement_plan(spec, m.parity, {"jane"}, set(), report)
     assert [(r.user, r.hold) for r in held] == [("jane", ""), ("bob", "not moved to Identity Center")]
+
+
+def test_a_person_with_only_an_identity_center_user_is_in_the_table(tmp_path: Path) -> None:
+    """ops is no IAM user, but a member of the Identity Center group devops the spec has already:
+    the move assigns DevOps to that group, and the table shows ops gaining it."""
+    text = SMALL + (
+        "identity_center:\n"
+        "  account: security\n"
+        "  users:\n"
+        "    ops: {email: ops@example.com, given_name: Op, family_name: S}\n"
+        "  groups:\n"
+        "    devops: {members: [ops]}\n"
+        "  permission_sets:\n"
+        "    ReadOnly: {policies: [arn:aws:iam::aws:policy/ReadOnlyAccess]}\n"
+        "  assignments:\n"
+        "    - {user: ops, permission_sets: [ReadOnly], accounts: [prd]}\n"
+    )
+    spec_path = tmp_path / "iamlayer.yaml"
+    spec_path.write_text(text)
+    m = migrate_identity_center(spec_path, now=NOW)
+    assert (
+        "group devops is already an Identity Center group: its members are kept as they are "
+        "(add jane, bob to it by hand for their access to carry over)"
+    ) in m.proposal.notes
+    assert {(r.person, r.account, r.verdict) for r in m.parity.rows if r.person == "ops"} == {
+        ("ops", "prd", SAME),  # ReadOnly, before and after
+        ("ops", "shared", GAINED),
+        ("ops", "prd", GAINED),
+    }
+    # jane and bob are not members of the existing group: the move does not add them to it
+    assert {(r.person, r.verdict) for r in m.parity.differences} == {
+        ("ops", GAINED), ("jane", LOST), ("bob", LOST),
+    }  # fmt: skip

@@ -8,6 +8,9 @@ After: what the proposed spec's Identity Center gives the user of the same name:
 (account, permission set) of its assignments, directly or through its groups, and each role it
 or its groups are entitled to (the account access manager) in the role's accounts. Identity
 Center has no policy to evaluate between a person and an assignment: the assignment is the access.
+What the current spec's Identity Center gives already counts before as well, so a person who
+only has an Identity Center user is in the table too (an existing group the move adds
+assignments to would give them more: `gained`).
 
 A row matches when the person reaches the same account with the same permissions: a permission
 set's and a role's permissions are compared as documents (AWS-managed policy ARNs,
@@ -124,9 +127,9 @@ def _role_key(spec: Spec, name: str, account: str) -> str | None:
 
 
 def before_reach(spec: Spec, *, now: datetime) -> dict[tuple[str, str], list[tuple[Access, Any]]]:
-    """(person, account) -> each role the evaluator lets the IAM user assume there, with its
-    permissions."""
-    out: dict[tuple[str, str], list[tuple[Access, Any]]] = {}
+    """(person, account) -> each role the evaluator lets the IAM user assume there, and what
+    the spec's Identity Center gives the person already (`after_reach`), with their permissions."""
+    out = after_reach(spec)
     for (person, account, name), reach in sorted(person_reach(model_from_spec(spec), now=now).items()):
         if person not in spec.users:
             continue
@@ -137,15 +140,13 @@ def before_reach(spec: Spec, *, now: datetime) -> dict[tuple[str, str], list[tup
 
 
 def after_reach(spec: Spec) -> dict[tuple[str, str], list[tuple[Access, Any]]]:
-    """(person, account) -> each permission set and entitled role the Identity Center user of
-    that name reaches there, with its permissions."""
+    """(person, account) -> each permission set and entitled role each Identity Center user
+    reaches there, with its permissions."""
     ic = spec.identity_center
     out: dict[tuple[str, str], list[tuple[Access, Any]]] = {}
     if ic is None:
         return out
     for person in ic.users:
-        if person not in spec.users:
-            continue
         for account, ps in ic.access_of(person):
             access = Access("permission set", ps, SIGN_IN_MFA)
             out.setdefault((person, account), []).append((access, set_permissions(ic.permission_sets[ps])))
@@ -165,7 +166,8 @@ def parity(before_spec: Spec, after_spec: Spec, *, now: datetime) -> Parity:
     row by row, in person then account order of the spec."""
     before, after = before_reach(before_spec, now=now), after_reach(after_spec)
     order = {a: i for i, a in enumerate(after_spec.accounts)}
-    people = {p: i for i, p in enumerate(after_spec.users)}
+    ic = after_spec.identity_center
+    people = {p: i for i, p in enumerate(dict.fromkeys([*after_spec.users, *(ic.users if ic else ())]))}
     rows: list[ParityRow] = []
     for key in sorted(
         set(before) | set(after), key=lambda k: (people.get(k[0], 0), k[0], order.get(k[1], 0))

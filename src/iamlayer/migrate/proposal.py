@@ -29,7 +29,10 @@ from enum import StrEnum
 from typing import Any
 
 from iamlayer.errors import Diagnostic, SpecError
+from iamlayer.kinds import limit
+from iamlayer.plan.model import Kind
 from iamlayer.spec.ic_model import iso_duration
+from iamlayer.spec.ic_validate import PERMISSION_SET_NAME
 from iamlayer.spec.model import Role, Spec
 from iamlayer.spec.nodes import Node, to_plain
 from iamlayer.spec.validate import POLICY_ARN
@@ -190,6 +193,14 @@ def _matches_spec_policy(arns: list[str], path: str, name: str) -> bool:
     return any(_path_name(a) == (path, name) for a in arns if POLICY_ARN.fullmatch(a))
 
 
+def set_name(role_key: str) -> str:
+    """The permission set that mirrors a role: the role's key, in the characters and length a
+    permission set's name allows (32: a role's may be 64)."""
+    if PERMISSION_SET_NAME.fullmatch(role_key):
+        return role_key
+    return re.sub(r"[^\w+=,.@-]", "-", role_key, flags=re.ASCII)[: limit(Kind.PERMISSION_SET, "name")]
+
+
 def propose(
     spec: Spec,
     via: Via,
@@ -251,8 +262,14 @@ def propose(
             )
         out.groups_roles[gname] = group.assume
         if gname in have_groups:
+            absent = [m for m in members if m not in have_groups[gname].members]
             out.notes.append(
                 f"group {gname} is already an Identity Center group: its members are kept as they are"
+                + (
+                    f" (add {', '.join(absent)} to it by hand for their access to carry over)"
+                    if absent
+                    else ""
+                )
             )
         else:
             body: dict[str, Any] = {"description": f"from IAM group {gname}"}
@@ -267,13 +284,16 @@ def propose(
                 if principal not in role.entitled and principal not in entitled:
                     entitled.append(principal)
                 continue
-            if key not in out.permission_sets:
-                if key in have_sets:
-                    out.notes.append(f"permission set {key} already exists in the spec: used as it is")
+            name = set_name(key)
+            if name not in out.permission_sets:
+                if name in have_sets:
+                    out.notes.append(f"permission set {name} already exists in the spec: used as it is")
                 else:
                     body, notes = mirror_role(spec, key, role)
-                    out.permission_sets[key] = body
+                    out.permission_sets[name] = body
                     out.notes += notes
-            out.assignments.append({"group": gname, "permission_sets": [key], **_written_accounts(spec, key)})
+            out.assignments.append(
+                {"group": gname, "permission_sets": [name], **_written_accounts(spec, key)}
+            )
     out.entitled = {k: v for k, v in out.entitled.items() if v}
     return out
