@@ -8,9 +8,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from test_import_aws import applied_init_layer, plan_json
 
 from layer import run_cli
+
+pytestmark = pytest.mark.proof  # a whole walk (apply, import, migrate, apply): `make proof`
 
 PEOPLE = "user,email\njane.doe,jane@example.com\nmachine.ci,ci@example.com\n"
 
