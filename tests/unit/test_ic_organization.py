@@ -11,7 +11,7 @@ import pytest
 
 from iamlayer.errors import SpecError
 from iamlayer.plan.ic_diff import management_assignment_warnings
-from iamlayer.spec.load import load_spec, resolve_organization
+from iamlayer.spec.load import load_spec, load_spec_with_warnings, resolve_organization
 from iamlayer.spec.model import Spec
 from iamlayer.spec.organization import OrgMember, OrgUnit, OrgView
 
@@ -129,3 +129,19 @@ def test_an_ou_that_does_not_exist_is_an_error_at_its_line(tmp_path: Path, writt
     )
     assert f"no organizational unit {written[3:]!r}" in d.message
     assert d.hint is not None and d.hint.startswith(hint)
+
+
+def test_validate_warns_about_a_named_management_account_at_its_line(tmp_path: Path) -> None:
+    """Offline, where the accounts are named (an OU's are known at plan time, which warns)."""
+    text = SPEC.replace(
+        'accounts:\n  organization: true\n  names: {security: "222222222222", management: "111111111111"}',
+        'accounts:\n  security: {id: "222222222222"}\n  management: {id: "111111111111"}',
+    ).replace("accounts: [ou:Admin]", "accounts: [management, security]")
+    path = tmp_path / "iamlayer.yaml"
+    text = text.replace("[ou:Workloads], exclude: [apps-b]", "[security]")
+    path.write_text(text.replace("{ou: Workloads, recursive: false}, ", ""))
+    _, warnings = load_spec_with_warnings(path, check_keys=False)
+    [w] = [w for w in warnings if w.key == "identity_center.assignments"]
+    assert (w.line, w.severity) == (18, "warning")
+    assert "group devops gets permission set ReadOnly in the management account management" in w.message
+    assert w.hint == "exclude: [management] unless that access is meant"
