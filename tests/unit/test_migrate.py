@@ -73,6 +73,10 @@ def test_the_5_account_example_moves_with_parity(example: Path, via: Via) -> Non
             in added
         )
         assert "    - {group: auditors, permission_sets: [Auditor], accounts: all}" in added
+        assert (
+            "permission set FinOps is assigned in the management account management, as role FinOps is "
+            "there: AWS advises against it (validate and plan warn)"
+        ) in m.proposal.notes
         assert not any("entitled:" in line for line in added)
     else:
         assert "    entitled: [group/devops]" in added and "permission_sets:" not in "\n".join(added)

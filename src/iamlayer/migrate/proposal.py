@@ -292,6 +292,11 @@ def propose(
                     body, notes = mirror_role(spec, key, role)
                     out.permission_sets[name] = body
                     out.notes += notes
+                    if spec.management_account in role.accounts:
+                        out.notes.append(
+                            f"permission set {name} is assigned in the management account {spec.management_account}, "
+                            f"as role {key} is there: AWS advises against it (validate and plan warn)"
+                        )
             out.assignments.append(
                 {"group": gname, "permission_sets": [name], **_written_accounts(spec, key)}
             )
