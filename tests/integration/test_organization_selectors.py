@@ -284,3 +284,36 @@ def test_identity_center_assignments_by_ou_resolve_at_plan_time(org: Org, tmp_pa
     sso = session_in(org.ids["management"]).client("sso-admin")
     [instance] = sso.list_instances()["Instances"]
     assert sso.list_permission_sets(InstanceArn=instance["InstanceArn"])["PermissionSets"] == []
+
+
+def test_migrate_a_layer_whose_roles_are_chosen_by_ou(org: Org, tmp_path: Path) -> None:
+    """Issue 24 item 5 with OU selectors: offline, migrate asks for --live; with it, the
+    organization is read, the permission set is assigned with the role's selectors as written,
+    and parity holds over the accounts they match."""
+    accounts = listed_accounts(org, "security", "apps-a", "apps-b", "apps-prd", "sandbox", "dev")
+    spec_path = write_spec(tmp_path, org, accounts, "[ou:Workloads, sandbox]")
+    spec_path.write_text(
+        spec_path.read_text().replace("console: false}", "console: false, tags: {email: jane@example.com}}")
+    )
+    r = run_cli("migrate", "identity-center", "--ic-account", "security", cwd=tmp_path, env=org.env)
+    assert r.code == 1 and "run with --live to read it" in r.err, r.err
+    r = run_cli(
+        "migrate",
+        "identity-center",
+        "--ic-account",
+        "security",
+        "--live",
+        "--json",
+        cwd=tmp_path,
+        env=org.env,
+    )
+    assert r.code == 0, r.out + r.err
+    data = r.json()
+    assert data["proposed"]["assignments"] == [
+        {"group": "devops", "permission_sets": ["DevOps"], "accounts": ["ou:Workloads", "sandbox"]}
+    ]
+    assert sorted(row["account"] for row in data["rows"]) == ["apps-a", "apps-b", "apps-prd", "sandbox"]
+    assert all(row["verdict"] == "same" for row in data["rows"])
+    # Not applied: the credential report has no row for jane yet, so no credential to list.
+    [jane] = data["retirement"]
+    assert (jane["user"], jane["credentials"], jane["hold"]) == ("jane", [], None)
