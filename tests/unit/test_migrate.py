@@ -298,14 +298,17 @@ def test_the_retirement_plan_names_each_credentials_last_use_and_retires_the_unu
 
 def test_a_person_with_only_an_identity_center_user_is_in_the_table(tmp_path: Path) -> None:
     """ops is no IAM user, but a member of the Identity Center group devops the spec has already:
-    the move assigns DevOps to that group, and the table shows ops gaining it."""
+    the move adds the IAM group's members to it and assigns it DevOps, and the table shows ops
+    gaining DevOps (which only jane and bob had)."""
     text = SMALL + (
         "identity_center:\n"
         "  account: security\n"
         "  users:\n"
         "    ops: {email: ops@example.com, given_name: Op, family_name: S}\n"
         "  groups:\n"
-        "    devops: {members: [ops]}\n"
+        "    devops: {members: [ops]}   # the team's\n"
+        "    audit:\n"
+        "      description: Auditors\n"
         "  permission_sets:\n"
         "    ReadOnly: {policies: [arn:aws:iam::aws:policy/ReadOnlyAccess]}\n"
         "  assignments:\n"
@@ -314,16 +317,22 @@ def test_a_person_with_only_an_identity_center_user_is_in_the_table(tmp_path: Pa
     spec_path = tmp_path / "iamlayer.yaml"
     spec_path.write_text(text)
     m = migrate_identity_center(spec_path, now=NOW)
+    assert m.proposal.members == {"devops": ["jane", "bob"]}
     assert (
-        "group devops is already an Identity Center group: its members are kept as they are "
-        "(add jane, bob to it by hand for their access to carry over)"
-    ) in m.proposal.notes
+        "-    devops: {members: [ops]}   # the team's\n+    devops: {members: [ops, jane, bob]}   # the team's"
+        in m.diff()
+    )
     assert {(r.person, r.account, r.verdict) for r in m.parity.rows if r.person == "ops"} == {
         ("ops", "prd", SAME),  # ReadOnly, before and after
         ("ops", "shared", GAINED),
         ("ops", "prd", GAINED),
     }
-    # jane and bob are not members of the existing group: the move does not add them to it
-    assert {(r.person, r.verdict) for r in m.parity.differences} == {
-        ("ops", GAINED), ("jane", LOST), ("bob", LOST),
-    }  # fmt: skip
+    assert {(r.person, r.verdict) for r in m.parity.differences} == {("ops", GAINED)}
+
+    # A group written as a block, without members: the list is added in its style.
+    spec_path.write_text(
+        text.replace("    devops: {members: [ops]}   # the team's\n", "").replace("    audit:", "    devops:")
+    )
+    m = migrate_identity_center(spec_path, now=NOW)
+    assert "     devops:\n       description: Auditors\n+      members: [jane, bob]\n" in m.diff()
+    assert m.parity.holds

@@ -71,6 +71,8 @@ class Proposal:
     assignments: list[dict[str, Any]] = field(default_factory=list)
     #: role key -> principals to add to its `entitled:` ("group/devops")
     entitled: dict[str, list[str]] = field(default_factory=dict)
+    #: existing Identity Center group -> the IAM group's members to add to it
+    members: dict[str, list[str]] = field(default_factory=dict)
     #: IAM group -> the roles it assumes (what each Identity Center group stands for)
     groups_roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -263,14 +265,17 @@ def propose(
         out.groups_roles[gname] = group.assume
         if gname in have_groups:
             absent = [m for m in members if m not in have_groups[gname].members]
-            out.notes.append(
-                f"group {gname} is already an Identity Center group: its members are kept as they are"
-                + (
-                    f" (add {', '.join(absent)} to it by hand for their access to carry over)"
-                    if absent
-                    else ""
+            if have_groups[gname].external:
+                out.notes.append(
+                    f"group {gname} is an external identity provider's: its members are its provider's"
+                    + (
+                        f" (add {', '.join(absent)} to it there for their access to carry over)"
+                        if absent
+                        else ""
+                    )
                 )
-            )
+            elif absent:
+                out.members[gname] = absent
         else:
             body: dict[str, Any] = {"description": f"from IAM group {gname}"}
             if members:

@@ -39,6 +39,46 @@ def _end(lines: list[str], parent: CommentedMap, key: str, parent_end: int) -> i
     return end
 
 
+class _Edits:
+    """Text edits of the spec, by position: lines inserted before a line (applied bottom-up), and
+    text inserted at a column."""
+
+    def __init__(self, lines: list[str], file: str) -> None:
+        self.lines, self.file = lines, file
+        #: (line, 1 for a new section at the end of its block else 0, lines): see apply_proposal
+        self.inserts: list[tuple[int, int, list[str]]] = []
+        self.columns: list[tuple[int, int, str]] = []
+
+    def add_items(
+        self, parent: CommentedMap, key: str, parent_end: int, field: str, items: list[str], where: str
+    ) -> None:
+        """`items` appended to the list `field` of the mapping `parent[key]` (made when absent),
+        in the style it is written in."""
+        lines, entry = self.lines, parent[key]
+        where = f"{where} ({self.file}:{parent.lc.key(key)[0] + 1})"
+        if not isinstance(entry, CommentedMap):
+            raise IamlayerError(f"{where} is not a mapping: add {field}: {flow(items)} by hand")
+        if field in entry:
+            have = entry[field]
+            if not isinstance(have, CommentedSeq) or not have:
+                raise IamlayerError(f"{where}: add {flow(items)} to its {field}: by hand")
+            if _is_flow(have):
+                end_line, end_col = _closing_brace(lines, *entry.lc.value(field))
+                self.columns.append((end_line, end_col, ", " + ", ".join(scalar(i) for i in items)))
+                return
+            indent = max(have.lc.item(0)[1] - 2, 0)  # the column of "- ", before the item
+            at = _end(lines, entry, field, _end(lines, parent, key, parent_end))
+            self.inserts.append((at, 0, [f"{' ' * indent}- {scalar(i)}" for i in items]))
+        elif _is_flow(entry):
+            end_line, end_col = _closing_brace(lines, *parent.lc.value(key))
+            self.columns.append((end_line, end_col, (", " if entry else "") + f"{field}: {flow(items)}"))
+        else:
+            indent = entry.lc.key(next(iter(entry)))[1]
+            self.inserts.append(
+                (_end(lines, parent, key, parent_end), 0, [f"{' ' * indent}{field}: {flow(items)}"])
+            )
+
+
 _TOP_KEY = re.compile(r"([A-Za-z_][\w.-]*)[ \t]*:(?:[ \t]|$)")
 
 
@@ -116,44 +156,25 @@ def apply_proposal(text: str, file: str, proposal: Proposal, *, ic_account: str 
     lines = text.splitlines()
     blocks = _top_level_blocks(lines)
     top = round_trip_tree(_only(lines, blocks, ("roles", "identity_center")), file)
-    # (line index, replacement for lines[index:index] or a column edit), applied bottom-up
-    # (line, 1 for a new section at the end of its block else 0, lines): see the bottom
-    inserts: list[tuple[int, int, list[str]]] = []
-    column_edits: list[tuple[int, int, str]] = []
-
+    edits = _Edits(lines, file)
     roles = top.get("roles") if isinstance(top, CommentedMap) else None
     roles_end = blocks["roles"][1] if "roles" in blocks else len(lines)
     for key, principals in proposal.entitled.items():
         if not isinstance(roles, CommentedMap) or key not in roles:
             raise IamlayerError(f"role {key} is not under roles: in {file}")
-        entry = roles[key]
-        where = f"roles.{key} ({file}:{roles.lc.key(key)[0] + 1})"
-        if not isinstance(entry, CommentedMap):
-            raise IamlayerError(f"{where} is not a mapping: add entitled: {flow(principals)} by hand")
-        if "entitled" in entry:
-            have = entry["entitled"]
-            if not isinstance(have, CommentedSeq) or _is_flow(have):
-                if isinstance(have, CommentedSeq) and len(have) > 0:
-                    line, col = entry.lc.value("entitled")
-                    end_line, end_col = _closing_brace(lines, line, col)
-                    column_edits.append((end_line, end_col, ", " + ", ".join(principals)))
-                    continue
-                raise IamlayerError(f"{where}: add {flow(principals)} to its entitled: by hand")
-            indent = max(have.lc.item(0)[1] - 2, 0)  # the column of "- ", before the item
-            at = _end(lines, entry, "entitled", _end(lines, roles, key, roles_end))
-            inserts.append((at, 0, [f"{' ' * indent}- {scalar(p)}" for p in principals]))
-        elif _is_flow(entry):
-            line, col = roles.lc.value(key)
-            end_line, end_col = _closing_brace(lines, line, col)
-            column_edits.append((end_line, end_col, f", entitled: {flow(principals)}"))
-        else:
-            indent = entry.lc.key(next(iter(entry)))[1]
-            inserts.append(
-                (_end(lines, roles, key, roles_end), 0, [f"{' ' * indent}entitled: {flow(principals)}"])
-            )
+        edits.add_items(roles, key, roles_end, "entitled", principals, f"roles.{key}")
+    inserts, column_edits = edits.inserts, edits.columns
 
     ic = top.get("identity_center") if isinstance(top, CommentedMap) else None
     wanted = [s for s in SECTIONS if _section_has(proposal, s)]
+    if proposal.members:
+        groups = ic.get("groups") if isinstance(ic, CommentedMap) else None
+        if not isinstance(groups, CommentedMap):
+            raise IamlayerError(f"identity_center.groups in {file} is not a mapping: add the members by hand")
+        assert isinstance(ic, CommentedMap)  # it has the groups the proposal adds members to
+        groups_end = _end(lines, ic, "groups", blocks["identity_center"][1])
+        for group, members in proposal.members.items():
+            edits.add_items(groups, group, groups_end, "members", members, f"identity_center.groups.{group}")
     if ic is None and wanted:
         new = [
             "",
