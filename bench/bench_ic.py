@@ -31,6 +31,23 @@ POLICIES = [
 ]
 
 
+def ic_people(people: int, groups: int, user: str = "person", team: str = "team") -> list[str]:
+    """`users:` and `groups:` of an `identity_center:` block: <user>-NNN, spread round-robin over
+    `groups` groups <team>-NN."""
+    width = max(3, len(str(people - 1)))
+    name = [f"{user}-{u:0{width}d}" for u in range(people)]
+    lines = ["  users:"]
+    lines += [
+        f"    {n}: {{email: {n}@example.com, given_name: {user.capitalize()}, family_name: N{n[-width:]}}}"
+        for n in name
+    ]
+    lines.append("  groups:")
+    for g in range(groups):
+        members = ", ".join(name[u] for u in range(people) if u % groups == g)
+        lines.append(f"    {team}-{g:02d}: {{description: Team {g}, members: [{members}]}}")
+    return lines
+
+
 def ic_spec(people: int, groups: int, sets: int) -> str:
     accounts = list(ORG_ACCOUNTS)
     lines = ["project: bench", "project_long: bench-corp", "accounts:"]
@@ -54,16 +71,8 @@ def people_groups_sets(people: int, groups: int, sets: int) -> list[str]:
         '    document: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "ce:Get*", Resource: "*"}]}',
         "identity_center:",
         "  account: management",
-        "  users:",
+        *ic_people(people, groups),
     ]
-    lines += [
-        f"    person-{u:03d}: {{email: person-{u:03d}@example.com, given_name: Person, family_name: N{u:03d}}}"
-        for u in range(people)
-    ]
-    lines.append("  groups:")
-    for g in range(groups):
-        members = ", ".join(f"person-{u:03d}" for u in range(people) if u % groups == g)
-        lines.append(f"    team-{g:02d}: {{description: Team {g}, members: [{members}]}}")
     lines.append("  permission_sets:")
     for s in range(sets):
         extra = ", customer_managed_policies: [billing-read]" if s == 0 else ""

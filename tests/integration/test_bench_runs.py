@@ -78,3 +78,13 @@ def test_bench_ic_scale_runs_at_a_tiny_size(tmp_path: Path) -> None:
     assert row["ic_read"] == {"assignments_by": "principal", "principals": 4, "pairs": 10, "completions": 0}
     assert row["ic_calls_by_operation"]["ListAccountAssignmentsForPrincipal"] == 4
     assert "ListAccountAssignments" not in row["ic_calls_by_operation"]
+
+
+def test_bench_migrate_runs_at_a_tiny_size(tmp_path: Path) -> None:
+    """Issue 24: import aws of a layer with IAM users and Identity Center, then migrate
+    identity-center of what it wrote, whose parity holds."""
+    run_bench("bench_migrate.py", ["--users", "6", "--ic-users", "4", "--ic-groups", "2"], tmp_path)
+    row = json.loads((tmp_path / "migrate-6-iam-users-4-ic-users-2-ic-groups-5-accounts.json").read_text())
+    assert row["imported_users"] == 6 and row["proposed_ic_users"] == 6
+    # IAM: devops in 3 accounts, auditors in 5, finops in 1; Identity Center: 4 people, 2 sets in 1 account
+    assert row["parity_rows"] == 2 * 3 + 2 * 5 + 2 * 1 + 4 * 2

@@ -55,7 +55,8 @@ def read_org_view(
     org = make_client(base_session(profile, region), "organizations")
     with aws_call("describing the organization (organizations:DescribeOrganization)"):
         stats.record("organization", "DescribeOrganization")
-        org_id = str(org.describe_organization()["Organization"]["Id"])
+        described = org.describe_organization()["Organization"]
+        org_id, management_id = str(described["Id"]), str(described.get("MasterAccountId", ""))
     with aws_call("listing the organization's roots (organizations:ListRoots)"):
         roots: list[str] = []
         for page in org.get_paginator("list_roots").paginate():
@@ -97,4 +98,4 @@ def read_org_view(
                 all_units += units
                 all_members += members
                 level += [(u.id, u.path, u.org_path) for u in units]
-    return OrgView(org_id, root, tuple(all_units), tuple(all_members))
+    return OrgView(org_id, root, tuple(all_units), tuple(all_members), management_id)

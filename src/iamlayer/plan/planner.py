@@ -27,7 +27,7 @@ from iamlayer.kinds import expected_plan_reads, ic_operations
 from iamlayer.plan.access_changes import access_changes, after_states, unknown_policies
 from iamlayer.plan.desired import desired_state
 from iamlayer.plan.diff import SecretIntent, diff
-from iamlayer.plan.ic_diff import foreign_entitled_roles
+from iamlayer.plan.ic_diff import foreign_entitled_roles, management_assignment_warnings
 from iamlayer.plan.ic_plan import (
     SharedIcPlan,
     combined_fingerprint,
@@ -447,4 +447,5 @@ def make_plan(
         refresh_credentials=refresh_credentials,
         access=access,
         selections=spec.selections,
+        warnings=management_assignment_warnings(spec),
     )

@@ -83,6 +83,8 @@ class OrgView:
     root_id: str  # r-...
     units: tuple[OrgUnit, ...] = ()
     members: tuple[OrgMember, ...] = ()
+    #: the organization's management account (DescribeOrganization's MasterAccountId); "" unknown
+    management_id: str = ""
     #: account id -> member: the evaluator asks it for every request on a role
     _by_id: dict[str, OrgMember] = field(init=False, repr=False, compare=False, default_factory=dict)
 
