@@ -331,6 +331,7 @@ def read_identity_center(
     entitled_accounts: Sequence[str] = (),
     project: str | None = None,
     desired: IcState | None = None,
+    on_access_error: Callable[[IamlayerError], None] | None = None,
 ) -> IcState:
     """The instance's users, groups, permission sets and assignments (see the module docstring).
 
@@ -340,7 +341,8 @@ def read_identity_center(
     thousands of people iamlayer never changes): no ListUsers/ListGroups, one GetUserId or
     GetGroupId per name instead. `entitled_accounts` (ids): where the spec's roles are entitled
     to Identity Center principals; when any, the account access manager is read (`IcState.
-    application_arn`, `entitlements`).
+    application_arn`, `entitlements`); `on_access_error` hears why it could not be, instead of
+    the whole read failing (the import: a region or partition without the service).
 
     `detail(ps)` says which permission sets get their policies and assignments read (the planner:
     those iamlayer owns; the audit: all), `members_of(group)` which groups get their members read
@@ -363,7 +365,19 @@ def read_identity_center(
             r.principals()
         r.external(external or {}, listed=list_store)
         if entitled_accounts:
-            r.account_access(AccountAccessGateway(clients.account_access(region), where), entitled_accounts)
+            # Tolerated (the import): each call is sent once, since a region or endpoint without
+            # the service answers 5xx, and botocore's retries of that would cost seconds for nothing.
+            client = (
+                clients.account_access(region)
+                if on_access_error is None
+                else clients.client("account-access", region, retries=False)
+            )
+            try:
+                r.account_access(AccountAccessGateway(client, where), entitled_accounts)
+            except IamlayerError as exc:
+                if on_access_error is None:
+                    raise
+                on_access_error(exc)
         arns = ic.sso.permission_sets(f"listing permission sets {where}")
         sets = list(pool.map(r.describe, arns))
         r.state.permission_sets = {ps.name: ps for ps in sets}
@@ -391,17 +405,23 @@ def read_identity_center(
 
 
 def read_identity_center_for_import(
-    clients: AccountClients, region: str, account_ids: Iterable[str]
+    clients: AccountClients,
+    region: str,
+    account_ids: Iterable[str],
+    on_access_error: Callable[[IamlayerError], None] | None = None,
 ) -> tuple[IcState | None, dict[str, str]]:
     """Everything `iamlayer import aws` needs of the instance in this account, whoever made it:
-    users, groups with their members, permission sets with their policies and boundary, and
-    their assignments in `account_ids` (and wherever they are provisioned). None when the
-    account has no instance; CredentialsError when it has several.
+    users, groups with their members, permission sets with their policies and boundary, their
+    assignments in `account_ids` (and wherever they are provisioned), and the account access
+    manager's entitlements to roles of `account_ids` (`on_access_error` hears why they could not
+    be read; the rest is imported without them). None when the account has no instance;
+    CredentialsError when it has several.
 
     Also, by permission set name, why its boundary could not be read (then `boundary_read` stays
     False and the import leaves the boundary alone). The read costs what the plan's does, every
     permission set and group detailed, plus one GetPermissionsBoundaryForPermissionSet each.
     """
+    account_ids = list(account_ids)
     where = f"in account {clients.label} ({region})"
     sso = clients.sso_admin(region)
     found = list_instances(sso, where)
@@ -415,6 +435,8 @@ def read_identity_center_for_import(
         members_of=lambda g: True,
         account_ids=account_ids,
         instance=instance,
+        entitled_accounts=account_ids,
+        on_access_error=on_access_error,
     )
     unread: dict[str, str] = {}
     gateway = IdentityCenter.for_account(clients, region, where, instance=instance).sso
