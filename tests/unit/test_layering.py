@@ -39,6 +39,7 @@ PURE_MODULES = (
     "iamlayer.errors",
     "iamlayer.kinds",
     "iamlayer.plan.model",
+    "iamlayer.plan.ci",
     "iamlayer.plan.desired",
     "iamlayer.plan.diff",
     "iamlayer.plan.ic_diff",

@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any
 
 from iamlayer.access.checks import CheckReport, evaluate_checks
+from iamlayer.api import ci_operator_policies
 from iamlayer.audit.model import REPORT_MAX_AGE
 from iamlayer.aws.accounts import Connection, connect_accounts
 from iamlayer.aws.managed_policies import read_policy_documents
@@ -237,7 +238,7 @@ def plan_account(
     """
     if conn.error is not None or conn.reach is None:
         return AccountPlan(account, conn.account.id, "", "", "", error=str(conn.error), unreadable=True)
-    desired = desired_state(spec, account)
+    desired = desired_state(spec, account, operator=ci_operator_policies(spec))
     keys_in_flight = journal.key_creations(account)
     try:
         read = read_account(
