@@ -71,6 +71,7 @@ class Status(StrEnum):
     FAIL = "FAIL"
     ERROR = "ERROR"
     INFO = "INFO"  # reported, not failed: the benchmark does not require it
+    WARN = "WARN"  # a weakness to look at, not failed (`--fail-on` ignores it): e.g. a wildcard `sub`
 
 
 class Severity(StrEnum):
@@ -1340,6 +1341,97 @@ def temporary_grants(inp: AuditInput, now: datetime) -> list[Outcome]:
                 )
             )
     return out
+
+
+def _web_identities(trust: PolicyDoc | None) -> list[tuple[str, Mapping[str, Any]]]:
+    """(provider host, condition block) of each Allow statement of a trust policy that lets a web
+    identity in: `Federated` an OIDC provider ARN (arn:...:oidc-provider/<host>) or a provider's
+    name (accounts.google.com, cognito-identity.amazonaws.com); SAML providers are not web identities."""
+    out: list[tuple[str, Mapping[str, Any]]] = []
+    statements: Any = (trust or {}).get("Statement") or []
+    for st in [statements] if isinstance(statements, Mapping) else statements:
+        if not isinstance(st, Mapping) or st.get("Effect") != "Allow":
+            continue
+        principal = st.get("Principal")
+        fed = principal.get("Federated") if isinstance(principal, Mapping) else None
+        for name in [fed] if isinstance(fed, str) else fed or []:
+            name = str(name)
+            if ":saml-provider/" in name:
+                continue
+            host = name.split(":oidc-provider/", 1)[1] if ":oidc-provider/" in name else name
+            cond = st.get("Condition")
+            out.append((host, cond if isinstance(cond, Mapping) else {}))
+    return out
+
+
+def _pinned(condition: Mapping[str, Any], key: str) -> list[tuple[list[str], bool]]:
+    """What a condition block requires of `key` (condition keys are case-insensitive): per operator,
+    its values (any one matches) and whether one of them is a wildcard pattern (a `...Like` operator
+    with * or ?). Operators that hold when the key is absent (`...IfExists`, `ForAllValues:`) or
+    negated ones (`StringNotEquals`) pin nothing."""
+    out: list[tuple[list[str], bool]] = []
+    for operator, block in condition.items():
+        op = str(operator)
+        skip = "Not" in op or op.endswith("IfExists") or op.startswith("ForAllValues:") or "String" not in op
+        if skip or not isinstance(block, Mapping):
+            continue
+        for k, v in block.items():
+            if str(k).lower() == key.lower():
+                values = [str(x) for x in (v if isinstance(v, list) else [v])]
+                out.append((values, "Like" in op and any("*" in x or "?" in x for x in values)))
+    return out
+
+
+@control(
+    "oidc-trust",
+    None,
+    "Roles that trust an OIDC provider pin the token's audience and exact subject",
+    requires=P_AUTH_DETAILS,
+    fix="Require the token's audience and exact subject in the role's trust: StringEquals on <provider>:aud "
+    "and on <provider>:sub (repo:OWNER/NAME:environment:production, never a wildcard). For CI, `ci:` in the "
+    "spec makes such roles.",
+    spec_field="ci",
+    severity=Severity.HIGH,
+)
+def oidc_trust(inp: AuditInput, now: datetime) -> list[Outcome]:
+    """Every role (iamlayer's or not) whose trust lets a web identity in (sts:AssumeRoleWithWebIdentity
+    through an OIDC provider): FAIL when a statement requires no `sub` or no `aud` (any token the
+    provider issues, for any repository, may assume it: GitHub's provider serves every GitHub
+    repository); WARN when `sub` is only matched with a wildcard (StringLike with * or ?): other
+    branches, environments or repositories that match may assume it; PASS when both are exact."""
+    auth = need(inp.authorization, "authorization details")
+    out: list[Outcome] = []
+    for role in auth.roles:
+        if role.service_linked:
+            continue
+        for host, cond in _web_identities(role.trust):
+            sub, aud = _pinned(cond, f"{host}:sub"), _pinned(cond, f"{host}:aud")
+            evidence = {
+                "role": role.name,
+                "provider": host,
+                "sub": sorted({v for values, _ in sub for v in values}),
+                "aud": sorted({v for values, _ in aud for v in values}),
+            }
+            missing = [k for k, v in (("sub", sub), ("aud", aud)) if not v]
+            # conditions are ANDed: one exact operator on `sub` pins it, whatever the others say
+            exact = [values for values, wild in sub if not wild]
+            if missing:
+                status = Status.FAIL
+                detail = (
+                    f"trusts the OIDC provider {host} without a {' or '.join(missing)} condition: "
+                    "any token it issues may assume the role"
+                )
+            elif not exact:
+                status = Status.WARN
+                detail = (
+                    f"trusts the OIDC provider {host} for sub matching {', '.join(evidence['sub'])}: a "
+                    "wildcard lets other repositories, branches or environments that match assume it"
+                )
+            else:
+                status = Status.PASS
+                detail = f"trusts the OIDC provider {host} for sub {', '.join(exact[0])} only"
+            out.append(Outcome(status, role.ref, detail, evidence=evidence))
+    return out or [Outcome(Status.PASS, inp.account, "no role trusts an OIDC provider")]
 
 
 # --- running -----------------------------------------------------------------------------------
