@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from iamlayer.access.web_identity import web_identities
 from iamlayer.audit.escalation import PATHS, Reach, account_escalation
 from iamlayer.audit.model import (
     ROOT_SESSIONS,
@@ -1343,45 +1344,6 @@ def temporary_grants(inp: AuditInput, now: datetime) -> list[Outcome]:
     return out
 
 
-def _web_identities(trust: PolicyDoc | None) -> list[tuple[str, Mapping[str, Any]]]:
-    """(provider host, condition block) of each Allow statement of a trust policy that lets a web
-    identity in: `Federated` an OIDC provider ARN (arn:...:oidc-provider/<host>) or a provider's
-    name (accounts.google.com, cognito-identity.amazonaws.com); SAML providers are not web identities."""
-    out: list[tuple[str, Mapping[str, Any]]] = []
-    statements: Any = (trust or {}).get("Statement") or []
-    for st in [statements] if isinstance(statements, Mapping) else statements:
-        if not isinstance(st, Mapping) or st.get("Effect") != "Allow":
-            continue
-        principal = st.get("Principal")
-        fed = principal.get("Federated") if isinstance(principal, Mapping) else None
-        for name in [fed] if isinstance(fed, str) else fed or []:
-            name = str(name)
-            if ":saml-provider/" in name:
-                continue
-            host = name.split(":oidc-provider/", 1)[1] if ":oidc-provider/" in name else name
-            cond = st.get("Condition")
-            out.append((host, cond if isinstance(cond, Mapping) else {}))
-    return out
-
-
-def _pinned(condition: Mapping[str, Any], key: str) -> list[tuple[list[str], bool]]:
-    """What a condition block requires of `key` (condition keys are case-insensitive): per operator,
-    its values (any one matches) and whether one of them is a wildcard pattern (a `...Like` operator
-    with * or ?). Operators that hold when the key is absent (`...IfExists`, `ForAllValues:`) or
-    negated ones (`StringNotEquals`) pin nothing."""
-    out: list[tuple[list[str], bool]] = []
-    for operator, block in condition.items():
-        op = str(operator)
-        skip = "Not" in op or op.endswith("IfExists") or op.startswith("ForAllValues:") or "String" not in op
-        if skip or not isinstance(block, Mapping):
-            continue
-        for k, v in block.items():
-            if str(k).lower() == key.lower():
-                values = [str(x) for x in (v if isinstance(v, list) else [v])]
-                out.append((values, "Like" in op and any("*" in x or "?" in x for x in values)))
-    return out
-
-
 @control(
     "oidc-trust",
     None,
@@ -1404,32 +1366,23 @@ def oidc_trust(inp: AuditInput, now: datetime) -> list[Outcome]:
     for role in auth.roles:
         if role.service_linked:
             continue
-        for host, cond in _web_identities(role.trust):
-            sub, aud = _pinned(cond, f"{host}:sub"), _pinned(cond, f"{host}:aud")
-            evidence = {
-                "role": role.name,
-                "provider": host,
-                "sub": sorted({v for values, _ in sub for v in values}),
-                "aud": sorted({v for values, _ in aud for v in values}),
-            }
-            missing = [k for k, v in (("sub", sub), ("aud", aud)) if not v]
-            # conditions are ANDed: one exact operator on `sub` pins it, whatever the others say
-            exact = [values for values, wild in sub if not wild]
-            if missing:
+        for w in web_identities(role.trust):
+            evidence = {"role": role.name, **w.as_json()}
+            if w.missing:
                 status = Status.FAIL
                 detail = (
-                    f"trusts the OIDC provider {host} without a {' or '.join(missing)} condition: "
+                    f"trusts the OIDC provider {w.provider} without a {' or '.join(w.missing)} condition: "
                     "any token it issues may assume the role"
                 )
-            elif not exact:
+            elif not w.exact:
                 status = Status.WARN
                 detail = (
-                    f"trusts the OIDC provider {host} for sub matching {', '.join(evidence['sub'])}: a "
+                    f"trusts the OIDC provider {w.provider} for sub matching {', '.join(w.sub)}: a "
                     "wildcard lets other repositories, branches or environments that match assume it"
                 )
             else:
                 status = Status.PASS
-                detail = f"trusts the OIDC provider {host} for sub {', '.join(exact[0])} only"
+                detail = f"trusts the OIDC provider {w.provider} for sub {', '.join(w.sub)} only"
             out.append(Outcome(status, role.ref, detail, evidence=evidence))
     return out or [Outcome(Status.PASS, inp.account, "no role trusts an OIDC provider")]
 
