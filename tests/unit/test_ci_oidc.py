@@ -377,3 +377,23 @@ def test_validation_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], c
 def test_the_issue_spec_is_valid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out = validate(tmp_path, HEAD + CI, capsys)
     assert code == 0, out
+
+
+# --- the CI examples assume these roles ------------------------------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "ci"
+
+
+def test_the_examples_ask_for_the_audience_the_roles_trust() -> None:
+    import yaml
+
+    from iamlayer.spec.ci_validate import GITLAB_URL
+
+    gitlab = yaml.safe_load((EXAMPLES / "gitlab" / ".gitlab-ci.yml").read_text())
+    audiences = [job["id_tokens"]["AWS_TOKEN"]["aud"] for job in gitlab.values() if "id_tokens" in str(job)]
+    assert audiences and set(audiences) == {GITLAB_URL}
+    for path in (EXAMPLES / "github").glob("*.yml"):
+        text = path.read_text()
+        # aws-actions/configure-aws-credentials asks for sts.amazonaws.com unless `audience:` says otherwise
+        assert "aws-actions/configure-aws-credentials" in text and "audience:" not in text, path
+        assert "iamlayer-ci-github-" in text, path
