@@ -17,7 +17,7 @@ from test_audit_more_controls import with_principals
 from iamlayer.access.ask import ask_who_can_assume
 from iamlayer.access.principals import model_from_spec
 from iamlayer.api import ci_operator_policies, operator_policy
-from iamlayer.audit.controls import Status
+from iamlayer.audit.controls import Severity, Status
 from iamlayer.audit.model import Principal
 from iamlayer.cli.common import run_guarded
 from iamlayer.cli.main import cli
@@ -283,6 +283,22 @@ def test_the_oidc_trust_control(case: str) -> None:
     assert finding.evidence["provider"] == GH
     if status is not Status.PASS:
         assert finding.spec_field == "ci" and finding.fix
+        assert finding.severity is (Severity.HIGH if status is Status.FAIL else Severity.MEDIUM)
+
+
+def test_a_warn_is_reported_apart_and_fails_nothing() -> None:
+    from test_audit_controls import NOW
+
+    from iamlayer.audit.controls import run_controls
+    from iamlayer.audit.report import AuditReport, render_html, report_json
+
+    condition, _, _ = CASES["wildcard"]
+    inp = with_principals(good_input(), roles=(oidc_role("loose", condition),))
+    found = [f for f in run_controls([inp], NOW) if f.control == "oidc-trust"]
+    report = AuditReport.build([inp], found, "cis-4.0", NOW)
+    assert not report.failed and report.counts()["WARN"] == 1
+    assert report_json(report)["totals"]["WARN"] == 1
+    assert 'class="WARN"' in render_html(report)
 
 
 def test_the_oidc_trust_control_passes_without_web_identities() -> None:

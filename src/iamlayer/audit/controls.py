@@ -1383,7 +1383,9 @@ def oidc_trust(inp: AuditInput, now: datetime) -> list[Outcome]:
             else:
                 status = Status.PASS
                 detail = f"trusts the OIDC provider {w.provider} for sub {', '.join(w.sub)} only"
-            out.append(Outcome(status, role.ref, detail, evidence=evidence))
+            # a wildcard is a weakness (medium); a missing condition opens the role to any token (high)
+            severity = Severity.MEDIUM if status is Status.WARN else None
+            out.append(Outcome(status, role.ref, detail, severity=severity, evidence=evidence))
     return out or [Outcome(Status.PASS, inp.account, "no role trusts an OIDC provider")]
 
 
