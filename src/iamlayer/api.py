@@ -282,6 +282,10 @@ def apply_plan(
         )
 
 
+#: accounts `operator_policy` names one by one in its IamlayerReachAccounts statement
+REACH_LISTED = 40
+
+
 def operator_policy(spec: Spec | None = None, *, read_only: bool = False) -> dict[str, Any]:
     """The least-privilege IAM policy the operator needs for plan and apply: the reads each kind
     declares (iamlayer.kinds), the permissions each apply handler declares, and the few writes of
@@ -307,17 +311,17 @@ def operator_policy(spec: Spec | None = None, *, read_only: bool = False) -> dic
         )
     if spec is not None and len(spec.accounts) > 1:
         # Member accounts are reached by assuming `access_role` there (iamlayer.aws.accounts),
-        # carrying the caller as SourceIdentity where that role's trust allows it.
+        # carrying the caller as SourceIdentity where that role's trust allows it. Past
+        # REACH_LISTED accounts one ARN for every account keeps the policy small enough to be a
+        # role's inline policy (10,240 characters): each account's role trust still decides.
+        ids = sorted(a.id for a in spec.accounts.values() if a.profile is None)
+        listed = ids if len(ids) <= REACH_LISTED else ["*"]
         statements.append(
             {
                 "Sid": "IamlayerReachAccounts",
                 "Effect": "Allow",
                 "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
-                "Resource": sorted(
-                    f"arn:aws:iam::{a.id}:role/{spec.access_role}"
-                    for a in spec.accounts.values()
-                    if a.profile is None
-                ),
+                "Resource": [f"arn:aws:iam::{i}:role/{spec.access_role}" for i in listed],
             }
         )
     backend = spec.backend if spec is not None else None

@@ -413,3 +413,21 @@ def test_the_examples_ask_for_the_audience_the_roles_trust() -> None:
         # aws-actions/configure-aws-credentials asks for sts.amazonaws.com unless `audience:` says otherwise
         assert "aws-actions/configure-aws-credentials" in text and "audience:" not in text, path
         assert "iamlayer-ci-github-" in text, path
+
+
+def test_the_reach_statement_stays_small_in_a_large_layer(tmp_path: Path) -> None:
+    from iamlayer.api import REACH_LISTED
+    from iamlayer.spec.policy_grammar import policy_size
+    from iamlayer.state.normalize import normalize
+
+    def reach(n: int) -> list[str]:
+        accounts = "".join(f'  a{i}: {{id: "{100000000000 + i}"}}\n' for i in range(n))
+        spec = load(tmp_path, f"project: acme\naccounts:\n{accounts}people_account: a0\n")
+        (st,) = [s for s in operator_policy(spec)["Statement"] if s["Sid"] == "IamlayerReachAccounts"]
+        assert policy_size(normalize(operator_policy(spec))) < 10240  # fits a role's inline policy
+        return list(st["Resource"])
+
+    assert reach(REACH_LISTED) == [
+        f"arn:aws:iam::{100000000000 + i}:role/OrganizationAccountAccessRole" for i in range(REACH_LISTED)
+    ]
+    assert reach(500) == ["arn:aws:iam::*:role/OrganizationAccountAccessRole"]
