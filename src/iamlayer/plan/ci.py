@@ -40,6 +40,7 @@ OperatorPolicies = Mapping[str, Doc]
 #: AWS's default and IAM's longest session for a role a CI job assumes; a plan of a large layer
 #: can take minutes, an apply longer: one hour
 SESSION_SECONDS = 3600
+CI_NAMES = {"github": "GitHub", "gitlab": "GitLab"}
 
 
 def provider_arn(account_id: str, provider: CiProvider) -> str:
@@ -95,7 +96,7 @@ def ci_roles(spec: Spec, account: str, operator: OperatorPolicies | None) -> dic
                 name=name,
                 trust=ci_trust(acc.id, p, subs),
                 max_session_duration=SESSION_SECONDS,
-                description=f"{p.name} CI ({p.subject}) {what} this iamlayer layer",
+                description=f"{CI_NAMES.get(p.name, p.name)} CI ({p.subject}) {what} this iamlayer layer",
                 inline={OPERATOR_POLICY_NAME: normalize(operator[which])} if operator else {},
                 tags={OWNER_TAG: spec.project},
             )
