@@ -431,3 +431,20 @@ def test_the_reach_statement_stays_small_in_a_large_layer(tmp_path: Path) -> Non
         f"arn:aws:iam::{100000000000 + i}:role/OrganizationAccountAccessRole" for i in range(REACH_LISTED)
     ]
     assert reach(500) == ["arn:aws:iam::*:role/OrganizationAccountAccessRole"]
+
+
+def test_a_role_is_made_after_the_provider_its_trust_names(tmp_path: Path) -> None:
+    from iamlayer.kinds import REGISTRY, Deps
+
+    spec = load(tmp_path, HEAD + CI)
+    want = desired_state(spec, "management", operator=ci_operator_policies(spec))
+    changes = diff("management", "acme", want, AccountState(account_id="111111111111")).changes
+    deps = Deps(changes, {"111111111111": "management"})
+    (provider,) = [c for c in changes if c.address.kind is Kind.OIDC_PROVIDER]
+    made = REGISTRY[Kind.OIDC_PROVIDER].provides(provider, deps)
+    assert made == [("oidc_provider", "management", GH)]
+    roles = [c for c in changes if c.address.kind is Kind.ROLE]
+    assert len(roles) == 2
+    for role in roles:
+        assert made[0] in REGISTRY[Kind.ROLE].uses(role, deps), role.address
+    assert all(provider.stage < r.stage for r in roles)
