@@ -242,6 +242,14 @@ def _principal_uses(c: Change, deps: Deps) -> list[Key]:
     ]
 
 
+def _provider_uses(c: Change, deps: Deps) -> list[Key]:
+    # A provider's delete comes before the deletes of the roles that trust it (it "uses" them):
+    # if it fails, they stay, and the next plan reads the account's providers again.
+    if c.action is not Action.DELETE:
+        return []
+    return [("role", c.address.account, r) for r in _data(c).get("roles", ())]
+
+
 def federated_providers(trust: Any) -> list[str]:
     """The hosts of the OIDC providers (`Federated: arn:...:oidc-provider/<host>`) a trust policy names."""
     if not isinstance(trust, Mapping):
@@ -947,11 +955,18 @@ REGISTRY: dict[Kind, KindSpec] = {
             service="iam",
             home=Home.EVERY,
             # ListOpenIDConnectProviders gives ARNs only: the audiences and tags come from one
-            # GetOpenIDConnectProvider per provider (an account has a handful at most)
-            reads=(ApiCall("iam:ListOpenIDConnectProviders"),),
+            # GetOpenIDConnectProvider per provider (an account has a handful at most). Read only
+            # where it can matter (iamlayer.plan.ci.reads_oidc_providers), so a no-op plan of
+            # a layer without `ci:` makes no call more.
+            reads=(
+                ApiCall(
+                    "iam:ListOpenIDConnectProviders",
+                    per="account named by ci:, or with an owned role that trusts an OIDC provider",
+                ),
+            ),
             per_resource=(ApiCall("iam:GetOpenIDConnectProvider", per="OIDC provider of the account"),),
             fields=("url", "client_ids", "tags"),
-            carried=("arn",),
+            carried=("arn", "roles"),
             ownership=_TAG,
             quotas=(
                 Quota("url", 255, "characters of the issuer URL", "Url (CreateOpenIDConnectProvider)"),
@@ -966,6 +981,7 @@ REGISTRY: dict[Kind, KindSpec] = {
             stage=1,
             actions=frozenset({C, U, D}),
             provides=_itself("oidc_provider"),
+            uses=_provider_uses,
             terraform=("aws_iam_openid_connect_provider",),
             not_importable_because="a provider does not say which repository and branches may use it: write `ci:`",
         ),

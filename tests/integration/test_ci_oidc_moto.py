@@ -89,6 +89,9 @@ def test_ci_roles_are_applied_converge_and_are_audited(layer: Layer, aws_env: di
     r = run_cli("plan", "--json", cwd=layer.root, env=aws_env)
     assert r.code == 0, r.err
     assert [c["address"] for a in r.json()["accounts"] for c in a["changes"]] == []
+    # the providers are read where `ci:` puts them only: the other accounts keep their calls
+    ops = r.json()["stats"]["by_operation"]
+    assert ops["ListOpenIDConnectProviders"] == 2 and ops["GetOpenIDConnectProvider"] == 2, ops
 
     r = run_cli(
         "access", "who-can-assume", "iamlayer-ci-github-apply", "--account", "management", "--live",
@@ -135,3 +138,15 @@ def test_ci_roles_are_applied_converge_and_are_audited(layer: Layer, aws_env: di
     assert found["role/hand-made-deployer"]["evidence"]["missing"] == ["sub"]
     assert found["role/iamlayer-ci-github-apply"]["status"] == "PASS"
     assert found["role/iamlayer-ci-github-plan"]["status"] == "PASS"
+
+    # `ci:` removed: its providers and roles go (found through the roles that trust them)
+    layer.write(layer.spec.read_text().replace(CI, ""))
+    apply_now(layer)
+    assert mgmt.list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
+    assert security.list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
+    names = {r["RoleName"] for r in mgmt.list_roles()["Roles"]}
+    assert "iamlayer-ci-github-apply" not in names and "hand-made-deployer" in names
+    r = run_cli("plan", "--json", cwd=layer.root, env=aws_env)
+    assert r.code == 0, r.err
+    assert [c["address"] for a in r.json()["accounts"] for c in a["changes"]] == []
+    assert "ListOpenIDConnectProviders" not in r.json()["stats"]["by_operation"]

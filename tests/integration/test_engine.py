@@ -349,13 +349,12 @@ def test_no_op_plan_reads_with_a_constant_number_of_calls(layer: Layer) -> None:
     p = make_plan(load_spec(layer.spec), profile=None, stats=stats)
     assert p.empty
     per_account = stats.by_account()
-    # sts:AssumeRole, GetAccountAuthorizationDetails, ListRoles, GetAccountPasswordPolicy, ListAccountAliases,
-    # ListOpenIDConnectProviders (none here, so no GetOpenIDConnectProvider); the people account adds
-    # the credential report (generate + get).
+    # sts:AssumeRole, GetAccountAuthorizationDetails, ListRoles, GetAccountPasswordPolicy, ListAccountAliases;
+    # the people account adds the credential report (generate + get). Without `ci:`, no OIDC read.
     for acc in ("management", "shared", "apps-devstg", "apps-prd"):
-        assert per_account[acc] <= 6, stats.by_operation(acc)
-    assert per_account["security"] <= 8, stats.by_operation("security")
-    assert "GetOpenIDConnectProvider" not in stats.by_operation()
+        assert per_account[acc] <= 5, stats.by_operation(acc)
+    assert per_account["security"] <= 7, stats.by_operation("security")
+    assert "ListOpenIDConnectProviders" not in stats.by_operation()
     assert "GetLoginProfile" not in stats.by_operation() and "ListAccessKeys" not in stats.by_operation()
 
 

@@ -17,6 +17,7 @@ from test_audit_more_controls import with_principals
 from iamlayer.access.ask import ask_who_can_assume
 from iamlayer.access.principals import model_from_spec
 from iamlayer.api import ci_operator_policies, operator_policy
+from iamlayer.apply.graph import order
 from iamlayer.audit.controls import Severity, Status
 from iamlayer.audit.model import Principal
 from iamlayer.cli.common import run_guarded
@@ -175,12 +176,18 @@ def test_the_provider_is_created_kept_updated_and_deleted(tmp_path: Path) -> Non
         (Action.UPDATE, {"client_ids": ["other"]}, {"client_ids": ["sts.amazonaws.com"], "arn": arn})
     ]
     empty = AccountState(account_id="111111111111")
-    gone = [
-        c for c in diff("management", "acme", empty, have).changes if c.address.kind is Kind.OIDC_PROVIDER
+    gone = diff("management", "acme", empty, have).changes
+    roles = ["iamlayer-ci-github-apply", "iamlayer-ci-github-plan"]
+    assert [(c.action, c.before) for c in gone if c.address.kind is Kind.OIDC_PROVIDER] == [
+        (
+            Action.DELETE,
+            {"url": f"https://{GH}", "client_ids": ["sts.amazonaws.com"], "arn": arn, "roles": roles},
+        )
     ]
-    assert [(c.action, c.before) for c in gone] == [
-        (Action.DELETE, {"url": f"https://{GH}", "client_ids": ["sts.amazonaws.com"], "arn": arn})
-    ]
+    # the provider goes first: if its delete fails, its roles stay and the next plan reads it again
+    ordered = [str(c.address) for c in order(gone, {"111111111111": "management"})]
+    provider_at = ordered.index(f"management/oidc_provider.{GH}")
+    assert all(provider_at < ordered.index(f"management/role.{r}") for r in roles), ordered
 
 
 def test_a_provider_nobody_owns_is_used_never_changed(tmp_path: Path) -> None:
@@ -448,3 +455,21 @@ def test_a_role_is_made_after_the_provider_its_trust_names(tmp_path: Path) -> No
     for role in roles:
         assert made[0] in REGISTRY[Kind.ROLE].uses(role, deps), role.address
     assert all(provider.stage < r.stage for r in roles)
+
+
+def test_a_plan_reads_the_providers_only_where_they_can_matter(tmp_path: Path) -> None:
+    from iamlayer.plan.ci import reads_oidc_providers
+    from iamlayer.state.model import RoleState
+
+    spec = load(tmp_path, HEAD + CI)
+    bare = load(tmp_path, HEAD)
+    live = AccountState(account_id="222222222222")
+    assert reads_oidc_providers(spec, "management", live)  # github's account
+    assert reads_oidc_providers(spec, "security", live)  # gitlab's: the people account
+    assert not reads_oidc_providers(bare, "security", live)
+    # `ci:` gone: an owned role that trusts a provider makes the plan read (and delete) it
+    ci_roles = desired_state(spec, "management").roles
+    left = AccountState(account_id="111111111111", roles=dict(ci_roles))
+    assert reads_oidc_providers(bare, "management", left)
+    theirs = {n: RoleState(n, trust=r.trust) for n, r in ci_roles.items()}  # not tagged as acme's
+    assert not reads_oidc_providers(bare, "management", AccountState("111111111111", roles=theirs))

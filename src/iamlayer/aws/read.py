@@ -342,7 +342,6 @@ def whole_state_read(clients: AccountClients, account_id: str, *, credential_rep
     state = read_authorization_details(clients, account_id)
     state.password_policy = read_password_policy(clients, account_id)
     state.alias = read_alias(clients, account_id)
-    state.oidc_providers = read_oidc_providers(clients, account_id)
     if credential_report and state.users:
         apply_credential_report(state, read_credential_report(clients))
     return state

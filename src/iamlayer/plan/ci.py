@@ -27,8 +27,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from iamlayer.kinds import federated_providers
 from iamlayer.spec.model import CiProvider, Spec
-from iamlayer.state.model import OWNER_TAG, Doc, OidcProviderState, RoleState
+from iamlayer.state.model import OWNER_TAG, AccountState, Doc, OidcProviderState, RoleState
 from iamlayer.state.normalize import normalize
 
 #: the name of the inline policy each CI role gets: the operator policy
@@ -41,6 +42,16 @@ OperatorPolicies = Mapping[str, Doc]
 #: can take minutes, an apply longer: one hour
 SESSION_SECONDS = 3600
 CI_NAMES = {"github": "GitHub", "gitlab": "GitLab"}
+
+
+def reads_oidc_providers(spec: Spec, account: str, live: AccountState) -> bool:
+    """Whether a plan reads the OIDC providers of `account` (one ListOpenIDConnectProviders, and
+    a GetOpenIDConnectProvider per provider): where `ci:` puts one, and where a role of this
+    project trusts one (`ci:` moved or left: its provider is deleted with its roles). Elsewhere
+    the plan keeps its constant calls per account (issue 21: at most 5 in a no-op plan)."""
+    if any(p.account == account for p in spec.ci):
+        return True
+    return any(r.owned_by(spec.project) and federated_providers(r.trust) for r in live.roles.values())
 
 
 def provider_arn(account_id: str, provider: CiProvider) -> str:

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, TypeVar
 
+from iamlayer.kinds import federated_providers
 from iamlayer.plan.model import Action, Address, Change, Kind
 from iamlayer.secrets.names import PASSWORD_FILE, PENDING_SUFFIX
 from iamlayer.spec.model import PasswordPolicy
@@ -391,11 +392,23 @@ class _Differ(ChangeCollector):
                 )
         for host, have in self.live.oidc_providers.items():
             if host not in self.desired.oidc_providers and have.owned_by(self.project):
+                # the roles of this project that trust it: deleted after it, so that a provider
+                # whose delete failed still has them, and the next plan reads it again
+                roles = sorted(
+                    n
+                    for n, r in self.live.roles.items()
+                    if r.owned_by(self.project) and host in federated_providers(r.trust)
+                )
                 self.add(
                     Kind.OIDC_PROVIDER,
                     host,
                     Action.DELETE,
-                    {"url": f"https://{host}", "client_ids": list(have.client_ids), "arn": have.arn},
+                    {
+                        "url": f"https://{host}",
+                        "client_ids": list(have.client_ids),
+                        "arn": have.arn,
+                        "roles": roles,
+                    },
                     None,
                 )
 
