@@ -35,8 +35,20 @@ def ic_spec(people: int, groups: int, sets: int) -> str:
     accounts = list(ORG_ACCOUNTS)
     lines = ["project: bench", "project_long: bench-corp", "accounts:"]
     lines += [f'  {name}: {{id: "{acc}"}}' for name, acc in ORG_ACCOUNTS.items()]
-    lines += [
-        "people_account: security",
+    lines += ["people_account: security", *people_groups_sets(people, groups, sets)]
+    lines.append("  assignments:")
+    for g in range(groups):
+        three = ", ".join(accounts[(g + i) % len(accounts)] for i in range(3))
+        lines.append(f"    - {{group: team-{g:02d}, permission_sets: [Set{g % sets}], accounts: [{three}]}}")
+        lines.append(f"    - {{group: team-{g:02d}, permission_sets: [Set{(g + 3) % sets}], accounts: all}}")
+    return "\n".join(lines) + "\n"
+
+
+def people_groups_sets(people: int, groups: int, sets: int) -> list[str]:
+    """The spec's billing-read policy and its `identity_center:` block up to its assignments (in
+    the management account): `people` people spread over `groups` groups (person u in group u mod
+    groups), and `sets` permission sets, Set0 referencing billing-read."""
+    lines = [
         "policies:",
         "  billing-read:",
         '    document: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "ce:Get*", Resource: "*"}]}',
@@ -59,12 +71,7 @@ def ic_spec(people: int, groups: int, sets: int) -> str:
             f"    Set{s}: {{description: Set {s}, session_duration: PT4H, "
             f"policies: [{POLICIES[s % len(POLICIES)]}]{extra}}}"
         )
-    lines.append("  assignments:")
-    for g in range(groups):
-        three = ", ".join(accounts[(g + i) % len(accounts)] for i in range(3))
-        lines.append(f"    - {{group: team-{g:02d}, permission_sets: [Set{g % sets}], accounts: [{three}]}}")
-        lines.append(f"    - {{group: team-{g:02d}, permission_sets: [Set{(g + 3) % sets}], accounts: all}}")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main() -> None:

@@ -66,3 +66,15 @@ def test_bench_access_runs_at_a_tiny_size(tmp_path: Path) -> None:
     run_bench("bench_access.py", ["--users", "5", "--repeat", "1", "--target", "30"], tmp_path)
     row = json.loads((tmp_path / "access-5.json").read_text())
     assert row["case"] == "org5-5-people" and row["who_can_assume_devops_users"] > 0
+
+
+def test_bench_ic_scale_runs_at_a_tiny_size(tmp_path: Path) -> None:
+    """Issue 21 item 5: Identity Center's no-op plan reads the assignments by principal (4 owned
+    users and groups, against 2 permission sets x 5 accounts), one call each, nothing completed."""
+    args = ["--accounts", "3", "--groups", "2", "--people", "2", "--sets", "2"]
+    run_bench("bench_ic_scale.py", args, tmp_path)
+    row = json.loads((tmp_path / "ic-scale-3.json").read_text())
+    assert row["accounts"] == 5 and row["assignments_made"] == 7
+    assert row["ic_read"] == {"assignments_by": "principal", "principals": 4, "pairs": 10, "completions": 0}
+    assert row["ic_calls_by_operation"]["ListAccountAssignmentsForPrincipal"] == 4
+    assert "ListAccountAssignments" not in row["ic_calls_by_operation"]

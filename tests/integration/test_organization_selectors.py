@@ -232,3 +232,28 @@ def test_accounts_from_the_organization_follow_it_with_no_edit(org: Org, tmp_pat
     assert {a["account_id"] for a in plan["accounts"] if a["account"] == "apps-c"} == {new}
     # ... and the group's policy does not change: `all` is the organization, minus what is not in the layer.
     assert ("security", "group_inline_policy") not in changed
+
+
+def test_people_see_the_accounts_the_last_apply_resolved_without_reading_organizations(
+    org: Org, tmp_path: Path
+) -> None:
+    """credentials configure / onboard render a person's profiles from the organization the last
+    apply recorded in outputs/organization.json: people's credentials do not reach Organizations."""
+    from iamlayer import api
+    from iamlayer.errors import IamlayerError
+
+    security, mgmt = org.ids["acme-corp-security"], org.ids["management"]
+    names = f'{{security: "{security}", management: "{mgmt}"}}'
+    write_spec(tmp_path, org, f"  organization: true\n  names: {names}", "[ou:Workloads, security]")
+    spec = load_spec(tmp_path / "iamlayer.yaml", check_keys=False)
+    with pytest.raises(IamlayerError, match=r"organization\.json .*iamlayer outputs sync"):
+        api.render_profiles(spec, "jane", access_key_id="AKIAEXAMPLE", secret_access_key="")
+    r = run_cli("apply", "--auto-approve", "--json", cwd=tmp_path, env=org.env)
+    assert r.code == 0, r.out + r.err
+    record = tmp_path / "outputs" / "organization.json"
+    assert record.is_file() and org.ids["acme-corp-apps-prd"] in record.read_text()
+    rendered = api.render_profiles(spec, "jane", access_key_id="AKIAEXAMPLE", secret_access_key="")
+    ids = {org.ids[f"acme-corp-{n}"] for n in ("apps-a", "apps-b", "apps-prd", "security")}
+    assert {
+        r.account_id for r in rendered.roles
+    } == ids  # Workloads (Prod included) and security; not the SUSPENDED one, nor Sandbox
