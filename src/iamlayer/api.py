@@ -282,13 +282,18 @@ def apply_plan(
         )
 
 
+#: accounts `operator_policy` names one by one in its IamlayerReachAccounts statement
+REACH_LISTED = 40
+
+
 def operator_policy(spec: Spec | None = None, *, read_only: bool = False) -> dict[str, Any]:
     """The least-privilege IAM policy the operator needs for plan and apply: the reads each kind
     declares (iamlayer.kinds), the permissions each apply handler declares, and the few writes of
     the secret commands. `read_only`: the reads alone (a role that plans, e.g. CI on a pull
-    request). With a `spec` that has an S3 backend, also what the backend needs in its bucket
-    (and KMS key): reading and writing its objects under the prefix; `backend init` is left to
-    whoever creates the bucket."""
+    request). With a `spec`: assuming `access_role` in its accounts (how member accounts are
+    reached), and with an S3 backend, also what the backend needs in its bucket (and KMS key):
+    reading and writing its objects under the prefix; `backend init` is left to whoever creates
+    the bucket. The CI roles of `ci:` get these policies inline (`ci_operator_policies`)."""
     from iamlayer.apply.executor import required_permissions
     from iamlayer.kinds import other_write_permissions, read_permissions
 
@@ -302,6 +307,21 @@ def operator_policy(spec: Spec | None = None, *, read_only: bool = False) -> dic
                 "Effect": "Allow",
                 "Action": sorted({*required_permissions(), *other_write_permissions()}),
                 "Resource": "*",
+            }
+        )
+    if spec is not None and len(spec.accounts) > 1:
+        # Member accounts are reached by assuming `access_role` there (iamlayer.aws.accounts),
+        # carrying the caller as SourceIdentity where that role's trust allows it. Past
+        # REACH_LISTED accounts one ARN for every account keeps the policy small enough to be a
+        # role's inline policy (10,240 characters): each account's role trust still decides.
+        ids = sorted(a.id for a in spec.accounts.values() if a.profile is None)
+        listed = ids if len(ids) <= REACH_LISTED else ["*"]
+        statements.append(
+            {
+                "Sid": "IamlayerReachAccounts",
+                "Effect": "Allow",
+                "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
+                "Resource": [f"arn:aws:iam::{i}:role/{spec.access_role}" for i in listed],
             }
         )
     backend = spec.backend if spec is not None else None
@@ -341,6 +361,16 @@ def operator_policy(spec: Spec | None = None, *, read_only: bool = False) -> dic
                 }
             statements.append(statement)
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def ci_operator_policies(spec: Spec) -> dict[str, Any] | None:
+    """The operator policies the CI roles of `ci:` carry inline (iamlayer.plan.ci): the plan role
+    the read-only one, the apply role the whole one; None when the spec has no `ci:`."""
+    from iamlayer.plan.ci import READ, WRITE
+
+    if not spec.ci:
+        return None
+    return {READ: operator_policy(spec, read_only=True), WRITE: operator_policy(spec)}
 
 
 # --- audit and STS ------------------------------------------------------------------------------

@@ -233,10 +233,35 @@ def _policy_provides(c: Change, deps: Deps) -> list[Key]:
 
 
 def _principal_uses(c: Change, deps: Deps) -> list[Key]:
-    # a boundary it is made with; the policies its delete detaches (before the policies go)
+    # a boundary it is made with; the policies its delete detaches (before the policies go); the
+    # OIDC providers its trust names (made before it; a provider's delete waits for the role's)
     data = _data(c)
     arns = [str(data.get("permissions_boundary") or ""), *data.get("attached_policies", ())]
-    return deps.local_policies(c.address.account, arns)
+    return deps.local_policies(c.address.account, arns) + [
+        ("oidc_provider", c.address.account, host) for host in federated_providers(data.get("trust"))
+    ]
+
+
+def _provider_uses(c: Change, deps: Deps) -> list[Key]:
+    # A provider's delete comes before the deletes of the roles that trust it (it "uses" them):
+    # if it fails, they stay, and the next plan reads the account's providers again.
+    if c.action is not Action.DELETE:
+        return []
+    return [("role", c.address.account, r) for r in _data(c).get("roles", ())]
+
+
+def federated_providers(trust: Any) -> list[str]:
+    """The hosts of the OIDC providers (`Federated: arn:...:oidc-provider/<host>`) a trust policy names."""
+    if not isinstance(trust, Mapping):
+        return []
+    out: list[str] = []
+    for st in trust.get("Statement") or ():
+        principal = st.get("Principal") if isinstance(st, Mapping) else None
+        fed = principal.get("Federated") if isinstance(principal, Mapping) else None
+        for arn in [fed] if isinstance(fed, str) else fed or ():
+            if isinstance(arn, str) and ":oidc-provider/" in arn:
+                out.append(arn.split(":oidc-provider/", 1)[1])
+    return out
 
 
 def _user_uses(c: Change, deps: Deps) -> list[Key]:
@@ -940,6 +965,42 @@ REGISTRY: dict[Kind, KindSpec] = {
             uses=_entitlement_uses,
             not_importable_because="read back from AWS by the plan; `iamlayer import` does not write `entitled:` yet",
             no_terraform_because="the Terraform provider has no account access manager resource",
+        ),
+        KindSpec(
+            Kind.OIDC_PROVIDER,
+            label="OpenID Connect provider",
+            service="iam",
+            home=Home.EVERY,
+            # ListOpenIDConnectProviders gives ARNs only: the audiences and tags come from one
+            # GetOpenIDConnectProvider per provider (an account has a handful at most). Read only
+            # where it can matter (iamlayer.plan.ci.reads_oidc_providers), so a no-op plan of
+            # a layer without `ci:` makes no call more.
+            reads=(
+                ApiCall(
+                    "iam:ListOpenIDConnectProviders",
+                    per="account named by ci:, or with an owned role that trusts an OIDC provider",
+                ),
+            ),
+            per_resource=(ApiCall("iam:GetOpenIDConnectProvider", per="OIDC provider of the account"),),
+            fields=("url", "client_ids", "tags"),
+            carried=("arn", "roles"),
+            ownership=_TAG,
+            quotas=(
+                Quota("url", 255, "characters of the issuer URL", "Url (CreateOpenIDConnectProvider)"),
+                Quota(
+                    "per_account",
+                    100,
+                    "OIDC providers in one account",
+                    "OpenID Connect providers per account",
+                    checked="apply: the live account holds the count; AWS answers LimitExceeded, reported as such",
+                ),
+            ),
+            stage=1,
+            actions=frozenset({C, U, D}),
+            provides=_itself("oidc_provider"),
+            uses=_provider_uses,
+            terraform=("aws_iam_openid_connect_provider",),
+            not_importable_because="a provider does not say which repository and branches may use it: write `ci:`",
         ),
     )
 }

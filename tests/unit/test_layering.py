@@ -42,6 +42,7 @@ PURE_MODULES = (
     "iamlayer.migrate.proposal",
     "iamlayer.migrate.retire",
     "iamlayer.plan.model",
+    "iamlayer.plan.ci",
     "iamlayer.plan.desired",
     "iamlayer.plan.diff",
     "iamlayer.plan.ic_diff",

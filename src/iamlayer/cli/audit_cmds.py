@@ -107,8 +107,8 @@ def audit_command(
 ) -> int:
     """Check the CIS AWS Foundations IAM controls, and iamlayer's own, in every account of the spec.
 
-    Each finding says PASS, FAIL, ERROR (could not check, with why) or INFO (reported, not
-    required), the resource, and the fix: the spec field to change where the spec can fix it. The
+    Each finding says PASS, FAIL, ERROR (could not check, with why), WARN (a weakness, not failed)
+    or INFO (reported, not required), the resource, and the fix: the spec field to change where the spec can fix it. The
     report shows how old each account's credential report is (AWS regenerates it at most every 4
     hours). Organization-wide settings (centralized root access) are read once, in the management
     account, or in the people account when the spec names no management account.

@@ -97,6 +97,9 @@ class Kind(StrEnum):
     # each entitlement of an Identity Center principal to an IAM role of the spec.
     ACCESS_APPLICATION = "access_application"
     ENTITLEMENT = "entitlement"
+    # An IAM OpenID Connect identity provider that CI jobs federate through (`ci:`), named by its
+    # issuer's host (token.actions.githubusercontent.com).
+    OIDC_PROVIDER = "oidc_provider"
 
 
 @dataclass(frozen=True, order=True)

@@ -16,15 +16,23 @@ from functools import partial
 from typing import Any
 
 from iamlayer.access.checks import CheckReport, evaluate_checks
+from iamlayer.api import ci_operator_policies
 from iamlayer.audit.model import REPORT_MAX_AGE
 from iamlayer.aws.accounts import Connection, connect_accounts
 from iamlayer.aws.managed_policies import read_policy_documents
 from iamlayer.aws.org import read_org_view
-from iamlayer.aws.read import confirm_user, describe_user_for_delete, read_policy_tags, whole_state_read
+from iamlayer.aws.read import (
+    confirm_user,
+    describe_user_for_delete,
+    read_oidc_providers,
+    read_policy_tags,
+    whole_state_read,
+)
 from iamlayer.aws.session import ApiStats, CredentialSource
 from iamlayer.errors import IamlayerError, PlanError, SpecError
 from iamlayer.kinds import expected_plan_reads, ic_operations
 from iamlayer.plan.access_changes import access_changes, after_states, unknown_policies
+from iamlayer.plan.ci import reads_oidc_providers
 from iamlayer.plan.desired import desired_state
 from iamlayer.plan.diff import SecretIntent, diff
 from iamlayer.plan.ic_diff import foreign_entitled_roles, management_assignment_warnings
@@ -152,6 +160,8 @@ def read_account(
     state = whole_state_read(
         conn.clients, conn.account.id, credential_report=bool(desired.users) and not refresh_credentials
     )
+    if reads_oidc_providers(spec, account, state):
+        state.oidc_providers = read_oidc_providers(conn.clients, conn.account.id)
     read = AccountRead(state)
     if account != spec.people_account:
         return read
@@ -238,7 +248,7 @@ def plan_account(
     """
     if conn.error is not None or conn.reach is None:
         return AccountPlan(account, conn.account.id, "", "", "", error=str(conn.error), unreadable=True)
-    desired = desired_state(spec, account)
+    desired = desired_state(spec, account, operator=ci_operator_policies(spec))
     keys_in_flight = journal.key_creations(account)
     try:
         read = read_account(
