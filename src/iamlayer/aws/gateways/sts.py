@@ -9,14 +9,17 @@ audit's regional probes (iamlayer.aws.audit_reads).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from botocore.exceptions import ClientError
 
 from iamlayer.aws.gateways.base import send
 from iamlayer.errors import AccessDeniedError
 from iamlayer.profiles.credentials import Credentials, parse_time
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient
@@ -87,6 +90,22 @@ def _mfa_rejected(exc: AccessDeniedError) -> bool:
     return "MultiFactorAuthentication failed" in message
 
 
+def _send_with_code(what: str, call: Callable[[], T], with_code: bool) -> T:
+    """`send`; when the request carried an MFA code, AWS's refusal of the code is
+    InvalidMfaCodeError (other denials stay AccessDeniedError)."""
+    try:
+        return send(what, call)
+    except AccessDeniedError as exc:
+        if with_code and _mfa_rejected(exc):
+            raise InvalidMfaCodeError(
+                f"{what}: AWS rejected the MFA code (wrong, already used, or expired)",
+                code=exc.code,
+                operation=exc.operation,
+                status=exc.status,
+            ) from exc
+        raise
+
+
 class StsGateway:
     """STS through one client (its endpoint decides the region asked). `where` ends every message
     ("for account shared (333333333333)")."""
@@ -136,17 +155,7 @@ class StsGateway:
             args["SerialNumber"] = serial
             args["TokenCode"] = code or ""
         what = self._attempted(attempted or f"assuming role {role_arn}")
-        try:
-            r = send(what, lambda: self.client.assume_role(**args))
-        except AccessDeniedError as exc:
-            if serial and _mfa_rejected(exc):
-                raise InvalidMfaCodeError(
-                    f"{what}: AWS rejected the MFA code (wrong, already used, or expired)",
-                    code=exc.code,
-                    operation=exc.operation,
-                    status=exc.status,
-                ) from exc
-            raise
+        r = _send_with_code(what, lambda: self.client.assume_role(**args), bool(serial))
         user = r.get("AssumedRoleUser") or {}  # always in AWS's answer; optional in the model
         return AssumedRole(_credentials(r["Credentials"]), str(user.get("Arn", "")))
 
@@ -168,17 +177,7 @@ class StsGateway:
         what = self._attempted(
             attempted or (f"starting an MFA session with {serial}" if serial else "starting a session")
         )
-        try:
-            r = send(what, lambda: self.client.get_session_token(**args))
-        except AccessDeniedError as exc:
-            if serial and _mfa_rejected(exc):
-                raise InvalidMfaCodeError(
-                    f"{what}: AWS rejected the MFA code (wrong, already used, or expired)",
-                    code=exc.code,
-                    operation=exc.operation,
-                    status=exc.status,
-                ) from exc
-            raise
+        r = _send_with_code(what, lambda: self.client.get_session_token(**args), bool(serial))
         return _credentials(r["Credentials"])
 
 
