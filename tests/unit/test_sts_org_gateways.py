@@ -162,3 +162,26 @@ def test_sessions_iamlayer_did_not_make_clients_from_build_their_own(offline_cli
     first, second = other.client("iam"), other.client("iam")
     assert type(first) is not type(second)
     assert first.meta.service_model is not second.meta.service_model
+
+
+def test_what_a_session_shares_goes_with_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shared models and classes (and the accounts reached) live on the operator's session:
+    a library caller's sessions are freed when dropped, with everything they shared."""
+    import gc
+    import weakref
+
+    import boto3
+
+    from iamlayer.aws.accounts import _operator
+
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    session = boto3.Session(
+        aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x", region_name="us-east-1"
+    )
+    AccountClients(session, "operator", ApiStats()).iam()
+    _operator(session)
+    emitter = weakref.ref(session._session.get_component("event_emitter"))
+    dropped = weakref.ref(session)
+    del session
+    gc.collect()
+    assert dropped() is None and emitter() is None

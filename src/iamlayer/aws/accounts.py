@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import re
 import threading
-import weakref
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -245,20 +244,24 @@ class _Operator:
     lock: threading.Lock
 
 
-#: Per operator session (the boto3 Session a caller passes as `profile`): the accounts reached with
-#: it. An apply reaches every account for its plan, its writes and each re-read of its
-#: verification; with the session kept (iamlayer.api does), each account's credentials (renewing
-#: themselves) and clients are made once, not once per phase. A profile name or None makes a new
-#: session at each call, and so new connections.
-_OPERATORS: weakref.WeakKeyDictionary[Any, _Operator] = weakref.WeakKeyDictionary()
+#: Where an operator session (the boto3 Session a caller passes as `profile`) keeps the accounts
+#: reached with it. An apply reaches every account for its plan, its writes and each re-read of
+#: its verification; with the session kept (iamlayer.api does), each account's credentials
+#: (renewing themselves) and clients are made once, not once per phase. A profile name or None
+#: makes a new session at each call, and so new connections. An attribute of the session, not a
+#: table keyed by it: the account of the caller's own credentials is reached with the session
+#: itself, so a table would keep every session alive.
+_REACHED = "_iamlayer_reached"
 _OPERATORS_LOCK = threading.Lock()
 
 
 def _operator(base: AnySession) -> _Operator:
     with _OPERATORS_LOCK:
-        if base not in _OPERATORS:
-            _OPERATORS[base] = _Operator(StsGateway(make_client(base, "sts")), {}, threading.Lock())
-        return _OPERATORS[base]
+        op: _Operator | None = getattr(base, _REACHED, None)
+        if op is None:
+            op = _Operator(StsGateway(make_client(base, "sts")), {}, threading.Lock())
+            setattr(base, _REACHED, op)
+        return op
 
 
 def connect_accounts(

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import re
 import threading
-import weakref
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, Union, overload
 
@@ -162,9 +161,11 @@ def make_client(
     return client
 
 
-#: Per event emitter of the sessions iamlayer makes clients from (the operator's, shared by every
-#: account's: see AccountSession): each service's model and client class, built once.
-_SHARED: weakref.WeakKeyDictionary[Any, dict[tuple[str, str, str | None], Any]] = weakref.WeakKeyDictionary()
+#: Where each event emitter of the sessions iamlayer makes clients from (the operator's, shared by
+#: every account's: see AccountSession) keeps each service's model and client class, built once.
+#: An attribute of the emitter, not a table keyed by it: the classes refer to their emitter, so a
+#: table would keep every emitter, and all it holds, alive.
+_SHARED = "_iamlayer_per_service"
 _SHARING_INSTALLED = False
 
 
@@ -177,11 +178,13 @@ def _share_per_service_work(core: Any) -> None:
     memory. Both depend only on the service, its API version and the session's event handlers
     (which may add base classes), so clients of the same emitter can share them. botocore has no
     option for it: ClientCreator's two builders are wrapped, once per process, and share only for
-    the emitters registered here; every other botocore user in the process is served as before.
+    the emitters marked here; every other botocore user in the process is served as before.
     Called under _CLIENT_LOCK.
     """
     global _SHARING_INSTALLED
-    _SHARED.setdefault(core.get_component("event_emitter"), {})
+    emitter = core.get_component("event_emitter")
+    if not hasattr(emitter, _SHARED):
+        setattr(emitter, _SHARED, {})
     if _SHARING_INSTALLED:
         return
     _SHARING_INSTALLED = True
@@ -190,7 +193,7 @@ def _share_per_service_work(core: Any) -> None:
     create_class = creator._create_client_class
 
     def shared_model(self: Any, service_name: str, api_version: str | None = None) -> Any:
-        cache = _SHARED.get(self._event_emitter)
+        cache = getattr(self._event_emitter, _SHARED, None)
         if cache is None:
             return load_model(self, service_name, api_version)
         key = ("model", service_name, api_version)
@@ -199,7 +202,7 @@ def _share_per_service_work(core: Any) -> None:
         return cache[key]
 
     def shared_class(self: Any, service_name: str, service_model: Any) -> Any:
-        cache = _SHARED.get(self._event_emitter)
+        cache = getattr(self._event_emitter, _SHARED, None)
         if cache is None:
             return create_class(self, service_name, service_model)
         key = ("class", service_name, service_model.api_version)
