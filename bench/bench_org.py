@@ -42,17 +42,22 @@ from iamlayer.sandbox.emulator import Emulator, start_emulator
 PEOPLE = "222222222222"  # not used by moto's create_account, which draws random ids
 
 
-def make_organization(emu: Emulator, accounts: int, ous: int) -> tuple[dict[str, str], str]:
-    """An organization in the emulator: `ous` OUs under the root, `accounts` accounts spread
-    over them round-robin, and the people account at the root. (account name -> id, people id)"""
+def organizations(emu: Emulator) -> Any:
+    """An Organizations client of the emulator's default account (the management account)."""
     env = emu.env()
-    org = boto3.client(
+    return boto3.client(
         "organizations",
         endpoint_url=env["AWS_ENDPOINT_URL"],
         region_name="us-east-1",
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
     )
+
+
+def make_organization(emu: Emulator, accounts: int, ous: int) -> tuple[dict[str, str], str]:
+    """An organization in the emulator: `ous` OUs under the root, `accounts` accounts spread
+    over them round-robin, and the people account at the root. (account name -> id, people id)"""
+    org = organizations(emu)
     org.create_organization(FeatureSet="ALL")
     root = org.list_roots()["Roots"][0]["Id"]
     ou_ids = [

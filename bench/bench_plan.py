@@ -103,25 +103,31 @@ def roles_groups_people(accounts: str, roles: int, users: int) -> list[str]:
     return lines
 
 
+#: the roles of the 5-account example and a group for each (the teams, in that order)
+EXAMPLE_ROLES = (
+    "roles:",
+    "  DevOps: {accounts: [shared, apps-devstg, apps-prd], mfa_max_age: 43200,"
+    " policies: [arn:aws:iam::aws:policy/AdministratorAccess]}",
+    "  Auditor: {accounts: all, policies: [arn:aws:iam::aws:policy/SecurityAudit]}",
+    "  FinOps: {accounts: [management], policies: [arn:aws:iam::aws:policy/job-function/Billing]}",
+    "groups:",
+    "  devops: {assume: [DevOps], self_management: enforce_mfa}",
+    "  auditors: {assume: [Auditor], self_management: enforce_mfa}",
+    "  finops: {assume: [FinOps], self_management: restricted}",
+)
+EXAMPLE_TEAMS = ("devops", "auditors", "finops")
+
+
 def org_spec(users: int) -> str:
     lines = ["project: bench", "project_long: bench-corp", "accounts:"]
     lines += [f'  {name}: {{id: "{acc}"}}' for name, acc in ORG_ACCOUNTS.items()]
     lines += [
         "people_account: security",
         "password_policy: {minimum_length: 30, reuse_prevention: 24}",
-        "roles:",
-        "  DevOps: {accounts: [shared, apps-devstg, apps-prd], mfa_max_age: 43200,"
-        " policies: [arn:aws:iam::aws:policy/AdministratorAccess]}",
-        "  Auditor: {accounts: all, policies: [arn:aws:iam::aws:policy/SecurityAudit]}",
-        "  FinOps: {accounts: [management], policies: [arn:aws:iam::aws:policy/job-function/Billing]}",
-        "groups:",
-        "  devops: {assume: [DevOps], self_management: enforce_mfa}",
-        "  auditors: {assume: [Auditor], self_management: enforce_mfa}",
-        "  finops: {assume: [FinOps], self_management: restricted}",
+        *EXAMPLE_ROLES,
         "users:",
     ]
-    teams = ["devops", "auditors", "finops"]
-    lines += [f"  person-{u:04d}: {{groups: [{teams[u % 3]}]}}" for u in range(users)]
+    lines += [f"  person-{u:04d}: {{groups: [{EXAMPLE_TEAMS[u % 3]}]}}" for u in range(users)]
     return "\n".join(lines) + "\n"
 
 

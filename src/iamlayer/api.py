@@ -674,6 +674,7 @@ def reset_password(
     credentials: boto3.Session | str | None = None,
     reset_required: bool = True,
     command: str = "iamlayer password reset",
+    lock_timeout: float = 0.0,
 ) -> IssuedPassword:
     """A new console password for `user`, encrypted to their current key (written before it goes
     live). The person must choose a new one at the next sign-in unless `reset_required=False`."""
@@ -683,7 +684,7 @@ def reset_password(
     from iamlayer.state.lock import account_locks
 
     key_file = _key_of(spec, user)
-    with account_locks(spec, [spec.people_account], command, credentials=credentials):
+    with account_locks(spec, [spec.people_account], command, credentials=credentials, timeout=lock_timeout):
         ctx = _people_context(spec, credentials, ApiStats())
         _owned_user(ctx, user, spec.project)
         has_profile = ctx.iam.has_login_profile(user)
@@ -703,6 +704,7 @@ def rotate_access_key(
     credentials: boto3.Session | str | None = None,
     old: OldKeys = "keep",
     command: str = "iamlayer access-key rotate",
+    lock_timeout: float = 0.0,
 ) -> Rotation:
     """A new access key for `user`, its secret encrypted to their key at once; the key they had
     before is kept (default), deactivated or deleted. Refused when they already have two keys."""
@@ -711,7 +713,7 @@ def rotate_access_key(
     from iamlayer.state.lock import account_locks
 
     key_file = _key_of(spec, user)
-    with account_locks(spec, [spec.people_account], command, credentials=credentials):
+    with account_locks(spec, [spec.people_account], command, credentials=credentials, timeout=lock_timeout):
         ctx = _people_context(spec, credentials, ApiStats())
         _owned_user(ctx, user, spec.project)
         return rotate(ctx, user, load_public_key(key_file), old)
@@ -734,6 +736,7 @@ def retire_access_keys(
     deactivate: bool = False,
     confirm: Callable[[list[KeyInfo]], None] | None = None,
     command: str = "iamlayer access-key retire",
+    lock_timeout: float = 0.0,
 ) -> Retirement:
     """Delete (or deactivate) `user`'s access keys `key_ids`; without ids, every key but the newest
     iamlayer issued. `confirm(keys)` sees what is about to go and may raise (UserAbort)."""
@@ -741,7 +744,7 @@ def retire_access_keys(
     from iamlayer.state.lock import account_locks
 
     _user_named(spec, user)
-    with account_locks(spec, [spec.people_account], command, credentials=credentials):
+    with account_locks(spec, [spec.people_account], command, credentials=credentials, timeout=lock_timeout):
         ctx = _people_context(spec, credentials, ApiStats())
         _owned_user(ctx, user, spec.project)
         keys = list_keys(ctx, user)
@@ -761,9 +764,14 @@ def render_profiles(
     """The AWS CLI config and credentials sections for `user`: one profile per role they may assume
     in each account (with mfa_serial where the role needs MFA), beside their access key's profile."""
     from iamlayer.profiles.render import render_profiles as render
+    from iamlayer.state.outputs import people_spec
 
     return render(
-        spec, user, access_key_id=access_key_id, secret_access_key=secret_access_key, mfa_serial=mfa_serial
+        people_spec(spec),
+        user,
+        access_key_id=access_key_id,
+        secret_access_key=secret_access_key,
+        mfa_serial=mfa_serial,
     )
 
 

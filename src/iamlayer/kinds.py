@@ -336,6 +336,22 @@ _PARENT = "parent"
 _ALIAS_CHARS = "characters of the account alias"
 
 
+#: the assignment read, in each of its shapes (AssignmentReads' values: iamlayer.state.ic_model):
+#: the call made per unit, when every list fits one page; a by-principal read completes with
+#: ListAccountAssignments where the diff needs other principals' assignments (none in a no-op plan)
+IC_ASSIGNMENT_READS_BY: Mapping[str, ApiCall] = {
+    "principal": ApiCall(
+        "sso:ListAccountAssignmentsForPrincipal",
+        per="owned user or group, or external principal of the spec (pages of 100)",
+    ),
+    "permission set and account": ApiCall(
+        "sso:ListAccountAssignments",
+        per="owned permission set and account (and completing a read by principal)",
+    ),
+}
+IC_ASSIGNMENT_READS = tuple(IC_ASSIGNMENT_READS_BY.values())
+
+
 def _name(limit: int, what: str, aws: str) -> Quota:
     return Quota("name", limit, f"characters of the {what} name", aws)
 
@@ -849,7 +865,8 @@ REGISTRY: dict[Kind, KindSpec] = {
             label="account assignment",
             service="sso-admin",
             home=Home.IDENTITY_CENTER,
-            reads=(ApiCall("sso:ListAccountAssignments", per="owned permission set and account"),),
+            # one shape or the other (iamlayer.aws.identity_center.choose_assignment_reads)
+            reads=IC_ASSIGNMENT_READS,
             fields=("principal_type", "principal", "permission_set", "account_id"),
             carried=("principal_id", "permission_set_arn"),
             ownership=Ownership(_PARENT, "the project's when both its permission set and its principal are"),
@@ -987,15 +1004,40 @@ def _bulk(call: ApiCall) -> bool:
     return call.per.startswith(("account", "page of"))
 
 
+def _op(call: ApiCall) -> str:
+    return call.operation.partition(":")[2]
+
+
+def ic_operations() -> frozenset[str]:
+    """The operations (as ApiStats counts them) of Identity Center's kinds: sso-admin and
+    identitystore reads, per resource ones included."""
+    return frozenset(
+        _op(c)
+        for s in REGISTRY.values()
+        if s.service in ("sso-admin", "identitystore")
+        for c in (*s.reads, *s.per_resource)
+    )
+
+
 def expected_plan_reads(
-    accounts: Iterable[str], people_account: str, ic_account: str | None
+    accounts: Iterable[str],
+    people_account: str,
+    ic_account: str | None,
+    ic_assignments: tuple[str, int] | None = None,
 ) -> dict[str, int]:
     """Operation (as ApiStats counts it, without the service prefix) -> the calls a plan of
     `accounts` makes by the kinds' declarations when each read fits one page: every account's
-    bulk reads, once per operation (kinds share GetAccountAuthorizationDetails). Reads per
-    resource, further pages, retries and connecting (AssumeRole, GetCallerIdentity) come on top:
-    `plan --stats` shows them as such."""
+    bulk reads, once per operation (kinds share GetAccountAuthorizationDetails); and, given
+    `ic_assignments` (the shape the Identity Center read chose, an `IC_ASSIGNMENT_READS_BY` key,
+    and the units it chose by: principals, or permission set and account pairs), the assignment
+    read of that shape, once per unit. Other reads per resource, further pages, completions,
+    retries and connecting (AssumeRole, GetCallerIdentity) come on top: `plan --stats` shows
+    them as such."""
     out: dict[str, int] = {}
+    if ic_assignments is not None and ic_account is not None:
+        shape, units = ic_assignments
+        if units:
+            out[_op(IC_ASSIGNMENT_READS_BY[shape])] = units
     for account in accounts:
         ops: set[str] = set()
         for s in REGISTRY.values():
@@ -1005,7 +1047,7 @@ def expected_plan_reads(
                 or (s.home is Home.IDENTITY_CENTER and account == ic_account)
             )
             if here:
-                ops |= {c.operation.partition(":")[2] for c in s.reads if _bulk(c)}
+                ops |= {_op(c) for c in s.reads if _bulk(c)}
         for op in ops:
             out[op] = out.get(op, 0) + 1
     return dict(sorted(out.items()))

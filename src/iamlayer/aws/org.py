@@ -40,7 +40,8 @@ def read_org_view(
     page). Needs organizations:Describe*/List* (the management account or a delegated administrator).
     """
     org = _gateway(profile, region, stats, "organization")
-    org_id = org.organization().id
+    described = org.organization()
+    org_id, management_id = described.id, described.management_account_id
     roots = org.roots()
     if not roots:
         raise IamlayerError(f"organization {org_id} has no root (organizations:ListRoots answered none)")
@@ -66,4 +67,4 @@ def read_org_view(
                 all_units += units
                 all_members += members
                 level += [(u.id, u.path, u.org_path) for u in units]
-    return OrgView(org_id, root, tuple(all_units), tuple(all_members))
+    return OrgView(org_id, root, tuple(all_units), tuple(all_members), management_id)

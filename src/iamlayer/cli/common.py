@@ -92,6 +92,27 @@ def account_progress(what: str, total: int) -> Iterator[Callable[[str], None]]:
         yield lambda _account: progress.advance(task)
 
 
+def parse_duration_option(text: str) -> float:
+    """Seconds of a duration as the spec writes them (30s, 5m, 1h); a usage error if not one."""
+    from iamlayer.spec.backend_validate import DURATION_RULE, parse_duration
+
+    seconds = parse_duration(text)
+    if seconds is None:
+        raise click.BadParameter(f"{text!r} is not a duration: {DURATION_RULE}")
+    return seconds
+
+
+#: Every command that writes to an account takes its lock; this waits for it instead of refusing.
+lock_timeout_option = click.option(
+    "--lock-timeout",
+    default="0s",
+    metavar="DURATION",
+    callback=lambda _c, _p, v: parse_duration_option(v),
+    help="Wait this long (30s, 5m, 1h) for an account another operator is writing to, instead of "
+    "being refused at once.",
+)
+
+
 def run_guarded(cli: click.Group, args: list[str] | None = None) -> int:
     """Run the CLI, turning our errors into messages and exit codes instead of tracebacks."""
     try:

@@ -58,7 +58,7 @@ class OrganizationsGateway:
             "describing the organization (organizations:DescribeOrganization)",
             self.client.describe_organization,
         )["Organization"]
-        return Organization(str(got["Id"]), str(got["MasterAccountId"]))
+        return Organization(str(got["Id"]), str(got.get("MasterAccountId", "")))
 
     def accounts(self) -> list[OrgAccount]:
         """Every account of the organization (ListAccounts, every page)."""
