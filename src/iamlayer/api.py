@@ -242,10 +242,14 @@ def apply_plan(
     team's last apply is refused (BehindError naming who applied what, when) unless `allow_behind`.
     """
     from iamlayer.apply import run
+    from iamlayer.aws.session import base_session
     from iamlayer.state import checkout
     from iamlayer.state.lock import account_locks
 
     stats = stats or ApiStats()
+    # One operator session for the plan, the writes and the re-reads: each account is reached
+    # (its role assumed, its clients made) once for all three (iamlayer.aws.accounts).
+    credentials = base_session(credentials, spec.region)
     spec = resolve_spec(
         spec, credentials=credentials, stats=stats, progress=progress, parallelism=parallelism
     )

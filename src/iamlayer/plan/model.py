@@ -181,10 +181,13 @@ class AccountPlan:
         return {a.value: sum(1 for c in self.changes if c.action is a) for a in Action}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reach:
     """One person can assume one role: how (`mfa`: "MFA" when only an MFA session can, else "no
-    MFA"), whether the role is an administrator, and whether the evaluator was certain."""
+    MFA"), whether the role is an administrator, and whether the evaluator was certain.
+
+    Slotted: a plan holds one per person and role they can assume, before and after (600,000 at
+    1,000 accounts and 300 people), and a slotted instance is a third smaller."""
 
     person: str
     role: str

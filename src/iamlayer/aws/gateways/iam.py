@@ -94,17 +94,40 @@ class UserContents:
 
 class IamGateway:
     """IAM in one account. `client` retries (botocore's adaptive mode); `once` does not, for the
-    creates that must not be sent twice (defaults to `client`: a test's one stubbed client).
+    creates that must not be sent twice (a client, or how to make one when first needed; defaults
+    to `client`: a test's one stubbed client).
     `where` ends every message ("in account security (222222222222)")."""
 
-    def __init__(self, client: IAMClient, *, once: IAMClient | None = None, where: str = "") -> None:
+    def __init__(
+        self,
+        client: IAMClient,
+        *,
+        once: IAMClient | Callable[[], IAMClient] | None = None,
+        where: str = "",
+    ) -> None:
         self.client = client
-        self.once = once or client
+        self._once: IAMClient | None = None
+        self._make_once: Callable[[], IAMClient] | None = None
+        if once is None:
+            self._once = client
+        elif callable(once):
+            self._make_once = once
+        else:
+            self._once = once
         self.where = where
+
+    @property
+    def once(self) -> IAMClient:
+        """The client without retries, made on first use: most accounts never need one (each
+        botocore client holds its own copy of the service's methods and event handlers)."""
+        if self._once is None:
+            assert self._make_once is not None
+            self._once = self._make_once()
+        return self._once
 
     @classmethod
     def for_account(cls, clients: AccountClients, where: str) -> IamGateway:
-        return cls(clients.iam(), once=clients.iam(retries=False), where=where)
+        return cls(clients.iam(), once=lambda: clients.iam(retries=False), where=where)
 
     # -- OpenID Connect providers ---------------------------------------------------------------
     def create_oidc_provider(self, url: str, client_ids: Sequence[str], tags: Mapping[str, str]) -> str:
