@@ -31,27 +31,48 @@ POLICIES = [
 ]
 
 
+def ic_people(people: int, groups: int, user: str = "person", team: str = "team") -> list[str]:
+    """`users:` and `groups:` of an `identity_center:` block: <user>-NNN, spread round-robin over
+    `groups` groups <team>-NN."""
+    width = max(3, len(str(people - 1)))
+    name = [f"{user}-{u:0{width}d}" for u in range(people)]
+    lines = ["  users:"]
+    lines += [
+        f"    {n}: {{email: {n}@example.com, given_name: {user.capitalize()}, family_name: N{n[-width:]}}}"
+        for n in name
+    ]
+    lines.append("  groups:")
+    for g in range(groups):
+        members = ", ".join(name[u] for u in range(people) if u % groups == g)
+        lines.append(f"    {team}-{g:02d}: {{description: Team {g}, members: [{members}]}}")
+    return lines
+
+
 def ic_spec(people: int, groups: int, sets: int) -> str:
     accounts = list(ORG_ACCOUNTS)
     lines = ["project: bench", "project_long: bench-corp", "accounts:"]
     lines += [f'  {name}: {{id: "{acc}"}}' for name, acc in ORG_ACCOUNTS.items()]
-    lines += [
-        "people_account: security",
+    lines += ["people_account: security", *people_groups_sets(people, groups, sets)]
+    lines.append("  assignments:")
+    for g in range(groups):
+        three = ", ".join(accounts[(g + i) % len(accounts)] for i in range(3))
+        lines.append(f"    - {{group: team-{g:02d}, permission_sets: [Set{g % sets}], accounts: [{three}]}}")
+        lines.append(f"    - {{group: team-{g:02d}, permission_sets: [Set{(g + 3) % sets}], accounts: all}}")
+    return "\n".join(lines) + "\n"
+
+
+def people_groups_sets(people: int, groups: int, sets: int) -> list[str]:
+    """The spec's billing-read policy and its `identity_center:` block up to its assignments (in
+    the management account): `people` people spread over `groups` groups (person u in group u mod
+    groups), and `sets` permission sets, Set0 referencing billing-read."""
+    lines = [
         "policies:",
         "  billing-read:",
         '    document: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "ce:Get*", Resource: "*"}]}',
         "identity_center:",
         "  account: management",
-        "  users:",
+        *ic_people(people, groups),
     ]
-    lines += [
-        f"    person-{u:03d}: {{email: person-{u:03d}@example.com, given_name: Person, family_name: N{u:03d}}}"
-        for u in range(people)
-    ]
-    lines.append("  groups:")
-    for g in range(groups):
-        members = ", ".join(f"person-{u:03d}" for u in range(people) if u % groups == g)
-        lines.append(f"    team-{g:02d}: {{description: Team {g}, members: [{members}]}}")
     lines.append("  permission_sets:")
     for s in range(sets):
         extra = ", customer_managed_policies: [billing-read]" if s == 0 else ""
@@ -59,12 +80,7 @@ def ic_spec(people: int, groups: int, sets: int) -> str:
             f"    Set{s}: {{description: Set {s}, session_duration: PT4H, "
             f"policies: [{POLICIES[s % len(POLICIES)]}]{extra}}}"
         )
-    lines.append("  assignments:")
-    for g in range(groups):
-        three = ", ".join(accounts[(g + i) % len(accounts)] for i in range(3))
-        lines.append(f"    - {{group: team-{g:02d}, permission_sets: [Set{g % sets}], accounts: [{three}]}}")
-        lines.append(f"    - {{group: team-{g:02d}, permission_sets: [Set{(g + 3) % sets}], accounts: all}}")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main() -> None:

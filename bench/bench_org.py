@@ -29,32 +29,35 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import boto3
-from bench_plan import MANAGED, RESULTS, roles_groups_people, run
+from bench_plan import MANAGED, RESULTS, apply_then_noop_plan, median_row, roles_groups_people, run
 
 from iamlayer.sandbox.emulator import Emulator, start_emulator
 
 PEOPLE = "222222222222"  # not used by moto's create_account, which draws random ids
 
 
-def make_organization(emu: Emulator, accounts: int, ous: int) -> tuple[dict[str, str], str]:
-    """An organization in the emulator: `ous` OUs under the root, `accounts` accounts spread
-    over them round-robin, and the people account at the root. (account name -> id, people id)"""
+def organizations(emu: Emulator) -> Any:
+    """An Organizations client of the emulator's default account (the management account)."""
     env = emu.env()
-    org = boto3.client(
+    return boto3.client(
         "organizations",
         endpoint_url=env["AWS_ENDPOINT_URL"],
         region_name="us-east-1",
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
     )
+
+
+def make_organization(emu: Emulator, accounts: int, ous: int) -> tuple[dict[str, str], str]:
+    """An organization in the emulator: `ous` OUs under the root, `accounts` accounts spread
+    over them round-robin, and the people account at the root. (account name -> id, people id)"""
+    org = organizations(emu)
     org.create_organization(FeatureSet="ALL")
     root = org.list_roots()["Roots"][0]["Id"]
     ou_ids = [
@@ -109,20 +112,6 @@ def group_policy_sizes(workdir: Path, env: dict[str, str]) -> dict[str, int]:
     return {g: sum(policy_size(d) for d in s.inline.values()) for g, s in people.groups.items()}
 
 
-def run_failing(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int, dict[str, Any]]:
-    """As bench_plan.run, for a command expected to exit 1."""
-    import subprocess
-
-    t0 = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-m", "iamlayer", *args], cwd=cwd, env=env, capture_output=True, text=True
-    )
-    wall = time.perf_counter() - t0
-    if proc.returncode != 1:
-        raise SystemExit(f"iamlayer {' '.join(args)} exited {proc.returncode}, not 1:\n{proc.stderr[-3000:]}")
-    return wall, proc.returncode, json.loads(proc.stdout)
-
-
 def bench(case: str, a: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     # Only the policies the roles attach: all 1,582 take about 8 MiB and seconds in each account
     # the emulator serves, which 1,000 accounts would not fit.
@@ -136,29 +125,16 @@ def bench(case: str, a: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         flags = ["--parallelism", str(a.parallelism)]
         if a.missing_role:
             return bench_missing_role(case, a, workdir, env, ids, flags)
-        apply_s, apply_kib, applied = run(["apply", "--auto-approve", "--json", *flags], workdir, env)
-        load = os.getloadavg()[0]
-        plan_s, peak_kib, plan = run(["plan", "--json", *flags], workdir, env)
-        assert not any(plan["summary"].values()), plan["summary"]
+        row, plan = apply_then_noop_plan(case, workdir, env, flags)
         by_account = plan["stats"].get("by_account", {})
         member_calls = [
             n for acct, n in by_account.items() if acct not in ("operator", "organization", "people")
         ]
         sizes = group_policy_sizes(workdir, env)
-        return {
-            "case": case,
+        return row | {
             "accounts": a.accounts + 2,
-            "apply_seconds": round(apply_s, 2),
-            "apply_changes": applied["applied"],
-            "apply_api_calls": applied["stats"]["total"],
-            "apply_peak_memory_mib": round(apply_kib / 1024, 1),
-            "noop_plan_seconds": round(plan_s, 2),
-            "noop_plan_api_calls": plan["stats"]["total"],
             "noop_plan_max_calls_per_member_account": max(member_calls, default=0),
-            "noop_plan_calls_by_operation": plan["stats"]["by_operation"],
-            "peak_memory_mib": round(peak_kib / 1024, 1),
             "group_inline_policy_chars_max": max(sizes.values()),
-            "load_average_1min": round(load, 2),
         }
     finally:
         emu.stop()
@@ -179,7 +155,9 @@ def bench_missing_role(
     missing = names[len(names) // 2]
     with AwsHarness(env["AWS_ENDPOINT_URL"]) as proxy:
         proxy.add(Rule("AssumeRole", "deny", contains=f"arn:aws:iam::{ids[missing]}:role/"))
-        wall, _, done = run_failing(["apply", "--auto-approve", "--json", *flags], workdir, proxy.env(env))
+        wall, _, done = run(
+            ["apply", "--auto-approve", "--json", *flags], workdir, proxy.env(env), exit_code=1
+        )
     load = os.getloadavg()[0]
     failed = [f["account"] for f in done["failed_accounts"]]
     spec_name = missing.removeprefix("bench-")
@@ -197,18 +175,6 @@ def bench_missing_role(
         "verified": done["verified"],
         "load_average_1min": round(load, 2),
     }
-
-
-def median_row(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    row = dict(runs[0])
-    for k in ("apply_seconds", "noop_plan_seconds", "peak_memory_mib", "apply_peak_memory_mib"):
-        if k in row:
-            row[k] = round(statistics.median(r[k] for r in runs), 2)
-    row["repeats"] = len(runs)
-    row["runs"] = [
-        {k: r[k] for k in ("apply_seconds", "noop_plan_seconds", "load_average_1min") if k in r} for r in runs
-    ]
-    return row
 
 
 def main() -> None:

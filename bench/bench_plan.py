@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -102,30 +103,39 @@ def roles_groups_people(accounts: str, roles: int, users: int) -> list[str]:
     return lines
 
 
+#: the roles of the 5-account example and a group for each (the teams, in that order)
+EXAMPLE_ROLES = (
+    "roles:",
+    "  DevOps: {accounts: [shared, apps-devstg, apps-prd], mfa_max_age: 43200,"
+    " policies: [arn:aws:iam::aws:policy/AdministratorAccess]}",
+    "  Auditor: {accounts: all, policies: [arn:aws:iam::aws:policy/SecurityAudit]}",
+    "  FinOps: {accounts: [management], policies: [arn:aws:iam::aws:policy/job-function/Billing]}",
+    "groups:",
+    "  devops: {assume: [DevOps], self_management: enforce_mfa}",
+    "  auditors: {assume: [Auditor], self_management: enforce_mfa}",
+    "  finops: {assume: [FinOps], self_management: restricted}",
+)
+EXAMPLE_TEAMS = ("devops", "auditors", "finops")
+
+
 def org_spec(users: int) -> str:
     lines = ["project: bench", "project_long: bench-corp", "accounts:"]
     lines += [f'  {name}: {{id: "{acc}"}}' for name, acc in ORG_ACCOUNTS.items()]
     lines += [
         "people_account: security",
         "password_policy: {minimum_length: 30, reuse_prevention: 24}",
-        "roles:",
-        "  DevOps: {accounts: [shared, apps-devstg, apps-prd], mfa_max_age: 43200,"
-        " policies: [arn:aws:iam::aws:policy/AdministratorAccess]}",
-        "  Auditor: {accounts: all, policies: [arn:aws:iam::aws:policy/SecurityAudit]}",
-        "  FinOps: {accounts: [management], policies: [arn:aws:iam::aws:policy/job-function/Billing]}",
-        "groups:",
-        "  devops: {assume: [DevOps], self_management: enforce_mfa}",
-        "  auditors: {assume: [Auditor], self_management: enforce_mfa}",
-        "  finops: {assume: [FinOps], self_management: restricted}",
+        *EXAMPLE_ROLES,
         "users:",
     ]
-    teams = ["devops", "auditors", "finops"]
-    lines += [f"  person-{u:04d}: {{groups: [{teams[u % 3]}]}}" for u in range(users)]
+    lines += [f"  person-{u:04d}: {{groups: [{EXAMPLE_TEAMS[u % 3]}]}}" for u in range(users)]
     return "\n".join(lines) + "\n"
 
 
-def run(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int, dict[str, Any]]:
-    """Wall seconds, peak RSS (KiB) of that iamlayer process alone, and its JSON output.
+def run(
+    args: list[str], cwd: Path, env: dict[str, str], *, exit_code: int = 0
+) -> tuple[float, int, dict[str, Any]]:
+    """Wall seconds, peak RSS (KiB) of that iamlayer process alone, and its JSON output; the
+    process must exit `exit_code` (1 for a run expected to fail).
 
     The peak is the process's own (wait4), not RUSAGE_CHILDREN: that one also counts every
     emulator this script started and reaped before (1.6 GB for 50 accounts), whatever iamlayer used.
@@ -140,8 +150,10 @@ def run(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int, di
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        if proc.returncode != 0:
-            raise SystemExit(f"iamlayer {' '.join(args)} failed ({proc.returncode}):\n{err.read()[-3000:]}")
+        if proc.returncode != exit_code:
+            raise SystemExit(
+                f"iamlayer {' '.join(args)} exited {proc.returncode}, not {exit_code}:\n{err.read()[-3000:]}"
+            )
         return wall, usage.ru_maxrss, json.loads(out.read())
 
 
@@ -154,37 +166,51 @@ def bench(case: str, spec_text: str, workdir: Path) -> dict[str, Any]:
         for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
             env.pop(k, None)
         (workdir / "iamlayer.yaml").write_text(spec_text)
-        apply_s, apply_kib, applied = run(["apply", "--auto-approve", "--json"], workdir, env)
-        load = os.getloadavg()[0]  # the machine is shared: how busy it was, for reading the times
-        plan_s, peak_kib, plan = run(["plan", "--json"], workdir, env)
-        # Every count of the summary (create, update, delete, adopt and any added later) is 0.
-        assert not any(plan["summary"].values()), plan["summary"]
-        return {
-            "case": case,
-            "apply_seconds": round(apply_s, 2),
-            "apply_changes": applied["applied"],
-            "apply_api_calls": applied["stats"]["total"],
-            "apply_peak_memory_mib": round(apply_kib / 1024, 1),
-            "noop_plan_seconds": round(plan_s, 2),
-            "noop_plan_api_calls": plan["stats"]["total"],
-            "noop_plan_calls_by_operation": plan["stats"]["by_operation"],
-            "peak_memory_mib": round(peak_kib / 1024, 1),
-            "load_average_1min": round(load, 2),
-        }
+        row, _ = apply_then_noop_plan(case, workdir, env)
+        return row
     finally:
         emu.stop()
 
 
+def apply_then_noop_plan(
+    case: str, workdir: Path, env: dict[str, str], flags: Sequence[str] = ()
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`apply --auto-approve --json` from empty, then the no-op `plan --json` (both with `flags`),
+    as a person runs them: the result row every bench reports, and the plan's JSON."""
+    apply_s, apply_kib, applied = run(["apply", "--auto-approve", "--json", *flags], workdir, env)
+    load = os.getloadavg()[0]  # the machine is shared: how busy it was, for reading the times
+    plan_s, peak_kib, plan = run(["plan", "--json", *flags], workdir, env)
+    # Every count of the summary (create, update, delete, adopt and any added later) is 0.
+    assert not any(plan["summary"].values()), plan["summary"]
+    row = {
+        "case": case,
+        "apply_seconds": round(apply_s, 2),
+        "apply_changes": applied["applied"],
+        "apply_api_calls": applied["stats"]["total"],
+        "apply_peak_memory_mib": round(apply_kib / 1024, 1),
+        "noop_plan_seconds": round(plan_s, 2),
+        "noop_plan_api_calls": plan["stats"]["total"],
+        "noop_plan_calls_by_operation": plan["stats"]["by_operation"],
+        "peak_memory_mib": round(peak_kib / 1024, 1),
+        "load_average_1min": round(load, 2),
+    }
+    return row, plan
+
+
+#: the fields of a row whose median is reported over repeated runs
+TIMED = ("apply_seconds", "noop_plan_seconds", "peak_memory_mib", "apply_peak_memory_mib")
+
+
 def median_row(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The medians of the timed fields over repeated runs; each run's figures kept under `runs`."""
+    """The medians of the timed fields over repeated runs (those the rows have); each run's
+    figures kept under `runs`."""
     row = dict(runs[0])
-    for k in ("apply_seconds", "noop_plan_seconds", "peak_memory_mib", "apply_peak_memory_mib"):
-        row[k] = round(statistics.median(r[k] for r in runs), 2)
+    for k in TIMED:
+        if k in row:
+            row[k] = round(statistics.median(r[k] for r in runs), 2)
     row["repeats"] = len(runs)
-    row["runs"] = [
-        {k: r[k] for k in ("apply_seconds", "noop_plan_seconds", "noop_plan_api_calls", "load_average_1min")}
-        for r in runs
-    ]
+    kept = ("apply_seconds", "noop_plan_seconds", "noop_plan_api_calls", "load_average_1min")
+    row["runs"] = [{k: r[k] for k in kept if k in r} for r in runs]
     return row
 
 

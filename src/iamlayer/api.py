@@ -242,10 +242,14 @@ def apply_plan(
     team's last apply is refused (BehindError naming who applied what, when) unless `allow_behind`.
     """
     from iamlayer.apply import run
+    from iamlayer.aws.session import base_session
     from iamlayer.state import checkout
     from iamlayer.state.lock import account_locks
 
     stats = stats or ApiStats()
+    # One operator session for the plan, the writes and the re-reads: each account is reached
+    # (its role assumed, its clients made) once for all three (iamlayer.aws.accounts).
+    credentials = base_session(credentials, spec.region)
     spec = resolve_spec(
         spec, credentials=credentials, stats=stats, progress=progress, parallelism=parallelism
     )
@@ -282,13 +286,18 @@ def apply_plan(
         )
 
 
+#: accounts `operator_policy` names one by one in its IamlayerReachAccounts statement
+REACH_LISTED = 40
+
+
 def operator_policy(spec: Spec | None = None, *, read_only: bool = False) -> dict[str, Any]:
     """The least-privilege IAM policy the operator needs for plan and apply: the reads each kind
     declares (iamlayer.kinds), the permissions each apply handler declares, and the few writes of
     the secret commands. `read_only`: the reads alone (a role that plans, e.g. CI on a pull
-    request). With a `spec` that has an S3 backend, also what the backend needs in its bucket
-    (and KMS key): reading and writing its objects under the prefix; `backend init` is left to
-    whoever creates the bucket."""
+    request). With a `spec`: assuming `access_role` in its accounts (how member accounts are
+    reached), and with an S3 backend, also what the backend needs in its bucket (and KMS key):
+    reading and writing its objects under the prefix; `backend init` is left to whoever creates
+    the bucket. The CI roles of `ci:` get these policies inline (`ci_operator_policies`)."""
     from iamlayer.apply.executor import required_permissions
     from iamlayer.kinds import other_write_permissions, read_permissions
 
@@ -302,6 +311,21 @@ def operator_policy(spec: Spec | None = None, *, read_only: bool = False) -> dic
                 "Effect": "Allow",
                 "Action": sorted({*required_permissions(), *other_write_permissions()}),
                 "Resource": "*",
+            }
+        )
+    if spec is not None and len(spec.accounts) > 1:
+        # Member accounts are reached by assuming `access_role` there (iamlayer.aws.accounts),
+        # carrying the caller as SourceIdentity where that role's trust allows it. Past
+        # REACH_LISTED accounts one ARN for every account keeps the policy small enough to be a
+        # role's inline policy (10,240 characters): each account's role trust still decides.
+        ids = sorted(a.id for a in spec.accounts.values() if a.profile is None)
+        listed = ids if len(ids) <= REACH_LISTED else ["*"]
+        statements.append(
+            {
+                "Sid": "IamlayerReachAccounts",
+                "Effect": "Allow",
+                "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
+                "Resource": [f"arn:aws:iam::{i}:role/{spec.access_role}" for i in listed],
             }
         )
     backend = spec.backend if spec is not None else None
@@ -341,6 +365,16 @@ def operator_policy(spec: Spec | None = None, *, read_only: bool = False) -> dic
                 }
             statements.append(statement)
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def ci_operator_policies(spec: Spec) -> dict[str, Any] | None:
+    """The operator policies the CI roles of `ci:` carry inline (iamlayer.plan.ci): the plan role
+    the read-only one, the apply role the whole one; None when the spec has no `ci:`."""
+    from iamlayer.plan.ci import READ, WRITE
+
+    if not spec.ci:
+        return None
+    return {READ: operator_policy(spec, read_only=True), WRITE: operator_policy(spec)}
 
 
 # --- audit and STS ------------------------------------------------------------------------------
@@ -670,6 +704,7 @@ def reset_password(
     credentials: boto3.Session | str | None = None,
     reset_required: bool = True,
     command: str = "iamlayer password reset",
+    lock_timeout: float = 0.0,
 ) -> IssuedPassword:
     """A new console password for `user`, encrypted to their current key (written before it goes
     live). The person must choose a new one at the next sign-in unless `reset_required=False`."""
@@ -679,7 +714,7 @@ def reset_password(
     from iamlayer.state.lock import account_locks
 
     key_file = _key_of(spec, user)
-    with account_locks(spec, [spec.people_account], command, credentials=credentials):
+    with account_locks(spec, [spec.people_account], command, credentials=credentials, timeout=lock_timeout):
         ctx = _people_context(spec, credentials, ApiStats())
         _owned_user(ctx, user, spec.project)
         has_profile = ctx.iam.has_login_profile(user)
@@ -699,6 +734,7 @@ def rotate_access_key(
     credentials: boto3.Session | str | None = None,
     old: OldKeys = "keep",
     command: str = "iamlayer access-key rotate",
+    lock_timeout: float = 0.0,
 ) -> Rotation:
     """A new access key for `user`, its secret encrypted to their key at once; the key they had
     before is kept (default), deactivated or deleted. Refused when they already have two keys."""
@@ -707,7 +743,7 @@ def rotate_access_key(
     from iamlayer.state.lock import account_locks
 
     key_file = _key_of(spec, user)
-    with account_locks(spec, [spec.people_account], command, credentials=credentials):
+    with account_locks(spec, [spec.people_account], command, credentials=credentials, timeout=lock_timeout):
         ctx = _people_context(spec, credentials, ApiStats())
         _owned_user(ctx, user, spec.project)
         return rotate(ctx, user, load_public_key(key_file), old)
@@ -730,6 +766,7 @@ def retire_access_keys(
     deactivate: bool = False,
     confirm: Callable[[list[KeyInfo]], None] | None = None,
     command: str = "iamlayer access-key retire",
+    lock_timeout: float = 0.0,
 ) -> Retirement:
     """Delete (or deactivate) `user`'s access keys `key_ids`; without ids, every key but the newest
     iamlayer issued. `confirm(keys)` sees what is about to go and may raise (UserAbort)."""
@@ -737,7 +774,7 @@ def retire_access_keys(
     from iamlayer.state.lock import account_locks
 
     _user_named(spec, user)
-    with account_locks(spec, [spec.people_account], command, credentials=credentials):
+    with account_locks(spec, [spec.people_account], command, credentials=credentials, timeout=lock_timeout):
         ctx = _people_context(spec, credentials, ApiStats())
         _owned_user(ctx, user, spec.project)
         keys = list_keys(ctx, user)
@@ -757,9 +794,14 @@ def render_profiles(
     """The AWS CLI config and credentials sections for `user`: one profile per role they may assume
     in each account (with mfa_serial where the role needs MFA), beside their access key's profile."""
     from iamlayer.profiles.render import render_profiles as render
+    from iamlayer.state.outputs import people_spec
 
     return render(
-        spec, user, access_key_id=access_key_id, secret_access_key=secret_access_key, mfa_serial=mfa_serial
+        people_spec(spec),
+        user,
+        access_key_id=access_key_id,
+        secret_access_key=secret_access_key,
+        mfa_serial=mfa_serial,
     )
 
 

@@ -25,7 +25,7 @@ EXIT_NONE, EXIT_ERROR, EXIT_DRIFT = 0, 1, 2
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/iamlayer/iamlayer"
 DRIFT_RULE = "iamlayer/drift"
-_LEVEL = {Status.FAIL: "error", Status.ERROR: "warning"}
+_LEVEL = {Status.FAIL: "error", Status.ERROR: "warning", Status.WARN: "note"}
 
 
 @dataclass(frozen=True)

@@ -233,10 +233,35 @@ def _policy_provides(c: Change, deps: Deps) -> list[Key]:
 
 
 def _principal_uses(c: Change, deps: Deps) -> list[Key]:
-    # a boundary it is made with; the policies its delete detaches (before the policies go)
+    # a boundary it is made with; the policies its delete detaches (before the policies go); the
+    # OIDC providers its trust names (made before it; a provider's delete waits for the role's)
     data = _data(c)
     arns = [str(data.get("permissions_boundary") or ""), *data.get("attached_policies", ())]
-    return deps.local_policies(c.address.account, arns)
+    return deps.local_policies(c.address.account, arns) + [
+        ("oidc_provider", c.address.account, host) for host in federated_providers(data.get("trust"))
+    ]
+
+
+def _provider_uses(c: Change, deps: Deps) -> list[Key]:
+    # A provider's delete comes before the deletes of the roles that trust it (it "uses" them):
+    # if it fails, they stay, and the next plan reads the account's providers again.
+    if c.action is not Action.DELETE:
+        return []
+    return [("role", c.address.account, r) for r in _data(c).get("roles", ())]
+
+
+def federated_providers(trust: Any) -> list[str]:
+    """The hosts of the OIDC providers (`Federated: arn:...:oidc-provider/<host>`) a trust policy names."""
+    if not isinstance(trust, Mapping):
+        return []
+    out: list[str] = []
+    for st in trust.get("Statement") or ():
+        principal = st.get("Principal") if isinstance(st, Mapping) else None
+        fed = principal.get("Federated") if isinstance(principal, Mapping) else None
+        for arn in [fed] if isinstance(fed, str) else fed or ():
+            if isinstance(arn, str) and ":oidc-provider/" in arn:
+                out.append(arn.split(":oidc-provider/", 1)[1])
+    return out
 
 
 def _user_uses(c: Change, deps: Deps) -> list[Key]:
@@ -334,6 +359,22 @@ _REPORT = (
 _TAG = Ownership("tag", "tag iamlayer:project = <project> (iamlayer:tags names the spec's own tag keys)")
 _PARENT = "parent"
 _ALIAS_CHARS = "characters of the account alias"
+
+
+#: the assignment read, in each of its shapes (AssignmentReads' values: iamlayer.state.ic_model):
+#: the call made per unit, when every list fits one page; a by-principal read completes with
+#: ListAccountAssignments where the diff needs other principals' assignments (none in a no-op plan)
+IC_ASSIGNMENT_READS_BY: Mapping[str, ApiCall] = {
+    "principal": ApiCall(
+        "sso:ListAccountAssignmentsForPrincipal",
+        per="owned user or group, or external principal of the spec (pages of 100)",
+    ),
+    "permission set and account": ApiCall(
+        "sso:ListAccountAssignments",
+        per="owned permission set and account (and completing a read by principal)",
+    ),
+}
+IC_ASSIGNMENT_READS = tuple(IC_ASSIGNMENT_READS_BY.values())
 
 
 def _name(limit: int, what: str, aws: str) -> Quota:
@@ -853,7 +894,8 @@ REGISTRY: dict[Kind, KindSpec] = {
             label="account assignment",
             service="sso-admin",
             home=Home.IDENTITY_CENTER,
-            reads=(ApiCall("sso:ListAccountAssignments", per="owned permission set and account"),),
+            # one shape or the other (iamlayer.aws.identity_center.choose_assignment_reads)
+            reads=IC_ASSIGNMENT_READS,
             fields=("principal_type", "principal", "permission_set", "account_id"),
             carried=("principal_id", "permission_set_arn"),
             ownership=Ownership(_PARENT, "the project's when both its permission set and its principal are"),
@@ -928,6 +970,42 @@ REGISTRY: dict[Kind, KindSpec] = {
             not_importable_because="read back from AWS by the plan; `iamlayer import` does not write `entitled:` yet",
             no_terraform_because="the Terraform provider has no account access manager resource",
         ),
+        KindSpec(
+            Kind.OIDC_PROVIDER,
+            label="OpenID Connect provider",
+            service="iam",
+            home=Home.EVERY,
+            # ListOpenIDConnectProviders gives ARNs only: the audiences and tags come from one
+            # GetOpenIDConnectProvider per provider (an account has a handful at most). Read only
+            # where it can matter (iamlayer.plan.ci.reads_oidc_providers), so a no-op plan of
+            # a layer without `ci:` makes no call more.
+            reads=(
+                ApiCall(
+                    "iam:ListOpenIDConnectProviders",
+                    per="account named by ci:, or with an owned role that trusts an OIDC provider",
+                ),
+            ),
+            per_resource=(ApiCall("iam:GetOpenIDConnectProvider", per="OIDC provider of the account"),),
+            fields=("url", "client_ids", "tags"),
+            carried=("arn", "roles"),
+            ownership=_TAG,
+            quotas=(
+                Quota("url", 255, "characters of the issuer URL", "Url (CreateOpenIDConnectProvider)"),
+                Quota(
+                    "per_account",
+                    100,
+                    "OIDC providers in one account",
+                    "OpenID Connect providers per account",
+                    checked="apply: the live account holds the count; AWS answers LimitExceeded, reported as such",
+                ),
+            ),
+            stage=1,
+            actions=frozenset({C, U, D}),
+            provides=_itself("oidc_provider"),
+            uses=_provider_uses,
+            terraform=("aws_iam_openid_connect_provider",),
+            not_importable_because="a provider does not say which repository and branches may use it: write `ci:`",
+        ),
     )
 }
 
@@ -991,15 +1069,40 @@ def _bulk(call: ApiCall) -> bool:
     return call.per.startswith(("account", "page of"))
 
 
+def _op(call: ApiCall) -> str:
+    return call.operation.partition(":")[2]
+
+
+def ic_operations() -> frozenset[str]:
+    """The operations (as ApiStats counts them) of Identity Center's kinds: sso-admin and
+    identitystore reads, per resource ones included."""
+    return frozenset(
+        _op(c)
+        for s in REGISTRY.values()
+        if s.service in ("sso-admin", "identitystore")
+        for c in (*s.reads, *s.per_resource)
+    )
+
+
 def expected_plan_reads(
-    accounts: Iterable[str], people_account: str, ic_account: str | None
+    accounts: Iterable[str],
+    people_account: str,
+    ic_account: str | None,
+    ic_assignments: tuple[str, int] | None = None,
 ) -> dict[str, int]:
     """Operation (as ApiStats counts it, without the service prefix) -> the calls a plan of
     `accounts` makes by the kinds' declarations when each read fits one page: every account's
-    bulk reads, once per operation (kinds share GetAccountAuthorizationDetails). Reads per
-    resource, further pages, retries and connecting (AssumeRole, GetCallerIdentity) come on top:
-    `plan --stats` shows them as such."""
+    bulk reads, once per operation (kinds share GetAccountAuthorizationDetails); and, given
+    `ic_assignments` (the shape the Identity Center read chose, an `IC_ASSIGNMENT_READS_BY` key,
+    and the units it chose by: principals, or permission set and account pairs), the assignment
+    read of that shape, once per unit. Other reads per resource, further pages, completions,
+    retries and connecting (AssumeRole, GetCallerIdentity) come on top: `plan --stats` shows
+    them as such."""
     out: dict[str, int] = {}
+    if ic_assignments is not None and ic_account is not None:
+        shape, units = ic_assignments
+        if units:
+            out[_op(IC_ASSIGNMENT_READS_BY[shape])] = units
     for account in accounts:
         ops: set[str] = set()
         for s in REGISTRY.values():
@@ -1009,7 +1112,7 @@ def expected_plan_reads(
                 or (s.home is Home.IDENTITY_CENTER and account == ic_account)
             )
             if here:
-                ops |= {c.operation.partition(":")[2] for c in s.reads if _bulk(c)}
+                ops |= {_op(c) for c in s.reads if _bulk(c)}
         for op in ops:
             out[op] = out.get(op, 0) + 1
     return dict(sorted(out.items()))

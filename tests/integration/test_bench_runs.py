@@ -66,3 +66,25 @@ def test_bench_access_runs_at_a_tiny_size(tmp_path: Path) -> None:
     run_bench("bench_access.py", ["--users", "5", "--repeat", "1", "--target", "30"], tmp_path)
     row = json.loads((tmp_path / "access-5.json").read_text())
     assert row["case"] == "org5-5-people" and row["who_can_assume_devops_users"] > 0
+
+
+def test_bench_ic_scale_runs_at_a_tiny_size(tmp_path: Path) -> None:
+    """Issue 21 item 5: Identity Center's no-op plan reads the assignments by principal (4 owned
+    users and groups, against 2 permission sets x 5 accounts), one call each, nothing completed."""
+    args = ["--accounts", "3", "--groups", "2", "--people", "2", "--sets", "2"]
+    run_bench("bench_ic_scale.py", args, tmp_path)
+    row = json.loads((tmp_path / "ic-scale-3.json").read_text())
+    assert row["accounts"] == 5 and row["assignments_made"] == 7
+    assert row["ic_read"] == {"assignments_by": "principal", "principals": 4, "pairs": 10, "completions": 0}
+    assert row["ic_calls_by_operation"]["ListAccountAssignmentsForPrincipal"] == 4
+    assert "ListAccountAssignments" not in row["ic_calls_by_operation"]
+
+
+def test_bench_migrate_runs_at_a_tiny_size(tmp_path: Path) -> None:
+    """Issue 24: import aws of a layer with IAM users and Identity Center, then migrate
+    identity-center of what it wrote, whose parity holds."""
+    run_bench("bench_migrate.py", ["--users", "6", "--ic-users", "4", "--ic-groups", "2"], tmp_path)
+    row = json.loads((tmp_path / "migrate-6-iam-users-4-ic-users-2-ic-groups-5-accounts.json").read_text())
+    assert row["imported_users"] == 6 and row["proposed_ic_users"] == 6
+    # IAM: devops in 3 accounts, auditors in 5, finops in 1; Identity Center: 4 people, 2 sets in 1 account
+    assert row["parity_rows"] == 2 * 3 + 2 * 5 + 2 * 1 + 4 * 2

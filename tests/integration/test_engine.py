@@ -350,10 +350,11 @@ def test_no_op_plan_reads_with_a_constant_number_of_calls(layer: Layer) -> None:
     assert p.empty
     per_account = stats.by_account()
     # sts:AssumeRole, GetAccountAuthorizationDetails, ListRoles, GetAccountPasswordPolicy, ListAccountAliases;
-    # the people account adds the credential report (generate + get).
+    # the people account adds the credential report (generate + get). Without `ci:`, no OIDC read.
     for acc in ("management", "shared", "apps-devstg", "apps-prd"):
         assert per_account[acc] <= 5, stats.by_operation(acc)
     assert per_account["security"] <= 7, stats.by_operation("security")
+    assert "ListOpenIDConnectProviders" not in stats.by_operation()
     assert "GetLoginProfile" not in stats.by_operation() and "ListAccessKeys" not in stats.by_operation()
 
 

@@ -21,6 +21,7 @@ import pytest
 from iamlayer.apply.run import apply_plan
 from iamlayer.aws.session import ApiStats
 from iamlayer.errors import InconsistentResultError, PlanError
+from iamlayer.kinds import ic_operations
 from iamlayer.plan.model import Action, Kind, Plan
 from iamlayer.plan.planner import make_plan
 from iamlayer.spec.load import load_spec
@@ -189,9 +190,11 @@ def test_iam_and_identity_center_in_one_plan_then_empty_then_a_second_apply_chan
     policy_arn = f"arn:aws:iam::{ids['apps-prd']}:policy/billing-read"
     assert layer.iam("apps-prd").get_policy(PolicyArn=policy_arn)["Policy"]["PolicyName"] == "billing-read"
 
-    # The no-op plan's Identity Center calls: bounded by permission sets and accounts, not people.
+    # The no-op plan's Identity Center calls: bounded by permission sets and principals, not
+    # people or accounts (the assignments read by principal: 3 principals, against 2 permission
+    # sets x 5 accounts).
     ops = stats.by_operation("management")
-    ic_ops = {k: v for k, v in ops.items() if k in IC_READS}
+    ic_ops = {k: v for k, v in ops.items() if k in ic_operations()}
     assert ic_ops == {
         "ListInstances": 1,
         "ListUsers": 1,
@@ -204,7 +207,14 @@ def test_iam_and_identity_center_in_one_plan_then_empty_then_a_second_apply_chan
         "GetInlinePolicyForPermissionSet": 2,
         # every account it is provisioned to, and those with an outdated version (a filter)
         "ListAccountsForProvisionedPermissionSet": 4,
-        "ListAccountAssignments": 10,  # ...and account of the spec
+        "ListAccountAssignmentsForPrincipal": 3,  # per owned user or group, one page each
+    }
+    assert again.stats["identity_center"] == {
+        "assignments_by": "principal",
+        "principals": 3,
+        "pairs": 10,
+        "completions": 0,
+        "calls": ic_ops,
     }
 
 
@@ -248,22 +258,6 @@ def test_a_change_never_re_provisioned_is_planned_from_aws_with_an_empty_iamlaye
     assert plan_of(layer).empty
 
 
-IC_READS = {
-    "ListInstances",
-    "ListUsers",
-    "ListGroups",
-    "ListGroupMemberships",
-    "ListPermissionSets",
-    "DescribePermissionSet",
-    "ListManagedPoliciesInPermissionSet",
-    "ListCustomerManagedPolicyReferencesInPermissionSet",
-    "GetInlinePolicyForPermissionSet",
-    "GetPermissionsBoundaryForPermissionSet",
-    "ListAccountsForProvisionedPermissionSet",
-    "ListAccountAssignments",
-}
-
-
 def test_lifecycle_reprovision_remove_and_leave_foreign_things_alone(
     ic_layer: Layer, aws_env: dict[str, str]
 ) -> None:
@@ -278,7 +272,13 @@ def test_lifecycle_reprovision_remove_and_leave_foreign_things_alone(
     r = run_cli("plan", "--stats", cwd=layer.root, env=aws_env)
     assert r.code == 0, r.err
     assert "No changes." in r.out
-    assert "ListAccountAssignments 6," in r.out and "DescribePermissionSet 2," in r.out  # 2 sets x 3 accounts
+    # 3 managed principals against 2 sets x 3 accounts: read by principal, one call each
+    assert "ListAccountAssignmentsForPrincipal 3," in r.out and "DescribePermissionSet 2," in r.out
+    assert "ListAccountAssignments " not in r.out
+    assert (
+        "Identity Center: assignments read by principal (3 managed principal(s), 6 permission set and "
+        "account pair(s), 0 completing read(s))"
+    ) in r.out
 
     # The audit reads the instance too: DevOps has AdministratorAccess, john.roe an assignment of
     # his own; the other accounts report nothing for these controls.
@@ -412,3 +412,89 @@ def test_lifecycle_reprovision_remove_and_leave_foreign_things_alone(
     assert management.error and "user their.person exists but was not created by iamlayer" in management.error
     with pytest.raises(PlanError, match="could not be planned"):
         apply_plan(p, load_spec(layer.spec), profile=None, stats=ApiStats())
+
+
+def test_both_assignment_reads_give_the_same_plan_through_aws_s_pages(
+    ic_layer: Layer, aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 21 item 5: the same organization read by permission set and account, and by
+    principal (through tests/awsharness.py's proxy with AWS's pages of 100: the emulator itself
+    answers every list in one), gives the same plan: its changes, notes and notices, with
+    someone else's group holding owned permission sets, a hand-made assignment of an owned user
+    (deleted), and a principal with 113 assignments (two pages). Then with devops' DevOps dropped
+    in apps-prd, where contractors keep it (the read by principal lists that pair in full: the
+    policy copy DevOps' role uses there stays), and with ReadOnly dropped from the spec (its
+    every pair listed: still assigned to someone else, it is not deleted)."""
+    import iamlayer.aws.identity_center as ic_read
+    from awsharness import AwsHarness, Pages
+    from iamlayer.state.ic_model import AssignmentReads
+
+    layer, ids = ic_layer, ic_layer.ids
+    apply_all(layer)
+    sso = Sso(layer)
+    sets, users, groups = sso.permission_sets(), sso.users(), sso.groups()
+    contractors = sso.store.create_group(IdentityStoreId=sso.store_id, DisplayName="contractors")["GroupId"]
+    wide = sso.admin.create_permission_set(InstanceArn=sso.arn, Name="Wide")["PermissionSet"][
+        "PermissionSetArn"
+    ]
+
+    def assign(ps_arn: str, account: str, kind: str, principal: str) -> None:
+        sso.admin.create_account_assignment(
+            InstanceArn=sso.arn,
+            TargetId=account,
+            TargetType="AWS_ACCOUNT",
+            PermissionSetArn=ps_arn,
+            PrincipalType=kind,
+            PrincipalId=principal,
+        )
+
+    for account in ("shared", "apps-prd"):  # beside devops
+        assign(sets["DevOps"], ids[account], "GROUP", contractors)
+    assign(sets["ReadOnly"], ids["apps-prd"], "GROUP", contractors)  # held by no managed principal
+    assign(sets["ReadOnly"], ids["shared"], "USER", users["jane.doe"]["UserId"])  # by hand: deleted
+    for n in range(110):  # a foreign set (dropped from the state) that makes devops' list 2 pages
+        assign(wide, f"{n:012d}", "GROUP", groups["devops"]["GroupId"])
+
+    def plan_by(shape: AssignmentReads, harness: AwsHarness) -> tuple[Plan, list[Any], dict[str, int]]:
+        monkeypatch.setattr(ic_read, "choose_assignment_reads", lambda principals, pairs: shape)
+        before = len(harness.calls)
+        p = plan_of(layer)
+        assert p.stats["identity_center"]["assignments_by"] == str(shape)
+        seen = [(str(c.address), c.action, c.before, c.after, c.note) for c in p.changes] + [
+            (a.account, a.notices, a.error) for a in p.accounts
+        ]
+        ops: dict[str, int] = {}
+        for c in harness.calls[before:]:
+            if c.action.startswith("ListAccountAssignments"):
+                ops[c.action] = ops.get(c.action, 0) + 1
+        return p, seen, ops
+
+    with AwsHarness(aws_env["AWS_ENDPOINT_URL"], pages=Pages()) as harness:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", harness.url)
+        _, seen_pairs, ops_pairs = plan_by(AssignmentReads.PAIRS, harness)
+        by_principal, seen_principal, ops_principal = plan_by(AssignmentReads.PRINCIPAL, harness)
+        assert seen_principal == seen_pairs
+        assert addresses(by_principal) == ["management/ic_assignment.user/jane.doe/ReadOnly@shared"]
+        assert ops_pairs == {"ListAccountAssignments": 6}  # 2 sets x 3 accounts
+        # devops' 113 assignments in 2 pages, jane's and john's in one each; the pair of jane's
+        # unwanted assignment listed in full
+        assert ops_principal == {"ListAccountAssignmentsForPrincipal": 4, "ListAccountAssignments": 1}
+        assert by_principal.stats["identity_center"]["completions"] == 1
+        assert by_principal.stats["expected_bulk_reads"]["ListAccountAssignmentsForPrincipal"] == 3
+
+        layer.edit(
+            "[DevOps], accounts: [management, shared, apps-prd]}", "[DevOps], accounts: [management, shared]}"
+        )
+        _, seen_pairs, _ = plan_by(AssignmentReads.PAIRS, harness)
+        fewer, seen_principal, _ = plan_by(AssignmentReads.PRINCIPAL, harness)
+        assert seen_principal == seen_pairs
+        assert "management/ic_assignment.group/devops/DevOps@apps-prd" in addresses(fewer, Action.DELETE)
+        assert "apps-prd/policy.billing-read" not in addresses(fewer)  # contractors' DevOps role uses it
+
+        layer.edit("    - {user: john.roe, permission_sets: [ReadOnly], accounts: [management]}\n", "")
+        layer.edit("    ReadOnly:\n      policies: [arn:aws:iam::aws:policy/ReadOnlyAccess]\n", "")
+        _, seen_pairs, _ = plan_by(AssignmentReads.PAIRS, harness)
+        dropped, seen_principal, _ = plan_by(AssignmentReads.PRINCIPAL, harness)
+        assert seen_principal == seen_pairs
+        [notice] = [n for a in dropped.accounts for n in a.notices if "ReadOnly" in n]
+        assert "still assigned to principals iamlayer does not own (group/contractors@apps-prd)" in notice

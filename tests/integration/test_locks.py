@@ -16,6 +16,8 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -144,6 +146,15 @@ def test_apply_password_reset_and_rotate_are_refused_while_another_apply_runs(
     holder.kill()
     r = run_cli("apply", "--auto-approve", cwd=layer.root, env=aws_env)
     assert r.code == 0, r.out + r.err
+    # --lock-timeout waits for the holder instead of being refused, on every command that writes
+    for args in (["password", "reset", "jane.doe"], ["access-key", "rotate", "machine.ci"]):
+        waited_for = Holder(layer.spec, "security")
+        holders.append(waited_for)
+        threading.Timer(1.5, waited_for.stop).start()
+        started = time.monotonic()
+        r = run_cli(*args, "--lock-timeout", "30s", "--json", cwd=layer.root, env=aws_env)
+        assert r.code == 0, (args, r.out, r.err)
+        assert time.monotonic() - started > 1.5  # it waited for the holder's end
 
 
 NOBODY = 65534

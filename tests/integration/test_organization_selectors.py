@@ -232,3 +232,113 @@ def test_accounts_from_the_organization_follow_it_with_no_edit(org: Org, tmp_pat
     assert {a["account_id"] for a in plan["accounts"] if a["account"] == "apps-c"} == {new}
     # ... and the group's policy does not change: `all` is the organization, minus what is not in the layer.
     assert ("security", "group_inline_policy") not in changed
+
+
+def test_people_see_the_accounts_the_last_apply_resolved_without_reading_organizations(
+    org: Org, tmp_path: Path
+) -> None:
+    """credentials configure / onboard render a person's profiles from the organization the last
+    apply recorded in outputs/organization.json: people's credentials do not reach Organizations."""
+    from iamlayer import api
+    from iamlayer.errors import IamlayerError
+
+    security, mgmt = org.ids["acme-corp-security"], org.ids["management"]
+    names = f'{{security: "{security}", management: "{mgmt}"}}'
+    write_spec(tmp_path, org, f"  organization: true\n  names: {names}", "[ou:Workloads, security]")
+    spec = load_spec(tmp_path / "iamlayer.yaml", check_keys=False)
+    with pytest.raises(IamlayerError, match=r"organization\.json .*iamlayer outputs sync"):
+        api.render_profiles(spec, "jane", access_key_id="AKIAEXAMPLE", secret_access_key="")
+    r = run_cli("apply", "--auto-approve", "--json", cwd=tmp_path, env=org.env)
+    assert r.code == 0, r.out + r.err
+    record = tmp_path / "outputs" / "organization.json"
+    assert record.is_file() and org.ids["acme-corp-apps-prd"] in record.read_text()
+    rendered = api.render_profiles(spec, "jane", access_key_id="AKIAEXAMPLE", secret_access_key="")
+    ids = {org.ids[f"acme-corp-{n}"] for n in ("apps-a", "apps-b", "apps-prd", "security")}
+    assert {
+        r.account_id for r in rendered.roles
+    } == ids  # Workloads (Prod included) and security; not the SUSPENDED one, nor Sandbox
+
+
+IC_BY_OU = """\
+identity_center:
+  account: management
+  users:
+    jane: {email: jane@example.com, given_name: Jane, family_name: Doe}
+  groups:
+    devops: {members: [jane]}
+  permission_sets:
+    ReadOnly: {policies: [arn:aws:iam::aws:policy/ReadOnlyAccess]}
+  assignments:
+    - {group: devops, permission_sets: [ReadOnly], accounts: [ou:Workloads, management], exclude: [apps-b]}
+"""
+
+
+def test_identity_center_assignments_by_ou_resolve_at_plan_time(org: Org, tmp_path: Path) -> None:
+    """Issue 24 item 3: an assignment's `ou:` selector is resolved from the organization by the
+    plan, which shows what it matched (SUSPENDED skipped) and warns about the management account;
+    an OU that does not exist is exit 2 at its line and apply writes nothing."""
+    accounts = listed_accounts(org, "security", "apps-a", "apps-b", "apps-prd", "sandbox")
+    accounts += f'\n  management: {{id: "{org.ids["management"]}"}}'
+    spec_path = write_spec(tmp_path, org, accounts, "[sandbox]")
+    spec_path.write_text(spec_path.read_text() + IC_BY_OU)
+    line = spec_path.read_text().splitlines().index(IC_BY_OU.splitlines()[-1]) + 1
+    assert run_cli("validate", cwd=tmp_path, env=org.env).code == 0
+
+    r = run_cli("plan", "--json", cwd=tmp_path, env=org.env)
+    assert r.code == 0, r.err
+    plan = r.json()
+    assigned = {
+        c["address"].rsplit("@", 1)[1]
+        for a in plan["accounts"]
+        for c in a["changes"]
+        if c["kind"] == "ic_assignment"
+    }
+    assert assigned == {"apps-a", "apps-prd", "management"}
+    [work] = [m for m in plan["selectors"] if m["where"] == "identity_center.assignments[0].accounts[0]"]
+    assert work["selector"] == "ou:Workloads" and work["line"] == line
+    assert work["accounts"] == ["apps-a", "apps-b", "apps-prd"]
+    assert work["skipped"] == [f"acme-corp-old ({org.ids['acme-corp-old']}): SUSPENDED"]
+    [warning] = plan["warnings"]
+    assert warning.startswith(f"iamlayer.yaml:{line}: ") and "in the management account management" in warning
+
+    spec_path.write_text(
+        spec_path.read_text().replace("[ou:Workloads, management]", "[ou:Workload, management]")
+    )
+    r = run_cli("apply", "--auto-approve", cwd=tmp_path, env=org.env)
+    assert r.code == 2 and f"iamlayer.yaml:{line}" in r.err and "did you mean 'ou:Workloads'?" in r.err, r.err
+    sso = session_in(org.ids["management"]).client("sso-admin")
+    [instance] = sso.list_instances()["Instances"]
+    assert sso.list_permission_sets(InstanceArn=instance["InstanceArn"])["PermissionSets"] == []
+
+
+def test_migrate_a_layer_whose_roles_are_chosen_by_ou(org: Org, tmp_path: Path) -> None:
+    """Issue 24 item 5 with OU selectors: offline, migrate asks for --live; with it, the
+    organization is read, the permission set is assigned with the role's selectors as written,
+    and parity holds over the accounts they match."""
+    accounts = listed_accounts(org, "security", "apps-a", "apps-b", "apps-prd", "sandbox", "dev")
+    spec_path = write_spec(tmp_path, org, accounts, "[ou:Workloads, sandbox]")
+    spec_path.write_text(
+        spec_path.read_text().replace("console: false}", "console: false, tags: {email: jane@example.com}}")
+    )
+    r = run_cli("migrate", "identity-center", "--ic-account", "security", cwd=tmp_path, env=org.env)
+    assert r.code == 1 and "run with --live to read it" in r.err, r.err
+    r = run_cli(
+        "migrate",
+        "identity-center",
+        "--ic-account",
+        "security",
+        "--live",
+        "--json",
+        cwd=tmp_path,
+        env=org.env,
+    )
+    assert r.code == 0, r.out + r.err
+    data = r.json()
+    assert data["proposed"]["assignments"] == [
+        {"group": "devops", "permission_sets": ["DevOps"], "accounts": ["ou:Workloads", "sandbox"]}
+    ]
+    assert sorted(row["account"] for row in data["rows"]) == ["apps-a", "apps-b", "apps-prd", "sandbox"]
+    assert all(row["verdict"] == "same" for row in data["rows"])
+    # Not applied: the credential report has no row for jane yet, so no credential to list.
+    [jane] = data["retirement"]
+    assert (jane["user"], jane["credentials"], jane["hold"]) == ("jane", [], None)

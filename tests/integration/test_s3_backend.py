@@ -28,7 +28,7 @@ from backendsupport import add_backend, lock_object, objects, s3_in
 from iamlayer.errors import IamlayerError, LockedError
 from iamlayer.spec.load import load_spec
 from iamlayer.state.backends import forget_backends, open_backend
-from iamlayer.state.lock import account_locks
+from iamlayer.state.lock import account_locks, lock_fence
 from layer import Layer, apply_now, run_cli
 
 HOLDER = textwrap.dedent(
@@ -418,6 +418,9 @@ def test_a_fresh_clone_gets_every_ciphertext_from_the_backend_with_outputs_sync(
 ) -> None:
     layer, _bucket = team
     assert run_cli("apply", "--auto-approve", cwd=layer.root).code == 0
+    # the record of the organization travels with the ciphertexts (people's commands resolve with it)
+    (layer.root / "outputs" / "organization.json").write_text('{"id": "o-x", "root_id": "r-x"}\n')
+    assert run_cli("outputs", "sync", cwd=layer.root).code == 0
     clone = tmp_path / "clone"
     clone.mkdir()
     for name in ("iamlayer.yaml", "keys"):
@@ -427,7 +430,8 @@ def test_a_fresh_clone_gets_every_ciphertext_from_the_backend_with_outputs_sync(
         else:
             (clone / name).write_bytes(src.read_bytes())
     r = run_cli("outputs", "sync", cwd=clone)
-    assert r.code == 0 and "2 fetched" in r.out, r.out + r.err
+    assert r.code == 0 and "3 fetched" in r.out, r.out + r.err
+    assert (clone / "outputs" / "organization.json").read_text() == '{"id": "o-x", "root_id": "r-x"}\n'
     for p in (layer.root / "outputs").glob("*/*/*"):
         copy = clone / "outputs" / p.relative_to(layer.root / "outputs")
         assert copy.read_bytes() == p.read_bytes() and (copy.stat().st_mode & 0o777) == 0o600
@@ -452,3 +456,45 @@ def test_the_local_backend_cannot_break_a_lock_held_by_a_live_process(layer: Lay
 
         api.outputs_sync(load_spec(layer.spec, check_keys=False))
     apply_now(layer, only=["security"])  # the local backend works as it always did
+
+
+def test_a_holder_whose_lock_is_broken_mid_apply_stops_writing(team: tuple[Layer, str]) -> None:
+    """The fence apply asks before each write: None while held; once another operator breaks the
+    lock, the holder's next renewal finds it gone and every later write is refused, instead of the
+    loss being learnt only at release."""
+    layer, bucket = team
+    spec = load_spec(layer.spec, check_keys=False)
+    fence = lock_fence(spec)
+    assert fence("security") == "this command does not hold the lock of account security"
+    with (
+        pytest.raises(LockedError, match="was taken from this command while it ran"),  # at release
+        account_locks(spec, ["security"], "iamlayer apply"),
+    ):
+        assert fence("security") is None
+        mine = lock_object(s3_in(layer), bucket, "security")
+        assert mine is not None
+        other = open_backend(load_spec(layer.spec, check_keys=False), boto3.Session())  # a 2nd operator
+        other.break_lock("security", mine["id"])
+        deadline = time.monotonic() + 10
+        while fence("security") is None and time.monotonic() < deadline:
+            time.sleep(0.2)  # the heartbeat renews every second (lease 3 s)
+        reason = fence("security")
+        assert reason is not None and "was taken from this command while it ran (it was broken)" in reason
+
+
+def test_a_lock_not_renewed_for_most_of_its_lease_fences_its_writes() -> None:
+    """S3 unreachable: no renewal lands, so after 80 % of the lease the holder stops writing, since
+    a waiter may take the lock over once the lease has passed by S3's clock."""
+    from iamlayer.aws.s3_backend import FENCE, S3Held
+    from iamlayer.state.backend import LockInfo
+
+    info = LockInfo(
+        "security", "abc", "arn:aws:iam::1:user/a", "h", 1, "iamlayer apply", "2026-12-06T00:00:00Z"
+    )
+    held = S3Held(info, "identities/locks/security.json", '"e1"', lease=300.0)
+    assert held.lost_reason() is None
+    held.renewed -= 300 * FENCE - 5
+    assert held.lost_reason() is None
+    held.renewed -= 10
+    reason = held.lost_reason()
+    assert reason is not None and "could not be renewed for 245 s" in reason and "lease is 5m" in reason

@@ -192,3 +192,23 @@ def test_every_account_session_shares_one_model_loader(layer: Layer, aws_env: di
         del files.load_file
     assert [p for p in read if "/iam/" in p] == [], read
     assert first.meta.service_model.service_name == "iam"
+
+
+def test_a_kept_operator_session_reaches_each_account_once(layer: Layer, aws_env: dict[str, str]) -> None:
+    """An apply reaches every account for its plan, its writes and each re-read; with the
+    operator's session kept (iamlayer.api does), the role is assumed and the clients made once,
+    and later calls count into the later run's stats. A new session reaches them anew."""
+    spec = load_spec(layer.spec)
+    operator = boto3.Session(region_name=spec.region)
+    before, later, fresh = ApiStats(), ApiStats(), ApiStats()
+    first = connect_accounts(spec, profile=operator, stats=before)
+    again = connect_accounts(spec, profile=operator, stats=later)
+    assumed = sum(1 for c in first.values() if c.reach and c.reach.role_arn)
+    assert assumed >= 4 and before.by_operation()["AssumeRole"] == assumed
+    assert all(again[n] is first[n] for n in first) and "AssumeRole" not in later.by_operation()
+    shared = again["shared"].clients
+    assert shared is not None
+    shared.iam().list_roles()
+    assert later.by_operation()["ListRoles"] == 1 and "ListRoles" not in before.by_operation()
+    connect_accounts(spec, profile=None, stats=fresh)
+    assert fresh.by_operation()["AssumeRole"] == assumed

@@ -130,3 +130,44 @@ def test_after_the_plan_keeps_what_iamlayer_does_not_own_and_drops_what_it_owned
 
     texts = [c.describe() for c in access_changes(spec, live, now=NOW)]
     assert texts == ["- gone can assume Reader in apps, no MFA"]
+
+
+def test_tables_compare_by_class_as_rows_compare_by_person_and_share_answers_across_models(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The plan's way (reach_table + table_changes, one answer cache for before and after) gives
+    exactly the per-person comparison, a trust naming one user included, and evaluates what the
+    plan leaves as it was only once."""
+    asked: list[str] = []
+    real = reach.assume_access
+
+    def counted(m: AccessModel, user: Any, role: Any, *, now: datetime) -> Any:
+        asked.append(f"{user.name}/{role.name}")
+        return real(m, user, role, now=now)
+
+    monkeypatch.setattr(reach, "assume_access", counted)
+    root = {"AWS": f"arn:aws:iam::{PEOPLE}:root"}
+    roles = {
+        "Admin": RoleState(
+            "Admin",
+            trust=trust(root, Bool={"aws:MultiFactorAuthPresent": "true"}),
+            attached=frozenset({ADMIN}),
+        ),
+        "Reader": RoleState("Reader", trust=trust(root)),
+        "Jane": RoleState("Jane", trust=trust({"AWS": f"arn:aws:iam::{PEOPLE}:user/jane"})),
+    }
+    users_before = {f"p{i:02d}": ["team" if i % 2 else "other"] for i in range(40)} | {"jane": ["team"]}
+    users_after = {**users_before, "p00": ["team"], "p01": ["other"], "new": ["team"]}
+    del users_after["p02"]
+    answers: dict[Any, Any] = {}
+    before = reach.reach_table(model(states(users_before, roles)), now=NOW, answers=answers)
+    first = len(asked)
+    after = reach.reach_table(model(states(users_after, roles)), now=NOW, answers=answers)
+    # Only the role whose trust names the caller is asked again, for the people the plan moves or
+    # adds; every answer by class is shared with the model before.
+    assert sorted(asked[first:]) == ["new/Jane", "p00/Jane", "p01/Jane"]
+    assert first < 2 * 3 + 41  # a few per class and role, not one per person and role
+    got = reach.table_changes(before, after, ["security", "apps"])
+    want = reach.reach_changes(before.rows(), after.rows(), ["security", "apps"])
+    assert got == want and len(got) == 2 + 2 + 2  # p00 gains two, p01 loses two, new gains two
+    assert ("jane", "apps", "Jane") in after.rows() and ("p01", "apps", "Jane") not in after.rows()

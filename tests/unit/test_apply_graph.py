@@ -218,3 +218,50 @@ def test_a_failure_skips_only_its_descendants(monkeypatch: pytest.MonkeyPatch) -
     assert len(seen) == len(ran)  # on_change for every attempted change, never for a skipped one
     assert result.skipped_because(USER) == sorted([MEMBER, LOGIN, KEY], key=lambda c: (c.stage, c.address))
     assert not result.all_applied and not result.ok
+
+
+def test_a_lost_lock_fences_every_later_write_to_its_account(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Apply asks the fence before each change: once `security`'s lock is lost (after the first
+    write there), no later change of that account is written; the other accounts go on."""
+    ran: list[str] = []
+    lock = threading.Lock()
+    lost: set[str] = set()
+
+    def handler(ctx: HandlerContext, change: Change) -> None:
+        with lock:
+            ran.append(str(change.address))
+            if change.address.account == "security":
+                lost.add("security")  # the lock is taken over while this write runs
+
+    for c in CREATES:
+        monkeypatch.setitem(HANDLERS, (c.address.kind, c.action), HandlerSpec(handler, ()))
+    plan = Plan(
+        "acme", "x", "",
+        tuple(
+            AccountPlan(name, account_id, "", "", "", tuple(c for c in CREATES if c.address.account == name))
+            for account_id, name in IDS.items()
+        ),
+        "",
+    )  # fmt: skip
+
+    def fence(account: str) -> str | None:
+        with lock:
+            return "the lock of account security was taken from this command" if account in lost else None
+
+    contexts: dict[str, Any] = dict.fromkeys(IDS.values())
+    result = executor.execute(plan, contexts, max_workers=1, fence=fence)
+    security = [c for c in CREATES if c.address.account == "security"]
+    assert len(security) > 1
+    assert [r for r in ran if r.startswith("security/")] == [
+        str(security[0].address)
+    ]  # one write, then fenced
+    assert result.failed and all(
+        f.change.address.account == "security"
+        and f.error == "not written: the lock of account security was taken from this command"
+        for f in result.failed
+    )
+    # every other account's change ran, unless it waits for a fenced one (a policy's copy)
+    held_back = {str(s.change.address) for s in result.skipped}
+    others = [str(c.address) for c in CREATES if c.address.account != "security"]
+    assert {o for o in others if o in ran} == {o for o in others if o not in held_back}
+    assert len(held_back & set(others)) < len(others) / 2

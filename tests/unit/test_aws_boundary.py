@@ -365,7 +365,7 @@ def test_every_operation_a_handler_calls_that_may_answer_conflict_is_classified(
 #: Where src reads an AWS error's message text on purpose, and why it is not a classification
 #: of ConflictException (each is a follow-up: IAM and STS have no structured field for these).
 MESSAGE_READERS_ALLOWED = {
-    ("iamlayer/aws/people.py", "MultiFactorAuthentication failed"),  # IAM's AccessDenied for a wrong MFA code
+    ("iamlayer/aws/gateways/sts.py", "MultiFactorAuthentication failed"),  # STS: a wrong MFA code
     ("iamlayer/aws/audit_reads.py", "session credentials"),  # STS refusing GetSessionToken from a session
     ("iamlayer/cli/secrets_cmds.py", "passphrase"),  # a PGP decryption error, not AWS's
 }

@@ -140,7 +140,7 @@ def _action(call: tuple[str, str]) -> str:
     service, method = call
     return f"{service}:" + "".join(part.capitalize() for part in method.split("_")).replace(
         "Mfa", "MFA"
-    ).replace("Ssh", "SSH")
+    ).replace("Ssh", "SSH").replace("OpenIdConnect", "OpenIDConnect").replace("ClientId", "ClientID")
 
 
 def test_each_handler_declares_the_iam_actions_it_calls() -> None:

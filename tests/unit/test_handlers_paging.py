@@ -220,6 +220,14 @@ def test_a_conflict_that_outlasts_the_bound_is_reported(
     handler_ctx: HandlerContext, iam_stub: Stubber, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("IAMLAYER_CONSISTENCY_TIMEOUT", "0.3")
+    # Time as the delays slept, not the wall clock: on a loaded machine the clock would end the
+    # loop after fewer tries than queued below.
+    from iamlayer.aws.retry import Backoff
+
+    defaults = Backoff.__init__.__kwdefaults__
+    assert defaults is not None
+    monkeypatch.setitem(defaults, "clock", lambda: 0.0)
+    monkeypatch.setitem(defaults, "sleep", lambda _delay: None)
     for method in ("list_attached_role_policies", "list_role_policies", "list_instance_profiles_for_role"):
         key = {"list_attached_role_policies": "AttachedPolicies", "list_role_policies": "PolicyNames"}.get(
             method, "InstanceProfiles"

@@ -21,6 +21,7 @@ from iamlayer.aws.identity_center import read_identity_center
 from iamlayer.aws.session import AccountClients
 from iamlayer.errors import ApplyError, AwsError
 from iamlayer.plan.model import AccountPlan, Action, Address, Change, Kind, Plan
+from iamlayer.state.ic_model import AssignmentReads, AssignmentReadShape, AssignmentState
 from iamlayer.state.journal import Journal
 
 INSTANCE = "arn:aws:sso:::instance/ssoins-1234567890abcdef"
@@ -675,9 +676,13 @@ def test_a_permission_set_aws_reports_outdated_is_re_provisioned_from_any_clone(
         {"GroupMemberships": []},
         {"IdentityStoreId": STORE, "GroupId": GROUP_ID, "MaxResults": 100},
     )
-    for account in ("111111111111", ACCOUNT):  # listed concurrently: the answers say which account
-        found = (
-            [
+    # One managed principal against one permission set in two accounts: read by principal
+    # (iamlayer.aws.identity_center.choose_assignment_reads); where it is provisioned it holds it,
+    # so nothing is completed.
+    sso_stub.add_response(
+        "list_account_assignments_for_principal",
+        {
+            "AccountAssignments": [
                 {
                     "AccountId": ACCOUNT,
                     "PermissionSetArn": PS_ARN,
@@ -685,11 +690,11 @@ def test_a_permission_set_aws_reports_outdated_is_re_provisioned_from_any_clone(
                     "PrincipalId": GROUP_ID,
                 }
             ]
-            if account == ACCOUNT
-            else []
-        )
-        sso_stub.add_response("list_account_assignments", {"AccountAssignments": found})
+        },
+        {"InstanceArn": INSTANCE, "PrincipalId": GROUP_ID, "PrincipalType": "GROUP", "MaxResults": 100},
+    )
     part = plan_identity_center(spec, offline_clients, journal)
+    assert part.read_shape is not None and part.read_shape.by is AssignmentReads.PRINCIPAL
     assert not part.collisions
     # The spec has no start_url: the plan names what gives people's sso profiles the default portal.
     assert part.notices == [
@@ -853,16 +858,13 @@ def test_a_conflict_with_a_neutral_message_is_done_when_the_confirming_read_find
     assert sleeps == []
 
 
-def test_a_neutral_conflict_on_create_permission_set_finds_our_own_and_adopts_it(
-    ctx: HandlerContext, sso_stub: Stubber
-) -> None:
-    """A rerun after CreatePermissionSet's answer was lost: ConflictException without "already";
-    the confirming scan finds it with our marker, and what is missing is attached."""
-    sso_stub.add_client_error("create_permission_set", "ConflictException", "Conflict")
+def stub_bare_permission_set(sso_stub: Stubber, description: str) -> None:
+    """The instance lists one permission set, DevOps (PS_ARN), described with `description`,
+    with no policies: the scan of permission sets, and the three reads of its policies."""
     sso_stub.add_response("list_permission_sets", {"PermissionSets": [PS_ARN]}, {"InstanceArn": INSTANCE})
     sso_stub.add_response(
         "describe_permission_set",
-        {"PermissionSet": {"Name": "DevOps", "PermissionSetArn": PS_ARN, "Description": "x [iamlayer:acme]"}},
+        {"PermissionSet": {"Name": "DevOps", "PermissionSetArn": PS_ARN, "Description": description}},
         PS_ARGS,
     )
     sso_stub.add_response("list_managed_policies_in_permission_set", {"AttachedManagedPolicies": []}, PS_ARGS)
@@ -872,6 +874,15 @@ def test_a_neutral_conflict_on_create_permission_set_finds_our_own_and_adopts_it
         PS_ARGS,
     )
     sso_stub.add_response("get_inline_policy_for_permission_set", {}, PS_ARGS)
+
+
+def test_a_neutral_conflict_on_create_permission_set_finds_our_own_and_adopts_it(
+    ctx: HandlerContext, sso_stub: Stubber
+) -> None:
+    """A rerun after CreatePermissionSet's answer was lost: ConflictException without "already";
+    the confirming scan finds it with our marker, and what is missing is attached."""
+    sso_stub.add_client_error("create_permission_set", "ConflictException", "Conflict")
+    stub_bare_permission_set(sso_stub, "x [iamlayer:acme]")
     sso_stub.add_response(
         "attach_managed_policy_to_permission_set", {}, {**PS_ARGS, "ManagedPolicyArn": ADMIN}
     )
@@ -983,3 +994,85 @@ def test_a_race_that_outlasts_the_bound_fails_naming_the_attempt(
         handle(ctx, change)
     assert type(caught.value).__name__ == "ConflictError"
     assert sleeps == [0.25, 0.25]
+
+
+def test_the_read_by_principal_pages_keeps_owned_sets_and_completes_where_someone_else_holds_one(
+    offline_clients: AccountClients, sso_stub: Stubber, store_stub: Stubber
+) -> None:
+    """ListAccountAssignmentsForPrincipal in pages of 100 (the second page asked for with AWS's
+    NextToken); a foreign permission set's assignment is dropped; the account DevOps is
+    provisioned to where the managed group holds nothing is listed in full
+    (ListAccountAssignments), which finds another group there, as the read by pairs would."""
+    from iamlayer.state.ic_model import IcState, PermissionSetState
+
+    other_account, foreign_ps = "444444444444", f"{INSTANCE}/ps-ffffffffffffffff"
+    groups = [
+        {
+            "GroupId": gid,
+            "IdentityStoreId": STORE,
+            "DisplayName": name,
+            "Description": description,
+            "GroupArn": f"arn:aws:identitystore::111111111111:identitystore/{STORE}/group/{gid}",
+            "Revision": "1",
+        }
+        for gid, name, description in (
+            (GROUP_ID, "devops", "[iamlayer:acme]"),
+            ("g-other", "contractors", "Contractors"),
+        )
+    ]
+    store_stub.add_response("list_users", {"Users": []}, {"IdentityStoreId": STORE, "MaxResults": 100})
+    store_stub.add_response("list_groups", {"Groups": groups}, {"IdentityStoreId": STORE, "MaxResults": 100})
+    stub_bare_permission_set(sso_stub, "[iamlayer:acme]")
+    args = PS_ARGS
+    sso_stub.add_response(
+        "list_accounts_for_provisioned_permission_set", {"AccountIds": [ACCOUNT, other_account]}, args
+    )
+    sso_stub.add_response(
+        "list_accounts_for_provisioned_permission_set",
+        {"AccountIds": []},
+        {**args, "ProvisioningStatus": "LATEST_PERMISSION_SET_NOT_PROVISIONED"},
+    )
+
+    def row(account: str, arn: str, principal: str = GROUP_ID) -> dict[str, str]:
+        return {
+            "AccountId": account,
+            "PermissionSetArn": arn,
+            "PrincipalType": "GROUP",
+            "PrincipalId": principal,
+        }
+
+    asked = {"InstanceArn": INSTANCE, "PrincipalId": GROUP_ID, "PrincipalType": "GROUP", "MaxResults": 100}
+    first = [row(f"{n:012d}", foreign_ps) for n in range(100)]
+    sso_stub.add_response(
+        "list_account_assignments_for_principal", {"AccountAssignments": first, "NextToken": "page-2"}, asked
+    )
+    sso_stub.add_response(
+        "list_account_assignments_for_principal",
+        {"AccountAssignments": [row(ACCOUNT, PS_ARN)]},
+        {**asked, "NextToken": "page-2"},
+    )
+    sso_stub.add_response(
+        "list_account_assignments",
+        {"AccountAssignments": [row(other_account, PS_ARN, "g-other")]},
+        {**args, "AccountId": other_account},
+    )
+    desired = IcState(
+        permission_sets={"DevOps": PermissionSetState(name="DevOps", owner="acme")},
+        assignments={AssignmentState("GROUP", "devops", "DevOps", ACCOUNT)},
+    )
+    state = read_identity_center(
+        offline_clients,
+        "us-east-1",
+        detail=lambda ps: ps.owned_by("acme"),
+        account_ids=[ACCOUNT],
+        project="acme",
+        desired=desired,
+        max_workers=1,  # the Stubber answers in order
+    )
+    assert state.assignments == {
+        AssignmentState("GROUP", "devops", "DevOps", ACCOUNT),
+        AssignmentState("GROUP", "contractors", "DevOps", other_account),
+    }
+    assert state.read_shape == AssignmentReadShape(
+        AssignmentReads.PRINCIPAL, principals=1, pairs=2, completions=1
+    )

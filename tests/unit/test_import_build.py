@@ -3,6 +3,7 @@ written loads back as exactly the spec that was built."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,24 @@ from iamlayer.importer.build import (
 )
 from iamlayer.importer.model import IcSource, ImportSource, SourceAccount
 from iamlayer.importer.writer import render_spec, scalar
-from iamlayer.plan.desired import account_grants, assume_document, self_management_policy, trust_document
+from iamlayer.plan.desired import (
+    ACCOUNT_ACCESS_TRUST,
+    account_grants,
+    assume_document,
+    self_management_policy,
+    trust_document,
+    trust_policy,
+)
 from iamlayer.spec.load import load_spec
-from iamlayer.spec.model import PasswordPolicy, SelfManagement
-from iamlayer.state.ic_model import AssignmentState, IcGroupState, IcState, IcUserState, PermissionSetState
+from iamlayer.spec.model import PasswordPolicy, SelfManagement, Spec
+from iamlayer.state.ic_model import (
+    AssignmentState,
+    EntitlementState,
+    IcGroupState,
+    IcState,
+    IcUserState,
+    PermissionSetState,
+)
 from iamlayer.state.model import (
     OWNER_TAG,
     AccessKey,
@@ -607,3 +622,46 @@ def test_an_instance_an_identity_provider_provisions_is_imported_as_an_external_
     assert "  identity_source: external" in text and "    theirs: {}\n" in text
     (tmp_path / "iamlayer.yaml").write_text(text)
     assert load_spec(tmp_path / "iamlayer.yaml") == spec
+
+
+def test_entitlements_of_the_account_access_manager_are_written_as_roles_entitled(tmp_path: Path) -> None:
+    """Issue 24 item 4: an entitlement of an imported principal to an imported role in every
+    account of the role is `roles.<Role>.entitled:`, and the role's trust renders back exactly as
+    it was (its account-access statement comes from `entitled:`); one in some accounts only, or
+    to a role or principal not imported, is kept as it is."""
+    write_key(tmp_path / "keys" / "jane.doe")
+    write_key(tmp_path / "keys" / "machine.infra")
+    source = organization()
+    trust = normalize({**TRUST, "Statement": [*TRUST["Statement"], ACCOUNT_ACCESS_TRUST]})
+    for acc in source.accounts:
+        if "DevOps" in acc.state.roles:
+            # iamlayer tags the roles it makes (a role trusting a service would not be taken as the layer's)
+            acc.state.roles["DevOps"] = replace(acc.state.roles["DevOps"], trust=trust, tags=OWN)
+    source.identity_center = identity_center()
+    arns = {a: f"arn:aws:iam::{a}:role/DevOps" for a in (SEC, PRD, DEV)}
+    source.identity_center.state.entitlements = {
+        *(EntitlementState(arn, "GROUP", "devops") for arn in arns.values()),
+        EntitlementState(arns[PRD], "USER", "jane"),  # one account of three
+        EntitlementState(arns[PRD], "USER", "stranger"),  # not imported
+        EntitlementState(
+            f"arn:aws:iam::{PRD}:role/Reader", "GROUP", "devops"
+        ),  # Reader: not entitled elsewhere
+    }
+    spec, report = build_spec(source, tmp_path / "iamlayer.yaml")
+    devops = spec.roles["DevOps"]
+    assert devops.entitled == ("group/devops",)
+    assert trust_policy(spec, devops) == trust  # nothing for the first plan to change
+    kept = {f.what for f in report.findings if f.kind == "kept" and "entitlement" in f.what}
+    assert f"entitlement of user/jane to role DevOps in {spec_name(spec, PRD)}" in kept
+    assert f"entitlement of user/stranger to {arns[PRD]}" in kept
+    assert (
+        spec.roles["Reader.weird-alias"].entitled == ("group/devops",) and not spec.roles["Reader"].entitled
+    )
+    text = render_spec(spec, report, command="iamlayer import aws")
+    assert "    entitled: [group/devops]\n" in text
+    (tmp_path / "iamlayer.yaml").write_text(text)
+    assert load_spec(tmp_path / "iamlayer.yaml") == spec
+
+
+def spec_name(spec: Spec, account_id: str) -> str:
+    return next(n for n, a in spec.accounts.items() if a.id == account_id)

@@ -352,6 +352,15 @@ CASES: dict[tuple[Kind, str], Callable[[int], dict[str, Any]]] = {
         permission_sets={"P": {"inline_policy": doc_of_size(n)}}
     ),
     (Kind.PERMISSION_SET, "managed_policies"): lambda n: ic(permission_sets={"P": {"policies": arns(n)}}),
+    (Kind.OIDC_PROVIDER, "url"): lambda n: with_(
+        ci={
+            "gitlab": {
+                "project": "acme/infra",
+                "url": "https://" + "g" * (n - 8),
+                "apply": {"branch": "main"},
+            }
+        }
+    ),
 }
 
 VALIDATED = [(k, q) for k, s in REGISTRY.items() for q in s.quotas if q.at_validate]

@@ -15,6 +15,7 @@ the chain that loaded the forbidden module.
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -38,7 +39,11 @@ PURE_MODULES = (
     "iamlayer._lazy",
     "iamlayer.errors",
     "iamlayer.kinds",
+    "iamlayer.migrate.parity",
+    "iamlayer.migrate.proposal",
+    "iamlayer.migrate.retire",
     "iamlayer.plan.model",
+    "iamlayer.plan.ci",
     "iamlayer.plan.desired",
     "iamlayer.plan.diff",
     "iamlayer.plan.ic_diff",
@@ -104,7 +109,14 @@ def test_the_lists_name_modules_that_exist() -> None:
 
 def test_pure_modules_load_only_pure_modules() -> None:
     pure = pure_modules()
-    allowed = {*pure, *ALLOWED_IAMLAYER, "iamlayer.spec", "iamlayer.plan", "iamlayer.state"}
+    allowed = {
+        *pure,
+        *ALLOWED_IAMLAYER,
+        "iamlayer.spec",
+        "iamlayer.plan",
+        "iamlayer.state",
+        "iamlayer.migrate",
+    }
     problems = []
     for name, added in _load(pure).items():
         bad = [m for m in added if _matches(m, FORBIDDEN_OUTSIDE)]
@@ -123,3 +135,62 @@ def test_the_probe_sees_a_forbidden_import() -> None:
     # The probe itself works: a module that does talk to AWS is caught.
     added = _load(["iamlayer.plan.planner"])["iamlayer.plan.planner"]
     assert "boto3" in added and "iamlayer.aws.session" in added
+
+
+#: services whose every call goes through a typed gateway (iamlayer.aws.gateways.<module>)
+GATEWAY_ONLY = {"sts": "sts", "organizations": "organizations"}
+#: the services iamlayer makes clients for besides those: an operation name they share with a
+#: gateway-only service (organizations' TagResource is also sso-admin's) says nothing of the client
+OTHER_SERVICES = ("iam", "sso-admin", "identitystore", "account", "accessanalyzer", "s3", "kms")
+
+
+def _operation_names(service: str) -> set[str]:
+    import botocore.session
+    from botocore import xform_name
+
+    model = botocore.session.get_session().get_service_model(service)
+    return {xform_name(op) for op in model.operation_names}
+
+
+def gateway_only_operations() -> dict[str, str]:
+    """python method name -> service, for the operations only a gateway-only service has."""
+    shared = set().union(*(_operation_names(s) for s in OTHER_SERVICES))
+    return {op: svc for svc in GATEWAY_ONLY for op in _operation_names(svc) - shared}
+
+
+def direct_calls(source: str, operations: dict[str, str]) -> list[str]:
+    """`x.<operation>(...)` and `x.get_paginator("<operation>")` calls in `source` of the operations."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        name = node.func.attr
+        if name == "get_paginator" and node.args and isinstance(node.args[0], ast.Constant):
+            name = str(node.args[0].value)
+        if name in operations:
+            found.append(f"{node.lineno}: {operations[name]} {name}")
+    return found
+
+
+def test_sts_and_organizations_are_called_only_through_their_gateways() -> None:
+    """Outside iamlayer/aws/gateways, no module calls an STS or Organizations client method: the
+    gateways own paging, retries and error translation for them (iamlayer.aws.gateways.sts,
+    .organizations)."""
+    operations = gateway_only_operations()
+    assert {"assume_role", "get_caller_identity", "list_accounts_for_parent"} <= set(operations)
+    gateways = SRC / "aws" / "gateways"
+    found = [
+        f"{path.relative_to(SRC)}:{hit}"
+        for path in sorted(SRC.rglob("*.py"))
+        if gateways not in path.parents
+        for hit in direct_calls(path.read_text(), operations)
+    ]
+    assert not found, "call these through iamlayer.aws.gateways:\n" + "\n".join(found)
+
+
+def test_the_gateway_check_sees_a_direct_call() -> None:
+    operations = gateway_only_operations()
+    source = 'sts.assume_role(RoleArn=a)\norg.get_paginator("list_roots")\niam.get_user()\n'
+    assert direct_calls(source, operations) == ["1: sts assume_role", "2: organizations list_roots"]
+    # and the gateways themselves do call them
+    assert direct_calls((SRC / "aws" / "gateways" / "sts.py").read_text(), operations)

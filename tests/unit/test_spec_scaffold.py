@@ -245,7 +245,7 @@ def test_the_identity_center_example_validates_once_uncommented(layer: tuple[Pat
         ("apps-devstg", "DevOps"),
         ("apps-prd", "DevOps"),
     )
-    assert len(ic.assignments) == 3 + len(spec.accounts)
+    assert len(ic.assignments) == 3 + len(spec.accounts) - 1  # ReadOnly everywhere but the management account
     # The scaffold as written has no Identity Center: `iamlayer init` + demo never need one.
     assert load_spec_with_warnings(target / "iamlayer.yaml", check_keys=False)[0].identity_center is None
 

@@ -26,6 +26,7 @@ allowed age found is exact.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,6 +45,7 @@ from iamlayer.access.evaluate import Decision, PolicySource, Request, StatementR
 from iamlayer.access.patterns import arn_account, arn_service
 from iamlayer.access.policy import EVERY_RESOURCE, ResourceMode, compile_policy
 from iamlayer.access.principals import AccessModel, RoleModel, UserModel
+from iamlayer.access.web_identity import WebIdentity, web_identities
 
 TEN_YEARS = 10 * 365 * 24 * 3600
 _NOTHING: dict[str, Any] = {"Version": "2012-10-17", "Statement": []}
@@ -275,6 +277,8 @@ class AssumeReport:
     #: Identity Center principals the account access manager entitles to the role
     #: (`roles.<Role>.entitled`): they reach it through the access portal, not by their IAM policies
     entitled: tuple[Entitled, ...] = ()
+    #: web identities (an OIDC provider's tokens, e.g. CI jobs of `ci:`) its trust lets in
+    web_identities: tuple[WebIdentity, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -285,6 +289,7 @@ class AssumeReport:
             "users": [u.as_json() for u in self.users if u.can_assume or u.uncertain],
             "cannot": sorted(u.name for u in self.users if not u.can_assume and not u.uncertain),
             "entitled": [dataclasses.asdict(e) for e in self.entitled],
+            "web_identities": [w.as_json() for w in self.web_identities],
         }
 
 
@@ -345,7 +350,10 @@ def assume_access(model: AccessModel, user: UserModel, role: RoleModel, *, now: 
 
 
 def who_can_assume(model: AccessModel, role: RoleModel, *, now: datetime) -> AssumeReport:
-    """Every user of the people account, and every group's own policies, against `role`."""
+    """Every user of the people account, and every group's own policies, against `role`; and
+    the web identities (provider, `sub`, `aud`) its trust lets in."""
     groups = tuple(assume_access(model, model.stand_in(g), role, now=now) for g in sorted(model.groups))
     users = tuple(assume_access(model, model.users[u], role, now=now) for u in sorted(model.users))
-    return AssumeReport(role, groups, users)
+    trust = role.trust.policy
+    federated = tuple(web_identities(json.loads(trust.document))) if trust is not None else ()
+    return AssumeReport(role, groups, users, web_identities=federated)

@@ -29,6 +29,8 @@ from iamlayer.plan.model import Change, Plan
 MAX_WORKERS = 10
 
 OnChange = Callable[[Change, str | None], None]  # (change, error message or None)
+#: account name -> why this process may not write to it now (its lock was lost), or None
+Fence = Callable[[str], str | None]
 
 
 def missing_handlers(plan: Plan) -> list[str]:
@@ -53,11 +55,13 @@ def execute(
     *,
     on_change: OnChange | None = None,
     max_workers: int = MAX_WORKERS,
+    fence: Fence | None = None,
 ) -> Applied:
     """Run every change of `plan`. `contexts` maps account name to its handler context.
 
     `on_change(change, error)` runs (in this thread) after each attempted change; skipped
-    changes are not attempted, and are in the result's `skipped`.
+    changes are not attempted, and are in the result's `skipped`. `fence(account)` is asked
+    before each change: a reason fails the change unwritten (the account's lock was lost).
     """
     missing = missing_handlers(plan)
     if missing:
@@ -73,6 +77,9 @@ def execute(
 
     def run(change: Change) -> str | None:
         spec = HANDLERS[(change.address.kind, change.action)]
+        stop = fence(change.address.account) if fence else None
+        if stop:
+            return f"not written: {stop}"
         try:
             spec.fn(contexts[change.address.account], change)
         except IamlayerError as exc:

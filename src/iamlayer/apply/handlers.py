@@ -242,6 +242,43 @@ def create_role(ctx: HandlerContext, ch: Change) -> None:
         _check_owned(ctx, "role", name, lambda: ctx.iam.role_tags(name, just_created=True))
 
 
+@handles(
+    Kind.OIDC_PROVIDER,
+    Action.CREATE,
+    permissions=(
+        "iam:CreateOpenIDConnectProvider",
+        "iam:TagOpenIDConnectProvider",
+        "iam:GetOpenIDConnectProvider",
+    ),
+)
+def create_oidc_provider(ctx: HandlerContext, ch: Change) -> None:
+    a = ch.after
+    assert a is not None
+    try:
+        ctx.iam.create_oidc_provider(a["url"], a["client_ids"], a["tags"])
+    except AlreadyExistsError:
+        arn = f"arn:aws:iam::{ctx.account_id}:oidc-provider/{ch.address.name}"
+        _check_owned(ctx, "OIDC provider", ch.address.name, lambda: ctx.iam.oidc_provider_tags(arn))
+
+
+@handles(
+    Kind.OIDC_PROVIDER,
+    Action.UPDATE,
+    permissions=("iam:AddClientIDToOpenIDConnectProvider", "iam:RemoveClientIDFromOpenIDConnectProvider"),
+)
+def update_oidc_provider(ctx: HandlerContext, ch: Change) -> None:
+    a, b = ch.after, ch.before
+    assert a is not None and b is not None
+    want, have = set(a["client_ids"]), set(b["client_ids"])
+    ctx.iam.set_oidc_audiences(a["arn"], sorted(want - have), sorted(have - want))
+
+
+@handles(Kind.OIDC_PROVIDER, Action.DELETE, permissions=("iam:DeleteOpenIDConnectProvider",))
+def delete_oidc_provider(ctx: HandlerContext, ch: Change) -> None:
+    assert ch.before is not None
+    ctx.iam.delete_oidc_provider(ch.before["arn"])
+
+
 def _check_owned(ctx: HandlerContext, kind: str, name: str, read_tags: Callable[[], dict[str, str]]) -> None:
     """After EntityAlreadyExists: fine if it is ours (an earlier, interrupted apply made it, or
     our own attempt whose answer was lost and that botocore sent again).

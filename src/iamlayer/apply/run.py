@@ -22,8 +22,8 @@ from iamlayer.plan.planner import make_plan, spec_digest
 from iamlayer.spec.model import Spec
 from iamlayer.state import checkout
 from iamlayer.state.journal import Journal
-from iamlayer.state.lock import account_locks
-from iamlayer.state.outputs import outbox_for
+from iamlayer.state.lock import account_locks, lock_fence
+from iamlayer.state.outputs import outbox_for, record_organization
 
 
 def check_applicable(plan: Plan, spec: Spec) -> None:
@@ -104,6 +104,7 @@ def apply_plan(
     """
     check_applicable(plan, spec)
     if not plan.changes:
+        record_organization(spec, profile)
         return Applied(plan, stats=stats)
     scope = [a.account for a in plan.accounts if a.changes]
     with account_locks(spec, scope, command, credentials=profile):
@@ -150,8 +151,12 @@ def _apply_locked(
         )
     if spec.identity_center is not None and spec.identity_center.account in conns:
         attach_identity_center(spec, contexts, conns[spec.identity_center.account].clients)
-    result = replace(execute(plan, contexts, on_change=on_change, max_workers=parallelism), stats=stats)
+    fence = lock_fence(spec, profile)
+    result = replace(
+        execute(plan, contexts, on_change=on_change, max_workers=parallelism, fence=fence), stats=stats
+    )
     checkout.record(spec, result, profile)  # the team's backend: what was applied, by whom, when
+    record_organization(spec, profile)  # the accounts people's commands will see
     if not result.all_applied:
         return result
     return verify(plan, spec, result, profile=profile, stats=stats, progress=progress, timeout=verify_timeout)

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from iamlayer.access.web_identity import web_identities
 from iamlayer.audit.escalation import PATHS, Reach, account_escalation
 from iamlayer.audit.model import (
     ROOT_SESSIONS,
@@ -71,6 +72,7 @@ class Status(StrEnum):
     FAIL = "FAIL"
     ERROR = "ERROR"
     INFO = "INFO"  # reported, not failed: the benchmark does not require it
+    WARN = "WARN"  # a weakness to look at, not failed (`--fail-on` ignores it): e.g. a wildcard `sub`
 
 
 class Severity(StrEnum):
@@ -1340,6 +1342,51 @@ def temporary_grants(inp: AuditInput, now: datetime) -> list[Outcome]:
                 )
             )
     return out
+
+
+@control(
+    "oidc-trust",
+    None,
+    "Roles that trust an OIDC provider pin the token's audience and exact subject",
+    requires=P_AUTH_DETAILS,
+    fix="Require the token's audience and exact subject in the role's trust: StringEquals on <provider>:aud "
+    "and on <provider>:sub (repo:OWNER/NAME:environment:production, never a wildcard). For CI, `ci:` in the "
+    "spec makes such roles.",
+    spec_field="ci",
+    severity=Severity.HIGH,
+)
+def oidc_trust(inp: AuditInput, now: datetime) -> list[Outcome]:
+    """Every role (iamlayer's or not) whose trust lets a web identity in (sts:AssumeRoleWithWebIdentity
+    through an OIDC provider): FAIL when a statement requires no `sub` or no `aud` (any token the
+    provider issues, for any repository, may assume it: GitHub's provider serves every GitHub
+    repository); WARN when `sub` is only matched with a wildcard (StringLike with * or ?): other
+    branches, environments or repositories that match may assume it; PASS when both are exact."""
+    auth = need(inp.authorization, "authorization details")
+    out: list[Outcome] = []
+    for role in auth.roles:
+        if role.service_linked:
+            continue
+        for w in web_identities(role.trust):
+            evidence = {"role": role.name, **w.as_json()}
+            if w.missing:
+                status = Status.FAIL
+                detail = (
+                    f"trusts the OIDC provider {w.provider} without a {' or '.join(w.missing)} condition: "
+                    "any token it issues may assume the role"
+                )
+            elif not w.exact:
+                status = Status.WARN
+                detail = (
+                    f"trusts the OIDC provider {w.provider} for sub matching {', '.join(w.sub)}: a "
+                    "wildcard lets other repositories, branches or environments that match assume it"
+                )
+            else:
+                status = Status.PASS
+                detail = f"trusts the OIDC provider {w.provider} for sub {', '.join(w.sub)} only"
+            # a wildcard is a weakness (medium); a missing condition opens the role to any token (high)
+            severity = Severity.MEDIUM if status is Status.WARN else None
+            out.append(Outcome(status, role.ref, detail, severity=severity, evidence=evidence))
+    return out or [Outcome(Status.PASS, inp.account, "no role trusts an OIDC provider")]
 
 
 # --- running -----------------------------------------------------------------------------------

@@ -5,13 +5,13 @@ JSON shape (`iamlayer audit --format json`)::
     {
       "benchmark": "cis-4.0",
       "generated_at": "2025-01-01T12:00:00+00:00",
-      "totals": {"PASS": 10, "FAIL": 2, "ERROR": 1, "INFO": 0},
+      "totals": {"PASS": 10, "FAIL": 2, "ERROR": 1, "WARN": 0, "INFO": 0},
       "accounts": [{"account": "security", "account_id": "222222222222",
                     "credential_report": {"generated_at": "...", "age_seconds": 600, "age": "10m",
                                           "error": null},
-                    "counts": {"PASS": 10, "FAIL": 2, "ERROR": 1, "INFO": 0}}],
+                    "counts": {"PASS": 10, "FAIL": 2, "ERROR": 1, "WARN": 0, "INFO": 0}}],
       "controls": [{"control_id": "1.8", "control": "password-length", "title": "...",
-                    "account": "security", "PASS": 1, "FAIL": 0, "ERROR": 0, "INFO": 0,
+                    "account": "security", "PASS": 1, "FAIL": 0, "ERROR": 0, "WARN": 0, "INFO": 0,
                     "prowler": ["iam_password_policy_minimum_length_14"]}],
       "findings": [{"control_id": "1.8", "control": "password-length", "title": "...",
                     "status": "FAIL", "account": "security", "resource": "password-policy",
@@ -34,8 +34,9 @@ escalation paths, `certain` false for a possible one), with the steps. `fix_firs
 findings that are not PASS: one entry per control, status, severity and fix, naming every
 resource, most severe first. `findings` lists each finding, as before.
 
-Statuses: PASS, FAIL, ERROR (could not check, with why) and INFO (reported, not failed: the
-benchmark does not require it). Control ids are the benchmark's (1.16) or iamlayer's own (IL-1).
+Statuses: PASS, FAIL, ERROR (could not check, with why), WARN (a weakness to look at, not
+failed: a wildcard `sub` in an OIDC trust) and INFO (reported, not failed: the benchmark does not
+require it). Control ids are the benchmark's (1.16) or iamlayer's own (IL-1).
 `api_calls` (what the audit cost, counted by ApiStats) is present when the caller passes the stats.
 """
 
@@ -62,8 +63,14 @@ from iamlayer.audit.model import (
     Unavailable,
 )
 
-STATUSES = (Status.PASS, Status.FAIL, Status.ERROR, Status.INFO)
-_STYLE = {Status.PASS: "green", Status.FAIL: "red", Status.ERROR: "yellow", Status.INFO: "cyan"}
+STATUSES = (Status.PASS, Status.FAIL, Status.ERROR, Status.WARN, Status.INFO)
+_STYLE = {
+    Status.PASS: "green",
+    Status.FAIL: "red",
+    Status.ERROR: "yellow",
+    Status.WARN: "magenta",
+    Status.INFO: "cyan",
+}
 
 
 @dataclass(frozen=True)
@@ -155,7 +162,7 @@ class Folded:
         }
 
 
-_STATUS_RANK = {Status.FAIL: 0, Status.ERROR: 1, Status.INFO: 2, Status.PASS: 3}
+_STATUS_RANK = {Status.FAIL: 0, Status.ERROR: 1, Status.WARN: 2, Status.INFO: 3, Status.PASS: 4}
 
 
 def fold(findings: Iterable[Finding]) -> list[Folded]:
@@ -243,7 +250,7 @@ def human_age(seconds: int | None) -> str:
 
 
 def _worst(row: dict[str, Any]) -> Status:
-    for status in (Status.FAIL, Status.ERROR, Status.INFO):
+    for status in (Status.FAIL, Status.ERROR, Status.WARN, Status.INFO):
         if row[status.value]:
             return status
     return Status.PASS
@@ -428,6 +435,7 @@ th{background:#f6f8fa} td.n{text-align:right}
 .FAIL{background:#ffebe9;color:#a40e26;font-weight:600}
 .ERROR{background:#fff8c5;color:#7d4e00;font-weight:600}
 .INFO{background:#ddf4ff;color:#0a3069;font-weight:600}
+.WARN{background:#fff8c5;color:#7d4e00;font-weight:600}
 .totals span{display:inline-block;margin-right:1rem;padding:.2rem .6rem;border-radius:.3rem}
 code{font-family:ui-monospace,monospace;font-size:.85em}
 """
@@ -553,6 +561,6 @@ def _html_fix_first(report: AuditReport) -> list[str]:
 
 
 def _order(findings: Sequence[Finding]) -> list[Finding]:
-    """FAIL first, then ERROR, then INFO, then PASS; stable within each."""
-    rank = {Status.FAIL: 0, Status.ERROR: 1, Status.INFO: 2, Status.PASS: 3}
+    """FAIL first, then ERROR, WARN, INFO, then PASS; stable within each."""
+    rank = _STATUS_RANK
     return sorted(findings, key=lambda f: rank[f.status])

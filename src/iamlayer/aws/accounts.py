@@ -8,25 +8,30 @@ assumed (the single-account layer).
 
 from __future__ import annotations
 
+import copy
 import re
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import boto3
-import botocore.session
 from botocore.credentials import RefreshableCredentials
 
-from iamlayer.aws.errors import aws_call
-from iamlayer.aws.session import AccountClients, ApiStats, CredentialSource, base_session, make_client
+from iamlayer.aws.gateways.sts import AssumedRole, StsGateway
+from iamlayer.aws.session import (
+    AccountClients,
+    AccountSession,
+    AnySession,
+    ApiStats,
+    CredentialSource,
+    base_session,
+    make_client,
+)
 from iamlayer.errors import AccessDeniedError, CredentialsError, IamlayerError
 from iamlayer.spec.model import Account, Spec
-
-if TYPE_CHECKING:
-    from mypy_boto3_sts import STSClient
-    from mypy_boto3_sts.type_defs import AssumeRoleRequestTypeDef, AssumeRoleResponseTypeDef
 
 #: what member-account sessions are named after (`iamlayer-<caller>`), and alone when no name is found
 SESSION_NAME = "iamlayer"
@@ -86,12 +91,16 @@ class Connection:
     error: IamlayerError | None = None
 
 
-def _caller(session: boto3.Session, stats: ApiStats, label: str) -> tuple[str, str]:
-    sts = make_client(session, "sts")
-    stats.record(label, "GetCallerIdentity")
-    with aws_call("checking the operator's credentials (sts:GetCallerIdentity)"):
-        ident = sts.get_caller_identity()
-    return str(ident["Account"]), str(ident["Arn"])
+def _caller(session: AnySession, stats: ApiStats, label: str) -> tuple[str, str]:
+    ident = _sts(session, stats, label).caller_identity(
+        "checking the operator's credentials (sts:GetCallerIdentity)"
+    )
+    return ident.account, ident.arn
+
+
+def _sts(session: AnySession, stats: ApiStats, label: str) -> StsGateway:
+    """STS with `session`'s credentials, its calls counted under `label`."""
+    return StsGateway(AccountClients(session, label, stats).sts())
 
 
 def caller_account(profile: str | None, region: str | None, stats: ApiStats) -> str:
@@ -105,7 +114,7 @@ def _now() -> datetime:
 
 
 def assumed_role_session(
-    sts: STSClient,
+    sts: StsGateway,
     role_arn: str,
     region: str | None,
     count: Callable[[], None],
@@ -114,7 +123,7 @@ def assumed_role_session(
     parent: boto3.Session,
     session_name: str,
     identity: str | None,
-) -> tuple[boto3.Session, str]:
+) -> tuple[AccountSession, str]:
     """A session in the role `role_arn` whose credentials renew themselves; and the ARN acted as.
 
     The session is named `session_name` and carries `identity` as its SourceIdentity where the
@@ -129,19 +138,15 @@ def assumed_role_session(
     `fetch` again (AssumeRole through the one `sts` client), and iamlayer.aws.session forces a
     renewal when AWS answers ExpiredToken anyway.
 
-    The new session also uses `parent`'s botocore data loader (service models, endpoints): each
-    botocore session otherwise parses the IAM model again (tens of MB and ~0.1 s each): 50
-    accounts made a plan take 1.6 GB and seconds before the first call.
+    The new session shares all of `parent`'s botocore session but the credentials (see below):
+    each botocore session otherwise parses the IAM model again (tens of MB and ~0.1 s each: 50
+    accounts made a plan take 1.6 GB), and registers its own event handlers.
     """
     arn: list[str] = []
 
-    def assume(source_identity: str | None = None) -> AssumeRoleResponseTypeDef:
+    def assume(source_identity: str | None = None) -> AssumedRole:
         count()
-        args: AssumeRoleRequestTypeDef = {"RoleArn": role_arn, "RoleSessionName": session_name}
-        if source_identity:
-            args["SourceIdentity"] = source_identity
-        with aws_call(attempted):
-            return sts.assume_role(**args)
+        return sts.assume(role_arn, session_name, source_identity=source_identity, attempted=attempted)
 
     def fetch() -> dict[str, Any]:
         resp = None
@@ -156,13 +161,14 @@ def assumed_role_session(
                 _NO_SOURCE_IDENTITY.add((role_arn, identity))
         if resp is None:
             resp = assume()
-        c = resp["Credentials"]
-        arn[:] = [str(resp["AssumedRoleUser"]["Arn"])]
+        c = resp.credentials
+        arn[:] = [resp.arn]
+        assert c.expiration is not None  # AssumeRole's credentials always expire
         return {
-            "access_key": c["AccessKeyId"],
-            "secret_key": c["SecretAccessKey"],
-            "token": c["SessionToken"],
-            "expiry_time": c["Expiration"].isoformat(),
+            "access_key": c.access_key_id,
+            "secret_key": c.secret_access_key,
+            "token": c.session_token,
+            "expiry_time": c.expiration.isoformat(),
         }
 
     first = fetch()
@@ -175,30 +181,30 @@ def assumed_role_session(
         method="assume-role",
         time_fetcher=lambda: _now(),
     )
-    core: Any = botocore.session.get_session()
-    parent_core: Any = parent._session
-    # A fresh botocore session knows only the environment: the profile a caller named (boto3's
-    # profile_name), and anything else set on the parent, are its instance variables. Without
-    # them, an endpoint_url given by the profile is lost and the calls go to AWS.
-    for name, value in parent_core.instance_variables().items():
-        core.set_config_variable(name, value)
-    # The loader caches what it parsed (instance_cache); models are read-only once loaded.
-    core.register_component("data_loader", parent_core.get_component("data_loader"))
+    # The account's botocore session is a shallow copy of the operator's: it shares the
+    # operator's event handlers, data loader (the service models, parsed once), endpoint
+    # resolver, exception classes and configuration (the profile, and with it the profile's
+    # endpoint_url), and has credentials of its own. A fresh botocore session per account
+    # registered several hundred default event handlers and built its own exception classes:
+    # with a boto3 Session around each (whose every creation also appends to the shared
+    # loader's search paths), about 0.8 MiB per account in a plan, 2 MiB in an apply.
+    core: Any = copy.copy(parent._session)
     # botocore has no public setter for a session's credential object; this is how it is given one.
     core._credentials = creds
-    return boto3.Session(botocore_session=core, region_name=region), arn[0]
+    return AccountSession(core, region), arn[0]
 
 
 def _connect_one(
     spec: Spec,
     account: Account,
     base: boto3.Session,
-    sts: STSClient,
+    sts: StsGateway,
     caller: tuple[str, str],
     stats: ApiStats,
 ) -> Connection:
     label = account.name
     assumed: str | None = None
+    session: AnySession
     try:
         if account.profile:
             session = base_session(account.profile, spec.region)
@@ -229,6 +235,35 @@ def _connect_one(
         return Connection(account, None, None, exc)
 
 
+@dataclass
+class _Operator:
+    """What `connect_accounts` keeps of one operator session for every later call with it."""
+
+    assume: StsGateway  # every AssumeRole, now and at each renewal (counted by the account reached)
+    reached: dict[tuple[str, str, str | None, str, str | None, str], Connection]
+    lock: threading.Lock
+
+
+#: Where an operator session (the boto3 Session a caller passes as `profile`) keeps the accounts
+#: reached with it. An apply reaches every account for its plan, its writes and each re-read of
+#: its verification; with the session kept (iamlayer.api does), each account's credentials
+#: (renewing themselves) and clients are made once, not once per phase. A profile name or None
+#: makes a new session at each call, and so new connections. An attribute of the session, not a
+#: table keyed by it: the account of the caller's own credentials is reached with the session
+#: itself, so a table would keep every session alive.
+_REACHED = "_iamlayer_reached"
+_OPERATORS_LOCK = threading.Lock()
+
+
+def _operator(base: AnySession) -> _Operator:
+    with _OPERATORS_LOCK:
+        op: _Operator | None = getattr(base, _REACHED, None)
+        if op is None:
+            op = _Operator(StsGateway(make_client(base, "sts")), {}, threading.Lock())
+            setattr(base, _REACHED, op)
+        return op
+
+
 def connect_accounts(
     spec: Spec,
     *,
@@ -239,14 +274,29 @@ def connect_accounts(
 ) -> dict[str, Connection]:
     """Connect to the spec's accounts (or `only` those), concurrently. Failures are per account.
 
+    An account reached before with the same operator session (`profile` a boto3 Session) is not
+    reached again: its connection is reused, its calls now counted into `stats`.
     Raises CredentialsError only when the operator's own credentials do not work at all.
     """
     base = base_session(profile, spec.region)
     caller = _caller(base, stats, "operator")
-    sts = make_client(base, "sts")  # one client for every AssumeRole, now and at each renewal
+    op = _operator(base)
+
+    def one(name: str) -> Connection:
+        account = spec.accounts[name]
+        key = (account.name, account.id, account.profile, spec.access_role, spec.region, caller[1])
+        with op.lock:
+            known = op.reached.get(key)
+        if known is not None and known.clients is not None:
+            known.clients.stats = stats
+            return known
+        conn = _connect_one(spec, account, base, op.assume, caller, stats)
+        if conn.clients is not None:
+            with op.lock:
+                op.reached[key] = conn
+        return conn
+
     names = list(only) if only is not None else list(spec.accounts)
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
-        futures = {
-            n: pool.submit(_connect_one, spec, spec.accounts[n], base, sts, caller, stats) for n in names
-        }
+        futures = {n: pool.submit(one, n) for n in names}
         return {n: f.result() for n, f in futures.items()}

@@ -45,6 +45,7 @@ from iamlayer.audit.model import (
 )
 from iamlayer.audit.sts import RegionProbe, RegionStatus, StsInput, regions_to_probe
 from iamlayer.aws.errors import aws_call
+from iamlayer.aws.gateways.sts import StsGateway
 from iamlayer.aws.read import (
     REPORT_WAIT_SECONDS,
     fetch_authorization_details,
@@ -398,8 +399,8 @@ def probe_sts_region(
     GetSessionToken with the account's own long-term credentials. The credentials a probe gets
     are discarded unread.
     """
-    client = quick_client(clients, "sts", region)
-    host = urllib.parse.urlparse(str(client.meta.endpoint_url)).hostname or ""
+    sts = StsGateway(quick_client(clients, "sts", region))
+    host = sts.endpoint_host
     if host in ("sts.amazonaws.com", "sts.amazonaws.com.cn"):
         # sts_regional_endpoints=legacy sends this region's calls to the global endpoint.
         return RegionProbe(
@@ -408,16 +409,12 @@ def probe_sts_region(
             f"requests go to the global endpoint {host} (sts_regional_endpoints=legacy in the AWS config?)",
         )
     call = "AssumeRole" if assume_role_arn else "GetSessionToken"
+    attempted = f"probing STS in {region} for {clients.label} ({call})"
     try:
-        with aws_call(f"probing STS in {region} for {clients.label} ({call})"):
-            if assume_role_arn:
-                client.assume_role(
-                    RoleArn=assume_role_arn,
-                    RoleSessionName=PROBE_SESSION_NAME,
-                    DurationSeconds=PROBE_DURATION,
-                )
-            else:
-                client.get_session_token(DurationSeconds=PROBE_DURATION)
+        if assume_role_arn:
+            sts.assume(assume_role_arn, PROBE_SESSION_NAME, duration=PROBE_DURATION, attempted=attempted)
+        else:
+            sts.session_token(duration=PROBE_DURATION, attempted=attempted)
     except AwsError as exc:
         if exc.code == "RegionDisabledException":
             return RegionProbe(region, RegionStatus.INACTIVE, f"{call}: RegionDisabledException")

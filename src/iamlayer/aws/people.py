@@ -1,7 +1,7 @@
 """The AWS calls a person makes about their own identity: STS sessions, roles and MFA devices.
 
 The only boto3 importer of the people's side (`iamlayer.profiles`, `iamlayer.cli.people`). Every
-call runs inside `aws_call`. Clients come from a `ClientFactory` so tests can hand in a client
+call runs inside `aws_call`; STS's go through its gateway (iamlayer.aws.gateways.sts). Clients come from a `ClientFactory` so tests can hand in a client
 wrapped by botocore's Stubber where the emulator does not behave like AWS (it accepts any MFA code).
 """
 
@@ -13,47 +13,31 @@ from datetime import datetime
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
 
-from iamlayer.aws.errors import aws_call, error_code
+from iamlayer.aws.errors import aws_call
+from iamlayer.aws.gateways.sts import Identity, InvalidMfaCodeError, StsGateway
 from iamlayer.aws.session import env_region, make_client
-from iamlayer.errors import AccessDeniedError, AwsError
+from iamlayer.errors import AwsError
 from iamlayer.profiles.credentials import Credentials, parse_time
 
 #: (service, credentials or None for the standard chain / `profile`, region) -> boto3 client
 ClientFactory = Callable[[str, Credentials | None, str | None], Any]
 
-
-class InvalidMfaCodeError(AccessDeniedError):
-    """AWS refused an MFA code: wrong, already used, or out of its 30-second window."""
-
-
-@dataclass(frozen=True)
-class Identity:
-    """What sts:GetCallerIdentity says about the credentials in use."""
-
-    account: str
-    arn: str
-    user_id: str
-
-    @property
-    def kind(self) -> str:
-        """'user', 'assumed-role', 'root', 'federated-user' or the ARN's resource type."""
-        resource = self.arn.split(":", 5)[-1]
-        return "root" if resource == "root" else resource.split("/", 1)[0]
-
-    @property
-    def name(self) -> str:
-        """The user's name, or the role's name for an assumed role (session name dropped)."""
-        parts = self.arn.split(":", 5)[-1].split("/")
-        if parts[0] == "assumed-role" and len(parts) >= 3:
-            return parts[1]
-        return parts[-1]
-
-    @property
-    def session_name(self) -> str | None:
-        parts = self.arn.split(":", 5)[-1].split("/")
-        return parts[2] if parts[0] == "assumed-role" and len(parts) >= 3 else None
+__all__ = [
+    "ClientFactory",
+    "Identity",
+    "InvalidMfaCodeError",
+    "MfaDevice",
+    "VirtualMfa",
+    "assume_role",
+    "caller_identity",
+    "create_virtual_mfa",
+    "delete_virtual_mfa",
+    "enable_mfa",
+    "get_session_token",
+    "list_mfa_devices",
+    "make_client_factory",
+]
 
 
 @dataclass(frozen=True)
@@ -100,22 +84,9 @@ def make_client_factory(profile: str | None = None) -> ClientFactory:
     return factory
 
 
-def _creds(resp: dict[str, Any]) -> Credentials:
-    c = resp["Credentials"]
-    return Credentials(
-        access_key_id=str(c["AccessKeyId"]),
-        secret_access_key=str(c["SecretAccessKey"]),
-        session_token=str(c["SessionToken"]),
-        expiration=parse_time(c["Expiration"]),
-    )
-
-
 def caller_identity(factory: ClientFactory, creds: Credentials | None, region: str | None = None) -> Identity:
     """sts:GetCallerIdentity: always allowed, even before MFA is enabled."""
-    sts = factory("sts", creds, region)
-    with aws_call("checking the credentials (sts:GetCallerIdentity)"):
-        r = sts.get_caller_identity()
-    return Identity(account=str(r["Account"]), arn=str(r["Arn"]), user_id=str(r["UserId"]))
+    return StsGateway(factory("sts", creds, region)).caller_identity()
 
 
 def list_mfa_devices(factory: ClientFactory, creds: Credentials | None, user: str) -> list[MfaDevice]:
@@ -167,13 +138,6 @@ def delete_virtual_mfa(factory: ClientFactory, creds: Credentials | None, serial
             raise
 
 
-def _is_mfa_rejection(exc: ClientError) -> bool:
-    # AWS answers a wrong, reused or stale code with AccessDenied and this message (no own code):
-    # "MultiFactorAuthentication failed with invalid MFA one time pass code."
-    msg = str(exc.response.get("Error", {}).get("Message", ""))
-    return error_code(exc) == "AccessDenied" and "MultiFactorAuthentication failed" in msg
-
-
 def get_session_token(
     factory: ClientFactory,
     creds: Credentials,
@@ -187,23 +151,9 @@ def get_session_token(
 
     Raises InvalidMfaCodeError when AWS rejects the code, AccessDeniedError for other denials.
     """
-    sts = factory("sts", creds, region)
-    kwargs: dict[str, Any] = {"DurationSeconds": duration}
-    if serial:
-        kwargs.update(SerialNumber=serial, TokenCode=code)
-    what = f"starting an MFA session with {serial}" if serial else "starting a session"
-    with aws_call(what):
-        try:
-            r = sts.get_session_token(**kwargs)
-        except ClientError as exc:
-            if _is_mfa_rejection(exc):
-                raise InvalidMfaCodeError(
-                    f"{what}: AWS rejected the MFA code (wrong, already used, or expired)",
-                    code="AccessDenied",
-                    operation="GetSessionToken",
-                ) from exc
-            raise
-    return _creds(r)
+    return StsGateway(factory("sts", creds, region)).session_token(
+        duration=duration, serial=serial, code=code
+    )
 
 
 def assume_role(
@@ -218,14 +168,5 @@ def assume_role(
     region: str | None = None,
 ) -> Credentials:
     """sts:AssumeRole; with `serial`/`code` when the caller has no MFA session of its own."""
-    sts = factory("sts", creds, region)
-    kwargs: dict[str, Any] = {
-        "RoleArn": role_arn,
-        "RoleSessionName": session_name,
-        "DurationSeconds": duration,
-    }
-    if serial:
-        kwargs.update(SerialNumber=serial, TokenCode=code)
-    with aws_call(f"assuming role {role_arn}"):
-        r = sts.assume_role(**kwargs)
-    return _creds(r)
+    gateway = StsGateway(factory("sts", creds, region))
+    return gateway.assume(role_arn, session_name, duration=duration, serial=serial, code=code).credentials

@@ -30,6 +30,7 @@ from iamlayer.state.model import (
     AccessKey,
     AccountState,
     GroupState,
+    OidcProviderState,
     PolicyState,
     RoleState,
     UserState,
@@ -229,6 +230,31 @@ def read_alias(clients: AccountClients, account_id: str) -> str | None:
     with aws_call(f"reading the account alias {_where(clients, account_id)}"):
         aliases = clients.client("iam").list_account_aliases().get("AccountAliases", [])
     return str(aliases[0]) if aliases else None
+
+
+def read_oidc_providers(clients: AccountClients, account_id: str) -> dict[str, OidcProviderState]:
+    """The account's OpenID Connect providers, by issuer host: ListOpenIDConnectProviders (it does
+    not page) and GetOpenIDConnectProvider per provider for its audiences and tags."""
+    iam = clients.client("iam")
+    with aws_call(f"listing the OpenID Connect providers {_where(clients, account_id)}"):
+        arns = [
+            str(p["Arn"]) for p in iam.list_open_id_connect_providers().get("OpenIDConnectProviderList", [])
+        ]
+    out: dict[str, OidcProviderState] = {}
+    for arn in arns:
+        host = arn.split(":oidc-provider/", 1)[-1]
+        with aws_call(f"reading the OpenID Connect provider {host} {_where(clients, account_id)}"):
+            try:
+                got = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
+            except iam.exceptions.NoSuchEntityException:
+                continue  # deleted between the two calls
+        out[host] = OidcProviderState(
+            host=host,
+            arn=arn,
+            client_ids=tuple(sorted(got.get("ClientIDList", []))),
+            tags=_tags(got.get("Tags")),
+        )
+    return out
 
 
 def apply_credential_report(state: AccountState, report: CredentialReport) -> None:

@@ -60,6 +60,7 @@ from iamlayer.spec.backend_validate import format_duration
 from iamlayer.spec.model import S3Backend as S3Config
 from iamlayer.spec.model import Spec
 from iamlayer.state.backend import AccountJournal, LastApply, LockInfo, SyncResult
+from iamlayer.state.outputs import ORGANIZATION_FILE
 from iamlayer.state.records import JOURNAL_DIR
 
 #: the statement `backend init` adds to the bucket policy: no request over plain HTTP
@@ -71,6 +72,11 @@ _ATTEMPTS = 4
 #: where this clone remembers which version of each ciphertext it holds (see sync_outputs)
 SYNC_STATE = "backend-outputs.json"
 LOCK_FORMAT = 1
+
+
+#: the share of the lease after which a holder that could not renew stops writing (the rest is the
+#: margin for the latency of its last renewal and for writes in flight)
+FENCE = 0.8
 
 
 class _Taken(Exception):
@@ -103,10 +109,28 @@ class S3Held:
     info: LockInfo
     key: str
     etag: str
+    lease: float  # seconds without a renewal after which another command may take it over
     lost: str | None = None  # why it is no longer ours (broken, or taken over)
+    renewed: float = field(default_factory=time.monotonic)  # when a write of ours last landed
     stop: threading.Event = field(default_factory=threading.Event)
     guard: threading.Lock = field(default_factory=threading.Lock)
     thread: threading.Thread | None = None
+
+    def lost_reason(self) -> str | None:
+        """The fence of every write made under this lock. Besides a loss the heartbeat saw, a lock
+        not renewed for FENCE of its lease counts as lost: a waiter may take it over once the
+        lease has passed by S3's clock, and the writes of this process must have stopped by then.
+        (A write already in flight cannot be called back; it is one idempotent call.)"""
+        if self.lost:
+            return self.lost
+        silent = time.monotonic() - self.renewed
+        if silent > self.lease * FENCE:
+            return (
+                f"the lock of account {self.info.account} could not be renewed for {silent:.0f} s "
+                f"(its lease is {format_duration(self.lease)}); its writes stopped so that a command "
+                "taking it over is never written over"
+            )
+        return None
 
 
 class S3Backend:
@@ -509,7 +533,7 @@ class S3Backend:
             time.sleep(max(0.0, min(poll, deadline - time.monotonic())))
 
     def _hold(self, info: LockInfo, key: str, etag: str) -> S3Held:
-        held = S3Held(info, key, etag)
+        held = S3Held(info, key, etag, self.cfg.lock_lease)
         held.thread = threading.Thread(
             target=self._heartbeat, args=(held,), name=f"iamlayer-lock-{info.account}", daemon=True
         )
@@ -523,12 +547,14 @@ class S3Backend:
                 if held.stop.is_set():
                     return
                 try:
+                    sent = time.monotonic()
                     held.etag = self._write(
                         held.key,
                         self._lock_body(held.info, _now()),
                         expect=held.etag,
                         attempted=f"renewing the lock of account {held.info.account}",
                     )
+                    held.renewed = sent  # S3 stamped the heartbeat after `sent`: the safe side
                 except _Taken as taken:
                     now = self._lock_info(held.info.account, taken.current) if taken.current else None
                     held.lost = (
@@ -801,14 +827,19 @@ def with_tls_only(policy: dict[str, Any] | None, bucket: str) -> dict[str, Any] 
 
 
 def _outbox_files(root: Path) -> list[Path]:
-    """The outbox's files: `<account>/<user>/<file>`, without the temporary files of atomic writes."""
+    """The outbox's files: `<account>/<user>/<file>`, without the temporary files of atomic writes,
+    and the record of the organization the last apply saw (people's commands resolve with it)."""
     if not root.is_dir():
         return []
-    return [p for p in root.glob("*/*/*") if p.is_file() and not p.name.startswith(".")]
+    files = [p for p in root.glob("*/*/*") if p.is_file() and not p.name.startswith(".")]
+    return files + [p for p in (root / ORGANIZATION_FILE,) if p.is_file()]
 
 
 def _safe(root: Path, name: str) -> Path:
-    """`root/name` for a name from the bucket, refused unless it is `<account>/<user>/<file>`."""
+    """`root/name` for a name from the bucket, refused unless it is `<account>/<user>/<file>` (or
+    the record of the organization)."""
+    if name == ORGANIZATION_FILE:
+        return root / name
     parts = name.split("/")
     if len(parts) != 3 or any(p in ("", ".", "..") or p.startswith(".") for p in parts):
         raise IamlayerError(f"refusing the backend's file {name!r}: not <account>/<user>/<file>")

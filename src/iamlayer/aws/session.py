@@ -1,4 +1,11 @@
-"""Sessions and clients: the standard AWS credential chain, one session per account, call counting.
+"""Sessions and clients: the standard AWS credential chain, call counting, and what accounts share.
+
+Memory at 1,000 accounts (issue 21): every account reached by a role gets an `AccountSession`, its
+own credentials over the operator's botocore session (one set of event handlers, model loader and
+exception classes), and the clients made from those sessions share each service's model and
+client class (`_share_per_service_work`): about 0.13 MiB per account's IAM client, where a boto3
+Session and client per account took about 0.8 MiB (2 MiB in an apply, which reached every account
+again for its writes and its re-reads: see iamlayer.aws.accounts.connect_accounts).
 
 iamlayer honours what the AWS CLI honours: `--profile`/AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL
 or a profile's `endpoint_url`/`services` (how the sandbox is reached; botocore reads them itself,
@@ -15,6 +22,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, Union, overload
 
 import boto3
+from botocore.client import ClientCreator
 from botocore.config import Config
 from botocore.credentials import RefreshableCredentials
 from botocore.utils import parse_timestamp as botocore_parse_timestamp
@@ -70,6 +78,32 @@ def base_session(profile: CredentialSource = None, region: str | None = None) ->
         return boto3.Session(profile_name=profile, region_name=region or env_region())
 
 
+class AccountSession:
+    """One account's credentials over the operator's botocore session (shallow-copied: see
+    iamlayer.aws.accounts.assumed_role_session): what iamlayer needs of a boto3 Session.
+
+    Not a boto3 Session: creating one appends boto3's data path to the shared data loader's
+    search paths and registers boto3's handlers on the shared event emitter again, once per
+    account. Its region is its own: setting one on the copy would set it on the operator's.
+    """
+
+    def __init__(self, core: Any, region_name: str | None) -> None:
+        self._session = core
+        self.region_name: str | None = region_name or core.get_config_variable("region")
+
+    def client(self, service: str, region_name: str | None = None, config: Config | None = None) -> Any:
+        return self._session.create_client(
+            service, region_name=region_name or self.region_name, config=config
+        )
+
+    def get_credentials(self) -> Any:
+        return self._session.get_credentials()
+
+
+#: a boto3 Session (the operator's, a profile's) or an account's view of the operator's
+AnySession = Union["boto3.Session", AccountSession]
+
+
 #: boto3 sessions are not thread-safe (clients are): every client is created under this one lock,
 #: whichever session it comes from, since several accounts may share the operator's session.
 _CLIENT_LOCK = threading.Lock()
@@ -93,39 +127,91 @@ def parse_timestamp(value: Any) -> datetime:
 
 @overload
 def make_client(
-    session: boto3.Session, service: Literal["iam"], region: str | None = ..., config: Config = ...
+    session: AnySession, service: Literal["iam"], region: str | None = ..., config: Config = ...
 ) -> IAMClient: ...
 @overload
 def make_client(
-    session: boto3.Session, service: Literal["sts"], region: str | None = ..., config: Config = ...
+    session: AnySession, service: Literal["sts"], region: str | None = ..., config: Config = ...
 ) -> STSClient: ...
 @overload
 def make_client(
-    session: boto3.Session, service: Literal["organizations"], region: str | None = ..., config: Config = ...
+    session: AnySession, service: Literal["organizations"], region: str | None = ..., config: Config = ...
 ) -> OrganizationsClient: ...
 @overload
 def make_client(
-    session: boto3.Session, service: Literal["sso-admin"], region: str | None = ..., config: Config = ...
+    session: AnySession, service: Literal["sso-admin"], region: str | None = ..., config: Config = ...
 ) -> SSOAdminClient: ...
 @overload
 def make_client(
-    session: boto3.Session, service: Literal["identitystore"], region: str | None = ..., config: Config = ...
+    session: AnySession, service: Literal["identitystore"], region: str | None = ..., config: Config = ...
 ) -> IdentityStoreClient: ...
 @overload
+def make_client(session: AnySession, service: str, region: str | None = ..., config: Config = ...) -> Any: ...
 def make_client(
-    session: boto3.Session, service: str, region: str | None = ..., config: Config = ...
-) -> Any: ...
-def make_client(
-    session: boto3.Session, service: str, region: str | None = None, config: Config = RETRY_CONFIG
+    session: AnySession, service: str, region: str | None = None, config: Config = RETRY_CONFIG
 ) -> Any:
     """A boto3 client from `session`, created under the process-wide client lock."""
     with _CLIENT_LOCK:
-        core: Any = session._session  # type: ignore[attr-defined]
+        core: Any = session._session
+        _share_per_service_work(core)
         # Read when the client is made: its response parser keeps the defaults of that moment.
         core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse_timestamp)
         client = session.client(service, region_name=region, config=config)  # type: ignore[call-overload]
     client.meta.events.register_first("needs-retry.*.*", _fail_fast_on_dead_loopback)
     return client
+
+
+#: Where each event emitter of the sessions iamlayer makes clients from (the operator's, shared by
+#: every account's: see AccountSession) keeps each service's model and client class, built once.
+#: An attribute of the emitter, not a table keyed by it: the classes refer to their emitter, so a
+#: table would keep every emitter, and all it holds, alive.
+_SHARED = "_iamlayer_per_service"
+_SHARING_INSTALLED = False
+
+
+def _share_per_service_work(core: Any) -> None:
+    """Make the clients of `core`'s sessions share each service's model and client class.
+
+    botocore builds both again for every client: a ServiceModel from the (cached) JSON, then a
+    client class with a method, docstring and operation model per operation (IAM has ~170), about
+    0.3 MiB per client. One IAM client per account made that most of a 1,000-account plan's
+    memory. Both depend only on the service, its API version and the session's event handlers
+    (which may add base classes), so clients of the same emitter can share them. botocore has no
+    option for it: ClientCreator's two builders are wrapped, once per process, and share only for
+    the emitters marked here; every other botocore user in the process is served as before.
+    Called under _CLIENT_LOCK.
+    """
+    global _SHARING_INSTALLED
+    emitter = core.get_component("event_emitter")
+    if not hasattr(emitter, _SHARED):
+        setattr(emitter, _SHARED, {})
+    if _SHARING_INSTALLED:
+        return
+    _SHARING_INSTALLED = True
+    creator: Any = ClientCreator
+    load_model = creator._load_service_model
+    create_class = creator._create_client_class
+
+    def shared_model(self: Any, service_name: str, api_version: str | None = None) -> Any:
+        cache = getattr(self._event_emitter, _SHARED, None)
+        if cache is None:
+            return load_model(self, service_name, api_version)
+        key = ("model", service_name, api_version)
+        if key not in cache:
+            cache[key] = load_model(self, service_name, api_version)
+        return cache[key]
+
+    def shared_class(self: Any, service_name: str, service_model: Any) -> Any:
+        cache = getattr(self._event_emitter, _SHARED, None)
+        if cache is None:
+            return create_class(self, service_name, service_model)
+        key = ("class", service_name, service_model.api_version)
+        if key not in cache:
+            cache[key] = create_class(self, service_name, service_model)
+        return cache[key]
+
+    creator._load_service_model = shared_model
+    creator._create_client_class = shared_class
 
 
 def _fail_fast_on_dead_loopback(caught_exception: Exception | None = None, **_: Any) -> None:
@@ -180,9 +266,7 @@ class AccountClients:
     unless another thread has renewed them since the call was signed.
     """
 
-    def __init__(
-        self, session: boto3.Session, label: str, stats: ApiStats, region: str | None = None
-    ) -> None:
+    def __init__(self, session: AnySession, label: str, stats: ApiStats, region: str | None = None) -> None:
         self.session = session
         self.label = label
         self.stats = stats
@@ -193,6 +277,16 @@ class AccountClients:
     def iam(self, *, retries: bool = True) -> IAMClient:
         """The account's IAM client (typed); `retries=False`: see `client`."""
         client: IAMClient = self.client("iam", retries=retries)
+        return client
+
+    def sts(self, region: str | None = None) -> STSClient:
+        """The account's STS client (typed; the account's region unless `region`)."""
+        client: STSClient = self.client("sts", region)
+        return client
+
+    def organizations(self) -> OrganizationsClient:
+        """The account's Organizations client (typed)."""
+        client: OrganizationsClient = self.client("organizations")
         return client
 
     def sso_admin(self, region: str) -> SSOAdminClient:
@@ -223,12 +317,11 @@ class AccountClients:
         with self._lock:
             if key not in self._clients:
                 c = make_client(self.session, service, key[1], RETRY_CONFIG if retries else ONCE_CONFIG)
-                label = self.label
-                stats = self.stats
 
-                # Counted once per call (botocore retries inside it are not counted).
+                # Counted once per call (botocore retries inside it are not counted), into the
+                # stats of the moment (a connection reused by a later run counts into that run's).
                 def count(model: Any, **_: Any) -> None:
-                    stats.record(label, model.name)
+                    self.stats.record(self.label, model.name)
 
                 c.meta.events.register("before-call.*.*", count)
                 # Handlers on "request-created" run after the signer (registered one level deeper).

@@ -291,7 +291,8 @@ def who_can_assume_command(
     sts:AssumeRole for each person under an access key, a session without MFA and MFA sessions
     of different ages, against their policies and the role's trust policy. A group line is what
     the group's own policies allow a member who is in no other group. The Identity Center users
-    and groups the account access manager entitles to ROLE (`entitled:`) are listed too.
+    and groups the account access manager entitles to ROLE (`entitled:`) are listed too, and the
+    web identities (OIDC provider, `sub`, `aud`) its trust lets in, e.g. the CI jobs of `ci:`.
     """
     stats = ApiStats()
     spec = _load(spec_file, profile, stats)
@@ -325,7 +326,7 @@ def who_can_assume_command(
     console.print(f"Who can assume {target.name} in {account} ({target.arn}):", soft_wrap=True)
     groups = [g for g in report.groups if g.can_assume or g.uncertain]
     users = [u for u in report.users if u.can_assume or u.uncertain]
-    if not groups and not users and not report.entitled:
+    if not groups and not users and not report.entitled and not report.web_identities:
         console.print("  nobody")
     for g in groups:
         console.print(f"  group {g.name}: {_conditions(g)}", soft_wrap=True)
@@ -344,6 +345,11 @@ def who_can_assume_command(
             "through the AWS access portal",
             soft_wrap=True,
         )
+    for w in report.web_identities:
+        subs = ", ".join(w.sub) or "any sub"
+        auds = ", ".join(w.aud) or "any audience"
+        how = "" if w.exact and not w.missing else " (not pinned: see `iamlayer audit`, IL-11)"
+        console.print(f"  web identity {w.provider}: sub {subs}; aud {auds}{how}", soft_wrap=True)
     unknown = sorted({p for a in (*groups, *users) for p in a.unknown})
     if unknown:
         console.print(

@@ -4,60 +4,28 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from iamlayer import api
 from iamlayer.audit.controls import BENCHMARKS, DEFAULT_BENCHMARK
 from iamlayer.audit.report import render_html, render_table, report_json
 from iamlayer.audit.sts import StsAdvice, advice_json
-from iamlayer.cli.common import console, err_console, json_option, profile_option, spec_option
-from iamlayer.files import write_atomic
-from iamlayer.spec.model import Spec
-
-account_option = click.option(
-    "--account",
-    "accounts",
-    multiple=True,
-    metavar="NAME",
-    help="Only this account of the spec (repeatable; default: every account).",
+from iamlayer.cli.common import (
+    account_option,
+    account_progress,
+    console,
+    err_console,
+    json_option,
+    load_spec_file,
+    profile_option,
+    selected_accounts,
+    spec_option,
 )
-
-
-def _load(spec_file: Path) -> Spec:
-    from iamlayer.spec.load import load_spec
-
-    return load_spec(spec_file, check_keys=False)
-
-
-def _selected(spec: Spec, accounts: Sequence[str]) -> list[str] | None:
-    unknown = [a for a in accounts if a not in spec.accounts]
-    if unknown:
-        raise click.BadParameter(
-            f"{', '.join(unknown)} not in the spec; valid: {', '.join(spec.accounts)}", param_hint="--account"
-        )
-    return list(dict.fromkeys(accounts)) or None
-
-
-@contextmanager
-def _progress(what: str, total: int) -> Iterator[Callable[[str], None]]:
-    """A progress bar on stderr over the accounts (none for a single account); yields its step."""
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=err_console,
-        transient=True,
-        disable=total < 2,
-    ) as progress:
-        task = progress.add_task(what, total=total)
-        yield lambda _account: progress.advance(task)
+from iamlayer.files import write_atomic
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -107,15 +75,15 @@ def audit_command(
 ) -> int:
     """Check the CIS AWS Foundations IAM controls, and iamlayer's own, in every account of the spec.
 
-    Each finding says PASS, FAIL, ERROR (could not check, with why) or INFO (reported, not
-    required), the resource, and the fix: the spec field to change where the spec can fix it. The
+    Each finding says PASS, FAIL, ERROR (could not check, with why), WARN (a weakness, not failed)
+    or INFO (reported, not required), the resource, and the fix: the spec field to change where the spec can fix it. The
     report shows how old each account's credential report is (AWS regenerates it at most every 4
     hours). Organization-wide settings (centralized root access) are read once, in the management
     account, or in the people account when the spec names no management account.
     """
-    spec = _load(spec_file)
-    only = _selected(spec, accounts)
-    with _progress("Auditing accounts", len(only or spec.accounts)) as step:
+    spec = load_spec_file(spec_file)
+    only = selected_accounts(spec, accounts)
+    with account_progress("Auditing accounts", len(only or spec.accounts)) as step:
         done = api.run_audit(spec, credentials=profile, accounts=only, benchmark=benchmark, on_account=step)
     report, stats = done.report, done.stats
     if as_json:
@@ -169,9 +137,9 @@ def sts_regions_command(
     means deactivated), compares with the spec's regions_in_use (default: its region) and prints
     the console click-path for each region to turn off: AWS has no API for it.
     """
-    spec = _load(spec_file)
-    only = _selected(spec, accounts)
-    with _progress("Probing STS endpoints", len(only or spec.accounts)) as step:
+    spec = load_spec_file(spec_file)
+    only = selected_accounts(spec, accounts)
+    with account_progress("Probing STS endpoints", len(only or spec.accounts)) as step:
         results = api.sts_regions(
             spec,
             credentials=profile,

@@ -29,6 +29,7 @@ COMMANDS: tuple[Entry, ...] = (
     Entry("lock", "iamlayer.cli.backend_cmds", "lock", "The account locks: who writes to which account now."),
     Entry("accounts", "iamlayer.cli.org_cmds", "accounts", "The accounts of the layer."),
     Entry("import", "iamlayer.cli.import_cmds", "import_group", "Adopt what exists: write a spec whose first plan only adopts it."),
+    Entry("migrate", "iamlayer.cli.migrate_cmds", "migrate", "Move a layer to another way of giving people access, and prove nobody gains or loses any."),
     Entry("outputs", "iamlayer.cli.secrets_cmds", "outputs", "What each person receives: sign-in URL, encrypted secrets and how to decrypt them."),
     Entry("decrypt", "iamlayer.cli.secrets_cmds", "decrypt", "Decrypt a secret iamlayer encrypted to you (the same as `gpg --decrypt FILE`)."),
     Entry("password", "iamlayer.cli.secrets_cmds", "password", "Console passwords."),

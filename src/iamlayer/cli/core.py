@@ -21,6 +21,7 @@ from iamlayer.cli.common import (
     console,
     err_console,
     json_option,
+    lock_timeout_option,
     profile_option,
     spec_option,
 )
@@ -73,15 +74,6 @@ def _status(msg: str) -> None:
 
 def _warn(msg: str) -> None:
     err_console.print(f"[bold yellow]Warning:[/] [yellow]{escape(msg)}[/]", soft_wrap=True)
-
-
-def _duration(text: str) -> float:
-    from iamlayer.spec.backend_validate import DURATION_RULE, parse_duration
-
-    seconds = parse_duration(text)
-    if seconds is None:
-        raise click.BadParameter(f"{text!r} is not a duration: {DURATION_RULE}")
-    return seconds
 
 
 def _print_json(data: Any) -> None:
@@ -302,14 +294,7 @@ def _confirm(p: Plan, auto_approve: bool) -> None:
 @json_option
 @refresh_option
 @compact_option
-@click.option(
-    "--lock-timeout",
-    default="0s",
-    metavar="DURATION",
-    callback=lambda _c, _p, v: _duration(v),
-    help="Wait this long (30s, 5m, 1h) for an account another operator is writing to, instead of "
-    "being refused at once.",
-)
+@lock_timeout_option
 @click.option(
     "--allow-behind",
     is_flag=True,

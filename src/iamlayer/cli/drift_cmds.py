@@ -10,8 +10,16 @@ import click
 from iamlayer import __version__, api
 from iamlayer.audit.controls import DEFAULT_BENCHMARK
 from iamlayer.audit.report import render_table
-from iamlayer.cli.audit_cmds import _load, _progress, _selected, account_option
-from iamlayer.cli.common import console, err_console, profile_option, spec_option
+from iamlayer.cli.common import (
+    account_option,
+    account_progress,
+    console,
+    err_console,
+    load_spec_file,
+    profile_option,
+    selected_accounts,
+    spec_option,
+)
 from iamlayer.drift import Drift, drift_json, drift_markdown, drift_sarif
 from iamlayer.files import write_atomic
 from iamlayer.plan.render import render_plan
@@ -42,11 +50,11 @@ def drift_command(
     not be planned. Meant for a scheduled CI job (examples/ci/): a changed resource or a new FAIL
     turns the job red, and --format sarif feeds a code-scanning dashboard.
     """
-    spec = _load(spec_file)
-    only = _selected(spec, accounts)
+    spec = load_spec_file(spec_file)
+    only = selected_accounts(spec, accounts)
     err_console.print("[dim]planning[/]")
     plan = api.make_plan(spec, credentials=profile, accounts=only)
-    with _progress("Auditing accounts", len(only or spec.accounts)) as step:
+    with account_progress("Auditing accounts", len(only or spec.accounts)) as step:
         done = api.run_audit(
             spec, credentials=profile, accounts=only, benchmark=DEFAULT_BENCHMARK, on_account=step
         )

@@ -272,8 +272,9 @@ def configure_cmd(
     sso)". With --cli login: profiles for `aws login`, no key.
     """
     from iamlayer.spec.load import load_spec
+    from iamlayer.state.outputs import people_spec
 
-    spec = load_spec(spec_file, check_keys=False)
+    spec = people_spec(load_spec(spec_file, check_keys=False))  # an organization's, as last applied
     files = AwsFiles.for_project(spec.project, aws_dir)
     mode = CliMode.SSO if sso else _mode(spec, user, cli)
     if _wrote_keyless(spec, user, files, mode, mfa_serial, start_url, as_json):
@@ -655,8 +656,9 @@ def onboard_cmd(
     from iamlayer.cli.secrets_cmds import decrypt_as_person
     from iamlayer.profiles.onboard import MfaUI, onboard
     from iamlayer.spec.load import load_spec
+    from iamlayer.state.outputs import people_spec
 
-    spec = load_spec(spec_file, check_keys=False)
+    spec = people_spec(load_spec(spec_file, check_keys=False))  # an organization's, as last applied
     files = AwsFiles.for_project(spec.project, aws_dir)
     if _wrote_keyless(spec, user, files, _mode(spec, user, cli), mfa_serial, None, as_json):
         return

@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING
 import click
 
 from iamlayer import api
-from iamlayer.cli.common import EXIT_OK, console, err_console, json_option, profile_option, spec_option
+from iamlayer.cli.common import (
+    EXIT_OK,
+    console,
+    err_console,
+    json_option,
+    lock_timeout_option,
+    profile_option,
+    spec_option,
+)
 from iamlayer.errors import IamlayerError, UserAbort
 from iamlayer.spec.load import load_spec
 from iamlayer.spec.model import Spec
@@ -164,9 +172,15 @@ def password() -> None:
 @spec_option
 @profile_option
 @click.option("--no-reset-required", is_flag=True, help="Do not make the person choose a new password.")
+@lock_timeout_option
 @json_option
 def password_reset(
-    user: str, spec_file: Path, profile: str | None, no_reset_required: bool, as_json: bool
+    user: str,
+    spec_file: Path,
+    profile: str | None,
+    no_reset_required: bool,
+    lock_timeout: float,
+    as_json: bool,
 ) -> int:
     """Issue USER a new console password, encrypted to their current key.
 
@@ -176,7 +190,12 @@ def password_reset(
     spec = load_spec(spec_file)
     _spec_user(spec, user)
     issued = api.reset_password(
-        spec, user, credentials=profile, reset_required=not no_reset_required, command=_command()
+        spec,
+        user,
+        credentials=profile,
+        reset_required=not no_reset_required,
+        command=_command(),
+        lock_timeout=lock_timeout,
     )
     path = issued.file
     result = {
@@ -210,9 +229,16 @@ def access_key() -> None:
     "--deactivate-old", is_flag=True, help="Deactivate the user's older key after the new one is made."
 )
 @click.option("--delete-old", is_flag=True, help="Delete the user's older key after the new one is made.")
+@lock_timeout_option
 @json_option
 def access_key_rotate(
-    user: str, spec_file: Path, profile: str | None, deactivate_old: bool, delete_old: bool, as_json: bool
+    user: str,
+    spec_file: Path,
+    profile: str | None,
+    deactivate_old: bool,
+    delete_old: bool,
+    lock_timeout: float,
+    as_json: bool,
 ) -> int:
     """Give USER a new access key, encrypted to their key; retire the old one only when asked.
 
@@ -226,7 +252,9 @@ def access_key_rotate(
     spec = load_spec(spec_file)
     _spec_user(spec, user)
     old: OldKeys = "delete" if delete_old else "deactivate" if deactivate_old else "keep"
-    done = api.rotate_access_key(spec, user, credentials=profile, old=old, command=_command())
+    done = api.rotate_access_key(
+        spec, user, credentials=profile, old=old, command=_command(), lock_timeout=lock_timeout
+    )
     action = {"keep": "kept", "deactivate": "deactivated", "delete": "deleted"}[old]
     result = {
         "user": user,
@@ -258,6 +286,7 @@ def access_key_rotate(
 @profile_option
 @click.option("--deactivate", is_flag=True, help="Only deactivate the keys (they can be reactivated).")
 @click.option("--yes", "--auto-approve", "yes", is_flag=True, help="Do not ask for confirmation.")
+@lock_timeout_option
 @json_option
 def access_key_retire(
     user: str,
@@ -266,6 +295,7 @@ def access_key_retire(
     profile: str | None,
     deactivate: bool,
     yes: bool,
+    lock_timeout: float,
     as_json: bool,
 ) -> int:
     """Delete (or --deactivate) USER's old access keys, without making a new one.
@@ -290,7 +320,14 @@ def access_key_retire(
             raise UserAbort("Nothing was retired.")
 
     done = api.retire_access_keys(
-        spec, user, key_ids, credentials=profile, deactivate=deactivate, confirm=confirm, command=_command()
+        spec,
+        user,
+        key_ids,
+        credentials=profile,
+        deactivate=deactivate,
+        confirm=confirm,
+        command=_command(),
+        lock_timeout=lock_timeout,
     )
     if not done.retired:
         if as_json:

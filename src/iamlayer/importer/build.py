@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from iamlayer.errors import IamlayerError
-from iamlayer.importer.ic_build import build_identity_center, ic_owners
+from iamlayer.importer.ic_build import build_identity_center, entitled_roles, ic_owners
 from iamlayer.importer.model import ImportFinding, ImportSource, SourceAccount
 from iamlayer.plan.desired import (
     ASSUME_POLICY_NAME,
@@ -482,6 +482,8 @@ class _Builder:
             else None
         )
         self._left_in_member_accounts(names, people_src.id, project, ic)
+        if ic is not None and self.src.identity_center is not None:
+            roles = entitled_roles(roles, self.src.identity_center, ic, ids_to_names, self.findings)
 
         spec = Spec(
             path=self.path,

@@ -12,6 +12,8 @@ The rules, chosen so that the first plan of the written spec changes nothing:
   reference is written as the spec policy of that path and name. A boundary is written only when
   there is one (without the field iamlayer leaves the boundary alone); one that could not be read,
   or names no spec policy, is left alone and said so.
+- An entitlement of the account access manager is written as `roles.<Role>.entitled:` when its
+  principal and role are imported and it holds in every account of the role (`entitled_roles`).
 - An assignment is imported when its principal and permission set are; someone else's assignment
   of an imported permission set stays as it is, and so do the policy copies it needs (a plan never
   deletes those: iamlayer.plan.ic_diff.needed_policy_copies).
@@ -21,9 +23,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from typing import Protocol, TypeVar
+from dataclasses import replace
+from typing import Any, Protocol, TypeVar
 
 from iamlayer.importer.model import IcSource, ImportFinding
+from iamlayer.plan.desired import ACCOUNT_ACCESS_TRUST
 from iamlayer.plan.ic_diff import adopt_hint
 from iamlayer.spec.ic_model import (
     DEFAULT_SESSION_DURATION,
@@ -38,8 +42,9 @@ from iamlayer.spec.ic_model import (
     iso_duration,
 )
 from iamlayer.spec.ic_validate import IDENTITY_STORE_ID
-from iamlayer.spec.model import ManagedPolicy
+from iamlayer.spec.model import ManagedPolicy, Role
 from iamlayer.state.ic_model import IcState, PermissionSetState, cm_ref
+from iamlayer.state.normalize import normalize, normalize_statement
 
 WHERE = "identity center"
 
@@ -307,3 +312,63 @@ def build_identity_center(
         )
         return None
     return _IcBuilder(src, project, accounts, policies, findings).build(accounts[src.account_id])
+
+
+def entitled_roles(
+    roles: Mapping[str, Role],
+    src: IcSource,
+    ic: IdentityCenter,
+    accounts: Mapping[str, str],
+    findings: list[ImportFinding],
+) -> dict[str, Role]:
+    """The roles with `entitled:` from the account access manager's entitlements the reader
+    found (`src.state.entitlements`): a principal of the imported `identity_center:` entitled to
+    an imported role in every account the role is in. One entitled in some of them only is kept
+    as it is, not written (the spec entitles in every account of the role), and so is one to a
+    role or principal not imported. `accounts` maps account ids to spec names."""
+    ids = {name: account_id for account_id, name in accounts.items()}
+    by_arn = {
+        f"arn:aws:iam::{ids[a]}:role{r.path}{r.name}": (key, a)
+        for key, r in roles.items()
+        for a in r.accounts
+        if a in ids
+    }
+    found: dict[str, dict[str, set[str]]] = {}
+    for e in sorted(src.state.entitlements, key=lambda e: (e.role_arn, e.principal_type, e.principal)):
+        principal = f"{e.principal_type.lower()}/{e.principal}"
+        hit = by_arn.get(e.role_arn)
+        known = ic.groups if e.principal_type == "GROUP" else ic.users
+        if hit is None or e.principal not in known:
+            why = "its role is not imported" if hit is None else "its principal is not imported"
+            findings.append(ImportFinding("kept", WHERE, f"entitlement of {principal} to {e.role_arn}", why))
+            continue
+        found.setdefault(hit[0], {}).setdefault(principal, set()).add(hit[1])
+    out = dict(roles)
+    for key, principals in found.items():
+        role = roles[key]
+        whole = [p for p, where in principals.items() if where >= set(role.accounts)]
+        for p, where in principals.items():
+            if p not in whole:
+                findings.append(
+                    ImportFinding(
+                        "kept",
+                        WHERE,
+                        f"entitlement of {p} to role {key} in {', '.join(sorted(where))}",
+                        "roles.<Role>.entitled entitles in every account of the role; these accounts only are kept as they are",
+                    )
+                )
+        if whole:
+            out[key] = replace(
+                role, entitled=tuple(whole), trust_policy=_without_account_access(role.trust_policy)
+            )
+    return out
+
+
+def _without_account_access(trust: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """A verbatim trust policy without the statement `entitled:` renders (the account access
+    manager's), which the role then gets back from `entitled:` as it was."""
+    if trust is None:
+        return None
+    wanted = normalize_statement(ACCOUNT_ACCESS_TRUST)
+    statements = [st for st in normalize(trust).get("Statement", []) if normalize_statement(st) != wanted]
+    return {**normalize(trust), "Statement": statements}

@@ -245,7 +245,19 @@ def _read_identity_center(
         )
         return
     try:
-        state, unread = read_identity_center_for_import(clients, source.region, list(labels))
+        state, unread = read_identity_center_for_import(
+            clients,
+            source.region,
+            list(labels),
+            on_access_error=lambda exc: source.findings.append(
+                ImportFinding(
+                    "note",
+                    labels[management.id],
+                    "account access manager not read",
+                    f"{exc}; roles are imported without `entitled:`",
+                )
+            ),
+        )
     except IamlayerError as exc:
         source.findings.append(
             ImportFinding(

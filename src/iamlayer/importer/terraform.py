@@ -45,7 +45,15 @@ from iamlayer.importer.model import Ciphertext, ImportFinding, ImportSource, Sou
 from iamlayer.kinds import terraform_types
 from iamlayer.secrets.names import SecretKind
 from iamlayer.spec.model import PasswordPolicy
-from iamlayer.state.model import AccessKey, AccountState, GroupState, PolicyState, RoleState, UserState
+from iamlayer.state.model import (
+    AccessKey,
+    AccountState,
+    GroupState,
+    OidcProviderState,
+    PolicyState,
+    RoleState,
+    UserState,
+)
 from iamlayer.state.normalize import normalize
 
 #: Types that attach managed policies: principal kind -> the attribute naming the principal (or
@@ -349,6 +357,21 @@ def read_states(instances: list[TfInstance], findings: list[ImportFinding]) -> d
                     "state (another layer's?); it stays as it is",
                 )
             )
+    for inst, st in r.each("aws_iam_openid_connect_provider"):
+        # read as live state (the providers a `ci:` block will find), but the importer writes no
+        # `ci:`: a provider does not say which repository and branches may use it
+        url = str(inst.get("url", "")).removeprefix("https://").rstrip("/")
+        st.oidc_providers[url] = OidcProviderState(
+            host=url,
+            arn=str(inst.get("arn", "")),
+            client_ids=tuple(sorted(inst.get("client_id_list", []))),
+            tags=_tags(inst.get("tags")),
+        )
+        findings.append(
+            ImportFinding(
+                "kept", inst.address, f"OIDC provider {url}", "write a `ci:` block for what uses it"
+            )
+        )
     for inst, st in r.each("aws_iam_account_alias"):
         st.alias = str(inst.get("account_alias"))
     for inst, st in r.each("aws_iam_account_password_policy"):

@@ -194,6 +194,8 @@ def _role(spec: Spec, key: str, role: Role) -> dict[str, Any]:
         out["tags"] = dict(role.tags)
     if role.trust_policy is not None:
         out["trust_policy"] = readable(role.trust_policy)
+    if role.entitled:
+        out["entitled"] = list(role.entitled)
     return out
 
 

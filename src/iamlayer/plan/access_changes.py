@@ -8,13 +8,13 @@ has (the plan deletes it). Both are asked of the evaluator (iamlayer.access.reac
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
 from iamlayer.access.principals import model_of
-from iamlayer.access.reach import person_reach, reach_changes
+from iamlayer.access.reach import Answer, reach_table, table_changes
 from iamlayer.plan.desired import desired_state
 from iamlayer.plan.model import AccessChange
 from iamlayer.spec.model import Spec
@@ -68,9 +68,10 @@ def access_changes(
     if spec.people_account not in live:
         return ()
     after = after if after is not None else after_states(spec, live)
-    before_reach = person_reach(model_of(spec, live, managed=managed, source="live"), now=now)
-    after_reach = person_reach(model_of(spec, after, managed=managed, source="spec"), now=now)
-    return reach_changes(before_reach, after_reach, list(spec.accounts))
+    answers: dict[Hashable, Answer] = {}  # what the plan leaves as it was is evaluated once
+    before = reach_table(model_of(spec, live, managed=managed, source="live"), now=now, answers=answers)
+    after_reach = reach_table(model_of(spec, after, managed=managed, source="spec"), now=now, answers=answers)
+    return table_changes(before, after_reach, list(spec.accounts))
 
 
 def unknown_policies(

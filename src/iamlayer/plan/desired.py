@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from iamlayer.plan.ci import OperatorPolicies, ci_providers, ci_roles
 from iamlayer.plan.signin import SIGNIN_POLICY_NAME, signin_policy
 from iamlayer.spec.model import Grant, Offboarding, Role, SelfManagement, Spec
 from iamlayer.spec.organization import placeholder_view, unit_org_path
@@ -438,12 +439,17 @@ def offboarded_policy(spec: Spec, role_key: str, account: str, now: datetime) ->
     return normalize({"Version": "2012-10-17", "Statement": statements}) if statements else None
 
 
-def desired_state(spec: Spec, account: str, *, now: datetime | None = None) -> AccountState:
+def desired_state(
+    spec: Spec, account: str, *, now: datetime | None = None, operator: OperatorPolicies | None = None
+) -> AccountState:
     """What `account` should hold according to the spec; `now` (default: the clock) decides which
-    grants have expired."""
+    grants have expired. `operator`: the operator policies the CI roles of `ci:` get inline
+    (iamlayer.plan.ci); the planner passes them, analyses of trust alone need not."""
     acc = spec.accounts[account]
     owner = {OWNER_TAG: spec.project}
     state = AccountState(account_id=acc.id, alias=acc.alias, password_policy=acc.password_policy)
+    state.oidc_providers = ci_providers(spec, account)
+    state.roles.update(ci_roles(spec, account, operator))
     now = now or datetime.now(UTC)
     for key, role in spec.roles.items():
         if account not in role.accounts:

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, TypeVar
 
+from iamlayer.kinds import federated_providers
 from iamlayer.plan.model import Action, Address, Change, Kind
 from iamlayer.secrets.names import PASSWORD_FILE, PENDING_SUFFIX
 from iamlayer.spec.model import PasswordPolicy
@@ -360,6 +361,57 @@ class _Differ(ChangeCollector):
                     None,
                 )
 
+    # -- OIDC providers ----------------------------------------------------------------------
+    def oidc_providers(self) -> None:
+        """The providers of `ci:`. One that exists without any project's tag (an account often has
+        GitHub's already) is used as it is, never changed: a notice says when it lacks the audience."""
+        for host, want in self.desired.oidc_providers.items():
+            have = self.live.oidc_providers.get(host)
+            fields = {"url": f"https://{host}", "client_ids": list(want.client_ids), "tags": want.tags}
+            if have is None:
+                self.add(Kind.OIDC_PROVIDER, host, Action.CREATE, None, fields)
+                continue
+            owner = have.tags.get(OWNER_TAG)
+            if owner is not None and owner != self.project:
+                self.out.collisions.append(adopt_hint("OIDC provider", host, self.project, owner))
+            elif owner is None:
+                missing = sorted(set(want.client_ids) - set(have.client_ids))
+                if missing:
+                    self.out.notices.append(
+                        f"OIDC provider {host} is not iamlayer's and lacks the audience {', '.join(missing)}: "
+                        f"add it (aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn "
+                        f"{have.arn} --client-id {missing[0]}), or CI cannot assume its roles"
+                    )
+            elif set(want.client_ids) != set(have.client_ids):
+                self.add(
+                    Kind.OIDC_PROVIDER,
+                    host,
+                    Action.UPDATE,
+                    {"client_ids": list(have.client_ids)},
+                    {"client_ids": list(want.client_ids), "arn": have.arn},
+                )
+        for host, have in self.live.oidc_providers.items():
+            if host not in self.desired.oidc_providers and have.owned_by(self.project):
+                # the roles of this project that trust it: deleted after it, so that a provider
+                # whose delete failed still has them, and the next plan reads it again
+                roles = sorted(
+                    n
+                    for n, r in self.live.roles.items()
+                    if r.owned_by(self.project) and host in federated_providers(r.trust)
+                )
+                self.add(
+                    Kind.OIDC_PROVIDER,
+                    host,
+                    Action.DELETE,
+                    {
+                        "url": f"https://{host}",
+                        "client_ids": list(have.client_ids),
+                        "arn": have.arn,
+                        "roles": roles,
+                    },
+                    None,
+                )
+
     # -- groups ------------------------------------------------------------------------------
     def groups(self, adopt: frozenset[str]) -> None:
         for name, want in self.desired.groups.items():
@@ -601,6 +653,7 @@ def diff(
     d = _Differ(account, project, desired, live, staged_passwords or {}, adopt, needed_policies)
     d.account_settings()
     d.policies()
+    d.oidc_providers()
     d.roles()
     d.groups(adopt_groups)
     d.users(

@@ -31,7 +31,7 @@ from iamlayer.kinds import ACCESS_APPLICATION_NAME
 from iamlayer.plan.desired import offboarded_statements, role_arn
 from iamlayer.plan.diff import ChangeCollector, DiffResult
 from iamlayer.plan.model import Action, Kind
-from iamlayer.spec.ic_model import GROUP, USER, IdentityCenter, PermissionSet, duration_seconds
+from iamlayer.spec.ic_model import GROUP, USER, Assignment, IdentityCenter, PermissionSet, duration_seconds
 from iamlayer.spec.model import Spec
 from iamlayer.state.ic_model import (
     AssignmentState,
@@ -151,6 +151,42 @@ def foreign_entitled_roles(spec: Spec, account: str, live: AccountState) -> Spec
                 )
             )
     return SpecError(out) if out else None
+
+
+def management_assignments(spec: Spec) -> list[tuple[Assignment, str, str]]:
+    """The assignments of the spec that give a permission set in the organization's management
+    account (named in the spec, or known from the organization the spec was resolved against),
+    each with what to say and the hint. AWS advises against them: the management account holds
+    the organization's controls, SCPs do not restrict it, and a delegated administrator cannot
+    manage the permission sets provisioned there; `accounts: all` and an OU holding it reach it
+    unnoticed."""
+    ic = spec.identity_center
+    if ic is None:
+        return []
+    ids = {spec.organization.management_id} if spec.organization is not None else set()
+    named = spec.accounts.get(spec.management_account or "")
+    if named is not None:
+        ids.add(named.id)
+    reached = {name for name, account in spec.accounts.items() if account.id in ids}
+    return [
+        (
+            a,
+            f"{a.principal_type.lower()} {a.principal} gets permission set {a.permission_set} in the "
+            f"management account {a.account} ({spec.accounts[a.account].id}); AWS advises against "
+            "assignments there (SCPs do not restrict it; a delegated administrator cannot manage them)",
+            f"exclude: [{a.account}] unless that access is meant",
+        )
+        for a in ic.assignments
+        if a.account in reached
+    ]
+
+
+def management_assignment_warnings(spec: Spec) -> tuple[str, ...]:
+    """For the top of the plan: `management_assignments`, each at its file and line."""
+    return tuple(
+        (f"{spec.path.name}:{a.line}: " if a.line else "") + f"identity_center.assignments: {text}: {hint}"
+        for a, text, hint in management_assignments(spec)
+    )
 
 
 def entitled_account_ids(spec: Spec) -> list[str]:

@@ -28,6 +28,7 @@ from iamlayer.plan.model import Change
 from iamlayer.spec.ic_model import EXTERNAL_SOURCE, GROUP, USER, default_portal_url
 from iamlayer.spec.model import Spec
 from iamlayer.spec.policy_grammar import did_you_mean
+from iamlayer.state.ic_model import AssignmentReadShape
 from iamlayer.state.journal import Journal
 from iamlayer.state.model import AccountState
 from iamlayer.state.records import PROVISIONING_ENTRY
@@ -46,6 +47,8 @@ class IcPlanPart:
     fingerprint: str = ""
     #: per account id, the customer-managed policies no plan may delete (see needed_policy_copies)
     needed_policies: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: how the assignments were read (for `plan --stats`)
+    read_shape: AssignmentReadShape | None = None
 
 
 def plan_identity_center(spec: Spec, clients: AccountClients, journal: Journal) -> IcPlanPart:
@@ -53,6 +56,7 @@ def plan_identity_center(spec: Spec, clients: AccountClients, journal: Journal) 
     ic = spec.identity_center
     assert ic is not None
     project = spec.project
+    desired = desired_ic(spec)
     live = read_identity_center(
         clients,
         ic.region,
@@ -64,13 +68,15 @@ def plan_identity_center(spec: Spec, clients: AccountClients, journal: Journal) 
         external={kind: list(ic.external(kind)) for kind in (GROUP, USER) if ic.external(kind)},
         list_store=ic.identity_source != EXTERNAL_SOURCE,
         entitled_accounts=entitled_account_ids(spec),
+        project=project,
+        desired=desired,
     )
     if live.unresolved:
         raise unresolved_error(spec, live.unresolved, live.identity_store_id)
     result = diff_ic(
         ic.account,
         project,
-        desired_ic(spec),
+        desired,
         live,
         account_names={a.id: a.name for a in spec.accounts.values()},
         managed_boundaries=managed_boundaries(ic),
@@ -91,7 +97,12 @@ def plan_identity_center(spec: Spec, clients: AccountClients, journal: Journal) 
             "or start_url if it was customised"
         )
     return IcPlanPart(
-        result.changes, result.collisions, notices, live.fingerprint(), needed_policy_copies(spec, live)
+        result.changes,
+        result.collisions,
+        notices,
+        live.fingerprint(),
+        needed_policy_copies(spec, live),
+        live.read_shape,
     )
 
 
@@ -147,6 +158,11 @@ class SharedIcPlan:
         if self._error is not None:
             raise self._error
         return self._part
+
+    def read_shape(self) -> AssignmentReadShape | None:
+        """How the part read the assignments (None when not read, or not read yet)."""
+        with self._lock:
+            return self._part.read_shape if self._part is not None else None
 
     def needed_policies(self, spec: Spec, account: str, live: AccountState) -> dict[str, str]:
         """What `account`'s IAM diff must not delete (`live`: as read); every policy a permission

@@ -16,18 +16,26 @@ from functools import partial
 from typing import Any
 
 from iamlayer.access.checks import CheckReport, evaluate_checks
+from iamlayer.api import ci_operator_policies
 from iamlayer.audit.model import REPORT_MAX_AGE
 from iamlayer.aws.accounts import Connection, connect_accounts
 from iamlayer.aws.managed_policies import read_policy_documents
 from iamlayer.aws.org import read_org_view
-from iamlayer.aws.read import confirm_user, describe_user_for_delete, read_policy_tags, whole_state_read
+from iamlayer.aws.read import (
+    confirm_user,
+    describe_user_for_delete,
+    read_oidc_providers,
+    read_policy_tags,
+    whole_state_read,
+)
 from iamlayer.aws.session import ApiStats, CredentialSource
 from iamlayer.errors import IamlayerError, PlanError, SpecError
-from iamlayer.kinds import expected_plan_reads
+from iamlayer.kinds import expected_plan_reads, ic_operations
 from iamlayer.plan.access_changes import access_changes, after_states, unknown_policies
+from iamlayer.plan.ci import reads_oidc_providers
 from iamlayer.plan.desired import desired_state
 from iamlayer.plan.diff import SecretIntent, diff
-from iamlayer.plan.ic_diff import foreign_entitled_roles
+from iamlayer.plan.ic_diff import foreign_entitled_roles, management_assignment_warnings
 from iamlayer.plan.ic_plan import (
     SharedIcPlan,
     combined_fingerprint,
@@ -39,6 +47,7 @@ from iamlayer.plan.model import AccessChange, AccountPlan, Plan
 from iamlayer.secrets.keys import load_public_key
 from iamlayer.spec.load import resolve_organization
 from iamlayer.spec.model import Spec
+from iamlayer.state.ic_model import AssignmentReads, AssignmentReadShape
 from iamlayer.state.journal import Journal
 from iamlayer.state.model import AccountState, PolicyState, UserState, adoptable, description_owner
 from iamlayer.state.outputs import outbox_for
@@ -151,6 +160,8 @@ def read_account(
     state = whole_state_read(
         conn.clients, conn.account.id, credential_report=bool(desired.users) and not refresh_credentials
     )
+    if reads_oidc_providers(spec, account, state):
+        state.oidc_providers = read_oidc_providers(conn.clients, conn.account.id)
     read = AccountRead(state)
     if account != spec.people_account:
         return read
@@ -237,7 +248,7 @@ def plan_account(
     """
     if conn.error is not None or conn.reach is None:
         return AccountPlan(account, conn.account.id, "", "", "", error=str(conn.error), unreadable=True)
-    desired = desired_state(spec, account)
+    desired = desired_state(spec, account, operator=ci_operator_policies(spec))
     keys_in_flight = journal.key_creations(account)
     try:
         read = read_account(
@@ -357,6 +368,20 @@ def resolve_spec(
     return resolve_organization(spec, read_org_view(profile, spec.region, stats, parallelism=parallelism))
 
 
+def ic_assignment_units(shape: AssignmentReadShape | None) -> tuple[str, int] | None:
+    """The Identity Center assignment read's shape and units (expected_plan_reads' `ic_assignments`)."""
+    if shape is None:
+        return None
+    return str(shape.by), shape.principals if shape.by is AssignmentReads.PRINCIPAL else shape.pairs
+
+
+def ic_read_stats(shape: AssignmentReadShape, stats: ApiStats) -> dict[str, Any]:
+    """`plan --stats`' Identity Center part: how the assignments were read, and the calls of
+    Identity Center's operations (sso-admin, identitystore) by operation."""
+    ops = ic_operations()
+    return {**shape.as_json(), "calls": {op: n for op, n in stats.by_operation().items() if op in ops}}
+
+
 def make_plan(
     spec: Spec,
     *,
@@ -412,6 +437,7 @@ def make_plan(
     # Call counts are final only once every account is read (assume-role calls count too).
     calls = stats.by_account()
     plans = [replace(p, api_calls=calls.get(p.account, 0)) for p in plans]
+    shape = ic.read_shape()
     return Plan(
         project=spec.project,
         spec_path=str(spec.path),
@@ -424,9 +450,12 @@ def make_plan(
                 [p.account for p in plans if not p.error],
                 spec.people_account,
                 spec.identity_center.account if spec.identity_center else None,
+                ic_assignment_units(shape),
             ),
+            **({"identity_center": ic_read_stats(shape, stats)} if shape is not None else {}),
         },
         refresh_credentials=refresh_credentials,
         access=access,
         selections=spec.selections,
+        warnings=management_assignment_warnings(spec),
     )

@@ -197,4 +197,12 @@ def render_stats(stats: dict[str, Any]) -> str:
     )
     if short:
         line += " (fewer than declared: " + ", ".join(f"{op} {n}" for op, n in short.items()) + ")"
+    ic: dict[str, Any] | None = stats.get("identity_center")
+    if ic is not None:
+        calls = ", ".join(f"{k} {v}" for k, v in ic.get("calls", {}).items())
+        line += (
+            f"\nIdentity Center: assignments read by {ic['assignments_by']} ({ic['principals']} managed "
+            f"principal(s), {ic['pairs']} permission set and account pair(s), {ic['completions']} "
+            f"completing read(s)); its calls: {sum(ic.get('calls', {}).values())} ({calls})"
+        )
     return line

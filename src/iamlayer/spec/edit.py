@@ -89,7 +89,7 @@ def update_accounts(spec_path: Path, accounts: dict[str, str]) -> bool:
             raise IamlayerError(f"account {name}: {account_id!r} is not a 12-digit AWS account id")
     text = spec_path.read_text(encoding="utf-8")
     parse_yaml(text, str(spec_path))  # what is wrong with it, said as `validate` says it
-    data = _round_trip_tree(text, str(spec_path))
+    data = round_trip_tree(text, str(spec_path))
     if not isinstance(data, CommentedMap):
         raise IamlayerError(f"{spec_path}: the spec is not a mapping; cannot update accounts")
 
@@ -105,7 +105,7 @@ def update_accounts(spec_path: Path, accounts: dict[str, str]) -> bool:
     return True
 
 
-def _round_trip_tree(text: str, file: str) -> Any:
+def round_trip_tree(text: str, file: str) -> Any:
     """ruamel.yaml's round-trip tree: text positions of every key and value, comments, styles.
     Only this editor needs it; every reader of a spec uses the C-speed loader (spec.load)."""
     try:
@@ -237,7 +237,7 @@ def without_person(text: str, file: str, user: str, entry: Mapping[str, Any]) ->
     comments, keys and styles; long flow mappings may be re-wrapped. Nothing is written: the caller
     validates the result first (iamlayer.offboard).
     """
-    data = _round_trip_tree(text, file)
+    data = round_trip_tree(text, file)
     if not isinstance(data, CommentedMap):
         raise SpecError([Diagnostic(file, None, "", "the spec is not a mapping")])
     users = data.get("users")

@@ -114,6 +114,7 @@ class Assignment:
     principal: str  # IcGroup or IcUser name
     permission_set: str
     account: str  # account name in the spec
+    line: int | None = field(default=None, compare=False)  # where the spec's assignment is
 
 
 @dataclass(frozen=True)

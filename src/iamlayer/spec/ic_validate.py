@@ -474,7 +474,7 @@ def _assignments(
             targets, _ = sb.account_list(f, accounts)
         if principal is None:
             continue
-        out += [Assignment(principal[0], principal[1], ps, acc) for ps in sets for acc in targets]
+        out += [Assignment(principal[0], principal[1], ps, acc, item.line) for ps in sets for acc in targets]
     return tuple(dict.fromkeys(out))
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from iamlayer.errors import Diagnostic
 from iamlayer.kinds import default_quota, limit
+from iamlayer.plan.ic_diff import management_assignments
 from iamlayer.plan.model import Kind
 from iamlayer.spec import policy_grammar as grammar
 from iamlayer.spec.model import PolicyDocument, Spec
@@ -58,6 +60,11 @@ def lint(spec: Spec, reader: Reader) -> None:
         )
 
     if spec.identity_center is not None:
+        # Named accounts only: those an OU selector reaches are known at plan time, which warns too.
+        for a, text, hint in management_assignments(spec):
+            reader.diagnostics.append(
+                Diagnostic(reader.file, a.line, "identity_center.assignments", text, hint, "warning")
+            )
         for name, pset in spec.identity_center.permission_sets.items():
             attached = len(pset.policies) + len(pset.customer_managed_policies)
             _managed_quota(

@@ -2,6 +2,7 @@
 
     load_spec(path)                  -> Spec, or SpecError carrying every Diagnostic
     load_spec_with_warnings(path)    -> (Spec, warnings)
+    load_spec_text(text, path)       -> (Spec, warnings), of text not written yet
     resolve_organization(spec, view) -> Spec, its OU selectors and `organization: true` resolved
 
 Problems are located by file, 1-based line and key path (`users.jane.doe.groups[0]`), with a
@@ -74,6 +75,13 @@ def load_spec_with_warnings(path: str | Path, *, check_keys: bool = True) -> tup
     except (OSError, UnicodeDecodeError) as e:
         raise SpecError([Diagnostic(file, None, "", f"cannot read the spec: {e}")]) from e
 
+    return load_spec_text(text, path, check_keys=check_keys)
+
+
+def load_spec_text(text: str, path: str | Path, *, check_keys: bool = True) -> tuple[Spec, list[Diagnostic]]:
+    """As `load_spec_with_warnings`, of spec text not (yet) in the file `path`, which it is read
+    as (relative paths, messages): a spec a command proposes is checked before it is written."""
+    file = str(path)
     data = parse_yaml(text, file)
     if data is None:
         raise SpecError(

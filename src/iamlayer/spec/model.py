@@ -281,6 +281,36 @@ class S3Backend:
 
 
 @dataclass(frozen=True)
+class CiProvider:
+    """One CI system of `ci:` (iamlayer.spec.ci_validate): the OpenID Connect provider iamlayer
+    makes in `account`, and two roles there that its jobs assume with their OIDC token. Each
+    role's trust pins the audience and exact `sub` values (iamlayer.plan.ci): `plan_subs` for the
+    plan role (read-only operator policy), `apply_subs` for the apply role (the whole policy)."""
+
+    name: str  # "github" or "gitlab"
+    subject: str  # the repository (github) or project path (gitlab): acme/infrastructure
+    account: str  # an account name of the spec
+    url: str  # the issuer: https://token.actions.githubusercontent.com
+    audience: str  # the token's `aud`
+    plan_subs: tuple[str, ...]
+    apply_subs: tuple[str, ...]
+    line: int | None = field(default=None, compare=False, hash=False)
+
+    @property
+    def host(self) -> str:
+        """The issuer without its scheme: the provider's name in its ARN and in condition keys."""
+        return self.url.removeprefix("https://").rstrip("/")
+
+    @property
+    def plan_role(self) -> str:
+        return f"iamlayer-ci-{self.name}-plan"
+
+    @property
+    def apply_role(self) -> str:
+        return f"iamlayer-ci-{self.name}-apply"
+
+
+@dataclass(frozen=True)
 class Spec:
     """The whole identities layer, validated and with defaults applied."""
 
@@ -305,6 +335,7 @@ class Spec:
     adopt: bool = False
     backend: S3Backend | None = None  # None: the local folder .iamlayer/ beside the spec
     grants: tuple[Grant, ...] = ()  # temporary access that AWS ends by itself (`grants:`)
+    ci: tuple[CiProvider, ...] = ()  # CI systems that plan and apply with OIDC (`ci:`)
     offboarded: tuple[Offboarding, ...] = ()  # people who left, while their sessions may live
     # --- accounts chosen by the organization (iamlayer.spec.organization) ---
     #: `accounts: {organization: true}`: the layer's accounts are the organization's ACTIVE ones

@@ -20,8 +20,8 @@ condition keys (iamlayer.plan.desired), so their size does not grow with the acc
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 OU_PREFIX = "ou:"
@@ -83,6 +83,8 @@ class OrgView:
     root_id: str  # r-...
     units: tuple[OrgUnit, ...] = ()
     members: tuple[OrgMember, ...] = ()
+    #: the organization's management account (DescribeOrganization's MasterAccountId); "" unknown
+    management_id: str = ""
     #: account id -> member: the evaluator asks it for every request on a role
     _by_id: dict[str, OrgMember] = field(init=False, repr=False, compare=False, default_factory=dict)
 
@@ -111,6 +113,23 @@ class OrgView:
     def paths_by_account(self) -> dict[str, str]:
         """Account id -> aws:ResourceOrgPaths of its resources, for every account of the organization."""
         return {m.id: m.org_path for m in self.members}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "root_id": self.root_id,
+            "units": [asdict(u) for u in self.units],
+            "members": [asdict(m) for m in self.members],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> OrgView:
+        return cls(
+            str(data["id"]),
+            str(data["root_id"]),
+            tuple(OrgUnit(**u) for u in data.get("units", ())),
+            tuple(OrgMember(**m) for m in data.get("members", ())),
+        )
 
 
 @dataclass(frozen=True)

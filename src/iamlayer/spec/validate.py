@@ -21,6 +21,7 @@ from iamlayer.kinds import default_quota, limit
 from iamlayer.plan.model import Kind
 from iamlayer.spec import policy_grammar as grammar
 from iamlayer.spec.backend_validate import build_backend
+from iamlayer.spec.ci_validate import build_ci
 from iamlayer.spec.grants_validate import build_grants
 from iamlayer.spec.ic_validate import build_identity_center, check_entitlements
 from iamlayer.spec.model import (
@@ -58,7 +59,7 @@ from iamlayer.state.model import OFFBOARDED_POLICY_NAME, OWNER_TAG
 TOP_FIELDS: Final = (
     "project", "project_long", "region", "accounts", "people_account", "management_account",
     "access_role", "password_policy", "policies", "roles", "groups", "users", "regions_in_use",
-    "outputs_dir", "checks", "identity_center", "adopt", "backend", "grants", "offboarded",
+    "outputs_dir", "checks", "identity_center", "adopt", "backend", "grants", "ci", "offboarded",
 )  # fmt: skip
 ACCOUNT_FIELDS: Final = ("id", "alias", "password_policy", "profile")
 #: `accounts: {organization: true}`: every ACTIVE account of the organization, at plan time
@@ -282,6 +283,7 @@ class SpecBuilder:
             if "grants" in top
             else ()
         )
+        ci = build_ci(self, top["ci"], names.accounts, people, roles) if "ci" in top else ()
         offboarded = (
             build_offboarded(self, top["offboarded"], roles, identity_center) if "offboarded" in top else ()
         )
@@ -292,7 +294,7 @@ class SpecBuilder:
             accounts=accounts, people_account=people or "", management_account=management,
             access_role=access_role, policies=policies, roles=roles, groups=groups, users=users,
             regions_in_use=regions, outputs_dir=outputs_dir, checks=checks,
-            identity_center=identity_center, adopt=adopt, backend=backend, grants=grants,
+            identity_center=identity_center, adopt=adopt, backend=backend, grants=grants, ci=ci,
             offboarded=offboarded,
             accounts_from_organization=self.org_mode, unresolved=self.unresolved,
             organization=self.org if (self.org_mode or self.selections) else None,

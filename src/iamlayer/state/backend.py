@@ -60,6 +60,11 @@ class Held(Protocol):
     @property
     def info(self) -> LockInfo: ...
 
+    def lost_reason(self) -> str | None:
+        """Why this process may no longer write under the lock (it was taken over or broken, or
+        it could not be renewed for most of its lease), or None while it is safely held."""
+        ...
+
 
 @dataclass(frozen=True)
 class CreatedUser:

@@ -27,6 +27,7 @@ import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from iamlayer.state.model import POLICY_MARKER, Doc
@@ -140,12 +141,42 @@ class EntitlementState:
     id: str = field(default="", compare=False)  # AWS's entitlementId ("" when wanted)
 
 
+class AssignmentReads(StrEnum):
+    """The two shapes of the assignment read (iamlayer.aws.identity_center)."""
+
+    PAIRS = "permission set and account"  # ListAccountAssignments per owned permission set and account
+    PRINCIPAL = "principal"  # ListAccountAssignmentsForPrincipal per managed principal, then completions
+
+
+@dataclass(frozen=True)
+class AssignmentReadShape:
+    """How a live read got its assignments, for `plan --stats`: the shape, and the counts it was
+    chosen by (`principals`: those whose assignments iamlayer manages; `pairs`: owned permission
+    set and account pairs in scope); `completions`: the ListAccountAssignments a by-principal read
+    added (see iamlayer.aws.identity_center)."""
+
+    by: AssignmentReads
+    principals: int
+    pairs: int
+    completions: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "assignments_by": str(self.by),
+            "principals": self.principals,
+            "pairs": self.pairs,
+            "completions": self.completions,
+        }
+
+
 @dataclass
 class IcState:
     """One Identity Center instance: its identity store and what iamlayer may manage in it.
 
     `assignments` holds every assignment of the permission sets iamlayer owns, whoever the
-    principal (a foreign one is needed to know where a permission set is provisioned).
+    principal (a foreign one is needed to know where a permission set is provisioned); read by
+    principal, all but other principals' where every managed principal's stays
+    (iamlayer.aws.identity_center.completing_pairs: no plan differs).
     """
 
     instance_arn: str = ""
@@ -166,6 +197,9 @@ class IcState:
     application_arn: str = ""
     application_owner: str | None = None
     entitlements: set[EntitlementState] = field(default_factory=set)
+    #: how the live read got the assignments (None: not read so, or the wanted state); a cost,
+    #: not a state: outside the fingerprint
+    read_shape: AssignmentReadShape | None = None
 
     def principal_owned(self, principal_type: str, name: str, project: str) -> bool:
         """Whether iamlayer manages the principal's assignments: it made the principal, or the
@@ -183,6 +217,7 @@ class IcState:
         """A digest of everything a plan depends on (ids included: a principal deleted and made
         again under the same name is another principal)."""
         data: dict[str, Any] = asdict(self)
+        del data["read_shape"]
         data["assignments"] = sorted([*asdict(a).values()] for a in self.assignments)
         data["external"] = sorted(self.external)
         data["entitlements"] = sorted(

@@ -57,6 +57,9 @@ class LocalHeld:
     info: LockInfo
     fd: int
 
+    def lost_reason(self) -> str | None:
+        return None  # an flock lasts as long as its process: it cannot be lost while we run
+
 
 class LocalBackend:
     """The folder `.iamlayer/` beside the spec (see the module docstring)."""

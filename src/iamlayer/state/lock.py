@@ -26,7 +26,7 @@ from iamlayer.state.backend import Backend, Held
 from iamlayer.state.local_backend import lock_path
 from iamlayer.state.outputs import outputs_root
 
-__all__ = ["account_locks", "lock_path"]
+__all__ = ["account_locks", "lock_fence", "lock_path"]
 
 _log = logging.getLogger("iamlayer")
 
@@ -74,6 +74,25 @@ def account_locks(
                 problems.append(problem)
     if problems:
         raise LockedError("; ".join(problems))
+
+
+def lock_fence(spec: Spec, credentials: Any = None) -> Callable[[str], str | None]:
+    """The check a writer makes before each write to an account: None while this process holds
+    the account's lock, else why it may not write (never taken, taken over, broken, or not renewed
+    for most of its lease). Apply asks it before every change, so a holder that lost its lock
+    mid-apply stops writing instead of learning of it only at release."""
+    from iamlayer.state.backends import open_backend
+
+    backend_key = open_backend(spec, credentials).key
+
+    def fence(account: str) -> str | None:
+        with _registry:
+            entry = _held.get((backend_key, account))
+        if entry is None:
+            return f"this command does not hold the lock of account {account}"
+        return entry[0].lost_reason()
+
+    return fence
 
 
 def _take(backend: Backend, account: str, command: str, timeout: float, warn: Callable[[str], None]) -> bool:

@@ -186,6 +186,20 @@ class PolicyState:
         return description_owner(self.description) == project or (self.tags or {}).get(OWNER_TAG) == project
 
 
+@dataclass
+class OidcProviderState:
+    """An IAM OpenID Connect identity provider, named by its issuer's host (the ARN's last part,
+    `oidc-provider/<host>`): the audiences it accepts (`client_ids`) and its tags."""
+
+    host: str
+    arn: str = ""
+    client_ids: tuple[str, ...] = ()  # sorted
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def owned_by(self, project: str) -> bool:
+        return self.tags.get(OWNER_TAG) == project
+
+
 Resource = UserState | GroupState | RoleState | PolicyState
 
 
@@ -217,6 +231,7 @@ class AccountState:
     groups: dict[str, GroupState] = field(default_factory=dict)
     roles: dict[str, RoleState] = field(default_factory=dict)
     policies: dict[str, PolicyState] = field(default_factory=dict)
+    oidc_providers: dict[str, OidcProviderState] = field(default_factory=dict)  # by issuer host
     # When the credential report used as a hint was generated (ISO), or None if none was read.
     credential_report_time: str | None = None
 

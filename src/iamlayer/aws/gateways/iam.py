@@ -16,7 +16,7 @@ Each method is one intent ("attach this policy to that role") and owns how it is
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -94,17 +94,90 @@ class UserContents:
 
 class IamGateway:
     """IAM in one account. `client` retries (botocore's adaptive mode); `once` does not, for the
-    creates that must not be sent twice (defaults to `client`: a test's one stubbed client).
+    creates that must not be sent twice (a client, or how to make one when first needed; defaults
+    to `client`: a test's one stubbed client).
     `where` ends every message ("in account security (222222222222)")."""
 
-    def __init__(self, client: IAMClient, *, once: IAMClient | None = None, where: str = "") -> None:
+    def __init__(
+        self,
+        client: IAMClient,
+        *,
+        once: IAMClient | Callable[[], IAMClient] | None = None,
+        where: str = "",
+    ) -> None:
         self.client = client
-        self.once = once or client
+        self._once: IAMClient | None = None
+        self._make_once: Callable[[], IAMClient] | None = None
+        if once is None:
+            self._once = client
+        elif callable(once):
+            self._make_once = once
+        else:
+            self._once = once
         self.where = where
+
+    @property
+    def once(self) -> IAMClient:
+        """The client without retries, made on first use: most accounts never need one (each
+        botocore client holds its own copy of the service's methods and event handlers)."""
+        if self._once is None:
+            assert self._make_once is not None
+            self._once = self._make_once()
+        return self._once
 
     @classmethod
     def for_account(cls, clients: AccountClients, where: str) -> IamGateway:
-        return cls(clients.iam(), once=clients.iam(retries=False), where=where)
+        return cls(clients.iam(), once=lambda: clients.iam(retries=False), where=where)
+
+    # -- OpenID Connect providers ---------------------------------------------------------------
+    def create_oidc_provider(self, url: str, client_ids: Sequence[str], tags: Mapping[str, str]) -> str:
+        """CreateOpenIDConnectProvider without thumbprints: for issuers whose certificate chains to
+        a trusted root (GitHub, gitlab.com) IAM checks the certificate itself and ignores them.
+        The provider's ARN; AlreadyExistsError when the issuer has one (the caller checks whose)."""
+        got = send(
+            f"creating the OpenID Connect provider {url} {self.where}",
+            lambda: self.client.create_open_id_connect_provider(
+                Url=url, ClientIDList=list(client_ids), Tags=_tags(tags)
+            ),
+        )
+        return str(got["OpenIDConnectProviderArn"])
+
+    def oidc_provider_tags(self, arn: str) -> dict[str, str]:
+        got = send(
+            f"reading the OpenID Connect provider {arn} {self.where}",
+            lambda: self.client.get_open_id_connect_provider(OpenIDConnectProviderArn=arn),
+            not_found_too=True,
+        )
+        return {t["Key"]: t["Value"] for t in got.get("Tags", [])}
+
+    def set_oidc_audiences(self, arn: str, add: Sequence[str], remove: Sequence[str]) -> None:
+        for client_id in add:
+            self._add_audience(arn, client_id)
+        for client_id in remove:
+            self._remove_audience(arn, client_id)
+
+    def _add_audience(self, arn: str, client_id: str) -> None:
+        send(
+            f"adding audience {client_id} to the OpenID Connect provider {arn} {self.where}",
+            lambda: self.client.add_client_id_to_open_id_connect_provider(
+                OpenIDConnectProviderArn=arn, ClientID=client_id
+            ),
+        )
+
+    def _remove_audience(self, arn: str, client_id: str) -> None:
+        send(
+            f"removing audience {client_id} from the OpenID Connect provider {arn} {self.where}",
+            lambda: self.client.remove_client_id_from_open_id_connect_provider(
+                OpenIDConnectProviderArn=arn, ClientID=client_id
+            ),
+        )
+
+    def delete_oidc_provider(self, arn: str) -> None:
+        with gone_is_fine():
+            send(
+                f"deleting the OpenID Connect provider {arn} {self.where}",
+                lambda: self.client.delete_open_id_connect_provider(OpenIDConnectProviderArn=arn),
+            )
 
     # -- account settings -----------------------------------------------------------------------
     def set_alias(self, alias: str, old: str | None = None) -> None:

@@ -48,7 +48,9 @@ if TYPE_CHECKING:
         UserTypeDef,
     )
     from mypy_boto3_sso_admin import SSOAdminClient
+    from mypy_boto3_sso_admin.literals import PrincipalTypeType
     from mypy_boto3_sso_admin.type_defs import (
+        AccountAssignmentForPrincipalTypeDef,
         AccountAssignmentTypeDef,
         CreateAccountAssignmentRequestTypeDef,
         CreatePermissionSetRequestTypeDef,
@@ -609,6 +611,26 @@ class SsoAdminGateway:
             lambda: [
                 a
                 for p in pages.paginate(InstanceArn=self.arn, AccountId=account_id, PermissionSetArn=ps_arn)
+                for a in p["AccountAssignments"]
+            ],
+        )
+
+    def principal_assignments(
+        self, principal_type: PrincipalTypeType, principal_id: str, attempted: str, *, page_size: int = 100
+    ) -> list[AccountAssignmentForPrincipalTypeDef]:
+        """Every assignment of one user or group in the instance, whatever the permission set
+        and account (ListAccountAssignmentsForPrincipal, `page_size` per page: AWS's most is 100)."""
+        pages = self.client.get_paginator("list_account_assignments_for_principal")
+        return send(
+            attempted,
+            lambda: [
+                a
+                for p in pages.paginate(
+                    InstanceArn=self.arn,
+                    PrincipalId=principal_id,
+                    PrincipalType=principal_type,
+                    PaginationConfig={"PageSize": page_size},
+                )
                 for a in p["AccountAssignments"]
             ],
         )
