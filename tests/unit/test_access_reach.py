@@ -171,3 +171,32 @@ def test_tables_compare_by_class_as_rows_compare_by_person_and_share_answers_acr
     want = reach.reach_changes(before.rows(), after.rows(), ["security", "apps"])
     assert got == want and len(got) == 2 + 2 + 2  # p00 gains two, p01 loses two, new gains two
     assert ("jane", "apps", "Jane") in after.rows() and ("p01", "apps", "Jane") not in after.rows()
+
+
+def test_the_layers_named_session_trust_is_asked_once_per_class_not_per_person(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """sts:RoleSessionName = ${aws:username} names the caller, but the evaluator asks in a session
+    named after each person (as the profiles do), so it holds for all alike: 200 people in two
+    groups cost two answers, and each answer is right (the 600-account apply took 5x longer when
+    this trust was taken as caller-specific)."""
+    from iamlayer.plan.desired import trust_document
+
+    asked: list[str] = []
+    real = reach.assume_access
+
+    def counted(m: AccessModel, user: Any, role: Any, *, now: datetime) -> Any:
+        asked.append(user.name)
+        return real(m, user, role, now=now)
+
+    monkeypatch.setattr(reach, "assume_access", counted)
+    named = trust_document(
+        PEOPLE, mfa_max_age=3600, source_identity=False, tag_session=False, named_sessions=True
+    )
+    assert "${aws:username}" in str(named)
+    roles = {"DevOps": RoleState("DevOps", trust=named)}
+    users = {f"p{i:03d}": ["team" if i % 2 else "other"] for i in range(200)}
+    got = reach.person_reach(model(states(users, roles)), now=NOW)
+    assert len(asked) == 2
+    assert set(got) == {(f"p{i:03d}", "apps", "DevOps") for i in range(1, 200, 2)}
+    assert all(r.mfa == "MFA" for r in got.values())

@@ -47,8 +47,29 @@ _CALLER_SPECIFIC = (
 def _caller_specific(document: str, index: int) -> bool:
     raw = json.loads(document).get("Statement", [])
     items = [raw] if isinstance(raw, Mapping) else list(raw)
-    text = json.dumps(items[index]).lower() if index < len(items) else ""
+    text = json.dumps(_without_named_session(items[index])).lower() if index < len(items) else ""
     return any(word in text for word in _CALLER_SPECIFIC)
+
+
+def _without_named_session(statement: Any) -> Any:
+    """`statement` without the layer's named-session condition (sts:RoleSessionName =
+    ${aws:username}): the evaluator asks AssumeRole in a session named after the caller, as the
+    generated profiles do, so it holds for every person alike and keys nothing on who asks.
+    Without this every role of the layer would be asked once per person (300 x 4,000 at 1,000
+    accounts), not once per class of people."""
+    if not isinstance(statement, Mapping) or not isinstance(statement.get("Condition"), Mapping):
+        return statement
+    condition = {}
+    for op, block in statement["Condition"].items():
+        if op == "StringEquals" and isinstance(block, Mapping):
+            block = {
+                k: v
+                for k, v in block.items()
+                if not (k.lower() == "sts:rolesessionname" and v in ("${aws:username}", ["${aws:username}"]))
+            }
+        if block:
+            condition[op] = block
+    return {**statement, "Condition": condition}
 
 
 def _relevant(policy: CompiledPolicy) -> list[tuple[str, int]]:
