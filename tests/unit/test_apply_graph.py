@@ -184,6 +184,18 @@ def test_order_is_the_plans_among_what_is_ready() -> None:
     ]
 
 
+def plan_of(changes: list[Change]) -> Plan:
+    """A plan of `changes`, each in its account's part."""
+    return Plan(
+        "acme", "x", "",
+        tuple(
+            AccountPlan(name, account_id, "", "", "", tuple(c for c in changes if c.address.account == name))
+            for account_id, name in IDS.items()
+        ),
+        "",
+    )  # fmt: skip
+
+
 def test_a_failure_skips_only_its_descendants(monkeypatch: pytest.MonkeyPatch) -> None:
     """The walk: USER fails; its membership, login profile and key are skipped and name it; the
     group, the other account and Identity Center go on, however late their stage."""
@@ -198,14 +210,7 @@ def test_a_failure_skips_only_its_descendants(monkeypatch: pytest.MonkeyPatch) -
 
     for c in CREATES:
         monkeypatch.setitem(HANDLERS, (c.address.kind, c.action), HandlerSpec(handler, ()))
-    plan = Plan(
-        "acme", "x", "",
-        tuple(
-            AccountPlan(name, account_id, "", "", "", tuple(c for c in CREATES if c.address.account == name))
-            for account_id, name in IDS.items()
-        ),
-        "",
-    )  # fmt: skip
+    plan = plan_of(CREATES)
     contexts: dict[str, Any] = dict.fromkeys(IDS.values())
     seen: list[tuple[str, str | None]] = []
     result = executor.execute(plan, contexts, on_change=lambda c, err: seen.append((str(c.address), err)))
@@ -235,14 +240,7 @@ def test_a_lost_lock_fences_every_later_write_to_its_account(monkeypatch: pytest
 
     for c in CREATES:
         monkeypatch.setitem(HANDLERS, (c.address.kind, c.action), HandlerSpec(handler, ()))
-    plan = Plan(
-        "acme", "x", "",
-        tuple(
-            AccountPlan(name, account_id, "", "", "", tuple(c for c in CREATES if c.address.account == name))
-            for account_id, name in IDS.items()
-        ),
-        "",
-    )  # fmt: skip
+    plan = plan_of(CREATES)
 
     def fence(account: str) -> str | None:
         with lock:
