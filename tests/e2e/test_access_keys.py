@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from layer import Layer, run_cli
 
 
@@ -12,6 +14,7 @@ def keys_of(layer: Layer, user: str) -> dict[str, str]:
     return {k["AccessKeyId"]: k["Status"] for k in meta}
 
 
+@pytest.mark.proof  # a long walk: make proof (make test keeps under 5 minutes)
 def test_retire_and_rotate_touch_only_the_keys_asked_about(layer: Layer, aws_env: dict[str, str]) -> None:
     def cli(*args: str) -> tuple[int, str, str]:
         r = run_cli(*args, cwd=layer.root, env=aws_env)

@@ -46,6 +46,7 @@ class Transcript:
         return r
 
 
+@pytest.mark.proof  # a long walk: make proof (make test keeps under 5 minutes)
 def test_onboarding_reset_rotation_and_no_plaintext_anywhere(layer: Layer, aws_env: dict[str, str]) -> None:
     t = Transcript()
     t.run(layer, aws_env, "validate")

@@ -13,6 +13,8 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from iamlayer.state.model import GRANTS_POLICY_NAME
 from iamlayer.state.normalize import normalize
 from layer import Layer, apply_now, run_cli
@@ -24,6 +26,7 @@ def _text(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@pytest.mark.proof  # a long walk: make proof (make test keeps under 5 minutes)
 def test_a_grant_is_applied_ends_by_itself_and_the_next_plan_removes_it(
     layer: Layer, aws_env: dict[str, str]
 ) -> None:

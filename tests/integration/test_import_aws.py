@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from iamlayer.spec.load import load_spec
@@ -118,6 +119,7 @@ def test_the_init_example_round_trips_to_an_empty_plan(tmp_path: Path, aws_env: 
     assert "Nothing to adopt" in report and "credentials: keep" in report
 
 
+@pytest.mark.proof  # a long walk: make proof (make test keeps under 5 minutes)
 def test_a_generated_500_user_organization_round_trips(tmp_path: Path, aws_env: dict[str, str]) -> None:
     """Several hundred users in 5 accounts: apply, import aws, plan empty; the import's cost is a
     handful of calls per account, whatever the number of users."""

@@ -274,6 +274,7 @@ def test_the_holder_renews_its_heartbeat_and_a_waiter_gets_the_lock_once_release
     assert 1.5 < waited < 10
 
 
+@pytest.mark.proof  # a long walk: make proof (make test keeps under 5 minutes)
 def test_a_killed_holders_lock_stays_until_its_lease_then_one_waiter_takes_it_over(
     team: tuple[Layer, str],
 ) -> None:

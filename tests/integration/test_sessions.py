@@ -54,6 +54,7 @@ def test_a_session_still_refused_after_renewal_is_an_error_not_a_loop(
         assert proxy.seen.count("GetAccountAuthorizationDetails") == 2  # the call, and one resend
 
 
+@pytest.mark.proof  # a long walk: make proof (make test keeps under 5 minutes)
 def test_sessions_that_end_seconds_apart_are_each_renewed(
     layer: Layer, aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
