@@ -184,14 +184,22 @@ def test_interrupted_apply_converges_with_nothing_duplicated(
         # Held before AWS sees it: jane.doe's password is staged, never made; the rest of the
         # apply goes on meanwhile (nothing else depends on it), so the kill lands mid-apply.
         hold = proxy.add(Rule("CreateLoginProfile", "hold_before"))
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "iamlayer", "apply", "--auto-approve"],
-            cwd=layer.root,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        # As a person's Ctrl-C reaches a command in the foreground: the child must not inherit an
+        # ignored SIGINT (a suite started in the background by a non-interactive shell ignores it,
+        # and Python then never raises KeyboardInterrupt). A handler of ours becomes SIG_DFL in the
+        # child at exec, where Python installs its own.
+        before = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "iamlayer", "apply", "--auto-approve"],
+                cwd=layer.root,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        finally:
+            signal.signal(signal.SIGINT, before)
         assert hold.reached.wait(120), "apply never reached CreateLoginProfile"
         sec = layer.iam("security")
         deadline = time.monotonic() + 60
