@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from iamlayer.access.context import Caller, CallerKind, RequestContext
 from iamlayer.access.evaluate import PolicySource, Request, evaluate
 from iamlayer.access.policy import compile_policy
@@ -51,6 +53,7 @@ def _may_assume(trust: dict[str, Any], role_arn: str, provider_arn: str, sub: st
     return decision.allowed
 
 
+@pytest.mark.proof  # a long walk: make proof (make test keeps under 5 minutes)
 def test_ci_roles_are_applied_converge_and_are_audited(layer: Layer, aws_env: dict[str, str]) -> None:
     layer.write(layer.spec.read_text() + CI)
     apply_now(layer)

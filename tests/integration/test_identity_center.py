@@ -414,6 +414,7 @@ def test_lifecycle_reprovision_remove_and_leave_foreign_things_alone(
         apply_plan(p, load_spec(layer.spec), profile=None, stats=ApiStats())
 
 
+@pytest.mark.proof  # a long walk: make proof (make test keeps under 5 minutes)
 def test_both_assignment_reads_give_the_same_plan_through_aws_s_pages(
     ic_layer: Layer, aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -31,6 +31,7 @@ from offboard_support import session_deny
 DEVOPS_ACCOUNTS = ("shared", "apps-devstg", "apps-prd")
 
 
+@pytest.mark.proof  # a long walk: make proof (make test keeps under 5 minutes)
 def test_offboarding_jane_denies_her_sessions_everywhere_she_reached_and_removes_her(
     layer: Layer, aws_env: dict[str, str]
 ) -> None:
@@ -170,6 +171,7 @@ def ic_layer(tmp_path: Path, aws_env: dict[str, str], gpg_keys: Keys) -> Layer:
     return light_ic_layer(tmp_path, gpg_keys)
 
 
+@pytest.mark.proof  # a long walk: make proof (make test keeps under 5 minutes)
 def test_an_identity_center_person_is_removed_and_her_permission_sets_deny_her_sessions(
     ic_layer: Layer, aws_env: dict[str, str]
 ) -> None:
