@@ -97,13 +97,6 @@ def _who(user: UserModel) -> Hashable:
     return (user.name, user.path, tuple(sorted(user.tags.items())))
 
 
-def _signature(user: UserModel, role: RoleModel) -> Hashable:
-    """What the answer for `user` and `role` depends on (see the module docstring)."""
-    mine, specific = _parts((*user.identity, user.boundary))
-    theirs, role_specific = _parts((role.trust,))
-    return (role.arn, role.account, mine, theirs, _who(user) if specific or role_specific else None)
-
-
 def _admits_people(role: RoleModel, people_account_id: str) -> bool:
     """Whether the trust policy could let a principal of the people account in (False: a
     service role, or one trusting other accounts only). Unknown trust: asked."""
