@@ -6,9 +6,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # make test runs 4 workers on the 2-core machine: most of its tests wait (on subprocesses, the
 # emulator, backoff), so 4 finish sooner than 2 (6 measured no faster); the proofs time what they
-# measure, so 2.
+# measure, so 2. --dist worksteal: xdist's default hands each worker a run of consecutive tests
+# first, so the first two workers got every long end-to-end test and ran for 340 s while the
+# other two were idle after 60 s; stealing from a busy worker's queue evens them out.
 TEST_WORKERS  ?= 4
 PROOF_WORKERS ?= 2
+DIST          := --dist worksteal
 
 # uv installs from the lock file (uv.lock) in seconds; it is taken from the PATH, else installed
 # once with pip into .uv/ (one 18 MB wheel from PyPI). `make lock` updates uv.lock after a change
@@ -55,13 +58,13 @@ system-deps:
 ## Installs the emulator, the test tools (pytest, awscli, principalmapper, mypy) and the catalogue.
 test: uv system-deps
 	$(SYNC) --extra sandbox --extra dev
-	IAMLAYER_STRICT_SKIPS=1 $(BIN)/pytest -n $(TEST_WORKERS) -q -m "not proof" --durations=10
+	IAMLAYER_STRICT_SKIPS=1 $(BIN)/pytest -n $(TEST_WORKERS) $(DIST) -q -m "not proof" --durations=10
 
 ## The long proofs (tests marked `proof`): convergence under kills, lost answers and the realistic
 ## harness, the Terraform migration, the harness's self-tests and the evaluator cross-check.
 proof: uv system-deps
 	$(SYNC) --extra sandbox --extra dev
-	IAMLAYER_STRICT_SKIPS=1 $(BIN)/pytest -n $(PROOF_WORKERS) -q -m proof --durations=10
+	IAMLAYER_STRICT_SKIPS=1 $(BIN)/pytest -n $(PROOF_WORKERS) $(DIST) -q -m proof --durations=10
 
 ## Only the fast, pure unit tests.
 test-fast: uv

@@ -345,14 +345,20 @@ def test_policy_document_change_is_an_update_with_readable_diff(layer: Layer) ->
 
 def test_no_op_plan_reads_with_a_constant_number_of_calls(layer: Layer) -> None:
     apply_all(layer)
+    # shared's alias and password policy are left alone from now on: nothing of theirs is read
+    layer.edit('shared:      {id: "', 'shared:      {alias: false, password_policy: false, id: "')
     stats = ApiStats()
     p = make_plan(load_spec(layer.spec), profile=None, stats=stats)
     assert p.empty
     per_account = stats.by_account()
-    # sts:AssumeRole, GetAccountAuthorizationDetails, ListRoles, GetAccountPasswordPolicy, ListAccountAliases;
-    # the people account adds the credential report (generate + get). Without `ci:`, no OIDC read.
-    for acc in ("management", "shared", "apps-devstg", "apps-prd"):
+    # sts:AssumeRole, GetAccountAuthorizationDetails, ListRoles; GetAccountPasswordPolicy and
+    # ListAccountAliases only where the spec sets them; the people account adds the credential
+    # report (generate + get). Without `ci:`, no OIDC read.
+    for acc in ("management", "apps-devstg", "apps-prd"):
         assert per_account[acc] <= 5, stats.by_operation(acc)
+        assert {"ListAccountAliases", "GetAccountPasswordPolicy"} <= set(stats.by_operation(acc))
+    assert per_account["shared"] <= 3, stats.by_operation("shared")
+    assert not {"ListAccountAliases", "GetAccountPasswordPolicy"} & set(stats.by_operation("shared"))
     assert per_account["security"] <= 7, stats.by_operation("security")
     assert "ListOpenIDConnectProviders" not in stats.by_operation()
     assert "GetLoginProfile" not in stats.by_operation() and "ListAccessKeys" not in stats.by_operation()

@@ -1,7 +1,7 @@
 """The live access model: what AWS holds, read in bulk, for `iamlayer access --live`.
 
-Each account named is read with the planner's bulk read (GetAccountAuthorizationDetails,
-ListRoles, password policy, alias; no credential report: access does not depend on it). Then
+Each account named is read with the planner's bulk read (GetAccountAuthorizationDetails and
+ListRoles; no password policy, alias or credential report: access does not depend on them). Then
 the AWS-managed policies attached to the people account's users and groups, which that read
 names but does not contain, are read once per distinct ARN
 (iamlayer.aws.managed_policies). Roles' own managed policies are not read: they do not decide
@@ -33,7 +33,9 @@ def read_live_model(
         conn = conns[name]
         if conn.clients is None:
             raise CredentialsError(f"cannot reach account {name} ({spec.accounts[name].id}): {conn.error}")
-        states[name] = whole_state_read(conn.clients, conn.account.id, credential_report=False)
+        states[name] = whole_state_read(
+            conn.clients, conn.account.id, credential_report=False, password_policy=False, alias=False
+        )
 
     def build(managed: dict[str, dict[str, object]]) -> AccessModel:
         return model_of(spec, states, managed=managed, source="live")

@@ -158,7 +158,11 @@ def read_account(
     """
     assert conn.clients is not None
     state = whole_state_read(
-        conn.clients, conn.account.id, credential_report=bool(desired.users) and not refresh_credentials
+        conn.clients,
+        conn.account.id,
+        credential_report=bool(desired.users) and not refresh_credentials,
+        password_policy=desired.password_policy is not None,
+        alias=desired.alias is not None,
     )
     if reads_oidc_providers(spec, account, state):
         state.oidc_providers = read_oidc_providers(conn.clients, conn.account.id)
