@@ -282,12 +282,14 @@ def offboard(
     on_change: Callable[[Change, str | None], None] | None = None,
     progress: Progress | None = None,
     now: datetime | None = None,
+    lock_timeout: float = 0.0,
 ) -> Offboarded:
     """Offboard `user` (see the module docstring).
 
     The edited spec is written, then planned as usual; `confirm(preview, plan)` runs before the
     first write to AWS and may raise (UserAbort): the spec is then put back as it was, and
-    nothing is revoked or applied. The same happens when planning fails."""
+    nothing is revoked or applied. The same happens when planning fails, or when an account's
+    lock is still held by someone else after `lock_timeout` s (LockedError)."""
     from iamlayer import api
     from iamlayer.spec.edit import write_spec_text
 
@@ -311,6 +313,7 @@ def offboard(
             on_change=on_change,
             progress=progress,
             command="iamlayer offboard",
+            lock_timeout=lock_timeout,
         )
     except BaseException:
         if not revoked:  # nothing was done in AWS: the spec goes back as it was

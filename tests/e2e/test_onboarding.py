@@ -164,6 +164,7 @@ def _killed_apply(layer: Layer, env: dict[str, str], rule: Rule, proxy: AwsHarne
     assert killed_apply(layer.root, env, proxy, [rule]) is rule, f"apply never reached {rule.action}"
 
 
+@pytest.mark.proof  # convergence under kills: make proof (make test keeps under 5 minutes)
 @pytest.mark.parametrize("mode", ["hold_before", "hold_after"])
 def test_killed_around_create_login_profile_converges_with_the_live_password(
     layer: Layer, aws_env: dict[str, str], mode: str
@@ -236,6 +237,7 @@ def _login_profile(layer: Layer) -> dict[str, object] | None:
         return None
 
 
+@pytest.mark.proof  # convergence under kills: make proof (make test keeps under 5 minutes)
 def test_killed_after_create_access_key_replaces_the_unreadable_key(
     layer: Layer, aws_env: dict[str, str]
 ) -> None:
@@ -261,6 +263,7 @@ def test_killed_after_create_access_key_replaces_the_unreadable_key(
     assert run_cli("plan", "--detailed-exitcode", cwd=layer.root, env=aws_env).code == 0
 
 
+@pytest.mark.proof  # convergence under kills: make proof (make test keeps under 5 minutes)
 def test_killed_twice_at_create_access_key_converges_with_one_readable_key(
     layer: Layer, aws_env: dict[str, str]
 ) -> None:
@@ -286,6 +289,7 @@ def test_killed_twice_at_create_access_key_converges_with_one_readable_key(
     assert run_cli("plan", "--detailed-exitcode", cwd=layer.root, env=aws_env).code == 0
 
 
+@pytest.mark.proof  # convergence under kills: make proof (make test keeps under 5 minutes)
 @pytest.mark.parametrize(
     ("action", "edit"),
     [

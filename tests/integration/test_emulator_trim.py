@@ -57,3 +57,49 @@ def test_the_emulator_keeps_permission_set_boundaries(tmp_path: Path) -> None:
         assert gone.value.response["Error"]["Code"] == "ResourceNotFoundException"
     finally:
         emu.stop()
+
+
+def test_the_emulator_finds_each_keys_account_as_moto_does_and_logs_no_requests(tmp_path: Path) -> None:
+    """The launcher indexes which account an access key is of (moto scans every account on every
+    request); the answers are moto's: the account holding the key, the default account for a key
+    nobody holds, and the default again once the key is deleted. Requests are not logged."""
+    emu = start_emulator(log_path=tmp_path / "moto.log", managed_policies=[])
+    try:
+        org = client(emu, "organizations")
+        org.create_organization(FeatureSet="ALL")
+        member = org.create_account(Email="m@example.com", AccountName="m")["CreateAccountStatus"]["AccountId"]
+        creds = client(emu, "sts").assume_role(
+            RoleArn=f"arn:aws:iam::{member}:role/OrganizationAccountAccessRole", RoleSessionName="test"
+        )["Credentials"]
+
+        def who(key: str, secret: str = "x", token: str | None = None) -> str:
+            sts = boto3.client(
+                "sts",
+                endpoint_url=emu.url,
+                region_name="us-east-1",
+                aws_access_key_id=key,
+                aws_secret_access_key=secret,
+                aws_session_token=token,
+            )
+            return str(sts.get_caller_identity()["Account"])
+
+        for _ in range(2):  # found by the scan, then from the index
+            assert who(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]) == member
+        assert who("AKIAUNKNOWN0000000000") == who("AKIAUNKNOWN0000000000") == "123456789012"
+        member_iam = boto3.client(
+            "iam",
+            endpoint_url=emu.url,
+            region_name="us-east-1",
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+        )
+        member_iam.create_user(UserName="u")
+        key = member_iam.create_access_key(UserName="u")["AccessKey"]
+        assert who(key["AccessKeyId"]) == member
+        member_iam.delete_access_key(UserName="u", AccessKeyId=key["AccessKeyId"])
+        assert who(key["AccessKeyId"]) == "123456789012"
+        log = (tmp_path / "moto.log").read_text()
+        assert "GetCallerIdentity" not in log and '"POST / HTTP' not in log, log[-2000:]
+    finally:
+        emu.stop()

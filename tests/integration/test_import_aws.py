@@ -514,6 +514,7 @@ identity_center:
 """
 
 
+@pytest.mark.proof  # a long walk: make proof (make test keeps under 5 minutes)
 def test_a_layer_with_identity_center_round_trips_to_an_empty_plan(
     tmp_path: Path, aws_env: dict[str, str]
 ) -> None:

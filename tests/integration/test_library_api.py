@@ -134,6 +134,7 @@ def test_the_readme_example_runs_as_written(layer: Layer, aws_env: dict[str, str
 
 
 @pytest.mark.skipif(shutil.which("mypy", path=str(Path(sys.executable).parent)) is None, reason="needs mypy")
+@pytest.mark.proof  # a long walk: make proof (make test keeps under 5 minutes)
 def test_the_api_is_typed_for_callers(tmp_path: Path) -> None:
     """py.typed is shipped and the README's example type-checks under mypy --strict, with the
     results' types known (a wrong use is an error)."""

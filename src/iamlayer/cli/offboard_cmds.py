@@ -14,6 +14,7 @@ from iamlayer.cli.common import (
     console,
     err_console,
     json_option,
+    lock_timeout_option,
     profile_option,
     spec_option,
 )
@@ -27,8 +28,11 @@ from iamlayer.plan.render import render_plan
 @spec_option
 @profile_option
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@lock_timeout_option
 @json_option
-def offboard_cmd(user: str, spec_file: Path, profile: str | None, yes: bool, as_json: bool) -> int:
+def offboard_cmd(
+    user: str, spec_file: Path, profile: str | None, yes: bool, lock_timeout: float, as_json: bool
+) -> int:
     """Remove a person who left, and end the role sessions they still hold.
 
     Removes USER from the spec (and their grants and Identity Center user) and records the
@@ -70,6 +74,7 @@ def offboard_cmd(user: str, spec_file: Path, profile: str | None, yes: bool, as_
         credentials=profile,
         confirm=confirm,
         progress=None if as_json else _status,
+        lock_timeout=lock_timeout,
     )
     if as_json:
         click.echo(json.dumps(done.as_json(), indent=2))
