@@ -67,7 +67,9 @@ def test_the_emulator_finds_each_keys_account_as_moto_does_and_logs_no_requests(
     try:
         org = client(emu, "organizations")
         org.create_organization(FeatureSet="ALL")
-        member = org.create_account(Email="m@example.com", AccountName="m")["CreateAccountStatus"]["AccountId"]
+        member = org.create_account(Email="m@example.com", AccountName="m")["CreateAccountStatus"][
+            "AccountId"
+        ]
         creds = client(emu, "sts").assume_role(
             RoleArn=f"arn:aws:iam::{member}:role/OrganizationAccountAccessRole", RoleSessionName="test"
         )["Credentials"]

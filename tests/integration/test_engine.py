@@ -359,6 +359,9 @@ def test_no_op_plan_reads_with_a_constant_number_of_calls(layer: Layer) -> None:
         assert {"ListAccountAliases", "GetAccountPasswordPolicy"} <= set(stats.by_operation(acc))
     assert per_account["shared"] <= 3, stats.by_operation("shared")
     assert not {"ListAccountAliases", "GetAccountPasswordPolicy"} & set(stats.by_operation("shared"))
+    # the plan's statement of the reads it expects says the same (`plan --stats`)
+    for op in ("ListAccountAliases", "GetAccountPasswordPolicy"):
+        assert p.stats["expected_bulk_reads"][op] == stats.by_operation()[op] == 4
     assert per_account["security"] <= 7, stats.by_operation("security")
     assert "ListOpenIDConnectProviders" not in stats.by_operation()
     assert "GetLoginProfile" not in stats.by_operation() and "ListAccessKeys" not in stats.by_operation()

@@ -168,7 +168,9 @@ def test_apply_password_reset_and_rotate_are_refused_while_another_apply_runs(
     holders.append(waited_for)
     threading.Timer(1.5, waited_for.stop).start()
     started = time.monotonic()
-    r = run_cli("offboard", "jane.doe", "--yes", "--lock-timeout", "30s", "--json", cwd=layer.root, env=aws_env)
+    r = run_cli(
+        "offboard", "jane.doe", "--yes", "--lock-timeout", "30s", "--json", cwd=layer.root, env=aws_env
+    )
     assert r.code == 0, r.out + r.err
     assert time.monotonic() - started > 1.5
     assert "jane.doe" not in {u["UserName"] for u in layer.iam("security").list_users()["Users"]}

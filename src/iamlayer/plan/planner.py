@@ -30,7 +30,7 @@ from iamlayer.aws.read import (
 )
 from iamlayer.aws.session import ApiStats, CredentialSource
 from iamlayer.errors import IamlayerError, PlanError, SpecError
-from iamlayer.kinds import expected_plan_reads, ic_operations
+from iamlayer.kinds import expected_plan_reads, ic_operations, settings_not_read
 from iamlayer.plan.access_changes import access_changes, after_states, unknown_policies
 from iamlayer.plan.ci import reads_oidc_providers
 from iamlayer.plan.desired import desired_state
@@ -43,7 +43,7 @@ from iamlayer.plan.ic_plan import (
     plan_identity_center,
 )
 from iamlayer.plan.limits import check_rendered_limits
-from iamlayer.plan.model import AccessChange, AccountPlan, Plan
+from iamlayer.plan.model import AccessChange, AccountPlan, Kind, Plan
 from iamlayer.secrets.keys import load_public_key
 from iamlayer.spec.load import resolve_organization
 from iamlayer.spec.model import Spec
@@ -157,12 +157,13 @@ def read_account(
     `refresh_credentials`: no credential report; every owned user is read one by one instead.
     """
     assert conn.clients is not None
+    not_read = settings_not_read(desired.alias, desired.password_policy)
     state = whole_state_read(
         conn.clients,
         conn.account.id,
         credential_report=bool(desired.users) and not refresh_credentials,
-        password_policy=desired.password_policy is not None,
-        alias=desired.alias is not None,
+        password_policy=Kind.PASSWORD_POLICY not in not_read,
+        alias=Kind.ACCOUNT_ALIAS not in not_read,
     )
     if reads_oidc_providers(spec, account, state):
         state.oidc_providers = read_oidc_providers(conn.clients, conn.account.id)
@@ -455,6 +456,10 @@ def make_plan(
                 spec.people_account,
                 spec.identity_center.account if spec.identity_center else None,
                 ic_assignment_units(shape),
+                not_read={
+                    a: settings_not_read(spec.accounts[a].alias, spec.accounts[a].password_policy)
+                    for a in scope
+                },
             ),
             **({"identity_center": ic_read_stats(shape, stats)} if shape is not None else {}),
         },

@@ -195,7 +195,9 @@ def _index_access_keys() -> None:
     """
     from typing import Any
 
+    from moto.core.models import DEFAULT_ACCOUNT_ID
     from moto.iam import models
+    from moto.utilities.utils import PARTITION_NAMES
 
     found: dict[str, tuple[str, str]] = {}  # access key id -> (account id, partition)
     unknown: set[str] = set()
@@ -211,17 +213,17 @@ def _index_access_keys() -> None:
                 models.iam_backends[account_id], partition, access_key
             ):
                 return account_id
-            del found[access_key]
+            found.pop(access_key, None)  # deleted since
         elif access_key in unknown:
-            return str(models.DEFAULT_ACCOUNT_ID)
+            return DEFAULT_ACCOUNT_ID
         # as moto does: a copy of the accounts (another request may add one meanwhile)
         for account_id, account in list(models.iam_backends.items()):
-            for partition in models.PARTITION_NAMES:
+            for partition in PARTITION_NAMES:
                 if holds(account, partition, access_key):
                     found[access_key] = (account_id, partition)
                     return str(account_id)
         unknown.add(access_key)
-        return str(models.DEFAULT_ACCOUNT_ID)
+        return DEFAULT_ACCOUNT_ID
 
     models.get_account_id_from = get_account_id_from
 
