@@ -1119,13 +1119,14 @@ def expected_plan_reads(
             out[_op(IC_ASSIGNMENT_READS_BY[shape])] = units
     for account in accounts:
         ops: set[str] = set()
+        skipped = (not_read or {}).get(account, frozenset())
         for s in REGISTRY.values():
             here = (
                 s.home in (Home.EVERY, Home.MEMBERS)
                 or (s.home is Home.PEOPLE and account == people_account)
                 or (s.home is Home.IDENTITY_CENTER and account == ic_account)
             )
-            if here and s.kind not in (not_read or {}).get(account, frozenset()):
+            if here and s.kind not in skipped:
                 ops |= {_op(c) for c in s.reads if _bulk(c)}
         for op in ops:
             out[op] = out.get(op, 0) + 1
