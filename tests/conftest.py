@@ -141,7 +141,11 @@ def pgp_key(tmp_path: Path) -> PublicKey:
 # `make test` and `make proof` set IAMLAYER_STRICT_SKIPS=1: a test skipped for a reason not listed
 # here fails the run (a missing gpg, chromium or mypy on CI must not pass silently as "skipped").
 # A developer running pytest by hand without the variable only sees the skips.
-EXPECTED_SKIPS: tuple[str, ...] = ()
+EXPECTED_SKIPS: tuple[str, ...] = (
+    # test_locks' second Unix user cannot run iamlayer from a checkout in a private folder (a
+    # 0700 home): the clone's place, not something CI could be missing (tests/integration/test_locks.py)
+    "the checkout and its .venv are not readable by user nobody",
+)
 
 _unexpected_skips: list[str] = []
 
